@@ -1,0 +1,1 @@
+//! Procedural macros of attn. Users reach them through `attn_runtime`.

@@ -1,0 +1,96 @@
+//! The error type of `attn-runtime`.
+
+use std::fmt::{Debug, Display};
+
+/// Everything that can go wrong in `attn-runtime` when shapes alone could not rule it out.
+///
+/// Compile-time shapes catch wrong feature widths; what they cannot catch (runtime batch and
+/// sequence lengths that disagree, masks that do not fit, impossible hyper-parameters) comes back
+/// as one of these variants, each saying what is wrong and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum AttnError {
+    /// Two runtime dimensions that must agree do not.
+    #[error("shape mismatch in {path}: expected {expected}, got {got}")]
+    ShapeMismatch {
+        /// Where the mismatch was found, e.g. `scaled_dot_product_attention.value.seq_len`.
+        path: String,
+        /// What the other inputs imply.
+        expected: String,
+        /// What was passed.
+        got: String,
+    },
+    /// A mask that cannot apply to the inputs it was given with.
+    #[error("invalid mask: {reason}; {fix}")]
+    InvalidMask {
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// A hyper-parameter outside its valid range.
+    #[error("invalid {name} = {value}: {requirement}")]
+    InvalidHyperParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// The value passed, printed.
+        value: String,
+        /// The valid range.
+        requirement: &'static str,
+    },
+    /// A tensor in a checkpoint or state dict is missing or has the wrong shape.
+    #[error("state dict: {reason}")]
+    StateDict {
+        /// What is wrong, naming the tensor.
+        reason: String,
+    },
+    /// An I/O error while reading or writing a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The tensor device failed (out of memory, a CUDA error, ...).
+    #[error("device error: {0}")]
+    Device(String),
+}
+
+impl AttnError {
+    /// Wraps a device error (dfdx's `D::Err`).
+    pub fn device(err: impl Debug + Display) -> Self {
+        AttnError::Device(err.to_string())
+    }
+
+    pub(crate) fn mismatch(
+        path: impl Into<String>,
+        expected: impl Display,
+        got: impl Display,
+    ) -> Self {
+        AttnError::ShapeMismatch {
+            path: path.into(),
+            expected: expected.to_string(),
+            got: got.to_string(),
+        }
+    }
+}
+
+/// Converts a device result into an [`AttnError`] result.
+pub(crate) trait DeviceResultExt<T> {
+    fn dev(self) -> Result<T, AttnError>;
+}
+
+impl<T, Err: Debug + Display> DeviceResultExt<T> for Result<T, Err> {
+    fn dev(self) -> Result<T, AttnError> {
+        self.map_err(AttnError::device)
+    }
+}
+
+/// Checks that two runtime sizes agree.
+pub(crate) fn expect_dim(path: &str, expected: usize, got: usize) -> Result<(), AttnError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(AttnError::mismatch(path, expected, got))
+    }
+}

@@ -1,0 +1,36 @@
+//! # attn-runtime
+//!
+//! The crate users of attn depend on: attention layers on [dfdx] tensors whose feature widths are
+//! compile-time constants, so a wrong tensor is a type error, plus (as they land) recurrent and
+//! transformer layers, training, data, metrics and visualisation.
+//!
+//! Errors that shapes cannot rule out come back as [`AttnError`].
+#![warn(missing_docs)]
+
+pub mod attention;
+mod error;
+pub mod state_dict;
+
+pub use dfdx;
+pub use error::AttnError;
+
+/// The device tests and examples run on: CPU by default, CUDA with the `cuda` feature.
+#[cfg(not(feature = "cuda"))]
+pub type DefaultDevice = dfdx::tensor::Cpu;
+/// The device tests and examples run on: CPU by default, CUDA with the `cuda` feature.
+#[cfg(feature = "cuda")]
+pub type DefaultDevice = dfdx::tensor::Cuda;
+
+/// Everything a model file needs: dfdx's prelude and attn's layers (attn's names win where both
+/// have one, e.g. `MultiHeadAttention`).
+pub mod prelude {
+    pub use crate::attention::{
+        builder, dot_attention, try_attend, try_dot_product_attention,
+        try_scaled_dot_product_attention, AdditiveAttention, AdditiveAttentionBuilder,
+        AttentionMask, AttentionOptions, AttnOutput, BoolMask, GeneralAttention,
+        GeneralAttentionBuilder, MhaOutput, MultiHeadAttention, Projection, ProjectionBuilder,
+        Scale, ScoredOutput, SdpaOutput, SelfAttendable, StepOutput,
+    };
+    pub use crate::{state_dict::StateDict, AttnError, DefaultDevice};
+    pub use dfdx::prelude::*;
+}

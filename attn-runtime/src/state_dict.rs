@@ -1,0 +1,159 @@
+//! Named tensors read from a safetensors file, e.g. a PyTorch `state_dict()` saved with
+//! `safetensors.torch.save_file`, and copied into dfdx tensors with shape checks.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+use ::safetensors::{Dtype as StDtype, SafeTensors};
+use dfdx::prelude::*;
+
+use crate::error::AttnError;
+
+/// One named tensor: its shape and values (held as `f64`, exact for f32 and f64 files).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    /// The shape, outermost first.
+    pub shape: Vec<usize>,
+    /// The values, row-major.
+    pub values: Vec<f64>,
+}
+
+/// A set of named tensors and the file's string metadata.
+///
+/// **PyTorch equivalent**: the dict returned by `safetensors.torch.load_file`.
+#[derive(Clone, Debug, Default)]
+pub struct StateDict {
+    tensors: BTreeMap<String, NamedTensor>,
+    metadata: BTreeMap<String, String>,
+}
+
+impl StateDict {
+    /// Reads a safetensors file.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, AttnError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| AttnError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            AttnError::StateDict { reason } => AttnError::StateDict {
+                reason: format!("{}: {reason}", path.display()),
+            },
+            other => other,
+        })
+    }
+
+    /// Parses safetensors bytes. F32 and F64 tensors are supported.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, AttnError> {
+        let bad = |reason: String| AttnError::StateDict { reason };
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("not a safetensors file ({e:?})")))?;
+        let metadata = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("not a safetensors file ({e:?})")))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.tensors() {
+            let data = view.data();
+            let values: Vec<f64> = match view.dtype() {
+                StDtype::F32 => data
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+                    .collect(),
+                StDtype::F64 => data
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect(),
+                other => {
+                    return Err(bad(format!(
+                        "tensor `{name}` has dtype {other:?}; only F32 and F64 are supported"
+                    )))
+                }
+            };
+            let shape = view.shape().to_vec();
+            tensors.insert(name, NamedTensor { shape, values });
+        }
+        Ok(StateDict { tensors, metadata })
+    }
+
+    /// The tensor called `name`, or an error listing what the file has.
+    pub fn get(&self, name: &str) -> Result<&NamedTensor, AttnError> {
+        self.tensors.get(name).ok_or_else(|| AttnError::StateDict {
+            reason: format!(
+                "no tensor named `{name}`; the file has: {}",
+                self.tensors.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    /// Whether a tensor called `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// The names of all tensors, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// The file's string metadata (`__metadata__`).
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// Copies tensor `name` into `dst`, whose shape must match exactly.
+    pub fn load_into<S: Shape, E: Dtype, D: Device<E>>(
+        &self,
+        name: &str,
+        dst: &mut Tensor<S, E, D>,
+    ) -> Result<(), AttnError> {
+        let src = self.get(name)?;
+        let rows = src.shape.first().copied().unwrap_or(1);
+        self.load_rows_into(name, 0..rows, dst)
+    }
+
+    /// Copies rows `rows` (along the first axis) of tensor `name` into `dst`, whose shape must be
+    /// the source's with the first axis cut to `rows` (how PyTorch's fused `in_proj_weight`
+    /// splits into query, key and value parts).
+    pub fn load_rows_into<S: Shape, E: Dtype, D: Device<E>>(
+        &self,
+        name: &str,
+        rows: Range<usize>,
+        dst: &mut Tensor<S, E, D>,
+    ) -> Result<(), AttnError> {
+        let src = self.get(name)?;
+        let mut want = src.shape.clone();
+        let total_rows = want.first().copied().unwrap_or(1);
+        if rows.end > total_rows || rows.start > rows.end {
+            return Err(AttnError::StateDict {
+                reason: format!("`{name}` has {total_rows} rows, rows {rows:?} were asked for"),
+            });
+        }
+        if let Some(first) = want.first_mut() {
+            *first = rows.len();
+        }
+        let got = dst.shape().concrete().into_iter().collect::<Vec<usize>>();
+        if want != got {
+            return Err(AttnError::StateDict {
+                reason: format!(
+                    "`{name}` (rows {rows:?}) has shape {want:?}, the model expects {got:?}"
+                ),
+            });
+        }
+        let row_len: usize = src.shape.iter().skip(1).product();
+        let slice = &src.values[rows.start * row_len..rows.end * row_len];
+        let mut values = Vec::with_capacity(slice.len());
+        for &v in slice {
+            values.push(E::from_f64(v).ok_or_else(|| AttnError::StateDict {
+                reason: format!("`{name}` holds {v}, which the model's dtype cannot represent"),
+            })?);
+        }
+        dst.copy_from(&values);
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! The attn model zoo.
