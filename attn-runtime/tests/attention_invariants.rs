@@ -32,7 +32,10 @@ fn rows_sum_to_one_over_visible_keys_and_masked_keys_get_zero() {
         AttentionMask::none().causal(),
         AttentionMask::none().key_lengths(vec![7, 3, 1]),
         AttentionMask::none().window(2),
-        AttentionMask::none().causal().window(1).key_lengths(vec![2, 7, 5]),
+        AttentionMask::none()
+            .causal()
+            .window(1)
+            .key_lengths(vec![2, 7, 5]),
         AttentionMask::none().allowed(BoolMask::from_fn(s, s, |i, j| (i + j) % 3 != 0)),
     ];
     for mask in masks {
@@ -47,10 +50,16 @@ fn rows_sum_to_one_over_visible_keys_and_masked_keys_get_zero() {
                     let visible = (0..s).filter(|&j| mask.allows(bi, i, j)).count();
                     let sum: f32 = row.iter().sum();
                     let want = if visible == 0 { 0.0 } else { 1.0 };
-                    assert!((sum - want).abs() < 1e-5, "{mask:?}: row ({bi},{hi},{i}) sums to {sum}");
+                    assert!(
+                        (sum - want).abs() < 1e-5,
+                        "{mask:?}: row ({bi},{hi},{i}) sums to {sum}"
+                    );
                     for (j, &x) in row.iter().enumerate() {
                         if !mask.allows(bi, i, j) {
-                            assert_eq!(x, 0.0, "{mask:?}: masked key ({bi},{hi},{i},{j}) has weight {x}");
+                            assert_eq!(
+                                x, 0.0,
+                                "{mask:?}: masked key ({bi},{hi},{i},{j}) has weight {x}"
+                            );
                         }
                     }
                 }
@@ -77,14 +86,21 @@ fn causal_outputs_ignore_later_inputs() {
     let changed = dev.tensor_from_vec(changed, (2, s, Const::<8>));
     let opts = AttentionOptions::default().mask(AttentionMask::none().causal());
     let a = mha.try_self_attend(x, &opts).unwrap().context.as_vec();
-    let c = mha.try_self_attend(changed, &opts).unwrap().context.as_vec();
+    let c = mha
+        .try_self_attend(changed, &opts)
+        .unwrap()
+        .context
+        .as_vec();
     for b in 0..2 {
         for t in 0..s {
             let (ra, rc) = (&a[(b * s + t) * 8..][..8], &c[(b * s + t) * 8..][..8]);
             if t < 4 {
                 assert_close(&format!("position {t}"), ra, rc, 1e-6);
             } else {
-                assert!(ra.iter().zip(rc).any(|(x, y)| (x - y).abs() > 1e-3), "position {t} should change");
+                assert!(
+                    ra.iter().zip(rc).any(|(x, y)| (x - y).abs() > 1e-3),
+                    "position {t} should change"
+                );
             }
         }
     }
@@ -97,7 +113,14 @@ fn padding_does_not_change_unpadded_outputs() {
     let q: Tensor<(usize, usize, Const<8>), f32, _> = dev.sample_normal_like(&(1, 3, Const));
     let k: Tensor<(usize, usize, Const<6>), f32, _> = dev.sample_normal_like(&(1, 4, Const));
     let v: Tensor<(usize, usize, Const<5>), f32, _> = dev.sample_normal_like(&(1, 4, Const));
-    let unpadded = mha.try_attend(q.clone(), k.clone(), v.clone(), &AttentionOptions::default()).unwrap();
+    let unpadded = mha
+        .try_attend(
+            q.clone(),
+            k.clone(),
+            v.clone(),
+            &AttentionOptions::default(),
+        )
+        .unwrap();
 
     // the same sequence right-padded with garbage to 7 keys, with its length given
     let pad = |t: Vec<f32>, width: usize| {
@@ -109,11 +132,21 @@ fn padding_does_not_change_unpadded_outputs() {
     let vp = dev.tensor_from_vec(pad(v.as_vec(), 5), (1, 7, Const::<5>));
     let opts = AttentionOptions::default().mask(AttentionMask::none().key_lengths(vec![4]));
     let padded = mha.try_attend(q, kp, vp, &opts).unwrap();
-    assert_close("context", &padded.context.as_vec(), &unpadded.context.as_vec(), 1e-6);
+    assert_close(
+        "context",
+        &padded.context.as_vec(),
+        &unpadded.context.as_vec(),
+        1e-6,
+    );
     let wp = padded.weights.unwrap().as_vec();
     let wu = unpadded.weights.unwrap().as_vec();
     for row in 0..2 * 3 {
-        assert_close("weights", &wp[row * 7..row * 7 + 4], &wu[row * 4..row * 4 + 4], 1e-6);
+        assert_close(
+            "weights",
+            &wp[row * 7..row * 7 + 4],
+            &wu[row * 4..row * 4 + 4],
+            1e-6,
+        );
         assert_eq!(&wp[row * 7 + 4..row * 7 + 7], &[0.0; 3]);
     }
 }
@@ -139,7 +172,10 @@ fn self_attend_is_attend_with_the_same_tensor_three_times() {
     let x: Tensor<Rank3<2, 5, 8>, f32, _> = dev.sample_normal();
     let opts = AttentionOptions::default();
     let a = mha.try_self_attend(x.clone(), &opts).unwrap().context;
-    let b = mha.try_attend(x.clone(), x.clone(), x.clone(), &opts).unwrap().context;
+    let b = mha
+        .try_attend(x.clone(), x.clone(), x.clone(), &opts)
+        .unwrap()
+        .context;
     assert_eq!(a.array(), b.array());
     // and dfdx's Module form gives the same context
     let c = mha.forward(x);
@@ -151,7 +187,9 @@ fn mean_weights_average_the_heads() {
     let dev = TestDevice::seed_from_u64(6);
     let mha = dev.build_module::<builder::MultiHeadAttention<8, 2>, f32>();
     let x: Tensor<Rank3<1, 3, 8>, f32, _> = dev.sample_normal();
-    let out = mha.try_self_attend(x, &AttentionOptions::default()).unwrap();
+    let out = mha
+        .try_self_attend(x, &AttentionOptions::default())
+        .unwrap();
     let w = out.weights.as_ref().unwrap().array();
     let mean = out.mean_weights().unwrap().array();
     for i in 0..3 {
@@ -165,9 +203,16 @@ fn mean_weights_average_the_heads() {
 fn skipping_weights_returns_none_and_the_same_context() {
     let dev = TestDevice::seed_from_u64(7);
     let [q, k, v] = qkv(&dev, 2, 2, 3, 4);
-    let with = try_scaled_dot_product_attention(q.clone(), k.clone(), v.clone(), &AttentionOptions::default()).unwrap();
+    let with = try_scaled_dot_product_attention(
+        q.clone(),
+        k.clone(),
+        v.clone(),
+        &AttentionOptions::default(),
+    )
+    .unwrap();
     let without =
-        try_scaled_dot_product_attention(q, k, v, &AttentionOptions::default().skip_weights()).unwrap();
+        try_scaled_dot_product_attention(q, k, v, &AttentionOptions::default().skip_weights())
+            .unwrap();
     assert!(without.weights.is_none());
     assert_eq!(with.context.as_vec(), without.context.as_vec());
 }
@@ -181,14 +226,31 @@ fn dropout_applies_in_training_mode_only() {
     let v: Tensor<_, f32, _> = dev.ones_like(&(b, h, s, Hd::default()));
     // zero scores: uniform weights 1/s, so every context entry is 1 without dropout
     let eval = AttentionOptions::default().eval();
-    let e1 = try_scaled_dot_product_attention(q.clone(), k.clone(), v.clone(), &AttentionOptions { dropout: 0.5, ..eval }).unwrap();
-    assert!(e1.context.as_vec().iter().all(|&x| (x - 1.0).abs() < 1e-5), "eval mode must not drop");
+    let e1 = try_scaled_dot_product_attention(
+        q.clone(),
+        k.clone(),
+        v.clone(),
+        &AttentionOptions {
+            dropout: 0.5,
+            ..eval
+        },
+    )
+    .unwrap();
+    assert!(
+        e1.context.as_vec().iter().all(|&x| (x - 1.0).abs() < 1e-5),
+        "eval mode must not drop"
+    );
 
     let p = 0.25;
     let train = AttentionOptions::default().train(p);
     let t = try_scaled_dot_product_attention(q, k, v, &train).unwrap();
     // weights are returned before dropout: still uniform
-    assert!(t.weights.unwrap().as_vec().iter().all(|&x| (x - 1.0 / s as f32).abs() < 1e-6));
+    assert!(t
+        .weights
+        .unwrap()
+        .as_vec()
+        .iter()
+        .all(|&x| (x - 1.0 / s as f32).abs() < 1e-6));
     // each context entry is (kept count) / (s (1 - p)); its mean over many rows is ~1
     let ctx = t.context.as_vec();
     let mean: f32 = ctx.iter().sum::<f32>() / ctx.len() as f32;
@@ -196,9 +258,15 @@ fn dropout_applies_in_training_mode_only() {
     let unit = 1.0 / (s as f32 * (1.0 - p as f32));
     for x in &ctx {
         let kept = x / unit;
-        assert!((kept - kept.round()).abs() < 1e-3, "{x} is not a multiple of {unit}");
+        assert!(
+            (kept - kept.round()).abs() < 1e-3,
+            "{x} is not a multiple of {unit}"
+        );
     }
-    assert!(ctx.iter().any(|&x| (x - 1.0).abs() > 1e-3), "training mode must drop some weights");
+    assert!(
+        ctx.iter().any(|&x| (x - 1.0).abs() > 1e-3),
+        "training mode must drop some weights"
+    );
 }
 
 #[test]
@@ -218,7 +286,14 @@ fn gradients_flow_into_every_parameter() {
     let q: Tensor<Rank3<2, 3, 8>, f32, _> = dev.sample_normal();
     let k: Tensor<Rank3<2, 5, 6>, f32, _> = dev.sample_normal();
     let v: Tensor<Rank3<2, 5, 4>, f32, _> = dev.sample_normal();
-    let out = mha.try_attend(q.trace(mha.alloc_grads()), k, v, &AttentionOptions::default()).unwrap();
+    let out = mha
+        .try_attend(
+            q.trace(mha.alloc_grads()),
+            k,
+            v,
+            &AttentionOptions::default(),
+        )
+        .unwrap();
     let grads = out.context.square().sum().backward();
     for (name, g) in [
         ("q_proj.weight", grads.get(&mha.q_proj.weight).as_vec()),
