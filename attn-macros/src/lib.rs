@@ -1,1 +1,26 @@
-//! Procedural macros of attn. Users reach them through `attn_runtime`.
+//! The `attention_model!` declaration macro of attn. Use it through `attn_runtime`, which
+//! re-exports it with its documentation and the items its expansion names.
+//!
+//! Pipeline: [`parse`] (syntax tree with spans) → [`validate`] (one function per rule, all errors
+//! reported at once) → [`codegen`] (dfdx modules with const-generic shapes).
+
+use proc_macro::TokenStream;
+
+mod codegen;
+mod model;
+mod parse;
+mod suggest;
+mod validate;
+
+/// Declares an attention model; see `attn_runtime::attention_model` for the grammar.
+#[proc_macro]
+pub fn attention_model(input: TokenStream) -> TokenStream {
+    let decl = match syn::parse::<parse::Declaration>(input) {
+        Ok(decl) => decl,
+        Err(err) => return err.to_compile_error().into(),
+    };
+    match validate::validate(&decl) {
+        Ok(model) => codegen::expand(&model).into(),
+        Err(errors) => codegen::errors_with_stub(&decl, errors).into(),
+    }
+}

@@ -37,6 +37,14 @@ pub enum AttnError {
         /// The valid range.
         requirement: &'static str,
     },
+    /// Input data that cannot go through the model (token ids out of range, bad lengths, ...).
+    #[error("invalid input: {reason}; {fix}")]
+    InvalidInput {
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// A tensor in a checkpoint or state dict is missing or has the wrong shape.
     #[error("state dict: {reason}")]
     StateDict {

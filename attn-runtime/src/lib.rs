@@ -9,10 +9,24 @@
 
 pub mod attention;
 mod error;
+pub mod loss;
+pub mod model;
 pub mod state_dict;
+pub mod suggest;
+pub mod zoo;
 
 pub use dfdx;
 pub use error::AttnError;
+
+mod declaration_docs;
+pub use declaration_docs::attention_model;
+
+/// What `attention_model!` expansions name by absolute path; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::model::*;
+    pub use dfdx;
+}
 
 /// The device tests and examples run on: CPU by default, CUDA with the `cuda` feature.
 #[cfg(not(feature = "cuda"))]
@@ -31,6 +45,7 @@ pub mod prelude {
         GeneralAttentionBuilder, MhaOutput, MultiHeadAttention, Projection, ProjectionBuilder,
         Scale, ScoredOutput, SdpaOutput, SelfAttendable, StepOutput,
     };
-    pub use crate::{state_dict::StateDict, AttnError, DefaultDevice};
+    pub use crate::model::{DeclaredModel, ForwardOptions, LayerAttention, ModelMeta, ModelOutput};
+    pub use crate::{attention_model, state_dict::StateDict, AttnError, DefaultDevice};
     pub use dfdx::prelude::*;
 }

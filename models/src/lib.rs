@@ -1,1 +1,24 @@
-//! The attn model zoo.
+//! The attn model zoo: one declared model per file and a registry by name.
+//!
+//! ```
+//! let model = attn_models::find("sentiment-encoder").unwrap();
+//! assert_eq!(model.meta().heads, 4);
+//! assert!(attn_models::names().contains(&"digits-patches"));
+//! ```
+#![warn(missing_docs)]
+
+mod digits_patches;
+mod error;
+mod registry;
+mod sentiment_dot_attention;
+mod sentiment_encoder;
+mod sentiment_single_head;
+mod sort_tagger;
+
+pub use digits_patches::{DigitsPatches, DigitsPatchesModel};
+pub use error::ModelsError;
+pub use registry::{find, names, MODELS};
+pub use sentiment_dot_attention::{SentimentDotAttention, SentimentDotAttentionModel};
+pub use sentiment_encoder::{SentimentEncoder, SentimentEncoderModel};
+pub use sentiment_single_head::{SentimentSingleHead, SentimentSingleHeadModel};
+pub use sort_tagger::{SortTagger, SortTaggerModel};

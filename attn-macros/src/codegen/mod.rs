@@ -1,0 +1,209 @@
+//! Code generation: a validated model becomes a builder type, a model type alias naming the
+//! runtime's generic modules with the declared numbers, its metadata, and const backstops.
+//!
+//! Generated code names runtime items only through `::attn_runtime::__private`.
+
+mod meta;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use crate::model::{Arch, Model, Task};
+use crate::parse::Declaration;
+use crate::validate::Errors;
+
+/// Expands a validated model.
+pub fn expand(model: &Model) -> TokenStream {
+    match model.arch {
+        Arch::SingleHead | Arch::SelfAttention | Arch::PatchAttention => {
+            expand_attention_model(model)
+        }
+        Arch::Recurrent | Arch::Transformer => {
+            let message = format!(
+                "`{}` declarations are checked, but this version of attn cannot build them yet; \
+                 use SingleHead, SelfAttention or PatchAttention",
+                model.arch.name()
+            );
+            let error = quote_spanned!(model.arch_span=> ::core::compile_error!(#message););
+            let stub = stub(&model.docs, &model.vis, &model.ident);
+            quote!(#error #stub)
+        }
+    }
+}
+
+/// `compile_error!`s for every validation error, plus stand-in types so that the rest of the
+/// crate does not fill with "cannot find type" errors.
+pub fn errors_with_stub(decl: &Declaration, errors: Errors) -> TokenStream {
+    let errors = errors
+        .combined()
+        .map(|e| e.to_compile_error())
+        .unwrap_or_default();
+    let stub = stub(&decl.docs, &decl.vis, &decl.ident);
+    quote!(#errors #stub)
+}
+
+fn stub(docs: &[syn::Attribute], vis: &syn::Visibility, ident: &Ident) -> TokenStream {
+    let model = model_ident(ident);
+    quote! {
+        #(#docs)*
+        #[derive(Clone, Copy, Debug, Default)]
+        #vis struct #ident;
+        #[allow(dead_code)]
+        #vis type #model<E, D> = ::core::marker::PhantomData<(E, D)>;
+    }
+}
+
+fn model_ident(ident: &Ident) -> Ident {
+    format_ident!("{}Model", ident)
+}
+
+fn lit(n: usize) -> TokenStream {
+    let l = proc_macro2::Literal::usize_unsuffixed(n);
+    quote!(#l)
+}
+
+fn expand_attention_model(m: &Model) -> TokenStream {
+    let p = quote!(::attn_runtime::__private);
+    let (ident, vis, docs) = (&m.ident, &m.vis, &m.docs);
+    let model = model_ident(ident);
+    let d = lit(m.d_model);
+    let h = lit(m.heads);
+    let n = lit(m.layers);
+    let encoder = match m.arch {
+        Arch::SingleHead => quote!(#p::SingleHeadEncoder<#d, E, D>),
+        _ => quote!(#p::SelfAttentionEncoder<#d, #h, #n, E, D>),
+    };
+    let positions = |len: usize| match m.positional {
+        "Learned" => {
+            let len = lit(len);
+            quote!(#p::LearnedPositions<#len, #d, E, D>)
+        }
+        "None" => quote!(#p::NoPositions),
+        _ => quote!(#p::SinusoidalPositions),
+    };
+    let (alias, input_doc) = match &m.task {
+        Task::Classify {
+            vocab,
+            max_len,
+            classes,
+        } => {
+            let (v, l, c) = (lit(*vocab), lit(*max_len), lit(*classes));
+            let pos = positions(*max_len);
+            (
+                quote!(#p::TokenModel<#v, #l, #d, #encoder, #pos, #p::MeanPoolClassifierHead<#d, #c, E, D>, #ident, E, D>),
+                format!("token ids `[B, {max_len}]` → logits `[B, {classes}]`"),
+            )
+        }
+        Task::Tag {
+            vocab,
+            max_len,
+            tags,
+        } => {
+            let (v, l, g) = (lit(*vocab), lit(*max_len), lit(*tags));
+            let pos = positions(*max_len);
+            (
+                quote!(#p::TokenModel<#v, #l, #d, #encoder, #pos, #p::PerTokenHead<#d, #g, E, D>, #ident, E, D>),
+                format!("token ids `[B, {max_len}]` → logits `[B, {max_len}, {tags}]`"),
+            )
+        }
+        Task::ImageClassify {
+            channels,
+            height,
+            width,
+            classes,
+        } => {
+            let patch = m.patch.unwrap_or(1);
+            let np = (height / patch) * (width / patch);
+            let pd = channels * patch * patch;
+            let pos = positions(np);
+            let (ch, ih, iw, pp, npl, pdl, c) = (
+                lit(*channels),
+                lit(*height),
+                lit(*width),
+                lit(patch),
+                lit(np),
+                lit(pd),
+                lit(*classes),
+            );
+            (
+                quote!(#p::PatchModel<#ch, #ih, #iw, #pp, #npl, #pdl, #d, #encoder, #pos, #p::MeanPoolClassifierHead<#d, #c, E, D>, #ident, E, D>),
+                format!("images `[B, {channels}, {height}, {width}]` → logits `[B, {classes}]` ({np} patches of {patch}×{patch})"),
+            )
+        }
+        Task::Seq2Seq { .. } => unreachable_task(m),
+    };
+    let model_doc = format!(
+        "The built [`{ident}`] model (`dev.build_module::<{ident}, f32>()`): {input_doc}; \
+         {layers} attention layer(s) of {heads} head(s), width {d_model}.",
+        layers = m.layers,
+        heads = m.heads,
+        d_model = m.d_model
+    );
+    let builder_doc = format!(
+        "Declared with `attention_model!` as `{}`. Build it with `dev.build_module::<{ident}, f32>()`; \
+         its metadata is `<{ident} as DeclaredModel>::META`.",
+        m.name
+    );
+    let meta = meta::meta(m);
+    let backstops = backstops(m);
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #builder_doc]
+        #[derive(Clone, Copy, Debug, Default)]
+        #vis struct #ident;
+
+        #[doc = #model_doc]
+        #vis type #model<E, D> = #alias;
+
+        impl #p::DeclaredModel for #ident {
+            const META: #p::ModelMeta = #meta;
+        }
+
+        impl<E, D> #p::dfdx::nn::BuildOnDevice<D, E> for #ident
+        where
+            E: #p::dfdx::shapes::Dtype,
+            D: #p::dfdx::tensor_ops::Device<E>,
+            #model<E, D>: #p::dfdx::nn::BuildModule<D, E>,
+        {
+            type Built = #model<E, D>;
+        }
+
+        #backstops
+    }
+}
+
+fn unreachable_task(m: &Model) -> (TokenStream, String) {
+    // validate only lets Seq2Seq through for Recurrent and Transformer, which expand() routes
+    // elsewhere; keep a clear message rather than a panic should that change.
+    let message = "sequence-to-sequence needs a Recurrent or Transformer architecture";
+    (
+        quote_spanned!(m.arch_span=> ::core::compile_error!(#message)),
+        String::new(),
+    )
+}
+
+/// A `const` assertion for every numeric rule the macro checked, so the compiler re-checks what
+/// the expansion relies on.
+fn backstops(m: &Model) -> TokenStream {
+    let span = Span::call_site();
+    let d = lit(m.d_model);
+    let h = lit(m.heads);
+    let n = lit(m.layers);
+    let dropout = m.dropout;
+    let mut checks = vec![
+        quote_spanned!(span=> ::core::assert!(#h > 0 && #d % #h == 0, "heads must divide d_model");),
+        quote_spanned!(span=> ::core::assert!(#n >= 1, "at least one layer");),
+        quote_spanned!(span=> ::core::assert!(#dropout >= 0.0 && #dropout < 1.0, "dropout must be in [0, 1)");),
+    ];
+    if let (Some(patch), Task::ImageClassify { height, width, .. }) = (m.patch, &m.task) {
+        let (p, ih, iw) = (lit(patch), lit(*height), lit(*width));
+        checks.push(quote_spanned!(span=> ::core::assert!(#ih % #p == 0 && #iw % #p == 0, "patch must divide the image");));
+    }
+    if let Some(w) = m.window {
+        let w = lit(w);
+        checks.push(quote_spanned!(span=> ::core::assert!(#w >= 1, "window must be at least 1");));
+    }
+    quote!(const _: () = { #(#checks)* };)
+}

@@ -1,0 +1,190 @@
+//! Checking a parsed declaration: every rule is one function, every error is spanned on the
+//! offending token, and all errors of a declaration are reported in one compile.
+
+mod keys;
+mod rules;
+
+use std::collections::BTreeMap;
+
+use proc_macro2::Span;
+
+use crate::model::{Arch, Model, Task, NORM, POOLING, SCORING};
+use crate::parse::{Declaration, Field, Value};
+
+/// Errors collected while validating; reported together.
+#[derive(Default)]
+pub struct Errors(Vec<syn::Error>);
+
+impl Errors {
+    pub fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.0.push(syn::Error::new(span, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// All errors as one `syn::Error` (each keeps its own span).
+    pub fn combined(self) -> Option<syn::Error> {
+        self.0.into_iter().reduce(|mut a, b| {
+            a.combine(b);
+            a
+        })
+    }
+
+    #[cfg(test)]
+    pub fn messages(&self) -> Vec<String> {
+        self.0.iter().map(|e| e.to_string()).collect()
+    }
+}
+
+/// The declaration's fields by key (first occurrence), after unknown and duplicate keys were
+/// reported.
+pub type Fields<'a> = BTreeMap<&'static str, &'a Field>;
+
+/// Validates a declaration. On success the model is ready for code generation; otherwise every
+/// error found is returned.
+pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
+    let mut errs = Errors::default();
+    let (name, data) = rules::settings(decl, &mut errs);
+    let fields = rules::known_unique_keys(&decl.fields, &mut errs);
+
+    let arch = match fields.get("arch") {
+        Some(f) => rules::arch(f, &mut errs),
+        None => {
+            errs.push(
+                decl.ident.span(),
+                "missing `arch`: choose the architecture, e.g. `arch: SelfAttention` (one of \
+                 SingleHead, SelfAttention, PatchAttention, Recurrent, Transformer)",
+            );
+            None
+        }
+    };
+    let task = match fields.get("task") {
+        Some(f) => rules::task(f, &mut errs),
+        None => {
+            errs.push(
+                decl.ident.span(),
+                "missing `task`: e.g. `task: Classify { vocab: 1000, max_len: 32, classes: 2 }` \
+                 (one of Classify, Tag, Seq2Seq, ImageClassify)",
+            );
+            None
+        }
+    };
+    if !fields.contains_key("d_model") {
+        errs.push(
+            decl.ident.span(),
+            "missing `d_model`: the model width, e.g. `d_model: 64`",
+        );
+    }
+    if let Some(arch) = arch {
+        rules::keys_apply_to_arch(arch, &fields, &mut errs);
+        rules::required_keys(arch, task.as_ref(), &fields, decl.ident.span(), &mut errs);
+        if let Some(task) = &task {
+            rules::task_fits_arch(arch, task, &fields, &mut errs);
+        }
+    }
+
+    // Values: each read once, range-checked, with a default where the grammar has one.
+    let count = |key: &str, errs: &mut Errors| fields.get(key).and_then(|f| rules::count(f, errs));
+    let d_model = count("d_model", &mut errs);
+    let heads = count("heads", &mut errs);
+    let layers = count("layers", &mut errs);
+    let encoder_layers = count("encoder_layers", &mut errs);
+    let decoder_layers = count("decoder_layers", &mut errs);
+    let ff = count("ff", &mut errs);
+    let window = count("window", &mut errs);
+    let patch = count("patch", &mut errs);
+    let hidden = count("hidden", &mut errs);
+    // Cross-attention widths and tying are checked now; the transformer expansion will read them.
+    let _ = (count("kdim", &mut errs), count("vdim", &mut errs));
+    let dropout = fields
+        .get("dropout")
+        .and_then(|f| rules::probability(f, &mut errs));
+    let flag = |key: &str, errs: &mut Errors| fields.get(key).and_then(|f| rules::boolean(f, errs));
+    let causal = flag("causal", &mut errs);
+    let bidirectional = flag("bidirectional", &mut errs);
+    let _ = flag("tie_embeddings", &mut errs);
+    let choice = |key: &'static str, errs: &mut Errors| -> Option<&'static str> {
+        let spec = keys::spec(key)?;
+        fields.get(key).and_then(|f| rules::choice(f, spec, errs))
+    };
+    let activation = choice("activation", &mut errs);
+    let norm = choice("norm", &mut errs);
+    let positional = choice("positional", &mut errs);
+    let scoring = choice("scoring", &mut errs);
+    let pooling = choice("pooling", &mut errs);
+    let cell = choice("cell", &mut errs);
+    let rnn_attention = choice("attention", &mut errs);
+
+    if let (Some(arch), Some(d_model)) = (arch, d_model) {
+        if let (Some(heads), Some(f)) = (heads, fields.get("heads")) {
+            rules::heads_divide(heads, d_model, f, &mut errs);
+        }
+        if let (Some(p), Some(Task::ImageClassify { height, width, .. })) = (patch, &task) {
+            rules::patch_divides_image(p, *height, *width, fields["patch"], &mut errs);
+        }
+        if let Some(p) = positional {
+            rules::positional_fits_arch(arch, p, fields["positional"], &mut errs);
+        }
+        if let Some(p) = pooling {
+            rules::pooling_fits(arch, task.as_ref(), p, fields["pooling"], &mut errs);
+        }
+    }
+
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    // Every `expect` below holds: a missing value was reported as an error above.
+    let arch = arch.expect("arch validated");
+    let task = task.expect("task validated");
+    let default_positional = if arch == Arch::PatchAttention {
+        "Learned"
+    } else {
+        "Sinusoidal"
+    };
+    Ok(Model {
+        docs: decl.docs.clone(),
+        vis: decl.vis.clone(),
+        ident: decl.ident.clone(),
+        name: name.unwrap_or_else(|| rules::kebab_case(&decl.ident.to_string())),
+        data,
+        arch,
+        arch_span: fields["arch"].value.span(),
+        task,
+        d_model: d_model.expect("d_model validated"),
+        heads: heads.unwrap_or(1),
+        layers: layers.or(encoder_layers).unwrap_or(1),
+        decoder_layers: decoder_layers.unwrap_or(0),
+        ff,
+        activation: activation.unwrap_or("Relu"),
+        norm: norm.unwrap_or(NORM.options[1]),
+        positional: positional.unwrap_or(default_positional),
+        scoring: scoring.unwrap_or(SCORING.options[1]),
+        pooling: pooling.unwrap_or(POOLING.options[0]),
+        dropout: dropout.unwrap_or(0.0),
+        window,
+        causal: causal.unwrap_or(false),
+        patch,
+        cell,
+        hidden,
+        bidirectional: bidirectional.unwrap_or(false),
+        rnn_attention,
+    })
+}
+
+/// The span to blame for a field: its value.
+pub(crate) fn value_span(f: &Field) -> Span {
+    match &f.value {
+        Value::Block { name, .. } => name.span(),
+        v => v.span(),
+    }
+}
+
+/// The span of a field's key.
+pub(crate) fn key_span(f: &Field) -> Span {
+    f.key.span()
+}
+
+#[cfg(test)]
+mod tests;

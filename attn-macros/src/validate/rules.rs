@@ -1,0 +1,573 @@
+//! The validation rules, one function each, with the reason for the rule beside it.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::Span;
+
+use super::keys::{self, applies, arch_list, KeySpec, Kind, KEYS};
+use super::{key_span, value_span, Errors, Fields};
+use crate::model::{Arch, Task, TaskKind, DATASETS};
+use crate::parse::{Declaration, Field, Value};
+use crate::suggest::did_you_mean;
+
+/// `#[name = ".."]` must be a registry-friendly kebab-case name (it is typed on the command line);
+/// `#[data = ".."]` must name a built-in dataset (the model trains on it with no other argument).
+pub fn settings(decl: &Declaration, errs: &mut Errors) -> (Option<String>, Option<String>) {
+    let (mut name, mut data) = (None, None);
+    for s in &decl.settings {
+        let value = s.value.value();
+        match s.key.to_string().as_str() {
+            "name" => {
+                let ok = !value.is_empty()
+                    && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !value.starts_with('-')
+                    && !value.ends_with('-');
+                if ok {
+                    name = Some(value);
+                } else {
+                    errs.push(
+                        s.value.span(),
+                        format!(
+                            "invalid model name \"{value}\": use lowercase letters, digits and \
+                             inner dashes, e.g. \"{}\"",
+                            kebab_case(&decl.ident.to_string())
+                        ),
+                    );
+                }
+            }
+            "data" => {
+                if DATASETS.contains(&value.as_str()) {
+                    data = Some(value);
+                } else {
+                    errs.push(
+                        s.value.span(),
+                        format!(
+                            "unknown dataset \"{value}\"{}; the built-in datasets are: {}",
+                            did_you_mean(&value, DATASETS.iter().copied()),
+                            DATASETS.join(", ")
+                        ),
+                    );
+                }
+            }
+            other => errs.push(
+                s.key.span(),
+                format!(
+                    "unknown setting `{other}`{}; the declaration's attribute takes `name` and `data`",
+                    did_you_mean(other, ["name", "data"])
+                ),
+            ),
+        }
+    }
+    (name, data)
+}
+
+/// Unknown keys are typos more often than not: say which known key was meant. A key given twice
+/// is ambiguous: report the second one.
+pub fn known_unique_keys<'a>(fields: &'a [Field], errs: &mut Errors) -> Fields<'a> {
+    let mut seen: BTreeMap<&'static str, &'a Field> = BTreeMap::new();
+    for f in fields {
+        let key = f.key.to_string();
+        match keys::spec(&key) {
+            None => errs.push(
+                key_span(f),
+                format!(
+                    "unknown key `{key}`{}",
+                    did_you_mean(&key, KEYS.iter().map(|k| k.name))
+                ),
+            ),
+            Some(spec) => {
+                if seen.contains_key(spec.name) {
+                    errs.push(
+                        key_span(f),
+                        format!("duplicate key `{key}`: give each key once"),
+                    );
+                } else {
+                    seen.insert(spec.name, f);
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// `arch:` names one of the architectures.
+pub fn arch(f: &Field, errs: &mut Errors) -> Option<Arch> {
+    let names = Arch::ALL.iter().map(|(n, _)| *n);
+    match &f.value {
+        Value::Name(id) => {
+            let s = id.to_string();
+            let found = Arch::ALL.iter().find(|(n, _)| *n == s).map(|(_, a)| *a);
+            if found.is_none() {
+                errs.push(
+                    id.span(),
+                    format!(
+                        "unknown architecture `{s}`{}; valid: {}",
+                        did_you_mean(&s, names.clone()),
+                        names.collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            found
+        }
+        v => {
+            errs.push(
+                value_span(f),
+                format!(
+                    "`arch` takes a name (one of {}), not {}",
+                    names.collect::<Vec<_>>().join(", "),
+                    v.kind()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `task:` is a block naming the task and giving each of its sizes once, all positive.
+pub fn task(f: &Field, errs: &mut Errors) -> Option<Task> {
+    let names: Vec<&str> = TaskKind::ALL.iter().map(|(n, _)| *n).collect();
+    let (name, block) = match &f.value {
+        Value::Block { name, fields } => (name, fields),
+        Value::Name(name) => {
+            let kind = TaskKind::ALL.iter().find(|(n, _)| name == n);
+            let example = kind
+                .map(|(_, k)| k.fields().join(": .., "))
+                .unwrap_or_default();
+            errs.push(
+                name.span(),
+                format!("`task: {name}` needs its sizes: `{name} {{ {example}: .. }}`"),
+            );
+            return None;
+        }
+        v => {
+            errs.push(
+                value_span(f),
+                format!(
+                    "`task` takes a block such as `Classify {{ .. }}`, not {}",
+                    v.kind()
+                ),
+            );
+            return None;
+        }
+    };
+    let s = name.to_string();
+    let Some(kind) = TaskKind::ALL.iter().find(|(n, _)| *n == s).map(|(_, k)| *k) else {
+        errs.push(
+            name.span(),
+            format!(
+                "unknown task `{s}`{}; valid: {}",
+                did_you_mean(&s, names.iter().copied()),
+                names.join(", ")
+            ),
+        );
+        return None;
+    };
+    let wanted = kind.fields();
+    let mut values: BTreeMap<&str, usize> = BTreeMap::new();
+    for field in block {
+        let key = field.key.to_string();
+        match wanted.iter().find(|w| **w == key) {
+            None => errs.push(
+                field.key.span(),
+                format!(
+                    "`{s}` has no field `{key}`{}; its fields are: {}",
+                    did_you_mean(&key, wanted.iter().copied()),
+                    wanted.join(", ")
+                ),
+            ),
+            Some(w) if values.contains_key(w) => errs.push(
+                field.key.span(),
+                format!("duplicate field `{key}` in `{s}`"),
+            ),
+            Some(w) => {
+                if let Some(v) = count(field, errs) {
+                    values.insert(w, v);
+                }
+            }
+        }
+    }
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|w| !block.iter().any(|f| f.key == w))
+        .collect();
+    if !missing.is_empty() {
+        errs.push(
+            name.span(),
+            format!(
+                "`{s}` is missing {}",
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        return None;
+    }
+    if values.len() != wanted.len() {
+        return None; // a size was invalid and is already reported
+    }
+    let v = |k: &str| values[k];
+    if let Some(classes) = values.get("classes").or(values.get("tags")) {
+        if *classes < 2 {
+            let field = block
+                .iter()
+                .find(|f| f.key == "classes" || f.key == "tags")
+                .map(value_span);
+            errs.push(
+                field.unwrap_or(name.span()),
+                "a classifier needs at least 2 classes",
+            );
+            return None;
+        }
+    }
+    Some(match kind {
+        TaskKind::Classify => Task::Classify {
+            vocab: v("vocab"),
+            max_len: v("max_len"),
+            classes: v("classes"),
+        },
+        TaskKind::Tag => Task::Tag {
+            vocab: v("vocab"),
+            max_len: v("max_len"),
+            tags: v("tags"),
+        },
+        TaskKind::Seq2Seq => Task::Seq2Seq {
+            src_vocab: v("src_vocab"),
+            tgt_vocab: v("tgt_vocab"),
+            src_len: v("src_len"),
+            tgt_len: v("tgt_len"),
+        },
+        TaskKind::ImageClassify => Task::ImageClassify {
+            channels: v("channels"),
+            height: v("height"),
+            width: v("width"),
+            classes: v("classes"),
+        },
+    })
+}
+
+/// A key that the chosen architecture has no use for is a mistake (it would be silently
+/// ignored): name the architectures it does apply to.
+pub fn keys_apply_to_arch(arch: Arch, fields: &Fields, errs: &mut Errors) {
+    for (name, f) in fields {
+        let Some(spec) = keys::spec(name) else {
+            continue;
+        };
+        if !applies(spec, arch) {
+            errs.push(
+                key_span(f),
+                format!(
+                    "`{name}` does not apply to a `{}` model; it applies to {}",
+                    arch.name(),
+                    arch_list(spec.archs)
+                ),
+            );
+        }
+    }
+}
+
+/// Keys an architecture cannot do without, reported on the model's name.
+pub fn required_keys(
+    arch: Arch,
+    task: Option<&Task>,
+    fields: &Fields,
+    span: Span,
+    errs: &mut Errors,
+) {
+    for spec in KEYS.iter().filter(|k| k.required_by.contains(&arch)) {
+        if !fields.contains_key(spec.name) {
+            errs.push(
+                span,
+                format!(
+                    "missing `{}`: {} models need it, e.g. `{}`",
+                    spec.name,
+                    arch.name(),
+                    example(spec)
+                ),
+            );
+        }
+    }
+    if arch == Arch::Transformer {
+        let seq2seq = matches!(task, Some(Task::Seq2Seq { .. }));
+        let needed: &[&str] = if seq2seq {
+            &["encoder_layers", "decoder_layers"]
+        } else {
+            &["layers"]
+        };
+        for key in needed {
+            if !fields.contains_key(key) {
+                errs.push(
+                    span,
+                    format!(
+                        "missing `{key}`: a {} transformer needs it, e.g. `{key}: 2`",
+                        if seq2seq {
+                            "sequence-to-sequence"
+                        } else {
+                            "encoder-only"
+                        }
+                    ),
+                );
+            }
+        }
+        let not_for: &[&str] = if seq2seq {
+            &["layers"]
+        } else {
+            &[
+                "encoder_layers",
+                "decoder_layers",
+                "kdim",
+                "vdim",
+                "tie_embeddings",
+            ]
+        };
+        for key in not_for {
+            if let Some(f) = fields.get(key) {
+                let hint = if seq2seq {
+                    "use `encoder_layers` and `decoder_layers`"
+                } else {
+                    "it applies to `Seq2Seq` transformers"
+                };
+                errs.push(
+                    key_span(f),
+                    format!("`{key}` does not apply to this task; {hint}"),
+                );
+            }
+        }
+    }
+}
+
+fn example(spec: &KeySpec) -> String {
+    match spec.kind {
+        Kind::Name(c) => format!("{}: {}", spec.name, c.options[0]),
+        Kind::Count => format!(
+            "{}: {}",
+            spec.name,
+            if spec.name == "patch" { 2 } else { 4 }
+        ),
+        Kind::Bool => format!("{}: true", spec.name),
+        Kind::Probability => format!("{}: 0.1", spec.name),
+        Kind::Arch | Kind::Task => spec.name.to_string(),
+    }
+}
+
+/// Each architecture serves some tasks (a patch model reads images, not tokens).
+pub fn task_fits_arch(arch: Arch, task: &Task, fields: &Fields, errs: &mut Errors) {
+    let kind = match task {
+        Task::Classify { .. } => TaskKind::Classify,
+        Task::Tag { .. } => TaskKind::Tag,
+        Task::Seq2Seq { .. } => TaskKind::Seq2Seq,
+        Task::ImageClassify { .. } => TaskKind::ImageClassify,
+    };
+    if !arch.tasks().contains(&kind) {
+        let valid: Vec<&str> = arch.tasks().iter().map(|t| t.name()).collect();
+        errs.push(
+            value_span(fields["task"]),
+            format!(
+                "a `{}` model cannot do `{}`; it does: {}",
+                arch.name(),
+                kind.name(),
+                valid.join(", ")
+            ),
+        );
+    }
+}
+
+/// Dims, counts and sizes are positive integers that fit a `usize`.
+pub fn count(f: &Field, errs: &mut Errors) -> Option<usize> {
+    let key = f.key.to_string();
+    match &f.value {
+        Value::Int(lit) => match lit.base10_parse::<usize>() {
+            Ok(0) => {
+                let what = if key.contains("layers") {
+                    "at least 1 layer is needed"
+                } else {
+                    "it must be at least 1"
+                };
+                errs.push(lit.span(), format!("`{key}` is 0: {what}"));
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errs.push(
+                    lit.span(),
+                    format!("`{key}` must be a positive integer that fits in usize"),
+                );
+                None
+            }
+        },
+        v => {
+            errs.push(
+                value_span(f),
+                format!("`{key}` takes a positive integer, not {}", v.kind()),
+            );
+            None
+        }
+    }
+}
+
+/// Dropout is a probability in [0, 1): at 1 nothing gets through (and the rescaling divides by
+/// zero).
+pub fn probability(f: &Field, errs: &mut Errors) -> Option<f64> {
+    let key = f.key.to_string();
+    let (value, span) = match &f.value {
+        Value::Float(lit) => (lit.base10_parse::<f64>().ok(), lit.span()),
+        Value::Int(lit) => (lit.base10_parse::<f64>().ok(), lit.span()),
+        v => {
+            errs.push(
+                value_span(f),
+                format!("`{key}` takes a number in [0, 1), not {}", v.kind()),
+            );
+            return None;
+        }
+    };
+    match value {
+        Some(p) if (0.0..1.0).contains(&p) => Some(p),
+        _ => {
+            errs.push(
+                span,
+                format!("`{key}` must be in [0, 1), e.g. `{key}: 0.1`"),
+            );
+            None
+        }
+    }
+}
+
+pub fn boolean(f: &Field, errs: &mut Errors) -> Option<bool> {
+    match &f.value {
+        Value::Bool(b) => Some(b.value),
+        v => {
+            errs.push(
+                value_span(f),
+                format!("`{}` takes `true` or `false`, not {}", f.key, v.kind()),
+            );
+            None
+        }
+    }
+}
+
+/// Names from a closed set, listing the valid ones on a miss.
+pub fn choice(f: &Field, spec: &KeySpec, errs: &mut Errors) -> Option<&'static str> {
+    let Kind::Name(c) = spec.kind else {
+        return None;
+    };
+    match &f.value {
+        Value::Name(id) => {
+            let s = id.to_string();
+            let found = c.options.iter().find(|o| **o == s).copied();
+            if found.is_none() {
+                errs.push(
+                    id.span(),
+                    format!(
+                        "unknown {} `{s}`{}; valid: {}",
+                        c.key,
+                        did_you_mean(&s, c.options.iter().copied()),
+                        c.options.join(", ")
+                    ),
+                );
+            }
+            found
+        }
+        v => {
+            errs.push(
+                value_span(f),
+                format!(
+                    "`{}` takes a name (one of {}), not {}",
+                    c.key,
+                    c.options.join(", "),
+                    v.kind()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Multi-head attention splits the model width into equal heads.
+pub fn heads_divide(heads: usize, d_model: usize, heads_field: &Field, errs: &mut Errors) {
+    if d_model % heads != 0 {
+        let near: Vec<String> = (1..=d_model.min(64))
+            .filter(|h| d_model % h == 0)
+            .map(|h| h.to_string())
+            .collect();
+        errs.push(
+            value_span(heads_field),
+            format!(
+                "{heads} heads do not divide d_model = {d_model}: each head gets d_model / heads \
+                 dims; use one of {} or change d_model",
+                near.join(", ")
+            ),
+        );
+    }
+}
+
+/// Patches tile the image exactly: a remainder would be silently cropped.
+pub fn patch_divides_image(
+    patch: usize,
+    height: usize,
+    width: usize,
+    f: &Field,
+    errs: &mut Errors,
+) {
+    if height % patch != 0 || width % patch != 0 {
+        errs.push(
+            value_span(f),
+            format!("patch {patch} does not divide the {height}x{width} image: patches must tile it exactly"),
+        );
+    }
+}
+
+/// Rotary positions rotate queries and keys inside attention; only transformer blocks do that.
+pub fn positional_fits_arch(arch: Arch, positional: &str, f: &Field, errs: &mut Errors) {
+    if positional == "Rotary" && arch != Arch::Transformer {
+        errs.push(value_span(f), format!("`Rotary` positions apply inside transformer attention; a `{}` model takes Sinusoidal, Learned or None", arch.name()));
+    }
+    if positional == "None" && arch == Arch::PatchAttention {
+        errs.push(
+            value_span(f),
+            "a patch model without positions cannot tell patches apart; use Learned or Sinusoidal",
+        );
+    }
+}
+
+/// Pooling turns a sequence into one vector, which only classification needs; a `Cls` token is a
+/// transformer feature.
+pub fn pooling_fits(arch: Arch, task: Option<&Task>, pooling: &str, f: &Field, errs: &mut Errors) {
+    if let Some(task) = task {
+        if !matches!(task, Task::Classify { .. } | Task::ImageClassify { .. }) {
+            errs.push(
+                key_span(f),
+                "`pooling` applies to classification tasks only",
+            );
+            return;
+        }
+    }
+    if pooling == "Cls" && arch != Arch::Transformer {
+        errs.push(
+            value_span(f),
+            format!(
+                "`Cls` pooling needs a transformer; a `{}` model pools with Mean",
+                arch.name()
+            ),
+        );
+    }
+}
+
+/// `DatesTransformer` → `dates-transformer`.
+pub fn kebab_case(ident: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in ident.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c == '_' {
+            out.push('-');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

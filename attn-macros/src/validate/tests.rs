@@ -1,0 +1,249 @@
+//! Unit tests of validation: each rule on a declaration parsed from a string, no compiler run.
+
+use super::*;
+use crate::model::Task;
+
+fn check(src: &str) -> Result<Model, Vec<String>> {
+    let decl: Declaration = syn::parse_str(src).expect("the test declaration parses");
+    validate(&decl).map_err(|e| e.messages())
+}
+
+fn errors(src: &str) -> Vec<String> {
+    match check(src) {
+        Ok(_) => panic!("expected errors for {src}"),
+        Err(e) => e,
+    }
+}
+
+const GOOD: &str = r#"
+    #[name = "enc", data = "sentiment"]
+    pub struct Enc {
+        arch: SelfAttention,
+        task: Classify { vocab: 100, max_len: 16, classes: 2 },
+        d_model: 32, heads: 4, layers: 2, dropout: 0.1,
+    }"#;
+
+#[test]
+fn a_good_declaration_validates_with_defaults() {
+    let m = check(GOOD).unwrap();
+    assert_eq!(m.name, "enc");
+    assert_eq!(m.data.as_deref(), Some("sentiment"));
+    assert_eq!(m.arch, Arch::SelfAttention);
+    assert_eq!(
+        m.task,
+        Task::Classify {
+            vocab: 100,
+            max_len: 16,
+            classes: 2
+        }
+    );
+    assert_eq!((m.d_model, m.heads, m.layers), (32, 4, 2));
+    assert_eq!(m.dropout, 0.1);
+    assert_eq!(m.positional, "Sinusoidal");
+    assert_eq!(m.pooling, "Mean");
+    assert!(!m.causal && m.window.is_none());
+}
+
+#[test]
+fn the_name_defaults_to_kebab_case() {
+    let m = check(
+        "struct DatesSingleHead { arch: SingleHead, task: Tag { vocab: 10, max_len: 4, tags: 3 }, d_model: 8 }",
+    )
+    .unwrap();
+    assert_eq!(m.name, "dates-single-head");
+    assert_eq!(m.heads, 1);
+    assert_eq!(m.scoring, "Scaled");
+}
+
+#[test]
+fn heads_must_divide_d_model() {
+    let e = errors(&GOOD.replace("heads: 4", "heads: 5"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("5 heads do not divide d_model = 32"), "{e:?}");
+}
+
+#[test]
+fn patch_must_divide_the_image() {
+    let e = errors(
+        "struct P { arch: PatchAttention, task: ImageClassify { channels: 1, height: 8, width: 8, classes: 10 }, \
+         d_model: 16, heads: 2, layers: 1, patch: 3 }",
+    );
+    assert!(
+        e[0].contains("patch 3 does not divide the 8x8 image"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn dropout_must_be_below_one() {
+    let e = errors(&GOOD.replace("dropout: 0.1", "dropout: 1.0"));
+    assert!(e[0].contains("must be in [0, 1)"), "{e:?}");
+    let e = errors(&GOOD.replace("dropout: 0.1", "dropout: Heavy"));
+    assert!(
+        e[0].contains("takes a number in [0, 1), not a name"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn layers_must_be_at_least_one() {
+    let e = errors(&GOOD.replace("layers: 2", "layers: 0"));
+    assert!(
+        e[0].contains("`layers` is 0: at least 1 layer is needed"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn unknown_keys_get_a_suggestion() {
+    let e = errors(&GOOD.replace("heads: 4", "head: 4"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("unknown key `head`; did you mean `heads`?")),
+        "{e:?}"
+    );
+    // and the missing `heads` is reported too, in the same run
+    assert!(e.iter().any(|m| m.contains("missing `heads`")), "{e:?}");
+}
+
+#[test]
+fn duplicate_keys_are_reported() {
+    let e = errors(&GOOD.replace("layers: 2", "layers: 2, layers: 3"));
+    assert_eq!(
+        e,
+        vec!["duplicate key `layers`: give each key once".to_string()]
+    );
+}
+
+#[test]
+fn unknown_names_list_the_valid_ones() {
+    let e = errors(&GOOD.replace("arch: SelfAttention", "arch: SelfAtention"));
+    assert!(
+        e[0].contains("unknown architecture `SelfAtention`; did you mean `SelfAttention`?"),
+        "{e:?}"
+    );
+    let e = errors(&GOOD.replace("dropout: 0.1", "positional: Sinus"));
+    assert!(
+        e[0].contains("valid: Sinusoidal, Learned, Rotary, None"),
+        "{e:?}"
+    );
+    let e = errors(&GOOD.replace("Classify {", "Clasify {"));
+    assert!(
+        e[0].contains("unknown task `Clasify`; did you mean `Classify`?"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn options_that_do_not_apply_are_errors() {
+    let e = errors(&GOOD.replace("dropout: 0.1", "patch: 2"));
+    assert!(
+        e[0].contains(
+            "`patch` does not apply to a `SelfAttention` model; it applies to `PatchAttention`"
+        ),
+        "{e:?}"
+    );
+    let e = errors(&GOOD.replace("dropout: 0.1", "cell: Gru"));
+    assert!(e[0].contains("it applies to `Recurrent`"), "{e:?}");
+}
+
+#[test]
+fn missing_required_keys_are_named() {
+    let e = errors("struct X { task: Classify { vocab: 1, max_len: 1, classes: 2 } }");
+    assert!(e.iter().any(|m| m.starts_with("missing `arch`")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.starts_with("missing `d_model`")),
+        "{e:?}"
+    );
+    let e = errors(&GOOD.replace("layers: 2,", ""));
+    assert!(
+        e[0].contains("missing `layers`: SelfAttention models need it"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn all_errors_of_a_declaration_come_together() {
+    let e = errors(
+        "struct X { arch: SelfAttention, task: Classify { vocab: 10, max_len: 4, classes: 1 }, \
+         d_model: 10, heads: 3, layers: 0, dropout: 2.0, colour: 3 }",
+    );
+    assert_eq!(e.len(), 5, "{e:?}");
+}
+
+#[test]
+fn tasks_must_fit_the_architecture() {
+    let e = errors(&GOOD.replace(
+        "Classify { vocab: 100, max_len: 16, classes: 2 }",
+        "Seq2Seq { src_vocab: 5, tgt_vocab: 5, src_len: 4, tgt_len: 4 }",
+    ));
+    assert!(
+        e[0].contains("a `SelfAttention` model cannot do `Seq2Seq`; it does: Classify, Tag"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn task_blocks_check_their_fields() {
+    let e = errors(&GOOD.replace("classes: 2", "clases: 2"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("`Classify` has no field `clases`; did you mean `classes`?")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("`Classify` is missing `classes`")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn transformer_layers_depend_on_the_task() {
+    let base = "struct T { arch: Transformer, task: Seq2Seq { src_vocab: 5, tgt_vocab: 5, src_len: 4, tgt_len: 4 }, \
+                d_model: 8, heads: 2, ff: 16, LAYERS }";
+    assert!(check(&base.replace("LAYERS", "encoder_layers: 1, decoder_layers: 1")).is_ok());
+    let e = errors(&base.replace("LAYERS", "layers: 2"));
+    assert!(
+        e.iter().any(|m| m.contains("missing `encoder_layers`")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("`layers` does not apply to this task")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn settings_are_checked() {
+    let e = errors(&GOOD.replace("\"sentiment\"", "\"sentimnet\""));
+    assert!(
+        e[0].contains("unknown dataset \"sentimnet\"; did you mean `sentiment`?"),
+        "{e:?}"
+    );
+    let e = errors(&GOOD.replace("name = \"enc\"", "name = \"Enc Model\""));
+    assert!(e[0].contains("invalid model name"), "{e:?}");
+    let e = errors(&GOOD.replace("name = \"enc\"", "nmae = \"enc\""));
+    assert!(
+        e[0].contains("unknown setting `nmae`; did you mean `name`?"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn rotary_and_cls_need_a_transformer() {
+    let e = errors(&GOOD.replace("dropout: 0.1", "positional: Rotary, pooling: Cls"));
+    assert_eq!(e.len(), 2, "{e:?}");
+}
+
+#[test]
+fn pooling_is_for_classification_only() {
+    let e = errors(
+        "struct T { arch: SingleHead, task: Tag { vocab: 5, max_len: 4, tags: 3 }, d_model: 8, pooling: Mean }",
+    );
+    assert!(
+        e[0].contains("`pooling` applies to classification tasks only"),
+        "{e:?}"
+    );
+}

@@ -1,0 +1,114 @@
+//! The documentation of `attention_model!`, attached to its re-export.
+
+/// Declares an attention model whose shapes the compiler checks.
+///
+/// ```
+/// use attn_runtime::prelude::*;
+///
+/// attention_model! {
+///     /// Classifies short reviews as positive or negative.
+///     #[name = "tiny-sentiment", data = "sentiment"]
+///     pub struct TinySentiment {
+///         arch: SelfAttention,
+///         task: Classify { vocab: 100, max_len: 8, classes: 2 },
+///         d_model: 16, heads: 2, layers: 1,
+///         dropout: 0.1,
+///     }
+/// }
+///
+/// let dev: Cpu = Default::default();
+/// let model = dev.build_module::<TinySentiment, f32>();
+/// let ids: Tensor<(usize, Const<8>), usize, _> = dev.tensor_from_vec(vec![3; 16], (2, Const));
+/// let logits: Tensor<(usize, Const<2>), f32, _> = model.forward(ids);
+/// assert_eq!(TinySentiment::META.name, "tiny-sentiment");
+/// ```
+///
+/// # Grammar
+///
+/// A doc comment, an optional `#[name = "registry-name", data = "dataset"]` (the name defaults to
+/// the kebab-case type name; `data` is the default dataset), then `pub struct Name { key: value, .. }`:
+///
+/// | key | value | applies to |
+/// |---|---|---|
+/// | `arch` | `SingleHead`, `SelfAttention`, `PatchAttention`, `Recurrent`, `Transformer` | all (required) |
+/// | `task` | `Classify { vocab, max_len, classes }`, `Tag { vocab, max_len, tags }`, `Seq2Seq { src_vocab, tgt_vocab, src_len, tgt_len }`, `ImageClassify { channels, height, width, classes }` | all (required) |
+/// | `d_model` | model width | all (required) |
+/// | `dropout` | in `[0, 1)`, default 0 | all |
+/// | `heads` | divides `d_model` | SelfAttention, PatchAttention, Transformer (required) |
+/// | `layers` | ≥ 1 | SelfAttention, PatchAttention (required), Transformer encoders, Recurrent |
+/// | `encoder_layers`, `decoder_layers` | ≥ 1 | Seq2Seq transformers (required) |
+/// | `ff`, `activation`, `norm` | width; `Relu` `Gelu` `GeluTanh` `Silu` `Tanh` `Sigmoid` `LeakyRelu` `Geglu` `Swiglu`; `Pre` `Post` | Transformer |
+/// | `positional` | `Sinusoidal` (default), `Learned` (default for patches), `Rotary` (transformers), `None` | all but Recurrent |
+/// | `scoring` | `Dot` or `Scaled` (default) | SingleHead |
+/// | `pooling` | `Mean` (default), `Cls` (transformers) | classifiers |
+/// | `window`, `causal` | local attention window ≥ 1; `true`/`false` | token encoders |
+/// | `patch` | divides the image | PatchAttention (required) |
+/// | `cell`, `hidden`, `bidirectional`, `attention` | `Lstm`/`Gru`; width; bool; `Additive`/`General`/`Dot` | Recurrent |
+///
+/// Every mistake is a compile error on the offending token, all of a declaration's mistakes at
+/// once: unknown or duplicate keys (with a "did you mean"), unknown names (listing the valid ones),
+/// heads that do not divide `d_model`, a patch that does not divide the image, dropout outside
+/// `[0, 1)`, zero layers, keys that do not apply to the architecture, missing keys.
+///
+/// # What it expands to
+/// - `Name`: the builder (`dev.build_module::<Name, f32>()`), implementing
+///   [`DeclaredModel`](crate::model::DeclaredModel) with the declaration as data in `Name::META`;
+/// - `NameModel<E, D>`: the built dfdx module ([`TokenModel`](crate::model::TokenModel) or
+///   [`PatchModel`](crate::model::PatchModel) with the declared sizes), with `Module` (evaluation),
+///   `ModuleMut` (training, with dropout) and `try_forward_with` (padding lengths and every
+///   layer's attention weights).
+///
+/// Recurrent and Transformer declarations are validated in full, but this version cannot build
+/// them yet and says so with a compile error.
+///
+/// Feeding a tensor of the wrong length, or reading logits of the wrong class count, does not
+/// compile:
+///
+/// ```compile_fail
+/// use attn_runtime::prelude::*;
+/// attention_model! {
+///     /// A model of 8-token inputs and 2 classes.
+///     pub struct Tiny {
+///         arch: SelfAttention,
+///         task: Classify { vocab: 100, max_len: 8, classes: 2 },
+///         d_model: 16, heads: 2, layers: 1,
+///     }
+/// }
+/// let dev: Cpu = Default::default();
+/// let model = dev.build_module::<Tiny, f32>();
+/// let ids: Tensor<(usize, Const<9>), usize, _> = dev.tensor_from_vec(vec![3; 18], (2, Const));
+/// let _ = model.forward(ids); // 9 tokens, not 8
+/// ```
+///
+/// ```compile_fail
+/// use attn_runtime::prelude::*;
+/// attention_model! {
+///     /// A model of 8-token inputs and 2 classes.
+///     pub struct Tiny {
+///         arch: SelfAttention,
+///         task: Classify { vocab: 100, max_len: 8, classes: 2 },
+///         d_model: 16, heads: 2, layers: 1,
+///     }
+/// }
+/// let dev: Cpu = Default::default();
+/// let model = dev.build_module::<Tiny, f32>();
+/// let ids: Tensor<(usize, Const<8>), usize, _> = dev.tensor_from_vec(vec![3; 16], (2, Const));
+/// let _: Tensor<(usize, Const<3>), f32, _> = model.forward(ids); // 2 classes, not 3
+/// ```
+///
+/// ```compile_fail
+/// use attn_runtime::prelude::*;
+/// attention_model! {
+///     /// 8×8 grey images in 2×2 patches.
+///     pub struct TinyPatches {
+///         arch: PatchAttention,
+///         task: ImageClassify { channels: 1, height: 8, width: 8, classes: 10 },
+///         d_model: 16, heads: 2, layers: 1, patch: 2,
+///     }
+/// }
+/// let dev: Cpu = Default::default();
+/// let model = dev.build_module::<TinyPatches, f32>();
+/// let images: Tensor<(usize, Const<3>, Const<8>, Const<8>), f32, _> = dev.zeros_like(&(2, Const, Const, Const));
+/// let _ = model.forward(images); // 3 channels, not 1
+/// ```
+pub use attn_macros::attention_model;

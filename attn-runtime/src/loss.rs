@@ -1,0 +1,90 @@
+//! Losses.
+
+use dfdx::prelude::*;
+
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Rows whose target is this are ignored by [`try_cross_entropy_rows`] (padding).
+pub const IGNORE: usize = usize::MAX;
+
+/// Mean cross-entropy of `logits` rows against class indices, skipping rows whose target is
+/// [`IGNORE`].
+///
+/// # Shapes
+/// `logits: [N, C]`, `targets: N` → scalar.
+///
+/// **PyTorch equivalent**: `F.cross_entropy(logits, targets, ignore_index=-100)` (with
+/// `IGNORE` in place of `-100`).
+///
+/// # Errors
+/// [`AttnError::InvalidInput`] when the target count is not `N`, a target is `>= C`, or every
+/// row is ignored.
+pub fn try_cross_entropy_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    logits: Tensor<(usize, usize), E, D, T>,
+    targets: &[usize],
+) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
+    let (rows, classes) = *logits.shape();
+    if targets.len() != rows {
+        return Err(AttnError::InvalidInput {
+            reason: format!("{} targets for {rows} rows of logits", targets.len()),
+            fix: "give one target per row".into(),
+        });
+    }
+    if let Some(&t) = targets.iter().find(|&&t| t != IGNORE && t >= classes) {
+        return Err(AttnError::InvalidInput {
+            reason: format!("target class {t} is not below the {classes} classes"),
+            fix: "targets must index the model's classes".into(),
+        });
+    }
+    let counted = targets.iter().filter(|&&t| t != IGNORE).count();
+    if counted == 0 {
+        return Err(AttnError::InvalidInput {
+            reason: "every row is ignored".into(),
+            fix: "a batch needs at least one target that is not padding".into(),
+        });
+    }
+    let share = E::from_f64(-1.0 / counted as f64).unwrap_or_default();
+    let mut weights = vec![E::default(); rows * classes];
+    for (r, &t) in targets.iter().enumerate() {
+        if t != IGNORE {
+            weights[r * classes + t] = share;
+        }
+    }
+    let weights = logits
+        .device()
+        .try_tensor_from_vec(weights, (rows, classes))
+        .dev()?;
+    logits
+        .try_log_softmax::<Axis<1>>()
+        .dev()?
+        .try_mul(weights)
+        .dev()?
+        .try_sum()
+        .dev()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_value_with_an_ignored_row() {
+        let dev: Cpu = Default::default();
+        // row 0: p(target 1) = 3 / (1 + 3); row 1 ignored; row 2: p(target 0) = 1 / 2
+        let logits = dev.tensor_from_vec(vec![0.0f32, 3f32.ln(), 9.0, -9.0, 1.0, 1.0], (3, 2));
+        let loss = try_cross_entropy_rows(logits, &[1, IGNORE, 0])
+            .unwrap()
+            .array();
+        let want = -((0.75f32).ln() + (0.5f32).ln()) / 2.0;
+        assert!((loss - want).abs() < 1e-6, "{loss} vs {want}");
+    }
+
+    #[test]
+    fn bad_targets_are_errors() {
+        let dev: Cpu = Default::default();
+        let logits = || dev.tensor_from_vec(vec![0.0f32; 4], (2, 2));
+        assert!(try_cross_entropy_rows(logits(), &[0]).is_err());
+        assert!(try_cross_entropy_rows(logits(), &[0, 2]).is_err());
+        assert!(try_cross_entropy_rows(logits(), &[IGNORE, IGNORE]).is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! Sequence encoders built from attention layers: a single head, or stacked multi-head
+//! self-attention layers with residual connections and layer norm.
+
+use dfdx::nn::modules::{LayerNorm1D, Repeated};
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+
+use super::LayerAttention;
+use crate::attention::{AttentionOptions, MultiHeadAttention};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Maps `[B, S, M]` to `[B, S, M]` with attention, recording each layer's weights when asked.
+pub trait SequenceEncoder<const M: usize, E: Dtype, D: Device<E>> {
+    /// Encodes `x`; when `opts.need_weights`, pushes one [`LayerAttention`] per attention layer,
+    /// named `{path}.{layer}`.
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError>;
+
+    /// How many attention layers [`try_encode`](Self::try_encode) runs.
+    fn attention_layers(&self) -> usize;
+}
+
+/// The "basic attention" encoder: one head (queries, keys and values projected from the input,
+/// an output projection), no residual, no norm.
+///
+/// # Shapes
+/// `[B, S, M] -> [B, S, M]`, weights `[B, 1, S, S]`.
+///
+/// **PyTorch equivalent**: `nn.MultiheadAttention(M, 1, batch_first=True)` applied as self-attention.
+#[derive(Clone, Debug)]
+pub struct SingleHeadEncoder<const M: usize, E: Dtype, D: Storage<E>> {
+    /// The attention layer.
+    pub attention: MultiHeadAttention<M, 1, M, M, E, D>,
+}
+
+impl<const M: usize, E, D> TensorCollection<E, D> for SingleHeadEncoder<M, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = SingleHeadEncoder<M, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            Self::module("attention", |s| &s.attention, |s| &mut s.attention),
+            |attention| SingleHeadEncoder { attention },
+        )
+    }
+}
+
+impl<const M: usize, E: Dtype, D: Device<E>> SequenceEncoder<M, E, D>
+    for SingleHeadEncoder<M, E, D>
+{
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let out = self.attention.try_self_attend(x, opts)?;
+        if let Some(w) = out.weights {
+            weights.push(LayerAttention::capture(format!("{path}.attention"), w)?);
+        }
+        Ok(out.context)
+    }
+
+    fn attention_layers(&self) -> usize {
+        1
+    }
+}
+
+/// One self-attention layer: `norm(x + dropout(attention(x)))` (post-norm, as the original
+/// transformer's attention sub-layer).
+///
+/// # Shapes
+/// `[B, S, M] -> [B, S, M]`, weights `[B, H, S, S]`.
+#[derive(Clone, Debug)]
+pub struct SelfAttentionLayer<const M: usize, const H: usize, E: Dtype, D: Storage<E>> {
+    /// Multi-head self-attention.
+    pub attention: MultiHeadAttention<M, H, M, M, E, D>,
+    /// Layer norm after the residual sum.
+    pub norm: LayerNorm1D<M, E, D>,
+}
+
+impl<const M: usize, const H: usize, E, D> TensorCollection<E, D> for SelfAttentionLayer<M, H, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = SelfAttentionLayer<M, H, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("attention", |s| &s.attention, |s| &mut s.attention),
+                Self::module("norm", |s| &s.norm, |s| &mut s.norm),
+            ),
+            |(attention, norm)| SelfAttentionLayer { attention, norm },
+        )
+    }
+}
+
+impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<M, H, E, D> {
+    fn try_layer<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: String,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let (x, tape) = x.split_tape();
+        let out = self
+            .attention
+            .try_self_attend(x.clone().put_tape(tape), opts)?;
+        if let Some(w) = out.weights {
+            weights.push(LayerAttention::capture(path, w)?);
+        }
+        let p = opts.effective_dropout();
+        let y = if p > 0.0 {
+            out.context.try_dropout(p).dev()?
+        } else {
+            out.context
+        };
+        self.norm.try_forward(y.try_add(x).dev()?).dev()
+    }
+}
+
+/// `N` stacked [`SelfAttentionLayer`]s, named `layers.0`, `layers.1`, ...
+#[derive(Clone, Debug)]
+pub struct SelfAttentionEncoder<
+    const M: usize,
+    const H: usize,
+    const N: usize,
+    E: Dtype,
+    D: Storage<E>,
+> {
+    /// The layers, first to last.
+    pub layers: Repeated<SelfAttentionLayer<M, H, E, D>, N>,
+}
+
+impl<const M: usize, const H: usize, const N: usize, E, D> TensorCollection<E, D>
+    for SelfAttentionEncoder<M, H, N, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = SelfAttentionEncoder<M, H, N, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            Self::module("layers", |s| &s.layers, |s| &mut s.layers),
+            |layers| SelfAttentionEncoder { layers },
+        )
+    }
+}
+
+impl<const M: usize, const H: usize, const N: usize, E: Dtype, D: Device<E>>
+    SequenceEncoder<M, E, D> for SelfAttentionEncoder<M, H, N, E, D>
+{
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let mut x = x;
+        for (i, layer) in self.layers.modules.iter().enumerate() {
+            x = layer.try_layer(x, opts, format!("{path}.layers.{i}.attention"), weights)?;
+        }
+        Ok(x)
+    }
+
+    fn attention_layers(&self) -> usize {
+        N
+    }
+}

@@ -1,0 +1,202 @@
+//! What a declared model is, as data: its name, task and hyper-parameters.
+
+use serde::Serialize;
+
+use crate::attention::{AttentionMask, AttentionOptions, Scale};
+
+/// The architecture a model was declared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ArchKind {
+    /// One attention head over token embeddings.
+    SingleHead,
+    /// Stacked multi-head self-attention layers.
+    SelfAttention,
+    /// Self-attention over image patches.
+    PatchAttention,
+    /// LSTM/GRU with attention.
+    Recurrent,
+    /// Transformer encoder or encoder-decoder.
+    Transformer,
+}
+
+/// The task a model was declared for, with its sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum TaskSpec {
+    /// One label per token sequence.
+    Classify {
+        /// Vocabulary size (token ids are `0..vocab`).
+        vocab: usize,
+        /// Longest sequence.
+        max_len: usize,
+        /// Number of classes.
+        classes: usize,
+    },
+    /// One label per token.
+    Tag {
+        /// Vocabulary size.
+        vocab: usize,
+        /// Longest sequence.
+        max_len: usize,
+        /// Number of tags.
+        tags: usize,
+    },
+    /// A token sequence to a token sequence.
+    Seq2Seq {
+        /// Source vocabulary size.
+        src_vocab: usize,
+        /// Target vocabulary size.
+        tgt_vocab: usize,
+        /// Longest source.
+        src_len: usize,
+        /// Longest target.
+        tgt_len: usize,
+    },
+    /// One label per image (`[channels, height, width]`, values in `[0, 1]`).
+    ImageClassify {
+        /// Colour channels.
+        channels: usize,
+        /// Height in pixels.
+        height: usize,
+        /// Width in pixels.
+        width: usize,
+        /// Number of classes.
+        classes: usize,
+    },
+}
+
+impl TaskSpec {
+    /// The task's name as written in declarations.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskSpec::Classify { .. } => "Classify",
+            TaskSpec::Tag { .. } => "Tag",
+            TaskSpec::Seq2Seq { .. } => "Seq2Seq",
+            TaskSpec::ImageClassify { .. } => "ImageClassify",
+        }
+    }
+
+    /// How many output labels each prediction chooses from.
+    pub fn num_labels(&self) -> usize {
+        match *self {
+            TaskSpec::Classify { classes, .. } | TaskSpec::ImageClassify { classes, .. } => classes,
+            TaskSpec::Tag { tags, .. } => tags,
+            TaskSpec::Seq2Seq { tgt_vocab, .. } => tgt_vocab,
+        }
+    }
+}
+
+/// Everything a declaration said, as data, for the CLI, reports and experiments.
+///
+/// Made by `attention_model!` as `<Model as DeclaredModel>::META`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ModelMeta {
+    /// Registry name, e.g. `sentiment-encoder`.
+    pub name: &'static str,
+    /// The Rust type name of the declaration.
+    pub type_name: &'static str,
+    /// The first line of the declaration's doc comment.
+    pub summary: &'static str,
+    /// The default dataset.
+    pub data: Option<&'static str>,
+    /// The architecture.
+    pub arch: ArchKind,
+    /// The task and its sizes.
+    pub task: TaskSpec,
+    /// Model width.
+    pub d_model: usize,
+    /// Attention heads per layer.
+    pub heads: usize,
+    /// Encoder layers.
+    pub layers: usize,
+    /// Decoder layers (sequence-to-sequence transformers).
+    pub decoder_layers: usize,
+    /// Feed-forward width (transformers).
+    pub ff: Option<usize>,
+    /// Feed-forward activation (transformers).
+    pub activation: &'static str,
+    /// Layer norm placement, `Pre` or `Post` (transformers).
+    pub norm: &'static str,
+    /// Positional encoding.
+    pub positional: &'static str,
+    /// `Dot` or `Scaled` scores (single-head models).
+    pub scoring: &'static str,
+    /// `Mean` or `Cls` pooling (classifiers).
+    pub pooling: &'static str,
+    /// Declared dropout (a training run may override it).
+    pub dropout: f64,
+    /// Local attention window.
+    pub window: Option<usize>,
+    /// Causal self-attention.
+    pub causal: bool,
+    /// Patch size (patch models).
+    pub patch: Option<usize>,
+    /// `Lstm` or `Gru` (recurrent models).
+    pub cell: Option<&'static str>,
+    /// Recurrent hidden size.
+    pub hidden: Option<usize>,
+    /// Bidirectional recurrent encoder.
+    pub bidirectional: bool,
+    /// `Additive`, `General` or `Dot` (recurrent models).
+    pub rnn_attention: Option<&'static str>,
+}
+
+impl ModelMeta {
+    /// The attention heads every layer has, times layers: the number of weight maps a forward
+    /// pass returns (encoder self-attention).
+    pub fn attention_maps(&self) -> usize {
+        self.layers
+    }
+
+    /// The attention settings the declaration implies, for sequences of the given key lengths.
+    pub fn attention_options(&self, lengths: Option<Vec<usize>>) -> AttentionOptions {
+        let mut mask = AttentionMask::none();
+        if self.causal {
+            mask = mask.causal();
+        }
+        if let Some(w) = self.window {
+            mask = mask.window(w);
+        }
+        if let Some(lengths) = lengths {
+            mask = mask.key_lengths(lengths);
+        }
+        let scale = if self.scoring == "Dot" {
+            Scale::Unscaled
+        } else {
+            Scale::InverseSqrtHeadDim
+        };
+        AttentionOptions::default().mask(mask).scale(scale)
+    }
+
+    /// The hyper-parameters as `(name, value)` pairs, in declaration-card order.
+    pub fn hyper_parameters(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("arch", format!("{:?}", self.arch)),
+            ("task", format!("{:?}", self.task)),
+            ("d_model", self.d_model.to_string()),
+            ("heads", self.heads.to_string()),
+            ("layers", self.layers.to_string()),
+            ("positional", self.positional.to_string()),
+            ("dropout", self.dropout.to_string()),
+        ];
+        let optional = [
+            (
+                "decoder_layers",
+                (self.decoder_layers > 0).then(|| self.decoder_layers.to_string()),
+            ),
+            ("ff", self.ff.map(|f| f.to_string())),
+            ("window", self.window.map(|w| w.to_string())),
+            ("patch", self.patch.map(|p| p.to_string())),
+            ("cell", self.cell.map(str::to_string)),
+            ("hidden", self.hidden.map(|h| h.to_string())),
+            ("attention", self.rnn_attention.map(str::to_string)),
+        ];
+        out.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+        out
+    }
+}
+
+/// A model declared with `attention_model!`: its builder type implements this.
+pub trait DeclaredModel: 'static {
+    /// The declaration as data.
+    const META: ModelMeta;
+}

@@ -1,0 +1,118 @@
+//! Per-call model settings and what a model's forward pass returns.
+
+use dfdx::prelude::*;
+
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Settings of one forward pass of a declared model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ForwardOptions {
+    /// Per-sequence lengths of right-padded token batches (`None`: no padding).
+    pub lengths: Option<Vec<usize>>,
+    /// Training mode: dropout on.
+    pub training: bool,
+    /// Dropout to use in training mode instead of the declared one.
+    pub dropout: Option<f64>,
+    /// Return every layer's attention weights.
+    pub need_weights: bool,
+}
+
+impl ForwardOptions {
+    /// Evaluation mode, no padding, no weights.
+    pub fn eval() -> Self {
+        Self::default()
+    }
+
+    /// Training mode with the declared dropout.
+    pub fn train() -> Self {
+        ForwardOptions {
+            training: true,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the sequence lengths of a padded batch.
+    pub fn lengths(mut self, lengths: Vec<usize>) -> Self {
+        self.lengths = Some(lengths);
+        self
+    }
+
+    /// Asks for the attention weights of every layer.
+    pub fn with_weights(mut self) -> Self {
+        self.need_weights = true;
+        self
+    }
+
+    /// The dropout that applies: 0 in evaluation mode.
+    pub fn effective_dropout(&self, declared: f64) -> f64 {
+        if self.training {
+            self.dropout.unwrap_or(declared)
+        } else {
+            0.0
+        }
+    }
+
+    /// Checks the lengths against a batch of `batch` sequences padded to `max_len`.
+    pub fn checked_lengths(
+        &self,
+        batch: usize,
+        max_len: usize,
+    ) -> Result<Option<Vec<usize>>, AttnError> {
+        let Some(lengths) = &self.lengths else {
+            return Ok(None);
+        };
+        if lengths.len() != batch {
+            return Err(AttnError::InvalidInput {
+                reason: format!(
+                    "{} lengths were given for a batch of {batch} sequences",
+                    lengths.len()
+                ),
+                fix: "pass one length per sequence".into(),
+            });
+        }
+        if let Some((i, &len)) = lengths
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| l == 0 || l > max_len)
+        {
+            return Err(AttnError::InvalidInput {
+                reason: format!("sequence {i} has length {len}; lengths must be in 1..={max_len}"),
+                fix: "drop empty sequences and truncate long ones to the declared max_len".into(),
+            });
+        }
+        Ok(Some(lengths.clone()))
+    }
+}
+
+/// The attention weights of one attention layer, `[B, H, Sq, Sk]`, and the layer's
+/// parameter path (e.g. `encoder.layers.1.attention`).
+#[derive(Clone, Debug)]
+pub struct LayerAttention<E: Dtype, D: Storage<E>> {
+    /// The layer's parameter path.
+    pub layer: String,
+    /// `[B, H, Sq, Sk]`.
+    pub weights: Tensor<(usize, usize, usize, usize), E, D>,
+}
+
+impl<E: Dtype, D: Device<E>> LayerAttention<E, D> {
+    /// Records a layer's `[B, H, Sq, Sk]` weights under `layer`.
+    pub fn capture<B: Dim, H: Dim, Sq: Dim, Sk: Dim>(
+        layer: String,
+        weights: Tensor<(B, H, Sq, Sk), E, D>,
+    ) -> Result<Self, AttnError> {
+        let (b, h, sq, sk) = *weights.shape();
+        let weights = weights
+            .try_reshape_like(&(b.size(), h.size(), sq.size(), sk.size()))
+            .dev()?;
+        Ok(LayerAttention { layer, weights })
+    }
+}
+
+/// The output of a declared model: its logits and, when asked for, every layer's weights.
+#[derive(Debug)]
+pub struct ModelOutput<S: Shape, E: Dtype, D: Storage<E>, T> {
+    /// Logits: `[B, classes]` for classifiers, `[B, L, tags]` for taggers.
+    pub logits: Tensor<S, E, D, T>,
+    /// One entry per attention layer, in forward order (empty unless requested).
+    pub attention: Vec<LayerAttention<E, D>>,
+}

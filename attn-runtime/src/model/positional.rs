@@ -1,0 +1,141 @@
+//! Positional encodings added to token (or patch) embeddings.
+
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::{uniform::SampleUniform, Distribution, Normal, StandardNormal};
+
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Adds position information to `[B, S, M]` embeddings.
+pub trait PositionalEncoding<const M: usize, E: Dtype, D: Device<E>> {
+    /// Returns `x + positions[..S]`.
+    ///
+    /// # Shapes
+    /// `[B, S, M] -> [B, S, M]`
+    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError>;
+}
+
+/// The fixed sinusoids of "Attention Is All You Need": `PE[p, 2i] = sin(p / 10000^(2i/M))`,
+/// `PE[p, 2i+1] = cos(p / 10000^(2i/M))`. No parameters.
+///
+/// **PyTorch equivalent**: the `PositionalEncoding` module of PyTorch's transformer tutorial.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SinusoidalPositions;
+
+impl ZeroSizedModule for SinusoidalPositions {}
+
+/// The sinusoid table `[positions, width]`, row-major.
+pub fn sinusoid_table(positions: usize, width: usize) -> Vec<f64> {
+    let mut table = Vec::with_capacity(positions * width);
+    for p in 0..positions {
+        for i in 0..width {
+            let exponent = (2 * (i / 2)) as f64 / width as f64;
+            let angle = p as f64 / 10000f64.powf(exponent);
+            table.push(if i % 2 == 0 { angle.sin() } else { angle.cos() });
+        }
+    }
+    table
+}
+
+impl<const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D> for SinusoidalPositions {
+    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let shape = *x.shape();
+        let values = sinusoid_table(shape.1.size(), M)
+            .into_iter()
+            .map(|v| E::from_f64(v).unwrap_or_default())
+            .collect();
+        let table = x
+            .device()
+            .try_tensor_from_vec(values, (shape.1, Const::<M>))
+            .dev()?;
+        x.try_add(table.try_broadcast_like(&shape).dev()?).dev()
+    }
+}
+
+/// No positional information (the encoder sees a bag of tokens).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPositions;
+
+impl ZeroSizedModule for NoPositions {}
+
+impl<const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D> for NoPositions {
+    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        Ok(x)
+    }
+}
+
+/// A learned embedding per position, `weight: [L, M]`, initialised from N(0, 0.02²).
+///
+/// **PyTorch equivalent**: `nn.Parameter(torch.randn(L, M) * 0.02)` added to the embeddings.
+#[derive(Clone, Debug)]
+pub struct LearnedPositions<const L: usize, const M: usize, E: Dtype, D: Storage<E>> {
+    /// `[L, M]`
+    pub weight: Tensor<Rank2<L, M>, E, D>,
+}
+
+impl<const L: usize, const M: usize, E, D> TensorCollection<E, D> for LearnedPositions<L, M, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+    StandardNormal: Distribution<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = LearnedPositions<L, M, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            Self::tensor(
+                "weight",
+                |s| &s.weight,
+                |s| &mut s.weight,
+                TensorOptions::reset_with(|t| {
+                    let std = E::from_f64(0.02).unwrap_or(E::ONE);
+                    let zero = E::from_f64(0.0).unwrap_or_default();
+                    match Normal::new(zero, std) {
+                        Ok(normal) => t.try_fill_with_distr(normal),
+                        Err(_) => Ok(()),
+                    }
+                }),
+            ),
+            |weight| LearnedPositions { weight },
+        )
+    }
+}
+
+impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D>
+    for LearnedPositions<L, M, E, D>
+{
+    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let shape = *x.shape();
+        let s = shape.1.size();
+        if s > L {
+            return Err(AttnError::InvalidInput {
+                reason: format!(
+                    "a sequence of {s} positions is longer than the {L} learned positions"
+                ),
+                fix: format!("truncate inputs to {L} positions or declare a larger max_len"),
+            });
+        }
+        let rows = self
+            .weight
+            .retaped::<T>()
+            .try_slice((..s, ..))
+            .dev()?
+            .try_reshape_like(&(shape.1, Const::<M>))
+            .dev()?;
+        x.try_add(rows.try_broadcast_like(&shape).dev()?).dev()
+    }
+}

@@ -1,0 +1,102 @@
+//! The shared front of token models: check the ids, embed, add positions, encode.
+
+use dfdx::nn::modules::Embedding;
+use dfdx::prelude::*;
+
+use super::{ForwardOptions, LayerAttention, ModelMeta, PositionalEncoding, SequenceEncoder};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// An encoded token batch: `[B, L, M]`, the checked lengths, and the captured weights.
+pub(crate) type Encoded<B, const L: usize, const M: usize, E, D, T> = (
+    Tensor<(B, Const<L>, Const<M>), E, D, T>,
+    Option<Vec<usize>>,
+    Vec<LayerAttention<E, D>>,
+);
+
+/// Token ids `[B, L]` → encoded `[B, L, M]`, with padding masked from `opts.lengths`.
+#[allow(clippy::type_complexity)]
+pub(crate) fn try_encode_tokens<
+    const V: usize,
+    const L: usize,
+    const M: usize,
+    B,
+    Enc,
+    Pos,
+    E,
+    D,
+    T,
+>(
+    embedding: &Embedding<V, M, E, D>,
+    positional: &Pos,
+    encoder: &Enc,
+    ids: Tensor<(B, Const<L>), usize, D, T>,
+    opts: &ForwardOptions,
+    meta: &ModelMeta,
+) -> Result<Encoded<B, L, M, E, D, T>, AttnError>
+where
+    B: Dim,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+    Enc: SequenceEncoder<M, E, D>,
+    Pos: PositionalEncoding<M, E, D>,
+{
+    let batch = ids.shape().0.size();
+    check_token_ids(&ids.as_vec(), V)?;
+    let lengths = opts.checked_lengths(batch, L)?;
+    let x = embedding.try_forward(ids).dev()?;
+    let x = positional.try_add_positions(x)?;
+    let mut attn = meta.attention_options(lengths.clone());
+    attn.need_weights = opts.need_weights;
+    attn.training = opts.training;
+    attn.dropout = opts.effective_dropout(meta.dropout);
+    let mut weights = Vec::new();
+    let x = encoder.try_encode(x, &attn, "encoder", &mut weights)?;
+    Ok((x, lengths, weights))
+}
+
+/// Every id must index the embedding table.
+pub(crate) fn check_token_ids(ids: &[usize], vocab: usize) -> Result<(), AttnError> {
+    match ids.iter().enumerate().find(|(_, &id)| id >= vocab) {
+        None => Ok(()),
+        Some((i, &id)) => Err(AttnError::InvalidInput {
+            reason: format!("token id {id} at position {i} is outside the vocabulary of {vocab}"),
+            fix: format!("map tokens to ids below {vocab} (use UNK for unknown ones) or declare a larger vocab"),
+        }),
+    }
+}
+
+/// The mean over the sequence, of the first `lengths[b]` positions when lengths are given.
+///
+/// # Shapes
+/// `[B, S, M] -> [B, M]`
+pub(crate) fn try_mean_pool<
+    B: Dim,
+    S: Dim,
+    const M: usize,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+>(
+    x: Tensor<(B, S, Const<M>), E, D, T>,
+    lengths: Option<&[usize]>,
+) -> Result<Tensor<(B, Const<M>), E, D, T>, AttnError> {
+    let shape = *x.shape();
+    let Some(lengths) = lengths else {
+        return x.try_mean::<_, Axis<1>>().dev();
+    };
+    let s = shape.1.size();
+    let mut w = Vec::with_capacity(shape.0.size() * s);
+    for &len in lengths {
+        let share = E::from_f64(1.0 / len as f64).unwrap_or_default();
+        w.extend((0..s).map(|j| if j < len { share } else { E::default() }));
+    }
+    let w = x
+        .device()
+        .try_tensor_from_vec(w, (shape.0, shape.1))
+        .dev()?;
+    x.try_mul(w.try_broadcast_like(&shape).dev()?)
+        .dev()?
+        .try_sum::<_, Axis<1>>()
+        .dev()
+}

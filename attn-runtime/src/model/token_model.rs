@@ -1,0 +1,164 @@
+//! A token model: embedding, positions, an attention encoder and a task head.
+
+use std::marker::PhantomData;
+
+use dfdx::nn::modules::Embedding;
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+
+use super::token_encoding::try_encode_tokens;
+use super::{
+    DeclaredModel, ForwardOptions, ModelOutput, PositionalEncoding, SequenceEncoder, TaskHead,
+};
+use crate::error::AttnError;
+
+/// A model over token sequences of length `L` from a vocabulary of `V`, of width `M`: embedding,
+/// positional encoding `Pos`, encoder `Enc`, and task head `Head` (a classifier or a tagger).
+/// Declared models name this type; `S` is the declaration, whose metadata sets masks, scoring and
+/// dropout.
+///
+/// Parameters: `embedding.weight [V, M]`, `positional.*`, `encoder.*`, `head.*`.
+///
+/// # Shapes
+/// token ids `[B, L]` (`usize`) → logits `[B, C]` (classifier) or `[B, L, G]` (tagger).
+#[derive(Clone, Debug)]
+pub struct TokenModel<
+    const V: usize,
+    const L: usize,
+    const M: usize,
+    Enc,
+    Pos,
+    Head,
+    S,
+    E: Dtype,
+    D: Storage<E>,
+> {
+    /// Token embedding table.
+    pub embedding: Embedding<V, M, E, D>,
+    /// Positional encoding.
+    pub positional: Pos,
+    /// The attention encoder.
+    pub encoder: Enc,
+    /// The task head.
+    pub head: Head,
+    spec: PhantomData<S>,
+}
+
+impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D> TensorCollection<E, D>
+    for TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+    Enc: TensorCollection<E, D>,
+    Pos: TensorCollection<E, D>,
+    Head: TensorCollection<E, D>,
+{
+    type To<E2: Dtype, D2: Device<E2>> =
+        TokenModel<V, L, M, Enc::To<E2, D2>, Pos::To<E2, D2>, Head::To<E2, D2>, S, E2, D2>;
+
+    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
+        visitor: &mut Vi,
+    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("embedding", |s| &s.embedding, |s| &mut s.embedding),
+                Self::module("positional", |s| &s.positional, |s| &mut s.positional),
+                Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
+                Self::module("head", |s| &s.head, |s| &mut s.head),
+            ),
+            |(embedding, positional, encoder, head)| TokenModel {
+                embedding,
+                positional,
+                encoder,
+                head,
+                spec: PhantomData,
+            },
+        )
+    }
+}
+
+impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D>
+    TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Enc: SequenceEncoder<M, E, D>,
+    Pos: PositionalEncoding<M, E, D>,
+    Head: TaskHead<L, M, E, D>,
+    S: DeclaredModel,
+{
+    /// Runs the model on a batch of token id sequences.
+    ///
+    /// # Shapes
+    /// ids `[B, L]` → logits (see the type's docs); attention `[B, H, L, L]` per layer when
+    /// `opts.need_weights`.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] for ids outside the vocabulary or lengths that do not fit.
+    #[allow(clippy::type_complexity)]
+    pub fn try_forward_with<B: Dim, T: Tape<E, D>>(
+        &self,
+        ids: Tensor<(B, Const<L>), usize, D, T>,
+        opts: &ForwardOptions,
+    ) -> Result<ModelOutput<Head::Logits<B>, E, D, T>, AttnError> {
+        let (x, lengths, attention) = try_encode_tokens(
+            &self.embedding,
+            &self.positional,
+            &self.encoder,
+            ids,
+            opts,
+            &S::META,
+        )?;
+        let logits = self.head.try_head(x, lengths.as_deref())?;
+        Ok(ModelOutput { logits, attention })
+    }
+}
+
+impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D, B, T>
+    Module<Tensor<(B, Const<L>), usize, D, T>> for TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Enc: SequenceEncoder<M, E, D>,
+    Pos: PositionalEncoding<M, E, D>,
+    Head: TaskHead<L, M, E, D>,
+    S: DeclaredModel,
+    B: Dim,
+    T: Tape<E, D>,
+{
+    type Output = Tensor<Head::Logits<B>, E, D, T>;
+    type Error = AttnError;
+
+    /// Evaluation mode: no dropout, no padding.
+    fn try_forward(
+        &self,
+        ids: Tensor<(B, Const<L>), usize, D, T>,
+    ) -> Result<Self::Output, AttnError> {
+        Ok(self.try_forward_with(ids, &ForwardOptions::eval())?.logits)
+    }
+}
+
+impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D, B, T>
+    ModuleMut<Tensor<(B, Const<L>), usize, D, T>> for TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Enc: SequenceEncoder<M, E, D>,
+    Pos: PositionalEncoding<M, E, D>,
+    Head: TaskHead<L, M, E, D>,
+    S: DeclaredModel,
+    B: Dim,
+    T: Tape<E, D>,
+{
+    type Output = Tensor<Head::Logits<B>, E, D, T>;
+    type Error = AttnError;
+
+    /// Training mode: the declared dropout, no padding.
+    fn try_forward_mut(
+        &mut self,
+        ids: Tensor<(B, Const<L>), usize, D, T>,
+    ) -> Result<Self::Output, AttnError> {
+        Ok(self.try_forward_with(ids, &ForwardOptions::train())?.logits)
+    }
+}

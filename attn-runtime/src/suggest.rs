@@ -1,0 +1,35 @@
+//! "Did you mean" for names typed by people (model names, dataset names, CLI values).
+//!
+//! (`attn-macros` has its own copy: a proc-macro crate cannot depend on this one.)
+
+/// The candidate closest to `word` by edit distance, if close enough to be a likely typo.
+///
+/// ```
+/// let names = ["sentiment-encoder", "digits-patches"];
+/// assert_eq!(attn_runtime::suggest::closest("sentiment-encodr", names), Some("sentiment-encoder"));
+/// assert_eq!(attn_runtime::suggest::closest("banana", names), None);
+/// ```
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over chars.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

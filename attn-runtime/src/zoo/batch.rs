@@ -1,0 +1,120 @@
+//! A batch of examples in a form every declared model can take, whatever its const sizes.
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+use crate::loss::IGNORE;
+use crate::model::{ModelMeta, TaskSpec};
+
+/// The inputs of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inputs {
+    /// Right-padded token ids, `[batch, max_len]` row-major, and each sequence's length.
+    Tokens {
+        /// `[batch, max_len]`.
+        ids: Vec<usize>,
+        /// Unpadded lengths, one per sequence.
+        lengths: Vec<usize>,
+    },
+    /// Images `[batch, channels, height, width]`, row-major, values in `[0, 1]`.
+    Images {
+        /// Pixel values.
+        pixels: Vec<f32>,
+    },
+}
+
+/// Inputs and per-row targets: one class per sequence or image for classifiers, one tag per
+/// position for taggers ([`IGNORE`] on padding).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// Number of examples.
+    pub size: usize,
+    /// The inputs.
+    pub inputs: Inputs,
+    /// One target per output row.
+    pub targets: Vec<usize>,
+}
+
+impl Batch {
+    /// A batch of random inputs and targets of the shapes `meta`'s task declares, from `seed`:
+    /// what smoke tests and benchmarks feed a model they know nothing else about.
+    pub fn random(meta: &ModelMeta, size: usize, seed: u64) -> Batch {
+        let mut rng = StdRng::seed_from_u64(seed);
+        match meta.task {
+            TaskSpec::Classify {
+                vocab,
+                max_len,
+                classes,
+            }
+            | TaskSpec::Tag {
+                vocab,
+                max_len,
+                tags: classes,
+            } => {
+                let mut ids = vec![0; size * max_len];
+                let mut lengths = Vec::with_capacity(size);
+                let tagging = matches!(meta.task, TaskSpec::Tag { .. });
+                let mut targets = Vec::new();
+                for b in 0..size {
+                    let len = rng.gen_range(1..=max_len);
+                    lengths.push(len);
+                    for t in 0..len {
+                        ids[b * max_len + t] = rng.gen_range(0..vocab);
+                    }
+                    if tagging {
+                        targets.extend((0..max_len).map(|t| {
+                            if t < len {
+                                rng.gen_range(0..classes)
+                            } else {
+                                IGNORE
+                            }
+                        }));
+                    } else {
+                        targets.push(rng.gen_range(0..classes));
+                    }
+                }
+                Batch {
+                    size,
+                    inputs: Inputs::Tokens { ids, lengths },
+                    targets,
+                }
+            }
+            TaskSpec::ImageClassify {
+                channels,
+                height,
+                width,
+                classes,
+            } => {
+                let pixels = (0..size * channels * height * width)
+                    .map(|_| rng.gen::<f32>())
+                    .collect();
+                let targets = (0..size).map(|_| rng.gen_range(0..classes)).collect();
+                Batch {
+                    size,
+                    inputs: Inputs::Images { pixels },
+                    targets,
+                }
+            }
+            TaskSpec::Seq2Seq {
+                src_vocab,
+                src_len,
+                tgt_vocab,
+                tgt_len,
+            } => {
+                let ids = (0..size * src_len)
+                    .map(|_| rng.gen_range(0..src_vocab))
+                    .collect();
+                let targets = (0..size * tgt_len)
+                    .map(|_| rng.gen_range(0..tgt_vocab))
+                    .collect();
+                Batch {
+                    size,
+                    inputs: Inputs::Tokens {
+                        ids,
+                        lengths: vec![src_len; size],
+                    },
+                    targets,
+                }
+            }
+        }
+    }
+}

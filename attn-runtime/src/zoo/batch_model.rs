@@ -1,0 +1,165 @@
+//! Running a declared model on a [`Batch`]: the bridge from const-generic shapes to data.
+
+use dfdx::prelude::*;
+
+use super::{Batch, Inputs};
+use crate::error::{AttnError, DeviceResultExt};
+use crate::model::{
+    DeclaredModel, ForwardOptions, LayerAttention, PatchModel, PositionalEncoding, SequenceEncoder,
+    TaskHead, TokenModel,
+};
+
+/// Logits as rows (`[N, labels]`: one row per sequence for classifiers, per position for
+/// taggers) and the captured attention.
+pub struct BatchOutput<E: Dtype, D: Storage<E>, T> {
+    /// `[N, labels]`.
+    pub logits: Tensor<(usize, usize), E, D, T>,
+    /// Every attention layer's weights, when requested.
+    pub attention: Vec<LayerAttention<E, D>>,
+}
+
+/// A model that can run on a [`Batch`].
+pub trait BatchModel<E: Dtype, D: Device<E>> {
+    /// The declaration's metadata.
+    fn meta(&self) -> &'static crate::model::ModelMeta;
+
+    /// Runs the model on `batch`, recording onto `tape`.
+    fn try_forward_batch<T: Tape<E, D>>(
+        &self,
+        batch: &Batch,
+        opts: &ForwardOptions,
+        tape: T,
+    ) -> Result<BatchOutput<E, D, T>, AttnError>;
+}
+
+fn wrong_inputs(meta: &crate::model::ModelMeta, got: &str) -> AttnError {
+    AttnError::InvalidInput {
+        reason: format!(
+            "model `{}` ({}) was given {got}",
+            meta.name,
+            meta.task.name()
+        ),
+        fix: "give token models token batches and patch models image batches".into(),
+    }
+}
+
+fn as_rows<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    logits: Tensor<S, E, D, T>,
+    labels: usize,
+) -> Result<Tensor<(usize, usize), E, D, T>, AttnError> {
+    let rows = logits.shape().num_elements() / labels;
+    logits.try_reshape_like(&(rows, labels)).dev()
+}
+
+impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D> BatchModel<E, D>
+    for TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Enc: SequenceEncoder<M, E, D>,
+    Pos: PositionalEncoding<M, E, D>,
+    Head: TaskHead<L, M, E, D>,
+    S: DeclaredModel,
+{
+    fn meta(&self) -> &'static crate::model::ModelMeta {
+        &S::META
+    }
+
+    fn try_forward_batch<T: Tape<E, D>>(
+        &self,
+        batch: &Batch,
+        opts: &ForwardOptions,
+        tape: T,
+    ) -> Result<BatchOutput<E, D, T>, AttnError> {
+        let Inputs::Tokens { ids, lengths } = &batch.inputs else {
+            return Err(wrong_inputs(&S::META, "images"));
+        };
+        if ids.len() != batch.size * L {
+            return Err(AttnError::InvalidInput {
+                reason: format!(
+                    "{} token ids for {} sequences padded to {L}",
+                    ids.len(),
+                    batch.size
+                ),
+                fix: format!("pad or truncate every sequence to the declared max_len {L}"),
+            });
+        }
+        let dev = self.embedding.weight.device().clone();
+        let ids = dev
+            .try_tensor_from_vec(ids.clone(), (batch.size, Const::<L>))
+            .dev()?
+            .put_tape(tape);
+        let opts = ForwardOptions {
+            lengths: Some(lengths.clone()),
+            ..opts.clone()
+        };
+        let out = self.try_forward_with(ids, &opts)?;
+        Ok(BatchOutput {
+            logits: as_rows(out.logits, S::META.task.num_labels())?,
+            attention: out.attention,
+        })
+    }
+}
+
+impl<
+        const CH: usize,
+        const IH: usize,
+        const IW: usize,
+        const P: usize,
+        const NP: usize,
+        const PD: usize,
+        const M: usize,
+        Enc,
+        Pos,
+        Head,
+        S,
+        E,
+        D,
+    > BatchModel<E, D> for PatchModel<CH, IH, IW, P, NP, PD, M, Enc, Pos, Head, S, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Enc: SequenceEncoder<M, E, D>,
+    Pos: PositionalEncoding<M, E, D>,
+    Head: TaskHead<NP, M, E, D>,
+    S: DeclaredModel,
+{
+    fn meta(&self) -> &'static crate::model::ModelMeta {
+        &S::META
+    }
+
+    fn try_forward_batch<T: Tape<E, D>>(
+        &self,
+        batch: &Batch,
+        opts: &ForwardOptions,
+        tape: T,
+    ) -> Result<BatchOutput<E, D, T>, AttnError> {
+        let Inputs::Images { pixels } = &batch.inputs else {
+            return Err(wrong_inputs(&S::META, "tokens"));
+        };
+        if pixels.len() != batch.size * CH * IH * IW {
+            return Err(AttnError::InvalidInput {
+                reason: format!(
+                    "{} pixel values for {} images of {CH}x{IH}x{IW}",
+                    pixels.len(),
+                    batch.size
+                ),
+                fix: "give every image the declared channels, height and width".into(),
+            });
+        }
+        let dev = self.patch_embed.weight.device().clone();
+        let values = pixels
+            .iter()
+            .map(|&p| E::from_f32(p).unwrap_or_default())
+            .collect();
+        let images = dev
+            .try_tensor_from_vec(values, (batch.size, Const::<CH>, Const::<IH>, Const::<IW>))
+            .dev()?
+            .put_tape(tape);
+        let out = self.try_forward_with(images, opts)?;
+        Ok(BatchOutput {
+            logits: as_rows(out.logits, S::META.task.num_labels())?,
+            attention: out.attention,
+        })
+    }
+}

@@ -1,0 +1,38 @@
+//! The registry: every zoo model by name.
+
+use attn_runtime::zoo::{Entry, ZooEntry};
+
+use crate::{
+    error::ModelsError, DigitsPatches, SentimentDotAttention, SentimentEncoder,
+    SentimentSingleHead, SortTagger,
+};
+
+/// Every zoo model, in the order `--list` shows them. A new model file adds one line here.
+pub static MODELS: &[&dyn ZooEntry] = &[
+    &Entry::<SentimentDotAttention>::NEW,
+    &Entry::<SentimentSingleHead>::NEW,
+    &Entry::<SentimentEncoder>::NEW,
+    &Entry::<SortTagger>::NEW,
+    &Entry::<DigitsPatches>::NEW,
+];
+
+/// All registered names.
+pub fn names() -> Vec<&'static str> {
+    MODELS.iter().map(|m| m.meta().name).collect()
+}
+
+/// Looks a model up by name.
+///
+/// # Errors
+/// [`ModelsError::UnknownModel`], listing the available names and the nearest one.
+pub fn find(name: &str) -> Result<&'static dyn ZooEntry, ModelsError> {
+    MODELS
+        .iter()
+        .copied()
+        .find(|m| m.meta().name == name)
+        .ok_or_else(|| ModelsError::UnknownModel {
+            name: name.to_string(),
+            available: names(),
+            nearest: attn_runtime::suggest::closest(name, names()),
+        })
+}

@@ -1,0 +1,178 @@
+//! Every zoo model builds, runs forward and backward on CPU with the declared shapes, and the
+//! registry finds models by name.
+
+use attn_models::{find, names, SentimentEncoder, MODELS};
+use attn_runtime::model::TaskSpec;
+use attn_runtime::prelude::*;
+use attn_runtime::zoo::{Batch, Inputs};
+
+#[test]
+fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
+    assert!(MODELS.len() >= 5);
+    for entry in MODELS {
+        let meta = entry.meta();
+        let mut model = entry
+            .instantiate(7)
+            .unwrap_or_else(|e| panic!("{}: {e}", meta.name));
+        assert!(model.num_params() > 0, "{}", meta.name);
+        let batch = Batch::random(meta, 3, 11);
+        let out = model
+            .forward(&batch, true)
+            .unwrap_or_else(|e| panic!("{}: {e}", meta.name));
+
+        let (rows, seq) = match meta.task {
+            TaskSpec::Classify { max_len, .. } => (3, max_len),
+            TaskSpec::Tag { max_len, .. } => (3 * max_len, max_len),
+            TaskSpec::ImageClassify { height, width, .. } => {
+                let p = meta.patch.unwrap();
+                (3, (height / p) * (width / p))
+            }
+            TaskSpec::Seq2Seq { .. } => unreachable!("no seq2seq model in the zoo yet"),
+        };
+        assert_eq!(
+            out.logits_shape,
+            [rows, meta.task.num_labels()],
+            "{}",
+            meta.name
+        );
+        assert!(out.logits.iter().all(|x| x.is_finite()), "{}", meta.name);
+
+        // one weight map per declared layer, each with the declared heads
+        assert_eq!(out.attention.len(), meta.layers, "{}", meta.name);
+        for (i, (name, shape)) in out.attention.iter().enumerate() {
+            assert_eq!(*shape, [3, meta.heads, seq, seq], "{}: {name}", meta.name);
+            if meta.layers > 1 {
+                assert_eq!(name, &format!("encoder.layers.{i}.attention"));
+            }
+        }
+        // rows sum to 1 over the keys each sequence really has
+        let lengths = match &batch.inputs {
+            Inputs::Tokens { lengths, .. } => lengths.clone(),
+            Inputs::Images { .. } => vec![seq; 3],
+        };
+        for w in &out.weights {
+            for (row, chunk) in w.chunks(seq).enumerate() {
+                let b = row / (meta.heads * seq);
+                let visible: f32 = chunk[..lengths[b]].iter().sum();
+                let padding: f32 = chunk[lengths[b]..].iter().sum();
+                assert!(
+                    (visible - 1.0).abs() < 1e-4,
+                    "{}: row {row} sums to {visible}",
+                    meta.name
+                );
+                assert_eq!(padding, 0.0, "{}: padding got weight", meta.name);
+            }
+        }
+
+        let first = model
+            .train_step(&batch)
+            .unwrap_or_else(|e| panic!("{}: {e}", meta.name));
+        assert!(
+            first.is_finite() && first > 0.0,
+            "{}: loss {first}",
+            meta.name
+        );
+        let mut last = first;
+        for _ in 0..15 {
+            last = model.train_step(&batch).unwrap();
+        }
+        assert!(
+            last < first,
+            "{}: 16 Adam steps on one batch did not lower the loss ({first} -> {last})",
+            meta.name
+        );
+    }
+}
+
+#[test]
+fn registry_finds_models_and_names_the_nearest_on_a_typo() {
+    assert_eq!(find("sentiment-encoder").unwrap().meta().heads, 4);
+    let err = find("sentiment-encodr").err().unwrap().to_string();
+    assert!(
+        err.contains("unknown model `sentiment-encodr` (did you mean `sentiment-encoder`?)"),
+        "{err}"
+    );
+    assert!(err.contains("digits-patches"), "{err}");
+    let mut sorted = names();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), MODELS.len(), "names are unique");
+    for entry in MODELS {
+        assert!(
+            entry.meta().data.is_some(),
+            "{} has a default dataset",
+            entry.meta().name
+        );
+        assert!(
+            !entry.meta().summary.is_empty(),
+            "{} has a summary",
+            entry.meta().name
+        );
+    }
+}
+
+#[test]
+fn parameter_names_follow_the_declaration() {
+    let dev: Cpu = Default::default();
+    let model = dev.build_module::<SentimentEncoder, f32>();
+    let path = std::env::temp_dir().join(format!("attn-names-{}.safetensors", std::process::id()));
+    model.save_safetensors(&path).unwrap();
+    let sd = StateDict::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    let names: Vec<&str> = sd.names().collect();
+    for expected in [
+        "embedding.weight",
+        "encoder.layers.0.attention.q_proj.weight",
+        "encoder.layers.0.attention.q_proj.bias",
+        "encoder.layers.1.attention.out_proj.weight",
+        "encoder.layers.1.norm.gamma",
+        "head.proj.weight",
+        "head.proj.bias",
+    ] {
+        assert!(names.contains(&expected), "{expected} not in {names:?}");
+    }
+    assert_eq!(sd.get("embedding.weight").unwrap().shape, vec![4096, 64]);
+}
+
+#[test]
+fn typed_forward_backward_and_weights_of_a_declared_model() {
+    let dev: Cpu = Cpu::seed_from_u64(3);
+    let model = dev.build_module::<SentimentEncoder, f32>();
+    let ids: Tensor<(usize, Const<32>), usize, _> =
+        dev.tensor_from_vec((0..64).map(|i| i % 4096).collect(), (2, Const));
+    let out = model
+        .try_forward_with(
+            ids.clone().traced(model.alloc_grads()),
+            &ForwardOptions::train().lengths(vec![32, 5]).with_weights(),
+        )
+        .unwrap();
+    let logits: Tensor<(usize, Const<2>), f32, _, _> = out.logits;
+    assert_eq!(out.attention.len(), 2);
+    let grads = logits.sum().backward();
+    let g = grads
+        .get(&model.encoder.layers.modules[0].attention.q_proj.weight)
+        .as_vec();
+    assert!(g.iter().any(|&x| x != 0.0));
+    // the metadata is the declaration
+    assert_eq!(SentimentEncoder::META.d_model, 64);
+    assert_eq!(SentimentEncoder::META.dropout, 0.1);
+    // eval mode through dfdx's Module is deterministic
+    let a = model.forward(ids.clone()).as_vec();
+    let b = model.forward(ids).as_vec();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn out_of_vocabulary_ids_are_an_error_not_a_panic() {
+    let dev: Cpu = Default::default();
+    let model = dev.build_module::<SentimentEncoder, f32>();
+    let ids: Tensor<(usize, Const<32>), usize, _> = dev.tensor_from_vec(vec![5000; 32], (1, Const));
+    let err = model
+        .try_forward_with(ids, &ForwardOptions::eval())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("token id 5000 at position 0 is outside the vocabulary of 4096"),
+        "{err}"
+    );
+}
