@@ -14,7 +14,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 /// ", did you mean `x`?" or nothing.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     match closest(word, candidates) {
-        Some(c) => format!("; did you mean `{c}`?"),
+        Some(c) => format!(" (did you mean `{c}`?)"),
         None => String::new(),
     }
 }
@@ -65,6 +65,6 @@ mod tests {
         assert_eq!(closest("dmodel", keys), Some("d_model"));
         assert_eq!(closest("Dropout", keys), Some("dropout"));
         assert_eq!(closest("banana", keys), None);
-        assert_eq!(did_you_mean("layer", keys), "; did you mean `layers`?");
+        assert_eq!(did_you_mean("layer", keys), " (did you mean `layers`?)");
     }
 }

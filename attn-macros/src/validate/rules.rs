@@ -344,7 +344,7 @@ fn example(spec: &KeySpec) -> String {
         Kind::Count => format!(
             "{}: {}",
             spec.name,
-            if spec.name == "patch" { 2 } else { 4 }
+            if spec.name == "heads" { 4 } else { 2 }
         ),
         Kind::Bool => format!("{}: true", spec.name),
         Kind::Probability => format!("{}: 0.1", spec.name),
