@@ -11,8 +11,10 @@ pub mod attention;
 mod error;
 pub mod loss;
 pub mod model;
+pub mod rnn;
 pub mod state_dict;
 pub mod suggest;
+pub mod tape_holder;
 pub mod zoo;
 
 pub use dfdx;

@@ -117,6 +117,48 @@ impl StateDict {
         self.load_rows_into(name, 0..rows, dst)
     }
 
+    /// Copies tensor `name` into `dst` whose shape splits the source's first axis, e.g. PyTorch's
+    /// fused gate weights `[G·H, I]` into `[G, H, I]` (same values, same order).
+    pub fn load_reshaped_into<S: Shape, E: Dtype, D: Device<E>>(
+        &self,
+        name: &str,
+        dst: &mut Tensor<S, E, D>,
+    ) -> Result<(), AttnError> {
+        let src = self.get(name)?;
+        let got: Vec<usize> = dst.shape().concrete().into_iter().collect();
+        let src_tail = src.shape.iter().skip(1);
+        let fits = src.shape.iter().product::<usize>() == got.iter().product::<usize>()
+            && got.len() >= src.shape.len()
+            && src_tail
+                .rev()
+                .eq(got.iter().rev().take(src.shape.len().saturating_sub(1)));
+        if !fits {
+            return Err(AttnError::StateDict {
+                reason: format!(
+                    "`{name}` has shape {:?}, which does not fit the model's {got:?}",
+                    src.shape
+                ),
+            });
+        }
+        self.copy_values(name, &src.values, dst)
+    }
+
+    fn copy_values<S: Shape, E: Dtype, D: Device<E>>(
+        &self,
+        name: &str,
+        slice: &[f64],
+        dst: &mut Tensor<S, E, D>,
+    ) -> Result<(), AttnError> {
+        let mut values = Vec::with_capacity(slice.len());
+        for &v in slice {
+            values.push(E::from_f64(v).ok_or_else(|| AttnError::StateDict {
+                reason: format!("`{name}` holds {v}, which the model's dtype cannot represent"),
+            })?);
+        }
+        dst.copy_from(&values);
+        Ok(())
+    }
+
     /// Copies rows `rows` (along the first axis) of tensor `name` into `dst`, whose shape must be
     /// the source's with the first axis cut to `rows` (how PyTorch's fused `in_proj_weight`
     /// splits into query, key and value parts).
@@ -147,13 +189,6 @@ impl StateDict {
         }
         let row_len: usize = src.shape.iter().skip(1).product();
         let slice = &src.values[rows.start * row_len..rows.end * row_len];
-        let mut values = Vec::with_capacity(slice.len());
-        for &v in slice {
-            values.push(E::from_f64(v).ok_or_else(|| AttnError::StateDict {
-                reason: format!("`{name}` holds {v}, which the model's dtype cannot represent"),
-            })?);
-        }
-        dst.copy_from(&values);
-        Ok(())
+        self.copy_values(name, slice, dst)
     }
 }

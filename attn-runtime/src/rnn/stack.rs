@@ -1,0 +1,521 @@
+//! Multi-layer, optionally bidirectional LSTM and GRU layers with PyTorch's parameter layout,
+//! over right-padded batches of variable length.
+
+use std::marker::PhantomData;
+
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::{uniform::SampleUniform, Uniform};
+
+use super::cell::{CellState, GruCell, LstmCell, RecurrentCell};
+use crate::error::{expect_dim, AttnError, DeviceResultExt};
+use crate::tape_holder::TapeHolder;
+
+/// `L` recurrent layers of hidden size `H` over inputs of width `I`, each one or two directions;
+/// `O` is the output width, `H` or `2H` when `BIDIR` (stated as a parameter because types cannot
+/// compute it; a const assertion checks it). `G` is the cell's gate count (4 LSTM, 3 GRU).
+///
+/// Parameters carry PyTorch's names and contents: `weight_ih_l{k}[_reverse]` (`[G·H, I]` stored
+/// as `[G, H, I]`), `weight_hh_l{k}[_reverse]`, `bias_ih_l{k}[_reverse]`, `bias_hh_l{k}[_reverse]`;
+/// [`RnnStack::load_pytorch_state_dict`] reads a PyTorch state dict directly. Initialisation is
+/// PyTorch's: uniform in `±1/√H`.
+///
+/// # Shapes
+/// input `[B, S, I]`, lengths `B` → output `[B, S, O]` (zero at padded positions), final states
+/// `h_n`, `c_n`: `[L·dirs, B, H]` (each sequence's state at its last real step).
+///
+/// **PyTorch equivalent**: `nn.LSTM(I, H, L, batch_first=True, bidirectional=BIDIR)` (or `nn.GRU`)
+/// on a `pack_padded_sequence`.
+#[derive(Clone, Debug)]
+pub struct RnnStack<
+    Cell,
+    const G: usize,
+    const I: usize,
+    const H: usize,
+    const O: usize,
+    const L: usize,
+    const BIDIR: bool,
+    E: Dtype,
+    D: Storage<E>,
+> {
+    /// Input weights of layer 0, one per direction.
+    pub weight_ih_first: Vec<Tensor<Rank3<G, H, I>, E, D>>,
+    /// Input weights of layers 1.., `(layer − 1)·dirs + dir`.
+    pub weight_ih_deeper: Vec<Tensor<Rank3<G, H, O>, E, D>>,
+    /// Hidden weights, `layer·dirs + dir`.
+    pub weight_hh: Vec<Tensor<Rank3<G, H, H>, E, D>>,
+    /// Input biases, `layer·dirs + dir`.
+    pub bias_ih: Vec<Tensor<Rank2<G, H>, E, D>>,
+    /// Hidden biases, `layer·dirs + dir`.
+    pub bias_hh: Vec<Tensor<Rank2<G, H>, E, D>>,
+    cell: PhantomData<Cell>,
+}
+
+/// PyTorch's `nn.LSTM`.
+pub type Lstm<
+    const I: usize,
+    const H: usize,
+    const O: usize,
+    const L: usize,
+    const BIDIR: bool,
+    E,
+    D,
+> = RnnStack<LstmCell, 4, I, H, O, L, BIDIR, E, D>;
+/// PyTorch's `nn.GRU`.
+pub type Gru<
+    const I: usize,
+    const H: usize,
+    const O: usize,
+    const L: usize,
+    const BIDIR: bool,
+    E,
+    D,
+> = RnnStack<GruCell, 3, I, H, O, L, BIDIR, E, D>;
+
+/// The output of an [`RnnStack`]: the top layer's outputs (carrying the tape) and the final
+/// states of every layer and direction (recorded on that same tape: move the tape onto them to
+/// differentiate through them).
+pub struct RnnOutput<B: Dim, S: Dim, const O: usize, const H: usize, E: Dtype, D: Storage<E>, T> {
+    /// `[B, S, O]`.
+    pub output: Tensor<(B, S, Const<O>), E, D, T>,
+    /// Final hidden states, `layer·dirs + dir`, each `[B, H]`.
+    pub h_n: Vec<Tensor<(B, Const<H>), E, D>>,
+    /// Final cell states (LSTM), same layout.
+    pub c_n: Vec<Tensor<(B, Const<H>), E, D>>,
+}
+
+impl<
+        Cell,
+        const G: usize,
+        const I: usize,
+        const H: usize,
+        const O: usize,
+        const L: usize,
+        const BIDIR: bool,
+        E: Dtype,
+        D: Storage<E>,
+    > RnnStack<Cell, G, I, H, O, L, BIDIR, E, D>
+{
+    /// Directions per layer.
+    pub const DIRS: usize = if BIDIR { 2 } else { 1 };
+
+    /// The compile-time shape rules: `O = H·dirs`, at least one layer.
+    pub const SHAPES_AGREE: () = assert!(
+        O == H * if BIDIR { 2 } else { 1 } && L >= 1 && H >= 1,
+        "RnnStack: O must be H (or 2H when bidirectional), and L >= 1"
+    );
+
+    /// PyTorch's name of parameter `kind` for `layer` and `dir`.
+    pub fn param_name(kind: &str, layer: usize, dir: usize) -> String {
+        format!("{kind}_l{layer}{}", if dir == 1 { "_reverse" } else { "" })
+    }
+}
+
+fn rnn_uniform<S: ConstShape, E: Dtype + Float + SampleUniform, D: Device<E>, const H: usize>(
+    t: &mut Tensor<S, E, D>,
+) -> Result<(), D::Err> {
+    let k = E::ONE / E::from_usize(H).unwrap_or(E::ONE).sqrt();
+    t.try_fill_with_distr(Uniform::new(-k, k))
+}
+
+impl<
+        Cell,
+        const G: usize,
+        const I: usize,
+        const H: usize,
+        const O: usize,
+        const L: usize,
+        const BIDIR: bool,
+        E,
+        D,
+    > TensorCollection<E, D> for RnnStack<Cell, G, I, H, O, L, BIDIR, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = RnnStack<Cell, G, I, H, O, L, BIDIR, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        #[allow(clippy::let_unit_value)]
+        let _ = Self::SHAPES_AGREE;
+        let dirs = Self::DIRS;
+        let name = |kind: &str, k: usize, offset: usize| {
+            Self::param_name(kind, k / dirs + offset, k % dirs)
+        };
+        let first: Vec<String> = (0..dirs).map(|k| name("weight_ih", k, 0)).collect();
+        let deeper: Vec<String> = (0..(L - 1) * dirs)
+            .map(|k| name("weight_ih", k, 1))
+            .collect();
+        let hh: Vec<String> = (0..L * dirs).map(|k| name("weight_hh", k, 0)).collect();
+        let bih: Vec<String> = (0..L * dirs).map(|k| name("bias_ih", k, 0)).collect();
+        let bhh: Vec<String> = (0..L * dirs).map(|k| name("bias_hh", k, 0)).collect();
+        visitor.visit_fields(
+            (
+                first
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        Self::tensor(
+                            n,
+                            move |s| &s.weight_ih_first[k],
+                            move |s| &mut s.weight_ih_first[k],
+                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                deeper
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        Self::tensor(
+                            n,
+                            move |s| &s.weight_ih_deeper[k],
+                            move |s| &mut s.weight_ih_deeper[k],
+                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                hh.iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        Self::tensor(
+                            n,
+                            move |s| &s.weight_hh[k],
+                            move |s| &mut s.weight_hh[k],
+                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                bih.iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        Self::tensor(
+                            n,
+                            move |s| &s.bias_ih[k],
+                            move |s| &mut s.bias_ih[k],
+                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                bhh.iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        Self::tensor(
+                            n,
+                            move |s| &s.bias_hh[k],
+                            move |s| &mut s.bias_hh[k],
+                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            |(weight_ih_first, weight_ih_deeper, weight_hh, bias_ih, bias_hh)| RnnStack {
+                weight_ih_first,
+                weight_ih_deeper,
+                weight_hh,
+                bias_ih,
+                bias_hh,
+                cell: PhantomData,
+            },
+        )
+    }
+}
+
+impl<
+        Cell,
+        const G: usize,
+        const I: usize,
+        const H: usize,
+        const O: usize,
+        const L: usize,
+        const BIDIR: bool,
+        E,
+        D,
+    > RnnStack<Cell, G, I, H, O, L, BIDIR, E, D>
+where
+    Cell: RecurrentCell,
+    E: Dtype,
+    D: Device<E>,
+{
+    /// Runs every layer over `x`; `lengths` are the real lengths of right-padded sequences
+    /// (`None`: all full). Padding never reaches the states or the outputs.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] when lengths do not fit the batch (count, 0, or longer than S).
+    #[allow(clippy::type_complexity)]
+    pub fn try_forward<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<I>), E, D, T>,
+        lengths: Option<&[usize]>,
+    ) -> Result<RnnOutput<B, S, O, H, E, D, T>, AttnError> {
+        let (b, s, _) = *x.shape();
+        let masks = step_masks::<B, H, E, D>(x.device(), b, s.size(), lengths)?;
+        let (mut tape, x) = TapeHolder::split(x);
+        let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
+
+        let mut layer_out = self.try_layer(
+            &mut tape,
+            &x,
+            0,
+            &self.weight_ih_first,
+            &masks,
+            &mut h_n,
+            &mut c_n,
+        )?;
+        for layer in 1..L {
+            let dirs = Self::DIRS;
+            let w = &self.weight_ih_deeper[(layer - 1) * dirs..layer * dirs];
+            layer_out =
+                self.try_layer(&mut tape, &layer_out, layer, w, &masks, &mut h_n, &mut c_n)?;
+        }
+        Ok(RnnOutput {
+            output: tape.finish(layer_out),
+            h_n,
+            c_n,
+        })
+    }
+
+    /// One layer, both directions; returns `[B, S, O]`.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn try_layer<B: Dim, S: Dim, const IN: usize, T: Tape<E, D>>(
+        &self,
+        tape: &mut TapeHolder<T>,
+        x: &Tensor<(B, S, Const<IN>), E, D>,
+        layer: usize,
+        weight_ih: &[Tensor<Rank3<G, H, IN>, E, D>],
+        masks: &Option<Vec<StepMask<B, H, E, D>>>,
+        h_n: &mut Vec<Tensor<(B, Const<H>), E, D>>,
+        c_n: &mut Vec<Tensor<(B, Const<H>), E, D>>,
+    ) -> Result<Tensor<(B, S, Const<O>), E, D>, AttnError> {
+        let (b, s, _) = *x.shape();
+        let mut directions = Vec::new();
+        for (dir, w_ih) in weight_ih.iter().enumerate() {
+            let k = layer * Self::DIRS + dir;
+            let (w_hh, b_ih, b_hh) = (&self.weight_hh[k], &self.bias_ih[k], &self.bias_hh[k]);
+            let gh_width = G * H;
+            // the input projection of every step at once: [B·S, IN] · [IN, G·H]
+            let gi_all = tape.run(x, |x| {
+                let flat = x
+                    .try_reshape_like(&(b.size() * s.size(), Const::<IN>))
+                    .dev()?;
+                let w = w_ih
+                    .retaped::<T>()
+                    .try_reshape_like(&(gh_width, Const::<IN>))
+                    .dev()?;
+                let mut y = flat
+                    .try_matmul(w.try_permute::<_, Axes2<1, 0>>().dev()?)
+                    .dev()?;
+                let shape = *y.shape();
+                let bias = b_ih.retaped::<T>().try_reshape_like(&(gh_width,)).dev()?;
+                y = y
+                    .try_add(bias.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
+                    .dev()?;
+                if Cell::FOLD_HIDDEN_BIAS {
+                    let bias = b_hh.retaped::<T>().try_reshape_like(&(gh_width,)).dev()?;
+                    y = y
+                        .try_add(bias.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
+                        .dev()?;
+                }
+                y.try_reshape_like(&(b, s.size(), gh_width)).dev()
+            })?;
+            let zeros = x.device().try_zeros_like(&(b, Const::<H>)).dev()?;
+            let mut state = CellState {
+                h: zeros.clone(),
+                c: Cell::HAS_CELL_STATE.then(|| zeros.clone()),
+            };
+            let mut outputs: Vec<Option<Tensor<(B, Const<H>), E, D>>> = vec![None; s.size()];
+            let order: Vec<usize> = if dir == 0 {
+                (0..s.size()).collect()
+            } else {
+                (0..s.size()).rev().collect()
+            };
+            for t in order {
+                let gi = tape.run(&gi_all, |g| {
+                    g.try_slice((.., t..t + 1, ..))
+                        .dev()?
+                        .try_reshape_like(&(b, gh_width))
+                        .dev()
+                })?;
+                let gh = tape.run(&state.h, |h| {
+                    let w = w_hh
+                        .retaped::<T>()
+                        .try_reshape_like(&(gh_width, Const::<H>))
+                        .dev()?;
+                    let mut y = h
+                        .try_matmul(w.try_permute::<_, Axes2<1, 0>>().dev()?)
+                        .dev()?;
+                    if !Cell::FOLD_HIDDEN_BIAS {
+                        let shape = *y.shape();
+                        let bias = b_hh.retaped::<T>().try_reshape_like(&(gh_width,)).dev()?;
+                        y = y
+                            .try_add(bias.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
+                            .dev()?;
+                    }
+                    Ok(y)
+                })?;
+                let next = Cell::step::<B, H, E, D, T>(tape, &gi, &gh, &state)?;
+                let (next, out) = match masks {
+                    None => (next.clone(), next.h),
+                    Some(masks) => masks[t].apply(tape, next, &state)?,
+                };
+                state = next;
+                outputs[t] = Some(out);
+            }
+            let outputs: Vec<_> = outputs.into_iter().flatten().collect();
+            let stacked = tape.stack(&outputs)?; // [S, B, H]
+            let out = tape.run(&stacked, |x| {
+                x.try_permute::<_, Axes3<1, 0, 2>>()
+                    .dev()?
+                    .try_reshape_like(&(b, s, Const::<H>))
+                    .dev()
+            })?;
+            directions.push(out);
+            h_n.push(state.h);
+            if let Some(c) = state.c {
+                c_n.push(c);
+            }
+        }
+        let mut dirs = directions.into_iter();
+        let forward = dirs
+            .next()
+            .ok_or_else(|| AttnError::device("an RNN layer needs a direction"))?;
+        match dirs.next() {
+            None => tape.run(&forward, |f| f.try_reshape_like(&(b, s, Const::<O>)).dev()),
+            Some(backward) => tape.run(&forward, |f| {
+                let f = f.try_reshape_like(&(b, s, H)).dev()?;
+                let r = backward.retaped::<T>().try_reshape_like(&(b, s, H)).dev()?;
+                (f, r)
+                    .try_concat_along(Axis::<2>)
+                    .dev()?
+                    .try_reshape_like(&(b, s, Const::<O>))
+                    .dev()
+            }),
+        }
+    }
+
+    /// Loads PyTorch `nn.LSTM`/`nn.GRU` parameters (names `{prefix}weight_ih_l0`, ...).
+    ///
+    /// # Errors
+    /// [`AttnError::StateDict`] naming a missing or misshapen tensor.
+    pub fn load_pytorch_state_dict(
+        &mut self,
+        sd: &crate::state_dict::StateDict,
+        prefix: &str,
+    ) -> Result<(), AttnError> {
+        let dirs = Self::DIRS;
+        for (k, w) in self.weight_ih_first.iter_mut().enumerate() {
+            sd.load_reshaped_into(
+                &format!("{prefix}{}", Self::param_name("weight_ih", 0, k)),
+                w,
+            )?;
+        }
+        for (k, w) in self.weight_ih_deeper.iter_mut().enumerate() {
+            sd.load_reshaped_into(
+                &format!(
+                    "{prefix}{}",
+                    Self::param_name("weight_ih", k / dirs + 1, k % dirs)
+                ),
+                w,
+            )?;
+        }
+        for k in 0..L * dirs {
+            let (layer, dir) = (k / dirs, k % dirs);
+            sd.load_reshaped_into(
+                &format!("{prefix}{}", Self::param_name("weight_hh", layer, dir)),
+                &mut self.weight_hh[k],
+            )?;
+            sd.load_reshaped_into(
+                &format!("{prefix}{}", Self::param_name("bias_ih", layer, dir)),
+                &mut self.bias_ih[k],
+            )?;
+            sd.load_reshaped_into(
+                &format!("{prefix}{}", Self::param_name("bias_hh", layer, dir)),
+                &mut self.bias_hh[k],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Which sequences are still running at one step: `[B, H]` of 1 (running) or 0 (finished), and
+/// its complement.
+#[derive(Clone, Debug)]
+pub(crate) struct StepMask<B: Dim, const H: usize, E: Dtype, D: Storage<E>> {
+    keep_new: Tensor<(B, Const<H>), E, D>,
+    keep_old: Tensor<(B, Const<H>), E, D>,
+}
+
+impl<B: Dim, const H: usize, E: Dtype, D: Device<E>> StepMask<B, H, E, D> {
+    /// New state where running, old state where finished; the output is the new hidden state
+    /// where running and zero where finished (PyTorch's packed-sequence outputs).
+    #[allow(clippy::type_complexity)]
+    fn apply<T: Tape<E, D>>(
+        &self,
+        tape: &mut TapeHolder<T>,
+        next: CellState<B, H, E, D>,
+        old: &CellState<B, H, E, D>,
+    ) -> Result<(CellState<B, H, E, D>, Tensor<(B, Const<H>), E, D>), AttnError> {
+        let out = tape.run(&next.h, |h| h.try_mul(self.keep_new.clone()).dev())?;
+        let blend = |tape: &mut TapeHolder<T>,
+                     new: &Tensor<(B, Const<H>), E, D>,
+                     old: &Tensor<(B, Const<H>), E, D>| {
+            let kept = tape.run(old, |o| o.try_mul(self.keep_old.clone()).dev())?;
+            tape.run(new, |n| {
+                n.try_mul(self.keep_new.clone()).dev()?.try_add(kept).dev()
+            })
+        };
+        let h = blend(tape, &next.h, &old.h)?;
+        let c = match (&next.c, &old.c) {
+            (Some(new), Some(old)) => Some(blend(tape, new, old)?),
+            (c, _) => c.clone(),
+        };
+        Ok((CellState { h, c }, out))
+    }
+}
+
+/// Per-step masks for right-padded sequences, `None` when every sequence is full.
+#[allow(clippy::type_complexity)]
+fn step_masks<B: Dim, const H: usize, E: Dtype, D: Device<E>>(
+    dev: &D,
+    b: B,
+    s: usize,
+    lengths: Option<&[usize]>,
+) -> Result<Option<Vec<StepMask<B, H, E, D>>>, AttnError> {
+    let Some(lengths) = lengths else {
+        return Ok(None);
+    };
+    expect_dim("rnn.lengths", b.size(), lengths.len()).map_err(|_| AttnError::InvalidInput {
+        reason: format!("{} lengths for a batch of {}", lengths.len(), b.size()),
+        fix: "pass one length per sequence".into(),
+    })?;
+    if let Some((i, &len)) = lengths.iter().enumerate().find(|(_, &l)| l == 0 || l > s) {
+        return Err(AttnError::InvalidInput {
+            reason: format!("sequence {i} has length {len}; lengths must be in 1..={s}"),
+            fix: "drop empty sequences; pad every sequence to the longest".into(),
+        });
+    }
+    if lengths.iter().all(|&l| l == s) {
+        return Ok(None);
+    }
+    let (one, zero) = (E::ONE, E::default());
+    (0..s)
+        .map(|t| {
+            let running: Vec<bool> = lengths.iter().map(|&l| t < l).collect();
+            let new: Vec<E> = running
+                .iter()
+                .flat_map(|&r| std::iter::repeat(if r { one } else { zero }).take(H))
+                .collect();
+            let old: Vec<E> = running
+                .iter()
+                .flat_map(|&r| std::iter::repeat(if r { zero } else { one }).take(H))
+                .collect();
+            Ok(StepMask {
+                keep_new: dev.try_tensor_from_vec(new, (b, Const::<H>)).dev()?,
+                keep_old: dev.try_tensor_from_vec(old, (b, Const::<H>)).dev()?,
+            })
+        })
+        .collect::<Result<Vec<_>, AttnError>>()
+        .map(Some)
+}

@@ -1,0 +1,75 @@
+//! Threading one gradient tape through a computation that reuses its intermediate values.
+//!
+//! dfdx records an operation only when an operand carries the tape, and a tensor that carries
+//! an `OwnedTape` cannot be cloned. Recurrent cells reuse values (the previous state feeds the
+//! hidden projection and the state update; the gates are sliced several times). The pattern here:
+//! every intermediate is kept tape-less, and each step borrows the tape — put it on a clone of
+//! its input, run the ops (recorded), take it back off. Gradients still reach every use, because
+//! backward ops address tensors by id, and ids survive cloning and tape moves.
+
+use dfdx::prelude::*;
+
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Holds the tape between recorded steps (see the module docs).
+pub struct TapeHolder<T> {
+    tape: Option<T>,
+}
+
+impl<T> TapeHolder<T> {
+    /// Takes the tape off `x`, returning the holder and `x` without it.
+    pub fn split<S: Shape, E: Dtype, D: Storage<E>>(
+        x: Tensor<S, E, D, T>,
+    ) -> (Self, Tensor<S, E, D>)
+    where
+        T: Tape<E, D>,
+    {
+        let (x, tape) = x.split_tape();
+        (TapeHolder { tape: Some(tape) }, x)
+    }
+
+    /// Runs `f` on `x` with the tape on, and takes the tape back from the result.
+    pub fn run<S: Shape, S2: Shape, E: Dtype, D: Storage<E>>(
+        &mut self,
+        x: &Tensor<S, E, D>,
+        f: impl FnOnce(Tensor<S, E, D, T>) -> Result<Tensor<S2, E, D, T>, AttnError>,
+    ) -> Result<Tensor<S2, E, D>, AttnError>
+    where
+        T: Tape<E, D>,
+    {
+        let tape = self.tape.take().unwrap_or_default();
+        let (out, tape) = f(x.clone().put_tape(tape))?.split_tape();
+        self.tape = Some(tape);
+        Ok(out)
+    }
+
+    /// Puts the tape back on `x` for the caller to continue with.
+    pub fn finish<S: Shape, E: Dtype, D: Storage<E>>(
+        mut self,
+        x: Tensor<S, E, D>,
+    ) -> Tensor<S, E, D, T>
+    where
+        T: Tape<E, D>,
+    {
+        x.put_tape(self.tape.take().unwrap_or_default())
+    }
+
+    /// Stacks recorded `[B, H]` tensors along a new first axis, recording the stack.
+    #[allow(clippy::type_complexity)]
+    pub fn stack<B: Dim, const H: usize, E: Dtype, D: Device<E>>(
+        &mut self,
+        items: &[Tensor<(B, Const<H>), E, D>],
+    ) -> Result<Tensor<(usize, B, Const<H>), E, D>, AttnError>
+    where
+        T: Tape<E, D>,
+    {
+        let mut tape = self.tape.take();
+        let taped: Vec<Tensor<(B, Const<H>), E, D, T>> = items
+            .iter()
+            .map(|x| x.clone().put_tape(tape.take().unwrap_or_default()))
+            .collect();
+        let (out, tape) = taped.try_stack().dev()?.split_tape();
+        self.tape = Some(tape);
+        Ok(out)
+    }
+}
