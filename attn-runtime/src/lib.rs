@@ -15,6 +15,7 @@ pub mod rnn;
 pub mod state_dict;
 pub mod suggest;
 pub mod tape_holder;
+pub mod tokens;
 pub mod zoo;
 
 pub use dfdx;
@@ -26,7 +27,9 @@ pub use declaration_docs::attention_model;
 /// What `attention_model!` expansions name by absolute path; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::attention::{AdditiveAttention, GeneralAttention};
     pub use crate::model::*;
+    pub use crate::rnn::{GruCell, LstmCell};
     pub use dfdx;
 }
 

@@ -28,11 +28,12 @@ impl<T> TapeHolder<T> {
         (TapeHolder { tape: Some(tape) }, x)
     }
 
-    /// Runs `f` on `x` with the tape on, and takes the tape back from the result.
-    pub fn run<S: Shape, S2: Shape, E: Dtype, D: Storage<E>>(
+    /// Runs `f` on `x` with the tape on, and takes the tape back from the result. `x` may be of
+    /// another dtype than the result (token ids into an embedding).
+    pub fn run<S: Shape, S2: Shape, E1: Unit, E: Dtype, D: Storage<E> + Storage<E1>>(
         &mut self,
-        x: &Tensor<S, E, D>,
-        f: impl FnOnce(Tensor<S, E, D, T>) -> Result<Tensor<S2, E, D, T>, AttnError>,
+        x: &Tensor<S, E1, D>,
+        f: impl FnOnce(Tensor<S, E1, D, T>) -> Result<Tensor<S2, E, D, T>, AttnError>,
     ) -> Result<Tensor<S2, E, D>, AttnError>
     where
         T: Tape<E, D>,
@@ -41,6 +42,23 @@ impl<T> TapeHolder<T> {
         let (out, tape) = f(x.clone().put_tape(tape))?.split_tape();
         self.tape = Some(tape);
         Ok(out)
+    }
+
+    /// Like [`run`](Self::run) for a step that also returns something untaped beside its result
+    /// (an attention step returns its weights).
+    pub fn run_with<S: Shape, S2: Shape, E: Dtype, D: Storage<E>, R>(
+        &mut self,
+        x: &Tensor<S, E, D>,
+        f: impl FnOnce(Tensor<S, E, D, T>) -> Result<(Tensor<S2, E, D, T>, R), AttnError>,
+    ) -> Result<(Tensor<S2, E, D>, R), AttnError>
+    where
+        T: Tape<E, D>,
+    {
+        let tape = self.tape.take().unwrap_or_default();
+        let (out, extra) = f(x.clone().put_tape(tape))?;
+        let (out, tape) = out.split_tape();
+        self.tape = Some(tape);
+        Ok((out, extra))
     }
 
     /// Puts the tape back on `x` for the caller to continue with.

@@ -7,18 +7,24 @@
 //! ```
 #![warn(missing_docs)]
 
+mod dates_gru_bahdanau;
+mod dates_lstm_luong;
 mod digits_patches;
 mod error;
 mod registry;
 mod sentiment_dot_attention;
 mod sentiment_encoder;
+mod sentiment_rnn_attention;
 mod sentiment_single_head;
 mod sort_tagger;
 
+pub use dates_gru_bahdanau::{DatesGruBahdanau, DatesGruBahdanauModel};
+pub use dates_lstm_luong::{DatesLstmLuong, DatesLstmLuongModel};
 pub use digits_patches::{DigitsPatches, DigitsPatchesModel};
 pub use error::ModelsError;
 pub use registry::{find, names, MODELS};
 pub use sentiment_dot_attention::{SentimentDotAttention, SentimentDotAttentionModel};
 pub use sentiment_encoder::{SentimentEncoder, SentimentEncoderModel};
+pub use sentiment_rnn_attention::{SentimentRnnAttention, SentimentRnnAttentionModel};
 pub use sentiment_single_head::{SentimentSingleHead, SentimentSingleHeadModel};
 pub use sort_tagger::{SortTagger, SortTaggerModel};

@@ -3,8 +3,8 @@
 use attn_runtime::zoo::{Entry, ZooEntry};
 
 use crate::{
-    error::ModelsError, DigitsPatches, SentimentDotAttention, SentimentEncoder,
-    SentimentSingleHead, SortTagger,
+    error::ModelsError, DatesGruBahdanau, DatesLstmLuong, DigitsPatches, SentimentDotAttention,
+    SentimentEncoder, SentimentRnnAttention, SentimentSingleHead, SortTagger,
 };
 
 /// Every zoo model, in the order `--list` shows them. A new model file adds one line here.
@@ -14,6 +14,9 @@ pub static MODELS: &[&dyn ZooEntry] = &[
     &Entry::<SentimentEncoder>::NEW,
     &Entry::<SortTagger>::NEW,
     &Entry::<DigitsPatches>::NEW,
+    &Entry::<SentimentRnnAttention>::NEW,
+    &Entry::<DatesGruBahdanau>::NEW,
+    &Entry::<DatesLstmLuong>::NEW,
 ];
 
 /// All registered names.

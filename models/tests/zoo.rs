@@ -8,7 +8,7 @@ use attn_runtime::zoo::{Batch, Inputs};
 
 #[test]
 fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
-    assert!(MODELS.len() >= 5);
+    assert!(MODELS.len() >= 8);
     for entry in MODELS {
         let meta = entry.meta();
         let mut model = entry
@@ -20,14 +20,10 @@ fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
             .forward(&batch, true)
             .unwrap_or_else(|e| panic!("{}: {e}", meta.name));
 
-        let (rows, seq) = match meta.task {
-            TaskSpec::Classify { max_len, .. } => (3, max_len),
-            TaskSpec::Tag { max_len, .. } => (3 * max_len, max_len),
-            TaskSpec::ImageClassify { height, width, .. } => {
-                let p = meta.patch.unwrap();
-                (3, (height / p) * (width / p))
-            }
-            TaskSpec::Seq2Seq { .. } => unreachable!("no seq2seq model in the zoo yet"),
+        let rows = match meta.task {
+            TaskSpec::Classify { .. } | TaskSpec::ImageClassify { .. } => 3,
+            TaskSpec::Tag { max_len, .. } => 3 * max_len,
+            TaskSpec::Seq2Seq { tgt_len, .. } => 3 * tgt_len,
         };
         assert_eq!(
             out.logits_shape,
@@ -37,24 +33,25 @@ fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
         );
         assert!(out.logits.iter().all(|x| x.is_finite()), "{}", meta.name);
 
-        // one weight map per declared layer, each with the declared heads
-        assert_eq!(out.attention.len(), meta.layers, "{}", meta.name);
-        for (i, (name, shape)) in out.attention.iter().enumerate() {
-            assert_eq!(*shape, [3, meta.heads, seq, seq], "{}: {name}", meta.name);
-            if meta.layers > 1 {
+        // every declared attention map, with the declared layer and head counts
+        let shapes: Vec<[usize; 4]> = out.attention.iter().map(|(_, s)| *s).collect();
+        assert_eq!(shapes, meta.attention_shapes(3), "{}", meta.name);
+        assert!(!shapes.is_empty(), "{}", meta.name);
+        if meta.layers > 1 {
+            for (i, (name, _)) in out.attention.iter().enumerate() {
                 assert_eq!(name, &format!("encoder.layers.{i}.attention"));
             }
         }
-        // rows sum to 1 over the keys each sequence really has
-        let lengths = match &batch.inputs {
-            Inputs::Tokens { lengths, .. } => lengths.clone(),
-            Inputs::Images { .. } => vec![seq; 3],
-        };
-        for w in &out.weights {
-            for (row, chunk) in w.chunks(seq).enumerate() {
-                let b = row / (meta.heads * seq);
-                let visible: f32 = chunk[..lengths[b]].iter().sum();
-                let padding: f32 = chunk[lengths[b]..].iter().sum();
+        // rows sum to 1 over the keys each sequence really has, padding gets nothing
+        for (w, [_, heads, queries, keys]) in out.weights.iter().zip(&shapes) {
+            let visible_keys = |b: usize| match &batch.inputs {
+                Inputs::Tokens { lengths, .. } => lengths[b],
+                Inputs::Images { .. } => *keys,
+            };
+            for (row, chunk) in w.chunks(*keys).enumerate() {
+                let b = row / (heads * queries);
+                let visible: f32 = chunk[..visible_keys(b)].iter().sum();
+                let padding: f32 = chunk[visible_keys(b)..].iter().sum();
                 assert!(
                     (visible - 1.0).abs() < 1e-4,
                     "{}: row {row} sums to {visible}",

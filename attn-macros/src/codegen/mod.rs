@@ -16,13 +16,13 @@ use crate::validate::Errors;
 /// Expands a validated model.
 pub fn expand(model: &Model) -> TokenStream {
     match model.arch {
-        Arch::SingleHead | Arch::SelfAttention | Arch::PatchAttention => {
+        Arch::SingleHead | Arch::SelfAttention | Arch::PatchAttention | Arch::Recurrent => {
             expand_attention_model(model)
         }
-        Arch::Recurrent | Arch::Transformer => {
+        Arch::Transformer => {
             let message = format!(
                 "`{}` declarations are checked, but this version of attn cannot build them yet; \
-                 use SingleHead, SelfAttention or PatchAttention",
+                 use SingleHead, SelfAttention, PatchAttention or Recurrent",
                 model.arch.name()
             );
             let error = quote_spanned!(model.arch_span=> ::core::compile_error!(#message););
@@ -87,6 +87,19 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             vocab,
             max_len,
             classes,
+        } if m.arch == Arch::Recurrent => {
+            let r = recurrent(m);
+            let (v, l, c) = (lit(*vocab), lit(*max_len), lit(*classes));
+            let (cell, g, hd, o, bidir) = (&r.cell, &r.gates, &r.hidden, &r.out, &r.bidir);
+            (
+                quote!(#p::RnnClassifier<#cell, #g, #v, #l, #d, #hd, #o, #n, #bidir, #c, #ident, E, D>),
+                format!("token ids `[B, {max_len}]` → logits `[B, {classes}]`"),
+            )
+        }
+        Task::Classify {
+            vocab,
+            max_len,
+            classes,
         } => {
             let (v, l, c) = (lit(*vocab), lit(*max_len), lit(*classes));
             let pos = positions(*max_len);
@@ -131,14 +144,52 @@ fn expand_attention_model(m: &Model) -> TokenStream {
                 format!("images `[B, {channels}, {height}, {width}]` → logits `[B, {classes}]` ({np} patches of {patch}×{patch})"),
             )
         }
-        Task::Seq2Seq { .. } => unreachable_task(m),
+        Task::Seq2Seq {
+            src_vocab,
+            tgt_vocab,
+            src_len,
+            tgt_len,
+        } => {
+            let r = recurrent(m);
+            let (sv, tv, sl, tl) = (
+                lit(*src_vocab),
+                lit(*tgt_vocab),
+                lit(*src_len),
+                lit(*tgt_len),
+            );
+            let (cell, g, hd, o, bidir) = (&r.cell, &r.gates, &r.hidden, &r.out, &r.bidir);
+            let attn = match m.rnn_attention {
+                Some("General") => quote!(#p::GeneralAttention<#hd, #o, E, D>),
+                Some("Dot") => quote!(#p::DotScoring),
+                _ => quote!(#p::AdditiveAttention<#hd, #o, #hd, E, D>),
+            };
+            let before_step = !matches!(m.rnn_attention, Some("General") | Some("Dot"));
+            let di = lit(m.d_model + if before_step { r.out_width } else { 0 });
+            let qo = lit(r.out_width + r.hidden_width);
+            (
+                quote!(#p::RnnSeq2Seq<#cell, #g, #sv, #tv, #sl, #tl, #d, #hd, #o, #n, #bidir, #di, #qo, #attn, #ident, E, D>),
+                format!("source ids `[B, {src_len}]` → logits `[B, {tgt_len}, {tgt_vocab}]`"),
+            )
+        }
+    };
+    let body = match (m.arch, m.cell, m.hidden) {
+        (Arch::Recurrent, Some(cell), Some(hidden)) => format!(
+            "{layers} {cell} layer(s) of {hidden}{}, {} attention",
+            if m.bidirectional {
+                ", bidirectional"
+            } else {
+                ""
+            },
+            m.rnn_attention.unwrap_or("Additive"),
+            layers = m.layers,
+        ),
+        _ => format!(
+            "{} attention layer(s) of {} head(s), width {}",
+            m.layers, m.heads, m.d_model
+        ),
     };
     let model_doc = format!(
-        "The built [`{ident}`] model (`dev.build_module::<{ident}, f32>()`): {input_doc}; \
-         {layers} attention layer(s) of {heads} head(s), width {d_model}.",
-        layers = m.layers,
-        heads = m.heads,
-        d_model = m.d_model
+        "The built [`{ident}`] model (`dev.build_module::<{ident}, f32>()`): {input_doc}; {body}."
     );
     let builder_doc = format!(
         "Declared with `attention_model!` as `{}`. Build it with `dev.build_module::<{ident}, f32>()`; \
@@ -174,14 +225,35 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     }
 }
 
-fn unreachable_task(m: &Model) -> (TokenStream, String) {
-    // validate only lets Seq2Seq through for Recurrent and Transformer, which expand() routes
-    // elsewhere; keep a clear message rather than a panic should that change.
-    let message = "sequence-to-sequence needs a Recurrent or Transformer architecture";
-    (
-        quote_spanned!(m.arch_span=> ::core::compile_error!(#message)),
-        String::new(),
-    )
+/// The recurrent sizes of a declaration, as literals for the expansion.
+struct Recurrent {
+    cell: TokenStream,
+    gates: TokenStream,
+    hidden: TokenStream,
+    out: TokenStream,
+    bidir: TokenStream,
+    hidden_width: usize,
+    out_width: usize,
+}
+
+fn recurrent(m: &Model) -> Recurrent {
+    let p = quote!(::attn_runtime::__private);
+    let (cell, gates) = match m.cell {
+        Some("Lstm") => (quote!(#p::LstmCell), 4),
+        _ => (quote!(#p::GruCell), 3),
+    };
+    let hidden_width = m.hidden.unwrap_or(m.d_model);
+    let out_width = hidden_width * if m.bidirectional { 2 } else { 1 };
+    let bidir = m.bidirectional;
+    Recurrent {
+        cell,
+        gates: lit(gates),
+        hidden: lit(hidden_width),
+        out: lit(out_width),
+        bidir: quote!(#bidir),
+        hidden_width,
+        out_width,
+    }
 }
 
 /// A `const` assertion for every numeric rule the macro checked, so the compiler re-checks what

@@ -116,13 +116,7 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec {
         name: "pooling",
         kind: Kind::Name(POOLING),
-        archs: &[
-            SingleHead,
-            SelfAttention,
-            PatchAttention,
-            Transformer,
-            Recurrent,
-        ],
+        archs: &[SingleHead, SelfAttention, PatchAttention, Transformer],
         required_by: &[],
     },
     KeySpec {

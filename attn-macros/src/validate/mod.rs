@@ -127,6 +127,15 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         if let Some(p) = positional {
             rules::positional_fits_arch(arch, p, fields["positional"], &mut errs);
         }
+        if let (Some(kind), Some(f)) = (rnn_attention, fields.get("attention")) {
+            rules::rnn_attention_fits(
+                task.as_ref(),
+                kind,
+                bidirectional.unwrap_or(false),
+                f,
+                &mut errs,
+            );
+        }
         if let Some(p) = pooling {
             rules::pooling_fits(arch, task.as_ref(), p, fields["pooling"], &mut errs);
         }

@@ -554,6 +554,29 @@ pub fn pooling_fits(arch: Arch, task: Option<&Task>, pooling: &str, f: &Field, e
     }
 }
 
+/// An RNN classifier pools its outputs with additive attention (there is no decoder state to
+/// query with); Luong's dot scoring compares decoder and encoder states, so their widths must
+/// match, which a bidirectional encoder (twice as wide) breaks.
+pub fn rnn_attention_fits(
+    task: Option<&Task>,
+    kind: &str,
+    bidirectional: bool,
+    f: &Field,
+    errs: &mut Errors,
+) {
+    match task {
+        Some(Task::Classify { .. }) if kind != "Additive" => errs.push(
+            value_span(f),
+            format!("an RNN classifier pools with `Additive` attention, not `{kind}`"),
+        ),
+        Some(Task::Seq2Seq { .. }) if kind == "Dot" && bidirectional => errs.push(
+            value_span(f),
+            "`Dot` scoring needs decoder and encoder states of one width; a bidirectional encoder is twice as wide: use `General` or `Additive`",
+        ),
+        _ => {}
+    }
+}
+
 /// `DatesTransformer` → `dates-transformer`.
 pub fn kebab_case(ident: &str) -> String {
     let mut out = String::new();

@@ -141,10 +141,31 @@ pub struct ModelMeta {
 }
 
 impl ModelMeta {
-    /// The attention heads every layer has, times layers: the number of weight maps a forward
-    /// pass returns (encoder self-attention).
-    pub fn attention_maps(&self) -> usize {
-        self.layers
+    /// The shape `[B, H, Sq, Sk]` of every attention map a forward pass over a batch of `batch`
+    /// returns, in order: `layers` self-attention maps for attention encoders, the decoder's
+    /// cross-attention (`[B, 1, tgt_len, src_len]`) or the pooling attention (`[B, 1, 1, len]`)
+    /// for recurrent models.
+    pub fn attention_shapes(&self, batch: usize) -> Vec<[usize; 4]> {
+        match (self.arch, self.task) {
+            (
+                ArchKind::Recurrent,
+                TaskSpec::Seq2Seq {
+                    src_len, tgt_len, ..
+                },
+            ) => vec![[batch, 1, tgt_len, src_len]],
+            (ArchKind::Recurrent, TaskSpec::Classify { max_len, .. }) => {
+                vec![[batch, 1, 1, max_len]]
+            }
+            (_, TaskSpec::ImageClassify { height, width, .. }) => {
+                let p = self.patch.unwrap_or(1);
+                let n = (height / p) * (width / p);
+                vec![[batch, self.heads, n, n]; self.layers]
+            }
+            (_, TaskSpec::Classify { max_len, .. } | TaskSpec::Tag { max_len, .. }) => {
+                vec![[batch, self.heads, max_len, max_len]; self.layers]
+            }
+            (_, TaskSpec::Seq2Seq { .. }) => Vec::new(),
+        }
     }
 
     /// The attention settings the declaration implies, for sequences of the given key lengths.

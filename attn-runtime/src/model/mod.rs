@@ -19,3 +19,11 @@ pub use positional::{
     sinusoid_table, LearnedPositions, NoPositions, PositionalEncoding, SinusoidalPositions,
 };
 pub use token_model::TokenModel;
+mod decoder_attention;
+mod rnn_seq2seq;
+
+pub use decoder_attention::{DecoderAttention, DotScoring};
+pub use rnn_seq2seq::{RnnSeq2Seq, Seq2SeqOutput};
+mod rnn_classifier;
+
+pub use rnn_classifier::{AttentionPool, RnnClassifier};

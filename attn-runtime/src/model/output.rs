@@ -15,6 +15,11 @@ pub struct ForwardOptions {
     pub dropout: Option<f64>,
     /// Return every layer's attention weights.
     pub need_weights: bool,
+    /// Sequence-to-sequence training: the probability of feeding the decoder the true previous
+    /// token rather than its own prediction (`None`: 1 in training, 0 otherwise).
+    pub teacher_forcing: Option<f64>,
+    /// Seed of the teacher-forcing draws.
+    pub seed: u64,
 }
 
 impl ForwardOptions {
@@ -41,6 +46,16 @@ impl ForwardOptions {
     pub fn with_weights(mut self) -> Self {
         self.need_weights = true;
         self
+    }
+
+    /// The teacher-forcing ratio that applies: `teacher_forcing`, else 1 in training and 0 in
+    /// evaluation (greedy decoding).
+    pub fn effective_teacher_forcing(&self) -> f64 {
+        match (self.training, self.teacher_forcing) {
+            (true, Some(r)) => r.clamp(0.0, 1.0),
+            (true, None) => 1.0,
+            (false, _) => 0.0,
+        }
     }
 
     /// The dropout that applies: 0 in evaluation mode.

@@ -300,25 +300,9 @@ where
                 let flat = x
                     .try_reshape_like(&(b.size() * s.size(), Const::<IN>))
                     .dev()?;
-                let w = w_ih
-                    .retaped::<T>()
-                    .try_reshape_like(&(gh_width, Const::<IN>))
-                    .dev()?;
-                let mut y = flat
-                    .try_matmul(w.try_permute::<_, Axes2<1, 0>>().dev()?)
-                    .dev()?;
-                let shape = *y.shape();
-                let bias = b_ih.retaped::<T>().try_reshape_like(&(gh_width,)).dev()?;
-                y = y
-                    .try_add(bias.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
-                    .dev()?;
-                if Cell::FOLD_HIDDEN_BIAS {
-                    let bias = b_hh.retaped::<T>().try_reshape_like(&(gh_width,)).dev()?;
-                    y = y
-                        .try_add(bias.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
-                        .dev()?;
-                }
-                y.try_reshape_like(&(b, s.size(), gh_width)).dev()
+                project_input::<Cell, G, IN, H, _, E, D, T>(flat, w_ih, b_ih, b_hh)?
+                    .try_reshape_like(&(b, s.size(), gh_width))
+                    .dev()
             })?;
             let zeros = x.device().try_zeros_like(&(b, Const::<H>)).dev()?;
             let mut state = CellState {
@@ -339,21 +323,7 @@ where
                         .dev()
                 })?;
                 let gh = tape.run(&state.h, |h| {
-                    let w = w_hh
-                        .retaped::<T>()
-                        .try_reshape_like(&(gh_width, Const::<H>))
-                        .dev()?;
-                    let mut y = h
-                        .try_matmul(w.try_permute::<_, Axes2<1, 0>>().dev()?)
-                        .dev()?;
-                    if !Cell::FOLD_HIDDEN_BIAS {
-                        let shape = *y.shape();
-                        let bias = b_hh.retaped::<T>().try_reshape_like(&(gh_width,)).dev()?;
-                        y = y
-                            .try_add(bias.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
-                            .dev()?;
-                    }
-                    Ok(y)
+                    project_hidden::<Cell, G, H, B, E, D, T>(h, w_hh, b_hh)
                 })?;
                 let next = Cell::step::<B, H, E, D, T>(tape, &gi, &gh, &state)?;
                 let (next, out) = match masks {
@@ -393,6 +363,31 @@ where
                     .dev()
             }),
         }
+    }
+
+    /// One step of the first layer's forward direction (how a decoder runs its cell).
+    ///
+    /// # Shapes
+    /// `x: [B, I]`, state `[B, H]` → state `[B, H]`.
+    pub fn try_step<B: Dim, T: Tape<E, D>>(
+        &self,
+        tape: &mut TapeHolder<T>,
+        x: &Tensor<(B, Const<I>), E, D>,
+        state: &CellState<B, H, E, D>,
+    ) -> Result<CellState<B, H, E, D>, AttnError> {
+        let (w_ih, w_hh, b_ih, b_hh) = (
+            &self.weight_ih_first[0],
+            &self.weight_hh[0],
+            &self.bias_ih[0],
+            &self.bias_hh[0],
+        );
+        let gi = tape.run(x, |x| {
+            project_input::<Cell, G, I, H, B, E, D, T>(x, w_ih, b_ih, b_hh)
+        })?;
+        let gh = tape.run(&state.h, |h| {
+            project_hidden::<Cell, G, H, B, E, D, T>(h, w_hh, b_hh)
+        })?;
+        Cell::step::<B, H, E, D, T>(tape, &gi, &gh, state)
     }
 
     /// Loads PyTorch `nn.LSTM`/`nn.GRU` parameters (names `{prefix}weight_ih_l0`, ...).
@@ -437,6 +432,76 @@ where
         }
         Ok(())
     }
+}
+
+/// `x·W_ihᵀ + b_ih` (plus `b_hh` when the cell folds it): `[N, IN] → [N, G·H]`.
+#[allow(clippy::type_complexity)]
+fn project_input<
+    Cell: RecurrentCell,
+    const G: usize,
+    const IN: usize,
+    const H: usize,
+    N: Dim,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+>(
+    x: Tensor<(N, Const<IN>), E, D, T>,
+    w_ih: &Tensor<Rank3<G, H, IN>, E, D>,
+    b_ih: &Tensor<Rank2<G, H>, E, D>,
+    b_hh: &Tensor<Rank2<G, H>, E, D>,
+) -> Result<Tensor<(N, usize), E, D, T>, AttnError> {
+    let w = w_ih
+        .retaped::<T>()
+        .try_reshape_like(&(G * H, Const::<IN>))
+        .dev()?;
+    let y = x
+        .try_matmul(w.try_permute::<_, Axes2<1, 0>>().dev()?)
+        .dev()?;
+    let y = add_gate_bias::<G, H, N, E, D, T>(y, b_ih)?;
+    if Cell::FOLD_HIDDEN_BIAS {
+        add_gate_bias::<G, H, N, E, D, T>(y, b_hh)
+    } else {
+        Ok(y)
+    }
+}
+
+/// `h·W_hhᵀ` (plus `b_hh` when the cell does not fold it): `[B, H] → [B, G·H]`.
+fn project_hidden<
+    Cell: RecurrentCell,
+    const G: usize,
+    const H: usize,
+    B: Dim,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+>(
+    h: Tensor<(B, Const<H>), E, D, T>,
+    w_hh: &Tensor<Rank3<G, H, H>, E, D>,
+    b_hh: &Tensor<Rank2<G, H>, E, D>,
+) -> Result<Tensor<(B, usize), E, D, T>, AttnError> {
+    let w = w_hh
+        .retaped::<T>()
+        .try_reshape_like(&(G * H, Const::<H>))
+        .dev()?;
+    let y = h
+        .try_matmul(w.try_permute::<_, Axes2<1, 0>>().dev()?)
+        .dev()?;
+    if Cell::FOLD_HIDDEN_BIAS {
+        Ok(y)
+    } else {
+        add_gate_bias::<G, H, B, E, D, T>(y, b_hh)
+    }
+}
+
+fn add_gate_bias<const G: usize, const H: usize, N: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    y: Tensor<(N, usize), E, D, T>,
+    bias: &Tensor<Rank2<G, H>, E, D>,
+) -> Result<Tensor<(N, usize), E, D, T>, AttnError> {
+    let shape = *y.shape();
+    let bias = bias.retaped::<T>().try_reshape_like(&(G * H,)).dev()?;
+    y.try_add(bias.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
+        .dev()
 }
 
 /// Which sequences are still running at one step: `[B, H]` of 1 (running) or 0 (finished), and

@@ -4,6 +4,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::loss::IGNORE;
 use crate::model::{ModelMeta, TaskSpec};
+use crate::tokens::{EOS, PAD};
 
 /// The inputs of a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,18 +101,27 @@ impl Batch {
                 tgt_vocab,
                 tgt_len,
             } => {
-                let ids = (0..size * src_len)
-                    .map(|_| rng.gen_range(0..src_vocab))
-                    .collect();
-                let targets = (0..size * tgt_len)
-                    .map(|_| rng.gen_range(0..tgt_vocab))
-                    .collect();
+                let mut ids = vec![PAD; size * src_len];
+                let mut lengths = Vec::with_capacity(size);
+                let mut targets = vec![IGNORE; size * tgt_len];
+                for b in 0..size {
+                    let len = rng.gen_range(1..=src_len);
+                    lengths.push(len);
+                    for t in 0..len {
+                        ids[b * src_len + t] = rng.gen_range(0..src_vocab);
+                    }
+                    let out_len = rng.gen_range(1..=tgt_len);
+                    for t in 0..out_len {
+                        targets[b * tgt_len + t] = if t + 1 == out_len {
+                            EOS
+                        } else {
+                            rng.gen_range(0..tgt_vocab)
+                        };
+                    }
+                }
                 Batch {
                     size,
-                    inputs: Inputs::Tokens {
-                        ids,
-                        lengths: vec![src_len; size],
-                    },
+                    inputs: Inputs::Tokens { ids, lengths },
                     targets,
                 }
             }

@@ -5,9 +5,10 @@ use dfdx::prelude::*;
 use super::{Batch, Inputs};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::model::{
-    DeclaredModel, ForwardOptions, LayerAttention, PatchModel, PositionalEncoding, SequenceEncoder,
-    TaskHead, TokenModel,
+    DeclaredModel, DecoderAttention, ForwardOptions, LayerAttention, ModelMeta, PatchModel,
+    PositionalEncoding, RnnClassifier, RnnSeq2Seq, SequenceEncoder, TaskHead, TokenModel,
 };
+use crate::rnn::RecurrentCell;
 
 /// Logits as rows (`[N, labels]`: one row per sequence for classifiers, per position for
 /// taggers) and the captured attention.
@@ -21,7 +22,7 @@ pub struct BatchOutput<E: Dtype, D: Storage<E>, T> {
 /// A model that can run on a [`Batch`].
 pub trait BatchModel<E: Dtype, D: Device<E>> {
     /// The declaration's metadata.
-    fn meta(&self) -> &'static crate::model::ModelMeta;
+    fn meta(&self) -> &'static ModelMeta;
 
     /// Runs the model on `batch`, recording onto `tape`.
     fn try_forward_batch<T: Tape<E, D>>(
@@ -32,7 +33,7 @@ pub trait BatchModel<E: Dtype, D: Device<E>> {
     ) -> Result<BatchOutput<E, D, T>, AttnError>;
 }
 
-fn wrong_inputs(meta: &crate::model::ModelMeta, got: &str) -> AttnError {
+fn wrong_inputs(meta: &ModelMeta, got: &str) -> AttnError {
     AttnError::InvalidInput {
         reason: format!(
             "model `{}` ({}) was given {got}",
@@ -41,6 +42,41 @@ fn wrong_inputs(meta: &crate::model::ModelMeta, got: &str) -> AttnError {
         ),
         fix: "give token models token batches and patch models image batches".into(),
     }
+}
+
+/// The ids of a token batch as a `[B, L]` tensor carrying `tape`, and `opts` with its lengths.
+#[allow(clippy::type_complexity)]
+fn token_batch<const L: usize, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    batch: &Batch,
+    opts: &ForwardOptions,
+    dev: &D,
+    meta: &ModelMeta,
+    tape: T,
+) -> Result<(Tensor<(usize, Const<L>), usize, D, T>, ForwardOptions), AttnError> {
+    let Inputs::Tokens { ids, lengths } = &batch.inputs else {
+        return Err(wrong_inputs(meta, "images"));
+    };
+    if ids.len() != batch.size * L {
+        return Err(AttnError::InvalidInput {
+            reason: format!(
+                "{} token ids for {} sequences padded to {L}",
+                ids.len(),
+                batch.size
+            ),
+            fix: format!("pad or truncate every sequence to the declared length {L}"),
+        });
+    }
+    let ids = dev
+        .try_tensor_from_vec(ids.clone(), (batch.size, Const::<L>))
+        .dev()?
+        .put_tape(tape);
+    Ok((
+        ids,
+        ForwardOptions {
+            lengths: Some(lengths.clone()),
+            ..opts.clone()
+        },
+    ))
 }
 
 fn as_rows<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
@@ -61,7 +97,7 @@ where
     Head: TaskHead<L, M, E, D>,
     S: DeclaredModel,
 {
-    fn meta(&self) -> &'static crate::model::ModelMeta {
+    fn meta(&self) -> &'static ModelMeta {
         &S::META
     }
 
@@ -71,28 +107,8 @@ where
         opts: &ForwardOptions,
         tape: T,
     ) -> Result<BatchOutput<E, D, T>, AttnError> {
-        let Inputs::Tokens { ids, lengths } = &batch.inputs else {
-            return Err(wrong_inputs(&S::META, "images"));
-        };
-        if ids.len() != batch.size * L {
-            return Err(AttnError::InvalidInput {
-                reason: format!(
-                    "{} token ids for {} sequences padded to {L}",
-                    ids.len(),
-                    batch.size
-                ),
-                fix: format!("pad or truncate every sequence to the declared max_len {L}"),
-            });
-        }
-        let dev = self.embedding.weight.device().clone();
-        let ids = dev
-            .try_tensor_from_vec(ids.clone(), (batch.size, Const::<L>))
-            .dev()?
-            .put_tape(tape);
-        let opts = ForwardOptions {
-            lengths: Some(lengths.clone()),
-            ..opts.clone()
-        };
+        let (ids, opts) =
+            token_batch::<L, E, D, T>(batch, opts, self.embedding.weight.device(), &S::META, tape)?;
         let out = self.try_forward_with(ids, &opts)?;
         Ok(BatchOutput {
             logits: as_rows(out.logits, S::META.task.num_labels())?,
@@ -124,7 +140,7 @@ where
     Head: TaskHead<NP, M, E, D>,
     S: DeclaredModel,
 {
-    fn meta(&self) -> &'static crate::model::ModelMeta {
+    fn meta(&self) -> &'static ModelMeta {
         &S::META
     }
 
@@ -159,6 +175,105 @@ where
         let out = self.try_forward_with(images, opts)?;
         Ok(BatchOutput {
             logits: as_rows(out.logits, S::META.task.num_labels())?,
+            attention: out.attention,
+        })
+    }
+}
+
+impl<
+        Cell,
+        const G: usize,
+        const SV: usize,
+        const TV: usize,
+        const SL: usize,
+        const TL: usize,
+        const M: usize,
+        const H: usize,
+        const O: usize,
+        const L: usize,
+        const BIDIR: bool,
+        const DI: usize,
+        const QO: usize,
+        Attn,
+        S,
+        E,
+        D,
+    > BatchModel<E, D>
+    for RnnSeq2Seq<Cell, G, SV, TV, SL, TL, M, H, O, L, BIDIR, DI, QO, Attn, S, E, D>
+where
+    Cell: RecurrentCell,
+    E: Dtype,
+    D: Device<E>,
+    Attn: DecoderAttention<H, O, E, D>,
+    S: DeclaredModel,
+{
+    fn meta(&self) -> &'static ModelMeta {
+        &S::META
+    }
+
+    /// Targets are the `[B, TL]` target tokens: they feed teacher forcing and are the loss rows.
+    fn try_forward_batch<T: Tape<E, D>>(
+        &self,
+        batch: &Batch,
+        opts: &ForwardOptions,
+        tape: T,
+    ) -> Result<BatchOutput<E, D, T>, AttnError> {
+        let (src, opts) = token_batch::<SL, E, D, T>(
+            batch,
+            opts,
+            self.src_embedding.weight.device(),
+            &S::META,
+            tape,
+        )?;
+        let out = self.try_forward_with(src, Some(&batch.targets), &opts)?;
+        Ok(BatchOutput {
+            logits: as_rows(out.logits, TV)?,
+            attention: out.attention,
+        })
+    }
+}
+
+impl<
+        Cell,
+        const G: usize,
+        const V: usize,
+        const LEN: usize,
+        const M: usize,
+        const H: usize,
+        const O: usize,
+        const NL: usize,
+        const BIDIR: bool,
+        const C: usize,
+        S,
+        E,
+        D,
+    > BatchModel<E, D> for RnnClassifier<Cell, G, V, LEN, M, H, O, NL, BIDIR, C, S, E, D>
+where
+    Cell: RecurrentCell,
+    E: Dtype,
+    D: Device<E>,
+    S: DeclaredModel,
+{
+    fn meta(&self) -> &'static ModelMeta {
+        &S::META
+    }
+
+    fn try_forward_batch<T: Tape<E, D>>(
+        &self,
+        batch: &Batch,
+        opts: &ForwardOptions,
+        tape: T,
+    ) -> Result<BatchOutput<E, D, T>, AttnError> {
+        let (ids, opts) = token_batch::<LEN, E, D, T>(
+            batch,
+            opts,
+            self.embedding.weight.device(),
+            &S::META,
+            tape,
+        )?;
+        let out = self.try_forward_with(ids, &opts)?;
+        Ok(BatchOutput {
+            logits: as_rows(out.logits, C)?,
             attention: out.attention,
         })
     }

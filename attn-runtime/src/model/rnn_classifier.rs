@@ -1,0 +1,212 @@
+//! The "RNN + attention" text classifier: a recurrent encoder whose outputs are pooled by
+//! attention (Yang et al. 2016) instead of taking the last state.
+
+use std::marker::PhantomData;
+
+use dfdx::nn::modules::Embedding;
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+
+use super::token_encoding::check_token_ids;
+use super::{DeclaredModel, ForwardOptions, LayerAttention, ModelOutput};
+use crate::attention::{try_attend, AttentionMask, AttentionOptions, Projection};
+use crate::error::{AttnError, DeviceResultExt};
+use crate::rnn::{RecurrentCell, RnnStack};
+use crate::tape_holder::TapeHolder;
+
+/// Attention pooling: `score_j = uᵀ tanh(W h_j + b)`, masked softmax over positions, weighted sum.
+///
+/// # Shapes
+/// states `[B, S, O]` → pooled `[B, O]`, weights `[B, 1, 1, S]`.
+///
+/// **PyTorch equivalent**: `softmax(u(torch.tanh(W(h))).squeeze(-1)) @ h` with `W = nn.Linear(O, O)`,
+/// `u = nn.Linear(O, 1, bias=False)`.
+#[derive(Clone, Debug)]
+pub struct AttentionPool<const O: usize, E: Dtype, D: Storage<E>> {
+    /// `W`, `b`.
+    pub proj: Projection<O, O, E, D, true>,
+    /// `u`, the learned context vector.
+    pub context: Projection<O, 1, E, D, false>,
+}
+
+impl<const O: usize, E, D> TensorCollection<E, D> for AttentionPool<O, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = AttentionPool<O, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("proj", |s| &s.proj, |s| &mut s.proj),
+                Self::module("context", |s| &s.context, |s| &mut s.context),
+            ),
+            |(proj, context)| AttentionPool { proj, context },
+        )
+    }
+}
+
+impl<const O: usize, E: Dtype, D: Device<E>> AttentionPool<O, E, D> {
+    /// Pools `states` (see the type's docs); the mask is `[B, 1, S]`.
+    #[allow(clippy::type_complexity)]
+    pub fn try_pool<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        states: Tensor<(B, S, Const<O>), E, D, T>,
+        opts: &AttentionOptions,
+    ) -> Result<
+        (
+            Tensor<(B, Const<O>), E, D, T>,
+            Option<Tensor<(B, Const<1>, Const<1>, S), E, D>>,
+        ),
+        AttnError,
+    > {
+        let (b, s, _) = *states.shape();
+        let (mut tape, states) = TapeHolder::split(states);
+        let scores = tape.run(&states, |h| {
+            let flat = h
+                .try_reshape_like(&(b.size() * s.size(), Const::<O>))
+                .dev()?;
+            let energy = self.proj.try_forward_2d(flat)?.try_tanh().dev()?;
+            self.context
+                .try_forward_2d(energy)?
+                .try_reshape_like(&(b, Const::<1>, Const::<1>, s))
+                .dev()
+        })?;
+        let values = states
+            .try_reshape_like(&(b, Const::<1>, s, Const::<O>))
+            .dev()?;
+        let out = try_attend(tape.finish(scores), values, opts)?;
+        let pooled = out.context.try_reshape_like(&(b, Const::<O>)).dev()?;
+        Ok((pooled, out.weights))
+    }
+}
+
+/// Classifies token sequences (`LEN` tokens of `V`) with a recurrent encoder (`NL` layers of
+/// `Cell`, hidden `H`, output `O = H·dirs`), attention pooling and a linear head to `C` classes.
+///
+/// # Shapes
+/// ids `[B, LEN]` → logits `[B, C]`; attention `[B, 1, 1, LEN]` (`pool.attention`).
+#[derive(Clone, Debug)]
+pub struct RnnClassifier<
+    Cell,
+    const G: usize,
+    const V: usize,
+    const LEN: usize,
+    const M: usize,
+    const H: usize,
+    const O: usize,
+    const NL: usize,
+    const BIDIR: bool,
+    const C: usize,
+    S,
+    E: Dtype,
+    D: Storage<E>,
+> {
+    /// Token embeddings.
+    pub embedding: Embedding<V, M, E, D>,
+    /// The recurrent encoder.
+    pub encoder: RnnStack<Cell, G, M, H, O, NL, BIDIR, E, D>,
+    /// Attention pooling over the encoder outputs.
+    pub pool: AttentionPool<O, E, D>,
+    /// Pooled encoding → class logits.
+    pub head: Projection<O, C, E, D, true>,
+    spec: PhantomData<S>,
+}
+
+impl<
+        Cell,
+        const G: usize,
+        const V: usize,
+        const LEN: usize,
+        const M: usize,
+        const H: usize,
+        const O: usize,
+        const NL: usize,
+        const BIDIR: bool,
+        const C: usize,
+        S,
+        E,
+        D,
+    > TensorCollection<E, D> for RnnClassifier<Cell, G, V, LEN, M, H, O, NL, BIDIR, C, S, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> =
+        RnnClassifier<Cell, G, V, LEN, M, H, O, NL, BIDIR, C, S, E2, D2>;
+
+    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
+        visitor: &mut Vi,
+    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("embedding", |s| &s.embedding, |s| &mut s.embedding),
+                Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
+                Self::module("pool", |s| &s.pool, |s| &mut s.pool),
+                Self::module("head", |s| &s.head, |s| &mut s.head),
+            ),
+            |(embedding, encoder, pool, head)| RnnClassifier {
+                embedding,
+                encoder,
+                pool,
+                head,
+                spec: PhantomData,
+            },
+        )
+    }
+}
+
+impl<
+        Cell,
+        const G: usize,
+        const V: usize,
+        const LEN: usize,
+        const M: usize,
+        const H: usize,
+        const O: usize,
+        const NL: usize,
+        const BIDIR: bool,
+        const C: usize,
+        S,
+        E,
+        D,
+    > RnnClassifier<Cell, G, V, LEN, M, H, O, NL, BIDIR, C, S, E, D>
+where
+    Cell: RecurrentCell,
+    E: Dtype,
+    D: Device<E>,
+    S: DeclaredModel,
+{
+    /// Classifies a batch of right-padded token sequences.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] for ids outside the vocabulary or lengths that do not fit.
+    #[allow(clippy::type_complexity)]
+    pub fn try_forward_with<B: Dim, T: Tape<E, D>>(
+        &self,
+        ids: Tensor<(B, Const<LEN>), usize, D, T>,
+        opts: &ForwardOptions,
+    ) -> Result<ModelOutput<(B, Const<C>), E, D, T>, AttnError> {
+        let batch = ids.shape().0.size();
+        check_token_ids(&ids.as_vec(), V)?;
+        let lengths = opts.checked_lengths(batch, LEN)?;
+        let x = self.embedding.try_forward(ids).dev()?;
+        let enc = self.encoder.try_forward(x, lengths.as_deref())?;
+        let mask = AttentionMask::none().key_lengths(lengths.unwrap_or_else(|| vec![LEN; batch]));
+        let attn = AttentionOptions {
+            need_weights: opts.need_weights,
+            ..AttentionOptions::default().mask(mask)
+        };
+        let (pooled, weights) = self.pool.try_pool(enc.output, &attn)?;
+        let logits = self.head.try_forward_2d(pooled)?;
+        let attention = match weights {
+            Some(w) => vec![LayerAttention::capture("pool.attention".into(), w)?],
+            None => Vec::new(),
+        };
+        Ok(ModelOutput { logits, attention })
+    }
+}
