@@ -58,8 +58,10 @@
 ///   `ModuleMut` (training, with dropout) and `try_forward_with` (padding lengths and every
 ///   layer's attention weights).
 ///
-/// Recurrent and Transformer declarations are validated in full, but this version cannot build
-/// them yet and says so with a compile error.
+/// Recurrent models expand into [`RnnSeq2Seq`](crate::model::RnnSeq2Seq) (Bahdanau with
+/// `attention: Additive`, Luong with `General` or `Dot`) or
+/// [`RnnClassifier`](crate::model::RnnClassifier) (attention pooling). Transformer declarations
+/// are validated in full, but this version cannot build them yet and says so with a compile error.
 ///
 /// Feeding a tensor of the wrong length, or reading logits of the wrong class count, does not
 /// compile:

@@ -44,6 +44,8 @@ pub trait ZooModel {
     /// One training step (forward in training mode, cross-entropy, backward, Adam update);
     /// returns the loss before the update.
     fn train_step(&mut self, batch: &Batch) -> Result<f32, AttnError>;
+    /// Sets Adam's learning rate (1e-3 when built).
+    fn set_learning_rate(&mut self, lr: f64);
 }
 
 /// The [`ZooEntry`] of declared model `M`: `Entry::<MyModel>::NEW`.
@@ -126,6 +128,10 @@ where
             attention,
             weights,
         })
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.opt.cfg.lr = lr;
     }
 
     fn train_step(&mut self, batch: &Batch) -> Result<f32, AttnError> {
