@@ -65,11 +65,41 @@ def case(name, seed, cell, b, s, i, h, layers, bidirectional, lengths):
     print(f"wrote {name}")
 
 
+def cell_case(name, seed, cell, b, i, h):
+    """One step of nn.LSTMCell / nn.GRUCell from a non-zero state (the decoder's use)."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    module = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[cell](i, h)
+    # nn.LSTMCell names its parameters without the layer suffix; store them as layer 0
+    params = {f"{n}_l0": p.detach().clone() for n, p in module.state_dict().items()}
+    x, h0, c0 = torch.randn(b, i, generator=g), torch.randn(b, h, generator=g), torch.randn(b, h, generator=g)
+    up_h, up_c = torch.randn(b, h, generator=g), torch.randn(b, h, generator=g)
+    module = module.double()
+    x64, h64, c64 = (t.double().requires_grad_() for t in (x, h0, c0))
+    if cell == "lstm":
+        h1, c1 = module(x64, (h64, c64))
+        loss = (h1 * up_h).sum() + (c1 * up_c).sum()
+    else:
+        h1, c1 = module(x64, h64), None
+        loss = (h1 * up_h).sum()
+    loss.backward()
+    tensors = {"x": x, "h0": h0, "up_h": up_h, "expected.h": h1, "grad.x": x64.grad, "grad.h0": h64.grad}
+    if c1 is not None:
+        tensors.update({"c0": c0, "up_c": up_c, "expected.c": c1, "grad.c0": c64.grad})
+    tensors.update({f"param.{n}": p for n, p in params.items()})
+    tensors.update({f"grad.{n}_l0": p.grad for n, p in module.named_parameters()})
+    tensors = {k: v.detach().to(torch.float32).contiguous() for k, v in tensors.items()}
+    config = dict(cell=cell, b=b, i=i, h=h)
+    save_file(tensors, os.path.join(OUT, f"{name}.safetensors"), metadata={"config": json.dumps(config)})
+    print(f"wrote {name}")
+
+
 def main():
     for cell in ("lstm", "gru"):
         case(f"{cell}_one_layer_padded", 31, cell, 3, 6, 5, 4, 1, False, [6, 4, 1])
         case(f"{cell}_full_length", 32, cell, 2, 5, 5, 4, 1, False, None)
         case(f"{cell}_bidirectional_two_layers_padded", 33, cell, 3, 6, 5, 4, 2, True, [6, 4, 2])
+        cell_case(f"{cell}_cell_step", 34, cell, 3, 5, 4)
 
 
 if __name__ == "__main__":

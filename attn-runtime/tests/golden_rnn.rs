@@ -5,7 +5,7 @@
 mod common;
 
 use attn_runtime::prelude::*;
-use attn_runtime::rnn::{GruCell, LstmCell, RecurrentCell, RnnStack};
+use attn_runtime::rnn::{CellState, GruCell, LstmCell, RecurrentCell, RnnStack};
 use attn_runtime::tape_holder::TapeHolder;
 use common::*;
 
@@ -134,4 +134,74 @@ fn gru_full_length_matches_pytorch() {
 #[test]
 fn gru_bidirectional_two_layers_padded_matches_pytorch() {
     check::<GruCell, 3, 8, 2, true>("gru_bidirectional_two_layers_padded");
+}
+
+/// One cell step from a non-zero state, as a decoder runs it.
+fn check_cell<Cell: RecurrentCell, const G: usize>(name: &str)
+where
+    RnnStack<Cell, G, I, H, H, 1, false, f32, TestDevice>: BuildModule<TestDevice, f32>,
+{
+    let dev = TestDevice::default();
+    let fx = Fixture::load("rnn", name);
+    let b = fx.usize("b");
+    let mut rnn = RnnStack::<Cell, G, I, H, H, 1, false, f32, TestDevice>::build(&dev);
+    rnn.load_pytorch_state_dict(&fx.sd, "param.").unwrap();
+    let x = tensor(&dev, &fx, "x", (b, Const::<I>));
+    let h0 = tensor(&dev, &fx, "h0", (b, Const::<H>));
+    let c0 = Cell::HAS_CELL_STATE.then(|| tensor(&dev, &fx, "c0", (b, Const::<H>)));
+    let up_h = tensor(&dev, &fx, "up_h", (b, Const::<H>));
+
+    let (mut tape, x_recorded) = TapeHolder::split(x.leaky_trace());
+    let state = CellState {
+        h: h0.clone(),
+        c: c0.clone(),
+    };
+    let next = rnn.try_step(&mut tape, &x_recorded, &state).unwrap();
+    fx.assert_close("expected.h", &next.h.as_vec());
+    let mut loss = tape
+        .run(&next.h, |h| {
+            h.try_mul(up_h)
+                .map_err(AttnError::device)?
+                .try_sum()
+                .map_err(AttnError::device)
+        })
+        .unwrap();
+    if let Some(c) = &next.c {
+        fx.assert_close("expected.c", &c.as_vec());
+        let up_c = tensor(&dev, &fx, "up_c", (b, Const::<H>));
+        let prev = loss.clone();
+        loss = tape
+            .run(c, |c| {
+                c.try_mul(up_c)
+                    .map_err(AttnError::device)?
+                    .try_sum()
+                    .map_err(AttnError::device)?
+                    .try_add(prev)
+                    .map_err(AttnError::device)
+            })
+            .unwrap();
+    }
+    let grads = tape.finish(loss).backward();
+    fx.assert_close("grad.x", &grads.get(&x).as_vec());
+    fx.assert_close("grad.h0", &grads.get(&h0).as_vec());
+    if let Some(c0) = &c0 {
+        fx.assert_close("grad.c0", &grads.get(c0).as_vec());
+    }
+    fx.assert_close(
+        "grad.weight_ih_l0",
+        &grads.get(&rnn.weight_ih_first[0]).as_vec(),
+    );
+    fx.assert_close("grad.weight_hh_l0", &grads.get(&rnn.weight_hh[0]).as_vec());
+    fx.assert_close("grad.bias_ih_l0", &grads.get(&rnn.bias_ih[0]).as_vec());
+    fx.assert_close("grad.bias_hh_l0", &grads.get(&rnn.bias_hh[0]).as_vec());
+}
+
+#[test]
+fn lstm_cell_step_from_a_given_state_matches_pytorch() {
+    check_cell::<LstmCell, 4>("lstm_cell_step");
+}
+
+#[test]
+fn gru_cell_step_from_a_given_state_matches_pytorch() {
+    check_cell::<GruCell, 3>("gru_cell_step");
 }

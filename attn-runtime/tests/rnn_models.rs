@@ -164,3 +164,35 @@ fn a_seeded_gru_bahdanau_model_learns_to_reverse_sequences() {
     assert_eq!(a, b, "evaluation must not use the targets");
     eprintln!("reversal: exact match {best:.3} after {steps} steps");
 }
+
+#[test]
+fn teacher_forcing_feeds_the_targets_at_the_configured_ratio() {
+    let dev = TestDevice::seed_from_u64(4);
+    let model = dev.build_module::<ReverseGru, f32>();
+    let src = || dev.tensor_from_vec(vec![5, 6, 7, 8, 9, 10, 11, 4], (1, Const::<8>));
+    let targets: Vec<usize> = vec![4, 5, 6, 7, 8, 9, 10, 11, EOS];
+    let run = |targets: &[usize], ratio: f64| {
+        let opts = ForwardOptions {
+            teacher_forcing: Some(ratio),
+            ..ForwardOptions::train()
+        };
+        model
+            .try_forward_with(src(), Some(targets), &opts)
+            .unwrap()
+            .logits
+            .as_vec()
+    };
+    let greedy = model
+        .try_forward_with(src(), None, &ForwardOptions::eval())
+        .unwrap()
+        .logits
+        .as_vec();
+    // ratio 0: the decoder feeds back its own predictions, exactly as in evaluation
+    assert_eq!(run(&targets, 0.0), greedy);
+    // ratio 1: step t sees target t-1, so changing target 0 changes step 1 but not step 0
+    let mut other = targets.clone();
+    other[0] = 11;
+    let (a, b) = (run(&targets, 1.0), run(&other, 1.0));
+    assert_eq!(a[..12], b[..12], "step 0 only sees BOS");
+    assert_ne!(a[12..24], b[12..24], "step 1 sees the first target");
+}
