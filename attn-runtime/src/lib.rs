@@ -16,6 +16,7 @@ pub mod state_dict;
 pub mod suggest;
 pub mod tape_holder;
 pub mod tokens;
+pub mod transformer;
 pub mod zoo;
 
 pub use dfdx;

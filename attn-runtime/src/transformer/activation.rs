@@ -1,0 +1,137 @@
+//! Feed-forward activations, chosen in a declaration with `activation:`.
+
+use dfdx::prelude::*;
+
+use crate::error::{AttnError, DeviceResultExt};
+use crate::tape_holder::TapeHolder;
+
+/// An elementwise activation.
+pub trait Activation: Clone + Copy + std::fmt::Debug + Default + 'static {
+    /// The declaration's name for it.
+    const NAME: &'static str;
+
+    /// Applies the activation.
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        x: Tensor<S, E, D, T>,
+    ) -> Result<Tensor<S, E, D, T>, AttnError>;
+}
+
+macro_rules! unary_activation {
+    ($(#[$doc:meta])* $name:ident, $decl:literal, $op:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
+
+        impl Activation for $name {
+            const NAME: &'static str = $decl;
+
+            fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+                x: Tensor<S, E, D, T>,
+            ) -> Result<Tensor<S, E, D, T>, AttnError> {
+                x.$op().dev()
+            }
+        }
+    };
+}
+
+unary_activation!(
+    /// `max(0, x)`. **PyTorch equivalent**: `F.relu`.
+    Relu, "Relu", try_relu
+);
+unary_activation!(
+    /// The tanh approximation of GELU, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+    /// **PyTorch equivalent**: `F.gelu(x, approximate="tanh")`.
+    GeluTanh, "GeluTanh", try_fast_gelu
+);
+unary_activation!(
+    /// `tanh(x)`. **PyTorch equivalent**: `torch.tanh`.
+    Tanh, "Tanh", try_tanh
+);
+unary_activation!(
+    /// `1 / (1 + e^(−x))`. **PyTorch equivalent**: `torch.sigmoid`.
+    Sigmoid, "Sigmoid", try_sigmoid
+);
+
+/// `x` for `x > 0`, `0.01·x` otherwise, with PyTorch's derivative at 0 (the slope 0.01).
+/// Computed as `0.01·x + 0.99·relu(x)`. **PyTorch equivalent**: `F.leaky_relu` (slope 0.01).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LeakyRelu;
+
+impl Activation for LeakyRelu {
+    const NAME: &'static str = "LeakyRelu";
+
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        x: Tensor<S, E, D, T>,
+    ) -> Result<Tensor<S, E, D, T>, AttnError> {
+        let slope = E::from_f64(0.01).unwrap_or_default();
+        let rest = E::from_f64(0.99).unwrap_or_default();
+        let (mut tape, x) = TapeHolder::split(x);
+        let positive = tape.run(&x, |x| x.try_relu().dev()?.try_mul(rest).dev())?;
+        let out = tape.run(&x, |x| x.try_mul(slope).dev()?.try_add(positive).dev())?;
+        Ok(tape.finish(out))
+    }
+}
+
+/// SiLU (Swish), `x·σ(x)`. **PyTorch equivalent**: `F.silu`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silu;
+
+impl Activation for Silu {
+    const NAME: &'static str = "Silu";
+
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        x: Tensor<S, E, D, T>,
+    ) -> Result<Tensor<S, E, D, T>, AttnError> {
+        let (mut tape, x) = TapeHolder::split(x);
+        let gate = tape.run(&x, |x| x.try_sigmoid().dev())?;
+        let out = tape.run(&x, |x| x.try_mul(gate).dev())?;
+        Ok(tape.finish(out))
+    }
+}
+
+/// Exact GELU, `x·Φ(x)` with the normal CDF through `erf`. **PyTorch equivalent**: `F.gelu`.
+///
+/// dfdx 0.13's `accurate_gelu` computes the right values but a wrong derivative: its
+/// `x·φ(x)` term misses the chain rule's `1/√2` (CPU and CUDA kernels alike), overstating it by
+/// `√2`. This adds `c(x) − c(x)` with `c = (√2 − 1)·φ` recorded only on the first term: the value
+/// is unchanged (the two are computed identically) and the gradient gains `(√2 − 1)·φ'(x) =
+/// −(√2 − 1)·x·φ(x)`, which cancels the excess. The golden tests against PyTorch check it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gelu;
+
+impl Activation for Gelu {
+    const NAME: &'static str = "Gelu";
+
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        x: Tensor<S, E, D, T>,
+    ) -> Result<Tensor<S, E, D, T>, AttnError> {
+        let k = E::from_f64((std::f64::consts::SQRT_2 - 1.0) / (2.0 * std::f64::consts::PI).sqrt())
+            .unwrap_or_default();
+        let minus_half = E::from_f64(-0.5).unwrap_or_default();
+        fn scaled_normal_pdf<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+            x: Tensor<S, E, D, T>,
+            minus_half: E,
+            k: E,
+        ) -> Result<Tensor<S, E, D, T>, AttnError> {
+            x.try_square()
+                .dev()?
+                .try_mul(minus_half)
+                .dev()?
+                .try_exp()
+                .dev()?
+                .try_mul(k)
+                .dev()
+        }
+        let (mut tape, x) = TapeHolder::split(x);
+        let gelu = tape.run(&x, |x| x.try_accurate_gelu().dev())?;
+        let constant = scaled_normal_pdf(x.clone(), minus_half, k)?;
+        let out = tape.run(&x, |x| {
+            scaled_normal_pdf(x, minus_half, k)?
+                .try_sub(constant)
+                .dev()?
+                .try_add(gelu)
+                .dev()
+        })?;
+        Ok(tape.finish(out))
+    }
+}

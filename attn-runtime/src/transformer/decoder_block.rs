@@ -1,0 +1,158 @@
+//! The transformer decoder block: causal self-attention, cross-attention over the encoder output,
+//! and the feed-forward network, each with a residual connection and layer norm.
+
+use dfdx::nn::modules::LayerNorm1D;
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+
+use super::encoder_block::residual;
+use super::FeedForwardNet;
+use crate::attention::{AttentionOptions, MultiHeadAttention};
+use crate::error::{AttnError, DeviceResultExt};
+use crate::model::LayerAttention;
+use crate::tape_holder::TapeHolder;
+
+/// One decoder block of width `M` with `H` heads, feed-forward `Ffn`, over a memory of width `K`.
+///
+/// - post-norm: `x = norm1(x + sa(x))`, `x = norm2(x + ca(x, mem))`, `x = norm3(x + ffn(x))`;
+/// - pre-norm: `x = x + sa(norm1(x))`, `x = x + ca(norm2(x), mem)`, `x = x + ffn(norm3(x))`;
+///
+/// with dropout after each sub-layer, on the attention weights and inside the feed-forward net.
+///
+/// # Shapes
+/// target `[B, T, M]`, memory `[B, S, K]` → `[B, T, M]`; self-attention weights `[B, H, T, T]`,
+/// cross-attention weights `[B, H, T, S]`.
+///
+/// **PyTorch equivalent**: `nn.TransformerDecoderLayer(M, H, F, batch_first=True, norm_first=PRE)`
+/// (with `K = M`); [`load_pytorch_state_dict`](Self::load_pytorch_state_dict) reads its state dict.
+#[derive(Clone, Debug)]
+pub struct DecoderBlock<
+    const M: usize,
+    const H: usize,
+    const K: usize,
+    Ffn,
+    const PRE: bool,
+    E: Dtype,
+    D: Storage<E>,
+> {
+    /// Masked self-attention.
+    pub self_attn: MultiHeadAttention<M, H, M, M, E, D>,
+    /// Cross-attention over the encoder output (PyTorch's `multihead_attn`).
+    pub cross_attn: MultiHeadAttention<M, H, K, K, E, D>,
+    /// Feed-forward network.
+    pub ffn: Ffn,
+    /// Norm of the self-attention sub-layer.
+    pub norm1: LayerNorm1D<M, E, D>,
+    /// Norm of the cross-attention sub-layer.
+    pub norm2: LayerNorm1D<M, E, D>,
+    /// Norm of the feed-forward sub-layer.
+    pub norm3: LayerNorm1D<M, E, D>,
+}
+
+impl<const M: usize, const H: usize, const K: usize, Ffn, const PRE: bool, E, D>
+    TensorCollection<E, D> for DecoderBlock<M, H, K, Ffn, PRE, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+    Ffn: TensorCollection<E, D>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = DecoderBlock<M, H, K, Ffn::To<E2, D2>, PRE, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("self_attn", |s| &s.self_attn, |s| &mut s.self_attn),
+                Self::module("cross_attn", |s| &s.cross_attn, |s| &mut s.cross_attn),
+                Self::module("ffn", |s| &s.ffn, |s| &mut s.ffn),
+                Self::module("norm1", |s| &s.norm1, |s| &mut s.norm1),
+                Self::module("norm2", |s| &s.norm2, |s| &mut s.norm2),
+                Self::module("norm3", |s| &s.norm3, |s| &mut s.norm3),
+            ),
+            |(self_attn, cross_attn, ffn, norm1, norm2, norm3)| DecoderBlock {
+                self_attn,
+                cross_attn,
+                ffn,
+                norm1,
+                norm2,
+                norm3,
+            },
+        )
+    }
+}
+
+impl<const M: usize, const H: usize, const K: usize, Ffn, const PRE: bool, E, D>
+    DecoderBlock<M, H, K, Ffn, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    /// Runs the block over `x` and the (recorded, tape-less) `memory`; `self_opts` carries the
+    /// causal and target padding mask, `cross_opts` the memory padding mask.
+    #[allow(clippy::too_many_arguments)]
+    pub fn try_block<B: Dim, Tq: Dim, Sk: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, Tq, Const<M>), E, D, T>,
+        memory: &Tensor<(B, Sk, Const<K>), E, D>,
+        self_opts: &AttentionOptions,
+        cross_opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, Tq, Const<M>), E, D, T>, AttnError> {
+        let p = self_opts.effective_dropout();
+        let (mut tape, x) = TapeHolder::split(x);
+        let self_attend = |q: Tensor<(B, Tq, Const<M>), E, D, T>| {
+            let out = self.self_attn.try_self_attend(q, self_opts)?;
+            Ok((out.context, out.weights))
+        };
+        let cross_attend = |q: Tensor<(B, Tq, Const<M>), E, D, T>| {
+            let out = self
+                .cross_attn
+                .try_attend(q, memory.clone(), memory.clone(), cross_opts)?;
+            Ok((out.context, out.weights))
+        };
+        // self-attention
+        let (x1, w_self) = if PRE {
+            let n = tape.run(&x, |x| self.norm1.try_forward(x).dev())?;
+            let (a, w) = tape.run_with(&n, self_attend)?;
+            (tape.run(&a, |a| residual(a, &x, p))?, w)
+        } else {
+            let (a, w) = tape.run_with(&x, self_attend)?;
+            (
+                tape.run(&a, |a| self.norm1.try_forward(residual(a, &x, p)?).dev())?,
+                w,
+            )
+        };
+        // cross-attention
+        let (x2, w_cross) = if PRE {
+            let n = tape.run(&x1, |x| self.norm2.try_forward(x).dev())?;
+            let (a, w) = tape.run_with(&n, cross_attend)?;
+            (tape.run(&a, |a| residual(a, &x1, p))?, w)
+        } else {
+            let (a, w) = tape.run_with(&x1, cross_attend)?;
+            (
+                tape.run(&a, |a| self.norm2.try_forward(residual(a, &x1, p)?).dev())?,
+                w,
+            )
+        };
+        // feed-forward
+        let x3 = if PRE {
+            let n = tape.run(&x2, |x| self.norm3.try_forward(x).dev())?;
+            let f = tape.run(&n, |x| self.ffn.try_feed_forward(x, p))?;
+            tape.run(&f, |f| residual(f, &x2, p))?
+        } else {
+            let f = tape.run(&x2, |x| self.ffn.try_feed_forward(x, p))?;
+            tape.run(&f, |f| self.norm3.try_forward(residual(f, &x2, p)?).dev())?
+        };
+        if let Some(w) = w_self {
+            weights.push(LayerAttention::capture(format!("{path}.self_attn"), w)?);
+        }
+        if let Some(w) = w_cross {
+            weights.push(LayerAttention::capture(format!("{path}.cross_attn"), w)?);
+        }
+        Ok(tape.finish(x3))
+    }
+}

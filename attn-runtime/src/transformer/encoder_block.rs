@@ -1,0 +1,131 @@
+//! The transformer encoder block: self-attention and feed-forward sub-layers, each with a residual
+//! connection and layer norm, before (pre-norm) or after (post-norm) the sub-layer.
+
+use dfdx::nn::modules::LayerNorm1D;
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+
+use super::FeedForwardNet;
+use crate::attention::{AttentionOptions, MultiHeadAttention};
+use crate::error::{AttnError, DeviceResultExt};
+use crate::model::LayerAttention;
+use crate::tape_holder::TapeHolder;
+
+/// One encoder block of width `M`, `H` heads and feed-forward `Ffn`.
+///
+/// - post-norm (`PRE = false`): `x = norm1(x + drop(sa(x)))`, `x = norm2(x + drop(ffn(x)))`;
+/// - pre-norm (`PRE = true`): `x = x + drop(sa(norm1(x)))`, `x = x + drop(ffn(norm2(x)))`.
+///
+/// Dropout applies to the attention weights, after attention, inside and after the feed-forward
+/// network, as PyTorch places it.
+///
+/// # Shapes
+/// `[B, S, M] → [B, S, M]`, self-attention weights `[B, H, S, S]`.
+///
+/// **PyTorch equivalent**: `nn.TransformerEncoderLayer(M, H, F, batch_first=True, norm_first=PRE)`;
+/// [`load_pytorch_state_dict`](Self::load_pytorch_state_dict) reads its state dict.
+#[derive(Clone, Debug)]
+pub struct EncoderBlock<
+    const M: usize,
+    const H: usize,
+    Ffn,
+    const PRE: bool,
+    E: Dtype,
+    D: Storage<E>,
+> {
+    /// Self-attention.
+    pub self_attn: MultiHeadAttention<M, H, M, M, E, D>,
+    /// Feed-forward network.
+    pub ffn: Ffn,
+    /// Norm of the attention sub-layer.
+    pub norm1: LayerNorm1D<M, E, D>,
+    /// Norm of the feed-forward sub-layer.
+    pub norm2: LayerNorm1D<M, E, D>,
+}
+
+impl<const M: usize, const H: usize, Ffn, const PRE: bool, E, D> TensorCollection<E, D>
+    for EncoderBlock<M, H, Ffn, PRE, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+    Ffn: TensorCollection<E, D>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = EncoderBlock<M, H, Ffn::To<E2, D2>, PRE, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("self_attn", |s| &s.self_attn, |s| &mut s.self_attn),
+                Self::module("ffn", |s| &s.ffn, |s| &mut s.ffn),
+                Self::module("norm1", |s| &s.norm1, |s| &mut s.norm1),
+                Self::module("norm2", |s| &s.norm2, |s| &mut s.norm2),
+            ),
+            |(self_attn, ffn, norm1, norm2)| EncoderBlock {
+                self_attn,
+                ffn,
+                norm1,
+                norm2,
+            },
+        )
+    }
+}
+
+/// `x + dropout(y)`, recorded, with `y` carrying the tape.
+pub(crate) fn residual<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    y: Tensor<S, E, D, T>,
+    x: &Tensor<S, E, D>,
+    p: f64,
+) -> Result<Tensor<S, E, D, T>, AttnError> {
+    let y = if p > 0.0 { y.try_dropout(p).dev()? } else { y };
+    y.try_add(x.clone()).dev()
+}
+
+impl<const M: usize, const H: usize, Ffn, const PRE: bool, E, D> EncoderBlock<M, H, Ffn, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    /// Runs the block; self-attention uses `opts` (mask, dropout, weights), and the weights are
+    /// pushed to `weights` under `path` when requested.
+    pub fn try_block<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: String,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let p = opts.effective_dropout();
+        let (mut tape, x) = TapeHolder::split(x);
+        let attend = |q: Tensor<(B, S, Const<M>), E, D, T>| {
+            let out = self.self_attn.try_self_attend(q, opts)?;
+            Ok((out.context, out.weights))
+        };
+        let (x1, w) = if PRE {
+            let normed = tape.run(&x, |x| self.norm1.try_forward(x).dev())?;
+            let (a, w) = tape.run_with(&normed, attend)?;
+            (tape.run(&a, |a| residual(a, &x, p))?, w)
+        } else {
+            let (a, w) = tape.run_with(&x, attend)?;
+            (
+                tape.run(&a, |a| self.norm1.try_forward(residual(a, &x, p)?).dev())?,
+                w,
+            )
+        };
+        if let Some(w) = w {
+            weights.push(LayerAttention::capture(path, w)?);
+        }
+        let x2 = if PRE {
+            let normed = tape.run(&x1, |x| self.norm2.try_forward(x).dev())?;
+            let f = tape.run(&normed, |x| self.ffn.try_feed_forward(x, p))?;
+            tape.run(&f, |f| residual(f, &x1, p))?
+        } else {
+            let f = tape.run(&x1, |x| self.ffn.try_feed_forward(x, p))?;
+            tape.run(&f, |f| self.norm2.try_forward(residual(f, &x1, p)?).dev())?
+        };
+        Ok(tape.finish(x2))
+    }
+}

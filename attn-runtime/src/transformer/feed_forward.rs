@@ -1,0 +1,154 @@
+//! The position-wise feed-forward network of a transformer block, plain or gated.
+
+use std::marker::PhantomData;
+
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+
+use super::Activation;
+use crate::attention::Projection;
+use crate::error::{AttnError, DeviceResultExt};
+use crate::tape_holder::TapeHolder;
+
+/// A feed-forward network over the last axis, `[B, S, M] → [B, S, M]`.
+pub trait FeedForwardNet<const M: usize, E: Dtype, D: Device<E>> {
+    /// Applies the network; `dropout` (training only) follows the activation, as in PyTorch.
+    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        dropout: f64,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError>;
+}
+
+/// `linear2(dropout(act(linear1(x))))`, width `M → F → M`.
+///
+/// # Shapes
+/// `[B, S, M] → [B, S, M]`
+///
+/// **PyTorch equivalent**: the `linear1`/`activation`/`dropout`/`linear2` of
+/// `nn.TransformerEncoderLayer(M, H, dim_feedforward=F)`; parameters load under the same names.
+#[derive(Clone, Debug)]
+pub struct FeedForward<const M: usize, const F: usize, A, E: Dtype, D: Storage<E>> {
+    /// `M → F`.
+    pub linear1: Projection<M, F, E, D, true>,
+    /// `F → M`.
+    pub linear2: Projection<F, M, E, D, true>,
+    act: PhantomData<A>,
+}
+
+/// The gated variants of Shazeer (2020): `down_proj(act(gate_proj(x)) ⊙ up_proj(x))`, no biases;
+/// GEGLU with [`Gelu`](super::Gelu), SwiGLU with [`Silu`](super::Silu).
+///
+/// # Shapes
+/// `[B, S, M] → [B, S, M]` through width `F`.
+///
+/// **PyTorch equivalent** (no built-in module): `down(act(gate(x)) * up(x))` with
+/// `nn.Linear(.., bias=False)` layers named `gate_proj`, `up_proj`, `down_proj` (LLaMA's names).
+#[derive(Clone, Debug)]
+pub struct GatedFeedForward<const M: usize, const F: usize, A, E: Dtype, D: Storage<E>> {
+    /// `M → F`, activated.
+    pub gate_proj: Projection<M, F, E, D, false>,
+    /// `M → F`, linear.
+    pub up_proj: Projection<M, F, E, D, false>,
+    /// `F → M`.
+    pub down_proj: Projection<F, M, E, D, false>,
+    act: PhantomData<A>,
+}
+
+impl<const M: usize, const F: usize, A, E, D> TensorCollection<E, D> for FeedForward<M, F, A, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = FeedForward<M, F, A, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("linear1", |s| &s.linear1, |s| &mut s.linear1),
+                Self::module("linear2", |s| &s.linear2, |s| &mut s.linear2),
+            ),
+            |(linear1, linear2)| FeedForward {
+                linear1,
+                linear2,
+                act: PhantomData,
+            },
+        )
+    }
+}
+
+impl<const M: usize, const F: usize, A, E, D> TensorCollection<E, D>
+    for GatedFeedForward<M, F, A, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = GatedFeedForward<M, F, A, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("gate_proj", |s| &s.gate_proj, |s| &mut s.gate_proj),
+                Self::module("up_proj", |s| &s.up_proj, |s| &mut s.up_proj),
+                Self::module("down_proj", |s| &s.down_proj, |s| &mut s.down_proj),
+            ),
+            |(gate_proj, up_proj, down_proj)| GatedFeedForward {
+                gate_proj,
+                up_proj,
+                down_proj,
+                act: PhantomData,
+            },
+        )
+    }
+}
+
+fn maybe_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<S, E, D, T>,
+    p: f64,
+) -> Result<Tensor<S, E, D, T>, AttnError> {
+    if p > 0.0 {
+        x.try_dropout(p).dev()
+    } else {
+        Ok(x)
+    }
+}
+
+impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> FeedForwardNet<M, E, D>
+    for FeedForward<M, F, A, E, D>
+{
+    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        dropout: f64,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let hidden = A::try_apply(self.linear1.try_forward_3d(x)?)?;
+        self.linear2.try_forward_3d(maybe_dropout(hidden, dropout)?)
+    }
+}
+
+impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> FeedForwardNet<M, E, D>
+    for GatedFeedForward<M, F, A, E, D>
+{
+    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        dropout: f64,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let (mut tape, x) = TapeHolder::split(x);
+        let up = tape.run(&x, |x| self.up_proj.try_forward_3d(x))?;
+        let gated = tape.run(&x, |x| {
+            A::try_apply(self.gate_proj.try_forward_3d(x)?)?
+                .try_mul(up)
+                .dev()
+        })?;
+        let out = tape.run(&gated, |g| {
+            self.down_proj.try_forward_3d(maybe_dropout(g, dropout)?)
+        })?;
+        Ok(tape.finish(out))
+    }
+}

@@ -1,0 +1,17 @@
+//! Transformer blocks built on the attention core (dfdx 0.13's own transformer is post-norm only,
+//! ReLU only, without dropout or positional encoding, and its decoder is not causal): encoder and
+//! decoder blocks with either norm placement, feed-forward networks with every common activation
+//! (gated ones included), stacks, and PyTorch state-dict loading.
+
+mod activation;
+mod decoder_block;
+mod encoder_block;
+mod feed_forward;
+mod pytorch;
+mod stack;
+
+pub use activation::{Activation, Gelu, GeluTanh, LeakyRelu, Relu, Sigmoid, Silu, Tanh};
+pub use decoder_block::DecoderBlock;
+pub use encoder_block::EncoderBlock;
+pub use feed_forward::{FeedForward, FeedForwardNet, GatedFeedForward};
+pub use stack::{TransformerDecoder, TransformerEncoder};

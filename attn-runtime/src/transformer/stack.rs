@@ -1,0 +1,170 @@
+//! Stacks of encoder and decoder blocks, with the final layer norm that pre-norm stacks need.
+
+use dfdx::nn::modules::{LayerNorm1D, Repeated};
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+
+use super::{DecoderBlock, EncoderBlock, FeedForwardNet};
+use crate::attention::AttentionOptions;
+use crate::error::{AttnError, DeviceResultExt};
+use crate::model::{LayerAttention, SequenceEncoder};
+
+/// `N` encoder blocks (`layers.0` …), then a final `norm` when pre-norm (a pre-norm stack's
+/// output is otherwise un-normalised).
+///
+/// # Shapes
+/// `[B, S, M] → [B, S, M]`.
+///
+/// **PyTorch equivalent**: `nn.TransformerEncoder(layer, N, norm=LayerNorm(M) if PRE else None)`.
+#[derive(Clone, Debug)]
+pub struct TransformerEncoder<
+    const M: usize,
+    const H: usize,
+    Ffn,
+    const N: usize,
+    const PRE: bool,
+    E: Dtype,
+    D: Storage<E>,
+> {
+    /// The blocks.
+    pub layers: Repeated<EncoderBlock<M, H, Ffn, PRE, E, D>, N>,
+    /// The final norm, present exactly when `PRE`.
+    pub norm: Option<LayerNorm1D<M, E, D>>,
+}
+
+/// `N` decoder blocks over a memory of width `K`, then a final `norm` when pre-norm.
+///
+/// # Shapes
+/// target `[B, T, M]`, memory `[B, S, K]` → `[B, T, M]`.
+///
+/// **PyTorch equivalent**: `nn.TransformerDecoder(layer, N, norm=LayerNorm(M) if PRE else None)`.
+#[derive(Clone, Debug)]
+pub struct TransformerDecoder<
+    const M: usize,
+    const H: usize,
+    const K: usize,
+    Ffn,
+    const N: usize,
+    const PRE: bool,
+    E: Dtype,
+    D: Storage<E>,
+> {
+    /// The blocks.
+    pub layers: Repeated<DecoderBlock<M, H, K, Ffn, PRE, E, D>, N>,
+    /// The final norm, present exactly when `PRE`.
+    pub norm: Option<LayerNorm1D<M, E, D>>,
+}
+
+macro_rules! stack_collection {
+    ($stack:ident < $($c:ident),* >, $pre:tt) => {
+        impl<$(const $c: usize,)* Ffn, const N: usize, E, D> TensorCollection<E, D> for $stack<$($c,)* Ffn, N, $pre, E, D>
+        where
+            E: Dtype + Float + SampleUniform,
+            D: Device<E>,
+            Ffn: TensorCollection<E, D>,
+        {
+            type To<E2: Dtype, D2: Device<E2>> = $stack<$($c,)* Ffn::To<E2, D2>, N, $pre, E2, D2>;
+
+            fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+                visitor: &mut V,
+            ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+                stack_collection!(@visit $stack, visitor, $pre)
+            }
+        }
+    };
+    (@visit $stack:ident, $visitor:ident, true) => {
+        $visitor.visit_fields(
+            (
+                Self::module("layers", |s| &s.layers, |s| &mut s.layers),
+                Self::module(
+                    "norm",
+                    |s| s.norm.as_ref().expect("a pre-norm stack has a final norm"),
+                    |s| s.norm.as_mut().expect("a pre-norm stack has a final norm"),
+                ),
+            ),
+            |(layers, norm)| $stack { layers, norm: Some(norm) },
+        )
+    };
+    (@visit $stack:ident, $visitor:ident, false) => {
+        $visitor.visit_fields(
+            Self::module("layers", |s| &s.layers, |s| &mut s.layers),
+            |layers| $stack { layers, norm: None },
+        )
+    };
+}
+stack_collection!(TransformerEncoder<M, H>, true);
+stack_collection!(TransformerEncoder<M, H>, false);
+stack_collection!(TransformerDecoder<M, H, K>, true);
+stack_collection!(TransformerDecoder<M, H, K>, false);
+
+impl<const M: usize, const H: usize, Ffn, const N: usize, const PRE: bool, E, D>
+    SequenceEncoder<M, E, D> for TransformerEncoder<M, H, Ffn, N, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let mut x = x;
+        for (i, block) in self.layers.modules.iter().enumerate() {
+            x = block.try_block(x, opts, format!("{path}.layers.{i}.self_attn"), weights)?;
+        }
+        match &self.norm {
+            Some(norm) => norm.try_forward(x).dev(),
+            None => Ok(x),
+        }
+    }
+
+    fn attention_layers(&self) -> usize {
+        N
+    }
+}
+
+impl<
+        const M: usize,
+        const H: usize,
+        const K: usize,
+        Ffn,
+        const N: usize,
+        const PRE: bool,
+        E,
+        D,
+    > TransformerDecoder<M, H, K, Ffn, N, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    /// Runs every block over `x` and `memory`; see [`DecoderBlock::try_block`].
+    pub fn try_decode<B: Dim, Tq: Dim, Sk: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, Tq, Const<M>), E, D, T>,
+        memory: &Tensor<(B, Sk, Const<K>), E, D>,
+        self_opts: &AttentionOptions,
+        cross_opts: &AttentionOptions,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, Tq, Const<M>), E, D, T>, AttnError> {
+        let mut x = x;
+        for (i, block) in self.layers.modules.iter().enumerate() {
+            x = block.try_block(
+                x,
+                memory,
+                self_opts,
+                cross_opts,
+                &format!("decoder.layers.{i}"),
+                weights,
+            )?;
+        }
+        match &self.norm {
+            Some(norm) => norm.try_forward(x).dev(),
+            None => Ok(x),
+        }
+    }
+}
