@@ -131,6 +131,25 @@ def activations():
     print("wrote activations")
 
 
+def rotary():
+    """Rotary embedding written out as Hugging Face's LLaMA applies it (rotate_half layout)."""
+    g = torch.Generator().manual_seed(49)
+    x = torch.randn(2, 3, 5, M, generator=g, dtype=torch.float64)
+    half = M // 2
+    inv_freq = 10000.0 ** (-torch.arange(0, half, dtype=torch.float64) * 2 / M)
+
+    def apply(offset):
+        angles = torch.arange(offset, offset + x.shape[2], dtype=torch.float64)[:, None] * inv_freq[None]
+        emb = torch.cat([angles, angles], dim=-1)
+        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        return x * emb.cos() + rotated * emb.sin()
+
+    tensors = {"x": x, "expected.offset0": apply(0), "expected.offset3": apply(3)}
+    tensors = {k: v.to(torch.float32).contiguous() for k, v in tensors.items()}
+    save_file(tensors, os.path.join(OUT, "rotary.safetensors"))
+    print("wrote rotary")
+
+
 def main():
     torch.manual_seed(0)
     encoder_layer("encoder_layer_post_relu", 41, False, "relu", [5, 3], False)
@@ -142,6 +161,7 @@ def main():
     gated_ffn("geglu", 47, "gelu")
     gated_ffn("swiglu", 48, "silu")
     activations()
+    rotary()
 
 
 if __name__ == "__main__":

@@ -347,3 +347,51 @@ fn geglu_matches_pytorch() {
 fn swiglu_matches_pytorch() {
     check_gated::<Silu>("swiglu");
 }
+
+#[test]
+fn rotary_embedding_matches_the_reference() {
+    let dev = Dev::default();
+    let fx = Fixture::load("transformer", "rotary");
+    let x = tensor(&dev, &fx, "x", (2, 3, 5, M));
+    for (offset, name) in [(0, "expected.offset0"), (3, "expected.offset3")] {
+        let rotary = attn_runtime::attention::Rotary {
+            offset,
+            ..Default::default()
+        };
+        let y = attn_runtime::attention::try_apply_rotary(x.clone(), &rotary).unwrap();
+        fx.assert_close(name, &y.as_vec());
+    }
+}
+
+#[test]
+fn rotary_attention_depends_on_relative_positions_only() {
+    let dev = Dev::seed_from_u64(5);
+    let mha = dev.build_module::<builder::MultiHeadAttention<M, H>, f32>();
+    let x: Tensor<Rank3<2, 5, M>, f32, _> = dev.sample_normal();
+    let at = |offset: usize| {
+        let opts = AttentionOptions {
+            rotary: Some(attn_runtime::attention::Rotary {
+                offset,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        mha.try_self_attend(x.clone(), &opts).unwrap()
+    };
+    let (a, b) = (at(0), at(7));
+    assert_close(
+        "weights",
+        &a.weights.unwrap().as_vec(),
+        &b.weights.unwrap().as_vec(),
+        1e-5,
+    );
+    assert_close("context", &a.context.as_vec(), &b.context.as_vec(), 1e-5);
+    // and rotary does change attention compared to none
+    let plain = mha
+        .try_self_attend(x.clone(), &AttentionOptions::default())
+        .unwrap();
+    assert_ne!(
+        plain.weights.unwrap().as_vec(),
+        at(0).weights.unwrap().as_vec()
+    );
+}

@@ -5,7 +5,8 @@ use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::{
-    scaled_dot_product::try_scaled_dot_product_attention, AttentionOptions, AttnOutput, Projection,
+    rotary::try_apply_rotary, scaled_dot_product::try_scaled_dot_product_attention,
+    AttentionOptions, AttnOutput, Projection,
 };
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
 
@@ -180,7 +181,7 @@ where
         Tk: Tape<E, D>,
         Tv: Tape<E, D>,
     {
-        let (b, sq, _) = *query.shape();
+        let b = query.shape().0;
         let sk = key.shape().1;
         expect_dim(
             "multi_head_attention.key.batch",
@@ -197,19 +198,72 @@ where
             sk.size(),
             value.shape().1.size(),
         )?;
-        let head_dim = M / H;
+        let q = self.try_project_query(query)?;
+        let (k, v) = self.try_project_key_value::<B, Sk, Tq, Tk, Tv>(key, value)?;
+        self.try_attend_heads(q, k, v, opts)
+    }
 
-        let q = self.q_proj.try_forward_3d(query)?;
+    /// The query projection split into heads: `[B, Sq, M] → [B, H, Sq, M/H]`.
+    #[allow(clippy::type_complexity)]
+    pub fn try_project_query<B: Dim, Sq: Dim, T: Tape<E, D>>(
+        &self,
+        query: Tensor<(B, Sq, Const<M>), E, D, T>,
+    ) -> Result<Tensor<(B, Const<H>, Sq, usize), E, D, T>, AttnError> {
+        split_heads::<_, _, H, M, _, _, _>(self.q_proj.try_forward_3d(query)?, M / H)
+    }
+
+    /// The key and value projections split into heads, recorded on the tape `T`:
+    /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, H, Sk, M/H]` each.
+    #[allow(clippy::type_complexity)]
+    pub fn try_project_key_value<B: Dim, Sk: Dim, T, Tk, Tv>(
+        &self,
+        key: Tensor<(B, Sk, Const<K>), E, D, Tk>,
+        value: Tensor<(B, Sk, Const<V>), E, D, Tv>,
+    ) -> Result<
+        (
+            Tensor<(B, Const<H>, Sk, usize), E, D, T>,
+            Tensor<(B, Const<H>, Sk, usize), E, D, T>,
+        ),
+        AttnError,
+    >
+    where
+        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D>,
+        Tv: Tape<E, D>,
+    {
         let k = self
             .k_proj
-            .try_forward_3d(onto_tape::<_, _, _, Tq, _>(key))?;
+            .try_forward_3d(onto_tape::<_, _, _, T, _>(key))?;
         let v = self
             .v_proj
-            .try_forward_3d(onto_tape::<_, _, _, Tq, _>(value))?;
-        let q = split_heads::<_, _, H, M, _, _, _>(q, head_dim)?;
-        let k = split_heads::<_, _, H, M, _, _, _>(k, head_dim)?;
-        let v = split_heads::<_, _, H, M, _, _, _>(v, head_dim)?;
+            .try_forward_3d(onto_tape::<_, _, _, T, _>(value))?;
+        Ok((
+            split_heads::<_, _, H, M, _, _, _>(k, M / H)?,
+            split_heads::<_, _, H, M, _, _, _>(v, M / H)?,
+        ))
+    }
 
+    /// Attention over already projected heads (rotary applied here when `opts.rotary`), then
+    /// the heads merged and the output projection: `→ [B, Sq, M]`.
+    #[allow(clippy::type_complexity)]
+    pub fn try_attend_heads<B: Dim, Sq: Dim, Sk: Dim, T, Tk, Tv>(
+        &self,
+        q: Tensor<(B, Const<H>, Sq, usize), E, D, T>,
+        k: Tensor<(B, Const<H>, Sk, usize), E, D, Tk>,
+        v: Tensor<(B, Const<H>, Sk, usize), E, D, Tv>,
+        opts: &AttentionOptions,
+    ) -> Result<MhaOutput<B, Sq, Sk, M, H, E, D, T>, AttnError>
+    where
+        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D>,
+        Tv: Tape<E, D>,
+    {
+        let (b, _, sq, _) = *q.shape();
+        let k = onto_tape::<_, _, _, T, _>(k);
+        let (q, k) = match &opts.rotary {
+            Some(r) => (try_apply_rotary(q, r)?, try_apply_rotary(k, r)?),
+            None => (q, k),
+        };
         let out = try_scaled_dot_product_attention(q, k, v, opts)?;
         let context = out
             .context

@@ -1,6 +1,7 @@
 //! Per-call attention settings: mask, scale, dropout and whether to return the weights.
 
 use super::mask::AttentionMask;
+use super::rotary::Rotary;
 
 /// How the scores `q · kᵀ` are scaled before the softmax.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -51,6 +52,8 @@ pub struct AttentionOptions {
     /// Whether to return the weights; when `false` callers promise not to read them and the
     /// implementation may avoid materialising them.
     pub need_weights: bool,
+    /// Rotary position embedding of queries and keys (multi-head attention only).
+    pub rotary: Option<Rotary>,
 }
 
 impl Default for AttentionOptions {
@@ -61,6 +64,7 @@ impl Default for AttentionOptions {
             dropout: 0.0,
             training: false,
             need_weights: true,
+            rotary: None,
         }
     }
 }
