@@ -1,6 +1,5 @@
 //! The validated model: what a declaration means once every rule has passed.
 
-use proc_macro2::Span;
 use syn::{Attribute, Ident, Visibility};
 
 /// The architectures a declaration can choose with `arch:`.
@@ -178,7 +177,6 @@ pub struct Model {
     /// Default dataset, if any.
     pub data: Option<String>,
     pub arch: Arch,
-    pub arch_span: Span,
     pub task: Task,
     pub d_model: usize,
     /// 1 for `SingleHead`.
@@ -200,4 +198,8 @@ pub struct Model {
     pub hidden: Option<usize>,
     pub bidirectional: bool,
     pub rnn_attention: Option<&'static str>,
+    /// Encoder width of a sequence-to-sequence transformer (the decoder's cross-attention key
+    /// and value width); `d_model` when not given.
+    pub kdim: Option<usize>,
+    pub tie_embeddings: bool,
 }

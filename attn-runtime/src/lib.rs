@@ -31,6 +31,10 @@ pub mod __private {
     pub use crate::attention::{AdditiveAttention, GeneralAttention};
     pub use crate::model::*;
     pub use crate::rnn::{GruCell, LstmCell};
+    pub use crate::transformer::{
+        FeedForward, GatedFeedForward, Gelu, GeluTanh, LeakyRelu, Relu, Sigmoid, Silu, Tanh,
+        TiedOutput, TransformerEncoder, UntiedOutput,
+    };
     pub use dfdx;
 }
 

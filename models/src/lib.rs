@@ -9,6 +9,7 @@
 
 mod dates_gru_bahdanau;
 mod dates_lstm_luong;
+mod dates_transformer;
 mod digits_patches;
 mod error;
 mod registry;
@@ -16,10 +17,13 @@ mod sentiment_dot_attention;
 mod sentiment_encoder;
 mod sentiment_rnn_attention;
 mod sentiment_single_head;
+mod sentiment_transformer;
 mod sort_tagger;
+mod sort_transformer;
 
 pub use dates_gru_bahdanau::{DatesGruBahdanau, DatesGruBahdanauModel};
 pub use dates_lstm_luong::{DatesLstmLuong, DatesLstmLuongModel};
+pub use dates_transformer::{DatesTransformer, DatesTransformerModel};
 pub use digits_patches::{DigitsPatches, DigitsPatchesModel};
 pub use error::ModelsError;
 pub use registry::{find, names, MODELS};
@@ -27,4 +31,6 @@ pub use sentiment_dot_attention::{SentimentDotAttention, SentimentDotAttentionMo
 pub use sentiment_encoder::{SentimentEncoder, SentimentEncoderModel};
 pub use sentiment_rnn_attention::{SentimentRnnAttention, SentimentRnnAttentionModel};
 pub use sentiment_single_head::{SentimentSingleHead, SentimentSingleHeadModel};
+pub use sentiment_transformer::{SentimentTransformer, SentimentTransformerModel};
 pub use sort_tagger::{SortTagger, SortTaggerModel};
+pub use sort_transformer::{SortTransformer, SortTransformerModel};

@@ -3,8 +3,9 @@
 use attn_runtime::zoo::{Entry, ZooEntry};
 
 use crate::{
-    error::ModelsError, DatesGruBahdanau, DatesLstmLuong, DigitsPatches, SentimentDotAttention,
-    SentimentEncoder, SentimentRnnAttention, SentimentSingleHead, SortTagger,
+    error::ModelsError, DatesGruBahdanau, DatesLstmLuong, DatesTransformer, DigitsPatches,
+    SentimentDotAttention, SentimentEncoder, SentimentRnnAttention, SentimentSingleHead,
+    SentimentTransformer, SortTagger, SortTransformer,
 };
 
 /// Every zoo model, in the order `--list` shows them. A new model file adds one line here.
@@ -17,6 +18,9 @@ pub static MODELS: &[&dyn ZooEntry] = &[
     &Entry::<SentimentRnnAttention>::NEW,
     &Entry::<DatesGruBahdanau>::NEW,
     &Entry::<DatesLstmLuong>::NEW,
+    &Entry::<SentimentTransformer>::NEW,
+    &Entry::<SortTransformer>::NEW,
+    &Entry::<DatesTransformer>::NEW,
 ];
 
 /// All registered names.

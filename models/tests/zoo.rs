@@ -8,7 +8,7 @@ use attn_runtime::zoo::{Batch, Inputs};
 
 #[test]
 fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
-    assert!(MODELS.len() >= 8);
+    assert!(MODELS.len() >= 11);
     for entry in MODELS {
         let meta = entry.meta();
         let mut model = entry
@@ -37,27 +37,46 @@ fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
         let shapes: Vec<[usize; 4]> = out.attention.iter().map(|(_, s)| *s).collect();
         assert_eq!(shapes, meta.attention_shapes(3), "{}", meta.name);
         assert!(!shapes.is_empty(), "{}", meta.name);
-        if meta.layers > 1 {
-            for (i, (name, _)) in out.attention.iter().enumerate() {
-                assert_eq!(name, &format!("encoder.layers.{i}.attention"));
-            }
-        }
-        // rows sum to 1 over the keys each sequence really has, padding gets nothing
-        for (w, [_, heads, queries, keys]) in out.weights.iter().zip(&shapes) {
-            let visible_keys = |b: usize| match &batch.inputs {
-                Inputs::Tokens { lengths, .. } => lengths[b],
-                Inputs::Images { .. } => *keys,
-            };
-            for (row, chunk) in w.chunks(*keys).enumerate() {
-                let b = row / (heads * queries);
-                let visible: f32 = chunk[..visible_keys(b)].iter().sum();
-                let padding: f32 = chunk[visible_keys(b)..].iter().sum();
+        // maps are named by their layer's parameter path, encoder layers first, in order
+        let names: Vec<&str> = out.attention.iter().map(|(n, _)| n.as_str()).collect();
+        for i in 0..meta.layers.min(names.len()) {
+            if meta.layers > 1 {
                 assert!(
-                    (visible - 1.0).abs() < 1e-4,
-                    "{}: row {row} sums to {visible}",
+                    names[i].starts_with(&format!("encoder.layers.{i}.")),
+                    "{}: {names:?}",
                     meta.name
                 );
-                assert_eq!(padding, 0.0, "{}: padding got weight", meta.name);
+            }
+        }
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{}: {names:?}", meta.name);
+        // rows sum to 1 over the keys each query may see, masked keys get nothing: padding of
+        // the source, and the future in a decoder's self-attention
+        for ((name, _), (w, [_, heads, queries, keys])) in
+            out.attention.iter().zip(out.weights.iter().zip(&shapes))
+        {
+            let causal = name.starts_with("decoder.") && name.ends_with("self_attn");
+            let visible_keys = |b: usize, q: usize| match (&batch.inputs, causal) {
+                (_, true) => q + 1,
+                (Inputs::Tokens { lengths, .. }, false) => lengths[b],
+                (Inputs::Images { .. }, false) => *keys,
+            };
+            for (row, chunk) in w.chunks(*keys).enumerate() {
+                let (b, q) = (row / (heads * queries), row % queries);
+                let visible: f32 = chunk[..visible_keys(b, q)].iter().sum();
+                let masked: f32 = chunk[visible_keys(b, q)..].iter().sum();
+                assert!(
+                    (visible - 1.0).abs() < 1e-4,
+                    "{}: {name} row {row} sums to {visible}",
+                    meta.name
+                );
+                assert_eq!(
+                    masked, 0.0,
+                    "{}: {name}: a masked key got weight",
+                    meta.name
+                );
             }
         }
 

@@ -16,19 +16,11 @@ use crate::validate::Errors;
 /// Expands a validated model.
 pub fn expand(model: &Model) -> TokenStream {
     match model.arch {
-        Arch::SingleHead | Arch::SelfAttention | Arch::PatchAttention | Arch::Recurrent => {
-            expand_attention_model(model)
-        }
-        Arch::Transformer => {
-            let message = format!(
-                "`{}` declarations are checked, but this version of attn cannot build them yet; \
-                 use SingleHead, SelfAttention, PatchAttention or Recurrent",
-                model.arch.name()
-            );
-            let error = quote_spanned!(model.arch_span=> ::core::compile_error!(#message););
-            let stub = stub(&model.docs, &model.vis, &model.ident);
-            quote!(#error #stub)
-        }
+        Arch::SingleHead
+        | Arch::SelfAttention
+        | Arch::PatchAttention
+        | Arch::Recurrent
+        | Arch::Transformer => expand_attention_model(model),
     }
 }
 
@@ -70,17 +62,34 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     let d = lit(m.d_model);
     let h = lit(m.heads);
     let n = lit(m.layers);
+    let pre = m.norm == "Pre";
     let encoder = match m.arch {
         Arch::SingleHead => quote!(#p::SingleHeadEncoder<#d, E, D>),
+        Arch::Transformer => {
+            let ffn = feed_forward(m, m.d_model);
+            quote!(#p::TransformerEncoder<#d, #h, #ffn, #n, #pre, E, D>)
+        }
         _ => quote!(#p::SelfAttentionEncoder<#d, #h, #n, E, D>),
     };
-    let positions = |len: usize| match m.positional {
-        "Learned" => {
-            let len = lit(len);
-            quote!(#p::LearnedPositions<#len, #d, E, D>)
+    let positions_of = |len: usize, width: usize| {
+        let w = lit(width);
+        match m.positional {
+            "Learned" => {
+                let len = lit(len);
+                quote!(#p::LearnedPositions<#len, #w, E, D>)
+            }
+            // rotary positions rotate queries and keys inside attention, nothing is added
+            "None" | "Rotary" => quote!(#p::NoPositions),
+            _ => quote!(#p::SinusoidalPositions),
         }
-        "None" => quote!(#p::NoPositions),
-        _ => quote!(#p::SinusoidalPositions),
+    };
+    let positions = |len: usize| positions_of(len, m.d_model);
+    let classifier_head = |c: &TokenStream| {
+        if m.pooling == "Cls" {
+            quote!(#p::ClsPoolClassifierHead<#d, #c, E, D>)
+        } else {
+            quote!(#p::MeanPoolClassifierHead<#d, #c, E, D>)
+        }
     };
     let (alias, input_doc) = match &m.task {
         Task::Classify {
@@ -103,8 +112,9 @@ fn expand_attention_model(m: &Model) -> TokenStream {
         } => {
             let (v, l, c) = (lit(*vocab), lit(*max_len), lit(*classes));
             let pos = positions(*max_len);
+            let head = classifier_head(&c);
             (
-                quote!(#p::TokenModel<#v, #l, #d, #encoder, #pos, #p::MeanPoolClassifierHead<#d, #c, E, D>, #ident, E, D>),
+                quote!(#p::TokenModel<#v, #l, #d, #encoder, #pos, #head, #ident, E, D>),
                 format!("token ids `[B, {max_len}]` → logits `[B, {classes}]`"),
             )
         }
@@ -142,6 +152,36 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             (
                 quote!(#p::PatchModel<#ch, #ih, #iw, #pp, #npl, #pdl, #d, #encoder, #pos, #p::MeanPoolClassifierHead<#d, #c, E, D>, #ident, E, D>),
                 format!("images `[B, {channels}, {height}, {width}]` → logits `[B, {classes}]` ({np} patches of {patch}×{patch})"),
+            )
+        }
+        Task::Seq2Seq {
+            src_vocab,
+            tgt_vocab,
+            src_len,
+            tgt_len,
+        } if m.arch == Arch::Transformer => {
+            let kd_width = m.kdim.unwrap_or(m.d_model);
+            let (sv, tv, sl, tl, kd) = (
+                lit(*src_vocab),
+                lit(*tgt_vocab),
+                lit(*src_len),
+                lit(*tgt_len),
+                lit(kd_width),
+            );
+            let (ffn_enc, ffn_dec) = (feed_forward(m, kd_width), feed_forward(m, m.d_model));
+            let nd = lit(m.decoder_layers);
+            let (src_pos, tgt_pos) = (
+                positions_of(*src_len, kd_width),
+                positions_of(*tgt_len, m.d_model),
+            );
+            let out = if m.tie_embeddings {
+                quote!(#p::TiedOutput<#tv, E, D>)
+            } else {
+                quote!(#p::UntiedOutput<#d, #tv, E, D>)
+            };
+            (
+                quote!(#p::TransformerSeq2Seq<#sv, #tv, #sl, #tl, #kd, #d, #h, #ffn_enc, #ffn_dec, #n, #nd, #pre, #src_pos, #tgt_pos, #out, #ident, E, D>),
+                format!("source ids `[B, {src_len}]` → logits `[B, {tgt_len}, {tgt_vocab}]`"),
             )
         }
         Task::Seq2Seq {
@@ -222,6 +262,20 @@ fn expand_attention_model(m: &Model) -> TokenStream {
         }
 
         #backstops
+    }
+}
+
+/// The feed-forward network of a transformer block of width `width`.
+fn feed_forward(m: &Model, width: usize) -> TokenStream {
+    let p = quote!(::attn_runtime::__private);
+    let (w, f) = (lit(width), lit(m.ff.unwrap_or(4 * width)));
+    match m.activation {
+        "Geglu" => quote!(#p::GatedFeedForward<#w, #f, #p::Gelu, E, D>),
+        "Swiglu" => quote!(#p::GatedFeedForward<#w, #f, #p::Silu, E, D>),
+        other => {
+            let act = format_ident!("{}", other);
+            quote!(#p::FeedForward<#w, #f, #p::#act, E, D>)
+        }
     }
 }
 

@@ -96,15 +96,15 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
     let window = count("window", &mut errs);
     let patch = count("patch", &mut errs);
     let hidden = count("hidden", &mut errs);
-    // Cross-attention widths and tying are checked now; the transformer expansion will read them.
-    let _ = (count("kdim", &mut errs), count("vdim", &mut errs));
+    let kdim = count("kdim", &mut errs);
+    let vdim = count("vdim", &mut errs);
     let dropout = fields
         .get("dropout")
         .and_then(|f| rules::probability(f, &mut errs));
     let flag = |key: &str, errs: &mut Errors| fields.get(key).and_then(|f| rules::boolean(f, errs));
     let causal = flag("causal", &mut errs);
     let bidirectional = flag("bidirectional", &mut errs);
-    let _ = flag("tie_embeddings", &mut errs);
+    let tie_embeddings = flag("tie_embeddings", &mut errs);
     let choice = |key: &'static str, errs: &mut Errors| -> Option<&'static str> {
         let spec = keys::spec(key)?;
         fields.get(key).and_then(|f| rules::choice(f, spec, errs))
@@ -120,9 +120,15 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
     if let (Some(arch), Some(d_model)) = (arch, d_model) {
         if let (Some(heads), Some(f)) = (heads, fields.get("heads")) {
             rules::heads_divide(heads, d_model, f, &mut errs);
+            if let Some(kdim) = kdim {
+                rules::heads_divide_kdim(heads, kdim, fields["kdim"], &mut errs);
+            }
         }
         if let (Some(p), Some(Task::ImageClassify { height, width, .. })) = (patch, &task) {
             rules::patch_divides_image(p, *height, *width, fields["patch"], &mut errs);
+        }
+        if let (Some(k), Some(v), Some(f)) = (kdim, vdim, fields.get("vdim")) {
+            rules::vdim_equals_kdim(k, v, f, &mut errs);
         }
         if let Some(p) = positional {
             rules::positional_fits_arch(arch, p, fields["positional"], &mut errs);
@@ -159,7 +165,6 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         name: name.unwrap_or_else(|| rules::kebab_case(&decl.ident.to_string())),
         data,
         arch,
-        arch_span: fields["arch"].value.span(),
         task,
         d_model: d_model.expect("d_model validated"),
         heads: heads.unwrap_or(1),
@@ -179,6 +184,8 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         hidden,
         bidirectional: bidirectional.unwrap_or(false),
         rnn_attention,
+        kdim: kdim.or(vdim),
+        tie_embeddings: tie_embeddings.unwrap_or(false),
     })
 }
 

@@ -502,6 +502,27 @@ pub fn heads_divide(heads: usize, d_model: usize, heads_field: &Field, errs: &mu
     }
 }
 
+/// A transformer encoder of width `kdim` splits it into the same heads as the decoder.
+pub fn heads_divide_kdim(heads: usize, kdim: usize, f: &Field, errs: &mut Errors) {
+    if kdim % heads != 0 {
+        errs.push(
+            value_span(f),
+            format!("{heads} heads do not divide kdim = {kdim}, the encoder width"),
+        );
+    }
+}
+
+/// The encoder output serves as both keys and values of the cross-attention, so their widths
+/// are the encoder width: `vdim` can only repeat `kdim`.
+pub fn vdim_equals_kdim(kdim: usize, vdim: usize, f: &Field, errs: &mut Errors) {
+    if kdim != vdim {
+        errs.push(
+            value_span(f),
+            format!("vdim = {vdim} differs from kdim = {kdim}: the encoder output is both keys and values; give one width"),
+        );
+    }
+}
+
 /// Patches tile the image exactly: a remainder would be silently cropped.
 pub fn patch_divides_image(
     patch: usize,

@@ -64,7 +64,21 @@ macro_rules! head_collection {
         }
     };
 }
+/// Classification from the first position (BERT's `[CLS]`): the data pipeline puts a marker token
+/// (BOS) first, and the encoder learns to gather the sequence into it.
+///
+/// # Shapes
+/// `[B, L, M] -> [B, C]`
+///
+/// **PyTorch equivalent**: `nn.Linear(M, C)(x[:, 0])`.
+#[derive(Clone, Debug)]
+pub struct ClsPoolClassifierHead<const M: usize, const C: usize, E: Dtype, D: Storage<E>> {
+    /// `M -> C`.
+    pub proj: Projection<M, C, E, D, true>,
+}
+
 head_collection!(MeanPoolClassifierHead);
+head_collection!(ClsPoolClassifierHead);
 head_collection!(PerTokenHead);
 
 impl<const L: usize, const M: usize, const C: usize, E: Dtype, D: Device<E>> TaskHead<L, M, E, D>
@@ -92,5 +106,25 @@ impl<const L: usize, const M: usize, const G: usize, E: Dtype, D: Device<E>> Tas
         _lengths: Option<&[usize]>,
     ) -> Result<Tensor<(B, Const<L>, Const<G>), E, D, T>, AttnError> {
         self.proj.try_forward_3d(x)
+    }
+}
+
+impl<const L: usize, const M: usize, const C: usize, E: Dtype, D: Device<E>> TaskHead<L, M, E, D>
+    for ClsPoolClassifierHead<M, C, E, D>
+{
+    type Logits<B: Dim> = (B, Const<C>);
+
+    fn try_head<B: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, Const<L>, Const<M>), E, D, T>,
+        _lengths: Option<&[usize]>,
+    ) -> Result<Tensor<(B, Const<C>), E, D, T>, AttnError> {
+        let b = x.shape().0;
+        let first = x
+            .try_slice((.., 0..1, ..))
+            .map_err(AttnError::device)?
+            .try_reshape_like(&(b, Const::<M>))
+            .map_err(AttnError::device)?;
+        self.proj.try_forward_2d(first)
     }
 }

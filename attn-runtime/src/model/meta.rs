@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::attention::{AttentionMask, AttentionOptions, Scale};
+use crate::attention::{AttentionMask, AttentionOptions, Rotary, Scale};
 
 /// The architecture a model was declared with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -164,7 +164,19 @@ impl ModelMeta {
             (_, TaskSpec::Classify { max_len, .. } | TaskSpec::Tag { max_len, .. }) => {
                 vec![[batch, self.heads, max_len, max_len]; self.layers]
             }
-            (_, TaskSpec::Seq2Seq { .. }) => Vec::new(),
+            (
+                _,
+                TaskSpec::Seq2Seq {
+                    src_len, tgt_len, ..
+                },
+            ) => {
+                let mut shapes = vec![[batch, self.heads, src_len, src_len]; self.layers];
+                for _ in 0..self.decoder_layers {
+                    shapes.push([batch, self.heads, tgt_len, tgt_len]);
+                    shapes.push([batch, self.heads, tgt_len, src_len]);
+                }
+                shapes
+            }
         }
     }
 
@@ -185,7 +197,11 @@ impl ModelMeta {
         } else {
             Scale::InverseSqrtHeadDim
         };
-        AttentionOptions::default().mask(mask).scale(scale)
+        let rotary = (self.positional == "Rotary").then(Rotary::default);
+        AttentionOptions {
+            rotary,
+            ..AttentionOptions::default().mask(mask).scale(scale)
+        }
     }
 
     /// The hyper-parameters as `(name, value)` pairs, in declaration-card order.

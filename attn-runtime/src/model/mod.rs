@@ -11,7 +11,7 @@ mod token_encoding;
 mod token_model;
 
 pub use encoder::{SelfAttentionEncoder, SelfAttentionLayer, SequenceEncoder, SingleHeadEncoder};
-pub use heads::{MeanPoolClassifierHead, PerTokenHead, TaskHead};
+pub use heads::{ClsPoolClassifierHead, MeanPoolClassifierHead, PerTokenHead, TaskHead};
 pub use meta::{ArchKind, DeclaredModel, ModelMeta, TaskSpec};
 pub use output::{ForwardOptions, LayerAttention, ModelOutput};
 pub use patch_model::PatchModel;
@@ -27,3 +27,6 @@ pub use rnn_seq2seq::{RnnSeq2Seq, Seq2SeqOutput};
 mod rnn_classifier;
 
 pub use rnn_classifier::{AttentionPool, RnnClassifier};
+mod transformer_seq2seq;
+
+pub use transformer_seq2seq::TransformerSeq2Seq;

@@ -7,6 +7,8 @@ mod activation;
 mod decoder_block;
 mod encoder_block;
 mod feed_forward;
+mod kv_cache;
+mod output;
 mod pytorch;
 mod stack;
 
@@ -14,4 +16,6 @@ pub use activation::{Activation, Gelu, GeluTanh, LeakyRelu, Relu, Sigmoid, Silu,
 pub use decoder_block::DecoderBlock;
 pub use encoder_block::EncoderBlock;
 pub use feed_forward::{FeedForward, FeedForwardNet, GatedFeedForward};
+pub use kv_cache::{BlockCache, HeadTensor};
+pub use output::{OutputProjection, TiedOutput, UntiedOutput};
 pub use stack::{TransformerDecoder, TransformerEncoder};

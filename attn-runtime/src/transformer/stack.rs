@@ -57,46 +57,43 @@ pub struct TransformerDecoder<
 }
 
 macro_rules! stack_collection {
-    ($stack:ident < $($c:ident),* >, $pre:tt) => {
-        impl<$(const $c: usize,)* Ffn, const N: usize, E, D> TensorCollection<E, D> for $stack<$($c,)* Ffn, N, $pre, E, D>
+    ($stack:ident < $($c:ident),* >) => {
+        impl<$(const $c: usize,)* Ffn, const N: usize, const PRE: bool, E, D> TensorCollection<E, D>
+            for $stack<$($c,)* Ffn, N, PRE, E, D>
         where
             E: Dtype + Float + SampleUniform,
             D: Device<E>,
             Ffn: TensorCollection<E, D>,
         {
-            type To<E2: Dtype, D2: Device<E2>> = $stack<$($c,)* Ffn::To<E2, D2>, N, $pre, E2, D2>;
+            type To<E2: Dtype, D2: Device<E2>> = $stack<$($c,)* Ffn::To<E2, D2>, N, PRE, E2, D2>;
 
             fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
                 visitor: &mut V,
             ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-                stack_collection!(@visit $stack, visitor, $pre)
+                if PRE {
+                    visitor.visit_fields(
+                        (
+                            Self::module("layers", |s| &s.layers, |s| &mut s.layers),
+                            Self::module(
+                                "norm",
+                                |s| s.norm.as_ref().expect("a pre-norm stack has a final norm"),
+                                |s| s.norm.as_mut().expect("a pre-norm stack has a final norm"),
+                            ),
+                        ),
+                        |(layers, norm)| $stack { layers, norm: Some(norm) },
+                    )
+                } else {
+                    visitor.visit_fields(
+                        Self::module("layers", |s| &s.layers, |s| &mut s.layers),
+                        |layers| $stack { layers, norm: None },
+                    )
+                }
             }
         }
     };
-    (@visit $stack:ident, $visitor:ident, true) => {
-        $visitor.visit_fields(
-            (
-                Self::module("layers", |s| &s.layers, |s| &mut s.layers),
-                Self::module(
-                    "norm",
-                    |s| s.norm.as_ref().expect("a pre-norm stack has a final norm"),
-                    |s| s.norm.as_mut().expect("a pre-norm stack has a final norm"),
-                ),
-            ),
-            |(layers, norm)| $stack { layers, norm: Some(norm) },
-        )
-    };
-    (@visit $stack:ident, $visitor:ident, false) => {
-        $visitor.visit_fields(
-            Self::module("layers", |s| &s.layers, |s| &mut s.layers),
-            |layers| $stack { layers, norm: None },
-        )
-    };
 }
-stack_collection!(TransformerEncoder<M, H>, true);
-stack_collection!(TransformerEncoder<M, H>, false);
-stack_collection!(TransformerDecoder<M, H, K>, true);
-stack_collection!(TransformerDecoder<M, H, K>, false);
+stack_collection!(TransformerEncoder<M, H>);
+stack_collection!(TransformerDecoder<M, H, K>);
 
 impl<const M: usize, const H: usize, Ffn, const N: usize, const PRE: bool, E, D>
     SequenceEncoder<M, E, D> for TransformerEncoder<M, H, Ffn, N, PRE, E, D>
@@ -161,6 +158,53 @@ where
                 &format!("decoder.layers.{i}"),
                 weights,
             )?;
+        }
+        match &self.norm {
+            Some(norm) => norm.try_forward(x).dev(),
+            None => Ok(x),
+        }
+    }
+}
+
+impl<
+        const M: usize,
+        const H: usize,
+        const K: usize,
+        Ffn,
+        const N: usize,
+        const PRE: bool,
+        E,
+        D,
+    > TransformerDecoder<M, H, K, Ffn, N, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    /// One cache per block for decoding against `memory` `[B, S, K]`.
+    pub fn try_new_caches(
+        &self,
+        memory: &Tensor<(usize, usize, Const<K>), E, D>,
+    ) -> Result<Vec<super::BlockCache<H, E, D>>, AttnError> {
+        self.layers
+            .modules
+            .iter()
+            .map(|block| block.try_new_cache(memory))
+            .collect()
+    }
+
+    /// Every block on new target positions, extending `caches` (evaluation mode); equals the
+    /// full causal pass at those positions.
+    pub fn try_step(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        caches: &mut [super::BlockCache<H, E, D>],
+        self_opts: &AttentionOptions,
+        cross_opts: &AttentionOptions,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        let mut x = x;
+        for (block, cache) in self.layers.modules.iter().zip(caches.iter_mut()) {
+            x = block.try_step(x, cache, self_opts, cross_opts)?;
         }
         match &self.norm {
             Some(norm) => norm.try_forward(x).dev(),

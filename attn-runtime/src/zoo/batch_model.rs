@@ -7,8 +7,10 @@ use crate::error::{AttnError, DeviceResultExt};
 use crate::model::{
     DeclaredModel, DecoderAttention, ForwardOptions, LayerAttention, ModelMeta, PatchModel,
     PositionalEncoding, RnnClassifier, RnnSeq2Seq, SequenceEncoder, TaskHead, TokenModel,
+    TransformerSeq2Seq,
 };
 use crate::rnn::RecurrentCell;
+use crate::transformer::{FeedForwardNet, OutputProjection};
 
 /// Logits as rows (`[N, labels]`: one row per sequence for classifiers, per position for
 /// taggers) and the captured attention.
@@ -274,6 +276,82 @@ where
         let out = self.try_forward_with(ids, &opts)?;
         Ok(BatchOutput {
             logits: as_rows(out.logits, C)?,
+            attention: out.attention,
+        })
+    }
+}
+
+impl<
+        const SV: usize,
+        const TV: usize,
+        const SL: usize,
+        const TL: usize,
+        const KD: usize,
+        const M: usize,
+        const H: usize,
+        FfnE,
+        FfnD,
+        const NE: usize,
+        const ND: usize,
+        const PRE: bool,
+        SrcPos,
+        TgtPos,
+        Out,
+        S,
+        E,
+        D,
+    > BatchModel<E, D>
+    for TransformerSeq2Seq<
+        SV,
+        TV,
+        SL,
+        TL,
+        KD,
+        M,
+        H,
+        FfnE,
+        FfnD,
+        NE,
+        ND,
+        PRE,
+        SrcPos,
+        TgtPos,
+        Out,
+        S,
+        E,
+        D,
+    >
+where
+    E: Dtype,
+    D: Device<E>,
+    FfnE: FeedForwardNet<KD, E, D>,
+    FfnD: FeedForwardNet<M, E, D>,
+    SrcPos: PositionalEncoding<KD, E, D>,
+    TgtPos: PositionalEncoding<M, E, D>,
+    Out: OutputProjection<M, TV, E, D>,
+    S: DeclaredModel,
+{
+    fn meta(&self) -> &'static ModelMeta {
+        &S::META
+    }
+
+    /// Targets are the `[B, TL]` target tokens: teacher forcing in training, loss rows always.
+    fn try_forward_batch<T: Tape<E, D>>(
+        &self,
+        batch: &Batch,
+        opts: &ForwardOptions,
+        tape: T,
+    ) -> Result<BatchOutput<E, D, T>, AttnError> {
+        let (src, opts) = token_batch::<SL, E, D, T>(
+            batch,
+            opts,
+            self.src_embedding.weight.device(),
+            &S::META,
+            tape,
+        )?;
+        let out = self.try_forward_with(src, Some(&batch.targets), &opts)?;
+        Ok(BatchOutput {
+            logits: as_rows(out.logits, TV)?,
             attention: out.attention,
         })
     }

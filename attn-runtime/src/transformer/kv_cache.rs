@@ -1,0 +1,174 @@
+//! Incremental decoding: a key/value cache per decoder layer, so each new target token costs one
+//! row of attention instead of a full causal pass.
+
+use dfdx::prelude::*;
+
+use super::{DecoderBlock, FeedForwardNet};
+use crate::attention::{try_apply_rotary, AttentionOptions, MultiHeadAttention, Rotary};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Keys or values of one attention layer, `[B, H, S, M/H]`.
+pub type HeadTensor<const H: usize, E, D> = Tensor<(usize, Const<H>, usize, usize), E, D>;
+
+/// The cache of one decoder block: its self-attention keys and values so far, and the
+/// cross-attention keys and values of the encoder output (computed once).
+#[derive(Clone, Debug)]
+pub struct BlockCache<const H: usize, E: Dtype, D: Storage<E>> {
+    /// Self-attention keys, one row per decoded position.
+    pub self_k: Option<HeadTensor<H, E, D>>,
+    /// Self-attention values.
+    pub self_v: Option<HeadTensor<H, E, D>>,
+    /// Cross-attention keys of the memory.
+    pub cross_k: HeadTensor<H, E, D>,
+    /// Cross-attention values of the memory.
+    pub cross_v: HeadTensor<H, E, D>,
+}
+
+impl<const H: usize, E: Dtype, D: Storage<E>> BlockCache<H, E, D> {
+    /// How many positions have been decoded.
+    pub fn len(&self) -> usize {
+        self.self_k.as_ref().map_or(0, |k| k.shape().2)
+    }
+
+    /// Whether nothing has been decoded yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn append<const H: usize, E: Dtype, D: Device<E>>(
+    cache: Option<HeadTensor<H, E, D>>,
+    new: HeadTensor<H, E, D>,
+) -> Result<HeadTensor<H, E, D>, AttnError> {
+    match cache {
+        None => Ok(new),
+        Some(old) => (old, new).try_concat_along(Axis::<2>).dev(),
+    }
+}
+
+impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<M, H, M, M, E, D> {
+    /// Self-attention of new positions over every position so far: the new keys and values are
+    /// appended to `k_cache`/`v_cache` (rotated at their positions when `opts.rotary`), and the
+    /// queries see all cached keys.
+    ///
+    /// # Shapes
+    /// `x: [B, S_new, M]` → `[B, S_new, M]`; the caches grow by `S_new` rows.
+    #[allow(clippy::type_complexity)]
+    pub fn try_attend_incremental(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        k_cache: &mut Option<HeadTensor<H, E, D>>,
+        v_cache: &mut Option<HeadTensor<H, E, D>>,
+        opts: &AttentionOptions,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        let offset = k_cache.as_ref().map_or(0, |k| k.shape().2);
+        let q = self.try_project_query(x.clone())?;
+        let (k, v) =
+            self.try_project_key_value::<usize, usize, NoneTape, NoneTape, NoneTape>(x.clone(), x)?;
+        let (q, k) = match &opts.rotary {
+            Some(r) => {
+                let r = Rotary {
+                    offset: offset + r.offset,
+                    ..*r
+                };
+                (try_apply_rotary(q, &r)?, try_apply_rotary(k, &r)?)
+            }
+            None => (q, k),
+        };
+        let k = append(k_cache.take(), k)?;
+        let v = append(v_cache.take(), v)?;
+        *k_cache = Some(k.clone());
+        *v_cache = Some(v.clone());
+        // queries see every cached key (the cache only holds the past and present)
+        let opts = AttentionOptions {
+            rotary: None,
+            mask: Default::default(),
+            ..opts.clone()
+        };
+        Ok(self.try_attend_heads(q, k, v, &opts)?.context)
+    }
+}
+
+impl<const M: usize, const H: usize, const K: usize, Ffn, const PRE: bool, E, D>
+    DecoderBlock<M, H, K, Ffn, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    /// A cache for decoding against `memory` (`[B, S, K]`): the cross-attention keys and values
+    /// are projected once here.
+    pub fn try_new_cache(
+        &self,
+        memory: &Tensor<(usize, usize, Const<K>), E, D>,
+    ) -> Result<BlockCache<H, E, D>, AttnError> {
+        let (cross_k, cross_v) = self
+            .cross_attn
+            .try_project_key_value::<usize, usize, NoneTape, NoneTape, NoneTape>(
+                memory.clone(),
+                memory.clone(),
+            )?;
+        Ok(BlockCache {
+            self_k: None,
+            self_v: None,
+            cross_k,
+            cross_v,
+        })
+    }
+
+    /// The block on new target positions only, in evaluation mode, using and extending `cache`.
+    /// Equals the rows of the full causal pass at those positions.
+    ///
+    /// # Shapes
+    /// `x: [B, S_new, M]` → `[B, S_new, M]`.
+    pub fn try_step(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        cache: &mut BlockCache<H, E, D>,
+        self_opts: &AttentionOptions,
+        cross_opts: &AttentionOptions,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        let self_attend = |x: Tensor<(usize, usize, Const<M>), E, D>,
+                           cache: &mut BlockCache<H, E, D>| {
+            self.self_attn.try_attend_incremental(
+                x,
+                &mut cache.self_k,
+                &mut cache.self_v,
+                self_opts,
+            )
+        };
+        let cross_attend = |x: Tensor<(usize, usize, Const<M>), E, D>,
+                            cache: &BlockCache<H, E, D>| {
+            let q = self.cross_attn.try_project_query(x)?;
+            Ok::<_, AttnError>(
+                self.cross_attn
+                    .try_attend_heads(q, cache.cross_k.clone(), cache.cross_v.clone(), cross_opts)?
+                    .context,
+            )
+        };
+        let ffn = |x| self.ffn.try_feed_forward(x, 0.0);
+        let add = |a: Tensor<(usize, usize, Const<M>), E, D>,
+                   b: Tensor<(usize, usize, Const<M>), E, D>| a.try_add(b).dev();
+        if PRE {
+            let x = add(
+                x.clone(),
+                self_attend(self.norm1.try_forward(x).dev()?, cache)?,
+            )?;
+            let x = add(
+                x.clone(),
+                cross_attend(self.norm2.try_forward(x).dev()?, cache)?,
+            )?;
+            add(x.clone(), ffn(self.norm3.try_forward(x).dev()?)?)
+        } else {
+            let x = self
+                .norm1
+                .try_forward(add(x.clone(), self_attend(x, cache)?)?)
+                .dev()?;
+            let x = self
+                .norm2
+                .try_forward(add(x.clone(), cross_attend(x, cache)?)?)
+                .dev()?;
+            self.norm3.try_forward(add(x.clone(), ffn(x)?)?).dev()
+        }
+    }
+}

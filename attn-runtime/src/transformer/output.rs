@@ -1,0 +1,107 @@
+//! The decoder's output projection to the target vocabulary, with or without weight tying.
+
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+
+use crate::attention::Projection;
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Maps decoder states `[B, T, M]` to logits `[B, T, V]`, possibly through the target embedding.
+pub trait OutputProjection<const M: usize, const V: usize, E: Dtype, D: Device<E>> {
+    /// The logits; `embedding` is the target embedding table `[V, M]` (for tying).
+    fn try_logits<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        embedding: &Tensor<Rank2<V, M>, E, D>,
+    ) -> Result<Tensor<(B, S, Const<V>), E, D, T>, AttnError>;
+}
+
+/// Its own projection `M → V`. **PyTorch equivalent**: `nn.Linear(M, V)`.
+#[derive(Clone, Debug)]
+pub struct UntiedOutput<const M: usize, const V: usize, E: Dtype, D: Storage<E>> {
+    /// `M → V`.
+    pub proj: Projection<M, V, E, D, true>,
+}
+
+/// Weight tying (Press & Wolf 2017): logits `x · Eᵀ + b` with the target embedding `E`; only the
+/// bias is its own. **PyTorch equivalent**: `out.weight = tgt_embedding.weight`.
+#[derive(Clone, Debug)]
+pub struct TiedOutput<const V: usize, E: Dtype, D: Storage<E>> {
+    /// `[V]`.
+    pub bias: Tensor<Rank1<V>, E, D>,
+}
+
+impl<const M: usize, const V: usize, E, D> TensorCollection<E, D> for UntiedOutput<M, V, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = UntiedOutput<M, V, E2, D2>;
+
+    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
+        visitor: &mut Vi,
+    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
+        visitor.visit_fields(Self::module("proj", |s| &s.proj, |s| &mut s.proj), |proj| {
+            UntiedOutput { proj }
+        })
+    }
+}
+
+impl<const V: usize, E, D> TensorCollection<E, D> for TiedOutput<V, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = TiedOutput<V, E2, D2>;
+
+    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
+        visitor: &mut Vi,
+    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
+        visitor.visit_fields(
+            Self::tensor(
+                "bias",
+                |s| &s.bias,
+                |s| &mut s.bias,
+                TensorOptions::reset_to_zeros(),
+            ),
+            |bias| TiedOutput { bias },
+        )
+    }
+}
+
+impl<const M: usize, const V: usize, E: Dtype, D: Device<E>> OutputProjection<M, V, E, D>
+    for UntiedOutput<M, V, E, D>
+{
+    fn try_logits<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        _embedding: &Tensor<Rank2<V, M>, E, D>,
+    ) -> Result<Tensor<(B, S, Const<V>), E, D, T>, AttnError> {
+        self.proj.try_forward_3d(x)
+    }
+}
+
+impl<const M: usize, const V: usize, E: Dtype, D: Device<E>> OutputProjection<M, V, E, D>
+    for TiedOutput<V, E, D>
+{
+    fn try_logits<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        embedding: &Tensor<Rank2<V, M>, E, D>,
+    ) -> Result<Tensor<(B, S, Const<V>), E, D, T>, AttnError> {
+        let (b, s, _) = *x.shape();
+        let rows = b.size() * s.size();
+        let flat = x.try_reshape_like(&(rows, Const::<M>)).dev()?;
+        let weight = embedding
+            .retaped::<T>()
+            .try_permute::<_, Axes2<1, 0>>()
+            .dev()?;
+        let y = flat.try_matmul(weight).dev()?;
+        let shape = *y.shape();
+        let y = y
+            .try_add(self.bias.retaped::<T>().try_broadcast_like(&shape).dev()?)
+            .dev()?;
+        y.try_reshape_like(&(b, s, Const::<V>)).dev()
+    }
+}
