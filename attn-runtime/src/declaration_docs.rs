@@ -60,8 +60,11 @@
 ///
 /// Recurrent models expand into [`RnnSeq2Seq`](crate::model::RnnSeq2Seq) (Bahdanau with
 /// `attention: Additive`, Luong with `General` or `Dot`) or
-/// [`RnnClassifier`](crate::model::RnnClassifier) (attention pooling). Transformer declarations
-/// are validated in full, but this version cannot build them yet and says so with a compile error.
+/// [`RnnClassifier`](crate::model::RnnClassifier) (attention pooling). Transformers expand into a
+/// [`TokenModel`](crate::model::TokenModel) over a
+/// [`TransformerEncoder`](crate::transformer::TransformerEncoder) (classifiers and taggers) or a
+/// [`TransformerSeq2Seq`](crate::model::TransformerSeq2Seq) (`kdim` sets the encoder width,
+/// `tie_embeddings` ties the output layer to the target embedding).
 ///
 /// Feeding a tensor of the wrong length, or reading logits of the wrong class count, does not
 /// compile:
