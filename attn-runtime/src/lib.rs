@@ -11,6 +11,7 @@ pub mod attention;
 mod error;
 pub mod loss;
 pub mod model;
+pub mod optim;
 pub mod rnn;
 pub mod state_dict;
 pub mod suggest;

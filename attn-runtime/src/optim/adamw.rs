@@ -1,0 +1,246 @@
+//! Adam and AdamW with named, saveable state, global-norm gradient clipping, and a learning rate
+//! set per step (see [`super::LrSchedule`]).
+
+use std::collections::BTreeMap;
+
+use dfdx::nn::tensor_collection::{
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
+};
+use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AttnError;
+
+/// Adam's hyper-parameters. `weight_decay` is decoupled (AdamW, Loshchilov & Hutter) when
+/// `decoupled`, else added to the gradient (classic Adam's L2).
+///
+/// **PyTorch equivalent**: `torch.optim.AdamW(lr, betas, eps, weight_decay)` or
+/// `torch.optim.Adam(..., weight_decay)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdamConfig {
+    /// Learning rate (the schedule overrides it per step).
+    pub lr: f64,
+    /// First-moment decay.
+    pub beta1: f64,
+    /// Second-moment decay.
+    pub beta2: f64,
+    /// Denominator epsilon.
+    pub eps: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Decoupled weight decay (AdamW).
+    pub decoupled: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: true,
+        }
+    }
+}
+
+/// The optimizer state: step count and both moments of every parameter, by parameter name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AdamState {
+    /// Steps taken.
+    pub step: u64,
+    /// First moments.
+    pub m: BTreeMap<String, Vec<f64>>,
+    /// Second moments.
+    pub v: BTreeMap<String, Vec<f64>>,
+}
+
+/// Adam / AdamW over a dfdx model's parameters.
+#[derive(Clone, Debug, Default)]
+pub struct Adam {
+    /// Hyper-parameters.
+    pub cfg: AdamConfig,
+    /// State (saved with checkpoints).
+    pub state: AdamState,
+}
+
+impl Adam {
+    /// A fresh optimizer.
+    pub fn new(cfg: AdamConfig) -> Self {
+        Adam {
+            cfg,
+            state: AdamState::default(),
+        }
+    }
+
+    /// One update of parameter `name` from its gradient, in place, at the current step
+    /// (call [`Adam::begin_step`] first). Pure arithmetic, the same as PyTorch's.
+    pub fn update_values(
+        &mut self,
+        name: &str,
+        params: &mut [f64],
+        grads: &[f64],
+        grad_scale: f64,
+    ) {
+        let cfg = self.cfg;
+        let t = self.state.step.max(1) as i32;
+        let m = self
+            .state
+            .m
+            .entry(name.to_string())
+            .or_insert_with(|| vec![0.0; params.len()]);
+        let v = self
+            .state
+            .v
+            .entry(name.to_string())
+            .or_insert_with(|| vec![0.0; params.len()]);
+        let (bc1, bc2) = (1.0 - cfg.beta1.powi(t), 1.0 - cfg.beta2.powi(t));
+        for i in 0..params.len() {
+            let mut g = grads[i] * grad_scale;
+            if cfg.weight_decay != 0.0 {
+                if cfg.decoupled {
+                    params[i] *= 1.0 - cfg.lr * cfg.weight_decay;
+                } else {
+                    g += cfg.weight_decay * params[i];
+                }
+            }
+            m[i] = cfg.beta1 * m[i] + (1.0 - cfg.beta1) * g;
+            v[i] = cfg.beta2 * v[i] + (1.0 - cfg.beta2) * g * g;
+            let m_hat = m[i] / bc1;
+            let v_hat = v[i] / bc2;
+            params[i] -= cfg.lr * m_hat / (v_hat.sqrt() + cfg.eps);
+        }
+    }
+
+    /// Starts a step: counts it.
+    pub fn begin_step(&mut self) {
+        self.state.step += 1;
+    }
+
+    /// Updates every trainable parameter of `model` from `grads`, clipping their global L2 norm
+    /// to `clip_norm` first when given. Returns the gradient norm before clipping.
+    ///
+    /// `grads` must hold every parameter's gradient, as `model.alloc_grads()` followed by a
+    /// traced forward and backward pass gives (unused parameters then have zero gradients).
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] when the gradient norm is not finite (nothing is updated);
+    /// [`AttnError::Device`] when a device operation fails.
+    pub fn update<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
+        &mut self,
+        model: &mut M,
+        grads: &Gradients<E, D>,
+        clip_norm: Option<f64>,
+    ) -> Result<f64, AttnError> {
+        let norm = grad_norm(model, grads)?;
+        if !norm.is_finite() {
+            return Err(AttnError::InvalidInput {
+                reason: format!("the gradient norm is {norm}"),
+                fix: "lower the learning rate or enable gradient clipping".into(),
+            });
+        }
+        let scale = match clip_norm {
+            Some(c) if norm > c => c / (norm + 1e-6),
+            _ => 1.0,
+        };
+        self.begin_step();
+        let mut visitor = Updater {
+            adam: self,
+            grads,
+            scale,
+        };
+        M::iter_tensors(&mut RecursiveWalker {
+            m: (model, String::new()),
+            f: &mut visitor,
+        })
+        .map_err(AttnError::device)?;
+        Ok(norm)
+    }
+}
+
+/// The global L2 norm of every trainable parameter's gradient.
+pub fn grad_norm<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
+    model: &mut M,
+    grads: &Gradients<E, D>,
+) -> Result<f64, AttnError> {
+    let mut visitor = NormVisitor { grads, sum_sq: 0.0 };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut visitor,
+    })
+    .map_err(AttnError::device)?;
+    Ok(visitor.sum_sq.sqrt())
+}
+
+struct NormVisitor<'a, E: Dtype, D: Storage<E>> {
+    grads: &'a Gradients<E, D>,
+    sum_sq: f64,
+}
+
+impl<'a, E: Dtype, D: Device<E>> TensorVisitor<E, D> for NormVisitor<'a, E, D> {
+    type Viewer = (ViewTensorMut, ViewTensorName);
+    type Err = D::Err;
+    type E2 = E;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, E, D>,
+        (p, _name): (&mut Tensor<S, E, D>, String),
+    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
+        if opts.do_gradient_update {
+            self.sum_sq += self
+                .grads
+                .get(p)
+                .as_vec()
+                .iter()
+                .map(|g| g.to_f64().unwrap_or(0.0).powi(2))
+                .sum::<f64>();
+        }
+        Ok(None)
+    }
+}
+
+struct Updater<'a, E: Dtype, D: Storage<E>> {
+    adam: &'a mut Adam,
+    grads: &'a Gradients<E, D>,
+    scale: f64,
+}
+
+impl<'a, E: Dtype, D: Device<E>> TensorVisitor<E, D> for Updater<'a, E, D> {
+    type Viewer = (ViewTensorMut, ViewTensorName);
+    type Err = D::Err;
+    type E2 = E;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, E, D>,
+        (p, name): (&mut Tensor<S, E, D>, String),
+    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
+        if !opts.do_gradient_update {
+            return Ok(None);
+        }
+        let grads: Vec<f64> = self
+            .grads
+            .get(p)
+            .as_vec()
+            .iter()
+            .map(|g| g.to_f64().unwrap_or(0.0))
+            .collect();
+        let mut values: Vec<f64> = p
+            .as_vec()
+            .iter()
+            .map(|v| v.to_f64().unwrap_or(0.0))
+            .collect();
+        self.adam
+            .update_values(&name, &mut values, &grads, self.scale);
+        let values: Vec<E> = values
+            .into_iter()
+            .map(|v| E::from_f64(v).unwrap_or_default())
+            .collect();
+        p.copy_from(&values);
+        Ok(None)
+    }
+}
