@@ -23,6 +23,28 @@ pub fn try_cross_entropy_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     logits: Tensor<(usize, usize), E, D, T>,
     targets: &[usize],
 ) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
+    try_cross_entropy_rows_smoothed(logits, targets, 0.0)
+}
+
+/// [`try_cross_entropy_rows`] with label smoothing `epsilon`: the target distribution puts
+/// `1 − ε + ε/C` on the target class and `ε/C` on every other.
+///
+/// **PyTorch equivalent**: `F.cross_entropy(logits, targets, ignore_index=.., label_smoothing=ε)`.
+///
+/// # Errors
+/// As [`try_cross_entropy_rows`], and [`AttnError::InvalidHyperParameter`] for `ε` outside `[0, 1)`.
+pub fn try_cross_entropy_rows_smoothed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    logits: Tensor<(usize, usize), E, D, T>,
+    targets: &[usize],
+    epsilon: f64,
+) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
+    if !(0.0..1.0).contains(&epsilon) {
+        return Err(AttnError::InvalidHyperParameter {
+            name: "label_smoothing",
+            value: epsilon.to_string(),
+            requirement: "must be in [0, 1)",
+        });
+    }
     let (rows, classes) = *logits.shape();
     if targets.len() != rows {
         return Err(AttnError::InvalidInput {
@@ -43,11 +65,14 @@ pub fn try_cross_entropy_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
             fix: "a batch needs at least one target that is not padding".into(),
         });
     }
-    let share = E::from_f64(-1.0 / counted as f64).unwrap_or_default();
+    let share = -1.0 / counted as f64;
+    let spread = E::from_f64(share * epsilon / classes as f64).unwrap_or_default();
+    let hit = E::from_f64(share * (1.0 - epsilon + epsilon / classes as f64)).unwrap_or_default();
     let mut weights = vec![E::default(); rows * classes];
     for (r, &t) in targets.iter().enumerate() {
         if t != IGNORE {
-            weights[r * classes + t] = share;
+            weights[r * classes..(r + 1) * classes].fill(spread);
+            weights[r * classes + t] = hit;
         }
     }
     let weights = logits
@@ -77,6 +102,20 @@ mod tests {
             .array();
         let want = -((0.75f32).ln() + (0.5f32).ln()) / 2.0;
         assert!((loss - want).abs() < 1e-6, "{loss} vs {want}");
+    }
+
+    #[test]
+    fn label_smoothing_hand_computed() {
+        let dev: Cpu = Default::default();
+        // p = [0.25, 0.75], target 1, epsilon 0.1: q = [0.05, 0.95]
+        let logits = dev.tensor_from_vec(vec![0.0f32, 3f32.ln()], (1, 2));
+        let loss = try_cross_entropy_rows_smoothed(logits, &[1], 0.1)
+            .unwrap()
+            .array();
+        let want = -(0.95 * 0.75f32.ln() + 0.05 * 0.25f32.ln());
+        assert!((loss - want).abs() < 1e-6, "{loss} vs {want}");
+        let logits = dev.tensor_from_vec(vec![0.0f32, 0.0], (1, 2));
+        assert!(try_cross_entropy_rows_smoothed(logits, &[1], 1.0).is_err());
     }
 
     #[test]

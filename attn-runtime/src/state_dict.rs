@@ -26,6 +26,8 @@ pub struct NamedTensor {
 pub struct StateDict {
     tensors: BTreeMap<String, NamedTensor>,
     metadata: BTreeMap<String, String>,
+    /// Tensors to be written as F64 rather than F32.
+    wide: std::collections::BTreeSet<String>,
 }
 
 impl StateDict {
@@ -78,7 +80,11 @@ impl StateDict {
             let shape = view.shape().to_vec();
             tensors.insert(name, NamedTensor { shape, values });
         }
-        Ok(StateDict { tensors, metadata })
+        Ok(StateDict {
+            tensors,
+            metadata,
+            wide: Default::default(),
+        })
     }
 
     /// The tensor called `name`, or an error listing what the file has.
@@ -104,6 +110,68 @@ impl StateDict {
     /// The file's string metadata (`__metadata__`).
     pub fn metadata(&self) -> &BTreeMap<String, String> {
         &self.metadata
+    }
+
+    /// Adds (or replaces) a tensor; `wide` ones are written as F64, the others as F32.
+    pub fn insert(
+        &mut self,
+        name: impl Into<String>,
+        shape: Vec<usize>,
+        values: Vec<f64>,
+        wide: bool,
+    ) {
+        let name = name.into();
+        if wide {
+            self.wide.insert(name.clone());
+        } else {
+            self.wide.remove(&name);
+        }
+        self.tensors.insert(name, NamedTensor { shape, values });
+    }
+
+    /// Sets a metadata entry.
+    pub fn set_metadata(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.metadata.insert(key.into(), value.into());
+    }
+
+    /// Serialises to safetensors bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, AttnError> {
+        let mut buffers: Vec<(String, StDtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (name, t) in &self.tensors {
+            let (dtype, bytes) = if self.wide.contains(name) {
+                (
+                    StDtype::F64,
+                    t.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                )
+            } else {
+                (
+                    StDtype::F32,
+                    t.values
+                        .iter()
+                        .flat_map(|v| (*v as f32).to_le_bytes())
+                        .collect(),
+                )
+            };
+            buffers.push((name.clone(), dtype, t.shape.clone(), bytes));
+        }
+        let mut views = Vec::new();
+        for (name, dtype, shape, bytes) in &buffers {
+            let view = ::safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+                .map_err(|e| AttnError::StateDict {
+                    reason: format!("`{name}`: {e:?}"),
+                })?;
+            views.push((name.clone(), view));
+        }
+        let metadata: std::collections::HashMap<String, String> = self
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let metadata = (!metadata.is_empty()).then_some(metadata);
+        ::safetensors::tensor::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), &metadata)
+            .map_err(|e| AttnError::StateDict {
+                reason: format!("cannot serialise: {e:?}"),
+            })
     }
 
     /// Copies tensor `name` into `dst`, whose shape must match exactly.

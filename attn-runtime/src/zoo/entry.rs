@@ -3,13 +3,14 @@
 
 use std::marker::PhantomData;
 
-use dfdx::optim::{Adam, AdamConfig, Optimizer, OptimizerUpdateError};
 use dfdx::prelude::*;
 
-use super::{Batch, BatchModel};
+use super::{load_params, params_to_state_dict, Batch, BatchModel};
 use crate::error::AttnError;
-use crate::loss::try_cross_entropy_rows;
+use crate::loss::try_cross_entropy_rows_smoothed;
 use crate::model::{DeclaredModel, ForwardOptions, ModelMeta};
+use crate::optim::{Adam, AdamConfig, AdamState};
+use crate::state_dict::StateDict;
 use crate::DefaultDevice;
 
 /// A registry entry: a declared model's metadata and a way to build it.
@@ -33,19 +34,79 @@ pub struct ForwardSummary {
     pub weights: Vec<Vec<f32>>,
 }
 
+/// Settings of one training step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepSettings {
+    /// Learning rate of this step.
+    pub lr: f64,
+    /// Clip the gradients' global L2 norm to this.
+    pub clip_norm: Option<f64>,
+    /// Label smoothing of the cross-entropy.
+    pub label_smoothing: f64,
+    /// Dropout instead of the declared one.
+    pub dropout: Option<f64>,
+    /// Teacher-forcing ratio of sequence-to-sequence models (default 1).
+    pub teacher_forcing: Option<f64>,
+    /// Seed of this step's random choices (teacher forcing).
+    pub seed: u64,
+}
+
+impl Default for StepSettings {
+    fn default() -> Self {
+        StepSettings {
+            lr: 1e-3,
+            clip_norm: None,
+            label_smoothing: 0.0,
+            dropout: None,
+            teacher_forcing: None,
+            seed: 0,
+        }
+    }
+}
+
+/// What a training step measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepReport {
+    /// The loss before the update.
+    pub loss: f32,
+    /// The gradient's global L2 norm before clipping.
+    pub grad_norm: f64,
+}
+
 /// A built model behind a type-erased interface, with an Adam optimizer for training steps.
 pub trait ZooModel {
     /// The declaration as data.
     fn meta(&self) -> &'static ModelMeta;
     /// Trainable parameter count.
     fn num_params(&self) -> usize;
-    /// Evaluation-mode forward pass.
+    /// Evaluation-mode forward pass (sequence-to-sequence models decode greedily).
     fn forward(&self, batch: &Batch, need_weights: bool) -> Result<ForwardSummary, AttnError>;
-    /// One training step (forward in training mode, cross-entropy, backward, Adam update);
-    /// returns the loss before the update.
+    /// One training step: forward in training mode, cross-entropy, backward, Adam update.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] when the loss or the gradient is not finite; the parameters
+    /// are then left as they were.
+    fn train_step_with(
+        &mut self,
+        batch: &Batch,
+        settings: &StepSettings,
+    ) -> Result<StepReport, AttnError>;
+    /// [`train_step_with`](Self::train_step_with) at the stored settings; returns the loss.
     fn train_step(&mut self, batch: &Batch) -> Result<f32, AttnError>;
-    /// Sets Adam's learning rate (1e-3 when built).
+    /// Sets the stored settings' learning rate (1e-3 when built).
     fn set_learning_rate(&mut self, lr: f64);
+    /// The optimizer (configuration and state).
+    fn optimizer(&mut self) -> &mut Adam;
+    /// The parameters by dotted name.
+    fn params(&self) -> Result<StateDict, AttnError>;
+    /// Loads parameters, checking every name and shape first.
+    ///
+    /// # Errors
+    /// [`AttnError::StateDict`] when they are not this model's; nothing is loaded then.
+    fn load(&mut self, params: &StateDict) -> Result<(), AttnError>;
+    /// Moves the model to a device whose random stream (dropout) starts from `seed`, so a run
+    /// resumed at an epoch boundary draws what the uninterrupted run drew.
+    fn reseed(&mut self, seed: u64) -> Result<(), AttnError>;
 }
 
 /// The [`ZooEntry`] of declared model `M`: `Entry::<MyModel>::NEW`.
@@ -61,7 +122,7 @@ type Dev = DefaultDevice;
 impl<M> ZooEntry for Entry<M>
 where
     M: DeclaredModel + BuildOnDevice<Dev, f32>,
-    M::Built: BatchModel<f32, Dev> + TensorCollection<f32, Dev> + 'static,
+    M::Built: BatchModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = M::Built> + 'static,
 {
     fn meta(&self) -> &'static ModelMeta {
         &M::META
@@ -69,34 +130,25 @@ where
 
     fn instantiate(&self, seed: u64) -> Result<Box<dyn ZooModel>, AttnError> {
         let dev = Dev::seed_from_u64(seed);
+        dev.enable_cache();
         let model = M::try_build_on_device(&dev).map_err(AttnError::device)?;
-        let opt = Adam::new(
-            &model,
-            AdamConfig {
-                lr: 1e-3,
-                ..Default::default()
-            },
-        );
-        let grads = model.try_alloc_grads().map_err(AttnError::device)?;
         Ok(Box::new(Instance {
             model,
-            opt,
-            grads: Some(grads),
-            dev,
+            adam: Adam::new(AdamConfig::default()),
+            settings: StepSettings::default(),
         }))
     }
 }
 
-struct Instance<Mod: TensorCollection<f32, Dev>> {
+struct Instance<Mod> {
     model: Mod,
-    opt: Adam<Mod, f32, Dev>,
-    grads: Option<Gradients<f32, Dev>>,
-    dev: Dev,
+    adam: Adam,
+    settings: StepSettings,
 }
 
 impl<Mod> ZooModel for Instance<Mod>
 where
-    Mod: BatchModel<f32, Dev> + TensorCollection<f32, Dev>,
+    Mod: BatchModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = Mod>,
 {
     fn meta(&self) -> &'static ModelMeta {
         self.model.meta()
@@ -130,33 +182,151 @@ where
         })
     }
 
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.opt.cfg.lr = lr;
+    fn train_step_with(
+        &mut self,
+        batch: &Batch,
+        settings: &StepSettings,
+    ) -> Result<StepReport, AttnError> {
+        let grads = self.model.try_alloc_grads().map_err(AttnError::device)?;
+        let anchor: Tensor<Rank0, f32, Dev> = self.model_device().zeros();
+        let (_, tape) = anchor.trace(grads).split_tape();
+        let opts = ForwardOptions {
+            dropout: settings.dropout,
+            teacher_forcing: settings.teacher_forcing,
+            seed: settings.seed,
+            ..ForwardOptions::train()
+        };
+        let out = self.model.try_forward_batch(batch, &opts, tape)?;
+        let loss =
+            try_cross_entropy_rows_smoothed(out.logits, &batch.targets, settings.label_smoothing)?;
+        let value = loss.array();
+        if !value.is_finite() {
+            return Err(AttnError::InvalidInput {
+                reason: format!("the loss is {value}"),
+                fix:
+                    "lower the learning rate, enable gradient clipping (--clip), or check the data"
+                        .into(),
+            });
+        }
+        let grads = loss.backward();
+        self.adam.cfg.lr = settings.lr;
+        let grad_norm = self
+            .adam
+            .update(&mut self.model, &grads, settings.clip_norm)?;
+        Ok(StepReport {
+            loss: value,
+            grad_norm,
+        })
     }
 
     fn train_step(&mut self, batch: &Batch) -> Result<f32, AttnError> {
-        let mut grads = match self.grads.take() {
-            Some(g) => g,
-            None => self.model.try_alloc_grads().map_err(AttnError::device)?,
-        };
-        self.model.zero_grads(&mut grads);
-        // A tape that accumulates into the model's preallocated gradients (and keeps only them).
-        let anchor: Tensor<Rank0, f32, Dev> = self.dev.zeros();
-        let (_, tape) = anchor.trace(grads).split_tape();
-        let out = self
-            .model
-            .try_forward_batch(batch, &ForwardOptions::train(), tape)?;
-        let loss = try_cross_entropy_rows(out.logits, &batch.targets)?;
-        let value = loss.array();
-        let grads = loss.backward();
-        let result = self.opt.update(&mut self.model, &grads);
-        self.grads = Some(grads);
-        match result {
-            Ok(()) => Ok(value),
-            Err(OptimizerUpdateError::UnusedParams(unused)) => Err(AttnError::device(format!(
-                "parameters received no gradient: {unused:?}"
-            ))),
-            Err(e) => Err(AttnError::device(e)),
+        let settings = self.settings;
+        Ok(self.train_step_with(batch, &settings)?.loss)
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.settings.lr = lr;
+    }
+
+    fn optimizer(&mut self) -> &mut Adam {
+        &mut self.adam
+    }
+
+    fn params(&self) -> Result<StateDict, AttnError> {
+        params_to_state_dict(&self.model)
+    }
+
+    fn load(&mut self, params: &StateDict) -> Result<(), AttnError> {
+        load_params(&mut self.model, params)
+    }
+
+    fn reseed(&mut self, seed: u64) -> Result<(), AttnError> {
+        let dev = Dev::seed_from_u64(seed);
+        dev.enable_cache();
+        self.model = self.model.try_to_device(&dev).map_err(AttnError::device)?;
+        Ok(())
+    }
+}
+
+impl<Mod: TensorCollection<f32, Dev>> Instance<Mod> {
+    fn model_device(&self) -> Dev {
+        first_device(&self.model)
+    }
+}
+
+/// The device a model's tensors live on.
+fn first_device<Mod: TensorCollection<f32, Dev>>(model: &Mod) -> Dev {
+    use dfdx::nn::tensor_collection::{
+        RecursiveWalker, TensorOptions, TensorVisitor, ViewTensorRef,
+    };
+    struct Find(Option<Dev>);
+    impl TensorVisitor<f32, Dev> for Find {
+        type Viewer = ViewTensorRef;
+        type Err = <Dev as HasErr>::Err;
+        type E2 = f32;
+        type D2 = Dev;
+        fn visit<S: Shape>(
+            &mut self,
+            _: TensorOptions<S, f32, Dev>,
+            t: &Tensor<S, f32, Dev>,
+        ) -> Result<Option<Tensor<S, f32, Dev>>, Self::Err> {
+            if self.0.is_none() {
+                self.0 = Some(t.device().clone());
+            }
+            Ok(None)
         }
     }
+    let mut find = Find(None);
+    let _ = Mod::iter_tensors(&mut RecursiveWalker {
+        m: model,
+        f: &mut find,
+    });
+    find.0.unwrap_or_default()
+}
+
+/// Optimizer state as a state dict (F64 moments `m.<param>`, `v.<param>`, step in metadata).
+pub fn adam_state_to_state_dict(adam: &Adam) -> StateDict {
+    let mut sd = StateDict::default();
+    for (name, m) in &adam.state.m {
+        sd.insert(format!("m.{name}"), vec![m.len()], m.clone(), true);
+    }
+    for (name, v) in &adam.state.v {
+        sd.insert(format!("v.{name}"), vec![v.len()], v.clone(), true);
+    }
+    sd.set_metadata("step", adam.state.step.to_string());
+    sd.set_metadata(
+        "config",
+        serde_json::to_string(&adam.cfg).unwrap_or_default(),
+    );
+    sd
+}
+
+/// The inverse of [`adam_state_to_state_dict`].
+///
+/// # Errors
+/// [`AttnError::StateDict`] when the step or a moment is malformed.
+pub fn adam_state_from_state_dict(sd: &StateDict) -> Result<AdamState, AttnError> {
+    let bad = |reason: String| AttnError::StateDict { reason };
+    let step = sd
+        .metadata()
+        .get("step")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("the optimizer state has no step count".into()))?;
+    let mut state = AdamState {
+        step,
+        ..Default::default()
+    };
+    for name in sd.names() {
+        let values = sd.get(name)?.values.clone();
+        if let Some(p) = name.strip_prefix("m.") {
+            state.m.insert(p.to_string(), values);
+        } else if let Some(p) = name.strip_prefix("v.") {
+            state.v.insert(p.to_string(), values);
+        } else {
+            return Err(bad(format!(
+                "unexpected tensor `{name}` in the optimizer state"
+            )));
+        }
+    }
+    Ok(state)
 }
