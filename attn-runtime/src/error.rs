@@ -45,6 +45,16 @@ pub enum AttnError {
         /// How to fix it.
         fix: String,
     },
+    /// A data file or data set that cannot feed the model.
+    #[error("{location}: {reason}; {fix}")]
+    Data {
+        /// Where: a file and line, a data set and example, or a data set name.
+        location: String,
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// A tensor in a checkpoint or state dict is missing or has the wrong shape.
     #[error("state dict: {reason}")]
     StateDict {
@@ -68,6 +78,18 @@ impl AttnError {
     /// Wraps a device error (dfdx's `D::Err`).
     pub fn device(err: impl Debug + Display) -> Self {
         AttnError::Device(err.to_string())
+    }
+
+    pub(crate) fn data(
+        location: impl Into<String>,
+        reason: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        AttnError::Data {
+            location: location.into(),
+            reason: reason.into(),
+            fix: fix.into(),
+        }
     }
 
     pub(crate) fn mismatch(

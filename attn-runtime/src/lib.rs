@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod attention;
+pub mod data;
 mod error;
 pub mod loss;
 pub mod model;

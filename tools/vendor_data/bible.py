@@ -11,9 +11,11 @@ changed here (footnotes and markup removed), so, as eBible.org asks, it must not
 See DATA_LICENSES.md at the repository root.
 
 What it downloads: `apt-get download sword-text-web=426.0-1 sword-text-sparv=2.60-1` into a
-temporary folder outside the repository (or use --deb-dir DIR holding those two .deb files). The
-.deb files are checked against the sha256 they had when the committed file was made, then read
-in Python (ar archive, data.tar.xz); nothing is installed.
+temporary folder outside the repository (needs Debian 12 "bookworm" apt sources; run
+`apt-get update` first on a fresh machine), or use --deb-dir DIR holding those two .deb files
+(e.g. fetched from a Debian mirror's pool/main/s/ folders). The .deb files are checked against
+the sha256 they had when the committed file was made, then read in Python (ar archive,
+data.tar.xz); nothing is installed.
 
 Reader (written for this script; standard library only): a SWORD zText module holds, per
 testament (ot, nt), `.bzs` = 12-byte records (u32 LE offset, u32 compressed size, u32 raw size)
@@ -28,14 +30,28 @@ extra NRSVA verses are empty (the WEB keeps the KJV verse division there); the s
 The mapping is checked against the `<chapter osisID="Book.N">` marks in every chapter-heading
 entry of both modules, and Genesis 1:1 and John 3:16 are printed in both languages.
 
-Text clean-up (OSIS): `<note>` elements are removed with their content (where a note sat
-between two words, a space is left, not before punctuation); remaining tags are removed (word-
-level tags such as <w>, <transChange>, <q> leave nothing; line, paragraph and other block tags
-leave a space); XML entities are unescaped; whitespace is collapsed and trimmed. Canonical psalm
-titles stay (they are part of verse 1 in both texts).
+Text clean-up (OSIS): what follows a chapter's end mark is cut (after Revelation 22:21 the WEB
+module carries its glossary there); `<note>` elements are removed with their content (where a
+note sat between two words a space is left, not before punctuation); where the markup joins two
+words with no space between elements (RV1909 `<transChange>` added words), a space is put, except
+that an added enclitic pronoun is joined to its verb ("sáca" + "lo" = "sácalo"); remaining tags
+are removed (word-level tags leave nothing, line/paragraph/other block tags a space); XML
+entities are unescaped; whitespace is collapsed and trimmed. Canonical psalm titles stay (they
+are part of verse 1 in both texts). The RV1909's all-capitals first word of each chapter
+("EN el principio") is left as it is.
 
-Kept: references where both sides are non-empty and each side has at most 20 words (split on
-whitespace).
+Alignment filters (the two texts do not always divide verses the same way; the RV1909 follows the
+Hebrew/Spanish division in places, its KJV slots then hold shifted text):
+  1. a chapter where either side has an empty verse is dropped, with the next chapter of the same
+     book (the missing text sits in a neighbouring verse or was pushed into the next chapter);
+  2. a pair whose log(characters es / characters en) is more than 0.7 from the median over all
+     pairs is dropped, and a chapter with two or more such pairs is dropped whole;
+  3. the last verse of Romans..Hebrews is dropped (the RV1909 appends the epistle's traditional
+     subscription to it, the WEB does not);
+  4. kept: both sides non-empty and each side at most 20 words (split on whitespace).
+The script prints what each step removed. Some pairs still differ where one text moves a clause
+across a verse boundary or follows another manuscript reading; this is ordinary for verse-aligned
+Bible data.
 
 Output: data/bible-en-es/verses.tsv.gz, gzip (mtime 0, no file name) of UTF-8 TSV with LF line
 ends, header `ref<TAB>en<TAB>es`, ref as OSIS `Book.chapter.verse` (e.g. `Gen.1.1`), in canonical
@@ -48,8 +64,8 @@ Rust tests need neither Python nor network.
 import argparse
 import collections
 import html
-import math
 import io
+import math
 import os
 import re
 import statistics
@@ -65,14 +81,18 @@ from _common import DATA, check_sha256, gzip_bytes, run, write_output  # noqa: E
 
 PACKAGES = {
     # package: (version, sha256 of the .deb, module name)
-    "sword-text-web": ("426.0-1", "930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1",
-                       "engWEB2015eb"),
-    "sword-text-sparv": ("2.60-1", "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf",
-                         "spaRV1909eb"),
+    "sword-text-web": (
+        "426.0-1", "930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1",
+        "engWEB2015eb"),
+    "sword-text-sparv": (
+        "2.60-1", "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf",
+        "spaRV1909eb"),
 }
 EN, ES = "sword-text-web", "sword-text-sparv"
 MAX_WORDS = 20
 MAX_DEV = 0.7  # see the length check in main()
+SUBSCRIPTIONS = ["Rom", "1Cor", "2Cor", "Gal", "Eph", "Phil", "Col", "1Thess", "2Thess", "1Tim",
+                 "2Tim", "Titus", "Phlm", "Heb"]
 OUT = os.path.join(DATA, "bible-en-es", "verses.tsv.gz")
 
 # KJV versification: OSIS book id, then the number of verses of each chapter. Matthew starts the
@@ -340,12 +360,14 @@ CHAPTER_END = re.compile(r"<chapter\b[^>]*\beID=")
 # inline element ends and the next begins (RV1909: `allí</w><transChange>también`, WEB:
 # `weeds</w></q><q ...>also`); there a space is put. The RV1909 also marks added enclitic
 # pronouns that way (`sáca</w><transChange>lo` = "sácalo", `preguntándo<transChange>le`):
-# a transChange holding just one such pronoun is joined to the word before, unless that word
-# is a particle or a name ("no lo", "Josué los").
+# a transChange holding just one such pronoun is joined to the word before when that word looks
+# like a verb taking it (accented, or ending in -r, -d, -z, -ndo, or in a first enclitic) and is
+# not a particle or a name ("no lo", "Josué los", "como lo" stay apart).
 JUNCTION = re.compile(r"(?<=\w)((?:<[^>]+>)+)(?=\w)")
 ENCLITIC = {"me", "te", "se", "lo", "la", "le", "los", "las", "les", "nos", "os"}
 PARTICLE = {"no", "y", "e", "o", "ó", "u", "ni", "que", "ya", "a", "á", "se", "me", "te", "le",
-            "lo", "la", "nos", "os", "cuánto", "cuanto"}
+            "lo", "la", "nos", "os", "cuánto", "cuanto", "como", "cómo"}
+VERB_LIKE = re.compile(r"[áéíóú]|(?:[rdz]|ndo|me|nos|te)$|^(?:da|di|vi|he)$", re.I)
 JUNCTIONS = collections.Counter()  # what junction() did, for the report
 
 
@@ -359,8 +381,9 @@ def junction(m):
         word = re.search(r"(\S*?)(\w+)$", before)
         sentence_start = not before[:word.start(2)].strip() or \
             before[:word.start(2)].rstrip()[-1] in ".:;!?¿¡"
-        if added and added.group(1) in ENCLITIC and word.group(2).lower() not in PARTICLE and (
-                sentence_start or not word.group(2)[0].isupper()):
+        w = word.group(2)
+        if added and added.group(1) in ENCLITIC and w.lower() not in PARTICLE and \
+                VERB_LIKE.search(w) and (sentence_start or not w[0].isupper()):
             JUNCTIONS["enclitic joined: %s+%s" % (word.group(2), added.group(1))] += 1
             return run
         if all(n == "transChange" for _, n in names):
@@ -490,13 +513,25 @@ def main():
           % (len(drop_gap), chapters(drop_gap)))
     print("chapters dropped for 2+ length outliers: %d: %s"
           % (len(drop_len - drop_gap), chapters(drop_len - drop_gap)))
-    aligned = [r for r in both if r[:2] not in dropped and r not in off]
+    # (3) the RV1909 ends each of Romans..Hebrews with the epistle's traditional subscription
+    # ("Fué escrita de Corinto á los Romanos, ...") inside the last verse; the WEB has none
+    last = {b: (b, len(c), c[-1]) for b, c in parse_kjv()["nt"]}
+    subscribed = {last[b] for b in SUBSCRIPTIONS}
+    aligned = [r for r in both if r[:2] not in dropped and r not in off and r not in subscribed]
+    print("last verses dropped for the RV1909 subscriptions: %s"
+          % " ".join(ref(r) for r in order if r in subscribed))
     kept = [r for r in aligned
             if len(en[r].split()) <= MAX_WORDS and len(es[r].split()) <= MAX_WORDS]
     print("pairs: both non-empty %d; in dropped chapters %d; other length outliers %d; "
-          "aligned %d; kept (<= %d words each side) %d"
+          "other subscription verses %d; aligned %d; kept (<= %d words each side) %d"
           % (len(both), sum(1 for r in both if r[:2] in dropped),
-             sum(1 for r in off if r[:2] not in dropped), len(aligned), MAX_WORDS, len(kept)))
+             sum(1 for r in off if r[:2] not in dropped),
+             sum(1 for r in both if r in subscribed and r[:2] not in dropped and r not in off),
+             len(aligned), MAX_WORDS, len(kept)))
+    print("text junctions: " + "; ".join(
+        "%s %d" % (k, v) for k, v in sorted(JUNCTIONS.items()) if not k.startswith("enclitic"))
+        + "; enclitic pronouns joined %d" % sum(
+            v for k, v in JUNCTIONS.items() if k.startswith("enclitic")))
 
     lines = ["ref\ten\tes\n"] + ["%s\t%s\t%s\n" % (ref(r), en[r], es[r]) for r in kept]
     data = "".join(lines).encode("utf-8")

@@ -48,13 +48,14 @@ impl ForwardOptions {
         self
     }
 
-    /// The teacher-forcing ratio that applies: `teacher_forcing`, else 1 in training and 0 in
-    /// evaluation (greedy decoding).
+    /// The teacher-forcing ratio that applies: `teacher_forcing` when given (an evaluation pass
+    /// with ratio 1 measures the teacher-forced loss), else 1 in training and 0 in evaluation
+    /// (greedy decoding).
     pub fn effective_teacher_forcing(&self) -> f64 {
         match (self.training, self.teacher_forcing) {
-            (true, Some(r)) => r.clamp(0.0, 1.0),
+            (_, Some(r)) => r.clamp(0.0, 1.0),
             (true, None) => 1.0,
-            (false, _) => 0.0,
+            (false, None) => 0.0,
         }
     }
 

@@ -81,6 +81,9 @@ pub trait ZooModel {
     fn num_params(&self) -> usize;
     /// Evaluation-mode forward pass (sequence-to-sequence models decode greedily).
     fn forward(&self, batch: &Batch, need_weights: bool) -> Result<ForwardSummary, AttnError>;
+    /// Evaluation-mode forward pass that feeds sequence-to-sequence decoders the true previous
+    /// tokens (the validation loss); the same as [`forward`](Self::forward) for other models.
+    fn forward_teacher_forced(&self, batch: &Batch) -> Result<ForwardSummary, AttnError>;
     /// One training step: forward in training mode, cross-entropy, backward, Adam update.
     ///
     /// # Errors
@@ -159,27 +162,25 @@ where
     }
 
     fn forward(&self, batch: &Batch, need_weights: bool) -> Result<ForwardSummary, AttnError> {
-        let opts = ForwardOptions {
-            need_weights,
-            ..ForwardOptions::eval()
-        };
-        let out = self.model.try_forward_batch(batch, &opts, NoneTape)?;
-        let (rows, labels) = *out.logits.shape();
-        let attention = out
-            .attention
-            .iter()
-            .map(|a| {
-                let (b, h, q, k) = *a.weights.shape();
-                (a.layer.clone(), [b, h, q, k])
-            })
-            .collect();
-        let weights = out.attention.iter().map(|a| a.weights.as_vec()).collect();
-        Ok(ForwardSummary {
-            logits_shape: [rows, labels],
-            logits: out.logits.as_vec(),
-            attention,
-            weights,
-        })
+        summarise(
+            &self.model,
+            batch,
+            &ForwardOptions {
+                need_weights,
+                ..ForwardOptions::eval()
+            },
+        )
+    }
+
+    fn forward_teacher_forced(&self, batch: &Batch) -> Result<ForwardSummary, AttnError> {
+        summarise(
+            &self.model,
+            batch,
+            &ForwardOptions {
+                teacher_forcing: Some(1.0),
+                ..ForwardOptions::eval()
+            },
+        )
     }
 
     fn train_step_with(
@@ -329,4 +330,29 @@ pub fn adam_state_from_state_dict(sd: &StateDict) -> Result<AdamState, AttnError
         }
     }
     Ok(state)
+}
+
+/// Runs `model` on `batch` and returns plain numbers.
+fn summarise<Mod: BatchModel<f32, Dev>>(
+    model: &Mod,
+    batch: &Batch,
+    opts: &ForwardOptions,
+) -> Result<ForwardSummary, AttnError> {
+    let out = model.try_forward_batch(batch, opts, NoneTape)?;
+    let (rows, labels) = *out.logits.shape();
+    let attention = out
+        .attention
+        .iter()
+        .map(|a| {
+            let (b, h, q, k) = *a.weights.shape();
+            (a.layer.clone(), [b, h, q, k])
+        })
+        .collect();
+    let weights = out.attention.iter().map(|a| a.weights.as_vec()).collect();
+    Ok(ForwardSummary {
+        logits_shape: [rows, labels],
+        logits: out.logits.as_vec(),
+        attention,
+        weights,
+    })
 }

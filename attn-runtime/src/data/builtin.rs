@@ -1,0 +1,209 @@
+//! The built-in data sets, by name: generated from a seed (`dates`, `copy`, `reverse`, `sort`)
+//! or vendored in the repository with their licences (`digits`, `sentiment`, `bible-en-es`; see
+//! `DATA_LICENSES.md`). Nothing is downloaded.
+
+use std::io::Read;
+
+use super::dates::generate_dates;
+use super::synthetic::{generate_sequences, to_text, SyntheticTask};
+use super::{Dataset, Examples, Tokenizer};
+use crate::error::AttnError;
+
+const DIGITS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../data/digits/digits.csv.gz"
+));
+const SENTIMENT: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../data/sentiment/sentiment.tsv"
+));
+const BIBLE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../data/bible-en-es/verses.tsv.gz"
+));
+
+/// Generated examples per data set: enough for the zoo's models to converge.
+pub const GENERATED_EXAMPLES: usize = 20_000;
+/// The seed generated data sets are drawn from (the split has its own fixed seed too).
+pub const DATA_SEED: u64 = 2021;
+
+/// Every built-in data set's name.
+pub const BUILTIN: &[&str] = &[
+    "dates",
+    "copy",
+    "reverse",
+    "sort",
+    "digits",
+    "sentiment",
+    "bible-en-es",
+];
+
+/// Loads a built-in data set.
+///
+/// # Errors
+/// [`AttnError::Data`] for an unknown name (listing the built-in ones and the nearest), or a
+/// vendored file that does not parse.
+pub fn builtin(name: &str) -> Result<Dataset, AttnError> {
+    let dataset = |examples, src_tokenizer, tgt_tokenizer, min_count| Dataset {
+        name: name.to_string(),
+        examples,
+        src_tokenizer,
+        tgt_tokenizer,
+        min_count,
+    };
+    match name {
+        "dates" => {
+            let pairs = generate_dates(GENERATED_EXAMPLES, DATA_SEED)
+                .into_iter()
+                .map(|p| (p.human, p.iso))
+                .collect();
+            Ok(dataset(
+                Examples::Pairs(pairs),
+                Tokenizer::Char,
+                Tokenizer::Char,
+                1,
+            ))
+        }
+        "copy" | "reverse" | "sort" => {
+            let task = SyntheticTask::from_name(name).ok_or_else(|| {
+                AttnError::data(name, "unknown synthetic task", "use copy, reverse or sort")
+            })?;
+            let pairs = generate_sequences(task, GENERATED_EXAMPLES, 3, 10, DATA_SEED)
+                .into_iter()
+                .map(|p| (to_text(&p.source), to_text(&p.target)))
+                .collect();
+            Ok(dataset(
+                Examples::Pairs(pairs),
+                Tokenizer::Whitespace,
+                Tokenizer::Whitespace,
+                1,
+            ))
+        }
+        "digits" => Ok(dataset(
+            digits()?,
+            Tokenizer::Whitespace,
+            Tokenizer::Whitespace,
+            1,
+        )),
+        "sentiment" => Ok(dataset(sentiment()?, Tokenizer::Word, Tokenizer::Word, 2)),
+        "bible-en-es" => Ok(dataset(bible()?, Tokenizer::Word, Tokenizer::Word, 2)),
+        other => Err(AttnError::data(
+            other,
+            format!(
+                "no built-in data set has this name{}",
+                crate::suggest::closest(other, BUILTIN.iter().copied())
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default()
+            ),
+            format!(
+                "use one of {}, or pass a data file with --data",
+                BUILTIN.join(", ")
+            ),
+        )),
+    }
+}
+
+fn gunzip(name: &str, bytes: &[u8]) -> Result<String, AttnError> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .map_err(|e| {
+            AttnError::data(
+                name,
+                format!("the vendored file does not decompress ({e})"),
+                "restore it from the repository",
+            )
+        })?;
+    Ok(text)
+}
+
+fn digits() -> Result<Examples, AttnError> {
+    let text = gunzip("digits", DIGITS)?;
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        let values: Result<Vec<f32>, _> = line.split(',').map(str::parse::<f32>).collect();
+        let values = values.map_err(|_| {
+            AttnError::data(
+                format!("digits:{}", i + 1),
+                "a value is not a number",
+                "restore the vendored file",
+            )
+        })?;
+        if values.len() != 65 {
+            return Err(AttnError::data(
+                format!("digits:{}", i + 1),
+                "a row is not 64 pixels and a label",
+                "restore the vendored file",
+            ));
+        }
+        pixels.push(values[..64].iter().map(|v| v / 16.0).collect());
+        labels.push(values[64] as usize);
+    }
+    Ok(Examples::Images {
+        pixels,
+        labels,
+        shape: [1, 8, 8],
+    })
+}
+
+fn sentiment() -> Result<Examples, AttnError> {
+    let mut out = Vec::new();
+    for (i, line) in SENTIMENT.lines().enumerate().skip(1) {
+        let fields: Vec<&str> = line.splitn(3, '\t').collect();
+        if fields.len() != 3 {
+            return Err(AttnError::data(
+                format!("sentiment:{}", i + 1),
+                "a row is not label, source, text",
+                "restore the vendored file",
+            ));
+        }
+        out.push((fields[2].to_string(), fields[0].to_string()));
+    }
+    Ok(Examples::Labelled(out))
+}
+
+fn bible() -> Result<Examples, AttnError> {
+    let text = gunzip("bible-en-es", BIBLE)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() != 3 {
+            return Err(AttnError::data(
+                format!("bible-en-es:{}", i + 1),
+                "a row is not ref, en, es",
+                "restore the vendored file",
+            ));
+        }
+        out.push((fields[1].to_string(), fields[2].to_string()));
+    }
+    Ok(Examples::Pairs(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendored_sets_load_with_their_documented_sizes() {
+        assert_eq!(builtin("digits").unwrap().examples.len(), 1797);
+        assert_eq!(builtin("sentiment").unwrap().examples.len(), 2982);
+        assert_eq!(builtin("bible-en-es").unwrap().examples.len(), 12030);
+    }
+
+    #[test]
+    fn generated_sets_are_deterministic() {
+        assert_eq!(builtin("dates").unwrap(), builtin("dates").unwrap());
+        let Examples::Pairs(p) = builtin("reverse").unwrap().examples else {
+            panic!("pairs")
+        };
+        let src: Vec<&str> = p[0].0.split(' ').collect();
+        let tgt: Vec<&str> = p[0].1.split(' ').rev().collect();
+        assert_eq!(src, tgt);
+    }
+
+    #[test]
+    fn unknown_names_suggest_the_nearest() {
+        let err = builtin("sentimnet").unwrap_err().to_string();
+        assert!(err.contains("did you mean `sentiment`"), "{err}");
+    }
+}

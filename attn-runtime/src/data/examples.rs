@@ -1,0 +1,121 @@
+//! Raw examples of each task kind, before tokenisation, and seeded train/valid/test splits.
+
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+
+use super::Tokenizer;
+
+/// Examples of one task kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Examples {
+    /// `(text, label)` for classification.
+    Labelled(Vec<(String, String)>),
+    /// `(tokens, tags)` for tagging, one tag per token.
+    Tagged(Vec<(Vec<String>, Vec<String>)>),
+    /// `(source, target)` for sequence-to-sequence.
+    Pairs(Vec<(String, String)>),
+    /// Images `[channels, height, width]` with values in `[0, 1]`, and class ids.
+    Images {
+        /// One flattened image per example.
+        pixels: Vec<Vec<f32>>,
+        /// One class per example.
+        labels: Vec<usize>,
+        /// `[channels, height, width]`.
+        shape: [usize; 3],
+    },
+}
+
+impl Examples {
+    /// How many examples.
+    pub fn len(&self) -> usize {
+        match self {
+            Examples::Labelled(v) => v.len(),
+            Examples::Tagged(v) => v.len(),
+            Examples::Pairs(v) => v.len(),
+            Examples::Images { labels, .. } => labels.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The task kind's name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Examples::Labelled(_) => "labelled text",
+            Examples::Tagged(_) => "tagged tokens",
+            Examples::Pairs(_) => "sequence pairs",
+            Examples::Images { .. } => "images",
+        }
+    }
+
+    /// The examples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Examples {
+        match self {
+            Examples::Labelled(v) => {
+                Examples::Labelled(indices.iter().map(|&i| v[i].clone()).collect())
+            }
+            Examples::Tagged(v) => {
+                Examples::Tagged(indices.iter().map(|&i| v[i].clone()).collect())
+            }
+            Examples::Pairs(v) => Examples::Pairs(indices.iter().map(|&i| v[i].clone()).collect()),
+            Examples::Images {
+                pixels,
+                labels,
+                shape,
+            } => Examples::Images {
+                pixels: indices.iter().map(|&i| pixels[i].clone()).collect(),
+                labels: indices.iter().map(|&i| labels[i]).collect(),
+                shape: *shape,
+            },
+        }
+    }
+}
+
+/// A named data set: its examples and how to tokenise them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// The data set's name (a built-in name or a file path).
+    pub name: String,
+    /// The examples.
+    pub examples: Examples,
+    /// Tokeniser of inputs (and of classification texts).
+    pub src_tokenizer: Tokenizer,
+    /// Tokeniser of sequence-to-sequence targets.
+    pub tgt_tokenizer: Tokenizer,
+    /// Tokens seen fewer times than this in the training split map to UNK.
+    pub min_count: usize,
+}
+
+/// Train, validation and test parts of a data set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Splits {
+    /// Training examples.
+    pub train: Examples,
+    /// Validation examples (early stopping, model selection).
+    pub valid: Examples,
+    /// Test examples (reported once, at the end).
+    pub test: Examples,
+}
+
+/// The seed of the train/valid/test split: fixed, so that every run of every model on a data set
+/// is tested on the same examples whatever its training seed.
+pub const SPLIT_SEED: u64 = 0x5EED_0A77;
+
+impl Dataset {
+    /// A seeded 80/10/10 split (at least one example in each part when there are three).
+    pub fn split(&self) -> Splits {
+        let n = self.examples.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(SPLIT_SEED));
+        let held = if n >= 3 { (n / 10).max(1) } else { 0 };
+        let (test, rest) = order.split_at(held);
+        let (valid, train) = rest.split_at(held.min(rest.len()));
+        Splits {
+            train: self.examples.select(train),
+            valid: self.examples.select(valid),
+            test: self.examples.select(test),
+        }
+    }
+}

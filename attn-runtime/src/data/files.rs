@@ -1,0 +1,291 @@
+//! Loading the user's own data files: TSV, CSV or JSONL of sequence pairs, labelled text or
+//! tagged tokens (and CSV images), with errors that name the file and line.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Dataset, Examples, Tokenizer};
+use crate::error::AttnError;
+use crate::model::TaskSpec;
+
+/// Reads `path` as data for a model of task `task`, the format chosen by its extension:
+/// - classification: `.tsv`/`.csv` rows `label, text` (an optional `label, text` header), or
+///   `.jsonl` objects `{"text": .., "label": ..}`;
+/// - tagging: `.jsonl` objects `{"tokens": [..], "tags": [..]}`, or `.tsv`/`.conll` lines
+///   `token<TAB>tag` with a blank line between sentences;
+/// - sequence-to-sequence: `.tsv`/`.csv` rows `source, target` (optional header), or `.jsonl`
+///   objects `{"source": .., "target": ..}`;
+/// - images: `.csv` rows of `channels·height·width` pixel values then the class id (values are
+///   scaled by the file's largest pixel value).
+///
+/// # Errors
+/// [`AttnError::Data`] naming the file and line of the first malformed entry, or
+/// [`AttnError::Io`] when the file cannot be read.
+pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<Dataset, AttnError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| AttnError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let at = |line: usize| format!("{file}:{line}");
+    let examples = match (task, ext.as_str()) {
+        (TaskSpec::Classify { .. }, "jsonl") => Examples::Labelled(jsonl(&text, &file, |v, n| Ok((string(v, "text", &at(n))?, label(v, &at(n))?)))?),
+        (TaskSpec::Classify { .. }, "tsv" | "csv") => {
+            Examples::Labelled(columns(&text, &ext, &file, &["label", "text"], |c| (c[1].clone(), c[0].clone()))?)
+        }
+        (TaskSpec::Seq2Seq { .. }, "jsonl") => {
+            Examples::Pairs(jsonl(&text, &file, |v, n| Ok((string(v, "source", &at(n))?, string(v, "target", &at(n))?)))?)
+        }
+        (TaskSpec::Seq2Seq { .. }, "tsv" | "csv") => {
+            Examples::Pairs(columns(&text, &ext, &file, &["source", "target"], |c| (c[0].clone(), c[1].clone()))?)
+        }
+        (TaskSpec::Tag { .. }, "jsonl") => Examples::Tagged(jsonl(&text, &file, |v, n| {
+            let (tokens, tags) = (strings(v, "tokens", &at(n))?, strings(v, "tags", &at(n))?);
+            if tokens.len() != tags.len() {
+                return Err(AttnError::data(at(n), format!("{} tokens but {} tags", tokens.len(), tags.len()), "give one tag per token"));
+            }
+            Ok((tokens, tags))
+        })?),
+        (TaskSpec::Tag { .. }, "tsv" | "conll") => Examples::Tagged(conll(&text, &file)?),
+        (TaskSpec::ImageClassify { channels, height, width, .. }, "csv") => images(&text, &file, [*channels, *height, *width])?,
+        (task, ext) => {
+            return Err(AttnError::data(
+                file,
+                format!("a `.{ext}` file cannot hold {} data", task.name()),
+                "use .tsv, .csv or .jsonl (classification, seq2seq), .jsonl/.tsv/.conll (tagging), .csv (images)",
+            ))
+        }
+    };
+    if examples.is_empty() {
+        return Err(AttnError::data(
+            file,
+            "the file holds no example",
+            "add data, one example per line",
+        ));
+    }
+    Ok(Dataset {
+        name: path.display().to_string(),
+        examples,
+        src_tokenizer: tokenizer,
+        tgt_tokenizer: tokenizer,
+        min_count: 1,
+    })
+}
+
+fn jsonl<T>(
+    text: &str,
+    file: &str,
+    mut f: impl FnMut(&Value, usize) -> Result<T, AttnError>,
+) -> Result<Vec<T>, AttnError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line).map_err(|e| {
+            AttnError::data(
+                format!("{file}:{}", i + 1),
+                format!("not a JSON object ({e})"),
+                "write one JSON object per line",
+            )
+        })?;
+        out.push(f(&value, i + 1)?);
+    }
+    Ok(out)
+}
+
+fn string(v: &Value, key: &str, at: &str) -> Result<String, AttnError> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(String::from)
+        .ok_or_else(|| {
+            AttnError::data(
+                at,
+                format!("no string field \"{key}\""),
+                format!("give every object a \"{key}\" string"),
+            )
+        })
+}
+
+fn label(v: &Value, at: &str) -> Result<String, AttnError> {
+    match v.get("label") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::Bool(b)) => Ok(b.to_string()),
+        _ => Err(AttnError::data(
+            at,
+            "no \"label\" field (string or number)",
+            "give every object a \"label\"",
+        )),
+    }
+}
+
+fn strings(v: &Value, key: &str, at: &str) -> Result<Vec<String>, AttnError> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .map(|x| x.as_str().map(String::from))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| {
+            AttnError::data(
+                at,
+                format!("no array of strings \"{key}\""),
+                format!("give every object a \"{key}\" array of strings"),
+            )
+        })
+}
+
+/// Splits one CSV line (RFC 4180 quoting, no line breaks inside fields) or TSV line.
+pub fn split_fields(line: &str, ext: &str) -> Result<Vec<String>, String> {
+    if ext != "csv" {
+        return Ok(line.split('\t').map(String::from).collect());
+    }
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err("a quoted field is not closed".into());
+    }
+    fields.push(field);
+    Ok(fields)
+}
+
+fn columns<T>(
+    text: &str,
+    ext: &str,
+    file: &str,
+    header: &[&str; 2],
+    f: impl Fn(&[String]) -> T,
+) -> Result<Vec<T>, AttnError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{file}:{}", i + 1);
+        let fields =
+            split_fields(line, ext).map_err(|e| AttnError::data(&at, e, "close the quotes"))?;
+        if out.is_empty()
+            && i == 0
+            && fields.len() == 2
+            && fields[0].trim() == header[0]
+            && fields[1].trim() == header[1]
+        {
+            continue;
+        }
+        if fields.len() != 2 {
+            return Err(AttnError::data(
+                at,
+                format!(
+                    "{} fields where 2 were expected ({}, {})",
+                    fields.len(),
+                    header[0],
+                    header[1]
+                ),
+                if ext == "csv" {
+                    "quote fields that contain commas"
+                } else {
+                    "separate the two fields by one tab"
+                },
+            ));
+        }
+        out.push(f(&fields));
+    }
+    Ok(out)
+}
+
+fn conll(text: &str, file: &str) -> Result<Vec<(Vec<String>, Vec<String>)>, AttnError> {
+    let mut out = Vec::new();
+    let (mut tokens, mut tags) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            if !tokens.is_empty() {
+                out.push((std::mem::take(&mut tokens), std::mem::take(&mut tags)));
+            }
+            continue;
+        }
+        let parts: Vec<&str> = line.split('\t').collect();
+        if parts.len() != 2 {
+            return Err(AttnError::data(
+                format!("{file}:{}", i + 1),
+                format!("{} fields where `token<TAB>tag` was expected", parts.len()),
+                "one token and its tag per line",
+            ));
+        }
+        tokens.push(parts[0].to_string());
+        tags.push(parts[1].to_string());
+    }
+    if !tokens.is_empty() {
+        out.push((tokens, tags));
+    }
+    Ok(out)
+}
+
+fn images(text: &str, file: &str, shape: [usize; 3]) -> Result<Examples, AttnError> {
+    let n = shape.iter().product::<usize>();
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{file}:{}", i + 1);
+        let values: Vec<&str> = line.split(',').map(str::trim).collect();
+        if values.len() != n + 1 {
+            return Err(AttnError::data(
+                at,
+                format!(
+                    "{} values where {n} pixels and a label were expected",
+                    values.len()
+                ),
+                "one image per line: pixels, then the class id",
+            ));
+        }
+        let row: Result<Vec<f32>, _> = values[..n].iter().map(|v| v.parse::<f32>()).collect();
+        let row = row.map_err(|_| {
+            AttnError::data(
+                &at,
+                "a pixel value is not a number",
+                "write pixels as numbers",
+            )
+        })?;
+        let label = values[n].parse::<usize>().map_err(|_| {
+            AttnError::data(
+                &at,
+                format!("label `{}` is not a class id", values[n]),
+                "end each line with a class id 0, 1, ...",
+            )
+        })?;
+        pixels.push(row);
+        labels.push(label);
+    }
+    let max = pixels.iter().flatten().fold(0f32, |m, &v| m.max(v));
+    if max > 1.0 {
+        pixels.iter_mut().flatten().for_each(|v| *v /= max);
+    }
+    Ok(Examples::Images {
+        pixels,
+        labels,
+        shape,
+    })
+}

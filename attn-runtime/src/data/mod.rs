@@ -1,0 +1,18 @@
+//! Data: built-in data sets (generated and vendored, no downloads), loaders for the user's own
+//! files, tokenisation, vocabularies, splits and padded batches.
+
+mod builtin;
+pub mod dates;
+mod examples;
+mod files;
+mod prepare;
+pub mod synthetic;
+mod tokenize;
+mod vocab;
+
+pub use builtin::{builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES};
+pub use examples::{Dataset, Examples, Splits, SPLIT_SEED};
+pub use files::{load_file, split_fields};
+pub use prepare::{batches, prepare, Encoded, PrepareOptions, Prepared, Vocabs};
+pub use tokenize::Tokenizer;
+pub use vocab::Vocab;

@@ -1,0 +1,531 @@
+//! Turning a data set into what a declared model eats: vocabularies built from the training
+//! split, ids checked against the declared sizes, and padded batches.
+
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::{Dataset, Examples, Tokenizer, Vocab};
+use crate::error::AttnError;
+use crate::loss::IGNORE;
+use crate::model::{ModelMeta, TaskSpec};
+use crate::tokens::{BOS, EOS, PAD};
+use crate::zoo::{Batch, Inputs};
+
+/// Options of [`prepare`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PrepareOptions {
+    /// Cut sequences longer than the model's maximum instead of failing.
+    pub truncate: bool,
+    /// Cap each vocabulary at this many entries (least frequent tokens become UNK).
+    pub max_vocab: Option<usize>,
+    /// Use at most this many training examples (quick runs).
+    pub max_train: Option<usize>,
+}
+
+/// The vocabularies and label names a run trains with; saved with it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Vocabs {
+    /// Input tokens.
+    pub src: Option<Vocab>,
+    /// Target tokens (sequence-to-sequence) or tags (tagging).
+    pub tgt: Option<Vocab>,
+    /// Class names, by class id (classification).
+    pub labels: Option<Vec<String>>,
+    /// Tokeniser of inputs.
+    pub src_tokenizer: Tokenizer,
+    /// Tokeniser of targets.
+    pub tgt_tokenizer: Tokenizer,
+}
+
+impl Vocabs {
+    /// Restores the lookup indexes after deserialising.
+    pub fn reindexed(self) -> Vocabs {
+        Vocabs {
+            src: self.src.map(Vocab::reindexed),
+            tgt: self.tgt.map(Vocab::reindexed),
+            ..self
+        }
+    }
+}
+
+/// One example as ids: unpadded input ids (or pixels) and its targets (a class; a tag per
+/// token; target ids then EOS).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Encoded {
+    /// Input ids.
+    pub ids: Vec<usize>,
+    /// Pixels, for images.
+    pub pixels: Vec<f32>,
+    /// Targets.
+    pub target: Vec<usize>,
+}
+
+/// A data set ready for a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    /// Training examples.
+    pub train: Vec<Encoded>,
+    /// Validation examples.
+    pub valid: Vec<Encoded>,
+    /// Test examples.
+    pub test: Vec<Encoded>,
+    /// Vocabularies and labels.
+    pub vocabs: Vocabs,
+}
+
+/// Splits `dataset`, builds vocabularies from its training split, and encodes every part for a
+/// model of metadata `meta` (reusing `vocabs` when resuming).
+///
+/// # Errors
+/// [`AttnError::Data`] when the data set's kind does not fit the task, a vocabulary or the label
+/// set is larger than the model declares, or a sequence is longer than the declared maximum
+/// (unless `opts.truncate`).
+pub fn prepare(
+    dataset: &Dataset,
+    meta: &ModelMeta,
+    opts: &PrepareOptions,
+    vocabs: Option<Vocabs>,
+) -> Result<Prepared, AttnError> {
+    let examples = adapt(&dataset.examples, &meta.task, &dataset.name)?;
+    let splits = Dataset {
+        examples,
+        ..dataset.clone()
+    }
+    .split();
+    let mut train = splits.train;
+    if let Some(n) = opts.max_train {
+        let n = n.min(train.len());
+        train = train.select(&(0..n).collect::<Vec<_>>());
+    }
+    let vocabs = match vocabs {
+        Some(v) => v,
+        None => build_vocabs(dataset, &train, opts.max_vocab),
+    };
+    check_sizes(&vocabs, meta, &dataset.name, opts.max_vocab)?;
+    let encode = |part: &Examples, which: &str| {
+        encode_all(
+            part,
+            &vocabs,
+            meta,
+            opts.truncate,
+            &format!("{} ({which})", dataset.name),
+        )
+    };
+    Ok(Prepared {
+        train: encode(&train, "train")?,
+        valid: encode(&splits.valid, "valid")?,
+        test: encode(&splits.test, "test")?,
+        vocabs,
+    })
+}
+
+/// Sequence pairs of equal lengths (copy, reverse, sort) also serve as tagging data.
+fn adapt(examples: &Examples, task: &TaskSpec, name: &str) -> Result<Examples, AttnError> {
+    let fits = matches!(
+        (examples, task),
+        (Examples::Labelled(_), TaskSpec::Classify { .. })
+            | (Examples::Tagged(_), TaskSpec::Tag { .. })
+            | (Examples::Pairs(_), TaskSpec::Seq2Seq { .. })
+            | (Examples::Images { .. }, TaskSpec::ImageClassify { .. })
+    );
+    if fits {
+        return Ok(examples.clone());
+    }
+    if let (Examples::Pairs(pairs), TaskSpec::Tag { .. }) = (examples, task) {
+        let tagged: Vec<(Vec<String>, Vec<String>)> = pairs
+            .iter()
+            .map(|(s, t)| {
+                (
+                    s.split_whitespace().map(String::from).collect(),
+                    t.split_whitespace().map(String::from).collect(),
+                )
+            })
+            .collect();
+        if tagged
+            .iter()
+            .all(|(s, t): &(Vec<String>, Vec<String>)| s.len() == t.len())
+        {
+            return Ok(Examples::Tagged(tagged));
+        }
+    }
+    Err(AttnError::data(
+        name,
+        format!("{} cannot train a {} model", examples.kind(), task.name()),
+        "pick a data set of the model's task, or a model of the data set's",
+    ))
+}
+
+fn build_vocabs(dataset: &Dataset, train: &Examples, max_vocab: Option<usize>) -> Vocabs {
+    let tok = |t: Tokenizer, text: &str| t.tokenize(text);
+    let (src, tgt, labels) = match train {
+        Examples::Labelled(v) => {
+            let seqs: Vec<Vec<String>> = v
+                .iter()
+                .map(|(x, _)| tok(dataset.src_tokenizer, x))
+                .collect();
+            let mut labels: Vec<String> = v.iter().map(|(_, l)| l.clone()).collect();
+            labels.sort();
+            labels.dedup();
+            (
+                Some(Vocab::build(
+                    seqs.iter().map(Vec::as_slice),
+                    dataset.min_count,
+                    max_vocab,
+                )),
+                None,
+                Some(labels),
+            )
+        }
+        Examples::Tagged(v) => (
+            Some(Vocab::build(
+                v.iter().map(|(x, _)| x.as_slice()),
+                dataset.min_count,
+                max_vocab,
+            )),
+            Some(Vocab::build(v.iter().map(|(_, t)| t.as_slice()), 1, None)),
+            None,
+        ),
+        Examples::Pairs(v) => {
+            let src: Vec<Vec<String>> = v
+                .iter()
+                .map(|(x, _)| tok(dataset.src_tokenizer, x))
+                .collect();
+            let tgt: Vec<Vec<String>> = v
+                .iter()
+                .map(|(_, y)| tok(dataset.tgt_tokenizer, y))
+                .collect();
+            (
+                Some(Vocab::build(
+                    src.iter().map(Vec::as_slice),
+                    dataset.min_count,
+                    max_vocab,
+                )),
+                Some(Vocab::build(
+                    tgt.iter().map(Vec::as_slice),
+                    dataset.min_count,
+                    max_vocab,
+                )),
+                None,
+            )
+        }
+        Examples::Images { .. } => (None, None, None),
+    };
+    Vocabs {
+        src,
+        tgt,
+        labels,
+        src_tokenizer: dataset.src_tokenizer,
+        tgt_tokenizer: dataset.tgt_tokenizer,
+    }
+}
+
+fn check_sizes(
+    vocabs: &Vocabs,
+    meta: &ModelMeta,
+    name: &str,
+    max_vocab: Option<usize>,
+) -> Result<(), AttnError> {
+    let too_big = |what: &str, got: usize, declared: usize, key: &str| {
+        AttnError::data(
+            name,
+            format!(
+                "the {what} has {got} entries but `{}` declares {key}: {declared}",
+                meta.name
+            ),
+            if max_vocab.is_some() {
+                format!("declare {key}: {got} or more")
+            } else {
+                format!("pass --max-vocab {declared} to keep the most frequent tokens (others become UNK), or declare {key}: {got}")
+            },
+        )
+    };
+    match meta.task {
+        TaskSpec::Classify { vocab, classes, .. } => {
+            let got = vocabs.src.as_ref().map_or(0, Vocab::len);
+            if got > vocab {
+                return Err(too_big("vocabulary", got, vocab, "vocab"));
+            }
+            let labels = vocabs.labels.as_ref().map_or(0, Vec::len);
+            if labels > classes {
+                return Err(AttnError::data(
+                    name,
+                    format!(
+                        "the data has {labels} labels but `{}` declares classes: {classes}",
+                        meta.name
+                    ),
+                    format!("declare classes: {labels}"),
+                ));
+            }
+        }
+        TaskSpec::Tag { vocab, tags, .. } => {
+            let got = vocabs.src.as_ref().map_or(0, Vocab::len);
+            if got > vocab {
+                return Err(too_big("vocabulary", got, vocab, "vocab"));
+            }
+            let got = vocabs.tgt.as_ref().map_or(0, Vocab::len);
+            if got > tags {
+                return Err(too_big(
+                    "tag set (4 reserved ids included)",
+                    got,
+                    tags,
+                    "tags",
+                ));
+            }
+        }
+        TaskSpec::Seq2Seq {
+            src_vocab,
+            tgt_vocab,
+            ..
+        } => {
+            let got = vocabs.src.as_ref().map_or(0, Vocab::len);
+            if got > src_vocab {
+                return Err(too_big("source vocabulary", got, src_vocab, "src_vocab"));
+            }
+            let got = vocabs.tgt.as_ref().map_or(0, Vocab::len);
+            if got > tgt_vocab {
+                return Err(too_big("target vocabulary", got, tgt_vocab, "tgt_vocab"));
+            }
+        }
+        TaskSpec::ImageClassify { .. } => {}
+    }
+    Ok(())
+}
+
+fn fit_length(
+    mut ids: Vec<usize>,
+    max: usize,
+    truncate: bool,
+    location: impl Fn() -> String,
+    what: &str,
+) -> Result<Vec<usize>, AttnError> {
+    if ids.len() > max {
+        if !truncate {
+            return Err(AttnError::data(
+                location(),
+                format!(
+                    "the {what} has {} tokens, longer than the model's maximum of {max}",
+                    ids.len()
+                ),
+                "pass --truncate to cut long sequences, or declare a larger maximum length",
+            ));
+        }
+        ids.truncate(max);
+    }
+    Ok(ids)
+}
+
+fn encode_all(
+    part: &Examples,
+    vocabs: &Vocabs,
+    meta: &ModelMeta,
+    truncate: bool,
+    name: &str,
+) -> Result<Vec<Encoded>, AttnError> {
+    let at = |i: usize| move || format!("{name}, example {}", i + 1);
+    let src = vocabs.src.as_ref();
+    let ids_of =
+        |text: &str| src.map_or_else(Vec::new, |v| v.encode(&vocabs.src_tokenizer.tokenize(text)));
+    let mut out = Vec::with_capacity(part.len());
+    match (part, meta.task) {
+        (Examples::Labelled(v), TaskSpec::Classify { max_len, .. }) => {
+            let labels = vocabs.labels.clone().unwrap_or_default();
+            let cls = meta.pooling == "Cls";
+            for (i, (text, label)) in v.iter().enumerate() {
+                let mut ids = ids_of(text);
+                if cls {
+                    ids.insert(0, BOS);
+                }
+                if ids.is_empty() {
+                    ids.push(crate::tokens::UNK);
+                }
+                let ids = fit_length(ids, max_len, truncate, at(i), "text")?;
+                let class = labels.iter().position(|l| l == label).ok_or_else(|| {
+                    AttnError::data(
+                        at(i)(),
+                        format!("label `{label}` was not seen in training"),
+                        "every label must occur in the training split",
+                    )
+                })?;
+                out.push(Encoded {
+                    ids,
+                    pixels: Vec::new(),
+                    target: vec![class],
+                });
+            }
+        }
+        (Examples::Tagged(v), TaskSpec::Tag { max_len, .. }) => {
+            let tags = vocabs.tgt.as_ref();
+            for (i, (tokens, tagged)) in v.iter().enumerate() {
+                let ids = fit_length(
+                    src.map_or_else(Vec::new, |s| s.encode(tokens)),
+                    max_len,
+                    truncate,
+                    at(i),
+                    "sentence",
+                )?;
+                let mut target = tags.map_or_else(Vec::new, |t| t.encode(tagged));
+                target.truncate(ids.len());
+                out.push(Encoded {
+                    ids,
+                    pixels: Vec::new(),
+                    target,
+                });
+            }
+        }
+        (
+            Examples::Pairs(v),
+            TaskSpec::Seq2Seq {
+                src_len, tgt_len, ..
+            },
+        ) => {
+            let tgt = vocabs.tgt.as_ref();
+            for (i, (source, target)) in v.iter().enumerate() {
+                let ids = fit_length(ids_of(source), src_len, truncate, at(i), "source")?;
+                let ids = if ids.is_empty() {
+                    vec![crate::tokens::UNK]
+                } else {
+                    ids
+                };
+                let t = tgt.map_or_else(Vec::new, |t| {
+                    t.encode(&vocabs.tgt_tokenizer.tokenize(target))
+                });
+                let mut t = fit_length(
+                    t,
+                    tgt_len.saturating_sub(1),
+                    truncate,
+                    at(i),
+                    "target (plus EOS)",
+                )?;
+                t.push(EOS);
+                out.push(Encoded {
+                    ids,
+                    pixels: Vec::new(),
+                    target: t,
+                });
+            }
+        }
+        (
+            Examples::Images {
+                pixels,
+                labels,
+                shape,
+            },
+            TaskSpec::ImageClassify {
+                channels,
+                height,
+                width,
+                classes,
+            },
+        ) => {
+            if *shape != [channels, height, width] {
+                return Err(AttnError::data(
+                    name,
+                    format!(
+                        "images are {shape:?} but `{}` declares [{channels}, {height}, {width}]",
+                        meta.name
+                    ),
+                    "declare the images' channels, height and width",
+                ));
+            }
+            for (i, (p, &l)) in pixels.iter().zip(labels).enumerate() {
+                if l >= classes {
+                    return Err(AttnError::data(
+                        at(i)(),
+                        format!("class {l} is not below {classes}"),
+                        "declare more classes",
+                    ));
+                }
+                out.push(Encoded {
+                    ids: Vec::new(),
+                    pixels: p.clone(),
+                    target: vec![l],
+                });
+            }
+        }
+        (examples, task) => {
+            return Err(AttnError::data(
+                name,
+                format!("{} cannot train a {} model", examples.kind(), task.name()),
+                "pick matching data",
+            ))
+        }
+    }
+    Ok(out)
+}
+
+/// Pads `examples` into batches of `batch_size` (the last may be smaller), in a seeded shuffled
+/// order when `order_seed` is given.
+pub fn batches(
+    examples: &[Encoded],
+    meta: &ModelMeta,
+    batch_size: usize,
+    order_seed: Option<u64>,
+) -> Vec<Batch> {
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    if let Some(seed) = order_seed {
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+    }
+    order
+        .chunks(batch_size.max(1))
+        .map(|chunk| make_batch(chunk.iter().map(|&i| &examples[i]), meta))
+        .collect()
+}
+
+fn make_batch<'a>(items: impl Iterator<Item = &'a Encoded>, meta: &ModelMeta) -> Batch {
+    let items: Vec<&Encoded> = items.collect();
+    let size = items.len();
+    let padded = |len: usize| -> (Vec<usize>, Vec<usize>) {
+        let mut ids = vec![PAD; size * len];
+        let mut lengths = Vec::with_capacity(size);
+        for (b, e) in items.iter().enumerate() {
+            ids[b * len..b * len + e.ids.len()].copy_from_slice(&e.ids);
+            lengths.push(e.ids.len().max(1));
+        }
+        (ids, lengths)
+    };
+    let targets_padded = |len: usize| -> Vec<usize> {
+        let mut t = vec![IGNORE; size * len];
+        for (b, e) in items.iter().enumerate() {
+            t[b * len..b * len + e.target.len()].copy_from_slice(&e.target);
+        }
+        t
+    };
+    match meta.task {
+        TaskSpec::Classify { max_len, .. } => {
+            let (ids, lengths) = padded(max_len);
+            Batch {
+                size,
+                inputs: Inputs::Tokens { ids, lengths },
+                targets: items.iter().map(|e| e.target[0]).collect(),
+            }
+        }
+        TaskSpec::Tag { max_len, .. } => {
+            let (ids, lengths) = padded(max_len);
+            Batch {
+                size,
+                inputs: Inputs::Tokens { ids, lengths },
+                targets: targets_padded(max_len),
+            }
+        }
+        TaskSpec::Seq2Seq {
+            src_len, tgt_len, ..
+        } => {
+            let (ids, lengths) = padded(src_len);
+            Batch {
+                size,
+                inputs: Inputs::Tokens { ids, lengths },
+                targets: targets_padded(tgt_len),
+            }
+        }
+        TaskSpec::ImageClassify { .. } => Batch {
+            size,
+            inputs: Inputs::Images {
+                pixels: items
+                    .iter()
+                    .flat_map(|e| e.pixels.iter().copied())
+                    .collect(),
+            },
+            targets: items.iter().map(|e| e.target[0]).collect(),
+        },
+    }
+}

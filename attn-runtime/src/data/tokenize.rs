@@ -1,0 +1,58 @@
+//! Character- and word-level tokenisation.
+
+use serde::{Deserialize, Serialize};
+
+/// How text becomes tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tokenizer {
+    /// Every character is a token (dates, synthetic tasks).
+    Char,
+    /// Lower-cased words, with punctuation split off as tokens of their own.
+    Word,
+    /// Whitespace-separated tokens, as they are (pre-tokenised text).
+    Whitespace,
+}
+
+impl Tokenizer {
+    /// The tokens of `text`.
+    ///
+    /// ```
+    /// use attn_runtime::data::Tokenizer;
+    /// assert_eq!(Tokenizer::Word.tokenize("Great phone, works!"), ["great", "phone", ",", "works", "!"]);
+    /// assert_eq!(Tokenizer::Char.tokenize("3/4"), ["3", "/", "4"]);
+    /// ```
+    pub fn tokenize(&self, text: &str) -> Vec<String> {
+        match self {
+            Tokenizer::Char => text.chars().map(String::from).collect(),
+            Tokenizer::Whitespace => text.split_whitespace().map(String::from).collect(),
+            Tokenizer::Word => {
+                let mut tokens = Vec::new();
+                let mut word = String::new();
+                for c in text.chars().flat_map(char::to_lowercase) {
+                    if c.is_alphanumeric() || c == '\'' {
+                        word.push(c);
+                    } else {
+                        if !word.is_empty() {
+                            tokens.push(std::mem::take(&mut word));
+                        }
+                        if !c.is_whitespace() {
+                            tokens.push(c.to_string());
+                        }
+                    }
+                }
+                if !word.is_empty() {
+                    tokens.push(word);
+                }
+                tokens
+            }
+        }
+    }
+
+    /// Joins tokens back into text.
+    pub fn detokenize(&self, tokens: &[String]) -> String {
+        match self {
+            Tokenizer::Char => tokens.concat(),
+            Tokenizer::Word | Tokenizer::Whitespace => tokens.join(" "),
+        }
+    }
+}
