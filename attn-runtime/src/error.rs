@@ -55,6 +55,18 @@ pub enum AttnError {
         /// How to fix it.
         fix: String,
     },
+    /// Training produced a non-finite loss or gradient and stopped.
+    #[error("training diverged at epoch {epoch}, step {step}: {reason}; the last good checkpoint is {checkpoint}; lower the learning rate or clip gradients (--clip)")]
+    Diverged {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The optimizer step.
+        step: u64,
+        /// What was not finite.
+        reason: String,
+        /// Where the last good checkpoint is (or that there is none yet).
+        checkpoint: String,
+    },
     /// A tensor in a checkpoint or state dict is missing or has the wrong shape.
     #[error("state dict: {reason}")]
     StateDict {

@@ -18,6 +18,7 @@ pub mod state_dict;
 pub mod suggest;
 pub mod tape_holder;
 pub mod tokens;
+pub mod train;
 pub mod transformer;
 pub mod zoo;
 

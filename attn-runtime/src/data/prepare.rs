@@ -20,6 +20,9 @@ pub struct PrepareOptions {
     pub max_vocab: Option<usize>,
     /// Use at most this many training examples (quick runs).
     pub max_train: Option<usize>,
+    /// Use at most this many validation and test examples each (quick runs).
+    #[serde(default)]
+    pub max_eval: Option<usize>,
 }
 
 /// The vocabularies and label names a run trains with; saved with it.

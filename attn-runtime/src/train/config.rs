@@ -1,0 +1,116 @@
+//! The settings of a training run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::PrepareOptions;
+use crate::error::AttnError;
+use crate::optim::{AdamConfig, Decay};
+
+/// Everything that shapes a training run besides the model and the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Linear warm-up steps.
+    pub warmup: u64,
+    /// Decay after warm-up.
+    pub decay: Decay,
+    /// Adam's settings (the learning rate above overrides `adam.lr`).
+    pub adam: AdamConfig,
+    /// Clip gradients to this global L2 norm.
+    pub clip_norm: Option<f64>,
+    /// Label smoothing of the loss.
+    pub label_smoothing: f64,
+    /// Stop after this many epochs without a better validation score.
+    pub patience: Option<usize>,
+    /// Seed of parameters, dropout, shuffling and teacher forcing.
+    pub seed: u64,
+    /// Dropout instead of the declared one.
+    pub dropout: Option<f64>,
+    /// Teacher-forcing ratio of sequence-to-sequence models (default 1).
+    pub teacher_forcing: Option<f64>,
+    /// Data preparation.
+    pub data: PrepareOptions,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 32,
+            lr: 1e-3,
+            warmup: 0,
+            decay: Decay::Constant,
+            adam: AdamConfig::default(),
+            clip_norm: Some(1.0),
+            label_smoothing: 0.0,
+            patience: None,
+            seed: 0,
+            dropout: None,
+            teacher_forcing: None,
+            data: PrepareOptions::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Rejects settings no run can use.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidHyperParameter`] naming the setting and its valid range.
+    pub fn validate(&self) -> Result<(), AttnError> {
+        let bad = |name: &'static str, value: String, requirement: &'static str| {
+            Err(AttnError::InvalidHyperParameter {
+                name,
+                value,
+                requirement,
+            })
+        };
+        if self.epochs == 0 {
+            return bad("epochs", "0".into(), "must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "0".into(), "must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", self.lr.to_string(), "must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(
+                "label_smoothing",
+                self.label_smoothing.to_string(),
+                "must be in [0, 1)",
+            );
+        }
+        if let Some(p) = self.dropout {
+            if !(0.0..1.0).contains(&p) {
+                return bad("dropout", p.to_string(), "must be in [0, 1)");
+            }
+        }
+        if let Some(r) = self.teacher_forcing {
+            if !(0.0..=1.0).contains(&r) {
+                return bad("teacher_forcing", r.to_string(), "must be in [0, 1]");
+            }
+        }
+        if let Some(c) = self.clip_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return bad("clip_norm", c.to_string(), "must be a positive number");
+            }
+        }
+        if self.adam.weight_decay < 0.0 || !self.adam.weight_decay.is_finite() {
+            return bad(
+                "weight_decay",
+                self.adam.weight_decay.to_string(),
+                "must be >= 0",
+            );
+        }
+        if self.patience == Some(0) {
+            return bad("patience", "0".into(), "must be at least 1 (or unset)");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! Training settings that suit each built-in data set, so every zoo model trains on its default
+//! data with no other argument.
+
+use super::TrainConfig;
+use crate::model::{ArchKind, ModelMeta};
+use crate::optim::Decay;
+
+/// The settings `train <model>` uses unless told otherwise.
+pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
+    let base = TrainConfig::default();
+    let transformer = meta.arch == ArchKind::Transformer;
+    let (epochs, batch_size, lr) = match dataset {
+        "dates" => (6, 64, if transformer { 2e-3 } else { 3e-3 }),
+        "copy" | "reverse" | "sort" => (4, 64, 2e-3),
+        "digits" => (40, 32, 2e-3),
+        "sentiment" => (12, 32, 1e-3),
+        "bible-en-es" => (12, 64, 1e-3),
+        _ => (base.epochs, base.batch_size, base.lr),
+    };
+    TrainConfig {
+        epochs,
+        batch_size,
+        lr,
+        warmup: if transformer { 100 } else { 0 },
+        decay: if transformer {
+            Decay::Cosine
+        } else {
+            Decay::Constant
+        },
+        patience: Some(5),
+        ..base
+    }
+}

@@ -1,0 +1,286 @@
+//! A run's directory: `runs/<model>/<timestamp>/` with its configuration, vocabulary, metrics and
+//! checkpoints, every file written atomically (a temporary file, then a rename), so an
+//! interrupted run never leaves a half-written file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Scores, TrainConfig};
+use crate::data::Vocabs;
+use crate::error::AttnError;
+use crate::model::ModelMeta;
+use crate::state_dict::StateDict;
+
+/// The best checkpoint (what evaluation and prediction load).
+pub const BEST: &str = "model.safetensors";
+/// The last checkpoint (what `--resume` continues from).
+pub const LAST: &str = "last.safetensors";
+/// The model when a run was stopped mid-epoch (Ctrl-C).
+pub const INTERRUPTED: &str = "interrupted.safetensors";
+/// The optimizer state of the last checkpoint.
+pub const OPTIMIZER: &str = "optimizer.safetensors";
+
+/// `config.json`: what was trained, on what, how.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The model's registry name.
+    pub model: String,
+    /// The declaration, as data.
+    pub meta: serde_json::Value,
+    /// The data set (built-in name or file path).
+    pub dataset: String,
+    /// Training settings.
+    pub train: TrainConfig,
+    /// attn's version.
+    pub attn_version: String,
+}
+
+/// `state.json`: where the run is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// Epoch of the best validation score (1-based; 0 = none yet).
+    pub best_epoch: usize,
+    /// The best validation score (exact match, then accuracy, then −loss).
+    pub best_score: Option<(f64, f64, f64)>,
+    /// Epochs since the best one.
+    pub epochs_without_improvement: usize,
+    /// Seconds of training so far.
+    pub seconds: f64,
+}
+
+/// One epoch's line of `metrics.csv` / `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Training loss (mean over the epoch's rows).
+    pub train_loss: f64,
+    /// Training accuracy (token accuracy for sequence models).
+    pub train_acc: f64,
+    /// Validation loss (teacher-forced for sequence-to-sequence).
+    pub valid_loss: f64,
+    /// Validation accuracy (token accuracy, greedy decoding, for sequence-to-sequence).
+    pub valid_acc: f64,
+    /// Validation exact match (the whole sequence right; accuracy for classifiers).
+    pub valid_exact: f64,
+    /// Learning rate at the epoch's end.
+    pub lr: f64,
+    /// Seconds the epoch took.
+    pub seconds: f64,
+    /// Training examples per second.
+    pub examples_per_second: f64,
+}
+
+impl EpochReport {
+    /// The CSV header of `metrics.csv`.
+    pub const CSV_HEADER: &'static str = "epoch,train_loss,train_acc,valid_loss,valid_acc,valid_exact,lr,seconds,examples_per_second";
+
+    /// The CSV line.
+    pub fn csv(&self) -> String {
+        format!(
+            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.3e},{:.3},{:.1}",
+            self.epoch,
+            self.train_loss,
+            self.train_acc,
+            self.valid_loss,
+            self.valid_acc,
+            self.valid_exact,
+            self.lr,
+            self.seconds,
+            self.examples_per_second
+        )
+    }
+}
+
+/// `summary.json`: the end of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Why the run ended.
+    pub stopped: String,
+    /// Epochs completed.
+    pub epochs: usize,
+    /// Best epoch.
+    pub best_epoch: usize,
+    /// Test-split scores of the best checkpoint.
+    pub test: Scores,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+    /// Test exact match.
+    pub test_exact_match: f64,
+    /// Seconds of training.
+    pub seconds: f64,
+}
+
+/// A run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+///
+/// # Errors
+/// [`AttnError::Io`] naming the file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AttnError> {
+    let io = |source| AttnError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+impl RunDir {
+    /// Creates `out/<model>/<timestamp>/`, failing early when it cannot be written.
+    ///
+    /// # Errors
+    /// [`AttnError::Io`] naming the directory, with the reason (permissions, a file in the way).
+    pub fn create(out: &Path, model: &str) -> Result<RunDir, AttnError> {
+        let stamp = timestamp();
+        let mut path = out.join(model).join(&stamp);
+        let mut n = 1;
+        while path.exists() {
+            n += 1;
+            path = out.join(model).join(format!("{stamp}-{n}"));
+        }
+        std::fs::create_dir_all(&path).map_err(|source| AttnError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let dir = RunDir { path };
+        dir.write(".writable", b"")?;
+        let _ = std::fs::remove_file(dir.path.join(".writable"));
+        Ok(dir)
+    }
+
+    /// An existing run directory (for `--resume`, `eval`, `predict`).
+    ///
+    /// # Errors
+    /// [`AttnError::Data`] when it has no `config.json`.
+    pub fn open(path: &Path) -> Result<RunDir, AttnError> {
+        if !path.join("config.json").is_file() {
+            return Err(AttnError::data(
+                path.display().to_string(),
+                "not a run directory (no config.json)",
+                "pass a directory that `train` made, e.g. runs/dates-transformer/<timestamp>",
+            ));
+        }
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Writes a file of the run atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), AttnError> {
+        write_atomic(&self.path.join(name), bytes)
+    }
+
+    /// Reads a file of the run.
+    pub fn read(&self, name: &str) -> Result<Vec<u8>, AttnError> {
+        let path = self.path.join(name);
+        std::fs::read(&path).map_err(|source| AttnError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Writes a JSON file.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), AttnError> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| AttnError::data(name, e.to_string(), "report this bug"))?;
+        self.write(name, text.as_bytes())
+    }
+
+    /// Reads a JSON file.
+    pub fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<T, AttnError> {
+        let bytes = self.read(name)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            AttnError::data(
+                self.path.join(name).display().to_string(),
+                format!("malformed ({e})"),
+                "restore the file or start a new run",
+            )
+        })
+    }
+
+    /// Writes a state dict.
+    pub fn write_state_dict(&self, name: &str, sd: &StateDict) -> Result<(), AttnError> {
+        self.write(name, &sd.to_bytes()?)
+    }
+
+    /// Reads a state dict.
+    pub fn read_state_dict(&self, name: &str) -> Result<StateDict, AttnError> {
+        StateDict::read(self.path.join(name))
+    }
+
+    /// Rewrites `metrics.csv` and `metrics.jsonl` with every epoch so far.
+    pub fn write_metrics(&self, history: &[EpochReport]) -> Result<(), AttnError> {
+        let mut csv = String::from(EpochReport::CSV_HEADER);
+        csv.push('\n');
+        let mut jsonl = String::new();
+        for r in history {
+            csv.push_str(&r.csv());
+            csv.push('\n');
+            jsonl.push_str(&serde_json::to_string(r).unwrap_or_default());
+            jsonl.push('\n');
+        }
+        self.write("metrics.csv", csv.as_bytes())?;
+        self.write("metrics.jsonl", jsonl.as_bytes())
+    }
+
+    /// Writes `config.json` and `vocab.json`.
+    pub fn write_setup(
+        &self,
+        meta: &ModelMeta,
+        dataset: &str,
+        cfg: &TrainConfig,
+        vocabs: &Vocabs,
+    ) -> Result<(), AttnError> {
+        let config = RunConfig {
+            model: meta.name.to_string(),
+            meta: serde_json::to_value(meta).unwrap_or_default(),
+            dataset: dataset.to_string(),
+            train: cfg.clone(),
+            attn_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        self.write_json("config.json", &config)?;
+        self.write_json("vocab.json", vocabs)
+    }
+}
+
+/// UTC `YYYYMMDD-HHMMSS`.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let (h, m, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
+    // days since 1970-01-01 to a civil date (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}")
+}

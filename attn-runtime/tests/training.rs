@@ -1,0 +1,369 @@
+//! The training loop: reproducible curves, resuming, and bad input that must be a clear error
+//! with no half-written file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use attn_runtime::data::{builtin, Dataset, Examples, PrepareOptions, Tokenizer};
+use attn_runtime::prelude::*;
+use attn_runtime::train::{train, Quiet, Stop, TrainConfig, TrainOutcome, TrainRequest};
+use attn_runtime::zoo::{Entry, ZooEntry};
+
+attention_model! {
+    /// A tiny tagger for the sort task.
+    #[name = "tiny-sorter", data = "sort"]
+    pub struct TinySorter {
+        arch: SelfAttention,
+        task: Tag { vocab: 16, max_len: 12, tags: 16 },
+        d_model: 16, heads: 2, layers: 1,
+        dropout: 0.1,
+    }
+}
+
+attention_model! {
+    /// A tiny classifier.
+    #[name = "tiny-classifier", data = "sentiment"]
+    pub struct TinyClassifier {
+        arch: SingleHead,
+        task: Classify { vocab: 64, max_len: 6, classes: 2 },
+        d_model: 8,
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attn-training-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn quick(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 32,
+        lr: 3e-3,
+        seed: 5,
+        data: PrepareOptions {
+            max_train: Some(256),
+            max_eval: Some(64),
+            ..Default::default()
+        },
+        ..TrainConfig::default()
+    }
+}
+
+fn run(
+    entry: &dyn ZooEntry,
+    dataset: &Dataset,
+    config: TrainConfig,
+    out: &Path,
+    resume: Option<&Path>,
+) -> Result<TrainOutcome, AttnError> {
+    let request = TrainRequest {
+        entry,
+        dataset,
+        config,
+        out: out.to_path_buf(),
+        resume: resume.map(Path::to_path_buf),
+    };
+    train(request, &mut Quiet, &AtomicBool::new(false))
+}
+
+fn losses(o: &TrainOutcome) -> Vec<(f64, f64, f64)> {
+    o.history
+        .iter()
+        .map(|r| (r.train_loss, r.valid_loss, r.valid_acc))
+        .collect()
+}
+
+/// No temporary file is left in a run directory.
+fn assert_no_partial_files(dir: &Path) {
+    for entry in walk(dir) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.contains(".tmp"),
+            "half-written file left: {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_same_seed_gives_the_same_loss_curve() {
+    let data = builtin("sort").unwrap();
+    let out = scratch("seed");
+    let a = run(&Entry::<TinySorter>::NEW, &data, quick(2), &out, None).unwrap();
+    let b = run(&Entry::<TinySorter>::NEW, &data, quick(2), &out, None).unwrap();
+    assert_eq!(losses(&a), losses(&b));
+    assert_ne!(a.run_dir, b.run_dir);
+    let c = run(
+        &Entry::<TinySorter>::NEW,
+        &data,
+        TrainConfig {
+            seed: 6,
+            ..quick(2)
+        },
+        &out,
+        None,
+    )
+    .unwrap();
+    assert_ne!(losses(&a), losses(&c), "another seed gives another curve");
+    for file in [
+        "config.json",
+        "vocab.json",
+        "metrics.csv",
+        "metrics.jsonl",
+        "model.safetensors",
+        "last.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+        "summary.json",
+    ] {
+        assert!(a.run_dir.join(file).is_file(), "{file} missing");
+    }
+    let csv = std::fs::read_to_string(a.run_dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_no_partial_files(&out);
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn resuming_continues_the_uninterrupted_curve() {
+    let data = builtin("sort").unwrap();
+    let out = scratch("resume");
+    let whole = run(&Entry::<TinySorter>::NEW, &data, quick(3), &out, None).unwrap();
+    let first = run(&Entry::<TinySorter>::NEW, &data, quick(2), &out, None).unwrap();
+    let resumed = run(
+        &Entry::<TinySorter>::NEW,
+        &data,
+        quick(3),
+        &out,
+        Some(&first.run_dir),
+    )
+    .unwrap();
+    assert_eq!(resumed.run_dir, first.run_dir);
+    assert_eq!(losses(&resumed), losses(&whole));
+    assert_eq!(resumed.test, whole.test);
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn a_checkpoint_of_another_model_is_refused_on_resume() {
+    let sort = builtin("sort").unwrap();
+    let out = scratch("other-model");
+    let first = run(&Entry::<TinySorter>::NEW, &sort, quick(1), &out, None).unwrap();
+    let words = sentiment_like();
+    let err = run(
+        &Entry::<TinyClassifier>::NEW,
+        &words,
+        quick(2),
+        &out,
+        Some(&first.run_dir),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("this run trained `tiny-sorter`, not `tiny-classifier`"),
+        "{err}"
+    );
+    // the run directory is untouched
+    let state = std::fs::read_to_string(first.run_dir.join("state.json")).unwrap();
+    assert!(state.contains("\"epochs_done\": 1"), "{state}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+fn sentiment_like() -> Dataset {
+    let texts = [
+        "good film",
+        "bad film",
+        "great plot",
+        "awful plot",
+        "good plot",
+        "bad acting",
+        "great acting",
+        "awful film",
+    ];
+    let pairs = (0..64)
+        .map(|i| {
+            (
+                texts[i % 8].to_string(),
+                if i % 2 == 0 { "pos" } else { "neg" }.to_string(),
+            )
+        })
+        .collect();
+    Dataset {
+        name: "toy".into(),
+        examples: Examples::Labelled(pairs),
+        src_tokenizer: Tokenizer::Word,
+        tgt_tokenizer: Tokenizer::Word,
+        min_count: 1,
+    }
+}
+
+#[test]
+fn a_vocabulary_larger_than_declared_is_an_error_that_says_what_to_do() {
+    let data = builtin("sentiment").unwrap();
+    let out = scratch("vocab");
+    let err = run(&Entry::<TinyClassifier>::NEW, &data, quick(1), &out, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("declares vocab: 64") && err.contains("--max-vocab 64"),
+        "{err}"
+    );
+    assert_no_partial_files(&out);
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn sequences_longer_than_declared_fail_unless_truncation_is_asked_for() {
+    let data = sentiment_like();
+    let long = Dataset {
+        examples: Examples::Labelled(vec![
+            (
+                "one two three four five six seven".into(),
+                "pos".into()
+            );
+            40
+        ]),
+        ..data
+    };
+    let out = scratch("long");
+    let err = run(&Entry::<TinyClassifier>::NEW, &long, quick(1), &out, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("7 tokens, longer than the model's maximum of 6")
+            && err.contains("--truncate"),
+        "{err}"
+    );
+    let cfg = TrainConfig {
+        data: PrepareOptions {
+            truncate: true,
+            ..quick(1).data
+        },
+        ..quick(1)
+    };
+    assert!(run(&Entry::<TinyClassifier>::NEW, &long, cfg, &out, None).is_ok());
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn an_unwritable_output_directory_is_an_error() {
+    let out = scratch("unwritable");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, b"a file where the directory should be").unwrap();
+    let err = run(
+        &Entry::<TinySorter>::NEW,
+        &builtin("sort").unwrap(),
+        quick(1),
+        &out,
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, AttnError::Io { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&out.display().to_string()),
+        "{err}"
+    );
+    std::fs::remove_file(&out).ok();
+}
+
+#[test]
+fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
+    let data = builtin("sort").unwrap();
+    let out = scratch("nan");
+    // one sane epoch, then resume with an absurd learning rate and no clipping
+    let first = run(&Entry::<TinySorter>::NEW, &data, quick(1), &out, None).unwrap();
+    let good = std::fs::read(first.run_dir.join("last.safetensors")).unwrap();
+    let config_path = first.run_dir.join("config.json");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&config).unwrap();
+    json["train"]["lr"] = serde_json::json!(1e30);
+    json["train"]["clip_norm"] = serde_json::Value::Null;
+    std::fs::write(&config_path, serde_json::to_string(&json).unwrap()).unwrap();
+    let err = run(
+        &Entry::<TinySorter>::NEW,
+        &data,
+        quick(3),
+        &out,
+        Some(&first.run_dir),
+    )
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, AttnError::Diverged { .. }), "{err:?}");
+    assert!(
+        message.contains("last good checkpoint") && message.contains("(epoch 1)"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(first.run_dir.join("last.safetensors")).unwrap(),
+        good
+    );
+    assert_no_partial_files(&out);
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn impossible_settings_are_rejected_before_anything_is_written() {
+    let out = scratch("settings");
+    for bad in [
+        TrainConfig {
+            batch_size: 0,
+            ..quick(1)
+        },
+        TrainConfig {
+            lr: -1.0,
+            ..quick(1)
+        },
+        TrainConfig {
+            dropout: Some(1.0),
+            ..quick(1)
+        },
+    ] {
+        let err = run(
+            &Entry::<TinySorter>::NEW,
+            &builtin("sort").unwrap(),
+            bad,
+            &out,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, AttnError::InvalidHyperParameter { .. }),
+            "{err:?}"
+        );
+    }
+    assert!(!out.exists());
+}
+
+#[test]
+fn training_reports_a_stop_kind() {
+    let out = scratch("stop");
+    let o = run(
+        &Entry::<TinySorter>::NEW,
+        &builtin("sort").unwrap(),
+        quick(1),
+        &out,
+        None,
+    )
+    .unwrap();
+    assert_eq!(o.stopped, Stop::Completed);
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -1,0 +1,381 @@
+//! `train`: trains a zoo model on its default data set (or your file) and writes a run directory.
+//!
+//! ```text
+//! cargo run --release --bin train -- dates-transformer
+//! cargo run --release --bin train -- --list
+//! cargo run --release --bin train -- sentiment-encoder --data reviews.tsv --epochs 5
+//! cargo run --release --bin train -- dates-transformer --resume runs/dates-transformer/20261130-101500
+//! ```
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use attn_runtime::data::{builtin, load_file, PrepareOptions, Tokenizer};
+use attn_runtime::optim::Decay;
+use attn_runtime::train::{
+    recommended, train, EpochReport, RunInfo, Stop, TrainObserver, TrainRequest,
+};
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Train an attention model from the zoo.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The model's registry name (see --list).
+    model: Option<String>,
+    /// List the zoo's models and exit.
+    #[arg(long)]
+    list: bool,
+    /// Epochs (default: suited to the data set).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Examples per step.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Linear warm-up steps.
+    #[arg(long)]
+    warmup: Option<u64>,
+    /// Learning-rate decay after warm-up.
+    #[arg(long, value_enum)]
+    decay: Option<DecayArg>,
+    /// AdamW weight decay (decoupled).
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Clip gradients to this global norm (default 1).
+    #[arg(long)]
+    clip: Option<f64>,
+    /// Do not clip gradients.
+    #[arg(long, conflicts_with = "clip")]
+    no_clip: bool,
+    /// Label smoothing of the loss.
+    #[arg(long)]
+    label_smoothing: Option<f64>,
+    /// Stop after this many epochs without a better validation score.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Seed of parameters, dropout and shuffling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Dropout instead of the declared one.
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Teacher-forcing ratio of sequence-to-sequence models.
+    #[arg(long)]
+    teacher_forcing: Option<f64>,
+    /// Device: cpu, or cuda when built with the `cuda` feature.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+    /// Train on this file (.tsv, .csv or .jsonl) instead of the model's default data set, or on
+    /// another built-in data set by name.
+    #[arg(long)]
+    data: Option<String>,
+    /// Tokeniser for --data files.
+    #[arg(long, value_enum, default_value_t = TokenizerArg::Word)]
+    tokenizer: TokenizerArg,
+    /// Cut sequences longer than the model's maximum instead of failing.
+    #[arg(long)]
+    truncate: bool,
+    /// Keep at most this many vocabulary entries (others become UNK).
+    #[arg(long)]
+    max_vocab: Option<usize>,
+    /// Use at most this many training examples.
+    #[arg(long)]
+    max_train: Option<usize>,
+    /// Use at most this many validation and test examples each.
+    #[arg(long)]
+    max_eval: Option<usize>,
+    /// Where run directories go.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// Continue this run directory (with --epochs to extend it).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// No progress bar (logs and CI).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DecayArg {
+    Constant,
+    Linear,
+    Cosine,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DeviceArg {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TokenizerArg {
+    Char,
+    Word,
+    Whitespace,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    if args.list {
+        println!(
+            "{:<26} {:<15} {:<14} {:<12} summary",
+            "model", "architecture", "task", "data"
+        );
+        for entry in attn_models::MODELS {
+            let m = entry.meta();
+            println!(
+                "{:<26} {:<15} {:<14} {:<12} {}",
+                m.name,
+                format!("{:?}", m.arch),
+                m.task.name(),
+                m.data.unwrap_or("-"),
+                m.summary
+            );
+        }
+        return Ok(());
+    }
+    check_device(args.device)?;
+    let Some(name) = args.model.as_deref() else {
+        bail!("name a model to train (see `train --list`), e.g. `train dates-transformer`");
+    };
+    let entry = attn_models::find(name)?;
+    let meta = entry.meta();
+    let data_name = args
+        .data
+        .clone()
+        .or(meta.data.map(String::from))
+        .with_context(|| format!("`{name}` has no default data set: pass --data"))?;
+    let tokenizer = match args.tokenizer {
+        TokenizerArg::Char => Tokenizer::Char,
+        TokenizerArg::Word => Tokenizer::Word,
+        TokenizerArg::Whitespace => Tokenizer::Whitespace,
+    };
+    let path = PathBuf::from(&data_name);
+    let dataset = if path.is_file() {
+        load_file(&path, &meta.task, tokenizer)?
+    } else {
+        builtin(&data_name)?
+    };
+
+    let mut config = recommended(meta, &data_name);
+    config.seed = args.seed;
+    if let Some(v) = args.epochs {
+        config.epochs = v;
+    }
+    if let Some(v) = args.batch_size {
+        config.batch_size = v;
+    }
+    if let Some(v) = args.lr {
+        config.lr = v;
+    }
+    if let Some(v) = args.warmup {
+        config.warmup = v;
+    }
+    if let Some(d) = args.decay {
+        config.decay = match d {
+            DecayArg::Constant => Decay::Constant,
+            DecayArg::Linear => Decay::Linear,
+            DecayArg::Cosine => Decay::Cosine,
+        };
+    }
+    if let Some(v) = args.weight_decay {
+        config.adam.weight_decay = v;
+    }
+    if let Some(v) = args.clip {
+        config.clip_norm = Some(v);
+    }
+    if args.no_clip {
+        config.clip_norm = None;
+    }
+    if let Some(v) = args.label_smoothing {
+        config.label_smoothing = v;
+    }
+    if args.patience.is_some() {
+        config.patience = args.patience;
+    }
+    config.dropout = args.dropout;
+    config.teacher_forcing = args.teacher_forcing;
+    config.data = PrepareOptions {
+        truncate: args.truncate,
+        max_vocab: args.max_vocab,
+        max_train: args.max_train,
+        max_eval: args.max_eval,
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = stop.clone();
+    ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this batch (Ctrl-C again to quit at once)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+
+    let mut observer = Console {
+        bar: None,
+        quiet: args.quiet,
+        header_shown: false,
+    };
+    let request = TrainRequest {
+        entry,
+        dataset: &dataset,
+        config,
+        out: args.out.clone(),
+        resume: args.resume.clone(),
+    };
+    let outcome = train(request, &mut observer, &stop)?;
+    if let Some(bar) = observer.bar.take() {
+        bar.finish_and_clear();
+    }
+    match outcome.stopped {
+        Stop::Interrupted => {
+            println!(
+                "stopped early; run directory: {}",
+                outcome.run_dir.display()
+            );
+            std::process::exit(130);
+        }
+        stopped => {
+            let seq = matches!(
+                meta.task,
+                attn_runtime::model::TaskSpec::Seq2Seq { .. }
+                    | attn_runtime::model::TaskSpec::Tag { .. }
+            );
+            println!(
+                "{}: best epoch {}, test {} {:.2}%{} ({:.1} s of training)",
+                if stopped == Stop::EarlyStopped {
+                    "early stopped"
+                } else {
+                    "done"
+                },
+                outcome.best_epoch,
+                if seq { "token accuracy" } else { "accuracy" },
+                100.0 * outcome.test.accuracy(),
+                if seq {
+                    format!(", exact match {:.2}%", 100.0 * outcome.test.exact_match())
+                } else {
+                    String::new()
+                },
+                outcome.seconds
+            );
+            println!("run directory: {}", outcome.run_dir.display());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "cuda")]
+fn check_device(device: DeviceArg) -> Result<()> {
+    if device == DeviceArg::Cpu {
+        bail!("this binary was built with the `cuda` feature and runs on CUDA: pass --device cuda, or rebuild without --features cuda for the CPU");
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn check_device(device: DeviceArg) -> Result<()> {
+    if device == DeviceArg::Cuda {
+        bail!("this binary was built without CUDA: rebuild with `cargo run --release --features cuda --bin train -- ...` on a machine with the CUDA toolkit");
+    }
+    Ok(())
+}
+
+/// Progress bar per epoch and one fixed-width line per epoch.
+struct Console {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+    header_shown: bool,
+}
+
+impl Console {
+    fn print(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+}
+
+impl TrainObserver for Console {
+    fn on_start(&mut self, info: &RunInfo) {
+        println!(
+            "{} parameters; {} / {} / {} train / valid / test examples; {} batches per epoch; run directory {}",
+            info.params, info.examples[0], info.examples[1], info.examples[2], info.batches_per_epoch, info.run_dir.display()
+        );
+        if info.first_epoch > 1 {
+            println!("resuming at epoch {} of {}", info.first_epoch, info.epochs);
+        }
+    }
+
+    fn on_batch(&mut self, epoch: usize, done: usize, total: usize, loss: f32) {
+        if self.quiet {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} {msg} {elapsed_precise}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        bar.set_prefix(format!("epoch {epoch}"));
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(format!("loss {loss:.4}"));
+    }
+
+    fn on_epoch(&mut self, r: &EpochReport) {
+        if !self.header_shown {
+            self.print(&format!(
+                "{:>5} {:>10} {:>9} {:>10} {:>9} {:>11} {:>9} {:>8} {:>8}",
+                "epoch",
+                "train_loss",
+                "train_acc",
+                "valid_loss",
+                "valid_acc",
+                "valid_exact",
+                "lr",
+                "time",
+                "ex/s"
+            ));
+            self.header_shown = true;
+        }
+        self.print(&format!(
+            "{:>5} {:>10.4} {:>9.4} {:>10.4} {:>9.4} {:>11.4} {:>9.2e} {:>7.1}s {:>8.0}",
+            r.epoch,
+            r.train_loss,
+            r.train_acc,
+            r.valid_loss,
+            r.valid_acc,
+            r.valid_exact,
+            r.lr,
+            r.seconds,
+            r.examples_per_second
+        ));
+        if let Some(bar) = &self.bar {
+            bar.reset();
+        }
+    }
+
+    fn on_note(&mut self, note: &str) {
+        self.print(note);
+    }
+}
