@@ -8,7 +8,7 @@ attention_model! {
     pub struct SentimentDotAttention {
         arch: SingleHead,
         scoring: Dot,
-        task: Classify { vocab: 4096, max_len: 32, classes: 2 },
+        task: Classify { vocab: 4096, max_len: 64, classes: 2 },
         d_model: 32,
         positional: None,
     }

@@ -7,7 +7,7 @@ attention_model! {
     #[name = "sentiment-encoder", data = "sentiment"]
     pub struct SentimentEncoder {
         arch: SelfAttention,
-        task: Classify { vocab: 4096, max_len: 32, classes: 2 },
+        task: Classify { vocab: 4096, max_len: 64, classes: 2 },
         d_model: 64,
         heads: 4,
         layers: 2,

@@ -10,7 +10,7 @@ attention_model! {
         cell: Gru,
         bidirectional: true,
         attention: Additive,
-        task: Classify { vocab: 4096, max_len: 32, classes: 2 },
+        task: Classify { vocab: 4096, max_len: 64, classes: 2 },
         d_model: 64,
         hidden: 64,
     }

@@ -8,7 +8,7 @@ attention_model! {
     pub struct SentimentSingleHead {
         arch: SingleHead,
         scoring: Scaled,
-        task: Classify { vocab: 4096, max_len: 32, classes: 2 },
+        task: Classify { vocab: 4096, max_len: 64, classes: 2 },
         d_model: 64,
         positional: Sinusoidal,
         dropout: 0.1,

@@ -7,7 +7,7 @@ attention_model! {
     #[name = "sentiment-transformer", data = "sentiment"]
     pub struct SentimentTransformer {
         arch: Transformer,
-        task: Classify { vocab: 4096, max_len: 32, classes: 2 },
+        task: Classify { vocab: 4096, max_len: 64, classes: 2 },
         d_model: 64,
         heads: 4,
         ff: 128,

@@ -154,12 +154,12 @@ fn parameter_names_follow_the_declaration() {
 fn typed_forward_backward_and_weights_of_a_declared_model() {
     let dev: Cpu = Cpu::seed_from_u64(3);
     let model = dev.build_module::<SentimentEncoder, f32>();
-    let ids: Tensor<(usize, Const<32>), usize, _> =
-        dev.tensor_from_vec((0..64).map(|i| i % 4096).collect(), (2, Const));
+    let ids: Tensor<(usize, Const<64>), usize, _> =
+        dev.tensor_from_vec((0..128).map(|i| i % 4096).collect(), (2, Const));
     let out = model
         .try_forward_with(
             ids.clone().traced(model.alloc_grads()),
-            &ForwardOptions::train().lengths(vec![32, 5]).with_weights(),
+            &ForwardOptions::train().lengths(vec![64, 5]).with_weights(),
         )
         .unwrap();
     let logits: Tensor<(usize, Const<2>), f32, _, _> = out.logits;
@@ -182,7 +182,7 @@ fn typed_forward_backward_and_weights_of_a_declared_model() {
 fn out_of_vocabulary_ids_are_an_error_not_a_panic() {
     let dev: Cpu = Default::default();
     let model = dev.build_module::<SentimentEncoder, f32>();
-    let ids: Tensor<(usize, Const<32>), usize, _> = dev.tensor_from_vec(vec![5000; 32], (1, Const));
+    let ids: Tensor<(usize, Const<64>), usize, _> = dev.tensor_from_vec(vec![5000; 64], (1, Const));
     let err = model
         .try_forward_with(ids, &ForwardOptions::eval())
         .unwrap_err()

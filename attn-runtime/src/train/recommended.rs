@@ -17,7 +17,13 @@ pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
         "bible-en-es" => (12, 64, 1e-3),
         _ => (base.epochs, base.batch_size, base.lr),
     };
+    // the few sentiment reviews longer than the zoo's 64 tokens are cut (4 of 2,982)
+    let data = crate::data::PrepareOptions {
+        truncate: dataset == "sentiment",
+        ..base.data
+    };
     TrainConfig {
+        data,
         epochs,
         batch_size,
         lr,

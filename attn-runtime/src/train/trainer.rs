@@ -160,18 +160,22 @@ pub fn train(
     stop: &AtomicBool,
 ) -> Result<TrainOutcome, AttnError> {
     let meta = req.entry.meta();
-    let (run, cfg, vocabs, mut state, mut history) = match &req.resume {
+    // settings and data are checked before a run directory is made: bad input writes nothing
+    let (existing, cfg, vocabs, mut state, mut history) = match &req.resume {
         None => {
             req.config.validate()?;
             (
-                RunDir::create(&req.out, meta.name)?,
+                None,
                 req.config.clone(),
                 None,
                 RunState::default(),
                 Vec::new(),
             )
         }
-        Some(dir) => resume_setup(dir, meta, req.config.epochs)?,
+        Some(dir) => {
+            let (run, cfg, vocabs, state, history) = resume_setup(dir, meta, req.config.epochs)?;
+            (Some(run), cfg, vocabs, state, history)
+        }
     };
     let data = prepare(req.dataset, meta, &cfg.data, vocabs)?;
     if data.train.is_empty() {
@@ -181,9 +185,14 @@ pub fn train(
             "give the data set more examples",
         ));
     }
-    if req.resume.is_none() {
-        run.write_setup(meta, &req.dataset.name, &cfg, &data.vocabs)?;
-    }
+    let run = match existing {
+        Some(run) => run,
+        None => {
+            let run = RunDir::create(&req.out, meta.name)?;
+            run.write_setup(meta, &req.dataset.name, &cfg, &data.vocabs)?;
+            run
+        }
+    };
     let mut model = req.entry.instantiate(cfg.seed)?;
     model.optimizer().cfg = cfg.adam;
     if req.resume.is_some() {

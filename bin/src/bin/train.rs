@@ -210,8 +210,8 @@ fn run() -> Result<()> {
     config.dropout = args.dropout;
     config.teacher_forcing = args.teacher_forcing;
     config.data = PrepareOptions {
-        truncate: args.truncate,
-        max_vocab: args.max_vocab,
+        truncate: config.data.truncate || args.truncate,
+        max_vocab: args.max_vocab.or(config.data.max_vocab),
         max_train: args.max_train,
         max_eval: args.max_eval,
     };

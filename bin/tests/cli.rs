@@ -1,0 +1,136 @@
+//! The `train` command as people run it: every zoo model trains for one short epoch on its
+//! default data set, and bad input ends with a clear message and a non-zero exit, never a panic.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn train(args: &[&str], out: &PathBuf) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_train"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .output()
+        .expect("the train binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attn-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let all = text(o);
+    assert!(!o.status.success(), "expected a failure: {all}");
+    assert!(all.contains(needle), "expected `{needle}` in: {all}");
+    assert!(!all.contains("panicked"), "panicked: {all}");
+}
+
+#[test]
+fn every_zoo_model_trains_one_short_epoch_on_its_default_data() {
+    let out = scratch("zoo");
+    for entry in attn_models::MODELS {
+        let name = entry.meta().name;
+        let o = train(
+            &[
+                name,
+                "--epochs",
+                "1",
+                "--max-train",
+                "64",
+                "--max-eval",
+                "16",
+                "--batch-size",
+                "16",
+            ],
+            &out,
+        );
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let all = text(&o);
+        assert!(all.contains("done: best epoch 1"), "{name}: {all}");
+        let runs: Vec<_> = std::fs::read_dir(out.join(name)).unwrap().collect();
+        assert_eq!(runs.len(), 1, "{name}");
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn list_shows_the_zoo() {
+    let o = Command::new(env!("CARGO_BIN_EXE_train"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    let all = text(&o);
+    assert!(o.status.success());
+    for entry in attn_models::MODELS {
+        assert!(all.contains(entry.meta().name), "{all}");
+    }
+}
+
+#[test]
+fn an_unknown_model_lists_the_available_ones_and_the_nearest() {
+    let o = train(&["dates-transfomer"], &scratch("unknown"));
+    assert_clean_failure(
+        &o,
+        "unknown model `dates-transfomer` (did you mean `dates-transformer`?)",
+    );
+    assert!(text(&o).contains("sentiment-encoder"));
+}
+
+#[test]
+fn a_malformed_data_line_names_the_file_and_line() {
+    let dir = scratch("malformed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("reviews.tsv");
+    std::fs::write(
+        &file,
+        "label\ttext\npos\tgreat phone\nneg\tbad battery\tand a stray field\n",
+    )
+    .unwrap();
+    let o = train(
+        &["sentiment-encoder", "--data", file.to_str().unwrap()],
+        &dir.join("runs"),
+    );
+    assert_clean_failure(
+        &o,
+        &format!("{}:3: 3 fields where 2 were expected", file.display()),
+    );
+    assert!(
+        !dir.join("runs").exists(),
+        "nothing is written for bad data"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn cuda_without_the_feature_gives_a_hint() {
+    let o = train(&["dates-transformer", "--device", "cuda"], &scratch("cuda"));
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    assert_clean_failure(
+        &o,
+        "built without CUDA: rebuild with `cargo run --release --features cuda",
+    );
+}
+
+#[test]
+fn a_resume_directory_that_is_not_a_run_is_refused() {
+    let dir = scratch("notarun");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = train(
+        &["dates-transformer", "--resume", dir.to_str().unwrap()],
+        &dir,
+    );
+    assert_clean_failure(&o, "not a run directory (no config.json)");
+    std::fs::remove_dir_all(&dir).ok();
+}
