@@ -11,6 +11,7 @@ pub mod attention;
 pub mod data;
 mod error;
 pub mod loss;
+pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod rnn;

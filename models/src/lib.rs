@@ -7,6 +7,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bible_transformer;
 mod dates_gru_bahdanau;
 mod dates_lstm_luong;
 mod dates_transformer;
@@ -21,6 +22,7 @@ mod sentiment_transformer;
 mod sort_tagger;
 mod sort_transformer;
 
+pub use bible_transformer::{BibleTransformer, BibleTransformerModel};
 pub use dates_gru_bahdanau::{DatesGruBahdanau, DatesGruBahdanauModel};
 pub use dates_lstm_luong::{DatesLstmLuong, DatesLstmLuongModel};
 pub use dates_transformer::{DatesTransformer, DatesTransformerModel};

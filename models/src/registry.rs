@@ -3,6 +3,7 @@
 use attn_runtime::zoo::{Entry, ZooEntry};
 
 use crate::{
+    BibleTransformer,
     error::ModelsError, DatesGruBahdanau, DatesLstmLuong, DatesTransformer, DigitsPatches,
     SentimentDotAttention, SentimentEncoder, SentimentRnnAttention, SentimentSingleHead,
     SentimentTransformer, SortTagger, SortTransformer,
@@ -21,6 +22,7 @@ pub static MODELS: &[&dyn ZooEntry] = &[
     &Entry::<SentimentTransformer>::NEW,
     &Entry::<SortTransformer>::NEW,
     &Entry::<DatesTransformer>::NEW,
+    &Entry::<BibleTransformer>::NEW,
 ];
 
 /// All registered names.

@@ -14,7 +14,7 @@ pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
         "copy" | "reverse" | "sort" => (4, 64, 2e-3),
         "digits" => (40, 32, 2e-3),
         "sentiment" => (12, 32, 1e-3),
-        "bible-en-es" => (12, 64, 1e-3),
+        "bible-en-es" => (15, 32, 1e-3),
         _ => (base.epochs, base.batch_size, base.lr),
     };
     // the few sentiment reviews longer than the zoo's 64 tokens are cut (4 of 2,982)

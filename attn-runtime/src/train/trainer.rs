@@ -138,6 +138,18 @@ pub fn evaluate(
     Ok(total)
 }
 
+/// Scores with teacher forcing (for sequence-to-sequence models the accuracy of the next token
+/// given the true prefix: the training accuracy).
+pub fn evaluate_teacher_forced(model: &dyn ZooModel, examples: &[Encoded], batch_size: usize) -> Result<Scores, AttnError> {
+    let per = rows_per_example(model.meta());
+    let mut total = Scores::default();
+    for batch in batches(examples, model.meta(), batch_size, None) {
+        let out = model.forward_teacher_forced(&batch)?;
+        total.add(&Scores::of(&out.logits, out.logits_shape[1], &batch.targets, per, true));
+    }
+    Ok(total)
+}
+
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(epoch as u64 + 1)
@@ -276,9 +288,9 @@ pub fn train(
             ));
             break;
         }
-        // training accuracy is measured on the epoch's last batches, in evaluation mode
-        let sample: Vec<Encoded> = data.train.iter().take(512).cloned().collect();
-        let sample_scores = evaluate(model.as_ref(), &sample, cfg.batch_size)?;
+        // training accuracy: 256 training examples in evaluation mode, teacher-forced
+        let sample: Vec<Encoded> = data.train.iter().take(256).cloned().collect();
+        let sample_scores = evaluate_teacher_forced(model.as_ref(), &sample, cfg.batch_size)?;
         train_scores.correct =
             (sample_scores.accuracy() * train_scores.rows as f64).round() as usize;
         let valid = evaluate(model.as_ref(), &data.valid, cfg.batch_size)?;
