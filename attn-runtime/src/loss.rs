@@ -68,20 +68,35 @@ pub fn try_cross_entropy_rows_smoothed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     // gather each row's target log-probability (no dense one-hot matrix: rows × classes can be
     // millions of entries for a translation model)
     let dev = logits.device().clone();
-    let index: Vec<usize> = targets.iter().map(|&t| if t == IGNORE { 0 } else { t }).collect();
+    let index: Vec<usize> = targets
+        .iter()
+        .map(|&t| if t == IGNORE { 0 } else { t })
+        .collect();
     let weight: Vec<E> = targets
         .iter()
-        .map(|&t| E::from_f64(if t == IGNORE { 0.0 } else { -1.0 / counted as f64 }).unwrap_or_default())
+        .map(|&t| {
+            E::from_f64(if t == IGNORE {
+                0.0
+            } else {
+                -1.0 / counted as f64
+            })
+            .unwrap_or_default()
+        })
         .collect();
     let index = dev.try_tensor_from_vec(index, (rows,)).dev()?;
     let weight = dev.try_tensor_from_vec(weight, (rows,)).dev()?;
-    let (mut tape, logp) = crate::tape_holder::TapeHolder::split(logits.try_log_softmax::<Axis<1>>().dev()?);
+    let (mut tape, logp) =
+        crate::tape_holder::TapeHolder::split(logits.try_log_softmax::<Axis<1>>().dev()?);
     let target_logp = tape.run(&logp, |lp| lp.try_select(index).dev())?;
     let per_row = if epsilon > 0.0 {
         let keep = E::from_f64(1.0 - epsilon).unwrap_or_default();
         let spread = E::from_f64(epsilon).unwrap_or_default();
-        let mean_logp = tape.run(&logp, |lp| lp.try_mean::<_, Axis<1>>().dev()?.try_mul(spread).dev())?;
-        tape.run(&target_logp, |t| t.try_mul(keep).dev()?.try_add(mean_logp).dev())?
+        let mean_logp = tape.run(&logp, |lp| {
+            lp.try_mean::<_, Axis<1>>().dev()?.try_mul(spread).dev()
+        })?;
+        tape.run(&target_logp, |t| {
+            t.try_mul(keep).dev()?.try_add(mean_logp).dev()
+        })?
     } else {
         target_logp
     };

@@ -3,10 +3,9 @@
 use attn_runtime::zoo::{Entry, ZooEntry};
 
 use crate::{
-    BibleTransformer,
-    error::ModelsError, DatesGruBahdanau, DatesLstmLuong, DatesTransformer, DigitsPatches,
-    SentimentDotAttention, SentimentEncoder, SentimentRnnAttention, SentimentSingleHead,
-    SentimentTransformer, SortTagger, SortTransformer,
+    error::ModelsError, BibleTransformer, DatesGruBahdanau, DatesLstmLuong, DatesTransformer,
+    DigitsPatches, SentimentDotAttention, SentimentEncoder, SentimentRnnAttention,
+    SentimentSingleHead, SentimentTransformer, SortTagger, SortTransformer,
 };
 
 /// Every zoo model, in the order `--list` shows them. A new model file adds one line here.

@@ -72,6 +72,8 @@ pub struct Prepared {
     pub valid: Vec<Encoded>,
     /// Test examples.
     pub test: Vec<Encoded>,
+    /// The test examples as they were before encoding (references for BLEU, labels by name).
+    pub test_raw: Examples,
     /// Vocabularies and labels.
     pub vocabs: Vocabs,
 }
@@ -114,10 +116,16 @@ pub fn prepare(
             &format!("{} ({which})", dataset.name),
         )
     };
+    let cap = |part: Examples| match opts.max_eval {
+        Some(n) if n < part.len() => part.select(&(0..n).collect::<Vec<_>>()),
+        _ => part,
+    };
+    let test_raw = cap(splits.test);
     Ok(Prepared {
         train: encode(&train, "train")?,
-        valid: encode(&splits.valid, "valid")?,
-        test: encode(&splits.test, "test")?,
+        valid: encode(&cap(splits.valid), "valid")?,
+        test: encode(&test_raw, "test")?,
+        test_raw,
         vocabs,
     })
 }

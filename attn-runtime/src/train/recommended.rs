@@ -17,9 +17,11 @@ pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
         "bible-en-es" => (15, 32, 1e-3),
         _ => (base.epochs, base.batch_size, base.lr),
     };
-    // the few sentiment reviews longer than the zoo's 64 tokens are cut (4 of 2,982)
+    // the few sentiment reviews longer than the zoo's 64 tokens are cut (4 of 2,982); the
+    // translation vocabularies keep their 4,096 most frequent entries
     let data = crate::data::PrepareOptions {
         truncate: dataset == "sentiment",
+        max_vocab: (dataset == "bible-en-es").then_some(4096),
         ..base.data
     };
     TrainConfig {

@@ -95,7 +95,12 @@ pub struct TrainRequest<'a> {
 
 /// Rows of logits per example.
 pub fn rows_per_example(meta: &ModelMeta) -> usize {
-    match meta.task {
+    rows_per_example_of(&meta.task)
+}
+
+/// Rows of logits per example of a task.
+pub(crate) fn rows_per_example_of(task: &TaskSpec) -> usize {
+    match *task {
         TaskSpec::Classify { .. } | TaskSpec::ImageClassify { .. } => 1,
         TaskSpec::Tag { max_len, .. } => max_len,
         TaskSpec::Seq2Seq { tgt_len, .. } => tgt_len,
@@ -140,12 +145,22 @@ pub fn evaluate(
 
 /// Scores with teacher forcing (for sequence-to-sequence models the accuracy of the next token
 /// given the true prefix: the training accuracy).
-pub fn evaluate_teacher_forced(model: &dyn ZooModel, examples: &[Encoded], batch_size: usize) -> Result<Scores, AttnError> {
+pub fn evaluate_teacher_forced(
+    model: &dyn ZooModel,
+    examples: &[Encoded],
+    batch_size: usize,
+) -> Result<Scores, AttnError> {
     let per = rows_per_example(model.meta());
     let mut total = Scores::default();
     for batch in batches(examples, model.meta(), batch_size, None) {
         let out = model.forward_teacher_forced(&batch)?;
-        total.add(&Scores::of(&out.logits, out.logits_shape[1], &batch.targets, per, true));
+        total.add(&Scores::of(
+            &out.logits,
+            out.logits_shape[1],
+            &batch.targets,
+            per,
+            true,
+        ));
     }
     Ok(total)
 }

@@ -1,0 +1,246 @@
+//! Evaluating a trained run on its test split: every metric suited to the task, written to
+//! `eval.json`.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::run_dir::{RunConfig, RunDir, BEST};
+use super::trainer::rows_per_example_of;
+use crate::data::batches;
+use crate::data::{prepare, Dataset, Examples, Vocabs};
+use crate::error::AttnError;
+use crate::metrics::{classification_report, confusion_matrix, Bleu, ClassificationReport};
+use crate::model::TaskSpec;
+use crate::zoo::{ZooEntry, ZooModel};
+
+/// A trained run, loaded: its settings, vocabularies and best checkpoint.
+pub struct LoadedRun {
+    /// The run directory.
+    pub dir: RunDir,
+    /// `config.json`.
+    pub config: RunConfig,
+    /// `vocab.json`.
+    pub vocabs: Vocabs,
+    /// The model with its best parameters.
+    pub model: Box<dyn ZooModel>,
+}
+
+/// The model name a run directory was trained with (to find its registry entry).
+///
+/// # Errors
+/// [`AttnError::Data`] when `dir` is not a run directory.
+pub fn run_model_name(dir: &Path) -> Result<String, AttnError> {
+    Ok(RunDir::open(dir)?
+        .read_json::<RunConfig>("config.json")?
+        .model)
+}
+
+/// Loads a run's best checkpoint into `entry`'s model.
+///
+/// # Errors
+/// [`AttnError::Data`] when `entry` is not the run's model or a file is missing;
+/// [`AttnError::StateDict`] when the checkpoint does not fit.
+pub fn load_run(dir: &Path, entry: &dyn ZooEntry) -> Result<LoadedRun, AttnError> {
+    let run = RunDir::open(dir)?;
+    let config: RunConfig = run.read_json("config.json")?;
+    if config.model != entry.meta().name {
+        return Err(AttnError::data(
+            dir.display().to_string(),
+            format!(
+                "this run trained `{}`, not `{}`",
+                config.model,
+                entry.meta().name
+            ),
+            "load it with its own model",
+        ));
+    }
+    let vocabs = run.read_json::<Vocabs>("vocab.json")?.reindexed();
+    let mut model = entry.instantiate(config.train.seed)?;
+    model.load(&run.read_state_dict(BEST)?)?;
+    Ok(LoadedRun {
+        dir: run,
+        config,
+        vocabs,
+        model,
+    })
+}
+
+/// Scores of a sequence-to-sequence test split.
+#[derive(Clone, Debug, Serialize)]
+pub struct Seq2SeqReport {
+    /// Corpus BLEU (sacreBLEU's definition; see `bleu_signature`).
+    pub bleu: f64,
+    /// sacreBLEU's signature of that score.
+    pub bleu_signature: String,
+    /// sacreBLEU's one-line summary.
+    pub bleu_summary: String,
+    /// Share of outputs entirely right.
+    pub exact_match: f64,
+    /// Share of target tokens right (greedy decoding).
+    pub token_accuracy: f64,
+    /// A few (source, reference, output) triples.
+    pub samples: Vec<(String, String, String)>,
+}
+
+/// `eval.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    /// The model.
+    pub model: String,
+    /// The data set.
+    pub dataset: String,
+    /// Test examples scored.
+    pub examples: usize,
+    /// Classification: accuracy, precision/recall/F1 per class and averaged.
+    pub classification: Option<ClassificationReport>,
+    /// Class names by id (classification).
+    pub labels: Option<Vec<String>>,
+    /// Confusion matrix, rows gold, columns predicted (classification).
+    pub confusion: Option<Vec<Vec<usize>>>,
+    /// Sequence-to-sequence scores.
+    pub seq2seq: Option<Seq2SeqReport>,
+    /// Token accuracy and exact match (tagging).
+    pub tagging: Option<(f64, f64)>,
+}
+
+fn metric(e: crate::metrics::MetricError) -> AttnError {
+    AttnError::data("evaluation", e.to_string(), "check the test split")
+}
+
+/// Evaluates `run` on the test split of `dataset` (the split it was trained with) and writes
+/// `eval.json` into the run directory.
+///
+/// # Errors
+/// Data that does not fit the run's vocabularies, or a failing forward pass.
+pub fn evaluate_run(
+    run: &LoadedRun,
+    dataset: &Dataset,
+    batch_size: usize,
+) -> Result<EvalReport, AttnError> {
+    let meta = run.model.meta();
+    let data = prepare(
+        dataset,
+        meta,
+        &run.config.train.data,
+        Some(run.vocabs.clone()),
+    )?;
+    let per = rows_per_example_of(&meta.task);
+    let mut predicted: Vec<Vec<usize>> = Vec::new();
+    for batch in batches(&data.test, meta, batch_size, None) {
+        let out = run.model.forward(&batch, false)?;
+        let labels = out.logits_shape[1];
+        let rows: Vec<usize> = out
+            .logits
+            .chunks(labels)
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .fold((0, f32::MIN), |m, (i, &v)| if v > m.1 { (i, v) } else { m })
+                    .0
+            })
+            .collect();
+        predicted.extend(rows.chunks(per).map(<[usize]>::to_vec));
+    }
+    let gold: Vec<Vec<usize>> = data.test.iter().map(|e| e.target.clone()).collect();
+    let mut report = EvalReport {
+        model: meta.name.to_string(),
+        dataset: dataset.name.clone(),
+        examples: gold.len(),
+        classification: None,
+        labels: run.vocabs.labels.clone(),
+        confusion: None,
+        seq2seq: None,
+        tagging: None,
+    };
+    match meta.task {
+        TaskSpec::Classify { .. } | TaskSpec::ImageClassify { .. } => {
+            let g: Vec<usize> = gold.iter().map(|t| t[0]).collect();
+            let p: Vec<usize> = predicted.iter().map(|t| t[0]).collect();
+            report.classification = Some(classification_report(&g, &p).map_err(metric)?);
+            let labels: Vec<usize> = (0..meta.task.num_labels()).collect();
+            let cm = confusion_matrix(&g, &p, Some(&labels)).map_err(metric)?;
+            report.confusion = Some(cm.counts.clone());
+        }
+        TaskSpec::Tag { .. } => {
+            let (mut total, mut right, mut exact) = (0usize, 0usize, 0usize);
+            for (g, p) in gold.iter().zip(&predicted) {
+                let ok = g.iter().zip(p).filter(|(a, b)| a == b).count();
+                total += g.len();
+                right += ok;
+                exact += usize::from(ok == g.len());
+            }
+            report.tagging = Some((
+                right as f64 / total.max(1) as f64,
+                exact as f64 / gold.len().max(1) as f64,
+            ));
+        }
+        TaskSpec::Seq2Seq { .. } => {
+            report.seq2seq = Some(seq2seq_report(run, &data.test_raw, &gold, &predicted)?)
+        }
+    }
+    run.dir.write_json("eval.json", &report)?;
+    Ok(report)
+}
+
+fn seq2seq_report(
+    run: &LoadedRun,
+    raw: &Examples,
+    gold: &[Vec<usize>],
+    predicted: &[Vec<usize>],
+) -> Result<Seq2SeqReport, AttnError> {
+    let Examples::Pairs(pairs) = raw else {
+        return Err(AttnError::data(
+            "evaluation",
+            "a sequence-to-sequence test split holds pairs",
+            "report this bug",
+        ));
+    };
+    let vocab = run
+        .vocabs
+        .tgt
+        .as_ref()
+        .ok_or_else(|| AttnError::data("vocab.json", "no target vocabulary", "retrain"))?;
+    let hyps: Vec<String> = predicted
+        .iter()
+        .map(|p| run.vocabs.tgt_tokenizer.detokenize(&vocab.decode(p)))
+        .collect();
+    let refs: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
+    // word-level models output lower-cased tokens: score case-insensitively
+    let bleu = Bleu {
+        lowercase: true,
+        ..Bleu::default()
+    }
+    .corpus_score(&hyps, &[refs.clone()])
+    .map_err(metric)?;
+    let cut = |s: &[usize]| -> Vec<usize> {
+        s.iter()
+            .copied()
+            .take_while(|&t| t != crate::tokens::EOS)
+            .collect()
+    };
+    let exact = gold
+        .iter()
+        .zip(predicted)
+        .filter(|(g, p)| cut(g) == cut(p))
+        .count();
+    let (mut total, mut right) = (0usize, 0usize);
+    for (g, p) in gold.iter().zip(predicted) {
+        total += g.len();
+        right += g.iter().zip(p).filter(|(a, b)| a == b).count();
+    }
+    let samples = pairs
+        .iter()
+        .zip(&hyps)
+        .take(5)
+        .map(|((s, t), h)| (s.clone(), t.clone(), h.clone()))
+        .collect();
+    Ok(Seq2SeqReport {
+        bleu: bleu.score,
+        bleu_signature: bleu.signature.clone(),
+        bleu_summary: bleu.to_string(),
+        exact_match: exact as f64 / gold.len().max(1) as f64,
+        token_accuracy: right as f64 / total.max(1) as f64,
+        samples,
+    })
+}

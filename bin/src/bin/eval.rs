@@ -1,0 +1,309 @@
+//! `eval`: scores a trained run on its test split, or scores files the way the sacrebleu CLI does.
+//!
+//! ```text
+//! cargo run --release --bin eval -- runs/dates-transformer/20261130-104654
+//! cargo run --release --bin eval -- bleu --hyp out.txt --ref ref.txt [ref2.txt ...] [--tokenize 13a|none] [--lowercase] [--sentence] [--json]
+//! cargo run --release --bin eval -- f1 --gold gold.txt --pred pred.txt [--json]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use attn_runtime::data::{builtin, load_file};
+use attn_runtime::metrics::{classification_report, Bleu, BleuTokenizer};
+use attn_runtime::train::{evaluate_run, load_run, run_model_name, EvalReport};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Evaluate a trained run, or score files.
+#[derive(Parser, Debug)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Args {
+    /// A run directory made by `train` (scores its best checkpoint on its test split).
+    run: Option<PathBuf>,
+    /// Examples per batch.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// BLEU of a hypothesis file against reference files (one segment per line, UTF-8).
+    Bleu {
+        /// The system output.
+        #[arg(long)]
+        hyp: PathBuf,
+        /// One or more reference files, aligned with the hypotheses.
+        #[arg(long = "ref", required = true, num_args = 1..)]
+        refs: Vec<PathBuf>,
+        /// Tokeniser.
+        #[arg(long, value_enum, default_value_t = TokenizeArg::V13a)]
+        tokenize: TokenizeArg,
+        /// Case-insensitive.
+        #[arg(long)]
+        lowercase: bool,
+        /// One sentence BLEU per line instead of the corpus score.
+        #[arg(long)]
+        sentence: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Precision, recall and F1 of predicted labels against gold labels (one label per line).
+    F1 {
+        /// Gold labels.
+        #[arg(long)]
+        gold: PathBuf,
+        /// Predicted labels.
+        #[arg(long)]
+        pred: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TokenizeArg {
+    #[value(name = "13a")]
+    V13a,
+    None,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn lines(path: &Path) -> Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.lines().map(String::from).collect())
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    match (args.command, args.run) {
+        (
+            Some(Command::Bleu {
+                hyp,
+                refs,
+                tokenize,
+                lowercase,
+                sentence,
+                json,
+            }),
+            _,
+        ) => bleu(&hyp, &refs, tokenize, lowercase, sentence, json),
+        (Some(Command::F1 { gold, pred, json }), _) => f1(&gold, &pred, json),
+        (None, Some(dir)) => evaluate(&dir, args.batch_size),
+        (None, None) => bail!(
+            "pass a run directory (e.g. runs/dates-transformer/<timestamp>), or `bleu` / `f1`"
+        ),
+    }
+}
+
+fn evaluate(dir: &Path, batch_size: usize) -> Result<()> {
+    let name = run_model_name(dir)?;
+    let entry = attn_models::find(&name)?;
+    let run = load_run(dir, entry)?;
+    let dataset_name = run.config.dataset.clone();
+    let path = PathBuf::from(&dataset_name);
+    let tokenizer = run.vocabs.src_tokenizer;
+    let dataset = if path.is_file() {
+        load_file(&path, &entry.meta().task, tokenizer)?
+    } else {
+        builtin(&dataset_name)?
+    };
+    let report = evaluate_run(&run, &dataset, batch_size)?;
+    print_report(&report);
+    println!("wrote {}", dir.join("eval.json").display());
+    Ok(())
+}
+
+fn print_report(r: &EvalReport) {
+    println!(
+        "{} on the {} test split ({} examples)",
+        r.model, r.dataset, r.examples
+    );
+    if let Some(c) = &r.classification {
+        println!("accuracy {:.4}", c.accuracy);
+        println!(
+            "{:<12} {:>9} {:>9} {:>9} {:>8}",
+            "class", "precision", "recall", "f1", "support"
+        );
+        for class in &c.classes {
+            let name = r
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(class.label).cloned())
+                .unwrap_or_else(|| class.label.to_string());
+            println!(
+                "{:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+                name, class.precision, class.recall, class.f1, class.support
+            );
+        }
+        for (name, avg) in [
+            ("micro", &c.micro_avg),
+            ("macro", &c.macro_avg),
+            ("weighted", &c.weighted_avg),
+        ] {
+            println!(
+                "{:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+                format!("{name} avg"),
+                avg.precision,
+                avg.recall,
+                avg.f1,
+                c.support
+            );
+        }
+        if let Some(cm) = &r.confusion {
+            println!("confusion matrix (rows: gold, columns: predicted):");
+            for row in cm {
+                println!(
+                    "  {}",
+                    row.iter().map(|n| format!("{n:>5}")).collect::<String>()
+                );
+            }
+        }
+    }
+    if let Some((token, exact)) = r.tagging {
+        println!("token accuracy {token:.4}, exact match {exact:.4}");
+    }
+    if let Some(s) = &r.seq2seq {
+        println!("{}", s.bleu_summary);
+        println!("signature: {}", s.bleu_signature);
+        println!(
+            "exact match {:.4}, token accuracy {:.4}",
+            s.exact_match, s.token_accuracy
+        );
+        for (src, reference, out) in &s.samples {
+            println!("  {src}\n    reference: {reference}\n    output:    {out}");
+        }
+    }
+}
+
+fn bleu(
+    hyp: &Path,
+    refs: &[PathBuf],
+    tokenize: TokenizeArg,
+    lowercase: bool,
+    sentence: bool,
+    json: bool,
+) -> Result<()> {
+    let hyps = lines(hyp)?;
+    let refs: Vec<Vec<String>> = refs.iter().map(|r| lines(r)).collect::<Result<_>>()?;
+    for (r, path) in refs.iter().zip(refs.iter().enumerate()) {
+        if r.len() != hyps.len() {
+            bail!(
+                "reference file {} has {} lines, the hypotheses {}: give one line per segment",
+                path.0 + 1,
+                r.len(),
+                hyps.len()
+            );
+        }
+    }
+    let tokenizer = match tokenize {
+        TokenizeArg::V13a => BleuTokenizer::V13a,
+        TokenizeArg::None => BleuTokenizer::None,
+    };
+    if sentence {
+        let metric = Bleu {
+            tokenizer,
+            lowercase,
+            ..Bleu::sentence()
+        };
+        for (i, h) in hyps.iter().enumerate() {
+            let segment_refs: Vec<&str> = refs.iter().map(|r| r[i].as_str()).collect();
+            let score = metric.sentence_score(h, &segment_refs)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "score": score.score, "signature": score.signature })
+                );
+            } else {
+                println!("{score}");
+            }
+        }
+        return Ok(());
+    }
+    let metric = Bleu {
+        tokenizer,
+        lowercase,
+        ..Bleu::default()
+    };
+    let score = metric.corpus_score(&hyps, &refs)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "name": "BLEU", "score": score.score, "signature": score.signature, "counts": score.counts,
+                "totals": score.totals, "precisions": score.precisions, "bp": score.bp,
+                "sys_len": score.sys_len, "ref_len": score.ref_len,
+            })
+        );
+    } else {
+        println!("{score}");
+        println!("signature: {}", score.signature);
+    }
+    Ok(())
+}
+
+fn f1(gold: &Path, pred: &Path, json: bool) -> Result<()> {
+    let (g, p) = (lines(gold)?, lines(pred)?);
+    if g.len() != p.len() {
+        bail!(
+            "{} has {} lines but {} has {}: give one label per line in both",
+            gold.display(),
+            g.len(),
+            pred.display(),
+            p.len()
+        );
+    }
+    let mut names: Vec<String> = g.iter().chain(&p).cloned().collect();
+    names.sort();
+    names.dedup();
+    let id = |s: &String| names.iter().position(|n| n == s).unwrap_or(0);
+    let report = classification_report(
+        &g.iter().map(id).collect::<Vec<_>>(),
+        &p.iter().map(id).collect::<Vec<_>>(),
+    )?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "labels": names, "report": report })
+            )?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<12} {:>9} {:>9} {:>9} {:>8}",
+        "label", "precision", "recall", "f1", "support"
+    );
+    for c in &report.classes {
+        println!(
+            "{:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+            names[c.label], c.precision, c.recall, c.f1, c.support
+        );
+    }
+    println!("accuracy {:.4}", report.accuracy);
+    for (name, avg) in [
+        ("micro", &report.micro_avg),
+        ("macro", &report.macro_avg),
+        ("weighted", &report.weighted_avg),
+    ] {
+        println!(
+            "{:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+            format!("{name} avg"),
+            avg.precision,
+            avg.recall,
+            avg.f1,
+            report.support
+        );
+    }
+    Ok(())
+}
