@@ -10,6 +10,7 @@
 pub mod attention;
 pub mod data;
 mod error;
+pub mod infer;
 pub mod loss;
 pub mod metrics;
 pub mod model;

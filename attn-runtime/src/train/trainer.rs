@@ -128,7 +128,7 @@ pub fn evaluate(
             !seq2seq,
         );
         if seq2seq {
-            let forced = model.forward_teacher_forced(&batch)?;
+            let forced = model.forward_teacher_forced(&batch, false)?;
             s.loss_sum = Scores::of(
                 &forced.logits,
                 forced.logits_shape[1],
@@ -153,7 +153,7 @@ pub fn evaluate_teacher_forced(
     let per = rows_per_example(model.meta());
     let mut total = Scores::default();
     for batch in batches(examples, model.meta(), batch_size, None) {
-        let out = model.forward_teacher_forced(&batch)?;
+        let out = model.forward_teacher_forced(&batch, false)?;
         total.add(&Scores::of(
             &out.logits,
             out.logits_shape[1],

@@ -83,7 +83,11 @@ pub trait ZooModel {
     fn forward(&self, batch: &Batch, need_weights: bool) -> Result<ForwardSummary, AttnError>;
     /// Evaluation-mode forward pass that feeds sequence-to-sequence decoders the true previous
     /// tokens (the validation loss); the same as [`forward`](Self::forward) for other models.
-    fn forward_teacher_forced(&self, batch: &Batch) -> Result<ForwardSummary, AttnError>;
+    fn forward_teacher_forced(
+        &self,
+        batch: &Batch,
+        need_weights: bool,
+    ) -> Result<ForwardSummary, AttnError>;
     /// One training step: forward in training mode, cross-entropy, backward, Adam update.
     ///
     /// # Errors
@@ -172,15 +176,17 @@ where
         )
     }
 
-    fn forward_teacher_forced(&self, batch: &Batch) -> Result<ForwardSummary, AttnError> {
-        summarise(
-            &self.model,
-            batch,
-            &ForwardOptions {
-                teacher_forcing: Some(1.0),
-                ..ForwardOptions::eval()
-            },
-        )
+    fn forward_teacher_forced(
+        &self,
+        batch: &Batch,
+        need_weights: bool,
+    ) -> Result<ForwardSummary, AttnError> {
+        let opts = ForwardOptions {
+            teacher_forcing: Some(1.0),
+            need_weights,
+            ..ForwardOptions::eval()
+        };
+        summarise(&self.model, batch, &opts)
     }
 
     fn train_step_with(

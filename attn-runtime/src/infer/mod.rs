@@ -1,0 +1,8 @@
+//! Inference: a trained run on new text or images, with its attention; greedy decoding or beam
+//! search for sequence-to-sequence models.
+
+mod beam;
+mod predictor;
+
+pub use beam::{BeamSearch, Hypothesis};
+pub use predictor::{AttentionMap, Output, Prediction, Predictor};

@@ -1,0 +1,107 @@
+//! `predict`: runs a trained model on new inputs.
+//!
+//! ```text
+//! cargo run --release --bin predict -- runs/dates-transformer/<timestamp> "3rd of March 2021" "Mar 4 1999"
+//! echo "great phone" | cargo run --release --bin predict -- runs/sentiment-transformer/<timestamp>
+//! cargo run --release --bin predict -- runs/dates-transformer/<timestamp> --beam 4 "the 1st of may, 2001"
+//! ```
+//! Image models read one image per argument or line: comma-separated pixel values in `[0, 1]`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use attn_runtime::infer::{BeamSearch, Output, Prediction, Predictor};
+use attn_runtime::model::TaskSpec;
+use attn_runtime::train::{load_run, run_model_name};
+use clap::Parser;
+
+/// Predict with a trained run.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// A run directory made by `train`.
+    run: PathBuf,
+    /// Inputs; standard input lines when none is given.
+    inputs: Vec<String>,
+    /// Beam search with this many beams (sequence-to-sequence models; greedy otherwise).
+    #[arg(long)]
+    beam: Option<usize>,
+    /// Beam search's length penalty α.
+    #[arg(long, default_value_t = 0.6)]
+    length_penalty: f64,
+    /// One JSON object per input, attention included.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    let name = run_model_name(&args.run)?;
+    let entry = attn_models::find(&name)?;
+    let predictor = Predictor::new(load_run(&args.run, entry)?);
+    let beam = args.beam.map(|beam_size| BeamSearch {
+        beam_size,
+        length_penalty: args.length_penalty,
+    });
+    let inputs: Vec<String> = if args.inputs.is_empty() {
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<_, _>>()
+            .context("cannot read standard input")?
+    } else {
+        args.inputs.clone()
+    };
+    let image = matches!(entry.meta().task, TaskSpec::ImageClassify { .. });
+    for input in inputs.iter().filter(|l| !l.trim().is_empty()) {
+        let prediction = if image {
+            let pixels: Vec<f32> = input
+                .split(',')
+                .map(|v| v.trim().parse::<f32>())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("`{input}` is not comma-separated pixel values"))?;
+            predictor.predict_image(&pixels)?
+        } else {
+            predictor.predict_text(input, beam)?
+        };
+        print(input, &prediction, args.json)?;
+    }
+    Ok(())
+}
+
+fn print(input: &str, p: &Prediction, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({ "input": input, "prediction": p }))?
+        );
+        return Ok(());
+    }
+    match &p.output {
+        Output::Class {
+            label,
+            probabilities,
+        } => {
+            let probs: Vec<String> = probabilities
+                .iter()
+                .take(5)
+                .map(|(l, q)| format!("{l} {q:.3}"))
+                .collect();
+            println!("{input}\t{label}\t({})", probs.join(", "));
+        }
+        Output::Tags { tags } => println!("{input}\t{}", tags.join(" ")),
+        Output::Sequence { text, score, .. } => match score {
+            Some(s) => println!("{input}\t{text}\t(score {s:.3})"),
+            None => println!("{input}\t{text}"),
+        },
+    }
+    Ok(())
+}
