@@ -1,0 +1,133 @@
+//! Inference on a trained run: greedy decoding equals beam search of width 1, wider beams score
+//! at least as well, predictions carry every attention map, and bad input is a clear error.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use attn_runtime::data::{builtin, PrepareOptions};
+use attn_runtime::infer::{BeamSearch, Output, Predictor};
+use attn_runtime::prelude::*;
+use attn_runtime::train::{load_run, train, Quiet, TrainConfig, TrainRequest};
+use attn_runtime::zoo::Entry;
+
+attention_model! {
+    /// Reverses digit sequences.
+    #[name = "tiny-reverser", data = "reverse"]
+    pub struct TinyReverser {
+        arch: Transformer,
+        task: Seq2Seq { src_vocab: 16, tgt_vocab: 16, src_len: 10, tgt_len: 11 },
+        d_model: 32, heads: 4, ff: 64, encoder_layers: 1, decoder_layers: 1,
+        norm: Pre,
+    }
+}
+
+fn trained(name: &str) -> (Predictor, PathBuf) {
+    let out = std::env::temp_dir().join(format!("attn-inference-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 32,
+        lr: 3e-3,
+        data: PrepareOptions {
+            max_train: Some(1200),
+            max_eval: Some(32),
+            ..Default::default()
+        },
+        ..TrainConfig::default()
+    };
+    let data = builtin("reverse").unwrap();
+    let entry = Entry::<TinyReverser>::NEW;
+    let request = TrainRequest {
+        entry: &entry,
+        dataset: &data,
+        config,
+        out: out.clone(),
+        resume: None,
+    };
+    let outcome = train(request, &mut Quiet, &AtomicBool::new(false)).unwrap();
+    (
+        Predictor::new(load_run(&outcome.run_dir, &entry).unwrap()),
+        out,
+    )
+}
+
+#[test]
+fn beam_search_of_width_one_is_greedy_and_wider_beams_score_no_worse() {
+    let (predictor, out) = trained("beam");
+    for text in ["3 1 4 1 5", "9 2 6", "2 7 1 8 2 8 1"] {
+        let greedy = predictor.predict_text(text, None).unwrap();
+        let one = predictor
+            .predict_text(
+                text,
+                Some(BeamSearch {
+                    beam_size: 1,
+                    length_penalty: 0.0,
+                }),
+            )
+            .unwrap();
+        let four = predictor
+            .predict_text(
+                text,
+                Some(BeamSearch {
+                    beam_size: 4,
+                    length_penalty: 0.0,
+                }),
+            )
+            .unwrap();
+        let (
+            Output::Sequence { text: g, .. },
+            Output::Sequence {
+                text: b1,
+                score: s1,
+                ..
+            },
+            Output::Sequence { score: s4, .. },
+        ) = (&greedy.output, &one.output, &four.output)
+        else {
+            panic!("sequence outputs")
+        };
+        assert_eq!(g, b1, "{text}");
+        assert!(
+            s4.unwrap() >= s1.unwrap() - 1e-9,
+            "{text}: beam 4 {s4:?} < beam 1 {s1:?}"
+        );
+        // the decoder's maps refer to the output tokens and the input tokens
+        let cross = greedy
+            .attention
+            .iter()
+            .find(|m| m.layer.ends_with("cross_attn"))
+            .unwrap();
+        assert_eq!(cross.shape[3], 10);
+        assert_eq!(greedy.input_tokens.len(), text.split(' ').count());
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let (predictor, out) = trained("bad");
+    let err = predictor
+        .predict_text("1 2 3 4 5 6 7 8 9 1 2", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the text has 11 tokens, `tiny-reverser` takes at most 10"),
+        "{err}"
+    );
+    let err = predictor.predict_text("   ", None).unwrap_err().to_string();
+    assert!(err.contains("no token"), "{err}");
+    let err = predictor.predict_image(&[0.0; 64]).unwrap_err().to_string();
+    assert!(err.contains("reads text, not images"), "{err}");
+    let err = predictor
+        .predict_text(
+            "1 2",
+            Some(BeamSearch {
+                beam_size: 0,
+                length_penalty: 0.6,
+            }),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("beam_size"), "{err}");
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -1,0 +1,150 @@
+//! The `eval` and `predict` commands: scoring files like the sacrebleu CLI (values from
+//! sacreBLEU 2.6.0 and scikit-learn 1.9.1, computed once by hand in their Python), evaluating a
+//! trained run into `eval.json`, and predicting from it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attn-eval-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn bleu_of_files_matches_sacrebleu() {
+    let dir = scratch("bleu");
+    let hyp = write(&dir, "hyp.txt", "the cat sat on a mat .\na dog runs\n");
+    let reference = write(&dir, "ref.txt", "the cat sat on the mat .\nthe dog runs\n");
+    let o = run(
+        env!("CARGO_BIN_EXE_eval"),
+        &["bleu", "--hyp", &hyp, "--ref", &reference],
+    );
+    let all = text(&o);
+    assert!(o.status.success(), "{all}");
+    // sacrebleu.corpus_bleu(hyps, [refs]) printed exactly this
+    assert!(
+        all.contains(
+            "BLEU = 45.18 80.0/62.5/33.3/25.0 (BP = 1.000 ratio = 1.000 hyp_len = 10 ref_len = 10)"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"),
+        "{all}"
+    );
+    let o = run(
+        env!("CARGO_BIN_EXE_eval"),
+        &["bleu", "--hyp", &hyp, "--ref", &reference, "--json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        (json["score"].as_f64().unwrap() - 45.180100180492246).abs() < 1e-9,
+        "{json}"
+    );
+    let short = write(&dir, "short.txt", "one line\n");
+    let o = run(
+        env!("CARGO_BIN_EXE_eval"),
+        &["bleu", "--hyp", &hyp, "--ref", &short],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("has 1 lines, the hypotheses 2"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn f1_of_files_matches_scikit_learn() {
+    let dir = scratch("f1");
+    let gold = write(&dir, "gold.txt", "a\nb\na\nc\nb\n");
+    let pred = write(&dir, "pred.txt", "a\nb\nb\nc\na\n");
+    let o = run(
+        env!("CARGO_BIN_EXE_eval"),
+        &["f1", "--gold", &gold, "--pred", &pred, "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // f1_score(g, p, average="macro") = 0.6666666666666666, "weighted" = 0.6
+    assert!(
+        (json["report"]["macro_avg"]["f1"].as_f64().unwrap() - 0.6666666666666666).abs() < 1e-12,
+        "{json}"
+    );
+    assert!(
+        (json["report"]["weighted_avg"]["f1"].as_f64().unwrap() - 0.6).abs() < 1e-12,
+        "{json}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_trained_run_is_evaluated_and_predicts() {
+    let dir = scratch("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_train"))
+        .args(["digits-patches", "--epochs", "2", "--quiet", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let run_dir = std::fs::read_dir(dir.join("digits-patches"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let run_dir = run_dir.display().to_string();
+    let o = run(env!("CARGO_BIN_EXE_eval"), &[&run_dir]);
+    let all = text(&o);
+    assert!(o.status.success(), "{all}");
+    assert!(
+        all.contains("macro avg") && all.contains("confusion matrix"),
+        "{all}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&run_dir).join("eval.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["examples"], 179);
+    assert!(
+        report["classification"]["accuracy"].as_f64().unwrap() > 0.5,
+        "{report}"
+    );
+    // a blank image, as 64 comma-separated pixels
+    let pixels = vec!["0"; 64].join(",");
+    let o = run(
+        env!("CARGO_BIN_EXE_predict"),
+        &[&run_dir, &pixels, "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let probs = p["prediction"]["output"]["Class"]["probabilities"]
+        .as_array()
+        .unwrap();
+    let total: f64 = probs.iter().map(|x| x[1].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-6 && probs.len() == 10, "{p}");
+    assert_eq!(p["prediction"]["attention"].as_array().unwrap().len(), 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
