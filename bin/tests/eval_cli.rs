@@ -148,3 +148,43 @@ fn a_trained_run_is_evaluated_and_predicts() {
     assert_eq!(p["prediction"]["attention"].as_array().unwrap().len(), 2);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bad_files_and_runs_are_clear_errors() {
+    let dir = scratch("bad");
+    let hyp = write(&dir, "hyp.txt", "a b c\n");
+    let empty = write(&dir, "empty.txt", "");
+    let latin1 = dir.join("latin1.txt");
+    std::fs::write(&latin1, [0x63u8, 0x61, 0x66, 0xe9, 0x0a]).unwrap();
+    let latin1 = latin1.display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["bleu", "--hyp", &empty, "--ref", &empty], "empty"),
+        (vec!["bleu", "--hyp", &latin1, "--ref", &hyp], "valid UTF-8"),
+        (
+            vec!["f1", "--gold", &hyp, "--pred", &empty],
+            "give one label per line in both",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = run(env!("CARGO_BIN_EXE_eval"), &args);
+        let all = text(&o);
+        assert!(!o.status.success(), "{args:?}: {all}");
+        assert!(
+            all.to_lowercase().contains(&needle.to_lowercase()),
+            "{args:?}: expected `{needle}` in {all}"
+        );
+        assert!(!all.contains("panicked"), "{all}");
+    }
+    // a run directory whose training never completed an epoch
+    let run_dir = dir.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::write(run_dir.join("config.json"), r#"{"model":"digits-patches","meta":{},"dataset":"digits","train":{"epochs":1,"batch_size":32,"lr":0.001,"warmup":0,"decay":"Constant","adam":{"lr":0.001,"beta1":0.9,"beta2":0.999,"eps":1e-8,"weight_decay":0.0,"decoupled":true},"clip_norm":1.0,"label_smoothing":0.0,"patience":null,"seed":0,"dropout":null,"teacher_forcing":null,"data":{"truncate":false,"max_vocab":null,"max_train":null}},"attn_version":"0.1.0"}"#).unwrap();
+    let o = run(env!("CARGO_BIN_EXE_eval"), &[run_dir.to_str().unwrap()]);
+    let all = text(&o);
+    assert!(
+        !o.status.success() && all.contains("no checkpoint (model.safetensors)"),
+        "{all}"
+    );
+    assert!(!all.contains("panicked"), "{all}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -55,6 +55,13 @@ pub fn load_run(dir: &Path, entry: &dyn ZooEntry) -> Result<LoadedRun, AttnError
             "load it with its own model",
         ));
     }
+    if !run.path.join(BEST).is_file() {
+        return Err(AttnError::data(
+            dir.display().to_string(),
+            format!("no checkpoint ({BEST}): the run has not completed an epoch"),
+            "train it for at least one epoch (train <model> --resume <dir>), or pick another run",
+        ));
+    }
     let vocabs = run.read_json::<Vocabs>("vocab.json")?.reindexed();
     let mut model = entry.instantiate(config.train.seed)?;
     model.load(&run.read_state_dict(BEST)?)?;

@@ -1,0 +1,133 @@
+//! Beam search on a crafted model whose greedy path is provably not the most probable sequence.
+
+use attn_runtime::infer::BeamSearch;
+use attn_runtime::loss::IGNORE;
+use attn_runtime::model::ModelMeta;
+use attn_runtime::optim::Adam;
+use attn_runtime::prelude::*;
+use attn_runtime::state_dict::StateDict;
+use attn_runtime::tokens::EOS;
+use attn_runtime::zoo::{Batch, ForwardSummary, StepReport, StepSettings, ZooModel};
+
+attention_model! {
+    /// Only its metadata is used: the crafted distributions below stand in for its forward pass.
+    #[name = "crafted"]
+    pub struct Crafted {
+        arch: Transformer,
+        task: Seq2Seq { src_vocab: 8, tgt_vocab: 8, src_len: 4, tgt_len: 4 },
+        d_model: 8, heads: 2, ff: 8, encoder_layers: 1, decoder_layers: 1,
+    }
+}
+
+const A: usize = 4;
+const B: usize = 5;
+
+/// A "model" with fixed next-token distributions:
+/// - first token: A 0.6, B 0.4 (greedy takes A);
+/// - after A: four tokens 0.25 each, EOS excluded (so any continuation of A is at most 0.6·0.25 = 0.15);
+/// - after B: EOS 0.9;
+/// - after A x: EOS 1.0.
+/// The best sequence is B EOS (0.36); greedy finds A · EOS (at most 0.15).
+struct FixedDistributions;
+
+fn logits_for(prefix: &[usize]) -> Vec<f32> {
+    let mut p = vec![1e-9f64; 8];
+    match prefix {
+        [] => {
+            p[A] = 0.6;
+            p[B] = 0.4;
+        }
+        [a] if *a == A => {
+            for t in [3, 5, 6, 7] {
+                p[t] = 0.25;
+            }
+        }
+        [b] if *b == B => {
+            p[EOS] = 0.9;
+            p[6] = 0.1;
+        }
+        _ => p[EOS] = 1.0,
+    }
+    p.iter().map(|q| q.ln() as f32).collect()
+}
+
+impl ZooModel for FixedDistributions {
+    fn meta(&self) -> &'static ModelMeta {
+        &Crafted::META
+    }
+    fn num_params(&self) -> usize {
+        0
+    }
+    fn forward(&self, _: &Batch, _: bool) -> Result<ForwardSummary, AttnError> {
+        Err(AttnError::device("not used"))
+    }
+    fn forward_teacher_forced(&self, batch: &Batch, _: bool) -> Result<ForwardSummary, AttnError> {
+        let mut logits = Vec::new();
+        for row in batch.targets.chunks(4) {
+            for t in 0..4 {
+                let prefix: Vec<usize> =
+                    row[..t].iter().copied().filter(|&x| x != IGNORE).collect();
+                logits.extend(logits_for(&prefix));
+            }
+        }
+        Ok(ForwardSummary {
+            logits_shape: [batch.size * 4, 8],
+            logits,
+            attention: Vec::new(),
+            weights: Vec::new(),
+        })
+    }
+    fn train_step_with(&mut self, _: &Batch, _: &StepSettings) -> Result<StepReport, AttnError> {
+        Err(AttnError::device("not used"))
+    }
+    fn train_step(&mut self, _: &Batch) -> Result<f32, AttnError> {
+        Err(AttnError::device("not used"))
+    }
+    fn set_learning_rate(&mut self, _: f64) {}
+    fn optimizer(&mut self) -> &mut Adam {
+        unreachable!("not used")
+    }
+    fn params(&self) -> Result<StateDict, AttnError> {
+        Ok(StateDict::default())
+    }
+    fn load(&mut self, _: &StateDict) -> Result<(), AttnError> {
+        Ok(())
+    }
+    fn reseed(&mut self, _: u64) -> Result<(), AttnError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn beam_search_finds_the_more_probable_sequence_greedy_misses() {
+    let model = FixedDistributions;
+    let greedy = BeamSearch {
+        beam_size: 1,
+        length_penalty: 0.0,
+    }
+    .search(&model, &[6, 7], 4, 4)
+    .unwrap();
+    assert_eq!(
+        greedy[0].tokens[0], A,
+        "greedy takes the locally best first token"
+    );
+    assert!(
+        greedy[0].log_prob <= (0.15f64).ln() + 1e-6,
+        "{:?}",
+        greedy[0]
+    );
+
+    let beam = BeamSearch {
+        beam_size: 2,
+        length_penalty: 0.0,
+    }
+    .search(&model, &[6, 7], 4, 4)
+    .unwrap();
+    assert_eq!(beam[0].tokens, vec![B, EOS]);
+    assert!(
+        (beam[0].log_prob - (0.36f64).ln()).abs() < 1e-6,
+        "{:?}",
+        beam[0]
+    );
+    assert!(beam[0].log_prob > greedy[0].log_prob);
+}
