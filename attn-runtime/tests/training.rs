@@ -367,3 +367,42 @@ fn training_reports_a_stop_kind() {
     assert_eq!(o.stopped, Stop::Completed);
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn bucketing_groups_similar_lengths_and_keeps_every_example_once() {
+    use attn_runtime::data::{batches, bucketed_batches, Encoded};
+    use attn_runtime::zoo::Inputs;
+    let examples: Vec<Encoded> = (0..320)
+        .map(|i| Encoded {
+            ids: vec![4 + i % 7; 1 + (i * 7919) % 12],
+            pixels: Vec::new(),
+            target: vec![4; 1 + (i * 7919) % 12],
+        })
+        .collect();
+    let meta = &TinySorter::META;
+    let spread = |bs: &[attn_runtime::zoo::Batch]| -> usize {
+        bs.iter()
+            .map(|b| match &b.inputs {
+                Inputs::Tokens { lengths, .. } => {
+                    lengths.iter().max().unwrap() - lengths.iter().min().unwrap()
+                }
+                Inputs::Images { .. } => 0,
+            })
+            .sum()
+    };
+    let plain = batches(&examples, meta, 32, Some(3));
+    let bucketed = bucketed_batches(&examples, meta, 32, Some(3), true);
+    assert!(
+        spread(&bucketed) < spread(&plain) / 4,
+        "{} vs {}",
+        spread(&bucketed),
+        spread(&plain)
+    );
+    let count = |bs: &[attn_runtime::zoo::Batch]| bs.iter().map(|b| b.size).sum::<usize>();
+    assert_eq!(count(&bucketed), 320);
+    assert_eq!(
+        bucketed,
+        bucketed_batches(&examples, meta, 32, Some(3), true),
+        "seeded"
+    );
+}

@@ -13,6 +13,6 @@ mod vocab;
 pub use builtin::{builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES};
 pub use examples::{Dataset, Examples, Splits, SPLIT_SEED};
 pub use files::{load_file, split_fields};
-pub use prepare::{batches, prepare, Encoded, PrepareOptions, Prepared, Vocabs};
+pub use prepare::{batches, bucketed_batches, prepare, Encoded, PrepareOptions, Prepared, Vocabs};
 pub use tokenize::Tokenizer;
 pub use vocab::Vocab;

@@ -472,13 +472,42 @@ pub fn batches(
     batch_size: usize,
     order_seed: Option<u64>,
 ) -> Vec<Batch> {
+    bucketed_batches(examples, meta, batch_size, order_seed, false)
+}
+
+/// [`batches`] with optional length bucketing: the shuffled examples are sorted by length
+/// within windows of 50 batches, so each batch holds sequences of similar lengths (less padding
+/// per batch), and the batches are shuffled again. Models declared with fixed maximum lengths
+/// compute on padded tensors either way; bucketing changes which examples share a batch.
+pub fn bucketed_batches(
+    examples: &[Encoded],
+    meta: &ModelMeta,
+    batch_size: usize,
+    order_seed: Option<u64>,
+    bucket: bool,
+) -> Vec<Batch> {
+    let size = batch_size.max(1);
     let mut order: Vec<usize> = (0..examples.len()).collect();
-    if let Some(seed) = order_seed {
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
+    let mut rng = order_seed.map(StdRng::seed_from_u64);
+    if let Some(rng) = rng.as_mut() {
+        order.shuffle(rng);
     }
-    order
-        .chunks(batch_size.max(1))
-        .map(|chunk| make_batch(chunk.iter().map(|&i| &examples[i]), meta))
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    if bucket {
+        for window in order.chunks(size * 50) {
+            let mut window = window.to_vec();
+            window.sort_by_key(|&i| examples[i].ids.len().max(examples[i].target.len()));
+            groups.extend(window.chunks(size).map(<[usize]>::to_vec));
+        }
+        if let Some(rng) = rng.as_mut() {
+            groups.shuffle(rng);
+        }
+    } else {
+        groups = order.chunks(size).map(<[usize]>::to_vec).collect();
+    }
+    groups
+        .iter()
+        .map(|g| make_batch(g.iter().map(|&i| &examples[i]), meta))
         .collect()
 }
 

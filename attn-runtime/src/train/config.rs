@@ -35,6 +35,9 @@ pub struct TrainConfig {
     pub teacher_forcing: Option<f64>,
     /// Data preparation.
     pub data: PrepareOptions,
+    /// Group training examples of similar lengths into batches.
+    #[serde(default)]
+    pub bucket: bool,
 }
 
 impl Default for TrainConfig {
@@ -53,6 +56,7 @@ impl Default for TrainConfig {
             dropout: None,
             teacher_forcing: None,
             data: PrepareOptions::default(),
+            bucket: false,
         }
     }
 }

@@ -9,7 +9,7 @@ use super::run_dir::{
     EpochReport, RunConfig, RunDir, RunState, RunSummary, BEST, INTERRUPTED, LAST, OPTIMIZER,
 };
 use super::{Scores, TrainConfig};
-use crate::data::{batches, prepare, Dataset, Encoded, Vocabs};
+use crate::data::{batches, bucketed_batches, prepare, Dataset, Encoded, Vocabs};
 use crate::error::AttnError;
 use crate::model::{ModelMeta, TaskSpec};
 use crate::optim::LrSchedule;
@@ -248,7 +248,8 @@ pub fn train(
         let seed = epoch_seed(cfg.seed, epoch);
         model.reseed(seed)?;
         let mut train_scores = Scores::default();
-        let epoch_batches = batches(&data.train, meta, cfg.batch_size, Some(seed));
+        let epoch_batches =
+            bucketed_batches(&data.train, meta, cfg.batch_size, Some(seed), cfg.bucket);
         for (i, batch) in epoch_batches.iter().enumerate() {
             if stop.load(Ordering::SeqCst) {
                 stopped = Stop::Interrupted;

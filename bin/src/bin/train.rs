@@ -84,6 +84,9 @@ struct Args {
     /// Keep at most this many vocabulary entries (others become UNK).
     #[arg(long)]
     max_vocab: Option<usize>,
+    /// Batch training examples of similar lengths together.
+    #[arg(long)]
+    bucket: bool,
     /// Use at most this many training examples.
     #[arg(long)]
     max_train: Option<usize>,
@@ -208,6 +211,7 @@ fn run() -> Result<()> {
         config.patience = args.patience;
     }
     config.dropout = args.dropout;
+    config.bucket = args.bucket;
     config.teacher_forcing = args.teacher_forcing;
     config.data = PrepareOptions {
         truncate: config.data.truncate || args.truncate,
