@@ -22,6 +22,7 @@ pub mod tape_holder;
 pub mod tokens;
 pub mod train;
 pub mod transformer;
+pub mod viz;
 pub mod zoo;
 
 pub use dfdx;

@@ -1,0 +1,44 @@
+//! Visualising attention: heat maps as PNG and SVG, grids of them, per-head statistics and
+//! attention rollout.
+//!
+//! Rendering needs no system font or native library: PNG text comes from an embedded 5x7
+//! bitmap font ([`font`]; printable ASCII only, other characters draw as a hollow replacement
+//! box), SVG text is left to the viewer's generic `monospace` font. Colours come from viridis
+//! ([`viridis`]) on a fixed `[0, 1]` scale. Output is deterministic: the same input always gives
+//! the same bytes.
+//!
+//! ```
+//! use attn_runtime::viz::{head_stats, layout, render_png, render_svg, Heatmap};
+//!
+//! let tokens: Vec<String> = ["the", "cat", "sat"].iter().map(|s| s.to_string()).collect();
+//! let weights = vec![1.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.2, 0.3, 0.5];
+//! let map = Heatmap::new("layer 0, head 0", tokens.clone(), tokens, weights.clone())?;
+//! let png = render_png(&map)?;
+//! let svg = render_svg(&map)?;
+//! assert!(png.starts_with(b"\x89PNG") && svg.starts_with("<svg"));
+//! let cell = layout(&map); // cell (i, j) starts at (left + j * cell, top + i * cell)
+//! assert_eq!(cell.cell, 24);
+//! let stats = head_stats(&weights, 3, 3, 3)?;
+//! assert!((stats.first_token - (1.0 + 0.5 + 0.2) / 3.0).abs() < 1e-6);
+//! # Ok::<(), attn_runtime::viz::VizError>(())
+//! ```
+
+mod canvas;
+mod colormap;
+mod error;
+pub mod font;
+mod grid;
+mod heatmap;
+mod png;
+mod rollout;
+mod stats;
+mod svg;
+
+pub use self::colormap::{viridis, Rgb, VIRIDIS};
+pub use self::error::VizError;
+pub use self::grid::{grid_layout, render_grid_png, render_grid_svg, GridLayout};
+pub use self::heatmap::{layout, Heatmap, Layout, MAX_LABEL_CHARS, MAX_PIXELS, MAX_TITLE_CHARS};
+pub use self::png::render_png;
+pub use self::rollout::rollout;
+pub use self::stats::{head_similarity, head_stats, stats_table, HeadStats};
+pub use self::svg::render_svg;
