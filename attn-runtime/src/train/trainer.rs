@@ -368,6 +368,15 @@ pub fn train(
             seconds: state.seconds,
         };
         run.write_json("summary.json", &summary)?;
+        write_example_reports(model, &run, &data, observer);
+        return Ok(TrainOutcome {
+            run_dir: run.path,
+            stopped,
+            history,
+            best_epoch: state.best_epoch,
+            test,
+            seconds: state.seconds,
+        });
     }
     Ok(TrainOutcome {
         run_dir: run.path,
@@ -430,4 +439,74 @@ fn read_history(run: &RunDir) -> Result<Vec<EpochReport>, AttnError> {
             })
         })
         .collect()
+}
+
+/// Heatmaps of the first three test examples, under `attention/example-<k>/`; a failure is
+/// reported as a note, never fails the run.
+fn write_example_reports(
+    model: Box<dyn ZooModel>,
+    run: &RunDir,
+    data: &crate::data::Prepared,
+    observer: &mut dyn TrainObserver,
+) {
+    use crate::data::Examples;
+    use crate::infer::Predictor;
+    let Ok(config) = run.read_json::<RunConfig>("config.json") else {
+        return;
+    };
+    let predictor = Predictor::new(super::LoadedRun {
+        dir: run.clone(),
+        config,
+        vocabs: data.vocabs.clone(),
+        model,
+    });
+    let inputs: Vec<Result<(String, crate::infer::Prediction), AttnError>> = match &data.test_raw {
+        Examples::Labelled(v) => v
+            .iter()
+            .take(3)
+            .map(|(t, _)| Ok((t.clone(), predictor.predict_text(t, None)?)))
+            .collect(),
+        Examples::Pairs(v) => v
+            .iter()
+            .take(3)
+            .map(|(s, _)| Ok((s.clone(), predictor.predict_text(s, None)?)))
+            .collect(),
+        Examples::Tagged(v) => v
+            .iter()
+            .take(3)
+            .map(|(tokens, _)| {
+                let text = tokens.join(" ");
+                Ok((text.clone(), predictor.predict_text(&text, None)?))
+            })
+            .collect(),
+        Examples::Images { pixels, .. } => pixels
+            .iter()
+            .take(3)
+            .map(|p| Ok(("image".to_string(), predictor.predict_image(p)?)))
+            .collect(),
+    };
+    for (k, item) in inputs.into_iter().enumerate() {
+        let written = item.and_then(|(input, p)| {
+            crate::viz::write_report(
+                &p,
+                run_config_model(run).as_str(),
+                &input,
+                &run.path
+                    .join("attention")
+                    .join(format!("example-{}", k + 1)),
+            )
+        });
+        if let Err(e) = written {
+            observer.on_note(&format!(
+                "could not draw the attention of test example {}: {e}",
+                k + 1
+            ));
+        }
+    }
+}
+
+fn run_config_model(run: &RunDir) -> String {
+    run.read_json::<RunConfig>("config.json")
+        .map(|c| c.model)
+        .unwrap_or_default()
 }

@@ -1,0 +1,221 @@
+//! An attention report for one prediction: a heatmap per head (PNG and SVG), a grid per layer,
+//! an overview of every layer, the source–target alignment of sequence-to-sequence models,
+//! attention rollout, per-head statistics (table and JSON), and an `index.html` showing it all.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{
+    head_stats, render_grid_png, render_png, render_svg, rollout, stats_table, HeadStats, Heatmap,
+};
+use crate::error::AttnError;
+use crate::infer::{AttentionMap, Prediction};
+use crate::train::write_atomic;
+
+/// What [`write_report`] wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReportFiles {
+    /// The folder.
+    pub dir: PathBuf,
+    /// `(layer, head, stats)` of every head.
+    pub stats: Vec<(String, usize, HeadStats)>,
+    /// The fixed-width statistics table.
+    pub table: String,
+}
+
+fn viz(e: super::VizError) -> AttnError {
+    AttnError::data("attention report", e.to_string(), "report this bug")
+}
+
+/// The queries and keys a map's rows and columns refer to, cut to the real tokens.
+fn axes(map: &AttentionMap, p: &Prediction) -> (Vec<String>, Vec<String>) {
+    let [_, _, sq, sk] = map.shape;
+    let take = |tokens: &[String], n: usize| -> Vec<String> {
+        let mut t: Vec<String> = tokens.iter().take(n).cloned().collect();
+        if t.is_empty() {
+            t = (0..n).map(|i| i.to_string()).collect();
+        }
+        t
+    };
+    let decoder = map.layer.starts_with("decoder");
+    let queries = if map.layer.starts_with("pool") {
+        vec!["pool".to_string()]
+    } else if decoder {
+        take(&p.output_tokens, sq)
+    } else {
+        take(&p.input_tokens, sq)
+    };
+    let keys = if decoder && map.layer.ends_with("self_attn") {
+        take(&p.output_tokens, sk)
+    } else {
+        take(&p.input_tokens, sk)
+    };
+    (queries, keys)
+}
+
+/// One head's `[queries, keys]` weights cut from a `[1, H, Sq, Sk]` map.
+fn head(map: &AttentionMap, h: usize, rows: usize, cols: usize) -> Vec<f32> {
+    let [_, _, sq, sk] = map.shape;
+    let mut out = Vec::with_capacity(rows * cols);
+    for i in 0..rows.min(sq) {
+        let start = (h * sq + i) * sk;
+        out.extend_from_slice(&map.weights[start..start + cols.min(sk)]);
+    }
+    out
+}
+
+fn mean(heads: &[Vec<f32>]) -> Vec<f32> {
+    let n = heads.len().max(1) as f32;
+    (0..heads.first().map_or(0, Vec::len))
+        .map(|i| heads.iter().map(|h| h[i]).sum::<f32>() / n)
+        .collect()
+}
+
+/// Writes the report of `prediction` by `model` into `dir`.
+///
+/// # Errors
+/// [`AttnError::Io`] when a file cannot be written.
+pub fn write_report(
+    prediction: &Prediction,
+    model: &str,
+    input: &str,
+    dir: &Path,
+) -> Result<ReportFiles, AttnError> {
+    std::fs::create_dir_all(dir).map_err(|source| AttnError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let write = |name: &str, bytes: &[u8]| write_atomic(&dir.join(name), bytes);
+    let mut stats = Vec::new();
+    let mut overview = Vec::new();
+    let mut encoder_layers = Vec::new();
+    let mut html = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>{0}: attention</title><style>body{{font-family:sans-serif;margin:2em}}img{{max-width:100%;border:1px solid #ddd}}</style>\n<h1>{0}</h1><p>Input: <code>{1}</code></p>\n",
+        escape(model),
+        escape(input)
+    );
+    for map in &prediction.attention {
+        let (queries, keys) = axes(map, prediction);
+        let heads: Vec<Vec<f32>> = (0..map.shape[1])
+            .map(|h| head(map, h, queries.len(), keys.len()))
+            .collect();
+        let mut tiles = Vec::new();
+        for (h, w) in heads.iter().enumerate() {
+            let title = format!("{model} · {} · head {h}", map.layer);
+            let hm = Heatmap::new(title, queries.clone(), keys.clone(), w.clone()).map_err(viz)?;
+            write(
+                &format!("{}.head{h}.png", map.layer),
+                &render_png(&hm).map_err(viz)?,
+            )?;
+            write(
+                &format!("{}.head{h}.svg", map.layer),
+                render_svg(&hm).map_err(viz)?.as_bytes(),
+            )?;
+            if w.iter().any(|&x| x > 0.0) {
+                if let Ok(s) = head_stats(w, queries.len(), keys.len(), keys.len()) {
+                    stats.push((map.layer.clone(), h, s));
+                }
+            }
+            tiles.push(hm);
+        }
+        write(
+            &format!("{}.png", map.layer),
+            &render_grid_png(&tiles, 4, &format!("{model} · {}", map.layer)).map_err(viz)?,
+        )?;
+        let averaged = mean(&heads);
+        overview.push(
+            Heatmap::new(
+                format!("{} (mean of heads)", map.layer),
+                queries.clone(),
+                keys.clone(),
+                averaged.clone(),
+            )
+            .map_err(viz)?,
+        );
+        if map.layer.starts_with("encoder") && queries.len() == keys.len() {
+            encoder_layers.push(averaged.clone());
+        }
+        html.push_str(&format!(
+            "<h2>{0}</h2><img src=\"{0}.png\" alt=\"{0}\">\n",
+            escape(&map.layer)
+        ));
+    }
+    if !overview.is_empty() {
+        write(
+            "overview.png",
+            &render_grid_png(
+                &overview,
+                3,
+                &format!("{model}: every layer, heads averaged"),
+            )
+            .map_err(viz)?,
+        )?;
+        html.insert_str(
+            html.find("\n").map_or(0, |i| i + 1),
+            "<h2>Overview</h2><img src=\"overview.png\" alt=\"overview\">\n",
+        );
+    }
+    if let Some(cross) = overview
+        .iter()
+        .rev()
+        .find(|m| m.title.contains("cross_attn") || m.title.starts_with("decoder.attention"))
+    {
+        let hm = Heatmap {
+            title: format!("{model}: source–target alignment"),
+            ..cross.clone()
+        };
+        write("alignment.png", &render_png(&hm).map_err(viz)?)?;
+        write("alignment.svg", render_svg(&hm).map_err(viz)?.as_bytes())?;
+        html.push_str(
+            "<h2>Source–target alignment</h2><img src=\"alignment.png\" alt=\"alignment\">\n",
+        );
+    }
+    if !encoder_layers.is_empty() {
+        let size = prediction
+            .input_tokens
+            .len()
+            .min((encoder_layers[0].len() as f64).sqrt() as usize);
+        if size * size == encoder_layers[0].len() {
+            let r = rollout(&encoder_layers, size).map_err(viz)?;
+            let tokens: Vec<String> = prediction.input_tokens.iter().take(size).cloned().collect();
+            let hm = Heatmap::new(
+                format!("{model}: attention rollout"),
+                tokens.clone(),
+                tokens,
+                r,
+            )
+            .map_err(viz)?;
+            write("rollout.png", &render_png(&hm).map_err(viz)?)?;
+            html.push_str("<h2>Attention rollout</h2><img src=\"rollout.png\" alt=\"rollout\">\n");
+        }
+    }
+    let rows: Vec<(String, HeadStats)> = stats
+        .iter()
+        .map(|(l, h, s)| (format!("{l} h{h}"), s.clone()))
+        .collect();
+    let table = stats_table(&rows);
+    write(
+        "stats.json",
+        serde_json::to_string_pretty(&stats)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    html.push_str(&format!(
+        "<h2>Head statistics</h2><pre>{}</pre>\n",
+        escape(&table)
+    ));
+    write("index.html", html.as_bytes())?;
+    Ok(ReportFiles {
+        dir: dir.to_path_buf(),
+        stats,
+        table,
+    })
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

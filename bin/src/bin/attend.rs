@@ -1,0 +1,80 @@
+//! `attend`: draws what a trained model attends to for an input: a heatmap per head and layer,
+//! the source–target alignment, rollout and head statistics, with an `index.html` of them all.
+//!
+//! ```text
+//! cargo run --release --bin attend -- runs/dates-transformer/<timestamp> "3rd of March 2021"
+//! ```
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use attn_runtime::infer::Predictor;
+use attn_runtime::model::TaskSpec;
+use attn_runtime::train::{load_run, run_model_name};
+use attn_runtime::viz::write_report;
+use clap::Parser;
+
+/// Draw a trained model's attention for one input.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// A run directory made by `train`.
+    run: PathBuf,
+    /// The input text (or, for image models, comma-separated pixel values in [0, 1]).
+    input: String,
+    /// Where to write (default: <run>/attention/<input>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn slug(text: &str) -> String {
+    let s: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let s = s.trim_matches('-').to_string();
+    if s.is_empty() {
+        "input".into()
+    } else {
+        s
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    let name = run_model_name(&args.run)?;
+    let entry = attn_models::find(&name)?;
+    let predictor = Predictor::new(load_run(&args.run, entry)?);
+    let prediction = if matches!(entry.meta().task, TaskSpec::ImageClassify { .. }) {
+        let pixels: Vec<f32> = args
+            .input
+            .split(',')
+            .map(|v| v.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .context("an image model takes comma-separated pixel values")?;
+        predictor.predict_image(&pixels)?
+    } else {
+        predictor.predict_text(&args.input, None)?
+    };
+    let dir = args
+        .out
+        .unwrap_or_else(|| args.run.join("attention").join(slug(&args.input)));
+    let report = write_report(&prediction, &name, &args.input, &dir)?;
+    println!("{}", report.table);
+    println!("open {}", dir.join("index.html").display());
+    Ok(())
+}
