@@ -7,8 +7,9 @@ use std::sync::atomic::AtomicBool;
 use attn_runtime::data::{builtin, PrepareOptions};
 use attn_runtime::infer::{BeamSearch, Output, Predictor};
 use attn_runtime::prelude::*;
+use attn_runtime::tokens::EOS;
 use attn_runtime::train::{load_run, train, Quiet, TrainConfig, TrainRequest};
-use attn_runtime::zoo::Entry;
+use attn_runtime::zoo::{Batch, Entry, Inputs};
 
 attention_model! {
     /// Reverses digit sequences.
@@ -129,5 +130,90 @@ fn bad_inputs_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("beam_size"), "{err}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// The maps a prediction returns are the ones the forward pass that produced its output used:
+/// feeding the predicted tokens back by teacher forcing reproduces every map up to the step that
+/// emitted `<eos>`, and that pass's logits choose the predicted tokens. Each row sums to 1 over
+/// the keys it may see; padding keys and future decoder positions get exactly 0.
+#[test]
+fn returned_weights_are_the_forward_pass_weights() {
+    let (predictor, out) = trained("weights");
+    let run = predictor.run();
+    for text in ["3 1 4 1 5", "9 2 6 0 0 7 1"] {
+        let p = predictor.predict_text(text, None).unwrap();
+        let n_src = text.split(' ').count();
+        assert_eq!(p.input_tokens.len(), n_src);
+        // the emitted ids: the output tokens, then <eos> if it was produced
+        let emitted = p
+            .output_tokens
+            .iter()
+            .filter(|t| t.as_str() != "<eos>")
+            .cloned()
+            .collect::<Vec<_>>();
+        let mut ids = run.vocabs.tgt.as_ref().unwrap().encode(&emitted);
+        if p.output_tokens.last().map(String::as_str) == Some("<eos>") {
+            ids.push(EOS);
+        }
+        let steps = ids.len();
+        assert!(steps > 0, "{text}: nothing emitted");
+        let mut fed = ids.clone();
+        fed.resize(11, 0);
+        let mut src = run.vocabs.src.as_ref().unwrap().encode(&p.input_tokens);
+        src.resize(10, 0);
+        let batch = Batch {
+            size: 1,
+            inputs: Inputs::Tokens {
+                ids: src,
+                lengths: vec![n_src],
+            },
+            targets: fed,
+        };
+        let forced = run.model.forward_teacher_forced(&batch, true).unwrap();
+        // the teacher-forced logits pick the emitted tokens
+        let width = forced.logits_shape[1];
+        for (step, &id) in ids.iter().enumerate() {
+            let row = &forced.logits[step * width..(step + 1) * width];
+            let best = (0..width)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap();
+            assert_eq!(best, id, "{text}: step {step}");
+        }
+        assert_eq!(p.attention.len(), forced.attention.len());
+        for (map, ((name, shape), weights)) in p
+            .attention
+            .iter()
+            .zip(forced.attention.iter().zip(&forced.weights))
+        {
+            assert_eq!(&map.layer, name);
+            assert_eq!(&map.shape, shape);
+            let [_, heads, queries, keys] = *shape;
+            let decoder = name.starts_with("decoder");
+            let causal = decoder && name.ends_with("self_attn");
+            for h in 0..heads {
+                for q in 0..queries {
+                    let at = (h * queries + q) * keys;
+                    let row = &map.weights[at..at + keys];
+                    let visible = if causal { q + 1 } else { n_src };
+                    let sum: f32 = row[..visible].iter().sum();
+                    assert!((sum - 1.0).abs() < 1e-5, "{name} h{h} q{q}: sums to {sum}");
+                    assert!(
+                        row[visible..].iter().all(|&w| w == 0.0),
+                        "{name} h{h} q{q}: a masked key got weight"
+                    );
+                    if decoder && q >= steps {
+                        continue; // after <eos> the two passes are fed different tokens
+                    }
+                    for (k, (a, b)) in row.iter().zip(&weights[at..at + keys]).enumerate() {
+                        assert!(
+                            (a - b).abs() < 1e-5,
+                            "{text}: {name} h{h} q{q} k{k}: returned {a}, forward pass {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
     std::fs::remove_dir_all(&out).ok();
 }

@@ -72,6 +72,9 @@ pub struct Prepared {
     pub valid: Vec<Encoded>,
     /// Test examples.
     pub test: Vec<Encoded>,
+    /// The validation examples as they were before encoding (inputs of the heatmaps drawn after
+    /// training).
+    pub valid_raw: Examples,
     /// The test examples as they were before encoding (references for BLEU, labels by name).
     pub test_raw: Examples,
     /// Vocabularies and labels.
@@ -120,11 +123,13 @@ pub fn prepare(
         Some(n) if n < part.len() => part.select(&(0..n).collect::<Vec<_>>()),
         _ => part,
     };
+    let valid_raw = cap(splits.valid);
     let test_raw = cap(splits.test);
     Ok(Prepared {
         train: encode(&train, "train")?,
-        valid: encode(&cap(splits.valid), "valid")?,
+        valid: encode(&valid_raw, "valid")?,
         test: encode(&test_raw, "test")?,
+        valid_raw,
         test_raw,
         vocabs,
     })

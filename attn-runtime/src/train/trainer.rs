@@ -441,7 +441,7 @@ fn read_history(run: &RunDir) -> Result<Vec<EpochReport>, AttnError> {
         .collect()
 }
 
-/// Heatmaps of the first three test examples, under `attention/example-<k>/`; a failure is
+/// Heatmaps of the first three validation examples, under `attention/example-<k>/`; a failure is
 /// reported as a note, never fails the run.
 fn write_example_reports(
     model: Box<dyn ZooModel>,
@@ -460,7 +460,7 @@ fn write_example_reports(
         vocabs: data.vocabs.clone(),
         model,
     });
-    let inputs: Vec<Result<(String, crate::infer::Prediction), AttnError>> = match &data.test_raw {
+    let inputs: Vec<Result<(String, crate::infer::Prediction), AttnError>> = match &data.valid_raw {
         Examples::Labelled(v) => v
             .iter()
             .take(3)
@@ -498,7 +498,7 @@ fn write_example_reports(
         });
         if let Err(e) = written {
             observer.on_note(&format!(
-                "could not draw the attention of test example {}: {e}",
+                "could not draw the attention of validation example {}: {e}",
                 k + 1
             ));
         }

@@ -119,12 +119,48 @@ const GLYPHS: [[u8; 7]; 95] = [
     [0x00, 0x00, 0x08, 0x15, 0x02, 0x00, 0x00], // ~
 ];
 
-/// The glyph for `c`: its bitmap for printable ASCII and `'…'`, [`REPLACEMENT`] otherwise.
+/// `'·'`: a dot at mid height, used as a separator in titles.
+pub const MIDDLE_DOT: [u8; 7] = [0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00];
+
+/// `'→'`.
+pub const RIGHT_ARROW: [u8; 7] = [0x00, 0x04, 0x02, 0x1F, 0x02, 0x04, 0x00];
+
+/// The ASCII letter or sign an accented Latin letter or Spanish sign is drawn as, so that the
+/// tokens of European-language data stay readable (`'ñ'` as `'n'`, `'¿'` as `'?'`).
+fn ascii_fold(c: char) -> Option<char> {
+    Some(match c {
+        'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+        'Á' | 'À' | 'Â' | 'Ä' | 'Ã' | 'Å' => 'A',
+        'é' | 'è' | 'ê' | 'ë' => 'e',
+        'É' | 'È' | 'Ê' | 'Ë' => 'E',
+        'í' | 'ì' | 'î' | 'ï' => 'i',
+        'Í' | 'Ì' | 'Î' | 'Ï' => 'I',
+        'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
+        'Ó' | 'Ò' | 'Ô' | 'Ö' | 'Õ' => 'O',
+        'ú' | 'ù' | 'û' | 'ü' => 'u',
+        'Ú' | 'Ù' | 'Û' | 'Ü' => 'U',
+        'ñ' => 'n',
+        'Ñ' => 'N',
+        'ç' => 'c',
+        'Ç' => 'C',
+        '¿' => '?',
+        '¡' => '!',
+        '\u{2018}' | '\u{2019}' => '\'',
+        '\u{201C}' | '\u{201D}' | '«' | '»' => '"',
+        '\u{2013}' | '\u{2014}' => '-',
+        _ => return None,
+    })
+}
+
+/// The glyph for `c`: its bitmap for printable ASCII, `'…'`, `'·'` and `'→'`; accented Latin
+/// letters as their base letter; [`REPLACEMENT`] otherwise.
 pub fn glyph(c: char) -> [u8; 7] {
     match c {
         ' '..='~' => GLYPHS[c as usize - ' ' as usize],
         '\u{2026}' => ELLIPSIS,
-        _ => REPLACEMENT,
+        '\u{00B7}' => MIDDLE_DOT,
+        '\u{2192}' => RIGHT_ARROW,
+        _ => ascii_fold(c).map_or(REPLACEMENT, glyph),
     }
 }
 
@@ -147,7 +183,11 @@ mod tests {
     fn covers_printable_ascii_and_replaces_the_rest() {
         assert_eq!(glyph(' '), [0; 7]);
         assert_ne!(glyph('A'), glyph('B'));
-        assert_eq!(glyph('é'), REPLACEMENT);
+        assert_eq!(glyph('é'), glyph('e'));
+        assert_eq!(glyph('¿'), glyph('?'));
+        assert_eq!(glyph('中'), REPLACEMENT);
+        assert_ne!(glyph('·'), REPLACEMENT);
+        assert_ne!(glyph('→'), REPLACEMENT);
         assert_eq!(glyph('\n'), REPLACEMENT);
         assert_eq!(glyph('…'), ELLIPSIS);
         // Every glyph fits in five columns, and all printable glyphs but space draw something.

@@ -40,7 +40,7 @@ pub use self::error::VizError;
 pub use self::grid::{grid_layout, render_grid_png, render_grid_svg, GridLayout};
 pub use self::heatmap::{layout, Heatmap, Layout, MAX_LABEL_CHARS, MAX_PIXELS, MAX_TITLE_CHARS};
 pub use self::png::render_png;
-pub use self::report::{write_report, ReportFiles};
+pub use self::report::{write_report, LayerSimilarity, ReportFiles};
 pub use self::rollout::rollout;
 pub use self::stats::{head_similarity, head_stats, stats_table, HeadStats};
 pub use self::svg::render_svg;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{
-    head_stats, render_grid_png, render_png, render_svg, rollout, stats_table, HeadStats, Heatmap,
+    head_similarity, head_stats, render_grid_png, render_png, render_svg, rollout, stats_table,
+    HeadStats, Heatmap,
 };
 use crate::error::AttnError;
 use crate::infer::{AttentionMap, Prediction};
@@ -20,8 +21,35 @@ pub struct ReportFiles {
     pub dir: PathBuf,
     /// `(layer, head, stats)` of every head.
     pub stats: Vec<(String, usize, HeadStats)>,
-    /// The fixed-width statistics table.
+    /// Per layer with several heads, `[H, H]` pairwise [`head_similarity`].
+    pub similarity: Vec<LayerSimilarity>,
+    /// The fixed-width statistics table, then each layer's head-similarity matrix.
     pub table: String,
+}
+
+/// How alike the heads of one layer attend.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerSimilarity {
+    /// The layer's parameter path.
+    pub layer: String,
+    /// `matrix[a][b]`: [`head_similarity`] of heads `a` and `b` (1 on the diagonal).
+    pub matrix: Vec<Vec<f64>>,
+}
+
+/// One line per head of `[H, H]` similarities, two decimals.
+fn similarity_table(layers: &[LayerSimilarity]) -> String {
+    let mut out = String::new();
+    for l in layers {
+        out.push_str(&format!(
+            "\nhead similarity, {} (1 = same pattern)\n",
+            l.layer
+        ));
+        for (a, row) in l.matrix.iter().enumerate() {
+            let cells: Vec<String> = row.iter().map(|v| format!("{v:.2}")).collect();
+            out.push_str(&format!("  h{a}  {}\n", cells.join("  ")));
+        }
+    }
+    out
 }
 
 fn viz(e: super::VizError) -> AttnError {
@@ -88,6 +116,7 @@ pub fn write_report(
     })?;
     let write = |name: &str, bytes: &[u8]| write_atomic(&dir.join(name), bytes);
     let mut stats = Vec::new();
+    let mut similarity = Vec::new();
     let mut overview = Vec::new();
     let mut encoder_layers = Vec::new();
     let mut html = format!(
@@ -118,6 +147,21 @@ pub fn write_report(
                 }
             }
             tiles.push(hm);
+        }
+        if heads.len() > 1 {
+            let matrix = heads
+                .iter()
+                .map(|a| {
+                    heads
+                        .iter()
+                        .map(|b| head_similarity(a, b, keys.len()).unwrap_or(f64::NAN))
+                        .collect()
+                })
+                .collect();
+            similarity.push(LayerSimilarity {
+                layer: map.layer.clone(),
+                matrix,
+            });
         }
         write(
             &format!("{}.png", map.layer),
@@ -162,7 +206,7 @@ pub fn write_report(
         .find(|m| m.title.contains("cross_attn") || m.title.starts_with("decoder.attention"))
     {
         let hm = Heatmap {
-            title: format!("{model}: source–target alignment"),
+            title: format!("{model}: source → target alignment"),
             ..cross.clone()
         };
         write("alignment.png", &render_png(&hm).map_err(viz)?)?;
@@ -194,10 +238,11 @@ pub fn write_report(
         .iter()
         .map(|(l, h, s)| (format!("{l} h{h}"), s.clone()))
         .collect();
-    let table = stats_table(&rows);
+    let table = stats_table(&rows) + &similarity_table(&similarity);
+    let json = serde_json::json!({ "heads": &stats, "similarity": &similarity });
     write(
         "stats.json",
-        serde_json::to_string_pretty(&stats)
+        serde_json::to_string_pretty(&json)
             .unwrap_or_default()
             .as_bytes(),
     )?;
@@ -209,6 +254,7 @@ pub fn write_report(
     Ok(ReportFiles {
         dir: dir.to_path_buf(),
         stats,
+        similarity,
         table,
     })
 }

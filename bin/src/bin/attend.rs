@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use attn_runtime::infer::Predictor;
+use attn_runtime::infer::{Output, Predictor};
 use attn_runtime::model::TaskSpec;
 use attn_runtime::train::{load_run, run_model_name};
 use attn_runtime::viz::write_report;
@@ -74,7 +74,23 @@ fn run() -> Result<()> {
         .out
         .unwrap_or_else(|| args.run.join("attention").join(slug(&args.input)));
     let report = write_report(&prediction, &name, &args.input, &dir)?;
+    println!("{name}: {}\n", describe(&prediction.output));
     println!("{}", report.table);
     println!("open {}", dir.join("index.html").display());
     Ok(())
+}
+
+/// The prediction in one line.
+fn describe(output: &Output) -> String {
+    match output {
+        Output::Class {
+            label,
+            probabilities,
+        } => {
+            let p = probabilities.first().map_or(0.0, |(_, p)| *p);
+            format!("{label} (p = {p:.3})")
+        }
+        Output::Tags { tags } => tags.join(" "),
+        Output::Sequence { text, .. } => text.clone(),
+    }
 }
