@@ -142,7 +142,9 @@ pub fn write_report(
                 render_svg(&hm).map_err(viz)?.as_bytes(),
             )?;
             if w.iter().any(|&x| x > 0.0) {
-                if let Ok(s) = head_stats(w, queries.len(), keys.len(), keys.len()) {
+                // over every key the layer has, so that weight on padding shows
+                let full = head(map, h, queries.len(), map.shape[3]);
+                if let Ok(s) = head_stats(&full, queries.len(), map.shape[3], keys.len()) {
                     stats.push((map.layer.clone(), h, s));
                 }
             }
