@@ -134,8 +134,22 @@ fn the_same_seed_gives_the_same_loss_curve() {
         "optimizer.safetensors",
         "state.json",
         "summary.json",
+        "attention/example-1/index.html",
+        "attention/example-1/overview.png",
+        "attention/example-1/stats.json",
+        "attention/example-3/index.html",
     ] {
         assert!(a.run_dir.join(file).is_file(), "{file} missing");
+    }
+    // statistics of every head; the key-padding mask leaves padding no weight
+    let stats: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(a.run_dir.join("attention/example-1/stats.json")).unwrap(),
+    )
+    .unwrap();
+    let heads = stats["heads"].as_array().unwrap();
+    assert_eq!(heads.len(), 2, "{stats}");
+    for h in heads {
+        assert_eq!(h[2]["padding"].as_f64(), Some(0.0), "{h}: masked padding");
     }
     let csv = std::fs::read_to_string(a.run_dir.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
