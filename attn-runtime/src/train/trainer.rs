@@ -369,14 +369,6 @@ pub fn train(
         };
         run.write_json("summary.json", &summary)?;
         write_example_reports(model, &run, &data, observer);
-        return Ok(TrainOutcome {
-            run_dir: run.path,
-            stopped,
-            history,
-            best_epoch: state.best_epoch,
-            test,
-            seconds: state.seconds,
-        });
     }
     Ok(TrainOutcome {
         run_dir: run.path,
