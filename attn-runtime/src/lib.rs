@@ -10,6 +10,7 @@
 pub mod attention;
 pub mod data;
 mod error;
+pub mod experiment;
 pub mod infer;
 pub mod loss;
 pub mod metrics;

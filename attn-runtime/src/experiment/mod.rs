@@ -1,0 +1,13 @@
+//! Experiments: what one sweep run records, the stability signals of its training curve, and the
+//! mean ± standard deviation over seeds that a sweep report tabulates.
+//!
+//! **PyTorch equivalent**: what people assemble by hand with pandas
+//! (`df.groupby(point).agg(["mean", "std"])`) after a loop over configurations and seeds.
+
+mod aggregate;
+mod record;
+mod stability;
+
+pub use aggregate::{aggregate, markdown_table, MeanStd, PointSummary};
+pub use record::RunRecord;
+pub use stability::{grad_norm_spread, loss_spikes, Stability};

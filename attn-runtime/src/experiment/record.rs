@@ -1,0 +1,47 @@
+//! What one run of a sweep records.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Stability;
+
+/// One training run of a sweep: its grid point, seed and measurements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The swept settings of this grid point by name (`"heads" → "4"`), in name order.
+    pub point: BTreeMap<String, String>,
+    /// The seed.
+    pub seed: u64,
+    /// The validation metric after the last epoch.
+    pub final_valid: f64,
+    /// The best validation metric of any epoch.
+    pub best_valid: f64,
+    /// Training minus validation metric at the best epoch (positive: overfitting).
+    pub train_valid_gap: f64,
+    /// Seconds of training.
+    pub seconds: f64,
+    /// Seconds per training step.
+    pub seconds_per_step: f64,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Peak resident memory of the process while the run trained, in bytes, when known.
+    pub peak_memory_bytes: Option<u64>,
+    /// Loss spikes, divergence and gradient-norm spread.
+    pub stability: Stability,
+}
+
+impl RunRecord {
+    /// The grid point as `name=value` pairs joined by `, ` (its row label in reports).
+    pub fn point_label(&self) -> String {
+        label(&self.point)
+    }
+}
+
+pub(crate) fn label(point: &BTreeMap<String, String>) -> String {
+    point
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
