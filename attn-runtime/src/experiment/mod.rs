@@ -6,8 +6,10 @@
 
 mod aggregate;
 mod record;
+mod runner;
 mod stability;
 
 pub use aggregate::{aggregate, markdown_table, MeanStd, PointSummary};
 pub use record::RunRecord;
+pub use runner::{read_records, run_sweep, QuietSweep, SweepObserver, SweepRun, RECORDS_FILE};
 pub use stability::{grad_norm_spread, loss_spikes, Stability};

@@ -14,7 +14,8 @@ use crate::error::AttnError;
 use crate::model::{ModelMeta, TaskSpec};
 use crate::optim::LrSchedule;
 use crate::zoo::{
-    adam_state_from_state_dict, adam_state_to_state_dict, StepSettings, ZooEntry, ZooModel,
+    adam_state_from_state_dict, adam_state_to_state_dict, StepReport, StepSettings, ZooEntry,
+    ZooModel,
 };
 
 /// What a run reports while it goes; every method has a do-nothing default.
@@ -23,6 +24,8 @@ pub trait TrainObserver {
     fn on_start(&mut self, _info: &RunInfo) {}
     /// A training batch finished.
     fn on_batch(&mut self, _epoch: usize, _done: usize, _total: usize, _loss: f32) {}
+    /// A training step finished, with its loss and gradient norm (called after `on_batch`).
+    fn on_step(&mut self, _report: &StepReport) {}
     /// An epoch finished and was validated.
     fn on_epoch(&mut self, _report: &EpochReport) {}
     /// Something worth saying (a checkpoint saved, early stopping).
@@ -295,6 +298,7 @@ pub fn train(
             train_scores.loss_sum += report.loss as f64 * rows as f64;
             train_scores.rows += rows;
             observer.on_batch(epoch, i + 1, epoch_batches.len(), report.loss);
+            observer.on_step(&report);
         }
         if stopped == Stop::Interrupted {
             run.write_state_dict(INTERRUPTED, &model.params()?)?;

@@ -1,0 +1,125 @@
+//! A sweep trains every grid point for every seed, records each run, aggregates them, and an
+//! interrupted sweep resumes by skipping the runs it already recorded.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+
+use attn_runtime::data::{builtin, PrepareOptions};
+use attn_runtime::experiment::{
+    aggregate, read_records, run_sweep, SweepObserver, SweepRun, RECORDS_FILE,
+};
+use attn_runtime::prelude::*;
+use attn_runtime::train::TrainConfig;
+use attn_runtime::zoo::Entry;
+
+attention_model! {
+    /// One head.
+    #[name = "sweep-sorter-h1", data = "sort"]
+    pub struct SorterH1 {
+        arch: SelfAttention,
+        task: Tag { vocab: 16, max_len: 12, tags: 16 },
+        d_model: 16, heads: 1, layers: 1,
+    }
+}
+
+attention_model! {
+    /// Four heads.
+    #[name = "sweep-sorter-h4", data = "sort"]
+    pub struct SorterH4 {
+        arch: SelfAttention,
+        task: Tag { vocab: 16, max_len: 12, tags: 16 },
+        d_model: 16, heads: 4, layers: 1,
+    }
+}
+
+#[derive(Default)]
+struct Started(Vec<(String, u64)>);
+
+impl SweepObserver for Started {
+    fn on_run_start(&mut self, _index: usize, _total: usize, run: &SweepRun) {
+        self.0.push((run.point["heads"].clone(), run.seed));
+    }
+}
+
+fn config() -> TrainConfig {
+    TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        lr: 3e-3,
+        data: PrepareOptions {
+            max_train: Some(128),
+            max_eval: Some(32),
+            ..Default::default()
+        },
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn a_sweep_records_every_run_and_resumes_where_it_stopped() {
+    let dir = std::env::temp_dir().join(format!("attn-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = builtin("sort").unwrap();
+    let (h1, h4) = (Entry::<SorterH1>::NEW, Entry::<SorterH4>::NEW);
+    let mut runs = Vec::new();
+    for (heads, entry) in [("1", &h1 as &dyn attn_runtime::zoo::ZooEntry), ("4", &h4)] {
+        for seed in [0, 1] {
+            runs.push(SweepRun {
+                point: BTreeMap::from([("heads".to_string(), heads.to_string())]),
+                entry,
+                config: config(),
+                seed,
+            });
+        }
+    }
+    let stop = AtomicBool::new(false);
+    let mut started = Started::default();
+    let records = run_sweep(&runs, &data, &dir, &mut started, &stop).unwrap();
+    assert_eq!(started.0.len(), 4);
+    assert_eq!(records.len(), 4);
+    for (r, run) in records.iter().zip(&runs) {
+        assert_eq!((&r.point, r.seed), (&run.point, run.seed));
+        assert!((0.0..=1.0).contains(&r.best_valid), "{r:?}");
+        assert!(r.final_valid <= r.best_valid + 1e-12, "{r:?}");
+        assert!(r.seconds > 0.0 && r.seconds_per_step > 0.0, "{r:?}");
+        assert!(!r.stability.diverged);
+        assert!(r.stability.grad_norm_spread >= 0.0);
+    }
+    // the same architecture has the same parameter count for each seed, more heads do not change
+    // it (the projections are d_model × d_model either way), but the seeds change the outcome
+    assert_eq!(records[0].params, records[1].params);
+    assert_eq!(records[0].params, records[2].params);
+    assert_ne!(records[0].stability, records[1].stability);
+    let summary = aggregate(&records);
+    assert_eq!(summary.len(), 2);
+    assert_eq!(summary[0].runs, 2);
+    let mean = (records[0].best_valid + records[1].best_valid) / 2.0;
+    assert!((summary[0].best_valid.mean - mean).abs() < 1e-12);
+
+    // a finished sweep trains nothing again
+    let mut again = Started::default();
+    let same = run_sweep(&runs, &data, &dir, &mut again, &stop).unwrap();
+    assert!(again.0.is_empty());
+    assert_eq!(same, records);
+
+    // drop the last record, as if the sweep had stopped before it: only that run trains
+    let text = std::fs::read_to_string(dir.join(RECORDS_FILE)).unwrap();
+    let kept: Vec<&str> = text.lines().take(3).collect();
+    std::fs::write(dir.join(RECORDS_FILE), kept.join("\n") + "\n").unwrap();
+    assert_eq!(read_records(&dir).unwrap().len(), 3);
+    let mut resumed = Started::default();
+    let after = run_sweep(&runs, &data, &dir, &mut resumed, &stop).unwrap();
+    assert_eq!(resumed.0, vec![("4".to_string(), 1)]);
+    assert_eq!(after.len(), 4);
+
+    // a corrupt records file is a clear error
+    std::fs::write(dir.join(RECORDS_FILE), "{not json\n").unwrap();
+    let err = run_sweep(&runs, &data, &dir, &mut Started::default(), &stop)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("records.jsonl:1") && err.contains("delete that line"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
