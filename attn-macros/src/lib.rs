@@ -10,6 +10,7 @@ mod codegen;
 mod model;
 mod parse;
 mod suggest;
+mod sweep;
 mod validate;
 
 /// Declares an attention model; see `attn_runtime::attention_model` for the grammar.
@@ -22,5 +23,15 @@ pub fn attention_model(input: TokenStream) -> TokenStream {
     match validate::validate(&decl) {
         Ok(model) => codegen::expand(&model).into(),
         Err(errors) => codegen::errors_with_stub(&decl, errors).into(),
+    }
+}
+
+/// Declares a sweep over model hyper-parameters; see `attn_runtime::attention_sweep` for the
+/// grammar.
+#[proc_macro]
+pub fn attention_sweep(input: TokenStream) -> TokenStream {
+    match syn::parse::<sweep::SweepDeclaration>(input) {
+        Ok(decl) => sweep::expand(&decl).into(),
+        Err(err) => err.to_compile_error().into(),
     }
 }

@@ -35,6 +35,7 @@ pub struct Declaration {
 }
 
 /// One `key = "value"` inside the declaration's `#[...]` attribute.
+#[derive(Clone)]
 pub struct Setting {
     pub key: Ident,
     pub value: LitStr,
@@ -55,12 +56,14 @@ impl Parse for Setting {
 }
 
 /// One `key: value` pair.
+#[derive(Clone)]
 pub struct Field {
     pub key: Ident,
     pub value: Value,
 }
 
 /// A value: a number, a bool, a name, or a name with its own `{ key: value, .. }` block.
+#[derive(Clone)]
 pub enum Value {
     Int(LitInt),
     Float(LitFloat),

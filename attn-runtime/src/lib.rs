@@ -32,16 +32,21 @@ pub use error::AttnError;
 mod declaration_docs;
 pub use declaration_docs::attention_model;
 
+mod sweep_docs;
+pub use sweep_docs::attention_sweep;
+
 /// What `attention_model!` expansions name by absolute path; not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::attention::{AdditiveAttention, GeneralAttention};
+    pub use crate::experiment::{SweepDecl, SweepPoint};
     pub use crate::model::*;
     pub use crate::rnn::{GruCell, LstmCell};
     pub use crate::transformer::{
         FeedForward, GatedFeedForward, Gelu, GeluTanh, LeakyRelu, Relu, Sigmoid, Silu, Tanh,
         TiedOutput, TransformerEncoder, UntiedOutput,
     };
+    pub use crate::zoo::Entry;
     pub use dfdx;
 }
 
@@ -63,6 +68,8 @@ pub mod prelude {
         Scale, ScoredOutput, SdpaOutput, SelfAttendable, StepOutput,
     };
     pub use crate::model::{DeclaredModel, ForwardOptions, LayerAttention, ModelMeta, ModelOutput};
-    pub use crate::{attention_model, state_dict::StateDict, AttnError, DefaultDevice};
+    pub use crate::{
+        attention_model, attention_sweep, state_dict::StateDict, AttnError, DefaultDevice,
+    };
     pub use dfdx::prelude::*;
 }

@@ -123,3 +123,60 @@ fn a_sweep_records_every_run_and_resumes_where_it_stopped() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+attention_sweep! {
+    /// How wide, with how many heads?
+    #[name = "grid", data = "sort"]
+    pub struct GridSweep {
+        base: {
+            arch: Transformer,
+            task: Tag { vocab: 16, max_len: 12, tags: 16 },
+            d_model: 16, heads: 2, ff: 32, layers: 1, activation: Relu,
+        },
+        grid: { d_model: [16, 32], heads: [1, 4], activation: [Relu, Gelu] },
+        runtime: { dropout: [0.0, 0.2], lr: [0.001] },
+        seeds: 3,
+    }
+}
+
+#[test]
+fn a_grid_expands_to_one_model_type_per_point() {
+    // the types exist with the point's values, under names derived from the base
+    assert_eq!(GridSweepDModel16Heads1ActivationRelu::META.d_model, 16);
+    assert_eq!(GridSweepDModel32Heads4ActivationGelu::META.heads, 4);
+    assert_eq!(GridSweepDModel32Heads4ActivationGelu::META.d_model, 32);
+    // fields the grid does not touch come from the base
+    assert_eq!(GridSweepDModel32Heads4ActivationGelu::META.layers, 1);
+    let sweep = GridSweep::SWEEP;
+    assert_eq!(sweep.name, "grid");
+    assert_eq!(sweep.question, "How wide, with how many heads?");
+    let names: Vec<&str> = sweep.points.iter().map(|p| p.entry.meta().name).collect();
+    assert_eq!(
+        names,
+        [
+            "grid-d-model16-heads1-activationrelu",
+            "grid-d-model16-heads1-activationgelu",
+            "grid-d-model16-heads4-activationrelu",
+            "grid-d-model16-heads4-activationgelu",
+            "grid-d-model32-heads1-activationrelu",
+            "grid-d-model32-heads1-activationgelu",
+            "grid-d-model32-heads4-activationrelu",
+            "grid-d-model32-heads4-activationgelu",
+        ]
+    );
+    assert_eq!(
+        sweep.points[7].settings,
+        &[("d_model", "32"), ("heads", "4"), ("activation", "Gelu")]
+    );
+    assert_eq!(sweep.points[7].entry.meta().d_model, 32);
+    // 8 points × 2 dropouts × 1 lr × 3 seeds
+    let runs = sweep.runs(|_| config()).unwrap();
+    assert_eq!(runs.len(), 48);
+    // point 0 with dropout 0 for seeds 0, 1, 2, then with dropout 0.2, then point 1
+    let r = &runs[4];
+    assert_eq!(r.point["dropout"], "0.2");
+    assert_eq!(r.point["heads"], "1");
+    assert_eq!(r.config.dropout, Some(0.2));
+    assert_eq!(r.config.lr, 0.001);
+    assert_eq!(r.seed, 1);
+}

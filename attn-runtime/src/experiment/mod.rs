@@ -8,8 +8,10 @@ mod aggregate;
 mod record;
 mod runner;
 mod stability;
+mod sweep_decl;
 
 pub use aggregate::{aggregate, markdown_table, MeanStd, PointSummary};
 pub use record::RunRecord;
 pub use runner::{read_records, run_sweep, QuietSweep, SweepObserver, SweepRun, RECORDS_FILE};
 pub use stability::{grad_norm_spread, loss_spikes, Stability};
+pub use sweep_decl::{SweepDecl, SweepPoint, RUNTIME_SETTINGS};
