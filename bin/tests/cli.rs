@@ -134,3 +134,66 @@ fn a_resume_directory_that_is_not_a_run_is_refused() {
     assert_clean_failure(&o, "not a run directory (no config.json)");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn sweep(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(args)
+        .output()
+        .expect("the sweep binary runs")
+}
+
+#[test]
+fn a_declared_sweep_runs_and_writes_its_report() {
+    let out = scratch("sweep");
+    let out_arg = out.to_str().unwrap();
+    let args = [
+        "sweep-heads",
+        "--epochs",
+        "1",
+        "--max-train",
+        "64",
+        "--seeds",
+        "2",
+        "--out",
+        out_arg,
+    ];
+    let o = sweep(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let dir = out.join("sweep-heads");
+    for file in [
+        "records.jsonl",
+        "summary.csv",
+        "summary.md",
+        "valid-vs-heads.png",
+        "valid-vs-heads.svg",
+        "time-vs-heads.png",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing: {}", text(&o));
+    }
+    let records = std::fs::read_to_string(dir.join("records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 8, "4 grid points × 2 seeds");
+    let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("1,2,0,"), "{csv}");
+    // a rerun trains nothing and gives the same records
+    let again = sweep(&args);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("records.jsonl")).unwrap(),
+        records
+    );
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn an_unknown_sweep_lists_the_declared_ones() {
+    let o = sweep(&["sweep-head"]);
+    assert_clean_failure(
+        &o,
+        "unknown sweep `sweep-head` (did you mean `sweep-heads`?)",
+    );
+    assert_clean_failure(&o, "sweep-dropout");
+    let o = sweep(&["--list"]);
+    assert!(o.status.success());
+    assert_eq!(text(&o).lines().count(), 5, "{}", text(&o));
+}

@@ -21,6 +21,7 @@ mod sentiment_single_head;
 mod sentiment_transformer;
 mod sort_tagger;
 mod sort_transformer;
+pub mod sweeps;
 
 pub use bible_transformer::{BibleTransformer, BibleTransformerModel};
 pub use dates_gru_bahdanau::{DatesGruBahdanau, DatesGruBahdanauModel};

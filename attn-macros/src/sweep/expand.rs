@@ -204,6 +204,11 @@ fn point_declaration(
             }),
         }
     }
+    if decl.grid.is_empty() {
+        // one point, the base itself: its type must not take the sweep type's name
+        ident.push_str("Base");
+        suffix.push_str("-base");
+    }
     let mut point_settings: Vec<Setting> = decl
         .settings
         .iter()

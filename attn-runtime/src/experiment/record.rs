@@ -13,7 +13,8 @@ pub struct RunRecord {
     pub point: BTreeMap<String, String>,
     /// The seed.
     pub seed: u64,
-    /// The validation metric after the last epoch.
+    /// The validation metric after the last epoch: exact match for sequence-to-sequence models,
+    /// accuracy (per token for taggers) otherwise.
     pub final_valid: f64,
     /// The best validation metric of any epoch.
     pub best_valid: f64,

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use super::{RunRecord, Stability};
 use crate::data::Dataset;
 use crate::error::AttnError;
+use crate::model::TaskSpec;
 use crate::train::{
     train, write_atomic, EpochReport, RunInfo, Stop, TrainConfig, TrainObserver, TrainRequest,
 };
@@ -178,6 +179,9 @@ fn train_one(
     let peak_memory_bytes = peak_memory();
     let params = collector.params;
     let stability_of = |c: &Collector| Stability::of(&c.losses, &c.grad_norms);
+    // exact match for sequence-to-sequence models, (token) accuracy otherwise
+    let seq2seq = matches!(run.entry.meta().task, TaskSpec::Seq2Seq { .. });
+    let metric = |e: &EpochReport| if seq2seq { e.valid_exact } else { e.valid_acc };
     match outcome {
         Ok(o) if o.stopped == Stop::Interrupted => Ok(None),
         Ok(o) => {
@@ -190,8 +194,8 @@ fn train_one(
             Ok(Some(RunRecord {
                 point: run.point.clone(),
                 seed: run.seed,
-                final_valid: o.history.last().map_or(f64::NAN, |e| e.valid_exact),
-                best_valid: best.map_or(f64::NAN, |e| e.valid_exact),
+                final_valid: o.history.last().map_or(f64::NAN, metric),
+                best_valid: o.history.iter().map(metric).fold(f64::NAN, f64::max),
                 train_valid_gap: best.map_or(f64::NAN, |e| e.train_acc - e.valid_acc),
                 seconds: o.seconds,
                 seconds_per_step: o.seconds / steps as f64,
@@ -211,7 +215,7 @@ fn train_one(
                 best_valid: collector
                     .history
                     .iter()
-                    .map(|e| e.valid_exact)
+                    .map(metric)
                     .fold(f64::NAN, f64::max),
                 train_valid_gap: f64::NAN,
                 seconds,

@@ -24,6 +24,7 @@
 //! ```
 
 mod canvas;
+mod chart;
 mod colormap;
 mod error;
 pub mod font;
@@ -35,6 +36,10 @@ mod rollout;
 mod stats;
 mod svg;
 
+pub use self::chart::{
+    chart_layout, nice_ticks, render_chart_png, render_chart_svg, series_colour, Chart,
+    ChartLayout, Series, CHART_HEIGHT, CHART_WIDTH,
+};
 pub use self::colormap::{viridis, Rgb, VIRIDIS};
 pub use self::error::VizError;
 pub use self::grid::{grid_layout, render_grid_png, render_grid_svg, GridLayout};
