@@ -122,6 +122,9 @@ const GLYPHS: [[u8; 7]; 95] = [
 /// `'·'`: a dot at mid height, used as a separator in titles.
 pub const MIDDLE_DOT: [u8; 7] = [0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00];
 
+/// `'±'`.
+pub const PLUS_MINUS: [u8; 7] = [0x04, 0x04, 0x1F, 0x04, 0x04, 0x00, 0x1F];
+
 /// `'→'`.
 pub const RIGHT_ARROW: [u8; 7] = [0x00, 0x04, 0x02, 0x1F, 0x02, 0x04, 0x00];
 
@@ -152,14 +155,16 @@ fn ascii_fold(c: char) -> Option<char> {
     })
 }
 
-/// The glyph for `c`: its bitmap for printable ASCII, `'…'`, `'·'` and `'→'`; accented Latin
-/// letters as their base letter; [`REPLACEMENT`] otherwise.
+/// The glyph for `c`: its bitmap for printable ASCII, `'…'`, `'·'`, `'→'`, `'±'` and `'−'`;
+/// accented Latin letters as their base letter; [`REPLACEMENT`] otherwise.
 pub fn glyph(c: char) -> [u8; 7] {
     match c {
         ' '..='~' => GLYPHS[c as usize - ' ' as usize],
         '\u{2026}' => ELLIPSIS,
         '\u{00B7}' => MIDDLE_DOT,
         '\u{2192}' => RIGHT_ARROW,
+        '\u{00B1}' => PLUS_MINUS,
+        '\u{2212}' => GLYPHS['-' as usize - ' ' as usize],
         _ => ascii_fold(c).map_or(REPLACEMENT, glyph),
     }
 }
@@ -188,6 +193,8 @@ mod tests {
         assert_eq!(glyph('中'), REPLACEMENT);
         assert_ne!(glyph('·'), REPLACEMENT);
         assert_ne!(glyph('→'), REPLACEMENT);
+        assert_ne!(glyph('±'), REPLACEMENT);
+        assert_eq!(glyph('−'), glyph('-'));
         assert_eq!(glyph('\n'), REPLACEMENT);
         assert_eq!(glyph('…'), ELLIPSIS);
         // Every glyph fits in five columns, and all printable glyphs but space draw something.

@@ -232,18 +232,14 @@ fn write_report(
 fn metric_chart(key: &str, summary: &[PointSummary]) -> Option<Chart> {
     let series = series_by(key, summary, |s| {
         [
-            ("best valid", s.best_valid.mean, s.best_valid.std),
-            (
-                "train - valid",
-                s.train_valid_gap.mean,
-                s.train_valid_gap.std,
-            ),
+            ("valid", s.best_valid.mean, s.best_valid.std),
+            ("gap", s.train_valid_gap.mean, s.train_valid_gap.std),
         ]
     })?;
     Some(Chart {
         title: format!("validation metric vs {key}"),
         x_label: key.to_string(),
-        y_label: "metric (mean ± std over seeds)".into(),
+        y_label: "best valid; train - valid gap (mean ± std)".into(),
         series,
         log_x: false,
     })
