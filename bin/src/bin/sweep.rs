@@ -8,8 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
 use attn_models::sweeps::{find_sweep, SWEEPS};
@@ -137,15 +136,8 @@ fn run() -> Result<()> {
     }
     let dir = args.out.join(decl.name);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = stop.clone();
-    ctrlc::set_handler(move || {
-        if handler_stop.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this batch (rerun the same command to resume)");
-    })
-    .context("cannot install the Ctrl-C handler")?;
+    let stop =
+        attn_cli::stop_on_ctrl_c("stopping after this batch (rerun the same command to resume)")?;
 
     println!(
         "{}: {} run(s) ({} grid point(s), {} seed(s)) on {data_name}, into {}",

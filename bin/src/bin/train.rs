@@ -8,8 +8,6 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use attn_runtime::data::{builtin, load_file, PrepareOptions, Tokenizer};
@@ -220,15 +218,8 @@ fn run() -> Result<()> {
         max_eval: args.max_eval,
     };
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = stop.clone();
-    ctrlc::set_handler(move || {
-        if handler_stop.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this batch (Ctrl-C again to quit at once)");
-    })
-    .context("cannot install the Ctrl-C handler")?;
+    let stop =
+        attn_cli::stop_on_ctrl_c("stopping after this batch (Ctrl-C again to quit at once)")?;
 
     let mut observer = Console {
         bar: None,
