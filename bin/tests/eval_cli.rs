@@ -157,8 +157,13 @@ fn bad_files_and_runs_are_clear_errors() {
     let latin1 = dir.join("latin1.txt");
     std::fs::write(&latin1, [0x63u8, 0x61, 0x66, 0xe9, 0x0a]).unwrap();
     let latin1 = latin1.display().to_string();
+    let two = write(&dir, "two.txt", "a b c\nd e f\n");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["bleu", "--hyp", &empty, "--ref", &empty], "empty"),
+        (
+            vec!["bleu", "--hyp", &two, "--ref", &hyp],
+            "has 1 lines, the hypotheses 2: give one line per segment",
+        ),
         (vec!["bleu", "--hyp", &latin1, "--ref", &hyp], "valid UTF-8"),
         (
             vec!["f1", "--gold", &hyp, "--pred", &empty],
