@@ -6,7 +6,8 @@ use std::sync::atomic::AtomicBool;
 
 use attn_runtime::data::{builtin, PrepareOptions};
 use attn_runtime::experiment::{
-    aggregate, read_records, run_sweep, SweepObserver, SweepRun, RECORDS_FILE,
+    aggregate, live_heap_bytes, peak_heap_bytes, read_records, reset_peak_heap, run_sweep,
+    PeakAlloc, SweepObserver, SweepRun, RECORDS_FILE,
 };
 use attn_runtime::prelude::*;
 use attn_runtime::train::TrainConfig;
@@ -32,6 +33,30 @@ attention_model! {
     }
 }
 
+// Counts heap bytes so that runs record their peak memory.
+#[global_allocator]
+static ALLOC: PeakAlloc = PeakAlloc;
+
+#[test]
+fn the_counting_allocator_sees_an_allocation_and_resets_its_peak() {
+    // other tests of this binary allocate concurrently, so only lower bounds are certain
+    let before = live_heap_bytes().expect("PeakAlloc is installed");
+    reset_peak_heap();
+    let block = vec![1u8; 8 << 20];
+    let during = live_heap_bytes().unwrap();
+    assert!(during >= 8 << 20, "{during}");
+    drop(block);
+    let peak = peak_heap_bytes().unwrap();
+    assert!(
+        peak >= before + (8 << 20) || peak >= during,
+        "{before} {during} {peak}"
+    );
+    // after a reset the mark starts again from the bytes live now
+    reset_peak_heap();
+    let reset = peak_heap_bytes().unwrap();
+    assert!(reset < peak, "{reset} {peak}");
+}
+
 #[derive(Default)]
 struct Started(Vec<(String, u64)>);
 
@@ -51,6 +76,7 @@ fn config() -> TrainConfig {
             max_eval: Some(32),
             ..Default::default()
         },
+        attention_reports: false,
         ..TrainConfig::default()
     }
 }
@@ -84,6 +110,29 @@ fn a_sweep_records_every_run_and_resumes_where_it_stopped() {
         assert!(r.seconds > 0.0 && r.seconds_per_step > 0.0, "{r:?}");
         assert!(!r.stability.diverged);
         assert!(r.stability.grad_norm_spread >= 0.0);
+        // one learning-curve entry per epoch, ending at the final metric
+        assert_eq!(r.curve.len(), 1);
+        assert_eq!(r.curve[0].epoch, 1);
+        assert_eq!(r.curve[0].valid, r.final_valid);
+        assert!(r.curve[0].train_loss > 0.0 && r.curve[0].valid_loss > 0.0);
+        // the run's own peak: more than nothing, less than a gigabyte for this toy model
+        let peak = r.peak_memory_bytes.expect("PeakAlloc is installed");
+        assert!(peak > 0 && peak < 1 << 30, "{peak}");
+    }
+    // runs of a sweep draw no attention heatmaps when told not to
+    let run_dirs: Vec<_> = std::fs::read_dir(dir.join("runs"))
+        .unwrap()
+        .flat_map(|model| std::fs::read_dir(model.unwrap().path()).unwrap())
+        .map(|run| run.unwrap().path())
+        .collect();
+    assert_eq!(run_dirs.len(), 4);
+    for run_dir in run_dirs {
+        assert!(
+            run_dir.join("summary.json").exists(),
+            "{}",
+            run_dir.display()
+        );
+        assert!(!run_dir.join("attention").exists(), "{}", run_dir.display());
     }
     // the same architecture has the same parameter count for each seed, more heads do not change
     // it (the projections are d_model × d_model either way), but the seeds change the outcome

@@ -167,6 +167,10 @@ fn a_declared_sweep_runs_and_writes_its_report() {
         "valid-vs-heads.png",
         "valid-vs-heads.svg",
         "time-vs-heads.png",
+        "time-vs-heads.svg",
+        "curves-by-heads.png",
+        "curves-by-heads.svg",
+        "loss-curves-by-heads.png",
     ] {
         assert!(dir.join(file).is_file(), "{file} missing: {}", text(&o));
     }
@@ -175,6 +179,30 @@ fn a_declared_sweep_runs_and_writes_its_report() {
     let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(csv.lines().nth(1).unwrap().starts_with("1,2,0,"), "{csv}");
+    // one learning curve per head count, and the report shows every chart
+    let curves = std::fs::read_to_string(dir.join("curves-by-heads.svg")).unwrap();
+    assert_eq!(curves.matches("<polyline").count(), 4, "{curves}");
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("(curves-by-heads.png)"), "{md}");
+    // each run records its own peak heap, and sweeps draw no heatmaps
+    for line in records.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(record["peak_memory_bytes"].as_u64().unwrap() > 0, "{line}");
+    }
+    let run_dirs: Vec<_> = std::fs::read_dir(dir.join("runs"))
+        .unwrap()
+        .flat_map(|model| std::fs::read_dir(model.unwrap().path()).unwrap())
+        .map(|run| run.unwrap().path())
+        .collect();
+    assert_eq!(run_dirs.len(), 8);
+    for run_dir in run_dirs {
+        assert!(
+            run_dir.join("summary.json").exists(),
+            "{}",
+            run_dir.display()
+        );
+        assert!(!run_dir.join("attention").exists(), "{}", run_dir.display());
+    }
     // a rerun trains nothing and gives the same records
     let again = sweep(&args);
     assert!(again.status.success(), "{}", text(&again));
@@ -182,6 +210,29 @@ fn a_declared_sweep_runs_and_writes_its_report() {
         std::fs::read_to_string(dir.join("records.jsonl")).unwrap(),
         records
     );
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn a_categorical_setting_gets_a_chart_with_one_tick_per_value() {
+    let out = scratch("sweep-activation");
+    let o = sweep(&[
+        "sweep-activation",
+        "--epochs",
+        "1",
+        "--max-train",
+        "32",
+        "--seeds",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let svg =
+        std::fs::read_to_string(out.join("sweep-activation/valid-vs-activation.svg")).unwrap();
+    for name in ["Relu", "Gelu", "Silu", "Swiglu"] {
+        assert!(svg.contains(&format!(">{name}<")), "{name} tick missing");
+    }
     std::fs::remove_dir_all(&out).ok();
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::record::label;
-use super::RunRecord;
+use super::{CurvePoint, RunRecord};
 
 /// The mean and sample standard deviation of the finite values of one measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -77,6 +77,41 @@ pub struct PointSummary {
     pub grad_norm_spread: MeanStd,
     /// The largest peak memory of its runs, in bytes, when known.
     pub peak_memory_bytes: Option<u64>,
+    /// The learning curve over seeds: entry `i` summarises epoch `i + 1` of the runs that
+    /// reached it.
+    pub curve: Vec<CurveSummary>,
+}
+
+/// One epoch of a grid point's learning curve, mean ± std over its seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct CurveSummary {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Training loss.
+    pub train_loss: MeanStd,
+    /// Validation loss.
+    pub valid_loss: MeanStd,
+    /// Validation metric.
+    pub valid: MeanStd,
+}
+
+/// Epoch by epoch over `runs`' curves (a run that stopped early counts only where it has
+/// values).
+fn mean_curve(runs: &[&RunRecord]) -> Vec<CurveSummary> {
+    let epochs = runs.iter().map(|r| r.curve.len()).max().unwrap_or(0);
+    (0..epochs)
+        .map(|i| {
+            let at = |f: fn(&CurvePoint) -> f64| {
+                MeanStd::of(runs.iter().filter_map(|r| r.curve.get(i)).map(f))
+            };
+            CurveSummary {
+                epoch: i + 1,
+                train_loss: at(|c| c.train_loss),
+                valid_loss: at(|c| c.valid_loss),
+                valid: at(|c| c.valid),
+            }
+        })
+        .collect()
 }
 
 /// Groups `records` by grid point, in the order points first appear, and summarises each over
@@ -108,6 +143,7 @@ pub fn aggregate(records: &[RunRecord]) -> Vec<PointSummary> {
                 loss_spikes: of(|r| r.stability.loss_spikes as f64),
                 grad_norm_spread: of(|r| r.stability.grad_norm_spread),
                 peak_memory_bytes: runs.iter().filter_map(|r| r.peak_memory_bytes).max(),
+                curve: mean_curve(&runs),
             }
         })
         .collect()
@@ -220,6 +256,15 @@ mod tests {
                 diverged,
                 grad_norm_spread: 0.5,
             },
+            // epoch e: train loss 1/e, valid loss seed + e, metric `valid` at the last epoch
+            curve: (1..=2 + seed as usize)
+                .map(|e| CurvePoint {
+                    epoch: e,
+                    train_loss: 1.0 / e as f64,
+                    valid_loss: seed as f64 + e as f64,
+                    valid,
+                })
+                .collect(),
         }
     }
 
@@ -277,5 +322,32 @@ mod tests {
             "{md}"
         );
         assert_eq!(md.lines().count(), 4);
+    }
+
+    #[test]
+    fn learning_curves_average_seeds_epoch_by_epoch() {
+        // seeds 1, 2, 3 ran 3, 4 and 5 epochs
+        let records = vec![
+            record("4", 1, 0.80, 10.0, false),
+            record("4", 2, 0.90, 12.0, false),
+            record("4", 3, 0.70, 11.0, false),
+        ];
+        let curve = &aggregate(&records)[0].curve;
+        assert_eq!(curve.len(), 5);
+        assert_eq!(curve[0].epoch, 1);
+        // epoch 1: valid losses 2, 3, 4 -> mean 3, sample std 1; train loss 1 for all
+        assert!((curve[0].valid_loss.mean - 3.0).abs() < 1e-12);
+        assert!((curve[0].valid_loss.std - 1.0).abs() < 1e-12);
+        assert_eq!(curve[0].train_loss.mean, 1.0);
+        assert_eq!(curve[0].valid.n, 3);
+        // epoch 4: seeds 2 and 3 only: valid losses 6, 7 -> 6.5; metrics 0.9, 0.7 -> 0.8
+        assert_eq!(curve[3].valid_loss.n, 2);
+        assert!((curve[3].valid_loss.mean - 6.5).abs() < 1e-12);
+        assert!((curve[3].valid.mean - 0.8).abs() < 1e-12);
+        // epoch 5: seed 3 alone, std 0
+        assert_eq!(curve[4].valid_loss.n, 1);
+        assert_eq!(curve[4].valid_loss.mean, 8.0);
+        assert_eq!(curve[4].train_loss.mean, 0.2);
+        assert_eq!(curve[4].valid.std, 0.0);
     }
 }

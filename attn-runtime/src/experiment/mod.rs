@@ -5,13 +5,15 @@
 //! (`df.groupby(point).agg(["mean", "std"])`) after a loop over configurations and seeds.
 
 mod aggregate;
+mod peak_memory;
 mod record;
 mod runner;
 mod stability;
 mod sweep_decl;
 
-pub use aggregate::{aggregate, markdown_table, MeanStd, PointSummary};
-pub use record::RunRecord;
+pub use aggregate::{aggregate, markdown_table, CurveSummary, MeanStd, PointSummary};
+pub use peak_memory::{live_heap_bytes, peak_heap_bytes, reset_peak_heap, PeakAlloc};
+pub use record::{CurvePoint, RunRecord};
 pub use runner::{read_records, run_sweep, QuietSweep, SweepObserver, SweepRun, RECORDS_FILE};
 pub use stability::{grad_norm_spread, loss_spikes, Stability};
 pub use sweep_decl::{SweepDecl, SweepPoint, RUNTIME_SETTINGS};

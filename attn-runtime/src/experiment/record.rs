@@ -26,10 +26,28 @@ pub struct RunRecord {
     pub seconds_per_step: f64,
     /// Trainable parameters.
     pub params: usize,
-    /// Peak resident memory of the process while the run trained, in bytes, when known.
+    /// The most heap bytes live at once while the run trained (the data set included), when the
+    /// program counts them with [`super::PeakAlloc`].
     pub peak_memory_bytes: Option<u64>,
     /// Loss spikes, divergence and gradient-norm spread.
     pub stability: Stability,
+    /// The learning curve: one entry per completed epoch (empty in records written before
+    /// curves were recorded).
+    #[serde(default)]
+    pub curve: Vec<CurvePoint>,
+}
+
+/// One epoch of a run's learning curve.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss of the epoch.
+    pub train_loss: f64,
+    /// Validation loss after the epoch.
+    pub valid_loss: f64,
+    /// The validation metric after the epoch (the metric of [`RunRecord::final_valid`]).
+    pub valid: f64,
 }
 
 impl RunRecord {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use super::{RunRecord, Stability};
+use super::{peak_heap_bytes, reset_peak_heap, CurvePoint, RunRecord, Stability};
 use crate::data::Dataset;
 use crate::error::AttnError;
 use crate::model::TaskSpec;
@@ -91,20 +91,6 @@ pub fn read_records(dir: &Path) -> Result<Vec<RunRecord>, AttnError> {
         .collect()
 }
 
-/// Peak resident memory since the last reset, in bytes (Linux's `VmHWM`); `None` elsewhere.
-fn peak_memory() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// Resets the peak-memory mark so that the next reading is this run's (Linux; ignored
-/// elsewhere or when not permitted).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 /// Trains every run of a sweep on `dataset`, each into its own run directory under
 /// `dir/runs/`, and records each in `dir/records.jsonl` as it finishes. Runs already recorded
 /// there (same grid point and seed) are skipped, so an interrupted sweep resumes where it
@@ -164,7 +150,7 @@ fn train_one(
     stop: &AtomicBool,
 ) -> Result<Option<RunRecord>, AttnError> {
     let mut collector = Collector::default();
-    reset_peak_memory();
+    reset_peak_heap();
     let request = TrainRequest {
         entry: run.entry,
         dataset,
@@ -176,12 +162,23 @@ fn train_one(
         resume: None,
     };
     let outcome = train(request, &mut collector, stop);
-    let peak_memory_bytes = peak_memory();
+    let peak_memory_bytes = peak_heap_bytes();
     let params = collector.params;
     let stability_of = |c: &Collector| Stability::of(&c.losses, &c.grad_norms);
     // exact match for sequence-to-sequence models, (token) accuracy otherwise
     let seq2seq = matches!(run.entry.meta().task, TaskSpec::Seq2Seq { .. });
     let metric = |e: &EpochReport| if seq2seq { e.valid_exact } else { e.valid_acc };
+    let curve_of = |history: &[EpochReport]| -> Vec<CurvePoint> {
+        history
+            .iter()
+            .map(|e| CurvePoint {
+                epoch: e.epoch,
+                train_loss: e.train_loss,
+                valid_loss: e.valid_loss,
+                valid: metric(e),
+            })
+            .collect()
+    };
     match outcome {
         Ok(o) if o.stopped == Stop::Interrupted => Ok(None),
         Ok(o) => {
@@ -202,6 +199,7 @@ fn train_one(
                 params,
                 peak_memory_bytes,
                 stability: stability_of(&collector),
+                curve: curve_of(&o.history),
             }))
         }
         Err(AttnError::Diverged { .. }) => {
@@ -223,6 +221,7 @@ fn train_one(
                 params,
                 peak_memory_bytes,
                 stability,
+                curve: curve_of(&collector.history),
             }))
         }
         Err(e) => Err(e),

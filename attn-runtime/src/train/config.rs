@@ -38,6 +38,14 @@ pub struct TrainConfig {
     /// Group training examples of similar lengths into batches.
     #[serde(default)]
     pub bucket: bool,
+    /// Draw the attention heatmaps of three validation examples when training ends (under the
+    /// run's `attention/`); sweeps turn this off to save time.
+    #[serde(default = "yes")]
+    pub attention_reports: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for TrainConfig {
@@ -57,6 +65,7 @@ impl Default for TrainConfig {
             teacher_forcing: None,
             data: PrepareOptions::default(),
             bucket: false,
+            attention_reports: true,
         }
     }
 }

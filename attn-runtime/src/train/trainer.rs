@@ -372,7 +372,9 @@ pub fn train(
             seconds: state.seconds,
         };
         run.write_json("summary.json", &summary)?;
-        write_example_reports(model, &run, &data, observer);
+        if cfg.attention_reports {
+            write_example_reports(model, &run, &data, observer);
+        }
     }
     Ok(TrainOutcome {
         run_dir: run.path,

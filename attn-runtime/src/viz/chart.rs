@@ -114,6 +114,9 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Whether the x axis is logarithmic (base 10).
     pub log_x: bool,
+    /// Names of a categorical x axis (empty: numeric). Point `x = i` sits at the `i`-th name's
+    /// tick, so every x must be an index into this list (e.g. one FFN activation per tick).
+    pub x_categories: Vec<String>,
 }
 
 impl Chart {
@@ -123,8 +126,16 @@ impl Chart {
     /// non-NaN in any series; [`VizError::NonFinite`] for an infinite coordinate or error value
     /// (NaN is allowed: such points are skipped); [`VizError::SizeMismatch`] when `error` is not
     /// one value per point; [`VizError::InvalidArgument`] for a negative error value, or, with
-    /// `log_x`, an x that is `<= 0`.
+    /// `log_x`, an x that is `<= 0`; on a categorical axis, an x that is not an index into
+    /// `x_categories`, or `log_x`.
     pub fn validate(&self) -> Result<(), VizError> {
+        if self.log_x && !self.x_categories.is_empty() {
+            return Err(VizError::InvalidArgument {
+                name: "log_x",
+                value: "true".into(),
+                requirement: "a categorical x axis cannot be logarithmic",
+            });
+        }
         if self.series.is_empty() {
             return Err(VizError::Empty {
                 what: "chart series".to_string(),
@@ -141,6 +152,17 @@ impl Chart {
                             value: v as f32,
                         });
                     }
+                }
+                let categories = self.x_categories.len() as f64;
+                if !self.x_categories.is_empty()
+                    && !x.is_nan()
+                    && (x.fract() != 0.0 || x < 0.0 || x >= categories)
+                {
+                    return Err(VizError::InvalidArgument {
+                        name: "x",
+                        value: x.to_string(),
+                        requirement: "on a categorical axis x must index x_categories",
+                    });
                 }
                 if self.log_x && x <= 0.0 {
                     return Err(VizError::InvalidArgument {
@@ -462,9 +484,22 @@ fn plan(chart: &Chart) -> Plan {
         include(&mut yb, y - e);
         include(&mut yb, y + e);
     }
-    let (x_lo, x_hi) = padded(xb);
+    let categorical = !chart.x_categories.is_empty();
+    let (x_lo, x_hi) = if categorical {
+        // half a category of room on either side of the first and last tick
+        (-0.5, chart.x_categories.len() as f64 - 0.5)
+    } else {
+        padded(xb)
+    };
     let (y_lo, y_hi) = padded(yb);
-    let x_ticks = if chart.log_x {
+    let x_ticks = if categorical {
+        chart
+            .x_categories
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (i as f64, truncate(name, LEGEND_CHARS)))
+            .collect()
+    } else if chart.log_x {
         log_ticks(x_lo, x_hi)
     } else {
         linear_ticks(x_lo, x_hi)
@@ -799,7 +834,49 @@ mod tests {
             y_label: "value".to_string(),
             series: vec![Series::new("train", vec![(0.0, 0.0), (1.0, 1.0)])],
             log_x: false,
+            x_categories: Vec::new(),
         }
+    }
+
+    #[test]
+    fn categorical_axis_puts_one_named_tick_per_category() {
+        let chart = Chart {
+            series: vec![Series::new(
+                "valid",
+                vec![(0.0, 0.5), (1.0, 0.7), (2.0, 0.6)],
+            )],
+            x_categories: vec!["relu".into(), "gelu".into(), "swiglu".into()],
+            ..Chart::default()
+        };
+        chart.validate().unwrap();
+        let l = chart_layout(&chart);
+        assert_eq!((l.x_min, l.x_max), (-0.5, 2.5));
+        let p = plan(&chart);
+        let ticks: Vec<(f64, &str)> = p.x_ticks.iter().map(|(x, s)| (*x, s.as_str())).collect();
+        assert_eq!(ticks, [(0.0, "relu"), (1.0, "gelu"), (2.0, "swiglu")]);
+        let c = draw(&chart).unwrap();
+        let (x, y) = l.to_pixel(1.0, 0.7);
+        assert_eq!(
+            c.get(x.round() as u32, y.round() as u32),
+            Some(series_colour(0))
+        );
+        assert!(render_chart_svg(&chart).unwrap().contains(">swiglu<"));
+        for bad in [0.5, 3.0, -1.0] {
+            let mut wrong = chart.clone();
+            wrong.series[0].points[0].0 = bad;
+            assert!(matches!(
+                wrong.validate(),
+                Err(VizError::InvalidArgument { name: "x", .. })
+            ));
+        }
+        let log = Chart {
+            log_x: true,
+            ..chart
+        };
+        assert!(matches!(
+            log.validate(),
+            Err(VizError::InvalidArgument { name: "log_x", .. })
+        ));
     }
 
     #[test]

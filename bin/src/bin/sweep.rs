@@ -14,10 +14,11 @@ use anyhow::{bail, Context, Result};
 use attn_models::sweeps::{find_sweep, SWEEPS};
 use attn_runtime::data::builtin;
 use attn_runtime::experiment::{
-    aggregate, markdown_table, run_sweep, PointSummary, RunRecord, SweepObserver, SweepRun,
+    aggregate, markdown_table, run_sweep, CurveSummary, MeanStd, PeakAlloc, PointSummary,
+    RunRecord, SweepObserver, SweepRun,
 };
 use attn_runtime::train::{recommended, write_atomic};
-use attn_runtime::viz::{render_chart_png, render_chart_svg, Chart, Series};
+use attn_runtime::viz::{render_chart_png, render_chart_svg, Chart, Series, VizError};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -42,7 +43,15 @@ struct Args {
     /// Where sweeps go; this one goes to <out>/<sweep-name> (rerun to resume).
     #[arg(long, default_value = "sweeps")]
     out: PathBuf,
+    /// Also draw each run's attention heatmaps at the end of its training (off by default:
+    /// sweeps compare numbers, and drawing takes time).
+    #[arg(long)]
+    heatmaps: bool,
 }
+
+// Counts heap bytes so that each run records its own peak memory.
+#[global_allocator]
+static ALLOC: PeakAlloc = PeakAlloc;
 
 fn main() {
     if let Err(e) = run() {
@@ -116,6 +125,7 @@ fn run() -> Result<()> {
         if args.max_train.is_some() {
             config.data.max_train = args.max_train;
         }
+        config.attention_reports = args.heatmaps;
         config
     })?;
     runs.retain(|r| r.seed < seeds);
@@ -191,92 +201,169 @@ fn write_report(
     write_atomic(&dir.join("summary.csv"), csv.as_bytes())?;
     let mut md = format!("# {question}\n\n{}\n", markdown_table(summary));
     for key in &keys {
-        let Some(chart) = metric_chart(key, summary) else {
-            continue;
-        };
-        let file = format!("valid-vs-{key}");
-        write_atomic(
-            &dir.join(format!("{file}.png")),
-            &render_chart_png(&chart).context("drawing a chart")?,
-        )?;
-        write_atomic(
-            &dir.join(format!("{file}.svg")),
-            render_chart_svg(&chart)
-                .context("drawing a chart")?
-                .as_bytes(),
-        )?;
-        md.push_str(&format!("\n![{}]({file}.png)\n", chart.title));
-        let Some(time) = time_chart(key, summary) else {
-            continue;
-        };
-        write_atomic(
-            &dir.join(format!("time-vs-{key}.png")),
-            &render_chart_png(&time).context("drawing a chart")?,
-        )?;
-        md.push_str(&format!("\n![{}](time-vs-{key}.png)\n", time.title));
+        let charts = [
+            (format!("valid-vs-{key}"), metric_chart(key, summary)),
+            (format!("time-vs-{key}"), time_chart(key, summary)),
+            (
+                format!("curves-by-{key}"),
+                curve_chart(key, summary, "valid"),
+            ),
+            (
+                format!("loss-curves-by-{key}"),
+                curve_chart(key, summary, "loss"),
+            ),
+        ];
+        for (file, chart) in charts {
+            if matches!(chart.validate(), Err(VizError::Empty { .. })) {
+                continue; // nothing finite to draw (every run diverged, or no curves recorded)
+            }
+            write_chart(dir, &file, &chart)?;
+            md.push_str(&format!("\n![{}]({file}.png)\n", chart.title));
+        }
     }
     write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     Ok(())
 }
 
-/// Best validation metric and train − validation gap (mean ± std over seeds) against a numeric
-/// swept setting, one series per value of the other settings.
-fn metric_chart(key: &str, summary: &[PointSummary]) -> Option<Chart> {
-    let series = series_by(key, summary, |s| {
-        [
-            ("valid", s.best_valid.mean, s.best_valid.std),
-            ("gap", s.train_valid_gap.mean, s.train_valid_gap.std),
-        ]
-    })?;
-    Some(Chart {
+/// `<file>.png` and `<file>.svg` of `chart` in `dir`.
+fn write_chart(dir: &std::path::Path, file: &str, chart: &Chart) -> Result<()> {
+    write_atomic(
+        &dir.join(format!("{file}.png")),
+        &render_chart_png(chart).with_context(|| format!("drawing {file}"))?,
+    )?;
+    write_atomic(
+        &dir.join(format!("{file}.svg")),
+        render_chart_svg(chart)
+            .with_context(|| format!("drawing {file}"))?
+            .as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// Best validation metric and train − validation gap (mean ± std over seeds) against a swept
+/// setting, one series per value of the other settings.
+fn metric_chart(key: &str, summary: &[PointSummary]) -> Chart {
+    let (series, x_categories) = series_by(key, summary, |s| {
+        [("valid", s.best_valid), ("gap", s.train_valid_gap)]
+    });
+    Chart {
         title: format!("validation metric vs {key}"),
         x_label: key.to_string(),
         y_label: "best valid; train - valid gap (mean ± std)".into(),
         series,
         log_x: false,
-    })
+        x_categories,
+    }
 }
 
-/// Seconds per training step against a numeric swept setting.
-fn time_chart(key: &str, summary: &[PointSummary]) -> Option<Chart> {
-    let series = series_by(key, summary, |s| {
-        [("s/step", s.seconds_per_step.mean, s.seconds_per_step.std)]
-    })?;
-    Some(Chart {
+/// Seconds per training step against a swept setting.
+fn time_chart(key: &str, summary: &[PointSummary]) -> Chart {
+    let (series, x_categories) = series_by(key, summary, |s| [("s/step", s.seconds_per_step)]);
+    Chart {
         title: format!("training time per step vs {key}"),
         x_label: key.to_string(),
-        y_label: "seconds per step".into(),
+        y_label: "seconds per step (mean ± std)".into(),
         series,
         log_x: false,
-    })
+        x_categories,
+    }
 }
 
+/// Learning curves overlaid, one per grid point labelled by its `key` value: the validation
+/// metric (`what == "valid"`) or the training and validation losses (`"loss"`) per epoch, mean ±
+/// std over seeds.
+fn curve_chart(key: &str, summary: &[PointSummary], what: &str) -> Chart {
+    let mut series = Vec::new();
+    for s in summary {
+        let label = point_label(key, s);
+        let line = |name: &str, f: fn(&CurveSummary) -> MeanStd| Series {
+            label: name.to_string(),
+            points: s
+                .curve
+                .iter()
+                .map(|c| (c.epoch as f64, f(c).mean))
+                .collect(),
+            error: Some(s.curve.iter().map(|c| f(c).std).collect()),
+        };
+        if what == "valid" {
+            series.push(line(&label, |c| c.valid));
+        } else {
+            series.push(line(&format!("{label} train"), |c| c.train_loss));
+            series.push(line(&format!("{label} valid"), |c| c.valid_loss));
+        }
+    }
+    let (title, y_label) = if what == "valid" {
+        (
+            format!("learning curves by {key}"),
+            "validation metric (mean ± std)",
+        )
+    } else {
+        (format!("loss curves by {key}"), "loss (mean ± std)")
+    };
+    Chart {
+        title,
+        x_label: "epoch".into(),
+        y_label: y_label.into(),
+        series,
+        log_x: false,
+        x_categories: Vec::new(),
+    }
+}
+
+/// `key=value` first, then the point's other settings.
+fn point_label(key: &str, s: &PointSummary) -> String {
+    let mut parts = vec![format!("{key}={}", s.point.get(key).map_or("?", |v| v))];
+    parts.extend(
+        s.point
+            .iter()
+            .filter(|(k, _)| k.as_str() != key)
+            .map(|(k, v)| format!("{k}={v}")),
+    );
+    parts.join(" ")
+}
+
+/// One series per measurement and per combination of the other settings, against `key`: its
+/// numeric value, or, when a value is not a number (an activation), its position among the
+/// values in the order the sweep declares them (returned as the axis' categories).
 fn series_by<const N: usize>(
     key: &str,
     summary: &[PointSummary],
-    values: impl Fn(&PointSummary) -> [(&'static str, f64, f64); N],
-) -> Option<Vec<Series>> {
-    // numeric settings only; categorical ones (activation) are in the table
-    let mut groups: BTreeMap<(String, usize), Vec<(f64, f64, f64)>> = BTreeMap::new();
+    values: impl Fn(&PointSummary) -> [(&'static str, MeanStd); N],
+) -> (Vec<Series>, Vec<String>) {
+    let mut categories: Vec<String> = Vec::new();
     for s in summary {
-        let x: f64 = s.point.get(key)?.parse().ok()?;
+        if let Some(v) = s.point.get(key) {
+            if !categories.contains(v) {
+                categories.push(v.clone());
+            }
+        }
+    }
+    let numeric = categories.iter().all(|v| v.parse::<f64>().is_ok());
+    let mut groups: BTreeMap<(String, usize), Vec<(f64, f64, f64)>> = BTreeMap::new();
+    let mut names = [""; N];
+    for s in summary {
+        let Some(value) = s.point.get(key) else {
+            continue;
+        };
+        let x = if numeric {
+            value.parse().unwrap_or(f64::NAN)
+        } else {
+            categories.iter().position(|c| c == value).unwrap_or(0) as f64
+        };
         let rest: Vec<String> = s
             .point
             .iter()
             .filter(|(k, _)| k.as_str() != key)
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        for (i, (_, mean, std)) in values(s).into_iter().enumerate() {
+        for (i, (name, m)) in values(s).into_iter().enumerate() {
+            names[i] = name;
             groups
                 .entry((rest.join(" "), i))
                 .or_default()
-                .push((x, mean, std));
+                .push((x, m.mean, m.std));
         }
     }
-    let names: Vec<&str> = summary
-        .first()
-        .map(|s| values(s).iter().map(|(n, _, _)| *n).collect())
-        .unwrap_or_default();
     let series = groups
         .into_iter()
         .map(|((rest, i), mut points)| {
@@ -293,5 +380,5 @@ fn series_by<const N: usize>(
             }
         })
         .collect();
-    Some(series)
+    (series, if numeric { Vec::new() } else { categories })
 }
