@@ -229,3 +229,42 @@ fn a_grid_expands_to_one_model_type_per_point() {
     assert_eq!(r.config.lr, 0.001);
     assert_eq!(r.seed, 1);
 }
+
+attention_sweep! {
+    /// Every run-time setting at once.
+    #[name = "every-runtime-setting", data = "sort"]
+    pub struct EveryRuntimeSetting {
+        base: {
+            arch: Transformer,
+            task: Tag { vocab: 16, max_len: 12, tags: 16 },
+            d_model: 16, heads: 2, ff: 32, layers: 1,
+        },
+        grid: { heads: [1] },
+        runtime: {
+            dropout: [0.1], lr: [0.002], weight_decay: [0.01], label_smoothing: [0.05],
+            teacher_forcing: [0.5],
+        },
+        seeds: 1,
+    }
+}
+
+#[test]
+fn the_macro_accepts_exactly_the_runtime_settings_the_runner_applies() {
+    // the proc-macro keeps its own copy of the list; a setting it accepts that the runner does
+    // not know (or the reverse) shows up here
+    let sweep = EveryRuntimeSetting::SWEEP;
+    let declared: Vec<&str> = sweep.runtime.iter().map(|(k, _)| *k).collect();
+    let known: Vec<&str> = attn_runtime::experiment::RUNTIME_SETTINGS
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    assert_eq!(declared, known);
+    let runs = sweep.runs(|_| config()).unwrap();
+    assert_eq!(runs.len(), 1);
+    let c = &runs[0].config;
+    assert_eq!(c.dropout, Some(0.1));
+    assert_eq!(c.lr, 0.002);
+    assert_eq!(c.adam.weight_decay, 0.01);
+    assert_eq!(c.label_smoothing, 0.05);
+    assert_eq!(c.teacher_forcing, Some(0.5));
+}
