@@ -88,8 +88,11 @@ fn beam_search_of_width_one_is_greedy_and_wider_beams_score_no_worse() {
             panic!("sequence outputs")
         };
         assert_eq!(g, b1, "{text}");
+        // the same sequence scored in a batch of 4 beams or of 1 may differ in the last f32 bits
+        // (the matrix products block differently), hence a tolerance of f32 rounding
+        let (s4v, s1v) = (s4.unwrap(), s1.unwrap());
         assert!(
-            s4.unwrap() >= s1.unwrap() - 1e-9,
+            s4v >= s1v - 1e-6 * s1v.abs().max(1.0),
             "{text}: beam 4 {s4:?} < beam 1 {s1:?}"
         );
         // the decoder's maps refer to the output tokens and the input tokens
