@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""attn against PyTorch, side by side: each criterion bench suite and its PyTorch twin run
+alternately for several rounds on the same machine with the same thread count; the medians over
+rounds become the table between the `side-by-side` markers of docs/PERFORMANCE.md.
+
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
+    python3 tools/bench_side_by_side.py --python /tmp/torchenv/bin/python --threads 2 --rounds 3
+
+Needs no third-party module itself (it only runs cargo and the twin scripts). Targets (issue 10):
+attention and multi-head attention no slower than PyTorch, the training step within 1.2×, the
+2048² GEMM at 80% or more of the machine's FMA peak (`benches/src/peak.rs`).
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN, END = "<!-- side-by-side: begin -->", "<!-- side-by-side: end -->"
+
+# (criterion bench, PyTorch twin script)
+SUITES = [
+    ("attention", "tools/bench_attention_torch.py"),
+    ("transformer", "tools/bench_transformer_torch.py"),
+    ("seq2seq", "tools/bench_train_torch.py"),
+    ("gemm", "tools/bench_gemm_torch.py"),
+]
+
+# (row label, shape, criterion full id, regex on the twin's output giving ms, target ratio)
+CASES = [
+    ("SDPA forward", "B=32 S=64 D=128 H=4", "sdpa/forward/B32_S64_D128_H4", r"^sdpa/forward/B32_S64_D128_H4: ([\d.]+) ms", 1.0),
+    ("SDPA forward+backward", "B=32 S=64 D=128 H=4", "sdpa/forward_backward/B32_S64_D128_H4", r"^sdpa/forward_backward/B32_S64_D128_H4: ([\d.]+) ms", 1.0),
+    ("SDPA forward", "B=16 S=256 D=256 H=8", "sdpa/forward/B16_S256_D256_H8", r"^sdpa/forward/B16_S256_D256_H8: ([\d.]+) ms", 1.0),
+    ("SDPA forward+backward", "B=16 S=256 D=256 H=8", "sdpa/forward_backward/B16_S256_D256_H8", r"^sdpa/forward_backward/B16_S256_D256_H8: ([\d.]+) ms", 1.0),
+    ("MHA forward", "B=32 S=64 D=128 H=4", "mha/forward/B32_S64_D128_H4", r"^mha/forward/B32_S64_D128_H4: ([\d.]+) ms", 1.0),
+    ("MHA forward+backward", "B=32 S=64 D=128 H=4", "mha/forward_backward/B32_S64_D128_H4", r"^mha/forward_backward/B32_S64_D128_H4: ([\d.]+) ms", 1.0),
+    ("MHA forward", "B=16 S=256 D=256 H=8", "mha/forward/B16_S256_D256_H8", r"^mha/forward/B16_S256_D256_H8: ([\d.]+) ms", 1.0),
+    ("MHA forward+backward", "B=16 S=256 D=256 H=8", "mha/forward_backward/B16_S256_D256_H8", r"^mha/forward_backward/B16_S256_D256_H8: ([\d.]+) ms", 1.0),
+    ("encoder block forward+backward", "B=32 S=64 D=128 H=4 FF=512", "transformer/encoder_block_forward_backward/B32_S64_D128_H4_FF512", r"^transformer/encoder_block_forward_backward: ([\d.]+) ms", None),
+    ("2-layer encoder training step", "B=32 S=64 D=128 H=4 FF=512 V=1000", "transformer/encoder_2_layers_train_step/B32_S64_D128_H4_FF512_V1000", r"^transformer/encoder_2_layers_train_step: ([\d.]+) ms", 1.2),
+    ("default model training step (dates-transformer)", "B=32", "seq2seq/train_step/dates-transformer", r"^dates-transformer train step \(batch 32\): ([\d.]+) ms", 1.2),
+    ("GEMM", "2048×2048×2048", "gemm/matmul/2048x2048x2048", r"^gemm/matmul/2048x2048x2048: ([\d.]+) ms", None),
+]
+GEMM_ID, GEMM_FLOPS = "gemm/matmul/2048x2048x2048", 2.0 * 2048**3
+PEAK_PREFIX = "peak/fma/"
+
+
+def target_dir():
+    out = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"],
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return Path(json.loads(out)["target_directory"])
+
+
+def criterion_medians(target, since):
+    """full id -> median ms of every criterion benchmark measured after `since` (a time.time())."""
+    found = {}
+    for bench in (target / "criterion").glob("**/new/benchmark.json"):
+        if bench.stat().st_mtime < since:
+            continue  # an older run's result, not this round's
+        full_id = json.loads(bench.read_text())["full_id"]
+        estimates = json.loads((bench.parent / "estimates.json").read_text())
+        found[full_id] = estimates["median"]["point_estimate"] / 1e6
+    return found
+
+
+def run_attn(suite, threads, seconds):
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    cmd = ["cargo", "bench", "-p", "attn-benches", "--bench", suite, "--",
+           "--warm-up-time", "1", "--measurement-time", str(seconds)]
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def run_torch(python, script, threads):
+    out = subprocess.run([python, script, "--threads", str(threads)], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return out
+
+
+def fmt(ms):
+    return f"{ms:.2f}" if ms < 100 else f"{ms:.1f}"
+
+
+def table(attn, torch, threads, torch_version):
+    rows = ["| case | shape | attn (ms) | PyTorch (ms) | ratio | target | met |",
+            "|---|---|---:|---:|---:|---|---|"]
+    for label, shape, full_id, _, target in CASES:
+        a, t = attn.get(full_id), torch.get(full_id)
+        if a is None or t is None:
+            rows.append(f"| {label} | {shape} | {fmt(a) if a else '—'} | {fmt(t) if t else '—'} | — | — | — |")
+            continue
+        ratio = a / t
+        goal = f"≤ {target:.1f}×" if target else ""
+        met = ("yes" if ratio <= target else "no") if target else ""
+        rows.append(f"| {label} | {shape} | {fmt(a)} | {fmt(t)} | {ratio:.2f}× | {goal} | {met} |")
+    peak_id = next((k for k in attn if k.startswith(PEAK_PREFIX)), None)
+    lines = ["\n".join(rows), ""]
+    if peak_id and GEMM_ID in attn and GEMM_ID in torch:
+        # the id says how many threads ran how many multiply-adds each: threads2_fmas786432
+        threads_run, fmas = map(int, re.findall(r"\d+", peak_id[len(PEAK_PREFIX):]))
+        peak = 2.0 * fmas * threads_run / (attn[peak_id] / 1e3) / 1e9
+        ours = GEMM_FLOPS / (attn[GEMM_ID] / 1e3) / 1e9
+        theirs = GEMM_FLOPS / (torch[GEMM_ID] / 1e3) / 1e9
+        lines.append(
+            f"GEMM 2048²: attn (dfdx → gemm) {ours:.0f} GFLOP/s = {100 * ours / peak:.0f}% of the "
+            f"measured FMA peak of {peak:.0f} GFLOP/s on {threads} threads (target ≥ 80%: "
+            f"{'met' if ours >= 0.8 * peak else 'not met'}); PyTorch {theirs:.0f} GFLOP/s = "
+            f"{100 * theirs / peak:.0f}%.")
+        lines.append("")
+    lines.append(f"Medians over the rounds; each round runs a criterion suite, then its PyTorch "
+                 f"twin (torch {torch_version}), {threads} threads each.")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--python", default="python3", help="a Python with torch installed")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=4, help="criterion measurement time")
+    ap.add_argument("--suites", default=",".join(s for s, _ in SUITES))
+    ap.add_argument("--write", default="docs/PERFORMANCE.md")
+    args = ap.parse_args()
+    wanted = args.suites.split(",")
+    target = target_dir()
+    attn_runs, torch_runs = {}, {}
+    torch_version = "?"
+    for r in range(args.rounds):
+        for suite, script in SUITES:
+            if suite not in wanted:
+                continue
+            print(f"round {r + 1}/{args.rounds}: {suite}", file=sys.stderr)
+            started = time.time()
+            run_attn(suite, args.threads, args.seconds)
+            for k, v in criterion_medians(target, started).items():
+                attn_runs.setdefault(k, {})[r] = v
+            out = run_torch(args.python, script, args.threads)
+            m = re.search(r"^torch ([\w.+]+)", out, re.M)
+            torch_version = m.group(1) if m else torch_version
+            for _, _, full_id, pattern, _ in CASES:
+                m = re.search(pattern, out, re.M)
+                if m:
+                    torch_runs.setdefault(full_id, []).append(float(m.group(1)))
+    attn = {k: statistics.median(v.values()) for k, v in attn_runs.items()}
+    torch = {k: statistics.median(v) for k, v in torch_runs.items()}
+    text = table(attn, torch, args.threads, torch_version)
+    print(text)
+    doc = ROOT / args.write
+    body = doc.read_text()
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in body and END in body:
+        body = body[: body.index(BEGIN)] + block + body[body.index(END) + len(END):]
+    else:
+        body += f"\n## attn and PyTorch side by side (issue 10)\n\n{block}\n"
+    doc.write_text(body)
+
+
+if __name__ == "__main__":
+    main()
