@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod attention;
+mod cpu_op;
 pub mod data;
 mod error;
 pub mod experiment;

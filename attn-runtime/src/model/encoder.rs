@@ -3,6 +3,8 @@
 
 use dfdx::nn::modules::{LayerNorm1D, Repeated};
 use dfdx::prelude::*;
+
+use crate::transformer::NormExt;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
@@ -132,7 +134,7 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<
         } else {
             out.context
         };
-        self.norm.try_forward(y.try_add(x).dev()?).dev()
+        self.norm.try_norm(y.try_add(x).dev()?)
     }
 }
 

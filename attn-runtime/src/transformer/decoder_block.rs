@@ -3,13 +3,15 @@
 
 use dfdx::nn::modules::LayerNorm1D;
 use dfdx::prelude::*;
+
+use crate::transformer::NormExt;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::encoder_block::residual;
 use super::FeedForwardNet;
 use crate::attention::{AttentionOptions, MultiHeadAttention};
-use crate::error::{AttnError, DeviceResultExt};
+use crate::error::AttnError;
 use crate::model::LayerAttention;
 use crate::tape_holder::TapeHolder;
 
@@ -116,36 +118,36 @@ where
         };
         // self-attention
         let (x1, w_self) = if PRE {
-            let n = tape.run(&x, |x| self.norm1.try_forward(x).dev())?;
+            let n = tape.run(&x, |x| self.norm1.try_norm(x))?;
             let (a, w) = tape.run_with(&n, self_attend)?;
             (tape.run(&a, |a| residual(a, &x, p))?, w)
         } else {
             let (a, w) = tape.run_with(&x, self_attend)?;
             (
-                tape.run(&a, |a| self.norm1.try_forward(residual(a, &x, p)?).dev())?,
+                tape.run(&a, |a| self.norm1.try_norm(residual(a, &x, p)?))?,
                 w,
             )
         };
         // cross-attention
         let (x2, w_cross) = if PRE {
-            let n = tape.run(&x1, |x| self.norm2.try_forward(x).dev())?;
+            let n = tape.run(&x1, |x| self.norm2.try_norm(x))?;
             let (a, w) = tape.run_with(&n, cross_attend)?;
             (tape.run(&a, |a| residual(a, &x1, p))?, w)
         } else {
             let (a, w) = tape.run_with(&x1, cross_attend)?;
             (
-                tape.run(&a, |a| self.norm2.try_forward(residual(a, &x1, p)?).dev())?,
+                tape.run(&a, |a| self.norm2.try_norm(residual(a, &x1, p)?))?,
                 w,
             )
         };
         // feed-forward
         let x3 = if PRE {
-            let n = tape.run(&x2, |x| self.norm3.try_forward(x).dev())?;
+            let n = tape.run(&x2, |x| self.norm3.try_norm(x))?;
             let f = tape.run(&n, |x| self.ffn.try_feed_forward(x, p))?;
             tape.run(&f, |f| residual(f, &x2, p))?
         } else {
             let f = tape.run(&x2, |x| self.ffn.try_feed_forward(x, p))?;
-            tape.run(&f, |f| self.norm3.try_forward(residual(f, &x2, p)?).dev())?
+            tape.run(&f, |f| self.norm3.try_norm(residual(f, &x2, p)?))?
         };
         if let Some(w) = w_self {
             weights.push(LayerAttention::capture(format!("{path}.self_attn"), w)?);

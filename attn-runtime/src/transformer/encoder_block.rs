@@ -3,6 +3,8 @@
 
 use dfdx::nn::modules::LayerNorm1D;
 use dfdx::prelude::*;
+
+use crate::transformer::NormExt;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
@@ -105,13 +107,13 @@ where
             Ok((out.context, out.weights))
         };
         let (x1, w) = if PRE {
-            let normed = tape.run(&x, |x| self.norm1.try_forward(x).dev())?;
+            let normed = tape.run(&x, |x| self.norm1.try_norm(x))?;
             let (a, w) = tape.run_with(&normed, attend)?;
             (tape.run(&a, |a| residual(a, &x, p))?, w)
         } else {
             let (a, w) = tape.run_with(&x, attend)?;
             (
-                tape.run(&a, |a| self.norm1.try_forward(residual(a, &x, p)?).dev())?,
+                tape.run(&a, |a| self.norm1.try_norm(residual(a, &x, p)?))?,
                 w,
             )
         };
@@ -119,12 +121,12 @@ where
             weights.push(LayerAttention::capture(path, w)?);
         }
         let x2 = if PRE {
-            let normed = tape.run(&x1, |x| self.norm2.try_forward(x).dev())?;
+            let normed = tape.run(&x1, |x| self.norm2.try_norm(x))?;
             let f = tape.run(&normed, |x| self.ffn.try_feed_forward(x, p))?;
             tape.run(&f, |f| residual(f, &x1, p))?
         } else {
             let f = tape.run(&x1, |x| self.ffn.try_feed_forward(x, p))?;
-            tape.run(&f, |f| self.norm2.try_forward(residual(f, &x1, p)?).dev())?
+            tape.run(&f, |f| self.norm2.try_norm(residual(f, &x1, p)?))?
         };
         Ok(tape.finish(x2))
     }

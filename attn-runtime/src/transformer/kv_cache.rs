@@ -3,6 +3,8 @@
 
 use dfdx::prelude::*;
 
+use crate::transformer::NormExt;
+
 use super::{DecoderBlock, FeedForwardNet};
 use crate::attention::{try_apply_rotary, AttentionOptions, MultiHeadAttention, Rotary};
 use crate::error::{AttnError, DeviceResultExt};
@@ -150,25 +152,17 @@ where
         let add = |a: Tensor<(usize, usize, Const<M>), E, D>,
                    b: Tensor<(usize, usize, Const<M>), E, D>| a.try_add(b).dev();
         if PRE {
-            let x = add(
-                x.clone(),
-                self_attend(self.norm1.try_forward(x).dev()?, cache)?,
-            )?;
-            let x = add(
-                x.clone(),
-                cross_attend(self.norm2.try_forward(x).dev()?, cache)?,
-            )?;
-            add(x.clone(), ffn(self.norm3.try_forward(x).dev()?)?)
+            let x = add(x.clone(), self_attend(self.norm1.try_norm(x)?, cache)?)?;
+            let x = add(x.clone(), cross_attend(self.norm2.try_norm(x)?, cache)?)?;
+            add(x.clone(), ffn(self.norm3.try_norm(x)?)?)
         } else {
             let x = self
                 .norm1
-                .try_forward(add(x.clone(), self_attend(x, cache)?)?)
-                .dev()?;
+                .try_norm(add(x.clone(), self_attend(x, cache)?)?)?;
             let x = self
                 .norm2
-                .try_forward(add(x.clone(), cross_attend(x, cache)?)?)
-                .dev()?;
-            self.norm3.try_forward(add(x.clone(), ffn(x)?)?).dev()
+                .try_norm(add(x.clone(), cross_attend(x, cache)?)?)?;
+            self.norm3.try_norm(add(x.clone(), ffn(x)?)?)
         }
     }
 }

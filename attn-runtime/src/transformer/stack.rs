@@ -2,12 +2,14 @@
 
 use dfdx::nn::modules::{LayerNorm1D, Repeated};
 use dfdx::prelude::*;
+
+use crate::transformer::NormExt;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::{DecoderBlock, EncoderBlock, FeedForwardNet};
 use crate::attention::AttentionOptions;
-use crate::error::{AttnError, DeviceResultExt};
+use crate::error::AttnError;
 use crate::model::{LayerAttention, SequenceEncoder};
 
 /// `N` encoder blocks (`layers.0` …), then a final `norm` when pre-norm (a pre-norm stack's
@@ -114,7 +116,7 @@ where
             x = block.try_block(x, opts, format!("{path}.layers.{i}.self_attn"), weights)?;
         }
         match &self.norm {
-            Some(norm) => norm.try_forward(x).dev(),
+            Some(norm) => norm.try_norm(x),
             None => Ok(x),
         }
     }
@@ -160,7 +162,7 @@ where
             )?;
         }
         match &self.norm {
-            Some(norm) => norm.try_forward(x).dev(),
+            Some(norm) => norm.try_norm(x),
             None => Ok(x),
         }
     }
@@ -207,7 +209,7 @@ where
             x = block.try_step(x, cache, self_opts, cross_opts)?;
         }
         match &self.norm {
-            Some(norm) => norm.try_forward(x).dev(),
+            Some(norm) => norm.try_norm(x),
             None => Ok(x),
         }
     }

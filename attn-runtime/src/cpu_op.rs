@@ -1,0 +1,45 @@
+//! Plumbing for attn's own CPU kernels inside dfdx's autograd: telling `f32` tensors on the `Cpu`
+//! apart from the generic `E`/`D` the layers are written over, and adding a kernel's gradient
+//! into dfdx's gradient buffers.
+//!
+//! dfdx 0.13 has no public way to add a device kernel from outside; its public `Tape` API
+//! (`split_tape`, `add_backward_op`, ghosts and `Gradients::get_or_alloc_mut`) is enough to
+//! register a backward pass, and `Any` turns the generic types into the concrete ones when they
+//! are the `Cpu` and `f32`.
+
+use std::any::{Any, TypeId};
+
+use dfdx::prelude::*;
+
+/// Whether tensors of dtype `E` on device `D` are `f32` tensors on the `Cpu`.
+pub(crate) fn is_cpu_f32<E: 'static, D: 'static>() -> bool {
+    TypeId::of::<E>() == TypeId::of::<f32>() && TypeId::of::<D>() == TypeId::of::<Cpu>()
+}
+
+/// `x` as a value of type `Dst`, when `Src` and `Dst` are the same type.
+pub(crate) fn cast<Src: 'static, Dst: 'static>(x: Src) -> Option<Dst> {
+    let mut slot = Some(x);
+    (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<Dst>>()
+        .and_then(Option::take)
+}
+
+/// `x` as a reference to type `Dst`, when `Src` and `Dst` are the same type.
+pub(crate) fn cast_ref<Src: 'static, Dst: 'static>(x: &Src) -> Option<&Dst> {
+    (x as &dyn Any).downcast_ref::<Dst>()
+}
+
+/// The `Cpu`'s `f32` buffer type (what `Gradients` holds per tensor).
+pub(crate) type CpuBuf = <Cpu as Storage<f32>>::Vec;
+
+/// Adds `src` into a gradient buffer that is the `Cpu`'s `f32` buffer; `false` (nothing added)
+/// when it is not, which the callers rule out by checking [`is_cpu_f32`] first.
+pub(crate) fn add_into<V: 'static>(buf: &mut V, src: &[f32]) -> bool {
+    let Some(buf) = (buf as &mut dyn Any).downcast_mut::<CpuBuf>() else {
+        return false;
+    };
+    for (g, s) in buf.iter_mut().zip(src) {
+        *g += s;
+    }
+    true
+}

@@ -1,0 +1,284 @@
+//! Layer normalisation in one pass per row, forward and backward, for `f32` on the CPU.
+//!
+//! dfdx's `LayerNorm1D` runs as about ten broadcast element-wise ops (mean, subtract, square,
+//! mean, add, sqrt, divide, scale, shift), each a full pass over the activations with its own
+//! buffer, and as many again backwards. [`NormExt::try_norm`] computes the same function with one
+//! read and one write per element each way, parallel over rows, keeping only each row's mean and
+//! inverse standard deviation for the backward pass. Other devices and dtypes run dfdx's module.
+
+use dfdx::nn::modules::LayerNorm1D;
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+use crate::cpu_op::{add_into, cast, cast_ref, is_cpu_f32};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Rows per parallel task: enough work to pay for the hand-off.
+const ROWS_PER_TASK: usize = 16;
+
+/// `y = (x − mean) / sqrt(var + eps) · gamma + beta` over each row of `m` values (`var` is the
+/// biased variance, as PyTorch's); fills each row's mean and `1 / sqrt(var + eps)`.
+///
+/// # Shapes
+/// `x`, `y`: `[rows, m]`; `gamma`, `beta`: `[m]`; `mean`, `rstd`: `[rows]`.
+pub(crate) fn forward(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    y: &mut [f32],
+    mean: &mut [f32],
+    rstd: &mut [f32],
+) {
+    let m = gamma.len();
+    y.par_chunks_mut(m * ROWS_PER_TASK)
+        .zip(x.par_chunks(m * ROWS_PER_TASK))
+        .zip(mean.par_chunks_mut(ROWS_PER_TASK))
+        .zip(rstd.par_chunks_mut(ROWS_PER_TASK))
+        .for_each(|(((y, x), mean), rstd)| {
+            for (((y, x), mean), rstd) in y
+                .chunks_mut(m)
+                .zip(x.chunks(m))
+                .zip(mean.iter_mut())
+                .zip(rstd.iter_mut())
+            {
+                let mu = x.iter().sum::<f32>() / m as f32;
+                let var = x.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / m as f32;
+                let r = 1.0 / (var + eps).sqrt();
+                for (((y, x), g), b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
+                    *y = (x - mu) * r * g + b;
+                }
+                (*mean, *rstd) = (mu, r);
+            }
+        });
+}
+
+/// The gradients of [`forward`] given the output gradient `dy`: `dx` (overwritten) and the sums
+/// over rows for `gamma` and `beta` (returned).
+///
+/// With `x̂ = (x − mean)·rstd` and `g = dy·gamma`: `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))`,
+/// `dgamma = Σ dy·x̂`, `dbeta = Σ dy`.
+pub(crate) fn backward(
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    rstd: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let m = gamma.len();
+    let zeros = || (vec![0f32; m], vec![0f32; m]);
+    dx.par_chunks_mut(m * ROWS_PER_TASK)
+        .zip(x.par_chunks(m * ROWS_PER_TASK))
+        .zip(dy.par_chunks(m * ROWS_PER_TASK))
+        .zip(
+            mean.par_chunks(ROWS_PER_TASK)
+                .zip(rstd.par_chunks(ROWS_PER_TASK)),
+        )
+        .map(|(((dx, x), dy), (mean, rstd))| {
+            let (mut dgamma, mut dbeta) = zeros();
+            for ((((dx, x), dy), &mu), &r) in dx
+                .chunks_mut(m)
+                .zip(x.chunks(m))
+                .zip(dy.chunks(m))
+                .zip(mean)
+                .zip(rstd)
+            {
+                let (mut sum_g, mut sum_gx) = (0f32, 0f32);
+                for i in 0..m {
+                    let xhat = (x[i] - mu) * r;
+                    let g = dy[i] * gamma[i];
+                    sum_g += g;
+                    sum_gx += g * xhat;
+                    dgamma[i] += dy[i] * xhat;
+                    dbeta[i] += dy[i];
+                }
+                let (mean_g, mean_gx) = (sum_g / m as f32, sum_gx / m as f32);
+                for i in 0..m {
+                    let xhat = (x[i] - mu) * r;
+                    dx[i] = r * (dy[i] * gamma[i] - mean_g - xhat * mean_gx);
+                }
+            }
+            (dgamma, dbeta)
+        })
+        .reduce(zeros, |(mut ga, mut ba), (gb, bb)| {
+            ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
+            ba.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
+            (ga, ba)
+        })
+}
+
+/// Layer normalisation through the fused CPU kernel where it applies.
+pub trait NormExt<const M: usize, E: Dtype, D: Device<E>> {
+    /// Normalises the last axis of `x` (of size `M`): the one-pass kernel of this module for
+    /// `f32` on the `Cpu`, gradients into `x`, `gamma` and `beta` included; dfdx's
+    /// `LayerNorm1D` module otherwise. Both compute the same function.
+    ///
+    /// # Shapes
+    /// `x`: `[..., M]` (any rank dfdx's `LayerNorm1D` accepts) → the same shape.
+    ///
+    /// **PyTorch equivalent**: `nn.LayerNorm(M)(x)`.
+    ///
+    /// # Errors
+    /// A device error (allocation).
+    fn try_norm<S: Shape, T: Tape<E, D>>(
+        &self,
+        x: Tensor<S, E, D, T>,
+    ) -> Result<Tensor<S, E, D, T>, AttnError>
+    where
+        Self: Module<Tensor<S, E, D, T>, Output = Tensor<S, E, D, T>, Error = D::Err>;
+}
+
+impl<const M: usize, E: Dtype, D: Device<E>> NormExt<M, E, D> for LayerNorm1D<M, E, D> {
+    fn try_norm<S: Shape, T: Tape<E, D>>(
+        &self,
+        x: Tensor<S, E, D, T>,
+    ) -> Result<Tensor<S, E, D, T>, AttnError>
+    where
+        Self: Module<Tensor<S, E, D, T>, Output = Tensor<S, E, D, T>, Error = D::Err>,
+    {
+        if !is_cpu_f32::<E, D>() || x.shape().num_elements() == 0 {
+            return self.try_forward(x).dev();
+        }
+        fused(self, x)
+    }
+}
+
+/// The fused path; the caller checked that `E` is `f32` and `D` the `Cpu`.
+fn fused<const M: usize, S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    norm: &LayerNorm1D<M, E, D>,
+    x: Tensor<S, E, D, T>,
+) -> Result<Tensor<S, E, D, T>, AttnError> {
+    let wrong = || AttnError::device("the fused layer norm runs on f32 tensors on the Cpu only");
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
+    let x_ghost = x.ghost();
+    let (gamma_ghost, beta_ghost) = (norm.gamma.ghost(), norm.beta.ghost());
+    let device = x.device().clone();
+    let xs: Vec<f32> = cast::<_, Tensor<S, f32, Cpu>>(x)
+        .ok_or_else(wrong)?
+        .as_vec();
+    let gamma = cast_ref::<_, Tensor<Rank1<M>, f32, Cpu>>(&norm.gamma)
+        .ok_or_else(wrong)?
+        .as_vec();
+    let beta = cast_ref::<_, Tensor<Rank1<M>, f32, Cpu>>(&norm.beta)
+        .ok_or_else(wrong)?
+        .as_vec();
+    let rows = xs.len() / M;
+    let (mut ys, mut mean, mut rstd) = (vec![0f32; xs.len()], vec![0f32; rows], vec![0f32; rows]);
+    forward(
+        &xs,
+        &gamma,
+        &beta,
+        norm.epsilon as f32,
+        &mut ys,
+        &mut mean,
+        &mut rstd,
+    );
+    let values: Vec<E> = cast(ys).ok_or_else(wrong)?;
+    let out = device.try_tensor_from_vec(values, shape).dev()?;
+    if T::OWNS_TAPE {
+        let out_ghost = out.ghost();
+        tape.add_backward_op(move |grads| {
+            grads.try_alloc_for(&out_ghost)?;
+            let dy = cast::<_, Tensor<S, f32, Cpu>>(grads.get(&out_ghost))
+                .map(|t| t.as_vec())
+                .unwrap_or_default();
+            let mut dx = vec![0f32; xs.len()];
+            let (dgamma, dbeta) = backward(&xs, &gamma, &mean, &rstd, &dy, &mut dx);
+            add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
+            add_into(grads.get_or_alloc_mut(&gamma_ghost)?, &dgamma);
+            add_into(grads.get_or_alloc_mut(&beta_ghost)?, &dbeta);
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(dev: &Cpu) -> LayerNorm1D<6, f32, Cpu> {
+        let mut norm: LayerNorm1D<6, f32, Cpu> =
+            dev.build_module::<dfdx::nn::builders::LayerNorm1D<6>, f32>();
+        norm.gamma = dev.tensor([0.5, 1.0, 1.5, -1.0, 2.0, 0.25]);
+        norm.beta = dev.tensor([0.1, -0.2, 0.3, 0.0, 0.5, -1.0]);
+        norm
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                "{what}[{i}]: {x} vs {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn fused_and_dfdx_agree_forward_and_backward() {
+        let dev = Cpu::seed_from_u64(3);
+        let norm = build(&dev);
+        // 3 × 35 rows: not a multiple of the rows per task
+        let x: Tensor<Rank3<3, 35, 6>, f32, Cpu> = dev.sample_normal();
+        let x = x * 3.0 + 1.0;
+        let upstream: Tensor<Rank3<3, 35, 6>, f32, Cpu> = dev.sample_normal();
+
+        let run = |fused: bool| {
+            // a leaky tape keeps the input's gradient, not only the parameters'
+            let y = if fused {
+                norm.try_norm(x.leaky_trace()).unwrap()
+            } else {
+                norm.forward(x.leaky_trace())
+            };
+            let values = y.retaped::<NoneTape>().as_vec();
+            let grads = (y * upstream.clone()).sum().backward();
+            let g = |t: Vec<f32>| t;
+            (
+                values,
+                g(grads.get(&x).as_vec()),
+                g(grads.get(&norm.gamma).as_vec()),
+                g(grads.get(&norm.beta).as_vec()),
+            )
+        };
+        let (y1, dx1, dg1, db1) = run(true);
+        let (y0, dx0, dg0, db0) = run(false);
+        close(&y1, &y0, "y");
+        close(&dx1, &dx0, "dx");
+        close(&dg1, &dg0, "dgamma");
+        close(&db1, &db0, "dbeta");
+        // every row of the output before scaling has mean 0: check through beta
+        let first_row_mean: f32 = y1[..6]
+            .iter()
+            .zip(norm.gamma.as_vec())
+            .zip(norm.beta.as_vec())
+            .map(|((y, g), b)| (y - b) / g)
+            .sum::<f32>()
+            / 6.0;
+        assert!(first_row_mean.abs() < 1e-5, "{first_row_mean}");
+    }
+
+    #[test]
+    fn inference_without_a_tape_and_gradients_accumulate() {
+        let dev = Cpu::seed_from_u64(4);
+        let norm = build(&dev);
+        let x: Tensor<Rank2<5, 6>, f32, Cpu> = dev.sample_normal();
+        close(
+            &norm.try_norm(x.clone()).unwrap().as_vec(),
+            &norm.forward(x.clone()).as_vec(),
+            "y",
+        );
+        // two uses of x on one tape: its gradient is the sum of both
+        let y = norm.try_norm(x.leaky_trace()).unwrap();
+        let (y, tape) = y.split_tape();
+        let z = norm.try_norm(x.clone().put_tape(tape)).unwrap();
+        let grads = (z + y).sum().backward();
+        let twice = grads.get(&x).as_vec();
+        let grads = norm.try_norm(x.leaky_trace()).unwrap().sum().backward();
+        let once = grads.get(&x).as_vec();
+        let doubled: Vec<f32> = once.iter().map(|g| 2.0 * g).collect();
+        close(&twice, &doubled, "dx");
+    }
+}
