@@ -1,0 +1,202 @@
+//! The fused kernel as a dfdx operation with its own backward pass, for `f32` tensors on the
+//! `Cpu` device.
+
+use std::any::Any;
+
+use dfdx::prelude::*;
+
+use super::kernel;
+use super::params::{AttnDims, FusedParams, KernelDropout};
+use crate::attention::{core::check_dropout, AttentionMask, AttentionOptions};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Whether tensors of dtype `E` on device `D` are `f32` tensors on the `Cpu` (the only ones the
+/// fused kernel runs on).
+pub(crate) fn is_cpu_f32<E: 'static, D: 'static>() -> bool {
+    std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>()
+        && std::any::TypeId::of::<D>() == std::any::TypeId::of::<Cpu>()
+}
+
+/// `x` as a value of type `Dst`, when `Src` and `Dst` are the same type.
+fn cast<Src: 'static, Dst: 'static>(x: Src) -> Option<Dst> {
+    let mut slot = Some(x);
+    (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<Dst>>()
+        .and_then(Option::take)
+}
+
+type Cpu4<S> = Tensor<S, f32, Cpu>;
+
+fn not_cpu_f32() -> AttnError {
+    AttnError::InvalidInput {
+        reason: "the fused attention kernel runs on f32 tensors on the Cpu device only".into(),
+        fix: "use AttentionKernel::Auto or AttentionKernel::Composite on other devices and dtypes"
+            .into(),
+    }
+}
+
+/// The physical values of a contiguous `Cpu` tensor, row-major.
+fn values<S: Shape>(t: &Cpu4<S>) -> Vec<f32> {
+    let mut buf = vec![0.0f32; t.shape().num_elements()];
+    t.copy_into(&mut buf);
+    buf
+}
+
+/// Adds `src` into a gradient buffer of the `Cpu` device.
+///
+/// # Panics
+/// When `V` is not the `Cpu`'s `f32` buffer type; the op only runs after checking that it is.
+fn add_into<V: 'static>(buf: &mut V, src: &[f32]) {
+    let buf = (buf as &mut dyn Any)
+        .downcast_mut::<<Cpu as Storage<f32>>::Vec>()
+        .expect("fused attention registers its backward only for f32 tensors on the Cpu");
+    for (g, s) in buf.iter_mut().zip(src) {
+        *g += s;
+    }
+}
+
+/// What the backward pass needs of the forward: its inputs, output and log-sum-exp, and the
+/// settings to rebuild the same weights (mask and dropout seed).
+struct Saved {
+    dims: AttnDims,
+    scale: f32,
+    mask: AttentionMask,
+    dropout: Option<KernelDropout>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    lse: Vec<f32>,
+}
+
+impl Saved {
+    fn params(&self) -> FusedParams<'_> {
+        FusedParams {
+            dims: self.dims,
+            scale: self.scale,
+            mask: self.mask.kernel_view(),
+            dropout: self.dropout,
+        }
+    }
+}
+
+/// Fused scaled-dot-product attention on dfdx tensors: `softmax(scale · q · kᵀ + mask) · v`
+/// with dropout on the weights in training mode, never materialising the `[Sq, Sk]` weights.
+///
+/// Gradients flow into `q`, `k` and `v` through the fused backward pass (accumulated into any
+/// gradient already there); with a `NoneTape` nothing is kept for it. Non-contiguous inputs
+/// (e.g. heads split by a permute) are made contiguous first, on the tape.
+///
+/// # Shapes
+/// `q: [B, H, Sq, Dk]`, `k: [B, H, Sk, Dk]`, `v: [B, H, Sk, Dv]` → `[B, H, Sq, Dv]`.
+///
+/// **PyTorch equivalent**: `F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p,
+/// is_causal, scale)` on its fused CPU backend.
+///
+/// # Errors
+/// [`AttnError::InvalidInput`] when `E` is not `f32` or `D` not `Cpu`; mask, dropout and size
+/// errors as [`kernel::forward`].
+pub(crate) fn try_fused_sdpa<B, H, Sq, Sk, Dk, Dv, E, D, T>(
+    q: Tensor<(B, H, Sq, Dk), E, D, T>,
+    k: Tensor<(B, H, Sk, Dk), E, D, T>,
+    v: Tensor<(B, H, Sk, Dv), E, D, T>,
+    opts: &AttentionOptions,
+) -> Result<Tensor<(B, H, Sq, Dv), E, D, T>, AttnError>
+where
+    B: Dim,
+    H: Dim,
+    Sq: Dim,
+    Sk: Dim,
+    Dk: Dim,
+    Dv: Dim,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+{
+    if !is_cpu_f32::<E, D>() {
+        return Err(not_cpu_f32());
+    }
+    let (qs, ks, vs) = (*q.shape(), *k.shape(), *v.shape());
+    let dims = AttnDims {
+        batch: qs.0.size(),
+        heads: qs.1.size(),
+        q_len: qs.2.size(),
+        k_len: ks.2.size(),
+        head_dim: qs.3.size(),
+        value_dim: vs.3.size(),
+    };
+    opts.mask.validate(dims.batch, dims.q_len, dims.k_len)?;
+    let p = opts.effective_dropout();
+    check_dropout(p)?;
+    // The kernel reads rows in place: give it row-major inputs (a no-op when they already are).
+    let (q, tape_q) = q.try_contiguous().dev()?.split_tape();
+    let (k, tape_k) = k.try_contiguous().dev()?.split_tape();
+    let (v, tape_v) = v.try_contiguous().dev()?.split_tape();
+    let mut tape = tape_q.merge(tape_k).merge(tape_v);
+    let (q_ghost, k_ghost, v_ghost) = (q.ghost(), k.ghost(), v.ghost());
+    let cq: Cpu4<(B, H, Sq, Dk)> = cast(q).ok_or_else(not_cpu_f32)?;
+    let ck: Cpu4<(B, H, Sk, Dk)> = cast(k).ok_or_else(not_cpu_f32)?;
+    let cv: Cpu4<(B, H, Sk, Dv)> = cast(v).ok_or_else(not_cpu_f32)?;
+    let dev = cq.device().clone();
+    let dropout = (p > 0.0).then(|| KernelDropout {
+        p: p as f32,
+        seed: dev.random_u64(),
+    });
+    let mut saved = Saved {
+        dims,
+        scale: opts.scale.factor(dims.head_dim) as f32,
+        mask: opts.mask.clone(),
+        dropout,
+        q: values(&cq),
+        k: values(&ck),
+        v: values(&cv),
+        lse: vec![0.0; dims.lens().4],
+    };
+    drop((cq, ck, cv));
+    let mut out = vec![0.0f32; dims.lens().3];
+    {
+        let Saved { q, k, v, lse, .. } = &mut saved;
+        let params = FusedParams {
+            dims,
+            scale: opts.scale.factor(dims.head_dim) as f32,
+            mask: opts.mask.kernel_view(),
+            dropout,
+        };
+        kernel::forward(&params, q, k, v, &mut out, lse)?;
+    }
+    let out_shape = (qs.0, qs.1, qs.2, vs.3);
+    let out: Cpu4<(B, H, Sq, Dv)> = dev.try_tensor_from_vec(out, out_shape).dev()?;
+    let kept_out = out.clone();
+    let out: Tensor<(B, H, Sq, Dv), E, D> = cast(out).ok_or_else(not_cpu_f32)?;
+    if T::OWNS_TAPE {
+        let out_ghost = out.ghost();
+        tape.add_backward_op(move |grads| {
+            grads.try_alloc_for(&out_ghost)?;
+            let grad_out: Cpu4<(B, H, Sq, Dv)> = cast(grads.get(&out_ghost))
+                .expect("fused attention registers its backward only for f32 on the Cpu");
+            let dout = values(&grad_out);
+            let out = values(&kept_out);
+            let (nq, nk, nv, _, _) = saved.dims.lens();
+            let (mut dq, mut dk, mut dv) = (vec![0.0; nq], vec![0.0; nk], vec![0.0; nv]);
+            let s = &saved;
+            if let Err(e) = kernel::backward(
+                &s.params(),
+                &s.q,
+                &s.k,
+                &s.v,
+                &out,
+                &s.lse,
+                &dout,
+                &mut dq,
+                &mut dk,
+                &mut dv,
+            ) {
+                unreachable!("the forward pass checked these sizes: {e}");
+            }
+            add_into(grads.get_or_alloc_mut(&q_ghost)?, &dq);
+            add_into(grads.get_or_alloc_mut(&k_ghost)?, &dk);
+            add_into(grads.get_or_alloc_mut(&v_ghost)?, &dv);
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
