@@ -408,9 +408,9 @@ fn forward_block<A: Arith>(
                 row.fill(0.0);
                 continue;
             }
-            let row_sum = tile::exp_shifted_sum(row, m_new);
+            let row_sum = tile::exp_shifted_sum::<A>(row, m_new);
             if max[r] != f32::NEG_INFINITY && max[r] != m_new {
-                let alpha = tile::exp(max[r] - m_new);
+                let alpha = tile::exp::<A>(max[r] - m_new);
                 sum[r] *= alpha;
                 tile::scale(&mut acc[r * dv..][..dv], alpha);
             }
@@ -463,12 +463,11 @@ fn backward_head<A: Arith>(
     let mut vt = vec![0.0f32; packed_len(sk, vd)];
     pack_transposed(head.k, sk, hd, &mut kt);
     pack_transposed(head.v, sk, vd, &mut vt);
-    let row_terms: Vec<f32> = (0..sq)
-        .map(|i| {
-            let o = &head.out[i * vd..][..vd];
-            tile::dot::<A>(&head.dout[i * vd..][..vd], o)
-        })
-        .collect();
+    // a loop, not an iterator closure: closures do not inherit the caller's target features
+    let mut row_terms = vec![0.0f32; sq];
+    for (i, t) in row_terms.iter_mut().enumerate() {
+        *t = tile::dot::<A>(&head.dout[i * vd..][..vd], &head.out[i * vd..][..vd]);
+    }
     let mut p = vec![0.0f32; BLOCK_Q * BLOCK_K];
     let mut dp = vec![0.0f32; BLOCK_Q * BLOCK_K];
     let mut keep = vec![1.0f32; BLOCK_Q * BLOCK_K];
@@ -504,7 +503,7 @@ fn backward_head<A: Arith>(
                     block.mask_row(params, r, j0, row);
                 }
                 for x in row.iter_mut() {
-                    *x = tile::exp(*x - lse);
+                    *x = tile::exp::<A>(*x - lse);
                 }
             }
             // dP̃ = dO · Vᵀ over this tile
@@ -520,8 +519,8 @@ fn backward_head<A: Arith>(
                     let rd = RowDropout::new(drop, head.bh, i0 + r);
                     rd.factors(j0, &mut keep[r * BLOCK_K..][..n]);
                 }
-                // dV += (P ∘ Z)ᵀ · dO: the dropped weights, formed in the dP̃ tile's place
-                // after dS is done would need a third tile, so form them in `keep` itself.
+                // dS = P ∘ (dP̃ ∘ Z − D) into the dP̃ tile, and the dropped weights P ∘ Z into
+                // the factor tile, for dV += (P ∘ Z)ᵀ · dO
                 for r in 0..rows {
                     let (pr, kr) = (&p[r * BLOCK_K..][..n], &mut keep[r * BLOCK_K..][..n]);
                     let dpr = &mut dp[r * BLOCK_K..][..n];

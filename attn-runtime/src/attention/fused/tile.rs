@@ -118,12 +118,19 @@ fn block<A: Arith, const MR: usize, const NR: usize>(
             acc.copy_from_slice(&c[(i + r) * ldc + j..][..NR]);
         }
     }
+    if k > 0 {
+        // Every index read below is at most these two, checked once here rather than per
+        // element (the checks kept the loop from holding its accumulators in registers).
+        assert!((i + MR - 1) * a.rs + (k - 1) * a.cs < a.data.len());
+        assert!((k - 1) * ldb + j + NR <= b.len());
+    }
+    let (ap, bp) = (a.data.as_ptr(), b.as_ptr());
     for kk in 0..k {
-        let row = &b[kk * ldb + j..][..NR];
-        let mut bv = [0.0f32; NR];
-        bv.copy_from_slice(row);
+        // SAFETY: kk < k and r < MR keep both offsets within the bounds asserted above.
+        let bv = unsafe { &*(bp.add(kk * ldb + j) as *const [f32; NR]) };
         for (r, acc) in acc.iter_mut().enumerate() {
-            let av = a.data[(i + r) * a.rs + kk * a.cs];
+            // SAFETY: as above.
+            let av = unsafe { *ap.add((i + r) * a.rs + kk * a.cs) };
             for x in 0..NR {
                 acc[x] = A::madd(av, bv[x], acc[x]);
             }
@@ -141,7 +148,7 @@ fn block<A: Arith, const MR: usize, const NR: usize>(
 /// interval, as in Cephes' `expf`), and `2^n` assembled in the exponent bits. Only
 /// arithmetic, comparisons and bit casts, so loops over it vectorise.
 #[inline(always)]
-pub(crate) fn exp(x: f32) -> f32 {
+pub(crate) fn exp<A: Arith>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_375;
     const LN2_LO: f32 = -2.121_944_4e-4;
@@ -150,16 +157,16 @@ pub(crate) fn exp(x: f32) -> f32 {
     let underflow = x < -87.3;
     let xc = if x > 88.3 { 88.3 } else { x };
     let xc = if underflow { 0.0 } else { xc };
-    let t = xc * LOG2E + ROUND;
+    let t = A::madd(xc, LOG2E, ROUND);
     let n = t - ROUND;
-    let r = xc - n * LN2_HI - n * LN2_LO;
+    let r = A::madd(-n, LN2_LO, A::madd(-n, LN2_HI, xc));
     let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
-    let er = p * r * r + r + 1.0;
+    p = A::madd(p, r, 1.398_199_9e-3);
+    p = A::madd(p, r, 8.333_452e-3);
+    p = A::madd(p, r, 4.166_579_6e-2);
+    p = A::madd(p, r, 1.666_666_5e-1);
+    p = A::madd(p, r, 5.000_000_1e-1);
+    let er = A::madd(p, r * r, r) + 1.0;
     let ni = t.to_bits() as i32 - 0x4B40_0000;
     let pow2 = f32::from_bits(((ni + 127) << 23) as u32);
     if underflow {
@@ -188,21 +195,26 @@ pub(crate) fn row_max(row: &[f32]) -> f32 {
 
 /// `row[j] = exp(row[j] - shift)`, returning the sum of the new values.
 #[inline(always)]
-pub(crate) fn exp_shifted_sum(row: &mut [f32], shift: f32) -> f32 {
+pub(crate) fn exp_shifted_sum<A: Arith>(row: &mut [f32], shift: f32) -> f32 {
+    // one plain loop (which LLVM vectorises) and the sum apart: fused into one loop the
+    // polynomial stayed scalar
+    for v in row.iter_mut() {
+        *v = exp::<A>(*v - shift);
+    }
+    sum(row)
+}
+
+/// `Σ row[j]`, eight lanes at a time.
+#[inline(always)]
+pub(crate) fn sum(row: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
-    let mut chunks = row.chunks_exact_mut(8);
+    let mut chunks = row.chunks_exact(8);
     for c in &mut chunks {
         for x in 0..8 {
-            c[x] = exp(c[x] - shift);
             lanes[x] += c[x];
         }
     }
-    let mut s = 0.0;
-    for v in chunks.into_remainder() {
-        *v = exp(*v - shift);
-        s += *v;
-    }
-    lanes.iter().sum::<f32>() + s
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
 /// `Σ a[i] · b[i]`, eight lanes at a time.
@@ -243,14 +255,14 @@ mod tests {
         let mut x = -87.0f32;
         while x <= 1.0 {
             let want = (x as f64).exp();
-            let got = exp(x) as f64;
+            let got = exp::<Plain>(x) as f64;
             worst = worst.max(((got - want) / want).abs());
             x += 0.0137;
         }
         assert!(worst < 2.5e-7, "worst relative error {worst}");
-        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
-        assert_eq!(exp(-100.0), 0.0);
-        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp::<Plain>(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp::<Plain>(-100.0), 0.0);
+        assert_eq!(exp::<Plain>(0.0), 1.0);
     }
 
     #[test]
@@ -295,7 +307,7 @@ mod tests {
         assert_eq!(row_max(&row), want);
         assert_eq!(row_max(&[]), f32::NEG_INFINITY);
         let mut e = row.clone();
-        let s = exp_shifted_sum(&mut e, want);
+        let s = exp_shifted_sum::<Plain>(&mut e, want);
         let want_s: f32 = row.iter().map(|x| (x - want).exp()).sum();
         assert!((s - want_s).abs() < 1e-5 * want_s);
         let d = dot::<Plain>(&row, &row);
