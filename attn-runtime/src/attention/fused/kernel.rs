@@ -20,8 +20,9 @@ pub const BLOCK_K: usize = 64;
 
 /// Scratch memory of the kernel, in `f32` values, besides its inputs and outputs.
 ///
-/// The forward pass packs all keys transposed per key block (the size of `k`, rounded up to whole
-/// blocks) and each running task holds one tile and one output block; the backward pass holds,
+/// The forward pass packs the keys of each (batch, head) transposed per key block (at most all of
+/// them at once: the size of `k`, rounded up to whole blocks) and each running task holds one
+/// tile and one output block; the backward pass holds,
 /// per running task (one per thread), the packed keys and values of one (batch, head), the row
 /// terms `rowsum(dO ∘ O)` and three tiles. Nothing grows with `Sq · Sk`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,17 +99,14 @@ pub fn forward(
         return Ok(());
     }
     let (dk, dv, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
-    let per_problem = packed_len(sk, dk);
-    let mut kt = vec![0.0f32; d.problems() * per_problem];
-    kt.par_chunks_mut(per_problem)
-        .zip(k.par_chunks(sk * dk))
-        .for_each(|(dst, src)| pack_transposed(src, sk, dk, dst));
     out.par_chunks_mut(sq * dv)
         .zip(lse.par_chunks_mut(sq))
         .enumerate()
         .for_each(|(bh, (o, l))| {
             let q = &q[bh * sq * dk..][..sq * dk];
-            let kt = &kt[bh * per_problem..][..per_problem];
+            let mut kt = vec![0.0f32; packed_len(sk, dk)];
+            pack_transposed(&k[bh * sk * dk..][..sk * dk], sk, dk, &mut kt);
+            let kt = &kt[..];
             let v = &v[bh * sk * dv..][..sk * dv];
             o.par_chunks_mut(BLOCK_Q * dv)
                 .zip(l.par_chunks_mut(BLOCK_Q))

@@ -27,6 +27,13 @@ fn cast<Src: 'static, Dst: 'static>(x: Src) -> Option<Dst> {
 
 type Cpu4<S> = Tensor<S, f32, Cpu>;
 
+/// The `Cpu`'s `f32` buffer: a `Vec<f32>` that returns to dfdx's allocation cache when dropped
+/// (if the cache is on), so repeated calls do not fault in fresh pages.
+type CpuBuf = <Cpu as Storage<f32>>::Vec;
+
+const ONLY_CPU_F32: &str =
+    "fused attention runs (and registers its backward) only for f32 on the Cpu";
+
 fn not_cpu_f32() -> AttnError {
     AttnError::InvalidInput {
         reason: "the fused attention kernel runs on f32 tensors on the Cpu device only".into(),
@@ -35,11 +42,19 @@ fn not_cpu_f32() -> AttnError {
     }
 }
 
-/// The physical values of a contiguous `Cpu` tensor, row-major.
-fn values<S: Shape>(t: &Cpu4<S>) -> Vec<f32> {
-    let mut buf = vec![0.0f32; t.shape().num_elements()];
+/// A zeroed buffer of `n` values from the device `D`, known to be the `Cpu` with `E = f32`.
+///
+/// # Panics
+/// When `D` is not the `Cpu`; the op checks that before it allocates.
+fn buffer<E, D: Storage<E>>(dev: &D, n: usize) -> Result<CpuBuf, D::Err> {
+    Ok(cast(dev.try_alloc_len(n)?).expect(ONLY_CPU_F32))
+}
+
+/// The values of a contiguous `Cpu` tensor, row-major, in a buffer from the device `D`.
+fn values<S: Shape, E, D: Storage<E>>(dev: &D, t: &Cpu4<S>) -> Result<CpuBuf, D::Err> {
+    let mut buf = buffer(dev, t.shape().num_elements())?;
     t.copy_into(&mut buf);
-    buf
+    Ok(buf)
 }
 
 /// Adds `src` into a gradient buffer of the `Cpu` device.
@@ -48,8 +63,8 @@ fn values<S: Shape>(t: &Cpu4<S>) -> Vec<f32> {
 /// When `V` is not the `Cpu`'s `f32` buffer type; the op only runs after checking that it is.
 fn add_into<V: 'static>(buf: &mut V, src: &[f32]) {
     let buf = (buf as &mut dyn Any)
-        .downcast_mut::<<Cpu as Storage<f32>>::Vec>()
-        .expect("fused attention registers its backward only for f32 tensors on the Cpu");
+        .downcast_mut::<CpuBuf>()
+        .expect(ONLY_CPU_F32);
     for (g, s) in buf.iter_mut().zip(src) {
         *g += s;
     }
@@ -62,10 +77,11 @@ struct Saved {
     scale: f32,
     mask: AttentionMask,
     dropout: Option<KernelDropout>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
-    lse: Vec<f32>,
+    q: CpuBuf,
+    k: CpuBuf,
+    v: CpuBuf,
+    out: CpuBuf,
+    lse: CpuBuf,
 }
 
 impl Saved {
@@ -133,57 +149,62 @@ where
     let (v, tape_v) = v.try_contiguous().dev()?.split_tape();
     let mut tape = tape_q.merge(tape_k).merge(tape_v);
     let (q_ghost, k_ghost, v_ghost) = (q.ghost(), k.ghost(), v.ghost());
+    let device = q.device().clone();
     let cq: Cpu4<(B, H, Sq, Dk)> = cast(q).ok_or_else(not_cpu_f32)?;
     let ck: Cpu4<(B, H, Sk, Dk)> = cast(k).ok_or_else(not_cpu_f32)?;
     let cv: Cpu4<(B, H, Sk, Dv)> = cast(v).ok_or_else(not_cpu_f32)?;
-    let dev = cq.device().clone();
+    let cpu = cq.device().clone();
     let dropout = (p > 0.0).then(|| KernelDropout {
         p: p as f32,
-        seed: dev.random_u64(),
+        seed: cpu.random_u64(),
     });
+    let (_, _, _, n_out, n_lse) = dims.lens();
     let mut saved = Saved {
         dims,
         scale: opts.scale.factor(dims.head_dim) as f32,
         mask: opts.mask.clone(),
         dropout,
-        q: values(&cq),
-        k: values(&ck),
-        v: values(&cv),
-        lse: vec![0.0; dims.lens().4],
+        q: values::<_, E, _>(&device, &cq).dev()?,
+        k: values::<_, E, _>(&device, &ck).dev()?,
+        v: values::<_, E, _>(&device, &cv).dev()?,
+        out: buffer::<E, _>(&device, n_out).dev()?,
+        lse: buffer::<E, _>(&device, n_lse).dev()?,
     };
     drop((cq, ck, cv));
-    let mut out = vec![0.0f32; dims.lens().3];
     {
-        let Saved { q, k, v, lse, .. } = &mut saved;
+        let Saved {
+            q, k, v, out, lse, ..
+        } = &mut saved;
         let params = FusedParams {
             dims,
             scale: opts.scale.factor(dims.head_dim) as f32,
             mask: opts.mask.kernel_view(),
             dropout,
         };
-        kernel::forward(&params, q, k, v, &mut out, lse)?;
+        kernel::forward(&params, q, k, v, out, lse)?;
     }
     let out_shape = (qs.0, qs.1, qs.2, vs.3);
-    let out: Cpu4<(B, H, Sq, Dv)> = dev.try_tensor_from_vec(out, out_shape).dev()?;
-    let kept_out = out.clone();
+    let mut out: Cpu4<(B, H, Sq, Dv)> = cpu.try_zeros_like(&out_shape).dev()?;
+    out.copy_from(&saved.out);
     let out: Tensor<(B, H, Sq, Dv), E, D> = cast(out).ok_or_else(not_cpu_f32)?;
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
             grads.try_alloc_for(&out_ghost)?;
-            let grad_out: Cpu4<(B, H, Sq, Dv)> = cast(grads.get(&out_ghost))
-                .expect("fused attention registers its backward only for f32 on the Cpu");
-            let dout = values(&grad_out);
-            let out = values(&kept_out);
+            let grad_out: Cpu4<(B, H, Sq, Dv)> = cast(grads.get(&out_ghost)).expect(ONLY_CPU_F32);
+            let dout = values::<_, E, _>(&device, &grad_out)?;
+            drop(grad_out);
             let (nq, nk, nv, _, _) = saved.dims.lens();
-            let (mut dq, mut dk, mut dv) = (vec![0.0; nq], vec![0.0; nk], vec![0.0; nv]);
+            let mut dq = buffer::<E, _>(&device, nq)?;
+            let mut dk = buffer::<E, _>(&device, nk)?;
+            let mut dv = buffer::<E, _>(&device, nv)?;
             let s = &saved;
             if let Err(e) = kernel::backward(
                 &s.params(),
                 &s.q,
                 &s.k,
                 &s.v,
-                &out,
+                &s.out,
                 &s.lse,
                 &dout,
                 &mut dq,
