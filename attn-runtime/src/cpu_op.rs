@@ -32,6 +32,24 @@ pub(crate) fn cast_ref<Src: 'static, Dst: 'static>(x: &Src) -> Option<&Dst> {
 /// The `Cpu`'s `f32` buffer type (what `Gradients` holds per tensor).
 pub(crate) type CpuBuf = <Cpu as Storage<f32>>::Vec;
 
+/// A zeroed buffer of `n` values from the device `D`, known to be the `Cpu` with `E = f32`.
+///
+/// # Panics
+/// When `D` is not the `Cpu`; callers check [`is_cpu_f32`] before they allocate.
+pub(crate) fn buffer<E, D: Storage<E>>(dev: &D, n: usize) -> Result<CpuBuf, D::Err> {
+    Ok(cast(dev.try_alloc_len(n)?).expect("a buffer of the Cpu's f32 storage"))
+}
+
+/// The values of a contiguous `Cpu` tensor, row-major, in a buffer from the device `D`.
+pub(crate) fn values<S: Shape, E, D: Storage<E>>(
+    dev: &D,
+    t: &Tensor<S, f32, Cpu>,
+) -> Result<CpuBuf, D::Err> {
+    let mut buf = buffer(dev, t.shape().num_elements())?;
+    t.copy_into(&mut buf);
+    Ok(buf)
+}
+
 /// Adds `src` into a gradient buffer that is the `Cpu`'s `f32` buffer; `false` (nothing added)
 /// when it is not, which the callers rule out by checking [`is_cpu_f32`] first.
 pub(crate) fn add_into<V: 'static>(buf: &mut V, src: &[f32]) -> bool {

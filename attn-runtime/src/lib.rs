@@ -64,7 +64,7 @@ pub mod prelude {
     pub use crate::attention::{
         builder, dot_attention, try_attend, try_dot_product_attention,
         try_scaled_dot_product_attention, AdditiveAttention, AdditiveAttentionBuilder,
-        AttentionMask, AttentionOptions, AttnOutput, BoolMask, GeneralAttention,
+        AttentionKernel, AttentionMask, AttentionOptions, AttnOutput, BoolMask, GeneralAttention,
         GeneralAttentionBuilder, MhaOutput, MultiHeadAttention, Projection, ProjectionBuilder,
         Scale, ScoredOutput, SdpaOutput, SelfAttendable, StepOutput,
     };

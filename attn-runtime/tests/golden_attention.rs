@@ -11,6 +11,12 @@ type Dk = Const<6>;
 type Dv = Const<7>;
 
 fn check_sdpa(name: &str) {
+    check_sdpa_with(name, AttentionKernel::Composite);
+}
+
+/// Runs an SDPA fixture through `kernel`; the fused kernel returns no weights, so only the context
+/// and the gradients are compared for it.
+fn check_sdpa_with(name: &str, kernel: AttentionKernel) {
     let dev = TestDevice::default();
     let fx = Fixture::load("attention", name);
     let (b, h, sq, sk) = (fx.usize("b"), fx.usize("h"), fx.usize("sq"), fx.usize("sk"));
@@ -23,12 +29,21 @@ fn check_sdpa(name: &str) {
         Some(f) => Scale::Factor(f),
         None => Scale::InverseSqrtHeadDim,
     };
-    let opts = AttentionOptions::default().mask(fx.mask()).scale(scale);
+    let mut opts = AttentionOptions::default()
+        .mask(fx.mask())
+        .scale(scale)
+        .kernel(kernel);
+    if kernel == AttentionKernel::Fused {
+        opts = opts.skip_weights();
+    }
 
     let out =
         try_scaled_dot_product_attention(q.leaky_trace(), k.clone(), v.clone(), &opts).unwrap();
     fx.assert_close("expected.context", &out.context.as_vec());
-    fx.assert_close("expected.weights", &out.weights.unwrap().as_vec());
+    match out.weights {
+        Some(w) => fx.assert_close("expected.weights", &w.as_vec()),
+        None => assert_eq!(kernel, AttentionKernel::Fused, "weights were asked for"),
+    }
 
     let grads = (out.context * upstream).sum().backward();
     fx.assert_close("grad.q", &grads.get(&q).as_vec());
@@ -99,6 +114,52 @@ fn sdpa_with_runtime_head_dims_matches_pytorch() {
     let opts = AttentionOptions::default().mask(fx.mask());
     let out = try_scaled_dot_product_attention(q, k, v, &opts).unwrap();
     fx.assert_close("expected.context", &out.context.as_vec());
+}
+
+/// The same fixtures through the fused CPU kernel (skipping the weights): context and gradients.
+#[cfg(not(feature = "cuda"))]
+mod fused {
+    use super::*;
+
+    #[test]
+    fn fused_sdpa_plain_matches_pytorch() {
+        check_sdpa_with("sdpa_plain", AttentionKernel::Fused);
+    }
+
+    #[test]
+    fn fused_dot_product_unscaled_matches_pytorch() {
+        check_sdpa_with("dot_product_unscaled", AttentionKernel::Fused);
+    }
+
+    #[test]
+    fn fused_sdpa_causal_matches_pytorch() {
+        check_sdpa_with("sdpa_causal", AttentionKernel::Fused);
+    }
+
+    #[test]
+    fn fused_sdpa_key_padding_matches_pytorch() {
+        check_sdpa_with("sdpa_key_padding", AttentionKernel::Fused);
+    }
+
+    #[test]
+    fn fused_sdpa_local_window_matches_pytorch() {
+        check_sdpa_with("sdpa_window", AttentionKernel::Fused);
+    }
+
+    #[test]
+    fn fused_sdpa_bool_mask_matches_pytorch() {
+        check_sdpa_with("sdpa_bool_mask", AttentionKernel::Fused);
+    }
+
+    #[test]
+    fn fused_sdpa_combined_masks_match_pytorch() {
+        check_sdpa_with("sdpa_combined", AttentionKernel::Fused);
+    }
+
+    #[test]
+    fn fused_sdpa_fully_masked_row_is_zero_like_pytorch() {
+        check_sdpa_with("sdpa_fully_masked_row", AttentionKernel::Fused);
+    }
 }
 
 /// Runs a multi-head case: parameters from the fixture's PyTorch state dict.

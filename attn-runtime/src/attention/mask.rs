@@ -2,6 +2,7 @@
 
 use dfdx::prelude::*;
 
+use super::fused::{AllowedKeys, KernelMask};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// An arbitrary boolean mask where `true` means "this query may attend to this key".
@@ -173,6 +174,19 @@ impl AttentionMask {
             return mask.get(b, i, j);
         }
         true
+    }
+
+    /// The mask as the fused kernel reads it (borrowing the boolean mask, if any).
+    pub(crate) fn kernel_view(&self) -> KernelMask<'_> {
+        KernelMask {
+            causal: self.causal,
+            key_lengths: self.key_lengths.as_deref(),
+            window: self.window,
+            allowed: self.allowed.as_ref().map(|m| AllowedKeys {
+                data: &m.allowed,
+                per_batch: m.batch.is_some(),
+            }),
+        }
     }
 
     /// Checks that the mask fits a batch of `batch` sequences, `queries` queries and `keys` keys.

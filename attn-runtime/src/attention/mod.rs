@@ -5,6 +5,7 @@
 //! sum), the one place a fused kernel replaces.
 
 mod core;
+pub mod fused;
 mod mask;
 mod options;
 mod output;
@@ -12,7 +13,7 @@ mod scaled_dot_product;
 
 pub use self::core::try_attend;
 pub use mask::{AttentionMask, BoolMask};
-pub use options::{AttentionOptions, Scale};
+pub use options::{AttentionKernel, AttentionOptions, Scale};
 pub use output::AttnOutput;
 pub use scaled_dot_product::{
     try_dot_product_attention, try_scaled_dot_product_attention, SdpaOutput,

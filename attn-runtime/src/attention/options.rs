@@ -26,6 +26,23 @@ impl Scale {
     }
 }
 
+/// Which implementation computes scaled dot-product attention.
+///
+/// Both compute the same function; they differ in speed, memory and what they can return.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AttentionKernel {
+    /// The fused kernel where it applies (`f32` on the `Cpu`, weights not requested, head dims
+    /// of at least 1), the composite one everywhere else.
+    #[default]
+    Auto,
+    /// dfdx's composite ops (matmul, softmax, mask multiply): materialises the `[Sq, Sk]`
+    /// weights; the reference, and the path for weight capture and CUDA.
+    Composite,
+    /// The fused CPU kernel ([`crate::attention::fused`]); an error where it does not apply
+    /// (another device or dtype, or weights requested).
+    Fused,
+}
+
 /// Settings of one attention call.
 ///
 /// The default is evaluation mode: no mask, `1/sqrt(d_k)` scaling, no dropout, weights returned.
@@ -54,6 +71,8 @@ pub struct AttentionOptions {
     pub need_weights: bool,
     /// Rotary position embedding of queries and keys (multi-head attention only).
     pub rotary: Option<Rotary>,
+    /// Which implementation computes the scaled dot-product attention.
+    pub kernel: AttentionKernel,
 }
 
 impl Default for AttentionOptions {
@@ -65,6 +84,7 @@ impl Default for AttentionOptions {
             training: false,
             need_weights: true,
             rotary: None,
+            kernel: AttentionKernel::Auto,
         }
     }
 }
@@ -98,6 +118,12 @@ impl AttentionOptions {
     /// Do not return the attention weights.
     pub fn skip_weights(mut self) -> Self {
         self.need_weights = false;
+        self
+    }
+
+    /// Chooses the attention implementation (default [`AttentionKernel::Auto`]).
+    pub fn kernel(mut self, kernel: AttentionKernel) -> Self {
+        self.kernel = kernel;
         self
     }
 

@@ -2,7 +2,10 @@
 
 use dfdx::prelude::*;
 
-use super::{core::try_attend, multi_head::onto_tape, AttentionOptions, AttnOutput, Scale};
+use super::{
+    core::try_attend, fused, multi_head::onto_tape, AttentionKernel, AttentionOptions, AttnOutput,
+    Scale,
+};
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
 
 /// The output of [`try_scaled_dot_product_attention`]: context `[B, H, Sq, Dv]`, weights
@@ -70,6 +73,13 @@ where
     // without one (dfdx's idiom of threading one tape through the query).
     let k = onto_tape::<_, _, _, T, _>(k);
     let v = onto_tape::<_, _, _, T, _>(v);
+    if use_fused::<E, D>(opts, qs.3.size(), vs.3.size())? {
+        let context = fused::try_fused_sdpa(q, k, v, opts)?;
+        return Ok(AttnOutput {
+            context,
+            weights: None,
+        });
+    }
     let factor = opts.scale.factor(qs.3.size());
     let q = if factor == 1.0 {
         q
@@ -82,6 +92,30 @@ where
         .try_matmul(k.try_permute::<_, Axes4<0, 1, 3, 2>>().dev()?)
         .dev()?;
     try_attend(scores, v, opts)
+}
+
+/// Whether the fused kernel computes this call (see [`AttentionKernel`]).
+fn use_fused<E: Dtype, D: 'static>(
+    opts: &AttentionOptions,
+    head_dim: usize,
+    value_dim: usize,
+) -> Result<bool, AttnError> {
+    let applies = crate::cpu_op::is_cpu_f32::<E, D>();
+    match opts.kernel {
+        AttentionKernel::Composite => Ok(false),
+        AttentionKernel::Auto => Ok(applies && !opts.need_weights && head_dim > 0 && value_dim > 0),
+        AttentionKernel::Fused if !applies => Err(AttnError::InvalidInput {
+            reason: "AttentionKernel::Fused runs on f32 tensors on the Cpu device only".into(),
+            fix: "use AttentionKernel::Auto, which takes the composite kernel elsewhere".into(),
+        }),
+        AttentionKernel::Fused if opts.need_weights => Err(AttnError::InvalidInput {
+            reason: "AttentionKernel::Fused never materialises the attention weights".into(),
+            fix: "call .skip_weights() on the options, or use AttentionKernel::Composite to get \
+                  the weights"
+                .into(),
+        }),
+        AttentionKernel::Fused => Ok(true),
+    }
 }
 
 /// Basic (unscaled) dot-product attention: `softmax(q · kᵀ + mask) · v`.

@@ -1,0 +1,578 @@
+//! The fused scaled-dot-product attention kernel on `f32` slices: a tiled forward pass with an
+//! online softmax, and a FlashAttention-2 style backward pass that recomputes the weights tile by
+//! tile from the stored log-sum-exp. Neither ever holds an `Sq × Sk` matrix.
+//!
+//! Work is split over rayon's pool: the forward over (batch, head, block of queries), the backward
+//! over (batch, head). On x86-64 CPUs with AVX2 and FMA (detected at run time) the same code is
+//! compiled a second time with those features enabled.
+
+use rayon::prelude::*;
+
+use super::dropout::RowDropout;
+use super::params::{expect_len, AttnDims, FusedParams};
+use super::tile::{self, gemm, Arith, Plain, Strided};
+use crate::error::AttnError;
+
+/// Queries per block (rows of a tile).
+pub const BLOCK_Q: usize = 32;
+/// Keys per block (columns of a tile).
+pub const BLOCK_K: usize = 64;
+
+/// Scratch memory of the kernel, in `f32` values, besides its inputs and outputs.
+///
+/// The forward pass packs the keys of each (batch, head) transposed per key block (at most all of
+/// them at once: the size of `k`, rounded up to whole blocks) and each running task holds one
+/// tile and one output block; the backward pass holds,
+/// per running task (one per thread), the packed keys and values of one (batch, head), the row
+/// terms `rowsum(dO ∘ O)` and three tiles. Nothing grows with `Sq · Sk`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scratch {
+    /// Peak scratch of [`forward`] with `threads` worker threads.
+    pub forward: usize,
+    /// Peak scratch of [`backward`] with `threads` worker threads.
+    pub backward: usize,
+}
+
+impl Scratch {
+    /// The scratch of a call of the given sizes on `threads` threads.
+    pub fn of(dims: &AttnDims, threads: usize) -> Self {
+        let packed_k = packed_len(dims.k_len, dims.head_dim);
+        let packed_v = packed_len(dims.k_len, dims.value_dim);
+        Scratch {
+            forward: dims.problems() * packed_k + threads * forward_block_scratch(dims),
+            backward: threads * (packed_k + packed_v + dims.q_len + backward_tiles_scratch()),
+        }
+    }
+}
+
+fn packed_len(k_len: usize, width: usize) -> usize {
+    k_len.div_ceil(BLOCK_K) * BLOCK_K * width
+}
+
+fn forward_block_scratch(dims: &AttnDims) -> usize {
+    // score tile, output accumulator, running max and sum, dropout factors
+    BLOCK_Q * BLOCK_K + BLOCK_Q * dims.value_dim + 2 * BLOCK_Q + BLOCK_K
+}
+
+fn backward_tiles_scratch() -> usize {
+    // weights, their gradient, and the dropout factors
+    3 * BLOCK_Q * BLOCK_K
+}
+
+/// Forward pass: `out = softmax(scale · q · kᵀ + mask) · v` per (batch, head), with dropout on
+/// the weights when `params.dropout` is set, and the log-sum-exp of every score row in `lse`
+/// (`+inf` for a query that sees no key: its output row is zero).
+///
+/// # Shapes
+/// `q: [B, H, Sq, Dk]`, `k: [B, H, Sk, Dk]`, `v: [B, H, Sk, Dv]` → `out: [B, H, Sq, Dv]`,
+/// `lse: [B, H, Sq]`, contiguous row-major.
+///
+/// **PyTorch equivalent**: `F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p,
+/// is_causal, scale)` (its fused CPU kernel also returns the log-sum-exp internally).
+///
+/// # Errors
+/// [`AttnError::ShapeMismatch`] when a slice or the mask does not fit `params.dims`,
+/// [`AttnError::InvalidMask`] / [`AttnError::InvalidHyperParameter`] for a window of 0 or a
+/// dropout outside `[0, 1)`, [`AttnError::InvalidInput`] for zero-width heads.
+pub fn forward(
+    params: &FusedParams<'_>,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    lse: &mut [f32],
+) -> Result<(), AttnError> {
+    params.check()?;
+    let d = params.dims;
+    let (nq, nk, nv, no, nl) = d.lens();
+    expect_len("q", nq, q.len())?;
+    expect_len("k", nk, k.len())?;
+    expect_len("v", nv, v.len())?;
+    expect_len("out", no, out.len())?;
+    expect_len("lse", nl, lse.len())?;
+    if nl == 0 {
+        return Ok(());
+    }
+    if d.k_len == 0 {
+        out.fill(0.0);
+        lse.fill(f32::INFINITY);
+        return Ok(());
+    }
+    let (dk, dv, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
+    out.par_chunks_mut(sq * dv)
+        .zip(lse.par_chunks_mut(sq))
+        .enumerate()
+        .for_each(|(bh, (o, l))| {
+            let q = &q[bh * sq * dk..][..sq * dk];
+            let mut kt = vec![0.0f32; packed_len(sk, dk)];
+            pack_transposed(&k[bh * sk * dk..][..sk * dk], sk, dk, &mut kt);
+            let kt = &kt[..];
+            let v = &v[bh * sk * dv..][..sk * dv];
+            o.par_chunks_mut(BLOCK_Q * dv)
+                .zip(l.par_chunks_mut(BLOCK_Q))
+                .enumerate()
+                .for_each(|(qb, (o, l))| {
+                    let block = QueryBlock::new(params, bh, qb * BLOCK_Q, l.len());
+                    dispatch_forward(params, &block, q, kt, v, o, l);
+                });
+        });
+    Ok(())
+}
+
+/// Backward pass: given `dout = ∂L/∂out`, **adds** `∂L/∂q`, `∂L/∂k`, `∂L/∂v` into `dq`, `dk`,
+/// `dv`, recomputing the weights tile by tile from `q`, `k` and the forward's `lse` (and the same
+/// dropout decisions from the same seed), with `D = rowsum(dout ∘ out)`.
+///
+/// # Shapes
+/// As [`forward`]; `dout`, `out`: `[B, H, Sq, Dv]`, `dq: [B, H, Sq, Dk]`, `dk: [B, H, Sk, Dk]`,
+/// `dv: [B, H, Sk, Dv]`.
+///
+/// **PyTorch equivalent**: the backward of `F.scaled_dot_product_attention`.
+///
+/// # Errors
+/// As [`forward`].
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    params: &FusedParams<'_>,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &[f32],
+    lse: &[f32],
+    dout: &[f32],
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+) -> Result<(), AttnError> {
+    params.check()?;
+    let d = params.dims;
+    let (nq, nk, nv, no, nl) = d.lens();
+    for (what, want, got) in [
+        ("q", nq, q.len()),
+        ("k", nk, k.len()),
+        ("v", nv, v.len()),
+        ("out", no, out.len()),
+        ("lse", nl, lse.len()),
+        ("dout", no, dout.len()),
+        ("dq", nq, dq.len()),
+        ("dk", nk, dk.len()),
+        ("dv", nv, dv.len()),
+    ] {
+        expect_len(what, want, got)?;
+    }
+    if nl == 0 || d.k_len == 0 {
+        return Ok(());
+    }
+    let (hd, vd, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
+    dq.par_chunks_mut(sq * hd)
+        .zip(dk.par_chunks_mut(sk * hd))
+        .zip(dv.par_chunks_mut(sk * vd))
+        .enumerate()
+        .for_each(|(bh, ((dq, dk), dv))| {
+            let head = Head {
+                bh,
+                q: &q[bh * sq * hd..][..sq * hd],
+                k: &k[bh * sk * hd..][..sk * hd],
+                v: &v[bh * sk * vd..][..sk * vd],
+                out: &out[bh * sq * vd..][..sq * vd],
+                lse: &lse[bh * sq..][..sq],
+                dout: &dout[bh * sq * vd..][..sq * vd],
+            };
+            dispatch_backward(params, &head, dq, dk, dv);
+        });
+    Ok(())
+}
+
+/// `dst[t][d][jj] = src[t·BLOCK_K + jj][d]`: the keys (or values) of each key block transposed,
+/// zero-padded to whole blocks, so a tile's column block is contiguous.
+fn pack_transposed(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
+    for (t, block) in dst.chunks_mut(BLOCK_K * width).enumerate() {
+        let j0 = t * BLOCK_K;
+        let n = BLOCK_K.min(rows - j0);
+        for jj in 0..n {
+            let row = &src[(j0 + jj) * width..][..width];
+            for (dd, &x) in row.iter().enumerate() {
+                block[dd * BLOCK_K + jj] = x;
+            }
+        }
+    }
+}
+
+/// One block of query rows and the keys they may see.
+struct QueryBlock {
+    b: usize,
+    bh: usize,
+    i0: usize,
+    rows: usize,
+    /// Visible key range of each row before the boolean mask.
+    ranges: Vec<(usize, usize)>,
+}
+
+impl QueryBlock {
+    fn new(params: &FusedParams<'_>, bh: usize, i0: usize, rows: usize) -> Self {
+        let b = bh / params.dims.heads.max(1);
+        let ranges = (0..rows)
+            .map(|r| params.mask.key_range(b, i0 + r, params.dims.k_len))
+            .collect();
+        QueryBlock {
+            b,
+            bh,
+            i0,
+            rows,
+            ranges,
+        }
+    }
+
+    /// The key blocks that may hold a visible key: only those between the first row's first
+    /// visible key and the last row's last (ranges only grow with the row), so causal and local
+    /// attention skip the rest.
+    fn key_blocks(&self) -> std::ops::Range<usize> {
+        let lo = self.ranges[0].0;
+        let hi = self.ranges[self.rows - 1].1;
+        if lo >= hi {
+            0..0
+        } else {
+            lo / BLOCK_K..hi.div_ceil(BLOCK_K)
+        }
+    }
+
+    /// How the tile of keys `j0..j0 + n` is masked: not at all (every row sees every key of
+    /// it), partly, or entirely (skipped).
+    fn tile(&self, params: &FusedParams<'_>, j0: usize, n: usize) -> TileMask {
+        let j1 = j0 + n;
+        if params.mask.allowed.is_none()
+            && j0 >= self.ranges[self.rows - 1].0
+            && j1 <= self.ranges[0].1
+        {
+            return TileMask::Dense;
+        }
+        let d = &params.dims;
+        let any = self.ranges.iter().enumerate().any(|(r, &(lo, hi))| {
+            let (a, z) = (lo.max(j0), hi.min(j1));
+            a < z
+                && params
+                    .mask
+                    .allowed_row(self.b, self.i0 + r, d.q_len, d.k_len)
+                    .is_none_or(|row| row[a..z].iter().any(|&x| x))
+        });
+        if any {
+            TileMask::Partial
+        } else {
+            TileMask::Empty
+        }
+    }
+
+    /// Sets the scores of masked keys in row `r` of a tile starting at key `j0` to `-inf`.
+    fn mask_row(&self, params: &FusedParams<'_>, r: usize, j0: usize, row: &mut [f32]) {
+        let (lo, hi) = self.ranges[r];
+        let d = &params.dims;
+        let allowed = params
+            .mask
+            .allowed_row(self.b, self.i0 + r, d.q_len, d.k_len);
+        for (jj, s) in row.iter_mut().enumerate() {
+            let j = j0 + jj;
+            let ok = j >= lo && j < hi && allowed.is_none_or(|a| a[j]);
+            if !ok {
+                *s = f32::NEG_INFINITY;
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TileMask {
+    Dense,
+    Partial,
+    Empty,
+}
+
+/// The inputs of one (batch, head) problem in the backward pass.
+struct Head<'a> {
+    bh: usize,
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+    out: &'a [f32],
+    lse: &'a [f32],
+    dout: &'a [f32],
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_fma() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+fn dispatch_forward(
+    params: &FusedParams<'_>,
+    block: &QueryBlock,
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    lse: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        unsafe { forward_block_avx2(params, block, q, kt, v, out, lse) };
+        return;
+    }
+    forward_block::<Plain>(params, block, q, kt, v, out, lse);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_block_avx2(
+    params: &FusedParams<'_>,
+    block: &QueryBlock,
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    lse: &mut [f32],
+) {
+    forward_block::<tile::Fused>(params, block, q, kt, v, out, lse);
+}
+
+fn dispatch_backward(
+    params: &FusedParams<'_>,
+    head: &Head<'_>,
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        unsafe { backward_head_avx2(params, head, dq, dk, dv) };
+        return;
+    }
+    backward_head::<Plain>(params, head, dq, dk, dv);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn backward_head_avx2(
+    params: &FusedParams<'_>,
+    head: &Head<'_>,
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+) {
+    backward_head::<tile::Fused>(params, head, dq, dk, dv);
+}
+
+/// The forward pass of one block of query rows: online softmax over the key blocks.
+#[inline(always)]
+fn forward_block<A: Arith>(
+    params: &FusedParams<'_>,
+    block: &QueryBlock,
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    lse: &mut [f32],
+) {
+    let d = &params.dims;
+    let (dk, dv, sk, rows) = (d.head_dim, d.value_dim, d.k_len, block.rows);
+    let q = &q[block.i0 * dk..][..rows * dk];
+    let mut s = vec![0.0f32; rows * BLOCK_K];
+    let mut acc = vec![0.0f32; rows * dv];
+    let mut max = vec![f32::NEG_INFINITY; rows];
+    let mut sum = vec![0.0f32; rows];
+    let mut keep = vec![0.0f32; BLOCK_K];
+    for t in block.key_blocks() {
+        let j0 = t * BLOCK_K;
+        let n = BLOCK_K.min(sk - j0);
+        let tile = block.tile(params, j0, n);
+        if tile == TileMask::Empty {
+            continue;
+        }
+        let q_rows = Strided {
+            data: q,
+            rs: dk,
+            cs: 1,
+        };
+        let kt = &kt[t * BLOCK_K * dk..][..BLOCK_K * dk];
+        gemm::<A>(rows, n, dk, q_rows, kt, BLOCK_K, &mut s, BLOCK_K, false);
+        for r in 0..rows {
+            let row = &mut s[r * BLOCK_K..][..n];
+            tile::scale(row, params.scale);
+            if tile == TileMask::Partial {
+                block.mask_row(params, r, j0, row);
+            }
+            let m_new = max[r].max(tile::row_max(row));
+            if m_new == f32::NEG_INFINITY {
+                row.fill(0.0);
+                continue;
+            }
+            let row_sum = tile::exp_shifted_sum::<A>(row, m_new);
+            if max[r] != f32::NEG_INFINITY && max[r] != m_new {
+                let alpha = tile::exp::<A>(max[r] - m_new);
+                sum[r] *= alpha;
+                tile::scale(&mut acc[r * dv..][..dv], alpha);
+            }
+            sum[r] += row_sum;
+            max[r] = m_new;
+            if let Some(drop) = &params.dropout {
+                let rd = RowDropout::new(drop, block.bh, block.i0 + r);
+                rd.factors(j0, &mut keep[..n]);
+                for (p, f) in row.iter_mut().zip(&keep[..n]) {
+                    *p *= f;
+                }
+            }
+        }
+        let weights = Strided {
+            data: &s,
+            rs: BLOCK_K,
+            cs: 1,
+        };
+        gemm::<A>(rows, dv, n, weights, &v[j0 * dv..], dv, &mut acc, dv, true);
+    }
+    for r in 0..rows {
+        let o = &mut out[r * dv..][..dv];
+        if sum[r] > 0.0 {
+            let inv = 1.0 / sum[r];
+            for (o, a) in o.iter_mut().zip(&acc[r * dv..][..dv]) {
+                *o = a * inv;
+            }
+            lse[r] = max[r] + sum[r].ln();
+        } else {
+            o.fill(0.0);
+            lse[r] = f32::INFINITY;
+        }
+    }
+}
+
+/// The backward pass of one (batch, head): for every query block and visible key block,
+/// `P = exp(S - lse)`, `dV += P̃ᵀ·dO`, `dP̃ = dO·Vᵀ`, `dS = P ∘ (dP̃ ∘ Z − D)`, `dQ += scale·dS·K`,
+/// `dK += scale·dSᵀ·Q`, where `P̃ = P ∘ Z` and `Z` holds the dropout factors (all 1 without).
+#[inline(always)]
+fn backward_head<A: Arith>(
+    params: &FusedParams<'_>,
+    head: &Head<'_>,
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+) {
+    let d = &params.dims;
+    let (hd, vd, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
+    let mut kt = vec![0.0f32; packed_len(sk, hd)];
+    let mut vt = vec![0.0f32; packed_len(sk, vd)];
+    pack_transposed(head.k, sk, hd, &mut kt);
+    pack_transposed(head.v, sk, vd, &mut vt);
+    // a loop, not an iterator closure: closures do not inherit the caller's target features
+    let mut row_terms = vec![0.0f32; sq];
+    for (i, t) in row_terms.iter_mut().enumerate() {
+        *t = tile::dot::<A>(&head.dout[i * vd..][..vd], &head.out[i * vd..][..vd]);
+    }
+    let mut p = vec![0.0f32; BLOCK_Q * BLOCK_K];
+    let mut dp = vec![0.0f32; BLOCK_Q * BLOCK_K];
+    let mut keep = vec![1.0f32; BLOCK_Q * BLOCK_K];
+    for i0 in (0..sq).step_by(BLOCK_Q) {
+        let rows = BLOCK_Q.min(sq - i0);
+        let block = QueryBlock::new(params, head.bh, i0, rows);
+        let q = &head.q[i0 * hd..][..rows * hd];
+        let dout = &head.dout[i0 * vd..][..rows * vd];
+        let dq = &mut dq[i0 * hd..][..rows * hd];
+        for t in block.key_blocks() {
+            let j0 = t * BLOCK_K;
+            let n = BLOCK_K.min(sk - j0);
+            let tile = block.tile(params, j0, n);
+            if tile == TileMask::Empty {
+                continue;
+            }
+            let q_rows = Strided {
+                data: q,
+                rs: hd,
+                cs: 1,
+            };
+            let kt = &kt[t * BLOCK_K * hd..][..BLOCK_K * hd];
+            gemm::<A>(rows, n, hd, q_rows, kt, BLOCK_K, &mut p, BLOCK_K, false);
+            for r in 0..rows {
+                let row = &mut p[r * BLOCK_K..][..n];
+                let lse = head.lse[i0 + r];
+                if lse == f32::INFINITY {
+                    row.fill(0.0);
+                    continue;
+                }
+                tile::scale(row, params.scale);
+                if tile == TileMask::Partial {
+                    block.mask_row(params, r, j0, row);
+                }
+                for x in row.iter_mut() {
+                    *x = tile::exp::<A>(*x - lse);
+                }
+            }
+            // dP̃ = dO · Vᵀ over this tile
+            let dout_rows = Strided {
+                data: dout,
+                rs: vd,
+                cs: 1,
+            };
+            let vt = &vt[t * BLOCK_K * vd..][..BLOCK_K * vd];
+            gemm::<A>(rows, n, vd, dout_rows, vt, BLOCK_K, &mut dp, BLOCK_K, false);
+            if let Some(drop) = &params.dropout {
+                for r in 0..rows {
+                    let rd = RowDropout::new(drop, head.bh, i0 + r);
+                    rd.factors(j0, &mut keep[r * BLOCK_K..][..n]);
+                }
+                // dS = P ∘ (dP̃ ∘ Z − D) into the dP̃ tile, and the dropped weights P ∘ Z into
+                // the factor tile, for dV += (P ∘ Z)ᵀ · dO
+                for r in 0..rows {
+                    let (pr, kr) = (&p[r * BLOCK_K..][..n], &mut keep[r * BLOCK_K..][..n]);
+                    let dpr = &mut dp[r * BLOCK_K..][..n];
+                    let dr = row_terms[i0 + r];
+                    for ((k, dpx), &px) in kr.iter_mut().zip(dpr.iter_mut()).zip(pr) {
+                        *dpx = px * (*dpx * *k - dr) * params.scale;
+                        *k *= px;
+                    }
+                }
+                let dropped_t = Strided {
+                    data: &keep,
+                    rs: 1,
+                    cs: BLOCK_K,
+                };
+                gemm::<A>(
+                    n,
+                    vd,
+                    rows,
+                    dropped_t,
+                    dout,
+                    vd,
+                    &mut dv[j0 * vd..],
+                    vd,
+                    true,
+                );
+            } else {
+                let p_t = Strided {
+                    data: &p,
+                    rs: 1,
+                    cs: BLOCK_K,
+                };
+                gemm::<A>(n, vd, rows, p_t, dout, vd, &mut dv[j0 * vd..], vd, true);
+                for r in 0..rows {
+                    let pr = &p[r * BLOCK_K..][..n];
+                    let dpr = &mut dp[r * BLOCK_K..][..n];
+                    let dr = row_terms[i0 + r];
+                    for (dpx, &px) in dpr.iter_mut().zip(pr) {
+                        *dpx = px * (*dpx - dr) * params.scale;
+                    }
+                }
+            }
+            // dQ += dS · K and dK += dSᵀ · Q (dS already holds the scale)
+            let ds = Strided {
+                data: &dp,
+                rs: BLOCK_K,
+                cs: 1,
+            };
+            gemm::<A>(rows, hd, n, ds, &head.k[j0 * hd..], hd, dq, hd, true);
+            let ds_t = Strided {
+                data: &dp,
+                rs: 1,
+                cs: BLOCK_K,
+            };
+            gemm::<A>(n, hd, rows, ds_t, q, hd, &mut dk[j0 * hd..], hd, true);
+        }
+    }
+}

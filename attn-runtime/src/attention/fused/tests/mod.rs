@@ -1,0 +1,7 @@
+//! Tests of the fused kernel against a naive float64 reference, of the dfdx op against the
+//! composite path, and of its dropout.
+
+mod dropout;
+mod kernel;
+mod op;
+mod reference;
