@@ -14,6 +14,7 @@ mod error;
 pub mod experiment;
 pub mod infer;
 pub mod loss;
+mod loss_kernel;
 pub mod metrics;
 pub mod model;
 pub mod optim;

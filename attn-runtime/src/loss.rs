@@ -65,6 +65,37 @@ pub fn try_cross_entropy_rows_smoothed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
             fix: "a batch needs at least one target that is not padding".into(),
         });
     }
+    if crate::cpu_op::is_cpu_f32::<E, D>() {
+        let rows = crate::loss_kernel::CrossEntropyRows {
+            targets: targets
+                .iter()
+                .map(|&t| if t == IGNORE { 0 } else { t })
+                .collect(),
+            weights: targets
+                .iter()
+                .map(|&t| {
+                    if t == IGNORE {
+                        0.0
+                    } else {
+                        -1.0 / counted as f32
+                    }
+                })
+                .collect(),
+            epsilon: epsilon as f32,
+        };
+        return crate::loss_kernel::try_fused_cross_entropy(logits, rows);
+    }
+    composite(logits, targets, epsilon, counted)
+}
+
+/// The loss from dfdx's ops (every device and dtype; the reference for the fused kernel).
+fn composite<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    logits: Tensor<(usize, usize), E, D, T>,
+    targets: &[usize],
+    epsilon: f64,
+    counted: usize,
+) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
+    let rows = logits.shape().0;
     // gather each row's target log-probability (no dense one-hot matrix: rows × classes can be
     // millions of entries for a translation model)
     let dev = logits.device().clone();
@@ -107,6 +138,39 @@ pub fn try_cross_entropy_rows_smoothed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fused_kernel_matches_the_composite_loss_and_gradient() {
+        let dev = Cpu::seed_from_u64(7);
+        // 37 rows (not a multiple of the rows per task) of 11 classes, two rows ignored
+        let logits: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(37, 11));
+        let logits = logits * 4.0;
+        let mut targets: Vec<usize> = (0..37).map(|i| (i * 5) % 11).collect();
+        targets[3] = IGNORE;
+        targets[36] = IGNORE;
+        for eps in [0.0, 0.1] {
+            let counted = 35;
+            let fused =
+                try_cross_entropy_rows_smoothed(logits.leaky_trace(), &targets, eps).unwrap();
+            let composite = composite(logits.leaky_trace(), &targets, eps, counted).unwrap();
+            let (a, b) = (
+                fused.retaped::<NoneTape>().array(),
+                composite.retaped::<NoneTape>().array(),
+            );
+            assert!(
+                (a - b).abs() < 1e-5 * b.abs().max(1.0),
+                "ε={eps}: {a} vs {b}"
+            );
+            // scaled upstream gradient, so the backward's use of it is checked too
+            let ga = (fused * 3.0).backward().get(&logits).as_vec();
+            let gb = (composite * 3.0).backward().get(&logits).as_vec();
+            for (i, (x, y)) in ga.iter().zip(&gb).enumerate() {
+                assert!((x - y).abs() < 1e-6, "ε={eps} [{i}]: {x} vs {y}");
+            }
+            // ignored rows get no gradient
+            assert!(ga[3 * 11..4 * 11].iter().all(|g| *g == 0.0));
+        }
+    }
 
     #[test]
     fn hand_computed_value_with_an_ignored_row() {

@@ -1,0 +1,134 @@
+//! Softmax cross-entropy in one pass per row, forward and backward, for `f32` on the CPU.
+//!
+//! The composite loss (`log_softmax`, then select, mean, scale and sum) walks the `[N, C]` logits
+//! about eight times each way with a buffer per step; for a translation model's output layer
+//! (thousands of rows × thousands of classes) that is a large share of a training step. This
+//! kernel reads each row twice forward (max, then sum of exponentials) and once backward,
+//! keeping only each row's log-sum-exp.
+
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+use crate::cpu_op::{cast, values, CpuBuf};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Rows per parallel task.
+const ROWS_PER_TASK: usize = 8;
+
+/// What the loss needs besides the logits: per-row weights (`−1/counted` for counted rows, 0 for
+/// ignored ones), target classes (any valid class for ignored rows) and the smoothing `ε`.
+#[derive(Clone)]
+pub(crate) struct CrossEntropyRows {
+    pub targets: Vec<usize>,
+    pub weights: Vec<f32>,
+    pub epsilon: f32,
+}
+
+/// Fills `lse` with each row's log-sum-exp and returns
+/// `Σ_r weight_r · ((1 − ε)·logp_r[target_r] + ε·mean_j logp_r[j])`.
+///
+/// # Shapes
+/// `logits`: `[N, C]` row-major; `lse`: `[N]`.
+pub(crate) fn forward(
+    logits: &[f32],
+    classes: usize,
+    rows: &CrossEntropyRows,
+    lse: &mut [f32],
+) -> f32 {
+    let eps = rows.epsilon;
+    logits
+        .par_chunks(classes * ROWS_PER_TASK)
+        .zip(lse.par_chunks_mut(ROWS_PER_TASK))
+        .enumerate()
+        .map(|(task, (logits, lse))| {
+            let mut total = 0f64;
+            for (i, (row, lse)) in logits.chunks(classes).zip(lse.iter_mut()).enumerate() {
+                let r = task * ROWS_PER_TASK + i;
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let sum: f32 = row.iter().map(|x| (x - max).exp()).sum();
+                *lse = max + sum.ln();
+                let w = rows.weights[r];
+                if w != 0.0 {
+                    let target = row[rows.targets[r]] - *lse;
+                    let mean = row.iter().sum::<f32>() / classes as f32 - *lse;
+                    total += f64::from(w * ((1.0 - eps) * target + eps * mean));
+                }
+            }
+            total
+        })
+        .sum::<f64>() as f32
+}
+
+/// Adds the loss's gradient times `upstream` into `dlogits`:
+/// `upstream · weight_r · ((1 − ε)·[j = target_r] + ε/C − softmax_r[j])`.
+pub(crate) fn backward(
+    logits: &[f32],
+    classes: usize,
+    rows: &CrossEntropyRows,
+    lse: &[f32],
+    upstream: f32,
+    dlogits: &mut [f32],
+) {
+    let eps = rows.epsilon;
+    let spread = eps / classes as f32;
+    dlogits
+        .par_chunks_mut(classes * ROWS_PER_TASK)
+        .zip(logits.par_chunks(classes * ROWS_PER_TASK))
+        .enumerate()
+        .for_each(|(task, (dlogits, logits))| {
+            for (i, (drow, row)) in dlogits
+                .chunks_mut(classes)
+                .zip(logits.chunks(classes))
+                .enumerate()
+            {
+                let r = task * ROWS_PER_TASK + i;
+                let w = upstream * rows.weights[r];
+                if w == 0.0 {
+                    continue;
+                }
+                let l = lse[r];
+                for (d, x) in drow.iter_mut().zip(row) {
+                    *d += w * (spread - (x - l).exp());
+                }
+                drow[rows.targets[r]] += w * (1.0 - eps);
+            }
+        });
+}
+
+/// The loss on dfdx tensors (the caller checked that `E` is `f32` and `D` the `Cpu`, and the
+/// targets), gradients into `logits` on its tape.
+///
+/// # Shapes
+/// `logits: [N, C]` → scalar.
+pub(crate) fn try_fused_cross_entropy<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    logits: Tensor<(usize, usize), E, D, T>,
+    rows: CrossEntropyRows,
+) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
+    let wrong = || AttnError::device("the fused cross-entropy runs on f32 tensors on the Cpu only");
+    let (n, classes) = *logits.shape();
+    let (logits, mut tape) = logits.try_contiguous().dev()?.split_tape();
+    let ghost = logits.ghost();
+    let device = logits.device().clone();
+    let cpu_logits: Tensor<(usize, usize), f32, Cpu> = cast(logits).ok_or_else(wrong)?;
+    let saved: CpuBuf = values::<_, E, _>(&device, &cpu_logits).dev()?;
+    drop(cpu_logits);
+    let mut lse = vec![0f32; n];
+    let loss = forward(&saved, classes, &rows, &mut lse);
+    let value: E = cast(loss).ok_or_else(wrong)?;
+    let out = device.try_tensor(value).dev()?;
+    if T::OWNS_TAPE {
+        let out_ghost = out.ghost();
+        tape.add_backward_op(move |grads| {
+            grads.try_alloc_for(&out_ghost)?;
+            let upstream: f32 = cast::<_, Tensor<Rank0, f32, Cpu>>(grads.get(&out_ghost))
+                .map_or(0.0, |t| t.array());
+            let dlogits = grads.get_or_alloc_mut(&ghost)?;
+            // adds in place: the gradient of other uses of the logits stays
+            if let Some(dlogits) = (dlogits as &mut dyn std::any::Any).downcast_mut::<CpuBuf>() {
+                backward(&saved, classes, &rows, &lse, upstream, dlogits);
+            }
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
