@@ -13,7 +13,7 @@ done
 echo "all five sweeps: $(( $(date +%s) - start )) s"
 mkdir -p docs/experiments
 for s in sweep-heads sweep-width sweep-depth sweep-activation sweep-dropout; do
-  mkdir -p "docs/experiments/$s"
+  rm -rf "docs/experiments/$s" && mkdir -p "docs/experiments/$s"
   cp "$out/$s"/summary.md "$out/$s"/summary.csv "docs/experiments/$s/"
   cp "$out/$s"/*.png "docs/experiments/$s/" 2>/dev/null || true
 done

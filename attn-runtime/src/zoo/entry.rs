@@ -141,6 +141,7 @@ where
         let model = M::try_build_on_device(&dev).map_err(AttnError::device)?;
         Ok(Box::new(Instance {
             model,
+            dev,
             adam: Adam::new(AdamConfig::default()),
             settings: StepSettings::default(),
         }))
@@ -149,8 +150,19 @@ where
 
 struct Instance<Mod> {
     model: Mod,
+    /// The device the model lives on, whose allocation cache the instance owns.
+    dev: Dev,
     adam: Adam,
     settings: StepSettings,
+}
+
+impl<Mod> Drop for Instance<Mod> {
+    fn drop(&mut self) {
+        // dfdx 0.13's allocation cache frees nothing when its device is dropped, so every model
+        // trained in a process (a sweep's runs) would leak its cache: empty and disable it first,
+        // so the model's own buffers (dropped right after) go back to the system too.
+        let _ = self.dev.try_disable_cache();
+    }
 }
 
 impl<Mod> ZooModel for Instance<Mod>
@@ -195,7 +207,7 @@ where
         settings: &StepSettings,
     ) -> Result<StepReport, AttnError> {
         let grads = self.model.try_alloc_grads().map_err(AttnError::device)?;
-        let anchor: Tensor<Rank0, f32, Dev> = self.model_device().zeros();
+        let anchor: Tensor<Rank0, f32, Dev> = self.dev.zeros();
         let (_, tape) = anchor.trace(grads).split_tape();
         let opts = ForwardOptions {
             dropout: settings.dropout,
@@ -250,45 +262,12 @@ where
     fn reseed(&mut self, seed: u64) -> Result<(), AttnError> {
         let dev = Dev::seed_from_u64(seed);
         dev.enable_cache();
-        self.model = self.model.try_to_device(&dev).map_err(AttnError::device)?;
+        let model = self.model.try_to_device(&dev).map_err(AttnError::device)?;
+        // the old device's cache would leak (see `Drop`)
+        let _ = std::mem::replace(&mut self.dev, dev).try_disable_cache();
+        self.model = model;
         Ok(())
     }
-}
-
-impl<Mod: TensorCollection<f32, Dev>> Instance<Mod> {
-    fn model_device(&self) -> Dev {
-        first_device(&self.model)
-    }
-}
-
-/// The device a model's tensors live on.
-fn first_device<Mod: TensorCollection<f32, Dev>>(model: &Mod) -> Dev {
-    use dfdx::nn::tensor_collection::{
-        RecursiveWalker, TensorOptions, TensorVisitor, ViewTensorRef,
-    };
-    struct Find(Option<Dev>);
-    impl TensorVisitor<f32, Dev> for Find {
-        type Viewer = ViewTensorRef;
-        type Err = <Dev as HasErr>::Err;
-        type E2 = f32;
-        type D2 = Dev;
-        fn visit<S: Shape>(
-            &mut self,
-            _: TensorOptions<S, f32, Dev>,
-            t: &Tensor<S, f32, Dev>,
-        ) -> Result<Option<Tensor<S, f32, Dev>>, Self::Err> {
-            if self.0.is_none() {
-                self.0 = Some(t.device().clone());
-            }
-            Ok(None)
-        }
-    }
-    let mut find = Find(None);
-    let _ = Mod::iter_tensors(&mut RecursiveWalker {
-        m: model,
-        f: &mut find,
-    });
-    find.0.unwrap_or_default()
 }
 
 /// Optimizer state as a state dict (F64 moments `m.<param>`, `v.<param>`, step in metadata).
