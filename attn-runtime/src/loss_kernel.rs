@@ -56,6 +56,9 @@ pub(crate) fn forward(
             }
             total
         })
+        // added in task order, so every run gives the same bits
+        .collect::<Vec<f64>>()
+        .into_iter()
         .sum::<f64>() as f32
 }
 

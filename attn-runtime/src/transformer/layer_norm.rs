@@ -101,7 +101,11 @@ pub(crate) fn backward(
             }
             (dgamma, dbeta)
         })
-        .reduce(zeros, |(mut ga, mut ba), (gb, bb)| {
+        // partial sums in task order, added in that order: the same bits on every run (a
+        // parallel reduce would add them in whatever order the threads finish)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(zeros(), |(mut ga, mut ba), (gb, bb)| {
             ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
             ba.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
             (ga, ba)
