@@ -302,6 +302,11 @@ fn has_avx2_fma() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") && has_avx2_fma()
+}
+
 fn dispatch_forward(
     params: &FusedParams<'_>,
     block: &QueryBlock,
@@ -311,6 +316,12 @@ fn dispatch_forward(
     out: &mut [f32],
     lse: &mut [f32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
+        unsafe { forward_block_avx512(params, block, q, kt, v, out, lse) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).
@@ -342,6 +353,12 @@ fn dispatch_backward(
     dv: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
+        unsafe { backward_head_avx512(params, head, dq, dk, dv) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).
         unsafe { backward_head_avx2(params, head, dq, dk, dv) };
@@ -353,6 +370,34 @@ fn dispatch_backward(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn backward_head_avx2(
+    params: &FusedParams<'_>,
+    head: &Head<'_>,
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+) {
+    backward_head::<tile::Fused>(params, head, dq, dk, dv);
+}
+
+/// [`forward_block_avx2`] compiled for AVX-512: the same code, with 16-lane registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn forward_block_avx512(
+    params: &FusedParams<'_>,
+    block: &QueryBlock,
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    lse: &mut [f32],
+) {
+    forward_block::<tile::Fused>(params, block, q, kt, v, out, lse);
+}
+
+/// [`backward_head_avx2`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn backward_head_avx512(
     params: &FusedParams<'_>,
     head: &Head<'_>,
     dq: &mut [f32],
