@@ -10,6 +10,7 @@
 pub mod attention;
 mod cpu_op;
 pub mod data;
+pub mod elementwise;
 mod error;
 pub mod experiment;
 pub mod infer;

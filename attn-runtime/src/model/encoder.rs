@@ -129,11 +129,7 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<
             weights.push(LayerAttention::capture(path, w)?);
         }
         let p = opts.effective_dropout();
-        let y = if p > 0.0 {
-            out.context.try_dropout(p).dev()?
-        } else {
-            out.context
-        };
+        let y = crate::elementwise::try_dropout(out.context, p)?;
         self.norm.try_norm(y.try_add(x).dev()?)
     }
 }

@@ -105,6 +105,18 @@ impl Activation for Gelu {
     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError> {
+        if crate::cpu_op::is_cpu_f32::<E, D>() {
+            return crate::elementwise::try_gelu_cpu(x);
+        }
+        Self::try_apply_composite(x)
+    }
+}
+
+impl Gelu {
+    /// GELU from dfdx's ops (every device and dtype; the reference for the CPU kernel).
+    pub(crate) fn try_apply_composite<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        x: Tensor<S, E, D, T>,
+    ) -> Result<Tensor<S, E, D, T>, AttnError> {
         let k = E::from_f64((std::f64::consts::SQRT_2 - 1.0) / (2.0 * std::f64::consts::PI).sqrt())
             .unwrap_or_default();
         let minus_half = E::from_f64(-0.5).unwrap_or_default();

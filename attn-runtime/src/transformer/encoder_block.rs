@@ -81,7 +81,7 @@ pub(crate) fn residual<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
     x: &Tensor<S, E, D>,
     p: f64,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
-    let y = if p > 0.0 { y.try_dropout(p).dev()? } else { y };
+    let y = crate::elementwise::try_dropout(y, p)?;
     y.try_add(x.clone()).dev()
 }
 

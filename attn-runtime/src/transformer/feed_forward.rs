@@ -107,17 +107,6 @@ where
     }
 }
 
-fn maybe_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
-    x: Tensor<S, E, D, T>,
-    p: f64,
-) -> Result<Tensor<S, E, D, T>, AttnError> {
-    if p > 0.0 {
-        x.try_dropout(p).dev()
-    } else {
-        Ok(x)
-    }
-}
-
 impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> FeedForwardNet<M, E, D>
     for FeedForward<M, F, A, E, D>
 {
@@ -127,7 +116,8 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
         dropout: f64,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
         let hidden = A::try_apply(self.linear1.try_forward_3d(x)?)?;
-        self.linear2.try_forward_3d(maybe_dropout(hidden, dropout)?)
+        self.linear2
+            .try_forward_3d(crate::elementwise::try_dropout(hidden, dropout)?)
     }
 }
 
@@ -147,7 +137,8 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
                 .dev()
         })?;
         let out = tape.run(&gated, |g| {
-            self.down_proj.try_forward_3d(maybe_dropout(g, dropout)?)
+            self.down_proj
+                .try_forward_3d(crate::elementwise::try_dropout(g, dropout)?)
         })?;
         Ok(tape.finish(out))
     }

@@ -11,7 +11,7 @@ pub(crate) mod dropout;
 mod kernel;
 mod op;
 mod params;
-mod tile;
+pub(crate) mod tile;
 
 #[cfg(test)]
 mod tests;

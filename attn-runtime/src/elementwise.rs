@@ -1,0 +1,224 @@
+//! Element-wise ops of the training step as single CPU passes with their own backward, for `f32`
+//! on the `Cpu`: dropout (dfdx draws one ChaCha random number per element on one thread, which
+//! was an eighth of the default model's step) and exact GELU (dfdx's is a scalar `erf` per
+//! element, and needs a correction for its wrong derivative, see
+//! [`crate::transformer::Gelu`]). Other devices and dtypes keep dfdx's ops.
+
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+use crate::cpu_op::{add_into, cast, is_cpu_f32};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// Elements per parallel task (and per dropout random stream).
+const CHUNK: usize = 4096;
+
+/// Runs `forward` over `x`'s values into a new tensor and, on a tape, `backward(x, dy, dx)` to
+/// add the input gradient. Both get one chunk at a time (with its index) and run in parallel.
+fn try_unary<S, E, D, T, F, B>(
+    x: Tensor<S, E, D, T>,
+    forward: F,
+    backward: B,
+) -> Result<Tensor<S, E, D, T>, AttnError>
+where
+    S: Shape,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+    F: Fn(usize, &[f32], &mut [f32]) + Sync,
+    B: Fn(usize, &[f32], &[f32], &mut [f32]) + Sync + Send + 'static,
+{
+    let wrong = || AttnError::device("an element-wise CPU kernel got a tensor not f32 on the Cpu");
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
+    let x_ghost = x.ghost();
+    let device = x.device().clone();
+    let xs: Vec<f32> = cast::<_, Tensor<S, f32, Cpu>>(x)
+        .ok_or_else(wrong)?
+        .as_vec();
+    let mut ys = vec![0f32; xs.len()];
+    ys.par_chunks_mut(CHUNK)
+        .zip(xs.par_chunks(CHUNK))
+        .enumerate()
+        .for_each(|(c, (y, x))| forward(c, x, y));
+    let values: Vec<E> = cast(ys).ok_or_else(wrong)?;
+    let out = device.try_tensor_from_vec(values, shape).dev()?;
+    if T::OWNS_TAPE {
+        let out_ghost = out.ghost();
+        tape.add_backward_op(move |grads| {
+            grads.try_alloc_for(&out_ghost)?;
+            let dy = cast::<_, Tensor<S, f32, Cpu>>(grads.get(&out_ghost))
+                .map(|t| t.as_vec())
+                .unwrap_or_default();
+            let mut dx = vec![0f32; xs.len()];
+            dx.par_chunks_mut(CHUNK)
+                .zip(xs.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK)))
+                .enumerate()
+                .for_each(|(c, (dx, (x, dy)))| backward(c, x, dy, dx));
+            add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// SplitMix64's finaliser (bijective 64-bit mixer).
+fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// MurmurHash3's 32-bit finaliser; 32-bit multiplies, so loops over it vectorise.
+#[inline(always)]
+fn mix32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85EB_CA6B);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xC2B2_AE35);
+    h ^ (h >> 16)
+}
+
+/// `factor[i] = 1/(1-p)` where element `chunk·CHUNK + i` is kept, else 0: a hash of the seed,
+/// the chunk and the position, so the backward pass regenerates the forward's mask.
+fn dropout_factors(seed: u64, chunk: usize, p: f32, factors: &mut [f32]) {
+    let key = mix64(seed ^ mix64(chunk as u64));
+    let key = (key ^ (key >> 32)) as u32;
+    let threshold = (f64::from(p) * 4_294_967_296.0).min(4_294_967_295.0) as u32;
+    let keep = 1.0 / (1.0 - p);
+    for (i, f) in factors.iter_mut().enumerate() {
+        let kept = mix32(key ^ (i as u32).wrapping_mul(0x9E37_79B9)) >= threshold;
+        *f = if kept { keep } else { 0.0 };
+    }
+}
+
+/// Inverted dropout: each element is zeroed with probability `p` and the others scaled by
+/// `1/(1-p)`, as `x.try_dropout(p)`; the keep mask comes from a counter-based hash seeded from
+/// the device's generator, so it costs no stored mask and runs in parallel.
+///
+/// # Shapes
+/// Any; the output has `x`'s shape.
+///
+/// **PyTorch equivalent**: `F.dropout(x, p, training=True)`.
+///
+/// # Errors
+/// A device error (allocation).
+pub fn try_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<S, E, D, T>,
+    p: f64,
+) -> Result<Tensor<S, E, D, T>, AttnError> {
+    if p <= 0.0 {
+        return Ok(x);
+    }
+    if !is_cpu_f32::<E, D>() {
+        return x.try_dropout(p).dev();
+    }
+    let seed = x.device().random_u64();
+    let p = p as f32;
+    try_unary(
+        x,
+        move |c, x, y| {
+            dropout_factors(seed, c, p, y);
+            y.iter_mut().zip(x).for_each(|(y, x)| *y *= x);
+        },
+        move |c, _x, dy, dx| {
+            dropout_factors(seed, c, p, dx);
+            dx.iter_mut().zip(dy).for_each(|(dx, dy)| *dx *= dy);
+        },
+    )
+}
+
+/// `erf(x)` within 1.5e-7 (Abramowitz and Stegun 7.1.26, exponential from the fused attention's
+/// vectorisable `exp`).
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    use crate::attention::fused::tile::{exp, Plain};
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let y = 1.0 - poly * exp::<Plain>(-a * a);
+    if x < 0.0 {
+        -y
+    } else {
+        y
+    }
+}
+
+/// Exact GELU `x·Φ(x)` in one pass each way (`Φ' = φ`), for `f32` on the `Cpu`.
+///
+/// # Shapes
+/// Any; the output has `x`'s shape.
+pub(crate) fn try_gelu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<S, E, D, T>,
+) -> Result<Tensor<S, E, D, T>, AttnError> {
+    use crate::attention::fused::tile::{exp, Plain};
+    const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    // 1 / sqrt(2π)
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    try_unary(
+        x,
+        |_, x, y| {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
+            }
+        },
+        |_, x, dy, dx| {
+            for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
+                let pdf = INV_SQRT_2PI * exp::<Plain>(-0.5 * x * x);
+                *dx = dy * (cdf + x * pdf);
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropout_keeps_the_expected_share_scales_and_reuses_its_mask_backwards() {
+        let dev = Cpu::seed_from_u64(1);
+        let x: Tensor<Rank2<100, 1000>, f32, Cpu> = dev.ones();
+        let y = try_dropout(x.leaky_trace(), 0.3).unwrap();
+        let values = y.retaped::<NoneTape>().as_vec();
+        let kept = values.iter().filter(|v| **v != 0.0).count() as f64 / 1e5;
+        assert!((kept - 0.7).abs() < 0.01, "{kept}");
+        assert!(values
+            .iter()
+            .all(|v| *v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
+        // d(sum y)/dx is each element's factor: the same mask as the forward pass
+        let grads = y.sum().backward();
+        assert_eq!(grads.get(&x).as_vec(), values);
+        // a new call draws a new mask; p = 0 is the identity
+        let again = try_dropout(x.clone(), 0.3).unwrap().as_vec();
+        assert_ne!(again, values);
+        assert_eq!(try_dropout(x.clone(), 0.0).unwrap().as_vec(), x.as_vec());
+    }
+
+    #[test]
+    fn gelu_kernel_matches_the_composite_gelu_values_and_gradients() {
+        use crate::transformer::{Activation, Gelu};
+        let dev = Cpu::seed_from_u64(2);
+        let x: Tensor<Rank1<9000>, f32, Cpu> = dev.sample_normal();
+        let x = x * 3.0;
+        let up: Tensor<Rank1<9000>, f32, Cpu> = dev.sample_normal();
+        let fused = try_gelu_cpu(x.leaky_trace()).unwrap();
+        let composite = Gelu::try_apply_composite(x.leaky_trace()).unwrap();
+        let (a, b) = (
+            fused.retaped::<NoneTape>().as_vec(),
+            composite.retaped::<NoneTape>().as_vec(),
+        );
+        for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+            assert!((a - b).abs() < 2e-6 * (1.0 + b.abs()), "[{i}] {a} vs {b}");
+        }
+        let ga = (fused * up.clone()).sum().backward().get(&x).as_vec();
+        let gb = (composite * up).sum().backward().get(&x).as_vec();
+        for (i, (a, b)) in ga.iter().zip(&gb).enumerate() {
+            assert!((a - b).abs() < 2e-6 * (1.0 + b.abs()), "[{i}] {a} vs {b}");
+        }
+    }
+}
