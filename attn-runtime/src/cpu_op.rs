@@ -61,3 +61,32 @@ pub(crate) fn add_into<V: 'static>(buf: &mut V, src: &[f32]) -> bool {
     }
     true
 }
+
+/// Below this many values a kernel runs on the calling thread: handing a job to rayon's pool
+/// from outside it (every op of a training step) costs two thread wake-ups, more than the work.
+pub(crate) const PARALLEL_MIN: usize = 1 << 15;
+
+/// Calls `f(index, item)` for every item, on rayon's pool when `work` (values touched) is at least
+/// [`PARALLEL_MIN`], else in order on this thread. Items are independent, so both give the same
+/// result.
+pub(crate) fn for_each_maybe_parallel<I, F>(work: usize, items: I, f: F)
+where
+    I: rayon::iter::IndexedParallelIterator,
+    F: Fn(usize, I::Item) + Sync + Send,
+{
+    use rayon::prelude::*;
+    items
+        .with_min_len(min_len(work))
+        .enumerate()
+        .for_each(|(i, item)| f(i, item));
+}
+
+/// The `with_min_len` for a parallel iterator over `work` values: 1 (split freely) from
+/// [`PARALLEL_MIN`] on, else everything in one job, which rayon runs on the calling thread.
+pub(crate) fn min_len(work: usize) -> usize {
+    if work >= PARALLEL_MIN {
+        1
+    } else {
+        usize::MAX
+    }
+}

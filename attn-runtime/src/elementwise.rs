@@ -7,7 +7,7 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::cpu_op::{add_into, cast, is_cpu_f32};
+use crate::cpu_op::{add_into, cast, for_each_maybe_parallel, is_cpu_f32};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Elements per parallel task (and per dropout random stream).
@@ -37,10 +37,12 @@ where
         .ok_or_else(wrong)?
         .as_vec();
     let mut ys = vec![0f32; xs.len()];
-    ys.par_chunks_mut(CHUNK)
-        .zip(xs.par_chunks(CHUNK))
-        .enumerate()
-        .for_each(|(c, (y, x))| forward(c, x, y));
+    let n = xs.len();
+    for_each_maybe_parallel(
+        n,
+        ys.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)),
+        |c, (y, x)| forward(c, x, y),
+    );
     let values: Vec<E> = cast(ys).ok_or_else(wrong)?;
     let out = device.try_tensor_from_vec(values, shape).dev()?;
     if T::OWNS_TAPE {
@@ -51,10 +53,12 @@ where
                 .map(|t| t.as_vec())
                 .unwrap_or_default();
             let mut dx = vec![0f32; xs.len()];
-            dx.par_chunks_mut(CHUNK)
-                .zip(xs.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK)))
-                .enumerate()
-                .for_each(|(c, (dx, (x, dy)))| backward(c, x, dy, dx));
+            for_each_maybe_parallel(
+                n,
+                dx.par_chunks_mut(CHUNK)
+                    .zip(xs.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))),
+                |c, (dx, (x, dy))| backward(c, x, dy, dx),
+            );
             add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
             Ok(())
         });

@@ -9,7 +9,7 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::cpu_op::{cast, values, CpuBuf};
+use crate::cpu_op::{cast, min_len, values, CpuBuf};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Rows per parallel task.
@@ -39,6 +39,7 @@ pub(crate) fn forward(
     logits
         .par_chunks(classes * ROWS_PER_TASK)
         .zip(lse.par_chunks_mut(ROWS_PER_TASK))
+        .with_min_len(min_len(logits.len()))
         .enumerate()
         .map(|(task, (logits, lse))| {
             let mut total = 0f64;
@@ -77,6 +78,7 @@ pub(crate) fn backward(
     dlogits
         .par_chunks_mut(classes * ROWS_PER_TASK)
         .zip(logits.par_chunks(classes * ROWS_PER_TASK))
+        .with_min_len(min_len(logits.len()))
         .enumerate()
         .for_each(|(task, (dlogits, logits))| {
             for (i, (drow, row)) in dlogits

@@ -10,7 +10,7 @@ use dfdx::nn::modules::LayerNorm1D;
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::cpu_op::{add_into, cast, cast_ref, is_cpu_f32};
+use crate::cpu_op::{add_into, cast, cast_ref, for_each_maybe_parallel, is_cpu_f32, min_len};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Rows per parallel task: enough work to pay for the hand-off.
@@ -31,26 +31,27 @@ pub(crate) fn forward(
     rstd: &mut [f32],
 ) {
     let m = gamma.len();
-    y.par_chunks_mut(m * ROWS_PER_TASK)
+    let items = y
+        .par_chunks_mut(m * ROWS_PER_TASK)
         .zip(x.par_chunks(m * ROWS_PER_TASK))
         .zip(mean.par_chunks_mut(ROWS_PER_TASK))
-        .zip(rstd.par_chunks_mut(ROWS_PER_TASK))
-        .for_each(|(((y, x), mean), rstd)| {
-            for (((y, x), mean), rstd) in y
-                .chunks_mut(m)
-                .zip(x.chunks(m))
-                .zip(mean.iter_mut())
-                .zip(rstd.iter_mut())
-            {
-                let mu = x.iter().sum::<f32>() / m as f32;
-                let var = x.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / m as f32;
-                let r = 1.0 / (var + eps).sqrt();
-                for (((y, x), g), b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
-                    *y = (x - mu) * r * g + b;
-                }
-                (*mean, *rstd) = (mu, r);
+        .zip(rstd.par_chunks_mut(ROWS_PER_TASK));
+    for_each_maybe_parallel(x.len(), items, |_, (((y, x), mean), rstd)| {
+        for (((y, x), mean), rstd) in y
+            .chunks_mut(m)
+            .zip(x.chunks(m))
+            .zip(mean.iter_mut())
+            .zip(rstd.iter_mut())
+        {
+            let mu = x.iter().sum::<f32>() / m as f32;
+            let var = x.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / m as f32;
+            let r = 1.0 / (var + eps).sqrt();
+            for (((y, x), g), b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
+                *y = (x - mu) * r * g + b;
             }
-        });
+            (*mean, *rstd) = (mu, r);
+        }
+    });
 }
 
 /// The gradients of [`forward`] given the output gradient `dy`: `dx` (overwritten) and the sums
@@ -75,6 +76,7 @@ pub(crate) fn backward(
             mean.par_chunks(ROWS_PER_TASK)
                 .zip(rstd.par_chunks(ROWS_PER_TASK)),
         )
+        .with_min_len(min_len(x.len()))
         .map(|(((dx, x), dy), (mean, rstd))| {
             let (mut dgamma, mut dbeta) = zeros();
             for ((((dx, x), dy), &mu), &r) in dx
