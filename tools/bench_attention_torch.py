@@ -6,23 +6,10 @@ Run on the same machine as `cargo bench -p attn-benches --bench attention`:
 Prints one line per case with the median time in milliseconds, in the criterion bench's naming.
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
-
-
-def median_ms(fn, min_time=2.0, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < min_time or len(times) < 10:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+from bench_timing import median_ms
 
 
 def main():

@@ -9,12 +9,15 @@ combine and out as above. Batch 32, 32 source and 12 target tokens, teacher forc
 cross-entropy, Adam(lr=1e-3). Run: /tmp/torchenv/bin/python tools/bench_seq2seq_torch.py --threads 2
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from bench_timing import median_ms as _median_ms
+
+
+def median_ms(fn):
+    return _median_ms(fn, min_time=3.0)
 
 B, SL, TL, SV, TV, M, H = 32, 32, 12, 64, 16, 32, 64
 
@@ -66,17 +69,6 @@ class Seq2Seq(nn.Module):
                 ctx = self.attend(h, states)
             logits.append(self.out(torch.tanh(self.combine(torch.cat([ctx, h], dim=-1)))))
         return torch.stack(logits, dim=1)
-
-
-def median_ms(fn, min_time=3.0):
-    for _ in range(3):
-        fn()
-    times, start = [], time.perf_counter()
-    while time.perf_counter() - start < min_time or len(times) < 10:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def main():

@@ -8,25 +8,17 @@ Run: /tmp/torchenv/bin/python tools/bench_transformer_torch.py --threads 2
 """
 import argparse
 import math
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from bench_timing import median_ms as _median_ms
+
+
+def median_ms(fn):
+    return _median_ms(fn, min_time=3.0)
 
 B, S, D, H, FF, V = 32, 64, 128, 4, 512, 1000
-
-
-def median_ms(fn, min_time=3.0):
-    for _ in range(3):
-        fn()
-    times, start = [], time.perf_counter()
-    while time.perf_counter() - start < min_time or len(times) < 10:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def sinusoids(s, d):

@@ -7,6 +7,7 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
+use crate::counter_hash::{mix32, mix64};
 use crate::cpu_op::{add_into, cast, for_each_maybe_parallel, is_cpu_f32};
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -64,24 +65,6 @@ where
         });
     }
     Ok(out.put_tape(tape))
-}
-
-/// SplitMix64's finaliser (bijective 64-bit mixer).
-fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// MurmurHash3's 32-bit finaliser; 32-bit multiplies, so loops over it vectorise.
-#[inline(always)]
-fn mix32(mut h: u32) -> u32 {
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85EB_CA6B);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xC2B2_AE35);
-    h ^ (h >> 16)
 }
 
 /// `factor[i] = 1/(1-p)` where element `chunk·CHUNK + i` is kept, else 0: a hash of the seed,

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod attention;
+mod counter_hash;
 mod cpu_op;
 pub mod data;
 pub mod elementwise;
