@@ -97,6 +97,61 @@ impl Value {
 
 impl Parse for Declaration {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        let Header {
+            docs,
+            settings,
+            vis,
+            ident,
+        } = input.parse()?;
+        let content;
+        braced!(content in input);
+        let fields = parse_fields(&content)?;
+        if !input.is_empty() {
+            return Err(input
+                .error("one `attention_model!` declares one model: nothing may follow its `}`"));
+        }
+        Ok(Declaration {
+            docs,
+            settings,
+            vis,
+            ident,
+            fields,
+        })
+    }
+}
+
+/// The first non-empty line of the doc comments `docs`, trimmed (empty without one).
+pub fn first_doc_line(docs: &[Attribute]) -> String {
+    docs.iter()
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .find(|line| !line.is_empty())
+        .unwrap_or_default()
+}
+
+/// What `attention_model!` and `attention_sweep!` both start with: doc comments and
+/// `#[key = value, ..]` settings in any order, then `pub struct Name`.
+pub struct Header {
+    /// The `///` doc comments, kept for the generated items.
+    pub docs: Vec<Attribute>,
+    /// The settings of every non-doc attribute, in order.
+    pub settings: Vec<Setting>,
+    /// The struct's visibility.
+    pub vis: Visibility,
+    /// The struct's name.
+    pub ident: Ident,
+}
+
+impl Parse for Header {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut docs = Vec::new();
         let mut settings = Vec::new();
         while input.peek(Token![#]) {
@@ -118,19 +173,11 @@ impl Parse for Declaration {
         let vis: Visibility = input.parse()?;
         input.parse::<Token![struct]>()?;
         let ident: Ident = input.parse()?;
-        let content;
-        braced!(content in input);
-        let fields = parse_fields(&content)?;
-        if !input.is_empty() {
-            return Err(input
-                .error("one `attention_model!` declares one model: nothing may follow its `}`"));
-        }
-        Ok(Declaration {
+        Ok(Header {
             docs,
             settings,
             vis,
             ident,
-            fields,
         })
     }
 }

@@ -24,9 +24,11 @@ pub(crate) fn cast<Src: 'static, Dst: 'static>(x: Src) -> Option<Dst> {
         .and_then(Option::take)
 }
 
-/// `x` as a reference to type `Dst`, when `Src` and `Dst` are the same type.
-pub(crate) fn cast_ref<Src: 'static, Dst: 'static>(x: &Src) -> Option<&Dst> {
-    (x as &dyn Any).downcast_ref::<Dst>()
+/// The values of `t`, row-major, when it is an `f32` tensor on the `Cpu`; `None` otherwise.
+pub(crate) fn f32_values<S: Shape, E: Dtype, D: Storage<E>>(
+    t: Tensor<S, E, D>,
+) -> Option<Vec<f32>> {
+    cast::<_, Tensor<S, f32, Cpu>>(t).map(|t| t.as_vec())
 }
 
 /// The `Cpu`'s `f32` buffer type (what `Gradients` holds per tensor).

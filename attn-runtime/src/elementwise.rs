@@ -8,7 +8,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::counter_hash::{mix32, mix64};
-use crate::cpu_op::{add_into, cast, for_each_maybe_parallel, is_cpu_f32};
+use crate::cpu_op::{add_into, cast, f32_values, for_each_maybe_parallel, is_cpu_f32};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Elements per parallel task (and per dropout random stream).
@@ -34,9 +34,7 @@ where
     let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
     let x_ghost = x.ghost();
     let device = x.device().clone();
-    let xs: Vec<f32> = cast::<_, Tensor<S, f32, Cpu>>(x)
-        .ok_or_else(wrong)?
-        .as_vec();
+    let xs: Vec<f32> = f32_values(x).ok_or_else(wrong)?;
     let mut ys = vec![0f32; xs.len()];
     let n = xs.len();
     for_each_maybe_parallel(
@@ -50,9 +48,7 @@ where
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
             grads.try_alloc_for(&out_ghost)?;
-            let dy = cast::<_, Tensor<S, f32, Cpu>>(grads.get(&out_ghost))
-                .map(|t| t.as_vec())
-                .unwrap_or_default();
+            let dy = f32_values(grads.get(&out_ghost)).unwrap_or_default();
             let mut dx = vec![0f32; xs.len()];
             for_each_maybe_parallel(
                 n,

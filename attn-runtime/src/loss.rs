@@ -135,6 +135,16 @@ fn composite<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     Ok(tape.finish(loss))
 }
 
+/// `ln Σ exp(row[j])` in f64, shifted by the row's maximum so it cannot overflow.
+pub(crate) fn row_log_sum_exp(row: &[f32]) -> f64 {
+    let max = row.iter().fold(f32::MIN, |m, &v| m.max(v)) as f64;
+    max + row
+        .iter()
+        .map(|&v| (v as f64 - max).exp())
+        .sum::<f64>()
+        .ln()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

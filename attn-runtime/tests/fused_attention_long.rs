@@ -6,58 +6,13 @@
 //! during the call; this file holds one test so no other test allocates meanwhile.
 #![cfg(not(feature = "cuda"))]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
+use attn_runtime::experiment::{
+    largest_allocation_bytes, live_heap_bytes, peak_heap_bytes, reset_peak_heap, PeakAlloc,
+};
 use attn_runtime::prelude::*;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-fn record_alloc(size: usize) {
-    let live = LIVE.fetch_add(size, Relaxed) + size;
-    PEAK.fetch_max(live, Relaxed);
-    LARGEST.fetch_max(size, Relaxed);
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            record_alloc(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
-        if !p.is_null() {
-            record_alloc(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Relaxed);
-            record_alloc(new_size);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: PeakAlloc = PeakAlloc;
 
 #[test]
 fn long_sequence_forward_and_backward_never_allocate_a_square_matrix() {
@@ -72,9 +27,8 @@ fn long_sequence_forward_and_backward_never_allocate_a_square_matrix() {
         .skip_weights()
         .kernel(AttentionKernel::Fused);
 
-    let before = LIVE.load(Relaxed);
-    PEAK.store(before, Relaxed);
-    LARGEST.store(0, Relaxed);
+    let before = live_heap_bytes().expect("PeakAlloc is installed");
+    reset_peak_heap();
     let out = try_scaled_dot_product_attention(q.leaky_trace(), k.clone(), v.clone(), &opts)
         .unwrap()
         .context;
@@ -83,8 +37,8 @@ fn long_sequence_forward_and_backward_never_allocate_a_square_matrix() {
     let dq = grads.get(&q).as_vec();
     let dk = grads.get(&k).as_vec();
     let dv = grads.get(&v).as_vec();
-    let peak = PEAK.load(Relaxed) - before;
-    let largest = LARGEST.load(Relaxed);
+    let peak = (peak_heap_bytes().unwrap() - before) as usize;
+    let largest = largest_allocation_bytes().unwrap() as usize;
 
     let square = s * s * std::mem::size_of::<f32>();
     let io = b * h * s * d * std::mem::size_of::<f32>();

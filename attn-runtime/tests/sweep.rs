@@ -6,8 +6,8 @@ use std::sync::atomic::AtomicBool;
 
 use attn_runtime::data::{builtin, PrepareOptions};
 use attn_runtime::experiment::{
-    aggregate, live_heap_bytes, peak_heap_bytes, read_records, reset_peak_heap, run_sweep,
-    PeakAlloc, SweepObserver, SweepRun, RECORDS_FILE,
+    aggregate, largest_allocation_bytes, live_heap_bytes, peak_heap_bytes, read_records,
+    reset_peak_heap, run_sweep, PeakAlloc, SweepObserver, SweepRun, RECORDS_FILE,
 };
 use attn_runtime::prelude::*;
 use attn_runtime::train::TrainConfig;
@@ -45,6 +45,7 @@ fn the_counting_allocator_sees_an_allocation_and_resets_its_peak() {
     let block = vec![1u8; 8 << 20];
     let during = live_heap_bytes().unwrap();
     assert!(during >= 8 << 20, "{during}");
+    assert!(largest_allocation_bytes().unwrap() >= 8 << 20);
     drop(block);
     let peak = peak_heap_bytes().unwrap();
     assert!(

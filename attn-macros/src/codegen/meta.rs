@@ -7,20 +7,7 @@ use crate::model::{Arch, Model, Task};
 
 /// The first line of the doc comment, trimmed.
 fn summary(m: &Model) -> String {
-    m.docs
-        .iter()
-        .filter_map(|attr| match &attr.meta {
-            syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => Some(s.value().trim().to_string()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .find(|line| !line.is_empty())
-        .unwrap_or_default()
+    crate::parse::first_doc_line(&m.docs)
 }
 
 fn opt_str(v: Option<&str>) -> TokenStream {

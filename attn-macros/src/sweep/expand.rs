@@ -89,22 +89,6 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
-fn first_doc_line(decl: &SweepDeclaration) -> String {
-    decl.docs
-        .iter()
-        .find_map(|a| match &a.meta {
-            syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => Some(s.value().trim().to_string()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
 /// Every combination of one value per axis, the last axis varying fastest.
 fn product(axes: &[Axis]) -> Vec<Vec<usize>> {
     let mut out = vec![Vec::new()];
@@ -311,7 +295,7 @@ pub fn expand(decl: &SweepDeclaration) -> TokenStream {
         };
     }
     let name = name.expect("checked above").value();
-    let question = first_doc_line(decl);
+    let question = crate::parse::first_doc_line(&decl.docs);
     let runtime = decl.runtime.iter().map(|a| {
         let key = a.key.to_string();
         let values = a.values.iter().filter_map(number);

@@ -17,10 +17,10 @@ use syn::{
     braced, bracketed,
     parse::{Parse, ParseStream},
     punctuated::Punctuated,
-    AttrStyle, Attribute, Ident, LitInt, Token, Visibility,
+    Attribute, Ident, LitInt, Token, Visibility,
 };
 
-use crate::parse::{Field, Setting, Value};
+use crate::parse::{Field, Header, Setting, Value};
 
 /// One swept setting and its values.
 pub struct Axis {
@@ -62,28 +62,12 @@ pub struct SweepDeclaration {
 
 impl Parse for SweepDeclaration {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mut docs = Vec::new();
-        let mut settings = Vec::new();
-        while input.peek(Token![#]) {
-            let pound_token: Token![#] = input.parse()?;
-            let content;
-            let bracket_token = bracketed!(content in input);
-            if content.fork().parse::<Ident>().is_ok_and(|id| id == "doc") {
-                docs.push(Attribute {
-                    pound_token,
-                    style: AttrStyle::Outer,
-                    bracket_token,
-                    meta: content.parse()?,
-                });
-            } else {
-                settings.extend(Punctuated::<Setting, Token![,]>::parse_terminated(
-                    &content,
-                )?);
-            }
-        }
-        let vis: Visibility = input.parse()?;
-        input.parse::<Token![struct]>()?;
-        let ident: Ident = input.parse()?;
+        let Header {
+            docs,
+            settings,
+            vis,
+            ident,
+        } = input.parse()?;
         let body;
         braced!(body in input);
         let (mut base, mut grid, mut runtime, mut seeds) = (None, Vec::new(), Vec::new(), None);

@@ -12,7 +12,9 @@ mod stability;
 mod sweep_decl;
 
 pub use aggregate::{aggregate, markdown_table, CurveSummary, MeanStd, PointSummary};
-pub use peak_memory::{live_heap_bytes, peak_heap_bytes, reset_peak_heap, PeakAlloc};
+pub use peak_memory::{
+    largest_allocation_bytes, live_heap_bytes, peak_heap_bytes, reset_peak_heap, PeakAlloc,
+};
 pub use record::{CurvePoint, RunRecord};
 pub use runner::{read_records, run_sweep, QuietSweep, SweepObserver, SweepRun, RECORDS_FILE};
 pub use stability::{grad_norm_spread, loss_spikes, Stability};

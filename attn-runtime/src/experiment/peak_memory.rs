@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
 
 /// The system allocator, counting live heap bytes and their high-water mark.
 ///
@@ -19,7 +20,8 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// static ALLOC: attn_runtime::experiment::PeakAlloc = attn_runtime::experiment::PeakAlloc;
 /// ```
 ///
-/// It costs two atomic operations per allocation. Without it, [`peak_heap_bytes`] is `None`.
+/// It costs three relaxed atomic operations per allocation. Without it, [`peak_heap_bytes`] is
+/// `None`.
 ///
 /// **PyTorch equivalent**: `torch.cuda.reset_peak_memory_stats()` and
 /// `torch.cuda.max_memory_allocated()`, for the CPU heap.
@@ -28,6 +30,12 @@ pub struct PeakAlloc;
 fn grew(bytes: usize) {
     let live = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
     PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+/// A new block of `bytes`: counted as growth, and as a candidate for the largest block.
+fn allocated(bytes: usize) {
+    grew(bytes);
+    LARGEST.fetch_max(bytes, Ordering::Relaxed);
 }
 
 fn shrank(bytes: usize) {
@@ -39,7 +47,7 @@ unsafe impl GlobalAlloc for PeakAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = System.alloc(layout);
         if !p.is_null() {
-            grew(layout.size());
+            allocated(layout.size());
         }
         p
     }
@@ -47,7 +55,7 @@ unsafe impl GlobalAlloc for PeakAlloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = System.alloc_zeroed(layout);
         if !p.is_null() {
-            grew(layout.size());
+            allocated(layout.size());
         }
         p
     }
@@ -65,14 +73,22 @@ unsafe impl GlobalAlloc for PeakAlloc {
             } else {
                 shrank(layout.size() - new_size);
             }
+            LARGEST.fetch_max(new_size, Ordering::Relaxed);
         }
         p
     }
 }
 
-/// Starts a new high-water mark at the heap bytes live now.
+/// Starts a new high-water mark at the heap bytes live now (and forgets the largest block).
 pub fn reset_peak_heap() {
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+    LARGEST.store(0, Ordering::Relaxed);
+}
+
+/// The largest single block allocated since the last [`reset_peak_heap`], or `None` without
+/// [`PeakAlloc`].
+pub fn largest_allocation_bytes() -> Option<u64> {
+    live_heap_bytes().map(|_| LARGEST.load(Ordering::Relaxed) as u64)
 }
 
 /// The most heap bytes live at once since the last [`reset_peak_heap`] (or the start), or `None`

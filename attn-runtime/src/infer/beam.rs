@@ -37,13 +37,7 @@ pub struct Hypothesis {
 }
 
 fn log_softmax(row: &[f32]) -> Vec<f64> {
-    let max = row.iter().fold(f32::MIN, |m, &v| m.max(v)) as f64;
-    let lse = max
-        + row
-            .iter()
-            .map(|&v| (v as f64 - max).exp())
-            .sum::<f64>()
-            .ln();
+    let lse = crate::loss::row_log_sum_exp(row);
     row.iter().map(|&v| v as f64 - lse).collect()
 }
 

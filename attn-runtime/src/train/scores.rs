@@ -91,13 +91,7 @@ impl Scores {
                 }
                 s.rows += 1;
                 if with_loss {
-                    let max = row.iter().fold(f32::MIN, |m, &v| m.max(v)) as f64;
-                    let lse = max
-                        + row
-                            .iter()
-                            .map(|&v| (v as f64 - max).exp())
-                            .sum::<f64>()
-                            .ln();
+                    let lse = crate::loss::row_log_sum_exp(row);
                     s.loss_sum += lse - row[t] as f64;
                 }
             }

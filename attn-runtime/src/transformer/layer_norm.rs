@@ -10,7 +10,7 @@ use dfdx::nn::modules::LayerNorm1D;
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::cpu_op::{add_into, cast, cast_ref, for_each_maybe_parallel, is_cpu_f32, min_len};
+use crate::cpu_op::{add_into, cast, f32_values, for_each_maybe_parallel, is_cpu_f32, min_len};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Rows per parallel task: enough work to pay for the hand-off.
@@ -161,15 +161,9 @@ fn fused<const M: usize, S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
     let x_ghost = x.ghost();
     let (gamma_ghost, beta_ghost) = (norm.gamma.ghost(), norm.beta.ghost());
     let device = x.device().clone();
-    let xs: Vec<f32> = cast::<_, Tensor<S, f32, Cpu>>(x)
-        .ok_or_else(wrong)?
-        .as_vec();
-    let gamma = cast_ref::<_, Tensor<Rank1<M>, f32, Cpu>>(&norm.gamma)
-        .ok_or_else(wrong)?
-        .as_vec();
-    let beta = cast_ref::<_, Tensor<Rank1<M>, f32, Cpu>>(&norm.beta)
-        .ok_or_else(wrong)?
-        .as_vec();
+    let xs: Vec<f32> = f32_values(x).ok_or_else(wrong)?;
+    let gamma = f32_values(norm.gamma.clone()).ok_or_else(wrong)?;
+    let beta = f32_values(norm.beta.clone()).ok_or_else(wrong)?;
     let rows = xs.len() / M;
     let (mut ys, mut mean, mut rstd) = (vec![0f32; xs.len()], vec![0f32; rows], vec![0f32; rows]);
     forward(
@@ -187,9 +181,7 @@ fn fused<const M: usize, S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
             grads.try_alloc_for(&out_ghost)?;
-            let dy = cast::<_, Tensor<S, f32, Cpu>>(grads.get(&out_ghost))
-                .map(|t| t.as_vec())
-                .unwrap_or_default();
+            let dy = f32_values(grads.get(&out_ghost)).unwrap_or_default();
             let mut dx = vec![0f32; xs.len()];
             let (dgamma, dbeta) = backward(&xs, &gamma, &mean, &rstd, &dy, &mut dx);
             add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);

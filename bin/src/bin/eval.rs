@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use attn_runtime::data::{builtin, load_file};
-use attn_runtime::metrics::{classification_report, Bleu, BleuTokenizer};
+use attn_runtime::metrics::{classification_report, Bleu, BleuTokenizer, ClassificationReport};
 use attn_runtime::train::{evaluate_run, load_run, run_model_name, EvalReport};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -135,31 +135,13 @@ fn print_report(r: &EvalReport) {
             "{:<12} {:>9} {:>9} {:>9} {:>8}",
             "class", "precision", "recall", "f1", "support"
         );
-        for class in &c.classes {
-            let name = r
-                .labels
+        print_class_rows(c, |label| {
+            r.labels
                 .as_ref()
-                .and_then(|l| l.get(class.label).cloned())
-                .unwrap_or_else(|| class.label.to_string());
-            println!(
-                "{:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
-                name, class.precision, class.recall, class.f1, class.support
-            );
-        }
-        for (name, avg) in [
-            ("micro", &c.micro_avg),
-            ("macro", &c.macro_avg),
-            ("weighted", &c.weighted_avg),
-        ] {
-            println!(
-                "{:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
-                format!("{name} avg"),
-                avg.precision,
-                avg.recall,
-                avg.f1,
-                c.support
-            );
-        }
+                .and_then(|l| l.get(label).cloned())
+                .unwrap_or_else(|| label.to_string())
+        });
+        print_averages(c);
         if let Some(cm) = &r.confusion {
             println!("confusion matrix (rows: gold, columns: predicted):");
             for row in cm {
@@ -284,13 +266,28 @@ fn f1(gold: &Path, pred: &Path, json: bool) -> Result<()> {
         "{:<12} {:>9} {:>9} {:>9} {:>8}",
         "label", "precision", "recall", "f1", "support"
     );
+    print_class_rows(&report, |label| names[label].clone());
+    println!("accuracy {:.4}", report.accuracy);
+    print_averages(&report);
+    Ok(())
+}
+
+/// One line per class of `report`: name, precision, recall, F1, support.
+fn print_class_rows(report: &ClassificationReport, name: impl Fn(usize) -> String) {
     for c in &report.classes {
         println!(
             "{:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
-            names[c.label], c.precision, c.recall, c.f1, c.support
+            name(c.label),
+            c.precision,
+            c.recall,
+            c.f1,
+            c.support
         );
     }
-    println!("accuracy {:.4}", report.accuracy);
+}
+
+/// The micro, macro and weighted averages of `report`, as scikit-learn's report prints them.
+fn print_averages(report: &ClassificationReport) {
     for (name, avg) in [
         ("micro", &report.micro_avg),
         ("macro", &report.macro_avg),
@@ -305,5 +302,4 @@ fn f1(gold: &Path, pred: &Path, json: bool) -> Result<()> {
             report.support
         );
     }
-    Ok(())
 }
