@@ -25,10 +25,16 @@ pub(crate) fn cast<Src: 'static, Dst: 'static>(x: Src) -> Option<Dst> {
 }
 
 /// The values of `t`, row-major, when it is an `f32` tensor on the `Cpu`; `None` otherwise.
+///
+/// One `memcpy` for a contiguous tensor (dfdx's `as_vec` walks it index by index, several times
+/// slower); a non-contiguous one is made contiguous first.
 pub(crate) fn f32_values<S: Shape, E: Dtype, D: Storage<E>>(
     t: Tensor<S, E, D>,
 ) -> Option<Vec<f32>> {
-    cast::<_, Tensor<S, f32, Cpu>>(t).map(|t| t.as_vec())
+    let t = cast::<_, Tensor<S, f32, Cpu>>(t)?.try_contiguous().ok()?;
+    let mut values = vec![0.0; t.shape().num_elements()];
+    t.copy_into(&mut values);
+    Some(values)
 }
 
 /// The `Cpu`'s `f32` buffer type (what `Gradients` holds per tensor).
@@ -52,16 +58,29 @@ pub(crate) fn values<S: Shape, E, D: Storage<E>>(
     Ok(buf)
 }
 
+/// Why a backward pass registered by one of our kernels may assume the `Cpu` and `f32`.
+pub(crate) const ONLY_CPU_F32: &str =
+    "attn's CPU kernels run (and register their backward passes) only for f32 on the Cpu";
+
 /// Adds `src` into a gradient buffer that is the `Cpu`'s `f32` buffer; `false` (nothing added)
 /// when it is not, which the callers rule out by checking [`is_cpu_f32`] first.
 pub(crate) fn add_into<V: 'static>(buf: &mut V, src: &[f32]) -> bool {
-    let Some(buf) = (buf as &mut dyn Any).downcast_mut::<CpuBuf>() else {
+    let Some(buf) = cpu_values_mut(buf) else {
         return false;
     };
     for (g, s) in buf.iter_mut().zip(src) {
         *g += s;
     }
     true
+}
+
+/// The values of a device buffer (such as a gradient from `Gradients::get_or_alloc_mut`) that is
+/// the `Cpu`'s `f32` buffer, in place: reading a gradient this way spares the copy that
+/// `Gradients::get` makes.
+pub(crate) fn cpu_values_mut<V: 'static>(buf: &mut V) -> Option<&mut [f32]> {
+    (buf as &mut dyn Any)
+        .downcast_mut::<CpuBuf>()
+        .map(|b| &mut b[..])
 }
 
 /// Below this many values a kernel runs on the calling thread: handing a job to rayon's pool

@@ -8,7 +8,9 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::counter_hash::{mix32, mix64};
-use crate::cpu_op::{add_into, cast, f32_values, for_each_maybe_parallel, is_cpu_f32};
+use crate::cpu_op::{
+    add_into, cast, cpu_values_mut, f32_values, for_each_maybe_parallel, is_cpu_f32, ONLY_CPU_F32,
+};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Elements per parallel task (and per dropout random stream).
@@ -47,8 +49,8 @@ where
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
-            grads.try_alloc_for(&out_ghost)?;
-            let dy = f32_values(grads.get(&out_ghost)).unwrap_or_default();
+            // read in place: the gradient's own buffer, no copy
+            let dy = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
             let mut dx = vec![0f32; xs.len()];
             for_each_maybe_parallel(
                 n,
@@ -184,7 +186,7 @@ mod tests {
 
     #[test]
     fn gelu_kernel_matches_the_composite_gelu_values_and_gradients() {
-        use crate::transformer::{Activation, Gelu};
+        use crate::transformer::Gelu;
         let dev = Cpu::seed_from_u64(2);
         let x: Tensor<Rank1<9000>, f32, Cpu> = dev.sample_normal();
         let x = x * 3.0;

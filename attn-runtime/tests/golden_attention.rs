@@ -162,9 +162,26 @@ mod fused {
     }
 }
 
-/// Runs a multi-head case: parameters from the fixture's PyTorch state dict.
+/// Runs a multi-head case twice, parameters from the fixture's PyTorch state dict: asking for the
+/// weights (the composite path) and without them (on the `Cpu`, the fused kernel with the heads
+/// split and merged inside it).
 fn check_mha<const H: usize, const K: usize, const V: usize, const BIAS: bool>(name: &str)
 where
+    MultiHeadAttention<8, H, K, V, f32, TestDevice, BIAS>: TensorCollection<f32, TestDevice>,
+    builder::MultiHeadAttention<8, H, K, V, BIAS>: BuildOnDevice<
+        TestDevice,
+        f32,
+        Built = MultiHeadAttention<8, H, K, V, f32, TestDevice, BIAS>,
+    >,
+{
+    check_mha_with::<H, K, V, BIAS>(name, true);
+    check_mha_with::<H, K, V, BIAS>(name, false);
+}
+
+fn check_mha_with<const H: usize, const K: usize, const V: usize, const BIAS: bool>(
+    name: &str,
+    need_weights: bool,
+) where
     MultiHeadAttention<8, H, K, V, f32, TestDevice, BIAS>: TensorCollection<f32, TestDevice>,
     builder::MultiHeadAttention<8, H, K, V, BIAS>: BuildOnDevice<
         TestDevice,
@@ -187,13 +204,19 @@ where
     let key = tensor(&dev, &fx, "key", (b, sk, Const::<K>));
     let value = tensor(&dev, &fx, "value", (b, sk, Const::<V>));
     let upstream = tensor(&dev, &fx, "upstream", (b, sq, Const::<8>));
-    let opts = AttentionOptions::default().mask(fx.mask());
+    let mut opts = AttentionOptions::default().mask(fx.mask());
+    if !need_weights {
+        opts = opts.skip_weights();
+    }
 
     let out = mha
         .try_attend(query.leaky_trace(), key.clone(), value.clone(), &opts)
         .unwrap();
     fx.assert_close("expected.context", &out.context.as_vec());
-    fx.assert_close("expected.weights", &out.weights.unwrap().as_vec());
+    match out.weights {
+        Some(w) => fx.assert_close("expected.weights", &w.as_vec()),
+        None => assert!(!need_weights, "{name}: weights were asked for"),
+    }
 
     let grads = (out.context * upstream).sum().backward();
     fx.assert_close("grad.query", &grads.get(&query).as_vec());

@@ -5,7 +5,9 @@ use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::{
-    rotary::try_apply_rotary, scaled_dot_product::try_scaled_dot_product_attention,
+    fused,
+    rotary::try_apply_rotary,
+    scaled_dot_product::{try_scaled_dot_product_attention, use_fused},
     AttentionOptions, AttnOutput, Projection,
 };
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
@@ -198,6 +200,21 @@ where
             sk.size(),
             value.shape().1.size(),
         )?;
+        if opts.rotary.is_none() && use_fused::<E, D>(opts, M / H, M / H)? {
+            // Heads split and merged inside the fused op, without copies of their own.
+            let q = self.q_proj.try_forward_3d(query)?;
+            let k = self
+                .k_proj
+                .try_forward_3d(onto_tape::<_, _, _, Tq, _>(key))?;
+            let v = self
+                .v_proj
+                .try_forward_3d(onto_tape::<_, _, _, Tq, _>(value))?;
+            let context = fused::try_fused_merged_heads::<_, _, _, M, H, _, _, _>(q, k, v, opts)?;
+            return Ok(AttnOutput {
+                context: self.out_proj.try_forward_3d(context)?,
+                weights: None,
+            });
+        }
         let q = self.try_project_query(query)?;
         let (k, v) = self.try_project_key_value::<B, Sk, Tq, Tk, Tv>(key, value)?;
         self.try_attend_heads(q, k, v, opts)

@@ -95,7 +95,7 @@ where
 }
 
 /// Whether the fused kernel computes this call (see [`AttentionKernel`]).
-fn use_fused<E: Dtype, D: 'static>(
+pub(crate) fn use_fused<E: Dtype, D: 'static>(
     opts: &AttentionOptions,
     head_dim: usize,
     value_dim: usize,

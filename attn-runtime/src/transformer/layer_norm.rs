@@ -10,7 +10,10 @@ use dfdx::nn::modules::LayerNorm1D;
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::cpu_op::{add_into, cast, f32_values, for_each_maybe_parallel, is_cpu_f32, min_len};
+use crate::cpu_op::{
+    add_into, cast, cpu_values_mut, f32_values, for_each_maybe_parallel, is_cpu_f32, min_len,
+    ONLY_CPU_F32,
+};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Rows per parallel task: enough work to pay for the hand-off.
@@ -180,8 +183,8 @@ fn fused<const M: usize, S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
-            grads.try_alloc_for(&out_ghost)?;
-            let dy = f32_values(grads.get(&out_ghost)).unwrap_or_default();
+            // read in place: the gradient's own buffer, no copy
+            let dy = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
             let mut dx = vec![0f32; xs.len()];
             let (dgamma, dbeta) = backward(&xs, &gamma, &mean, &rstd, &dy, &mut dx);
             add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);

@@ -8,6 +8,7 @@
 //! default) for `f32` tensors on the `Cpu` when no weights are requested.
 
 pub(crate) mod dropout;
+mod head_layout;
 mod kernel;
 mod op;
 mod params;
@@ -17,5 +18,5 @@ pub(crate) mod tile;
 mod tests;
 
 pub use kernel::{backward, forward, Scratch, BLOCK_K, BLOCK_Q};
-pub(crate) use op::try_fused_sdpa;
+pub(crate) use op::{try_fused_merged_heads, try_fused_sdpa};
 pub use params::{AllowedKeys, AttnDims, FusedParams, KernelDropout, KernelMask};

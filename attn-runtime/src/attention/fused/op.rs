@@ -3,16 +3,12 @@
 
 use dfdx::prelude::*;
 
+use super::head_layout::{HeadLayout, HeadRows};
 use super::kernel;
 use super::params::{AttnDims, FusedParams, KernelDropout};
 use crate::attention::{core::check_dropout, AttentionMask, AttentionOptions};
-use crate::cpu_op::{add_into, buffer, cast, is_cpu_f32, values, CpuBuf};
+use crate::cpu_op::{buffer, cast, cpu_values_mut, is_cpu_f32, CpuBuf, ONLY_CPU_F32};
 use crate::error::{AttnError, DeviceResultExt};
-
-type Cpu4<S> = Tensor<S, f32, Cpu>;
-
-const ONLY_CPU_F32: &str =
-    "fused attention runs (and registers its backward) only for f32 on the Cpu";
 
 fn not_cpu_f32() -> AttnError {
     AttnError::InvalidInput {
@@ -52,7 +48,7 @@ impl Saved {
 ///
 /// Gradients flow into `q`, `k` and `v` through the fused backward pass (accumulated into any
 /// gradient already there); with a `NoneTape` nothing is kept for it. Non-contiguous inputs
-/// (e.g. heads split by a permute) are made contiguous first, on the tape.
+/// are made contiguous first, on the tape.
 ///
 /// # Shapes
 /// `q: [B, H, Sq, Dk]`, `k: [B, H, Sk, Dk]`, `v: [B, H, Sk, Dv]` → `[B, H, Sq, Dv]`.
@@ -63,6 +59,7 @@ impl Saved {
 /// # Errors
 /// [`AttnError::InvalidInput`] when `E` is not `f32` or `D` not `Cpu`; mask, dropout and size
 /// errors as [`kernel::forward`].
+#[allow(clippy::type_complexity)]
 pub(crate) fn try_fused_sdpa<B, H, Sq, Sk, Dk, Dv, E, D, T>(
     q: Tensor<(B, H, Sq, Dk), E, D, T>,
     k: Tensor<(B, H, Sk, Dk), E, D, T>,
@@ -80,9 +77,6 @@ where
     D: Device<E>,
     T: Tape<E, D>,
 {
-    if !is_cpu_f32::<E, D>() {
-        return Err(not_cpu_f32());
-    }
     let (qs, ks, vs) = (*q.shape(), *k.shape(), *v.shape());
     let dims = AttnDims {
         batch: qs.0.size(),
@@ -92,33 +86,134 @@ where
         head_dim: qs.3.size(),
         value_dim: vs.3.size(),
     };
+    let out_shape = (qs.0, qs.1, qs.2, vs.3);
+    try_fused_op(q, k, v, dims, HeadLayout::Split, out_shape, opts)
+}
+
+/// [`try_fused_sdpa`] over heads that lie side by side in each row, as projections produce
+/// them: splits `[B, S, M]` into `H` heads of `M / H`, attends, and merges the heads back, with
+/// neither split nor merge costing a copy of its own (see [`HeadLayout::Merged`]).
+///
+/// # Shapes
+/// `q: [B, Sq, M]`, `k: [B, Sk, M]`, `v: [B, Sk, M]` → `[B, Sq, M]`.
+///
+/// **PyTorch equivalent**: the core of `nn.MultiheadAttention` between its input and output
+/// projections: `q.view(B, Sq, H, M // H).transpose(1, 2)` (and so on), SDPA, then
+/// `.transpose(1, 2).reshape(B, Sq, M)`.
+///
+/// # Errors
+/// As [`try_fused_sdpa`].
+#[allow(clippy::type_complexity)]
+pub(crate) fn try_fused_merged_heads<B, Sq, Sk, const M: usize, const H: usize, E, D, T>(
+    q: Tensor<(B, Sq, Const<M>), E, D, T>,
+    k: Tensor<(B, Sk, Const<M>), E, D, T>,
+    v: Tensor<(B, Sk, Const<M>), E, D, T>,
+    opts: &AttentionOptions,
+) -> Result<Tensor<(B, Sq, Const<M>), E, D, T>, AttnError>
+where
+    B: Dim,
+    Sq: Dim,
+    Sk: Dim,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+{
+    let (b, sq, _) = *q.shape();
+    let dims = AttnDims {
+        batch: b.size(),
+        heads: H,
+        q_len: sq.size(),
+        k_len: k.shape().1.size(),
+        head_dim: M / H,
+        value_dim: M / H,
+    };
+    try_fused_op(q, k, v, dims, HeadLayout::Merged, (b, sq, Const::<M>), opts)
+}
+
+/// The rows of `q`, `k`, `v` and the output of a call.
+fn head_rows(d: &AttnDims) -> [HeadRows; 4] {
+    let rows = |seq, width| HeadRows {
+        batch: d.batch,
+        heads: d.heads,
+        seq,
+        width,
+    };
+    [
+        rows(d.q_len, d.head_dim),
+        rows(d.k_len, d.head_dim),
+        rows(d.k_len, d.value_dim),
+        rows(d.q_len, d.value_dim),
+    ]
+}
+
+/// The values of a contiguous `Cpu` tensor laid out as `layout`, in the kernel's order, in a
+/// buffer from the device `D`.
+fn split_values<S: Shape, E, D: Storage<E>>(
+    dev: &D,
+    t: &Tensor<S, f32, Cpu>,
+    rows: HeadRows,
+    layout: HeadLayout,
+) -> Result<CpuBuf, D::Err> {
+    let mut buf = buffer(dev, t.shape().num_elements())?;
+    t.copy_into(&mut buf);
+    if layout == HeadLayout::Split {
+        return Ok(buf);
+    }
+    let mut split = buffer(dev, buf.len())?;
+    rows.gather(layout, &buf, &mut split);
+    Ok(split)
+}
+
+/// The fused op on tensors of any shape whose values are `dims` laid out as `layout`.
+fn try_fused_op<Sq, Sk, Sv, So, E, D, T>(
+    q: Tensor<Sq, E, D, T>,
+    k: Tensor<Sk, E, D, T>,
+    v: Tensor<Sv, E, D, T>,
+    dims: AttnDims,
+    layout: HeadLayout,
+    out_shape: So,
+    opts: &AttentionOptions,
+) -> Result<Tensor<So, E, D, T>, AttnError>
+where
+    Sq: Shape,
+    Sk: Shape,
+    Sv: Shape,
+    So: Shape,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+{
+    if !is_cpu_f32::<E, D>() {
+        return Err(not_cpu_f32());
+    }
     opts.mask.validate(dims.batch, dims.q_len, dims.k_len)?;
     let p = opts.effective_dropout();
     check_dropout(p)?;
-    // The kernel reads rows in place: give it row-major inputs (a no-op when they already are).
+    // Reading values needs them row-major (a no-op when they already are).
     let (q, tape_q) = q.try_contiguous().dev()?.split_tape();
     let (k, tape_k) = k.try_contiguous().dev()?.split_tape();
     let (v, tape_v) = v.try_contiguous().dev()?.split_tape();
     let mut tape = tape_q.merge(tape_k).merge(tape_v);
     let (q_ghost, k_ghost, v_ghost) = (q.ghost(), k.ghost(), v.ghost());
     let device = q.device().clone();
-    let cq: Cpu4<(B, H, Sq, Dk)> = cast(q).ok_or_else(not_cpu_f32)?;
-    let ck: Cpu4<(B, H, Sk, Dk)> = cast(k).ok_or_else(not_cpu_f32)?;
-    let cv: Cpu4<(B, H, Sk, Dv)> = cast(v).ok_or_else(not_cpu_f32)?;
+    let cq: Tensor<Sq, f32, Cpu> = cast(q).ok_or_else(not_cpu_f32)?;
+    let ck: Tensor<Sk, f32, Cpu> = cast(k).ok_or_else(not_cpu_f32)?;
+    let cv: Tensor<Sv, f32, Cpu> = cast(v).ok_or_else(not_cpu_f32)?;
     let cpu = cq.device().clone();
     let dropout = (p > 0.0).then(|| KernelDropout {
         p: p as f32,
         seed: cpu.random_u64(),
     });
+    let [q_rows, k_rows, v_rows, out_rows] = head_rows(&dims);
     let (_, _, _, n_out, n_lse) = dims.lens();
     let mut saved = Saved {
         dims,
         scale: opts.scale.factor(dims.head_dim) as f32,
         mask: opts.mask.clone(),
         dropout,
-        q: values::<_, E, _>(&device, &cq).dev()?,
-        k: values::<_, E, _>(&device, &ck).dev()?,
-        v: values::<_, E, _>(&device, &cv).dev()?,
+        q: split_values::<_, E, _>(&device, &cq, q_rows, layout).dev()?,
+        k: split_values::<_, E, _>(&device, &ck, k_rows, layout).dev()?,
+        v: split_values::<_, E, _>(&device, &cv, v_rows, layout).dev()?,
         out: buffer::<E, _>(&device, n_out).dev()?,
         lse: buffer::<E, _>(&device, n_lse).dev()?,
     };
@@ -135,17 +230,22 @@ where
         };
         kernel::forward(&params, q, k, v, out, lse)?;
     }
-    let out_shape = (qs.0, qs.1, qs.2, vs.3);
-    let mut out: Cpu4<(B, H, Sq, Dv)> = cpu.try_zeros_like(&out_shape).dev()?;
-    out.copy_from(&saved.out);
-    let out: Tensor<(B, H, Sq, Dv), E, D> = cast(out).ok_or_else(not_cpu_f32)?;
+    let out_values = match layout {
+        HeadLayout::Split => saved.out.to_vec(),
+        HeadLayout::Merged => {
+            let mut merged = vec![0.0; n_out];
+            out_rows.scatter(layout, &saved.out, &mut merged);
+            merged
+        }
+    };
+    let out = cpu.try_tensor_from_vec(out_values, out_shape).dev()?;
+    let out: Tensor<So, E, D> = cast(out).ok_or_else(not_cpu_f32)?;
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
-            grads.try_alloc_for(&out_ghost)?;
-            let grad_out: Cpu4<(B, H, Sq, Dv)> = cast(grads.get(&out_ghost)).expect(ONLY_CPU_F32);
-            let dout = values::<_, E, _>(&device, &grad_out)?;
-            drop(grad_out);
+            let mut dout = buffer::<E, _>(&device, n_out)?;
+            let grad_out = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
+            out_rows.gather(layout, grad_out, &mut dout);
             let (nq, nk, nv, _, _) = saved.dims.lens();
             let mut dq = buffer::<E, _>(&device, nq)?;
             let mut dk = buffer::<E, _>(&device, nk)?;
@@ -165,9 +265,24 @@ where
             ) {
                 unreachable!("the forward pass checked these sizes: {e}");
             }
-            add_into(grads.get_or_alloc_mut(&q_ghost)?, &dq);
-            add_into(grads.get_or_alloc_mut(&k_ghost)?, &dk);
-            add_into(grads.get_or_alloc_mut(&v_ghost)?, &dv);
+            let add = |rows: HeadRows, grad: Option<&mut [f32]>, d: &[f32]| {
+                rows.scatter_add(layout, d, grad.expect(ONLY_CPU_F32));
+            };
+            add(
+                q_rows,
+                cpu_values_mut(grads.get_or_alloc_mut(&q_ghost)?),
+                &dq,
+            );
+            add(
+                k_rows,
+                cpu_values_mut(grads.get_or_alloc_mut(&k_ghost)?),
+                &dk,
+            );
+            add(
+                v_rows,
+                cpu_values_mut(grads.get_or_alloc_mut(&v_ghost)?),
+                &dv,
+            );
             Ok(())
         });
     }
