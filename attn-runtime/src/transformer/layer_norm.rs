@@ -186,7 +186,7 @@ fn fused<const M: usize, S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
             // read in place: the gradient's own buffer, no copy
             let dy = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
             let mut dx = vec![0f32; xs.len()];
-            let (dgamma, dbeta) = backward(&xs, &gamma, &mean, &rstd, &dy, &mut dx);
+            let (dgamma, dbeta) = backward(&xs, &gamma, &mean, &rstd, dy, &mut dx);
             add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
             add_into(grads.get_or_alloc_mut(&gamma_ghost)?, &dgamma);
             add_into(grads.get_or_alloc_mut(&beta_ghost)?, &dbeta);
