@@ -24,17 +24,36 @@ pub(crate) fn cast<Src: 'static, Dst: 'static>(x: Src) -> Option<Dst> {
         .and_then(Option::take)
 }
 
-/// The values of `t`, row-major, when it is an `f32` tensor on the `Cpu`; `None` otherwise.
+/// The values of `t`, row-major, when it is an `f32` tensor on the `Cpu` (`None` otherwise), in
+/// a buffer from its device's allocation cache.
 ///
 /// One `memcpy` for a contiguous tensor (dfdx's `as_vec` walks it index by index, several times
 /// slower); a non-contiguous one is made contiguous first.
-pub(crate) fn f32_values<S: Shape, E: Dtype, D: Storage<E>>(
-    t: Tensor<S, E, D>,
-) -> Option<Vec<f32>> {
+pub(crate) fn f32_buffer<S: Shape, E: Dtype, D: Storage<E>>(t: Tensor<S, E, D>) -> Option<CpuBuf> {
     let t = cast::<_, Tensor<S, f32, Cpu>>(t)?.try_contiguous().ok()?;
-    let mut values = vec![0.0; t.shape().num_elements()];
+    let mut values = t.device().try_alloc_len(t.shape().num_elements()).ok()?;
     t.copy_into(&mut values);
     Some(values)
+}
+
+/// A tensor of `shape` holding `values` (row-major) on `dev`, known to be the `Cpu` with
+/// `E = f32`, its storage from the device's allocation cache as dfdx's own ops take theirs.
+///
+/// Our kernels compute into cache buffers ([`buffer`]) and copy the result out this way: a
+/// fresh `Vec` per call would cost page faults for every large output, and each would join
+/// dfdx's cache when dropped, growing it by a buffer per call.
+///
+/// # Panics
+/// When `D` is not the `Cpu` or `E` not `f32`; callers check [`is_cpu_f32`] first.
+pub(crate) fn tensor_from_values<S: Shape, E: Dtype, D: Device<E>>(
+    dev: &D,
+    shape: S,
+    values: &[f32],
+) -> Result<Tensor<S, E, D>, D::Err> {
+    let t: Tensor<S, E, D> = dev.try_zeros_like(&shape)?;
+    let mut t: Tensor<S, f32, Cpu> = cast(t).expect(ONLY_CPU_F32);
+    t.copy_from(values);
+    Ok(cast(t).expect(ONLY_CPU_F32))
 }
 
 /// The `Cpu`'s `f32` buffer type (what `Gradients` holds per tensor).

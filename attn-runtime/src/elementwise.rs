@@ -9,7 +9,8 @@ use rayon::prelude::*;
 
 use crate::counter_hash::{mix32, mix64};
 use crate::cpu_op::{
-    add_into, cast, cpu_values_mut, f32_values, for_each_maybe_parallel, is_cpu_f32, ONLY_CPU_F32,
+    add_into, buffer, cpu_values_mut, f32_buffer, for_each_maybe_parallel, is_cpu_f32,
+    tensor_from_values, ONLY_CPU_F32,
 };
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -36,22 +37,21 @@ where
     let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
     let x_ghost = x.ghost();
     let device = x.device().clone();
-    let xs: Vec<f32> = f32_values(x).ok_or_else(wrong)?;
-    let mut ys = vec![0f32; xs.len()];
+    let xs = f32_buffer(x).ok_or_else(wrong)?;
     let n = xs.len();
+    let mut ys = buffer::<E, _>(&device, n).dev()?;
     for_each_maybe_parallel(
         n,
         ys.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)),
         |c, (y, x)| forward(c, x, y),
     );
-    let values: Vec<E> = cast(ys).ok_or_else(wrong)?;
-    let out = device.try_tensor_from_vec(values, shape).dev()?;
+    let out = tensor_from_values(&device, shape, &ys).dev()?;
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
             // read in place: the gradient's own buffer, no copy
             let dy = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
-            let mut dx = vec![0f32; xs.len()];
+            let mut dx = buffer::<E, _>(&device, n)?;
             for_each_maybe_parallel(
                 n,
                 dx.par_chunks_mut(CHUNK)

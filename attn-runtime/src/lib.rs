@@ -9,12 +9,14 @@
 
 pub mod attention;
 mod counter_hash;
+mod cpu_gemm;
 mod cpu_op;
 pub mod data;
 pub mod elementwise;
 mod error;
 pub mod experiment;
 pub mod infer;
+mod linear_kernel;
 pub mod loss;
 mod loss_kernel;
 pub mod metrics;

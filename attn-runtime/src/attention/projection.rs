@@ -4,7 +4,9 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::{uniform::SampleUniform, Uniform};
 
+use crate::cpu_op::is_cpu_f32;
 use crate::error::{AttnError, DeviceResultExt};
+use crate::linear_kernel::try_linear;
 
 /// `y = x · Wᵀ + b` over the last axis, with the bias present only when `BIAS` is `true`.
 ///
@@ -95,8 +97,21 @@ where
 impl<const I: usize, const O: usize, E: Dtype, D: Device<E>, const BIAS: bool>
     Projection<I, O, E, D, BIAS>
 {
-    /// Projects `[N, I] -> [N, O]`.
+    /// Projects `[N, I] -> [N, O]`: for `f32` on the `Cpu` as one fused op (product and bias in
+    /// one pass), elsewhere as dfdx's matmul plus a broadcast add.
     pub fn try_forward_2d<N: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(N, Const<I>), E, D, T>,
+    ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {
+        if is_cpu_f32::<E, D>() {
+            return try_linear(x, &self.weight, self.bias.as_ref());
+        }
+        self.try_forward_2d_composite(x)
+    }
+
+    /// [`Self::try_forward_2d`] as dfdx's matmul plus a broadcast add on every device: the
+    /// reference the fused op is tested against.
+    pub(crate) fn try_forward_2d_composite<N: Dim, T: Tape<E, D>>(
         &self,
         x: Tensor<(N, Const<I>), E, D, T>,
     ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {

@@ -11,8 +11,8 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::cpu_op::{
-    add_into, cast, cpu_values_mut, f32_values, for_each_maybe_parallel, is_cpu_f32, min_len,
-    ONLY_CPU_F32,
+    add_into, buffer, cpu_values_mut, f32_buffer, for_each_maybe_parallel, is_cpu_f32, min_len,
+    tensor_from_values, ONLY_CPU_F32,
 };
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -164,11 +164,12 @@ fn fused<const M: usize, S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
     let x_ghost = x.ghost();
     let (gamma_ghost, beta_ghost) = (norm.gamma.ghost(), norm.beta.ghost());
     let device = x.device().clone();
-    let xs: Vec<f32> = f32_values(x).ok_or_else(wrong)?;
-    let gamma = f32_values(norm.gamma.clone()).ok_or_else(wrong)?;
-    let beta = f32_values(norm.beta.clone()).ok_or_else(wrong)?;
+    let xs = f32_buffer(x).ok_or_else(wrong)?;
+    let gamma = f32_buffer(norm.gamma.clone()).ok_or_else(wrong)?;
+    let beta = f32_buffer(norm.beta.clone()).ok_or_else(wrong)?;
     let rows = xs.len() / M;
-    let (mut ys, mut mean, mut rstd) = (vec![0f32; xs.len()], vec![0f32; rows], vec![0f32; rows]);
+    let mut ys = buffer::<E, _>(&device, xs.len()).dev()?;
+    let (mut mean, mut rstd) = (vec![0f32; rows], vec![0f32; rows]);
     forward(
         &xs,
         &gamma,
@@ -178,14 +179,13 @@ fn fused<const M: usize, S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
         &mut mean,
         &mut rstd,
     );
-    let values: Vec<E> = cast(ys).ok_or_else(wrong)?;
-    let out = device.try_tensor_from_vec(values, shape).dev()?;
+    let out = tensor_from_values(&device, shape, &ys).dev()?;
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
             // read in place: the gradient's own buffer, no copy
             let dy = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
-            let mut dx = vec![0f32; xs.len()];
+            let mut dx = buffer::<E, _>(&device, xs.len())?;
             let (dgamma, dbeta) = backward(&xs, &gamma, &mean, &rstd, dy, &mut dx);
             add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
             add_into(grads.get_or_alloc_mut(&gamma_ghost)?, &dgamma);

@@ -7,7 +7,9 @@ use super::head_layout::{HeadLayout, HeadRows};
 use super::kernel;
 use super::params::{AttnDims, FusedParams, KernelDropout};
 use crate::attention::{core::check_dropout, AttentionMask, AttentionOptions};
-use crate::cpu_op::{buffer, cast, cpu_values_mut, is_cpu_f32, CpuBuf, ONLY_CPU_F32};
+use crate::cpu_op::{
+    buffer, cast, cpu_values_mut, is_cpu_f32, tensor_from_values, CpuBuf, ONLY_CPU_F32,
+};
 use crate::error::{AttnError, DeviceResultExt};
 
 fn not_cpu_f32() -> AttnError {
@@ -230,16 +232,15 @@ where
         };
         kernel::forward(&params, q, k, v, out, lse)?;
     }
-    let out_values = match layout {
-        HeadLayout::Split => saved.out.to_vec(),
+    let out: Tensor<So, E, D> = match layout {
+        HeadLayout::Split => tensor_from_values(&device, out_shape, &saved.out),
         HeadLayout::Merged => {
-            let mut merged = vec![0.0; n_out];
+            let mut merged = buffer::<E, _>(&device, n_out).dev()?;
             out_rows.scatter(layout, &saved.out, &mut merged);
-            merged
+            tensor_from_values(&device, out_shape, &merged)
         }
-    };
-    let out = cpu.try_tensor_from_vec(out_values, out_shape).dev()?;
-    let out: Tensor<So, E, D> = cast(out).ok_or_else(not_cpu_f32)?;
+    }
+    .dev()?;
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
