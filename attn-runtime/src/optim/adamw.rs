@@ -1,6 +1,7 @@
 //! Adam and AdamW with named, saveable state, global-norm gradient clipping, and a learning rate
 //! set per step (see [`super::LrSchedule`]).
 
+use std::any::Any;
 use std::collections::BTreeMap;
 
 use dfdx::nn::tensor_collection::{
@@ -9,6 +10,7 @@ use dfdx::nn::tensor_collection::{
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::cpu_op::{f32_buffer, is_cpu_f32};
 use crate::error::AttnError;
 
 /// Adam's hyper-parameters. `weight_decay` is decoupled (AdamW, Loshchilov & Hutter) when
@@ -190,12 +192,9 @@ impl<'a, E: Dtype, D: Device<E>> TensorVisitor<E, D> for NormVisitor<'a, E, D> {
         (p, _name): (&mut Tensor<S, E, D>, String),
     ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
         if opts.do_gradient_update {
-            self.sum_sq += self
-                .grads
-                .get(p)
-                .as_vec()
+            self.sum_sq += values_f64(self.grads.get(p))
                 .iter()
-                .map(|g| g.to_f64().unwrap_or(0.0).powi(2))
+                .map(|g| g.powi(2))
                 .sum::<f64>();
         }
         Ok(None)
@@ -222,25 +221,39 @@ impl<'a, E: Dtype, D: Device<E>> TensorVisitor<E, D> for Updater<'a, E, D> {
         if !opts.do_gradient_update {
             return Ok(None);
         }
-        let grads: Vec<f64> = self
-            .grads
-            .get(p)
-            .as_vec()
-            .iter()
-            .map(|g| g.to_f64().unwrap_or(0.0))
-            .collect();
-        let mut values: Vec<f64> = p
-            .as_vec()
-            .iter()
-            .map(|v| v.to_f64().unwrap_or(0.0))
-            .collect();
+        let grads = values_f64(self.grads.get(p));
+        let mut values = values_f64(p.clone());
         self.adam
             .update_values(&name, &mut values, &grads, self.scale);
-        let values: Vec<E> = values
-            .into_iter()
-            .map(|v| E::from_f64(v).unwrap_or_default())
-            .collect();
-        p.copy_from(&values);
+        set_values_f64(p, &values);
         Ok(None)
     }
+}
+
+/// A tensor's values, row-major, as `f64` (a `memcpy` and a widening loop for `f32` on the `Cpu`,
+/// where dfdx's `as_vec` would walk it index by index).
+fn values_f64<S: Shape, E: Dtype, D: Device<E>>(t: Tensor<S, E, D>) -> Vec<f64> {
+    if is_cpu_f32::<E, D>() {
+        if let Some(values) = f32_buffer(t.clone()) {
+            return values.iter().map(|&x| f64::from(x)).collect();
+        }
+    }
+    t.as_vec()
+        .iter()
+        .map(|v| v.to_f64().unwrap_or(0.0))
+        .collect()
+}
+
+/// Overwrites a parameter with `values` (row-major), rounding to its dtype.
+fn set_values_f64<S: Shape, E: Dtype, D: Device<E>>(p: &mut Tensor<S, E, D>, values: &[f64]) {
+    if let Some(p) = (p as &mut dyn Any).downcast_mut::<Tensor<S, f32, Cpu>>() {
+        let narrowed: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        p.copy_from(&narrowed);
+        return;
+    }
+    let values: Vec<E> = values
+        .iter()
+        .map(|&v| E::from_f64(v).unwrap_or_default())
+        .collect();
+    p.copy_from(&values);
 }
