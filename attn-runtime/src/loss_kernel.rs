@@ -9,6 +9,7 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
+use crate::attention::fused::tile::{self, exp, Plain};
 use crate::cpu_op::{cast, min_len, values, CpuBuf};
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -43,11 +44,15 @@ pub(crate) fn forward(
         .enumerate()
         .map(|(task, (logits, lse))| {
             let mut total = 0f64;
+            let mut exps = vec![0f32; classes];
             for (i, (row, lse)) in logits.chunks(classes).zip(lse.iter_mut()).enumerate() {
                 let r = task * ROWS_PER_TASK + i;
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f32 = row.iter().map(|x| (x - max).exp()).sum();
-                *lse = max + sum.ln();
+                let max = tile::row_max(row);
+                // a plain map loop, which LLVM vectorises, then the sum apart
+                for (e, &x) in exps.iter_mut().zip(row) {
+                    *e = exp::<Plain>(x - max);
+                }
+                *lse = max + tile::sum(&exps).ln();
                 let w = rows.weights[r];
                 if w != 0.0 {
                     let target = row[rows.targets[r]] - *lse;
@@ -92,8 +97,8 @@ pub(crate) fn backward(
                     continue;
                 }
                 let l = lse[r];
-                for (d, x) in drow.iter_mut().zip(row) {
-                    *d += w * (spread - (x - l).exp());
+                for (d, &x) in drow.iter_mut().zip(row) {
+                    *d += w * (spread - exp::<Plain>(x - l));
                 }
                 drow[rows.targets[r]] += w * (1.0 - eps);
             }

@@ -11,6 +11,8 @@ use rayon::prelude::*;
 use super::dropout::RowDropout;
 use super::params::{expect_len, AttnDims, FusedParams};
 use super::tile::{self, gemm, Arith, Plain, Strided};
+#[cfg(target_arch = "x86_64")]
+use super::tile::{has_avx2_fma, has_avx512};
 use crate::error::AttnError;
 
 /// Queries per block (rows of a tile).
@@ -295,16 +297,6 @@ struct Head<'a> {
     out: &'a [f32],
     lse: &'a [f32],
     dout: &'a [f32],
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
-    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") && has_avx2_fma()
 }
 
 fn dispatch_forward(

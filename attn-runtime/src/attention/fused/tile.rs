@@ -32,6 +32,18 @@ impl Arith for Fused {
     }
 }
 
+/// Whether this CPU has AVX2 and FMA (checked at run time, cached by std).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn has_avx2_fma() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+/// Whether this CPU has AVX-512 F and VL besides AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn has_avx512() -> bool {
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") && has_avx2_fma()
+}
+
 /// One operand of [`gemm`]: a matrix `A` whose element `(r, kk)` is `data[r * rs + kk * cs]`, so
 /// that a row-major matrix (`rs = width, cs = 1`) and its transpose (`rs = 1, cs = width`) are
 /// read in place.
