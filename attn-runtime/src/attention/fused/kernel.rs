@@ -24,9 +24,9 @@ pub const BLOCK_K: usize = 64;
 ///
 /// The forward pass packs the keys of each (batch, head) transposed per key block (at most all of
 /// them at once: the size of `k`, rounded up to whole blocks) and each running task holds one
-/// tile and one output block; the backward pass holds,
+/// tile, one block of scaled queries and one output block; the backward pass holds,
 /// per running task (one per thread), the packed keys and values of one (batch, head), the row
-/// terms `rowsum(dO ∘ O)` and three tiles. Nothing grows with `Sq · Sk`.
+/// terms `rowsum(dO ∘ O)`, a block of scaled queries and three tiles. Nothing grows with `Sq · Sk`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scratch {
     /// Peak scratch of [`forward`] with `threads` worker threads.
@@ -42,7 +42,7 @@ impl Scratch {
         let packed_v = packed_len(dims.k_len, dims.value_dim);
         Scratch {
             forward: dims.problems() * packed_k + threads * forward_block_scratch(dims),
-            backward: threads * (packed_k + packed_v + dims.q_len + backward_tiles_scratch()),
+            backward: threads * (packed_k + packed_v + dims.q_len + backward_tiles_scratch(dims)),
         }
     }
 }
@@ -52,13 +52,13 @@ fn packed_len(k_len: usize, width: usize) -> usize {
 }
 
 fn forward_block_scratch(dims: &AttnDims) -> usize {
-    // score tile, output accumulator, running max and sum, dropout factors
-    BLOCK_Q * BLOCK_K + BLOCK_Q * dims.value_dim + 2 * BLOCK_Q + BLOCK_K
+    // scaled queries, score tile, output accumulator, running max and sum, dropout factors
+    BLOCK_Q * dims.head_dim + BLOCK_Q * BLOCK_K + BLOCK_Q * dims.value_dim + 2 * BLOCK_Q + BLOCK_K
 }
 
-fn backward_tiles_scratch() -> usize {
-    // weights, their gradient, and the dropout factors
-    3 * BLOCK_Q * BLOCK_K
+fn backward_tiles_scratch(dims: &AttnDims) -> usize {
+    // scaled queries, weights, their gradient, and the dropout factors
+    BLOCK_Q * dims.head_dim + 3 * BLOCK_Q * BLOCK_K
 }
 
 /// Forward pass: `out = softmax(scale · q · kᵀ + mask) · v` per (batch, head), with dropout on
@@ -383,7 +383,7 @@ unsafe fn forward_block_avx512(
     out: &mut [f32],
     lse: &mut [f32],
 ) {
-    forward_block::<tile::Fused>(params, block, q, kt, v, out, lse);
+    forward_block::<tile::FusedWide>(params, block, q, kt, v, out, lse);
 }
 
 /// [`backward_head_avx2`] compiled for AVX-512.
@@ -396,7 +396,7 @@ unsafe fn backward_head_avx512(
     dk: &mut [f32],
     dv: &mut [f32],
 ) {
-    backward_head::<tile::Fused>(params, head, dq, dk, dv);
+    backward_head::<tile::FusedWide>(params, head, dq, dk, dv);
 }
 
 /// The forward pass of one block of query rows: online softmax over the key blocks.
@@ -412,7 +412,10 @@ fn forward_block<A: Arith>(
 ) {
     let d = &params.dims;
     let (dk, dv, sk, rows) = (d.head_dim, d.value_dim, d.k_len, block.rows);
-    let q = &q[block.i0 * dk..][..rows * dk];
+    // the queries scaled once per block, so no tile needs a scaling pass over its scores
+    let mut q_scaled = q[block.i0 * dk..][..rows * dk].to_vec();
+    tile::scale(&mut q_scaled, params.scale);
+    let q = &q_scaled[..];
     let mut s = vec![0.0f32; rows * BLOCK_K];
     let mut acc = vec![0.0f32; rows * dv];
     let mut max = vec![f32::NEG_INFINITY; rows];
@@ -434,7 +437,6 @@ fn forward_block<A: Arith>(
         gemm::<A>(rows, n, dk, q_rows, kt, BLOCK_K, &mut s, BLOCK_K, false);
         for r in 0..rows {
             let row = &mut s[r * BLOCK_K..][..n];
-            tile::scale(row, params.scale);
             if tile == TileMask::Partial {
                 block.mask_row(params, r, j0, row);
             }
@@ -503,6 +505,7 @@ fn backward_head<A: Arith>(
     for (i, t) in row_terms.iter_mut().enumerate() {
         *t = tile::dot::<A>(&head.dout[i * vd..][..vd], &head.out[i * vd..][..vd]);
     }
+    let mut q_scaled = vec![0.0f32; BLOCK_Q * hd];
     let mut p = vec![0.0f32; BLOCK_Q * BLOCK_K];
     let mut dp = vec![0.0f32; BLOCK_Q * BLOCK_K];
     let mut keep = vec![1.0f32; BLOCK_Q * BLOCK_K];
@@ -510,6 +513,8 @@ fn backward_head<A: Arith>(
         let rows = BLOCK_Q.min(sq - i0);
         let block = QueryBlock::new(params, head.bh, i0, rows);
         let q = &head.q[i0 * hd..][..rows * hd];
+        q_scaled[..rows * hd].copy_from_slice(q);
+        tile::scale(&mut q_scaled[..rows * hd], params.scale);
         let dout = &head.dout[i0 * vd..][..rows * vd];
         let dq = &mut dq[i0 * hd..][..rows * hd];
         for t in block.key_blocks() {
@@ -520,7 +525,7 @@ fn backward_head<A: Arith>(
                 continue;
             }
             let q_rows = Strided {
-                data: q,
+                data: &q_scaled,
                 rs: hd,
                 cs: 1,
             };
@@ -533,7 +538,6 @@ fn backward_head<A: Arith>(
                     row.fill(0.0);
                     continue;
                 }
-                tile::scale(row, params.scale);
                 if tile == TileMask::Partial {
                     block.mask_row(params, r, j0, row);
                 }

@@ -5,6 +5,11 @@
 
 /// How a multiply-add is computed: plain `a * b + c`, or one fused instruction.
 pub(crate) trait Arith {
+    /// Whether [`gemm`]'s register block may be 32 columns wide: 4 rows × 32 columns is eight
+    /// 16-lane accumulators, enough to keep two FMA units busy through their latency, but it
+    /// would spill with 8-lane registers.
+    const WIDE: bool = false;
+
     /// `a * b + c`.
     fn madd(a: f32, b: f32, c: f32) -> f32;
 }
@@ -26,6 +31,20 @@ pub(crate) struct Fused;
 
 #[cfg(target_arch = "x86_64")]
 impl Arith for Fused {
+    #[inline(always)]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+/// [`Fused`] with the wide register block, for functions compiled with AVX-512.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct FusedWide;
+
+#[cfg(target_arch = "x86_64")]
+impl Arith for FusedWide {
+    const WIDE: bool = true;
+
     #[inline(always)]
     fn madd(a: f32, b: f32, c: f32) -> f32 {
         a.mul_add(b, c)
@@ -96,6 +115,12 @@ fn gemm_rows<A: Arith, const MR: usize>(
     accumulate: bool,
 ) {
     let mut j = 0;
+    if A::WIDE {
+        while j + 32 <= n {
+            block::<A, MR, 32>(i, j, k, a, b, ldb, c, ldc, accumulate);
+            j += 32;
+        }
+    }
     while j + 16 <= n {
         block::<A, MR, 16>(i, j, k, a, b, ldb, c, ldc, accumulate);
         j += 16;
