@@ -7,6 +7,7 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
+use crate::attention::fused::tile::{exp, Plain};
 use crate::counter_hash::{mix32, mix64};
 use crate::cpu_op::{
     add_into, buffer, cpu_values_mut, f32_buffer, for_each_maybe_parallel, is_cpu_f32,
@@ -118,7 +119,6 @@ pub fn try_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 /// vectorisable `exp`).
 #[inline(always)]
 fn erf(x: f32) -> f32 {
-    use crate::attention::fused::tile::{exp, Plain};
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
     let poly = t
@@ -139,22 +139,78 @@ fn erf(x: f32) -> f32 {
 pub(crate) fn try_gelu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
-    use crate::attention::fused::tile::{exp, Plain};
     const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
     // 1 / sqrt(2π)
     const INV_SQRT_2PI: f32 = 0.398_942_3;
+    try_pointwise(
+        x,
+        |x| 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2)),
+        |x| {
+            let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
+            let pdf = INV_SQRT_2PI * exp::<Plain>(-0.5 * x * x);
+            cdf + x * pdf
+        },
+    )
+}
+
+/// SiLU `x·σ(x)` in one pass each way (`d/dx = σ(x)·(1 + x·(1 − σ(x)))`), for `f32` on the
+/// `Cpu`.
+///
+/// # Shapes
+/// Any; the output has `x`'s shape.
+pub(crate) fn try_silu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<S, E, D, T>,
+) -> Result<Tensor<S, E, D, T>, AttnError> {
+    try_pointwise(
+        x,
+        |x| x / (1.0 + exp::<Plain>(-x)),
+        |x| {
+            let sigma = 1.0 / (1.0 + exp::<Plain>(-x));
+            sigma * (1.0 + x * (1.0 - sigma))
+        },
+    )
+}
+
+/// ReLU `max(0, x)` in one parallel pass each way (gradient 0 at 0, as PyTorch's), for `f32`
+/// on the `Cpu`.
+///
+/// # Shapes
+/// Any; the output has `x`'s shape.
+pub(crate) fn try_relu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<S, E, D, T>,
+) -> Result<Tensor<S, E, D, T>, AttnError> {
+    try_pointwise(
+        x,
+        |x| if x > 0.0 { x } else { 0.0 },
+        |x| if x > 0.0 { 1.0 } else { 0.0 },
+    )
+}
+
+/// `y = f(x)` element by element and, on a tape, `dx += dy · f'(x)`: [`try_unary`] for functions
+/// of one value (monomorphised, so the loops inline `f` and vectorise).
+fn try_pointwise<S, E, D, T, F, Df>(
+    x: Tensor<S, E, D, T>,
+    f: F,
+    derivative: Df,
+) -> Result<Tensor<S, E, D, T>, AttnError>
+where
+    S: Shape,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+    F: Fn(f32) -> f32 + Sync,
+    Df: Fn(f32) -> f32 + Sync + Send + 'static,
+{
     try_unary(
         x,
-        |_, x, y| {
+        move |_, x, y| {
             for (y, &x) in y.iter_mut().zip(x) {
-                *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
+                *y = f(x);
             }
         },
-        |_, x, dy, dx| {
+        move |_, x, dy, dx| {
             for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
-                let pdf = INV_SQRT_2PI * exp::<Plain>(-0.5 * x * x);
-                *dx = dy * (cdf + x * pdf);
+                *dx = dy * derivative(x);
             }
         },
     )
@@ -184,15 +240,19 @@ mod tests {
         assert_eq!(try_dropout(x.clone(), 0.0).unwrap().as_vec(), x.as_vec());
     }
 
-    #[test]
-    fn gelu_kernel_matches_the_composite_gelu_values_and_gradients() {
-        use crate::transformer::Gelu;
+    type Op = fn(
+        Tensor<Rank1<9000>, f32, Cpu, OwnedTape<f32, Cpu>>,
+    ) -> Result<Tensor<Rank1<9000>, f32, Cpu, OwnedTape<f32, Cpu>>, AttnError>;
+
+    /// A kernel against dfdx's composite form of the same function: values and gradients on
+    /// 9,000 normal samples scaled by 3 (both tails and the kink or bend at 0).
+    fn check_against_composite(fused: Op, composite: Op) {
         let dev = Cpu::seed_from_u64(2);
         let x: Tensor<Rank1<9000>, f32, Cpu> = dev.sample_normal();
         let x = x * 3.0;
         let up: Tensor<Rank1<9000>, f32, Cpu> = dev.sample_normal();
-        let fused = try_gelu_cpu(x.leaky_trace()).unwrap();
-        let composite = Gelu::try_apply_composite(x.leaky_trace()).unwrap();
+        let fused = fused(x.leaky_trace()).unwrap();
+        let composite = composite(x.leaky_trace()).unwrap();
         let (a, b) = (
             fused.retaped::<NoneTape>().as_vec(),
             composite.retaped::<NoneTape>().as_vec(),
@@ -205,5 +265,21 @@ mod tests {
         for (i, (a, b)) in ga.iter().zip(&gb).enumerate() {
             assert!((a - b).abs() < 2e-6 * (1.0 + b.abs()), "[{i}] {a} vs {b}");
         }
+    }
+
+    #[test]
+    fn gelu_kernel_matches_the_composite_gelu_values_and_gradients() {
+        check_against_composite(try_gelu_cpu, crate::transformer::Gelu::try_apply_composite);
+    }
+
+    #[test]
+    fn silu_and_relu_kernels_match_dfdx_values_and_gradients() {
+        check_against_composite(try_silu_cpu, |x| {
+            let (mut tape, x) = crate::tape_holder::TapeHolder::split(x);
+            let gate = tape.run(&x, |x| x.try_sigmoid().dev())?;
+            let out = tape.run(&x, |x| x.try_mul(gate).dev())?;
+            Ok(tape.finish(out))
+        });
+        check_against_composite(try_relu_cpu, |x| x.try_relu().dev());
     }
 }

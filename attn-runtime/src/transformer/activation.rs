@@ -34,10 +34,22 @@ macro_rules! unary_activation {
     };
 }
 
-unary_activation!(
-    /// `max(0, x)`. **PyTorch equivalent**: `F.relu`.
-    Relu, "Relu", try_relu
-);
+/// `max(0, x)`. **PyTorch equivalent**: `F.relu`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Relu;
+
+impl Activation for Relu {
+    const NAME: &'static str = "Relu";
+
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        x: Tensor<S, E, D, T>,
+    ) -> Result<Tensor<S, E, D, T>, AttnError> {
+        if crate::cpu_op::is_cpu_f32::<E, D>() {
+            return crate::elementwise::try_relu_cpu(x);
+        }
+        x.try_relu().dev()
+    }
+}
 unary_activation!(
     /// The tanh approximation of GELU, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
     /// **PyTorch equivalent**: `F.gelu(x, approximate="tanh")`.
@@ -82,6 +94,9 @@ impl Activation for Silu {
     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError> {
+        if crate::cpu_op::is_cpu_f32::<E, D>() {
+            return crate::elementwise::try_silu_cpu(x);
+        }
         let (mut tape, x) = TapeHolder::split(x);
         let gate = tape.run(&x, |x| x.try_sigmoid().dev())?;
         let out = tape.run(&x, |x| x.try_mul(gate).dev())?;
