@@ -50,6 +50,11 @@ const PARALLEL_MIN_MACS: usize = 1 << 20;
 
 /// `dst = a · b`, or `dst += a · b` when `accumulate`; `dst` is `a.rows × b.cols` row-major.
 ///
+/// # Shapes
+/// `a: [M, K]`, `b: [K, N]` (either may be a transposed view) → `dst: [M, N]`.
+///
+/// **PyTorch equivalent**: `torch.mm(a, b, out=dst)`, or `dst.addmm_(a, b)` when accumulating.
+///
 /// # Panics
 /// When the inner dimensions or `dst`'s size do not match.
 pub(crate) fn matmul_into(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>) {

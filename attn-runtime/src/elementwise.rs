@@ -136,6 +136,8 @@ fn erf(x: f32) -> f32 {
 ///
 /// # Shapes
 /// Any; the output has `x`'s shape.
+///
+/// **PyTorch equivalent**: `F.gelu(x)`.
 pub(crate) fn try_gelu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
@@ -158,6 +160,8 @@ pub(crate) fn try_gelu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 ///
 /// # Shapes
 /// Any; the output has `x`'s shape.
+///
+/// **PyTorch equivalent**: `F.silu(x)`.
 pub(crate) fn try_silu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
@@ -176,6 +180,8 @@ pub(crate) fn try_silu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 ///
 /// # Shapes
 /// Any; the output has `x`'s shape.
+///
+/// **PyTorch equivalent**: `F.relu(x)`.
 pub(crate) fn try_relu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
