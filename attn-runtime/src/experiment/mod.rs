@@ -17,5 +17,5 @@ pub use peak_memory::{
 };
 pub use record::{CurvePoint, RunRecord};
 pub use runner::{read_records, run_sweep, QuietSweep, SweepObserver, SweepRun, RECORDS_FILE};
-pub use stability::{grad_norm_spread, loss_spikes, Stability};
+pub use stability::{grad_norm_spread, loss_spikes, Stability, SPIKE_FACTOR, SPIKE_WINDOW};
 pub use sweep_decl::{SweepDecl, SweepPoint, RUNTIME_SETTINGS};
