@@ -16,8 +16,9 @@ pub trait Activation: Clone + Copy + std::fmt::Debug + Default + 'static {
     ) -> Result<Tensor<S, E, D, T>, AttnError>;
 }
 
+/// An activation that is one dfdx op, optionally with our CPU kernel for `f32` on the `Cpu`.
 macro_rules! unary_activation {
-    ($(#[$doc:meta])* $name:ident, $decl:literal, $op:ident) => {
+    ($(#[$doc:meta])* $name:ident, $decl:literal, $op:ident $(, cpu: $kernel:path)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default)]
         pub struct $name;
@@ -28,28 +29,21 @@ macro_rules! unary_activation {
             fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
                 x: Tensor<S, E, D, T>,
             ) -> Result<Tensor<S, E, D, T>, AttnError> {
+                $(
+                    if crate::cpu_op::is_cpu_f32::<E, D>() {
+                        return $kernel(x);
+                    }
+                )?
                 x.$op().dev()
             }
         }
     };
 }
 
-/// `max(0, x)`. **PyTorch equivalent**: `F.relu`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Relu;
-
-impl Activation for Relu {
-    const NAME: &'static str = "Relu";
-
-    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
-        x: Tensor<S, E, D, T>,
-    ) -> Result<Tensor<S, E, D, T>, AttnError> {
-        if crate::cpu_op::is_cpu_f32::<E, D>() {
-            return crate::elementwise::try_relu_cpu(x);
-        }
-        x.try_relu().dev()
-    }
-}
+unary_activation!(
+    /// `max(0, x)`. **PyTorch equivalent**: `F.relu`.
+    Relu, "Relu", try_relu, cpu: crate::elementwise::try_relu_cpu
+);
 unary_activation!(
     /// The tanh approximation of GELU, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
     /// **PyTorch equivalent**: `F.gelu(x, approximate="tanh")`.

@@ -299,105 +299,61 @@ struct Head<'a> {
     dout: &'a [f32],
 }
 
-fn dispatch_forward(
-    params: &FusedParams<'_>,
-    block: &QueryBlock,
-    q: &[f32],
-    kt: &[f32],
-    v: &[f32],
-    out: &mut [f32],
-    lse: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
-        unsafe { forward_block_avx512(params, block, q, kt, v, out, lse) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        unsafe { forward_block_avx2(params, block, q, kt, v, out, lse) };
-        return;
-    }
-    forward_block::<Plain>(params, block, q, kt, v, out, lse);
+/// Defines `$name`, which runs `$generic` compiled for the best instruction set this CPU has:
+/// AVX-512 (with the wide register block, [`tile::FusedWide`]), AVX2 + FMA ([`tile::Fused`]),
+/// or plain arithmetic ([`Plain`]), chosen at run time. Closures do not inherit target features,
+/// so each variant is its own `#[target_feature]` function around the same generic code.
+macro_rules! simd_dispatch {
+    ($(#[$doc:meta])* fn $name:ident => $generic:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $generic::<tile::FusedWide>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $generic::<tile::Fused>($($arg),*)
+                }
+                if has_avx512() {
+                    // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if has_avx2_fma() {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $generic::<Plain>($($arg),*)
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn forward_block_avx2(
-    params: &FusedParams<'_>,
-    block: &QueryBlock,
-    q: &[f32],
-    kt: &[f32],
-    v: &[f32],
-    out: &mut [f32],
-    lse: &mut [f32],
-) {
-    forward_block::<tile::Fused>(params, block, q, kt, v, out, lse);
-}
+simd_dispatch!(
+    /// [`forward_block`] on the best instruction set available.
+    fn dispatch_forward => forward_block(
+        params: &FusedParams<'_>,
+        block: &QueryBlock,
+        q: &[f32],
+        kt: &[f32],
+        v: &[f32],
+        out: &mut [f32],
+        lse: &mut [f32],
+    )
+);
 
-fn dispatch_backward(
-    params: &FusedParams<'_>,
-    head: &Head<'_>,
-    dq: &mut [f32],
-    dk: &mut [f32],
-    dv: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
-        unsafe { backward_head_avx512(params, head, dq, dk, dv) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        unsafe { backward_head_avx2(params, head, dq, dk, dv) };
-        return;
-    }
-    backward_head::<Plain>(params, head, dq, dk, dv);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn backward_head_avx2(
-    params: &FusedParams<'_>,
-    head: &Head<'_>,
-    dq: &mut [f32],
-    dk: &mut [f32],
-    dv: &mut [f32],
-) {
-    backward_head::<tile::Fused>(params, head, dq, dk, dv);
-}
-
-/// [`forward_block_avx2`] compiled for AVX-512: the same code, with 16-lane registers.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn forward_block_avx512(
-    params: &FusedParams<'_>,
-    block: &QueryBlock,
-    q: &[f32],
-    kt: &[f32],
-    v: &[f32],
-    out: &mut [f32],
-    lse: &mut [f32],
-) {
-    forward_block::<tile::FusedWide>(params, block, q, kt, v, out, lse);
-}
-
-/// [`backward_head_avx2`] compiled for AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn backward_head_avx512(
-    params: &FusedParams<'_>,
-    head: &Head<'_>,
-    dq: &mut [f32],
-    dk: &mut [f32],
-    dv: &mut [f32],
-) {
-    backward_head::<tile::FusedWide>(params, head, dq, dk, dv);
-}
+simd_dispatch!(
+    /// [`backward_head`] on the best instruction set available.
+    fn dispatch_backward => backward_head(
+        params: &FusedParams<'_>,
+        head: &Head<'_>,
+        dq: &mut [f32],
+        dk: &mut [f32],
+        dv: &mut [f32],
+    )
+);
 
 /// The forward pass of one block of query rows: online softmax over the key blocks.
 #[inline(always)]
