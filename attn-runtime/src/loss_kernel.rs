@@ -10,7 +10,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::attention::fused::tile::{self, exp, Plain};
-use crate::cpu_op::{cast, min_len, values, CpuBuf};
+use crate::cpu_op::{cast, f32_buffer, min_len, CpuBuf};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Rows per parallel task.
@@ -119,9 +119,7 @@ pub(crate) fn try_fused_cross_entropy<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     let (logits, mut tape) = logits.try_contiguous().dev()?.split_tape();
     let ghost = logits.ghost();
     let device = logits.device().clone();
-    let cpu_logits: Tensor<(usize, usize), f32, Cpu> = cast(logits).ok_or_else(wrong)?;
-    let saved: CpuBuf = values::<_, E, _>(&device, &cpu_logits).dev()?;
-    drop(cpu_logits);
+    let saved: CpuBuf = f32_buffer(logits).ok_or_else(wrong)?;
     let mut lse = vec![0f32; n];
     let loss = forward(&saved, classes, &rows, &mut lse);
     let value: E = cast(loss).ok_or_else(wrong)?;

@@ -8,7 +8,7 @@ use super::kernel;
 use super::params::{AttnDims, FusedParams, KernelDropout};
 use crate::attention::{core::check_dropout, AttentionMask, AttentionOptions};
 use crate::cpu_op::{
-    buffer, cast, cpu_values_mut, is_cpu_f32, tensor_from_values, CpuBuf, ONLY_CPU_F32,
+    buffer, cast, cpu_values_mut, is_cpu_f32, tensor_from_values, values, CpuBuf, ONLY_CPU_F32,
 };
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -156,8 +156,7 @@ fn split_values<S: Shape, E, D: Storage<E>>(
     rows: HeadRows,
     layout: HeadLayout,
 ) -> Result<CpuBuf, D::Err> {
-    let mut buf = buffer(dev, t.shape().num_elements())?;
-    t.copy_into(&mut buf);
+    let buf = values::<_, E, _>(dev, t)?;
     if layout == HeadLayout::Split {
         return Ok(buf);
     }
