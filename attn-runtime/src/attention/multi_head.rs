@@ -203,12 +203,7 @@ where
         if opts.rotary.is_none() && use_fused::<E, D>(opts, M / H, M / H)? {
             // Heads split and merged inside the fused op, without copies of their own.
             let q = self.q_proj.try_forward_3d(query)?;
-            let k = self
-                .k_proj
-                .try_forward_3d(onto_tape::<_, _, _, Tq, _>(key))?;
-            let v = self
-                .v_proj
-                .try_forward_3d(onto_tape::<_, _, _, Tq, _>(value))?;
+            let (k, v) = self.try_project_key_value_merged::<B, Sk, Tq, Tk, Tv>(key, value)?;
             let context = fused::try_fused_merged_heads::<_, _, _, M, H, _, _, _>(q, k, v, opts)?;
             return Ok(AttnOutput {
                 context: self.out_proj.try_forward_3d(context)?,
@@ -248,16 +243,39 @@ where
         Tk: Tape<E, D>,
         Tv: Tape<E, D>,
     {
+        let (k, v) = self.try_project_key_value_merged::<B, Sk, T, Tk, Tv>(key, value)?;
+        Ok((
+            split_heads::<_, _, H, M, _, _, _>(k, M / H)?,
+            split_heads::<_, _, H, M, _, _, _>(v, M / H)?,
+        ))
+    }
+
+    /// The key and value projections with the heads side by side, recorded on the tape `T`:
+    /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, Sk, M]` each.
+    #[allow(clippy::type_complexity)]
+    fn try_project_key_value_merged<B: Dim, Sk: Dim, T, Tk, Tv>(
+        &self,
+        key: Tensor<(B, Sk, Const<K>), E, D, Tk>,
+        value: Tensor<(B, Sk, Const<V>), E, D, Tv>,
+    ) -> Result<
+        (
+            Tensor<(B, Sk, Const<M>), E, D, T>,
+            Tensor<(B, Sk, Const<M>), E, D, T>,
+        ),
+        AttnError,
+    >
+    where
+        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D>,
+        Tv: Tape<E, D>,
+    {
         let k = self
             .k_proj
             .try_forward_3d(onto_tape::<_, _, _, T, _>(key))?;
         let v = self
             .v_proj
             .try_forward_3d(onto_tape::<_, _, _, T, _>(value))?;
-        Ok((
-            split_heads::<_, _, H, M, _, _, _>(k, M / H)?,
-            split_heads::<_, _, H, M, _, _, _>(v, M / H)?,
-        ))
+        Ok((k, v))
     }
 
     /// Attention over already projected heads (rotary applied here when `opts.rotary`), then
