@@ -1,0 +1,32 @@
+//! `arch:` — the architectures.
+
+use crate::TaskKind;
+
+vocabulary! {
+    /// The architecture a declaration chooses with `arch:`.
+    pub enum Arch {
+        /// One attention head (dot-product or scaled) over token embeddings, then a task head.
+        SingleHead = "SingleHead",
+        /// A stack of multi-head self-attention layers (residual + layer norm), then a task head.
+        SelfAttention = "SelfAttention",
+        /// Self-attention over the patches of an image (a small vision transformer).
+        PatchAttention = "PatchAttention",
+        /// LSTM/GRU encoder(-decoder) with additive or multiplicative attention.
+        Recurrent = "Recurrent",
+        /// Transformer encoder, or encoder-decoder.
+        Transformer = "Transformer",
+    }
+}
+
+impl Arch {
+    /// The tasks this architecture can be declared for.
+    pub const fn tasks(self) -> &'static [TaskKind] {
+        use TaskKind::*;
+        match self {
+            Arch::SingleHead | Arch::SelfAttention => &[Classify, Tag],
+            Arch::PatchAttention => &[ImageClassify],
+            Arch::Recurrent => &[Classify, Seq2Seq],
+            Arch::Transformer => &[Classify, Tag, Seq2Seq],
+        }
+    }
+}
