@@ -67,6 +67,15 @@ pub enum AttnError {
         /// Where the last good checkpoint is (or that there is none yet).
         checkpoint: String,
     },
+    /// A training step's loss or gradient norm is NaN or infinite; nothing was updated.
+    /// [`train`](crate::train::train) turns it into [`AttnError::Diverged`].
+    #[error("the {what} is {value}; lower the learning rate, enable gradient clipping (--clip), or check the data")]
+    NonFinite {
+        /// What was not finite: `"loss"` or `"gradient norm"`.
+        what: &'static str,
+        /// Its value (NaN or ±infinity).
+        value: f64,
+    },
     /// A tensor in a checkpoint or state dict is missing or has the wrong shape.
     #[error("state dict: {reason}")]
     StateDict {

@@ -127,7 +127,7 @@ impl Adam {
     /// traced forward and backward pass gives (unused parameters then have zero gradients).
     ///
     /// # Errors
-    /// [`AttnError::InvalidInput`] when the gradient norm is not finite (nothing is updated);
+    /// [`AttnError::NonFinite`] when the gradient norm is not finite (nothing is updated);
     /// [`AttnError::Device`] when a device operation fails.
     pub fn update<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
         &mut self,
@@ -137,9 +137,9 @@ impl Adam {
     ) -> Result<f64, AttnError> {
         let norm = grad_norm(model, grads)?;
         if !norm.is_finite() {
-            return Err(AttnError::InvalidInput {
-                reason: format!("the gradient norm is {norm}"),
-                fix: "lower the learning rate or enable gradient clipping".into(),
+            return Err(AttnError::NonFinite {
+                what: "gradient norm",
+                value: norm,
             });
         }
         let scale = match clip_norm {

@@ -268,9 +268,7 @@ pub fn train(
             };
             let report = match model.train_step_with(batch, &settings) {
                 Ok(r) => r,
-                Err(AttnError::InvalidInput { reason, .. })
-                    if reason.contains("NaN") || reason.contains("inf") =>
-                {
+                Err(AttnError::NonFinite { what, value }) => {
                     let checkpoint = if state.epochs_done > 0 {
                         format!(
                             "{} (epoch {})",
@@ -283,7 +281,7 @@ pub fn train(
                     return Err(AttnError::Diverged {
                         epoch,
                         step: state.steps + 1,
-                        reason,
+                        reason: format!("the {what} is {value}"),
                         checkpoint,
                     });
                 }

@@ -91,7 +91,7 @@ pub trait ZooModel {
     /// One training step: forward in training mode, cross-entropy, backward, Adam update.
     ///
     /// # Errors
-    /// [`AttnError::InvalidInput`] when the loss or the gradient is not finite; the parameters
+    /// [`AttnError::NonFinite`] when the loss or the gradient norm is not finite; the parameters
     /// are then left as they were.
     fn train_step_with(
         &mut self,
@@ -220,11 +220,9 @@ where
             try_cross_entropy_rows_smoothed(out.logits, &batch.targets, settings.label_smoothing)?;
         let value = loss.array();
         if !value.is_finite() {
-            return Err(AttnError::InvalidInput {
-                reason: format!("the loss is {value}"),
-                fix:
-                    "lower the learning rate, enable gradient clipping (--clip), or check the data"
-                        .into(),
+            return Err(AttnError::NonFinite {
+                what: "loss",
+                value: value.into(),
             });
         }
         let grads = loss.backward();
