@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod rnn;
+pub mod run;
 pub mod state_dict;
 pub mod suggest;
 pub mod tape_holder;

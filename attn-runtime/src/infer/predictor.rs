@@ -7,8 +7,8 @@ use super::BeamSearch;
 use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::TaskSpec;
+use crate::run::LoadedRun;
 use crate::tokens::{BOS, EOS};
-use crate::train::LoadedRun;
 use crate::zoo::{Batch, ForwardSummary, Inputs};
 
 /// One attention map of a prediction: the layer, `[B = 1, H, Sq, Sk]`, and the weights.

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::run_dir::{
-    EpochReport, RunConfig, RunDir, RunState, RunSummary, BEST, INTERRUPTED, LAST, OPTIMIZER,
-};
-use super::{Scores, TrainConfig};
 use crate::data::{batches, bucketed_batches, prepare, Dataset, Encoded, Vocabs};
 use crate::error::AttnError;
 use crate::model::{ModelMeta, TaskSpec};
 use crate::optim::LrSchedule;
+use crate::run::{
+    EpochReport, LoadedRun, RunConfig, RunDir, RunState, RunSummary, Scores, TrainConfig, BEST,
+    INTERRUPTED, LAST, OPTIMIZER,
+};
 use crate::zoo::{
     adam_state_from_state_dict, adam_state_to_state_dict, StepReport, StepSettings, ZooEntry,
     ZooModel,
@@ -450,7 +450,7 @@ fn write_example_reports(
     let Ok(config) = run.read_json::<RunConfig>("config.json") else {
         return;
     };
-    let predictor = Predictor::new(super::LoadedRun {
+    let predictor = Predictor::new(LoadedRun {
         dir: run.clone(),
         config,
         vocabs: data.vocabs.clone(),

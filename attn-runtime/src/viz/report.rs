@@ -12,7 +12,7 @@ use super::{
 };
 use crate::error::AttnError;
 use crate::infer::{AttentionMap, Prediction};
-use crate::train::write_atomic;
+use crate::run::write_atomic;
 
 /// What [`write_report`] wrote.
 #[derive(Clone, Debug, Serialize)]

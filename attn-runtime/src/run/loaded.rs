@@ -1,0 +1,68 @@
+//! A trained run loaded back: its settings, vocabularies and best checkpoint, what evaluation
+//! and prediction start from.
+
+use std::path::Path;
+
+use super::{RunConfig, RunDir, BEST};
+use crate::data::Vocabs;
+use crate::error::AttnError;
+use crate::zoo::{ZooEntry, ZooModel};
+
+/// A trained run, loaded: its settings, vocabularies and best checkpoint.
+pub struct LoadedRun {
+    /// The run directory.
+    pub dir: RunDir,
+    /// `config.json`.
+    pub config: RunConfig,
+    /// `vocab.json`.
+    pub vocabs: Vocabs,
+    /// The model with its best parameters.
+    pub model: Box<dyn ZooModel>,
+}
+
+/// The model name a run directory was trained with (to find its registry entry).
+///
+/// # Errors
+/// [`AttnError::Data`] when `dir` is not a run directory.
+pub fn run_model_name(dir: &Path) -> Result<String, AttnError> {
+    Ok(RunDir::open(dir)?
+        .read_json::<RunConfig>("config.json")?
+        .model)
+}
+
+/// Loads a run's best checkpoint into `entry`'s model.
+///
+/// # Errors
+/// [`AttnError::Data`] when `entry` is not the run's model or a file is missing;
+/// [`AttnError::StateDict`] when the checkpoint does not fit.
+pub fn load_run(dir: &Path, entry: &dyn ZooEntry) -> Result<LoadedRun, AttnError> {
+    let run = RunDir::open(dir)?;
+    let config: RunConfig = run.read_json("config.json")?;
+    if config.model != entry.meta().name {
+        return Err(AttnError::data(
+            dir.display().to_string(),
+            format!(
+                "this run trained `{}`, not `{}`",
+                config.model,
+                entry.meta().name
+            ),
+            "load it with its own model",
+        ));
+    }
+    if !run.path.join(BEST).is_file() {
+        return Err(AttnError::data(
+            dir.display().to_string(),
+            format!("no checkpoint ({BEST}): the run has not completed an epoch"),
+            "train it for at least one epoch (train <model> --resume <dir>), or pick another run",
+        ));
+    }
+    let vocabs = run.read_json::<Vocabs>("vocab.json")?.reindexed();
+    let mut model = entry.instantiate(config.train.seed)?;
+    model.load(&run.read_state_dict(BEST)?)?;
+    Ok(LoadedRun {
+        dir: run,
+        config,
+        vocabs,
+        model,
+    })
+}

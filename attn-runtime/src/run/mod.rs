@@ -1,0 +1,20 @@
+//! A training run as it lives on disk, `runs/<model>/<timestamp>/`: its settings
+//! (`config.json`), vocabularies, state, metrics and checkpoints, every file written
+//! atomically, and the run loaded back for evaluation and prediction.
+//!
+//! This is the layer under both [`train`](crate::train), which writes runs, and
+//! [`infer`](crate::infer), which reads them: the types they share live here, so neither
+//! imports the other's (`train` re-exports them under their old paths).
+
+mod config;
+mod dir;
+mod loaded;
+mod scores;
+
+pub use config::TrainConfig;
+pub use dir::{
+    write_atomic, EpochReport, RunConfig, RunDir, RunState, RunSummary, BEST, INTERRUPTED, LAST,
+    OPTIMIZER,
+};
+pub use loaded::{load_run, run_model_name, LoadedRun};
+pub use scores::Scores;
