@@ -2,85 +2,9 @@
 
 use syn::{Attribute, Ident, Visibility};
 
-/// The architectures a declaration can choose with `arch:`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arch {
-    /// One attention head (dot-product or scaled) over token embeddings, then a task head.
-    SingleHead,
-    /// A stack of multi-head self-attention layers (residual + layer norm), then a task head.
-    SelfAttention,
-    /// Self-attention over the patches of an image (a small vision transformer).
-    PatchAttention,
-    /// LSTM/GRU encoder(-decoder) with additive or multiplicative attention.
-    Recurrent,
-    /// Transformer encoder, or encoder-decoder.
-    Transformer,
-}
-
-impl Arch {
-    pub const ALL: [(&'static str, Arch); 5] = [
-        ("SingleHead", Arch::SingleHead),
-        ("SelfAttention", Arch::SelfAttention),
-        ("PatchAttention", Arch::PatchAttention),
-        ("Recurrent", Arch::Recurrent),
-        ("Transformer", Arch::Transformer),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, a)| *a == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
-    }
-
-    /// The tasks this architecture can be declared for.
-    pub fn tasks(self) -> &'static [TaskKind] {
-        use TaskKind::*;
-        match self {
-            Arch::SingleHead | Arch::SelfAttention => &[Classify, Tag],
-            Arch::PatchAttention => &[ImageClassify],
-            Arch::Recurrent => &[Classify, Seq2Seq],
-            Arch::Transformer => &[Classify, Tag, Seq2Seq],
-        }
-    }
-}
-
-/// The task kinds, by the name of their `task:` block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TaskKind {
-    Classify,
-    Tag,
-    Seq2Seq,
-    ImageClassify,
-}
-
-impl TaskKind {
-    pub const ALL: [(&'static str, TaskKind); 4] = [
-        ("Classify", TaskKind::Classify),
-        ("Tag", TaskKind::Tag),
-        ("Seq2Seq", TaskKind::Seq2Seq),
-        ("ImageClassify", TaskKind::ImageClassify),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, t)| *t == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
-    }
-
-    /// The fields of the task block, in the order they are documented.
-    pub fn fields(self) -> &'static [&'static str] {
-        match self {
-            TaskKind::Classify => &["vocab", "max_len", "classes"],
-            TaskKind::Tag => &["vocab", "max_len", "tags"],
-            TaskKind::Seq2Seq => &["src_vocab", "tgt_vocab", "src_len", "tgt_len"],
-            TaskKind::ImageClassify => &["channels", "height", "width", "classes"],
-        }
-    }
-}
+pub use attn_spec::{
+    Activation, Arch, Cell, DataSet, Norm, Pooling, Positional, RnnAttention, Scoring, TaskKind,
+};
 
 /// A task with its sizes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,7 +33,20 @@ pub enum Task {
     },
 }
 
-/// A closed set of names a key can take, e.g. `activation: Gelu`.
+impl Task {
+    /// The kind of task, without its sizes.
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            Task::Classify { .. } => TaskKind::Classify,
+            Task::Tag { .. } => TaskKind::Tag,
+            Task::Seq2Seq { .. } => TaskKind::Seq2Seq,
+            Task::ImageClassify { .. } => TaskKind::ImageClassify,
+        }
+    }
+}
+
+/// A closed set of names a key can take, e.g. `activation: Gelu`: the key and the spellings of
+/// an `attn_spec` enum (its `NAMES`), so the macro accepts exactly the values the runtime has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Choice {
     pub key: &'static str,
@@ -118,54 +55,32 @@ pub struct Choice {
 
 pub const ACTIVATION: Choice = Choice {
     key: "activation",
-    options: &[
-        "Relu",
-        "Gelu",
-        "GeluTanh",
-        "Silu",
-        "Tanh",
-        "Sigmoid",
-        "LeakyRelu",
-        "Geglu",
-        "Swiglu",
-    ],
+    options: Activation::NAMES,
 };
 pub const NORM: Choice = Choice {
     key: "norm",
-    options: &["Pre", "Post"],
+    options: Norm::NAMES,
 };
 pub const POSITIONAL: Choice = Choice {
     key: "positional",
-    options: &["Sinusoidal", "Learned", "Rotary", "None"],
+    options: Positional::NAMES,
 };
 pub const SCORING: Choice = Choice {
     key: "scoring",
-    options: &["Dot", "Scaled"],
+    options: Scoring::NAMES,
 };
 pub const POOLING: Choice = Choice {
     key: "pooling",
-    options: &["Mean", "Cls"],
+    options: Pooling::NAMES,
 };
 pub const CELL: Choice = Choice {
     key: "cell",
-    options: &["Lstm", "Gru"],
+    options: Cell::NAMES,
 };
 pub const RNN_ATTENTION: Choice = Choice {
     key: "attention",
-    options: &["Additive", "General", "Dot"],
+    options: RnnAttention::NAMES,
 };
-
-/// The built-in datasets a declaration can name as its default (`#[data = ".."]`).
-pub const DATASETS: &[&str] = &[
-    "dates",
-    "copy",
-    "reverse",
-    "sort",
-    "digits",
-    "sentiment",
-    "bible-en-es",
-    "fashion-mnist",
-];
 
 /// A validated declaration, ready for code generation.
 pub struct Model {
@@ -175,7 +90,7 @@ pub struct Model {
     /// Registry name, e.g. `sentiment-encoder`.
     pub name: String,
     /// Default dataset, if any.
-    pub data: Option<String>,
+    pub data: Option<DataSet>,
     pub arch: Arch,
     pub task: Task,
     pub d_model: usize,
@@ -185,19 +100,19 @@ pub struct Model {
     pub layers: usize,
     pub decoder_layers: usize,
     pub ff: Option<usize>,
-    pub activation: &'static str,
-    pub norm: &'static str,
-    pub positional: &'static str,
-    pub scoring: &'static str,
-    pub pooling: &'static str,
+    pub activation: Activation,
+    pub norm: Norm,
+    pub positional: Positional,
+    pub scoring: Scoring,
+    pub pooling: Pooling,
     pub dropout: f64,
     pub window: Option<usize>,
     pub causal: bool,
     pub patch: Option<usize>,
-    pub cell: Option<&'static str>,
+    pub cell: Option<Cell>,
     pub hidden: Option<usize>,
     pub bidirectional: bool,
-    pub rnn_attention: Option<&'static str>,
+    pub rnn_attention: Option<RnnAttention>,
     /// Encoder width of a sequence-to-sequence transformer (the decoder's cross-attention key
     /// and value width); `d_model` when not given.
     pub kdim: Option<usize>,

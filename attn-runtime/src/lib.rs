@@ -35,6 +35,10 @@ pub mod zoo;
 
 pub use dfdx;
 pub use error::AttnError;
+/// The declaration vocabulary (architectures, tasks, activations, norms, positions, scorings,
+/// poolings, cells, recurrent attention kinds, built-in data sets) as enums: the types of
+/// [`ModelMeta`](model::ModelMeta)'s options.
+pub use attn_spec as spec;
 
 mod declaration_docs;
 pub use declaration_docs::attention_model;
@@ -54,6 +58,7 @@ pub mod __private {
         TiedOutput, TransformerEncoder, UntiedOutput,
     };
     pub use crate::zoo::Entry;
+    pub use attn_spec;
     pub use dfdx;
 }
 

@@ -3,16 +3,54 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::model::{Arch, Model, Task};
+use crate::model::{
+    Activation, Arch, Cell, DataSet, Model, Norm, Pooling, Positional, RnnAttention, Scoring, Task,
+};
 
 /// The first line of the doc comment, trimmed.
 fn summary(m: &Model) -> String {
     crate::parse::first_doc_line(&m.docs)
 }
 
-fn opt_str(v: Option<&str>) -> TokenStream {
+/// An `attn_spec` enum, by its name in generated paths.
+trait SpecEnum: std::fmt::Debug {
+    const TYPE: &'static str;
+}
+
+macro_rules! spec_enums {
+    ($($t:ident),+) => {$(
+        impl SpecEnum for $t {
+            const TYPE: &'static str = stringify!($t);
+        }
+    )+};
+}
+spec_enums!(
+    Activation,
+    Arch,
+    Cell,
+    DataSet,
+    Norm,
+    Pooling,
+    Positional,
+    RnnAttention,
+    Scoring
+);
+
+/// The path of an `attn_spec` value through the runtime, e.g.
+/// `::attn_runtime::__private::attn_spec::Activation::Gelu` (a derived `Debug` writes a unit
+/// variant's name).
+fn spec<T: SpecEnum>(value: T) -> TokenStream {
+    let ty = format_ident!("{}", T::TYPE);
+    let variant = format_ident!("{value:?}");
+    quote!(::attn_runtime::__private::attn_spec::#ty::#variant)
+}
+
+fn opt_spec<T: SpecEnum>(v: Option<T>) -> TokenStream {
     match v {
-        Some(s) => quote!(::core::option::Option::Some(#s)),
+        Some(v) => {
+            let v = spec(v);
+            quote!(::core::option::Option::Some(#v))
+        }
         None => quote!(::core::option::Option::None),
     }
 }
@@ -29,17 +67,8 @@ pub fn meta(m: &Model) -> TokenStream {
     let name = &m.name;
     let type_name = m.ident.to_string();
     let summary = summary(m);
-    let data = opt_str(m.data.as_deref());
-    let arch = format_ident!(
-        "{}",
-        match m.arch {
-            Arch::SingleHead => "SingleHead",
-            Arch::SelfAttention => "SelfAttention",
-            Arch::PatchAttention => "PatchAttention",
-            Arch::Recurrent => "Recurrent",
-            Arch::Transformer => "Transformer",
-        }
-    );
+    let data = opt_spec(m.data);
+    let arch = spec(m.arch);
     let task = match m.task {
         Task::Classify {
             vocab,
@@ -70,23 +99,28 @@ pub fn meta(m: &Model) -> TokenStream {
     };
     let (d_model, heads, layers, decoder_layers) = (m.d_model, m.heads, m.layers, m.decoder_layers);
     let ff = opt_usize(m.ff);
-    let (activation, norm, positional, scoring, pooling) =
-        (m.activation, m.norm, m.positional, m.scoring, m.pooling);
+    let (activation, norm, positional, scoring, pooling) = (
+        spec(m.activation),
+        spec(m.norm),
+        spec(m.positional),
+        spec(m.scoring),
+        spec(m.pooling),
+    );
     let dropout = m.dropout;
     let window = opt_usize(m.window);
     let causal = m.causal;
     let patch = opt_usize(m.patch);
-    let cell = opt_str(m.cell);
+    let cell = opt_spec(m.cell);
     let hidden = opt_usize(m.hidden);
     let bidirectional = m.bidirectional;
-    let rnn_attention = opt_str(m.rnn_attention);
+    let rnn_attention = opt_spec(m.rnn_attention);
     quote! {
         #p::ModelMeta {
             name: #name,
             type_name: #type_name,
             summary: #summary,
             data: #data,
-            arch: #p::ArchKind::#arch,
+            arch: #arch,
             task: #task,
             d_model: #d_model,
             heads: #heads,

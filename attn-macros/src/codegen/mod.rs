@@ -9,7 +9,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::model::{Arch, Model, Task};
+use crate::model::{Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Task};
 use crate::parse::Declaration;
 use crate::validate::Errors;
 
@@ -62,7 +62,10 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     let d = lit(m.d_model);
     let h = lit(m.heads);
     let n = lit(m.layers);
-    let pre = m.norm == "Pre";
+    let pre = match m.norm {
+        Norm::Pre => true,
+        Norm::Post => false,
+    };
     let encoder = match m.arch {
         Arch::SingleHead => quote!(#p::SingleHeadEncoder<#d, E, D>),
         Arch::Transformer => {
@@ -74,22 +77,19 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     let positions_of = |len: usize, width: usize| {
         let w = lit(width);
         match m.positional {
-            "Learned" => {
+            Positional::Learned => {
                 let len = lit(len);
                 quote!(#p::LearnedPositions<#len, #w, E, D>)
             }
             // rotary positions rotate queries and keys inside attention, nothing is added
-            "None" | "Rotary" => quote!(#p::NoPositions),
-            _ => quote!(#p::SinusoidalPositions),
+            Positional::None | Positional::Rotary => quote!(#p::NoPositions),
+            Positional::Sinusoidal => quote!(#p::SinusoidalPositions),
         }
     };
     let positions = |len: usize| positions_of(len, m.d_model);
-    let classifier_head = |c: &TokenStream| {
-        if m.pooling == "Cls" {
-            quote!(#p::ClsPoolClassifierHead<#d, #c, E, D>)
-        } else {
-            quote!(#p::MeanPoolClassifierHead<#d, #c, E, D>)
-        }
+    let classifier_head = |c: &TokenStream| match m.pooling {
+        Pooling::Cls => quote!(#p::ClsPoolClassifierHead<#d, #c, E, D>),
+        Pooling::Mean => quote!(#p::MeanPoolClassifierHead<#d, #c, E, D>),
     };
     let (alias, input_doc) = match &m.task {
         Task::Classify {
@@ -198,12 +198,13 @@ fn expand_attention_model(m: &Model) -> TokenStream {
                 lit(*tgt_len),
             );
             let (cell, g, hd, o, bidir) = (&r.cell, &r.gates, &r.hidden, &r.out, &r.bidir);
-            let attn = match m.rnn_attention {
-                Some("General") => quote!(#p::GeneralAttention<#hd, #o, E, D>),
-                Some("Dot") => quote!(#p::DotScoring),
-                _ => quote!(#p::AdditiveAttention<#hd, #o, #hd, E, D>),
+            let kind = m.rnn_attention.unwrap_or(RnnAttention::Additive);
+            let attn = match kind {
+                RnnAttention::General => quote!(#p::GeneralAttention<#hd, #o, E, D>),
+                RnnAttention::Dot => quote!(#p::DotScoring),
+                RnnAttention::Additive => quote!(#p::AdditiveAttention<#hd, #o, #hd, E, D>),
             };
-            let before_step = !matches!(m.rnn_attention, Some("General") | Some("Dot"));
+            let before_step = kind == RnnAttention::Additive;
             let di = lit(m.d_model + if before_step { r.out_width } else { 0 });
             let qo = lit(r.out_width + r.hidden_width);
             (
@@ -220,7 +221,7 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             } else {
                 ""
             },
-            m.rnn_attention.unwrap_or("Additive"),
+            m.rnn_attention.unwrap_or(RnnAttention::Additive),
             layers = m.layers,
         ),
         _ => format!(
@@ -269,13 +270,17 @@ fn expand_attention_model(m: &Model) -> TokenStream {
 fn feed_forward(m: &Model, width: usize) -> TokenStream {
     let p = quote!(::attn_runtime::__private);
     let (w, f) = (lit(width), lit(m.ff.unwrap_or(4 * width)));
+    let plain = |act: TokenStream| quote!(#p::FeedForward<#w, #f, #act, E, D>);
     match m.activation {
-        "Geglu" => quote!(#p::GatedFeedForward<#w, #f, #p::Gelu, E, D>),
-        "Swiglu" => quote!(#p::GatedFeedForward<#w, #f, #p::Silu, E, D>),
-        other => {
-            let act = format_ident!("{}", other);
-            quote!(#p::FeedForward<#w, #f, #p::#act, E, D>)
-        }
+        Activation::Geglu => quote!(#p::GatedFeedForward<#w, #f, #p::Gelu, E, D>),
+        Activation::Swiglu => quote!(#p::GatedFeedForward<#w, #f, #p::Silu, E, D>),
+        Activation::Relu => plain(quote!(#p::Relu)),
+        Activation::Gelu => plain(quote!(#p::Gelu)),
+        Activation::GeluTanh => plain(quote!(#p::GeluTanh)),
+        Activation::Silu => plain(quote!(#p::Silu)),
+        Activation::Tanh => plain(quote!(#p::Tanh)),
+        Activation::Sigmoid => plain(quote!(#p::Sigmoid)),
+        Activation::LeakyRelu => plain(quote!(#p::LeakyRelu)),
     }
 }
 
@@ -293,8 +298,8 @@ struct Recurrent {
 fn recurrent(m: &Model) -> Recurrent {
     let p = quote!(::attn_runtime::__private);
     let (cell, gates) = match m.cell {
-        Some("Lstm") => (quote!(#p::LstmCell), 4),
-        _ => (quote!(#p::GruCell), 3),
+        Some(Cell::Lstm) => (quote!(#p::LstmCell), 4),
+        Some(Cell::Gru) | None => (quote!(#p::GruCell), 3),
     };
     let hidden_width = m.hidden.unwrap_or(m.d_model);
     let out_width = hidden_width * if m.bidirectional { 2 } else { 1 };

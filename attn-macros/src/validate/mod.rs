@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use proc_macro2::Span;
 
-use crate::model::{Arch, Model, Task, NORM, POOLING, SCORING};
+use crate::model::{
+    Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Scoring, Task, TaskKind,
+};
 use crate::parse::{Declaration, Field, Value};
 
 /// Errors collected while validating; reported together.
@@ -54,8 +56,11 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         None => {
             errs.push(
                 decl.ident.span(),
-                "missing `arch`: choose the architecture, e.g. `arch: SelfAttention` (one of \
-                 SingleHead, SelfAttention, PatchAttention, Recurrent, Transformer)",
+                format!(
+                    "missing `arch`: choose the architecture, e.g. `arch: SelfAttention` (one of \
+                     {})",
+                    Arch::NAMES.join(", ")
+                ),
             );
             None
         }
@@ -65,8 +70,11 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         None => {
             errs.push(
                 decl.ident.span(),
-                "missing `task`: e.g. `task: Classify { vocab: 1000, max_len: 32, classes: 2 }` \
-                 (one of Classify, Tag, Seq2Seq, ImageClassify)",
+                format!(
+                    "missing `task`: e.g. `task: Classify {{ vocab: 1000, max_len: 32, classes: 2 }}` \
+                     (one of {})",
+                    TaskKind::NAMES.join(", ")
+                ),
             );
             None
         }
@@ -109,13 +117,14 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         let spec = keys::spec(key)?;
         fields.get(key).and_then(|f| rules::choice(f, spec, errs))
     };
-    let activation = choice("activation", &mut errs);
-    let norm = choice("norm", &mut errs);
-    let positional = choice("positional", &mut errs);
-    let scoring = choice("scoring", &mut errs);
-    let pooling = choice("pooling", &mut errs);
-    let cell = choice("cell", &mut errs);
-    let rnn_attention = choice("attention", &mut errs);
+    // a key's options are its enum's `NAMES`, so a valid name always converts
+    let activation = choice("activation", &mut errs).and_then(Activation::from_name);
+    let norm = choice("norm", &mut errs).and_then(Norm::from_name);
+    let positional = choice("positional", &mut errs).and_then(Positional::from_name);
+    let scoring = choice("scoring", &mut errs).and_then(Scoring::from_name);
+    let pooling = choice("pooling", &mut errs).and_then(Pooling::from_name);
+    let cell = choice("cell", &mut errs).and_then(Cell::from_name);
+    let rnn_attention = choice("attention", &mut errs).and_then(RnnAttention::from_name);
 
     if let (Some(arch), Some(d_model)) = (arch, d_model) {
         if let (Some(heads), Some(f)) = (heads, fields.get("heads")) {
@@ -154,9 +163,9 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
     let arch = arch.expect("arch validated");
     let task = task.expect("task validated");
     let default_positional = if arch == Arch::PatchAttention {
-        "Learned"
+        Positional::Learned
     } else {
-        "Sinusoidal"
+        Positional::Sinusoidal
     };
     Ok(Model {
         docs: decl.docs.clone(),
@@ -171,11 +180,11 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         layers: layers.or(encoder_layers).unwrap_or(1),
         decoder_layers: decoder_layers.unwrap_or(0),
         ff,
-        activation: activation.unwrap_or("Relu"),
-        norm: norm.unwrap_or(NORM.options[1]),
+        activation: activation.unwrap_or(Activation::Relu),
+        norm: norm.unwrap_or(Norm::Post),
         positional: positional.unwrap_or(default_positional),
-        scoring: scoring.unwrap_or(SCORING.options[1]),
-        pooling: pooling.unwrap_or(POOLING.options[0]),
+        scoring: scoring.unwrap_or(Scoring::Scaled),
+        pooling: pooling.unwrap_or(Pooling::Mean),
         dropout: dropout.unwrap_or(0.0),
         window,
         causal: causal.unwrap_or(false),

@@ -6,13 +6,13 @@ use proc_macro2::Span;
 
 use super::keys::{self, applies, arch_list, KeySpec, Kind, KEYS};
 use super::{key_span, value_span, Errors, Fields};
-use crate::model::{Arch, Task, TaskKind, DATASETS};
+use crate::model::{Arch, DataSet, Pooling, Positional, RnnAttention, Task, TaskKind};
 use crate::parse::{Declaration, Field, Value};
 use crate::suggest::did_you_mean;
 
 /// `#[name = ".."]` must be a registry-friendly kebab-case name (it is typed on the command line);
 /// `#[data = ".."]` must name a built-in dataset (the model trains on it with no other argument).
-pub fn settings(decl: &Declaration, errs: &mut Errors) -> (Option<String>, Option<String>) {
+pub fn settings(decl: &Declaration, errs: &mut Errors) -> (Option<String>, Option<DataSet>) {
     let (mut name, mut data) = (None, None);
     for s in &decl.settings {
         let value = s.value.value();
@@ -36,15 +36,15 @@ pub fn settings(decl: &Declaration, errs: &mut Errors) -> (Option<String>, Optio
                 }
             }
             "data" => {
-                if DATASETS.contains(&value.as_str()) {
-                    data = Some(value);
+                if let Some(set) = DataSet::from_name(&value) {
+                    data = Some(set);
                 } else {
                     errs.push(
                         s.value.span(),
                         format!(
                             "unknown dataset \"{value}\"{}; the built-in datasets are: {}",
-                            did_you_mean(&value, DATASETS.iter().copied()),
-                            DATASETS.join(", ")
+                            did_you_mean(&value, DataSet::NAMES.iter().copied()),
+                            DataSet::NAMES.join(", ")
                         ),
                     );
                 }
@@ -92,11 +92,11 @@ pub fn known_unique_keys<'a>(fields: &'a [Field], errs: &mut Errors) -> Fields<'
 
 /// `arch:` names one of the architectures.
 pub fn arch(f: &Field, errs: &mut Errors) -> Option<Arch> {
-    let names = Arch::ALL.iter().map(|(n, _)| *n);
+    let names = Arch::NAMES.iter().copied();
     match &f.value {
         Value::Name(id) => {
             let s = id.to_string();
-            let found = Arch::ALL.iter().find(|(n, _)| *n == s).map(|(_, a)| *a);
+            let found = Arch::from_name(&s);
             if found.is_none() {
                 errs.push(
                     id.span(),
@@ -125,13 +125,12 @@ pub fn arch(f: &Field, errs: &mut Errors) -> Option<Arch> {
 
 /// `task:` is a block naming the task and giving each of its sizes once, all positive.
 pub fn task(f: &Field, errs: &mut Errors) -> Option<Task> {
-    let names: Vec<&str> = TaskKind::ALL.iter().map(|(n, _)| *n).collect();
+    let names = TaskKind::NAMES;
     let (name, block) = match &f.value {
         Value::Block { name, fields } => (name, fields),
         Value::Name(name) => {
-            let kind = TaskKind::ALL.iter().find(|(n, _)| name == n);
-            let example = kind
-                .map(|(_, k)| k.fields().join(": .., "))
+            let example = TaskKind::from_name(&name.to_string())
+                .map(|k| k.fields().join(": .., "))
                 .unwrap_or_default();
             errs.push(
                 name.span(),
@@ -151,7 +150,7 @@ pub fn task(f: &Field, errs: &mut Errors) -> Option<Task> {
         }
     };
     let s = name.to_string();
-    let Some(kind) = TaskKind::ALL.iter().find(|(n, _)| *n == s).map(|(_, k)| *k) else {
+    let Some(kind) = TaskKind::from_name(&s) else {
         errs.push(
             name.span(),
             format!(
@@ -354,12 +353,7 @@ fn example(spec: &KeySpec) -> String {
 
 /// Each architecture serves some tasks (a patch model reads images, not tokens).
 pub fn task_fits_arch(arch: Arch, task: &Task, fields: &Fields, errs: &mut Errors) {
-    let kind = match task {
-        Task::Classify { .. } => TaskKind::Classify,
-        Task::Tag { .. } => TaskKind::Tag,
-        Task::Seq2Seq { .. } => TaskKind::Seq2Seq,
-        Task::ImageClassify { .. } => TaskKind::ImageClassify,
-    };
+    let kind = task.kind();
     if !arch.tasks().contains(&kind) {
         let valid: Vec<&str> = arch.tasks().iter().map(|t| t.name()).collect();
         errs.push(
@@ -540,11 +534,11 @@ pub fn patch_divides_image(
 }
 
 /// Rotary positions rotate queries and keys inside attention; only transformer blocks do that.
-pub fn positional_fits_arch(arch: Arch, positional: &str, f: &Field, errs: &mut Errors) {
-    if positional == "Rotary" && arch != Arch::Transformer {
+pub fn positional_fits_arch(arch: Arch, positional: Positional, f: &Field, errs: &mut Errors) {
+    if positional == Positional::Rotary && arch != Arch::Transformer {
         errs.push(value_span(f), format!("`Rotary` positions apply inside transformer attention; a `{}` model takes Sinusoidal, Learned or None", arch.name()));
     }
-    if positional == "None" && arch == Arch::PatchAttention {
+    if positional == Positional::None && arch == Arch::PatchAttention {
         errs.push(
             value_span(f),
             "a patch model without positions cannot tell patches apart; use Learned or Sinusoidal",
@@ -554,7 +548,13 @@ pub fn positional_fits_arch(arch: Arch, positional: &str, f: &Field, errs: &mut 
 
 /// Pooling turns a sequence into one vector, which only classification needs; a `Cls` token is a
 /// transformer feature.
-pub fn pooling_fits(arch: Arch, task: Option<&Task>, pooling: &str, f: &Field, errs: &mut Errors) {
+pub fn pooling_fits(
+    arch: Arch,
+    task: Option<&Task>,
+    pooling: Pooling,
+    f: &Field,
+    errs: &mut Errors,
+) {
     if let Some(task) = task {
         if !matches!(task, Task::Classify { .. } | Task::ImageClassify { .. }) {
             errs.push(
@@ -564,7 +564,7 @@ pub fn pooling_fits(arch: Arch, task: Option<&Task>, pooling: &str, f: &Field, e
             return;
         }
     }
-    if pooling == "Cls" && arch != Arch::Transformer {
+    if pooling == Pooling::Cls && arch != Arch::Transformer {
         errs.push(
             value_span(f),
             format!(
@@ -580,17 +580,17 @@ pub fn pooling_fits(arch: Arch, task: Option<&Task>, pooling: &str, f: &Field, e
 /// match, which a bidirectional encoder (twice as wide) breaks.
 pub fn rnn_attention_fits(
     task: Option<&Task>,
-    kind: &str,
+    kind: RnnAttention,
     bidirectional: bool,
     f: &Field,
     errs: &mut Errors,
 ) {
     match task {
-        Some(Task::Classify { .. }) if kind != "Additive" => errs.push(
+        Some(Task::Classify { .. }) if kind != RnnAttention::Additive => errs.push(
             value_span(f),
             format!("an RNN classifier pools with `Additive` attention, not `{kind}`"),
         ),
-        Some(Task::Seq2Seq { .. }) if kind == "Dot" && bidirectional => errs.push(
+        Some(Task::Seq2Seq { .. }) if kind == RnnAttention::Dot && bidirectional => errs.push(
             value_span(f),
             "`Dot` scoring needs decoder and encoder states of one width; a bidirectional encoder is twice as wide: use `General` or `Additive`",
         ),

@@ -1,7 +1,7 @@
 //! Unit tests of validation: each rule on a declaration parsed from a string, no compiler run.
 
 use super::*;
-use crate::model::Task;
+use crate::model::{DataSet, Task};
 
 fn check(src: &str) -> Result<Model, Vec<String>> {
     let decl: Declaration = syn::parse_str(src).expect("the test declaration parses");
@@ -27,7 +27,7 @@ const GOOD: &str = r#"
 fn a_good_declaration_validates_with_defaults() {
     let m = check(GOOD).unwrap();
     assert_eq!(m.name, "enc");
-    assert_eq!(m.data.as_deref(), Some("sentiment"));
+    assert_eq!(m.data, Some(DataSet::Sentiment));
     assert_eq!(m.arch, Arch::SelfAttention);
     assert_eq!(
         m.task,
@@ -39,8 +39,8 @@ fn a_good_declaration_validates_with_defaults() {
     );
     assert_eq!((m.d_model, m.heads, m.layers), (32, 4, 2));
     assert_eq!(m.dropout, 0.1);
-    assert_eq!(m.positional, "Sinusoidal");
-    assert_eq!(m.pooling, "Mean");
+    assert_eq!(m.positional, Positional::Sinusoidal);
+    assert_eq!(m.pooling, Pooling::Mean);
     assert!(!m.causal && m.window.is_none());
 }
 
@@ -52,7 +52,7 @@ fn the_name_defaults_to_kebab_case() {
     .unwrap();
     assert_eq!(m.name, "dates-single-head");
     assert_eq!(m.heads, 1);
-    assert_eq!(m.scoring, "Scaled");
+    assert_eq!(m.scoring, Scoring::Scaled);
 }
 
 #[test]

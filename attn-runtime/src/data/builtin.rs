@@ -8,6 +8,7 @@ use super::dates::generate_dates;
 use super::synthetic::{generate_sequences, to_text, SyntheticTask};
 use super::{Dataset, Examples, Tokenizer};
 use crate::error::AttnError;
+use crate::spec::DataSet;
 
 const DIGITS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,32 +28,60 @@ pub const GENERATED_EXAMPLES: usize = 20_000;
 /// The seed generated data sets are drawn from (the split has its own fixed seed too).
 pub const DATA_SEED: u64 = 2021;
 
-/// Every built-in data set's name.
-pub const BUILTIN: &[&str] = &[
-    "dates",
-    "copy",
-    "reverse",
-    "sort",
-    "digits",
-    "sentiment",
-    "bible-en-es",
-];
+/// Every built-in data set's name ([`DataSet::NAMES`]).
+pub const BUILTIN: &[&str] = DataSet::NAMES;
 
-/// Loads a built-in data set.
+/// Loads the built-in data set called `name` (see [`load_builtin`]).
 ///
 /// # Errors
 /// [`AttnError::Data`] for an unknown name (listing the built-in ones and the nearest), or a
 /// vendored file that does not parse.
 pub fn builtin(name: &str) -> Result<Dataset, AttnError> {
+    match DataSet::from_name(name) {
+        Some(set) => load_builtin(set),
+        None => Err(AttnError::data(
+            name,
+            format!(
+                "no built-in data set has this name{}",
+                crate::suggest::closest(name, BUILTIN.iter().copied())
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default()
+            ),
+            format!(
+                "use one of {}, or pass a data file with --data",
+                BUILTIN.join(", ")
+            ),
+        )),
+    }
+}
+
+/// Loads a built-in data set: one arm per [`DataSet`], so a data set without a loader does not
+/// compile.
+///
+/// # Errors
+/// [`AttnError::Data`] for a vendored file that does not parse.
+pub fn load_builtin(set: DataSet) -> Result<Dataset, AttnError> {
     let dataset = |examples, src_tokenizer, tgt_tokenizer, min_count| Dataset {
-        name: name.to_string(),
+        name: set.name().to_string(),
         examples,
         src_tokenizer,
         tgt_tokenizer,
         min_count,
     };
-    match name {
-        "dates" => {
+    let synthetic = |task| {
+        let pairs = generate_sequences(task, GENERATED_EXAMPLES, 3, 10, DATA_SEED)
+            .into_iter()
+            .map(|p| (to_text(&p.source), to_text(&p.target)))
+            .collect();
+        Ok(dataset(
+            Examples::Pairs(pairs),
+            Tokenizer::Whitespace,
+            Tokenizer::Whitespace,
+            1,
+        ))
+    };
+    match set {
+        DataSet::Dates => {
             let pairs = generate_dates(GENERATED_EXAMPLES, DATA_SEED)
                 .into_iter()
                 .map(|p| (p.human, p.iso))
@@ -64,42 +93,17 @@ pub fn builtin(name: &str) -> Result<Dataset, AttnError> {
                 1,
             ))
         }
-        "copy" | "reverse" | "sort" => {
-            let task = SyntheticTask::from_name(name).ok_or_else(|| {
-                AttnError::data(name, "unknown synthetic task", "use copy, reverse or sort")
-            })?;
-            let pairs = generate_sequences(task, GENERATED_EXAMPLES, 3, 10, DATA_SEED)
-                .into_iter()
-                .map(|p| (to_text(&p.source), to_text(&p.target)))
-                .collect();
-            Ok(dataset(
-                Examples::Pairs(pairs),
-                Tokenizer::Whitespace,
-                Tokenizer::Whitespace,
-                1,
-            ))
-        }
-        "digits" => Ok(dataset(
+        DataSet::Copy => synthetic(SyntheticTask::Copy),
+        DataSet::Reverse => synthetic(SyntheticTask::Reverse),
+        DataSet::Sort => synthetic(SyntheticTask::Sort),
+        DataSet::Digits => Ok(dataset(
             digits()?,
             Tokenizer::Whitespace,
             Tokenizer::Whitespace,
             1,
         )),
-        "sentiment" => Ok(dataset(sentiment()?, Tokenizer::Word, Tokenizer::Word, 2)),
-        "bible-en-es" => Ok(dataset(bible()?, Tokenizer::Word, Tokenizer::Word, 2)),
-        other => Err(AttnError::data(
-            other,
-            format!(
-                "no built-in data set has this name{}",
-                crate::suggest::closest(other, BUILTIN.iter().copied())
-                    .map(|n| format!(" (did you mean `{n}`?)"))
-                    .unwrap_or_default()
-            ),
-            format!(
-                "use one of {}, or pass a data file with --data",
-                BUILTIN.join(", ")
-            ),
-        )),
+        DataSet::Sentiment => Ok(dataset(sentiment()?, Tokenizer::Word, Tokenizer::Word, 2)),
+        DataSet::BibleEnEs => Ok(dataset(bible()?, Tokenizer::Word, Tokenizer::Word, 2)),
     }
 }
 
@@ -199,6 +203,13 @@ mod tests {
         let src: Vec<&str> = p[0].0.split(' ').collect();
         let tgt: Vec<&str> = p[0].1.split(' ').rev().collect();
         assert_eq!(src, tgt);
+    }
+
+    #[test]
+    fn every_data_set_loads_under_its_name() {
+        for &set in DataSet::ALL {
+            assert_eq!(builtin(set.name()).unwrap().name, set.name());
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod synthetic;
 mod tokenize;
 mod vocab;
 
-pub use builtin::{builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES};
+pub use builtin::{builtin, load_builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES};
 pub use examples::{Dataset, Examples, Splits, SPLIT_SEED};
 pub use files::{load_file, split_fields};
 pub use prepare::{batches, bucketed_batches, prepare, Encoded, PrepareOptions, Prepared, Vocabs};

@@ -8,6 +8,7 @@ use super::{Dataset, Examples, Tokenizer, Vocab};
 use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::{ModelMeta, TaskSpec};
+use crate::spec::Pooling;
 use crate::tokens::{BOS, EOS, PAD};
 use crate::zoo::{Batch, Inputs};
 
@@ -345,7 +346,7 @@ fn encode_all(
     match (part, meta.task) {
         (Examples::Labelled(v), TaskSpec::Classify { max_len, .. }) => {
             let labels = vocabs.labels.clone().unwrap_or_default();
-            let cls = meta.pooling == "Cls";
+            let cls = meta.pooling == Pooling::Cls;
             for (i, (text, label)) in v.iter().enumerate() {
                 let mut ids = ids_of(text);
                 if cls {

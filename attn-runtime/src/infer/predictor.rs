@@ -8,6 +8,7 @@ use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::TaskSpec;
 use crate::run::LoadedRun;
+use crate::spec::Pooling;
 use crate::tokens::{BOS, EOS};
 use crate::zoo::{Batch, ForwardSummary, Inputs};
 
@@ -105,7 +106,7 @@ impl Predictor {
             } => (src_len, tgt_len),
             TaskSpec::ImageClassify { .. } => (0, 1),
         };
-        if meta.pooling == "Cls" && matches!(meta.task, TaskSpec::Classify { .. }) {
+        if meta.pooling == Pooling::Cls && matches!(meta.task, TaskSpec::Classify { .. }) {
             tokens.insert(0, "<bos>".into());
         }
         if tokens.is_empty() {
@@ -125,7 +126,7 @@ impl Predictor {
             });
         }
         let mut ids = src.encode(&tokens);
-        if meta.pooling == "Cls" && matches!(meta.task, TaskSpec::Classify { .. }) {
+        if meta.pooling == Pooling::Cls && matches!(meta.task, TaskSpec::Classify { .. }) {
             ids[0] = BOS;
         }
         let mut padded = ids.clone();

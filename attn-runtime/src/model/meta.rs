@@ -3,21 +3,12 @@
 use serde::Serialize;
 
 use crate::attention::{AttentionMask, AttentionOptions, Rotary, Scale};
+use crate::spec::{
+    Activation, Cell, DataSet, Norm, Pooling, Positional, RnnAttention, Scoring, TaskKind,
+};
 
-/// The architecture a model was declared with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum ArchKind {
-    /// One attention head over token embeddings.
-    SingleHead,
-    /// Stacked multi-head self-attention layers.
-    SelfAttention,
-    /// Self-attention over image patches.
-    PatchAttention,
-    /// LSTM/GRU with attention.
-    Recurrent,
-    /// Transformer encoder or encoder-decoder.
-    Transformer,
-}
+/// The architecture a model was declared with (`attn_spec`'s [`Arch`](crate::spec::Arch)).
+pub use crate::spec::Arch as ArchKind;
 
 /// The task a model was declared for, with its sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -65,14 +56,19 @@ pub enum TaskSpec {
 }
 
 impl TaskSpec {
+    /// The kind of task, without its sizes.
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            TaskSpec::Classify { .. } => TaskKind::Classify,
+            TaskSpec::Tag { .. } => TaskKind::Tag,
+            TaskSpec::Seq2Seq { .. } => TaskKind::Seq2Seq,
+            TaskSpec::ImageClassify { .. } => TaskKind::ImageClassify,
+        }
+    }
+
     /// The task's name as written in declarations.
     pub fn name(&self) -> &'static str {
-        match self {
-            TaskSpec::Classify { .. } => "Classify",
-            TaskSpec::Tag { .. } => "Tag",
-            TaskSpec::Seq2Seq { .. } => "Seq2Seq",
-            TaskSpec::ImageClassify { .. } => "ImageClassify",
-        }
+        self.kind().name()
     }
 
     /// How many output labels each prediction chooses from.
@@ -87,7 +83,9 @@ impl TaskSpec {
 
 /// Everything a declaration said, as data, for the CLI, reports and experiments.
 ///
-/// Made by `attention_model!` as `<Model as DeclaredModel>::META`.
+/// Made by `attention_model!` as `<Model as DeclaredModel>::META`. The options are
+/// [`spec`](crate::spec) enums; they serialize as the names declarations use (`"Gelu"`,
+/// `"bible-en-es"`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct ModelMeta {
     /// Registry name, e.g. `sentiment-encoder`.
@@ -97,7 +95,7 @@ pub struct ModelMeta {
     /// The first line of the declaration's doc comment.
     pub summary: &'static str,
     /// The default dataset.
-    pub data: Option<&'static str>,
+    pub data: Option<DataSet>,
     /// The architecture.
     pub arch: ArchKind,
     /// The task and its sizes.
@@ -113,15 +111,15 @@ pub struct ModelMeta {
     /// Feed-forward width (transformers).
     pub ff: Option<usize>,
     /// Feed-forward activation (transformers).
-    pub activation: &'static str,
+    pub activation: Activation,
     /// Layer norm placement, `Pre` or `Post` (transformers).
-    pub norm: &'static str,
+    pub norm: Norm,
     /// Positional encoding.
-    pub positional: &'static str,
+    pub positional: Positional,
     /// `Dot` or `Scaled` scores (single-head models).
-    pub scoring: &'static str,
+    pub scoring: Scoring,
     /// `Mean` or `Cls` pooling (classifiers).
-    pub pooling: &'static str,
+    pub pooling: Pooling,
     /// Declared dropout (a training run may override it).
     pub dropout: f64,
     /// Local attention window.
@@ -131,13 +129,13 @@ pub struct ModelMeta {
     /// Patch size (patch models).
     pub patch: Option<usize>,
     /// `Lstm` or `Gru` (recurrent models).
-    pub cell: Option<&'static str>,
+    pub cell: Option<Cell>,
     /// Recurrent hidden size.
     pub hidden: Option<usize>,
     /// Bidirectional recurrent encoder.
     pub bidirectional: bool,
     /// `Additive`, `General` or `Dot` (recurrent models).
-    pub rnn_attention: Option<&'static str>,
+    pub rnn_attention: Option<RnnAttention>,
 }
 
 impl ModelMeta {
@@ -192,12 +190,11 @@ impl ModelMeta {
         if let Some(lengths) = lengths {
             mask = mask.key_lengths(lengths);
         }
-        let scale = if self.scoring == "Dot" {
-            Scale::Unscaled
-        } else {
-            Scale::InverseSqrtHeadDim
+        let scale = match self.scoring {
+            Scoring::Dot => Scale::Unscaled,
+            Scoring::Scaled => Scale::InverseSqrtHeadDim,
         };
-        let rotary = (self.positional == "Rotary").then(Rotary::default);
+        let rotary = (self.positional == Positional::Rotary).then(Rotary::default);
         AttentionOptions {
             rotary,
             ..AttentionOptions::default().mask(mask).scale(scale)
@@ -223,9 +220,9 @@ impl ModelMeta {
             ("ff", self.ff.map(|f| f.to_string())),
             ("window", self.window.map(|w| w.to_string())),
             ("patch", self.patch.map(|p| p.to_string())),
-            ("cell", self.cell.map(str::to_string)),
+            ("cell", self.cell.map(|c| c.to_string())),
             ("hidden", self.hidden.map(|h| h.to_string())),
-            ("attention", self.rnn_attention.map(str::to_string)),
+            ("attention", self.rnn_attention.map(|a| a.to_string())),
         ];
         out.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
         out

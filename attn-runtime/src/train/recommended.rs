@@ -4,24 +4,27 @@
 use super::TrainConfig;
 use crate::model::{ArchKind, ModelMeta};
 use crate::optim::Decay;
+use crate::spec::DataSet;
 
-/// The settings `train <model>` uses unless told otherwise.
+/// The settings `train <model>` uses unless told otherwise, for the data set called `dataset`
+/// (a built-in one's name, or a file, which gets the defaults).
 pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
     let base = TrainConfig::default();
     let transformer = meta.arch == ArchKind::Transformer;
-    let (epochs, batch_size, lr) = match dataset {
-        "dates" => (6, 64, if transformer { 2e-3 } else { 3e-3 }),
-        "copy" | "reverse" | "sort" => (4, 64, 2e-3),
-        "digits" => (40, 32, 2e-3),
-        "sentiment" => (12, 32, 1e-3),
-        "bible-en-es" => (15, 32, 1e-3),
-        _ => (base.epochs, base.batch_size, base.lr),
+    let set = DataSet::from_name(dataset);
+    let (epochs, batch_size, lr) = match set {
+        Some(DataSet::Dates) => (6, 64, if transformer { 2e-3 } else { 3e-3 }),
+        Some(DataSet::Copy | DataSet::Reverse | DataSet::Sort) => (4, 64, 2e-3),
+        Some(DataSet::Digits) => (40, 32, 2e-3),
+        Some(DataSet::Sentiment) => (12, 32, 1e-3),
+        Some(DataSet::BibleEnEs) => (15, 32, 1e-3),
+        None => (base.epochs, base.batch_size, base.lr),
     };
     // the few sentiment reviews longer than the zoo's 64 tokens are cut (4 of 2,982); the
     // translation vocabularies keep their 4,096 most frequent entries
     let data = crate::data::PrepareOptions {
-        truncate: dataset == "sentiment",
-        max_vocab: (dataset == "bible-en-es").then_some(4096),
+        truncate: set == Some(DataSet::Sentiment),
+        max_vocab: (set == Some(DataSet::BibleEnEs)).then_some(4096),
         ..base.data
     };
     TrainConfig {

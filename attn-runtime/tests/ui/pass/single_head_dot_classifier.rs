@@ -19,5 +19,5 @@ fn main() {
     let out = model.try_forward_with(ids, &ForwardOptions::eval().lengths(vec![6, 3]).with_weights()).unwrap();
     let _: Tensor<Rank2<2, 3>, f32, _> = out.logits;
     assert_eq!(out.attention.len(), 1);
-    assert_eq!(BasicAttention::META.scoring, "Dot");
+    assert_eq!(BasicAttention::META.scoring, attn_runtime::spec::Scoring::Dot);
 }
