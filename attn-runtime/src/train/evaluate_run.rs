@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::trainer::rows_per_example_of;
+use super::evaluate::rows_per_example_of;
 use crate::data::batches;
 use crate::data::{prepare, Dataset, Examples};
 use crate::error::AttnError;

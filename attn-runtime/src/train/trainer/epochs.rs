@@ -1,0 +1,168 @@
+//! The epoch loop: each epoch, a shuffled pass over the training split, validation, the
+//! best epoch so far, checkpoints and metrics, then early stopping; a requested stop
+//! between two steps saves the model as it is.
+//!
+//! **PyTorch equivalent**: the `for epoch in range(epochs): train(); validate(); save()` loop
+//! that Lightning's `fit_loop` and burn-train's learner run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::{Checkpointer, Reporter, Stop};
+use crate::data::{bucketed_batches, Encoded, Prepared};
+use crate::error::AttnError;
+use crate::loss::IGNORE;
+use crate::model::ModelMeta;
+use crate::optim::LrSchedule;
+use crate::run::{EpochReport, RunState, Scores, TrainConfig, INTERRUPTED};
+use crate::train::{evaluate, evaluate_teacher_forced};
+use crate::zoo::{StepSettings, ZooModel};
+
+/// What the epochs of a run work with.
+pub(super) struct Epochs<'r, 'a> {
+    /// The model, with its optimizer.
+    pub model: &'r mut dyn ZooModel,
+    /// Its declaration.
+    pub meta: &'static ModelMeta,
+    /// The encoded splits.
+    pub data: &'r Prepared,
+    /// The run's settings.
+    pub cfg: &'r TrainConfig,
+    /// The learning rate by step.
+    pub schedule: LrSchedule,
+    /// Where checkpoints go.
+    pub checkpoints: &'r Checkpointer<'a>,
+    /// Where metrics and events go.
+    pub reporter: &'r mut Reporter<'a>,
+    /// Set to stop between two steps.
+    pub stop: &'r AtomicBool,
+}
+
+/// The seed of an epoch's shuffle and dropout, so that a resumed run repeats the epochs an
+/// uninterrupted one would have run.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(epoch as u64 + 1)
+}
+
+/// Validation scores compared: exact match, then accuracy, then lower loss.
+fn score_key(s: &Scores) -> (f64, f64, f64) {
+    (s.exact_match(), s.accuracy(), -s.loss())
+}
+
+impl Epochs<'_, '_> {
+    /// Runs the epochs after `state.epochs_done` up to `cfg.epochs`, keeping `state` and
+    /// `history` (every epoch's report) up to date, and says why it stopped.
+    ///
+    /// # Errors
+    /// A failing step or evaluation, an unwritable file, or [`AttnError::Diverged`].
+    pub(super) fn run(
+        &mut self,
+        state: &mut RunState,
+        history: &mut Vec<EpochReport>,
+    ) -> Result<Stop, AttnError> {
+        for epoch in state.epochs_done + 1..=self.cfg.epochs {
+            let started = Instant::now();
+            let Some(train_scores) = self.train_epoch(epoch, state)? else {
+                self.checkpoints.save_interrupted(self.model)?;
+                self.reporter.note(&format!(
+                    "stopped: the model as it was is saved in {INTERRUPTED}; --resume continues from the last completed epoch ({})",
+                    state.epochs_done
+                ));
+                return Ok(Stop::Interrupted);
+            };
+            // training accuracy: 256 training examples in evaluation mode, teacher-forced
+            let sample: Vec<Encoded> = self.data.train.iter().take(256).cloned().collect();
+            let sample_scores = evaluate_teacher_forced(self.model, &sample, self.cfg.batch_size)?;
+            let valid = evaluate(self.model, &self.data.valid, self.cfg.batch_size)?;
+            let seconds = started.elapsed().as_secs_f64();
+            state.seconds += seconds;
+            state.epochs_done = epoch;
+            history.push(EpochReport {
+                epoch,
+                train_loss: train_scores.loss(),
+                train_acc: sample_scores.accuracy(),
+                valid_loss: valid.loss(),
+                valid_acc: valid.accuracy(),
+                valid_exact: valid.exact_match(),
+                lr: self.schedule.at(state.steps),
+                seconds,
+                examples_per_second: self.data.train.len() as f64 / seconds.max(1e-9),
+            });
+            let key = score_key(&valid);
+            let best = state.best_score.map_or(true, |best| key > best);
+            if best {
+                state.best_score = Some(key);
+                state.best_epoch = epoch;
+                state.epochs_without_improvement = 0;
+            } else {
+                state.epochs_without_improvement += 1;
+            }
+            self.checkpoints.save_epoch(self.model, state, best)?;
+            self.reporter.epoch(history)?;
+            if self
+                .cfg
+                .patience
+                .is_some_and(|p| state.epochs_without_improvement >= p)
+            {
+                self.reporter.note(&format!(
+                    "early stopping: no better validation score for {} epochs",
+                    state.epochs_without_improvement
+                ));
+                return Ok(Stop::EarlyStopped);
+            }
+        }
+        Ok(Stop::Completed)
+    }
+
+    /// One shuffled pass over the training split: the loss summed over its target rows, or
+    /// `None` when a stop was requested before a step.
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        state: &mut RunState,
+    ) -> Result<Option<Scores>, AttnError> {
+        let cfg = self.cfg;
+        let seed = epoch_seed(cfg.seed, epoch);
+        self.model.reseed(seed)?;
+        let mut scores = Scores::default();
+        let batches = bucketed_batches(
+            &self.data.train,
+            self.meta,
+            cfg.batch_size,
+            Some(seed),
+            cfg.bucket,
+        );
+        for (i, batch) in batches.iter().enumerate() {
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            let settings = StepSettings {
+                lr: self.schedule.at(state.steps + 1),
+                clip_norm: cfg.clip_norm,
+                label_smoothing: cfg.label_smoothing,
+                dropout: cfg.dropout,
+                teacher_forcing: cfg.teacher_forcing,
+                seed: seed ^ i as u64,
+            };
+            let report = self
+                .model
+                .train_step_with(batch, &settings)
+                .map_err(|e| match e {
+                    AttnError::NonFinite { what, value } => AttnError::Diverged {
+                        epoch,
+                        step: state.steps + 1,
+                        reason: format!("the {what} is {value}"),
+                        checkpoint: self.checkpoints.last_good(state.epochs_done),
+                    },
+                    e => e,
+                })?;
+            state.steps += 1;
+            let rows = batch.targets.iter().filter(|&&t| t != IGNORE).count();
+            scores.loss_sum += report.loss as f64 * rows as f64;
+            scores.rows += rows;
+            self.reporter.step(epoch, i + 1, batches.len(), &report);
+        }
+        Ok(Some(scores))
+    }
+}

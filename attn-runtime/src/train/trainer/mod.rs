@@ -1,0 +1,187 @@
+//! The training loop: epochs of shuffled batches, validation, metrics files, best and last
+//! checkpoints, early stopping, resuming, and a clean stop on request (Ctrl-C).
+//!
+//! In parts, as burn-train's learner is: [`train`] sets a run up (settings and data checked
+//! first, the run directory, the model, a resumed run's state) and hands the epochs to
+//! `epochs::Epochs`, which decides whether an epoch is the best so far and asks the
+//! `Checkpointer` to write the checkpoints and the `Reporter` to write the metrics and tell the
+//! [`TrainObserver`]. The end-of-run test and heatmaps come last.
+
+mod checkpointer;
+mod epochs;
+mod example_reports;
+mod observer;
+mod reporter;
+mod resume;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use checkpointer::Checkpointer;
+use epochs::Epochs;
+use example_reports::write_example_reports;
+pub use observer::{Quiet, RunInfo, TrainObserver};
+use reporter::Reporter;
+use resume::{resume_setup, Resumed};
+
+use super::evaluate;
+use crate::data::{prepare, Dataset};
+use crate::error::AttnError;
+use crate::optim::LrSchedule;
+use crate::run::{EpochReport, RunDir, RunState, RunSummary, Scores, TrainConfig};
+use crate::zoo::ZooEntry;
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Every epoch ran.
+    Completed,
+    /// Validation stopped improving.
+    EarlyStopped,
+    /// A stop was requested (Ctrl-C); a checkpoint was saved first.
+    Interrupted,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// Why it ended.
+    pub stopped: Stop,
+    /// Every epoch's report, resumed ones included.
+    pub history: Vec<EpochReport>,
+    /// The best epoch (1-based).
+    pub best_epoch: usize,
+    /// Test scores of the best checkpoint (zero when interrupted).
+    pub test: Scores,
+    /// Seconds of training.
+    pub seconds: f64,
+}
+
+/// What to train.
+pub struct TrainRequest<'a> {
+    /// The model.
+    pub entry: &'a dyn ZooEntry,
+    /// The data.
+    pub dataset: &'a Dataset,
+    /// The settings (when resuming, only `epochs` is taken: the run's own settings continue).
+    pub config: TrainConfig,
+    /// Where new runs go (`runs/` by default).
+    pub out: PathBuf,
+    /// A run directory to continue.
+    pub resume: Option<PathBuf>,
+}
+
+/// Trains a model on a data set.
+///
+/// # Errors
+/// Invalid settings, data that does not fit the model, an unwritable output directory, a
+/// `--resume` directory of another model ([`AttnError::Data`]), or a diverging run
+/// ([`AttnError::Diverged`], after which the last good checkpoint is intact).
+pub fn train(
+    req: TrainRequest<'_>,
+    observer: &mut dyn TrainObserver,
+    stop: &AtomicBool,
+) -> Result<TrainOutcome, AttnError> {
+    let meta = req.entry.meta();
+    // settings and data are checked before a run directory is made: bad input writes nothing
+    let (existing, cfg, vocabs, mut state, mut history) = match &req.resume {
+        None => {
+            req.config.validate()?;
+            (
+                None,
+                req.config.clone(),
+                None,
+                RunState::default(),
+                Vec::new(),
+            )
+        }
+        Some(dir) => {
+            let Resumed {
+                run,
+                cfg,
+                vocabs,
+                state,
+                history,
+            } = resume_setup(dir, meta, req.config.epochs)?;
+            (Some(run), cfg, Some(vocabs), state, history)
+        }
+    };
+    let data = prepare(req.dataset, meta, &cfg.data, vocabs)?;
+    if data.train.is_empty() {
+        return Err(AttnError::data(
+            &req.dataset.name,
+            "no training example",
+            "give the data set more examples",
+        ));
+    }
+    let run = match existing {
+        Some(run) => run,
+        None => {
+            let run = RunDir::create(&req.out, meta.name)?;
+            run.write_setup(meta, &req.dataset.name, &cfg, &data.vocabs)?;
+            run
+        }
+    };
+    let checkpoints = Checkpointer::new(&run);
+    let mut reporter = Reporter::new(&run, observer);
+    let mut model = req.entry.instantiate(cfg.seed)?;
+    model.optimizer().cfg = cfg.adam;
+    if req.resume.is_some() {
+        checkpoints.restore(model.as_mut())?;
+    }
+    let per_epoch = data.train.len().div_ceil(cfg.batch_size);
+    let schedule = LrSchedule {
+        peak: cfg.lr,
+        warmup: cfg.warmup,
+        total: (per_epoch * cfg.epochs) as u64,
+        decay: cfg.decay,
+    };
+    reporter.start(&RunInfo {
+        run_dir: run.path.clone(),
+        params: model.num_params(),
+        examples: [data.train.len(), data.valid.len(), data.test.len()],
+        batches_per_epoch: per_epoch,
+        first_epoch: state.epochs_done + 1,
+        epochs: cfg.epochs,
+    });
+
+    let stopped = Epochs {
+        model: model.as_mut(),
+        meta,
+        data: &data,
+        cfg: &cfg,
+        schedule,
+        checkpoints: &checkpoints,
+        reporter: &mut reporter,
+        stop,
+    }
+    .run(&mut state, &mut history)?;
+
+    let mut test = Scores::default();
+    if stopped != Stop::Interrupted && state.best_epoch > 0 {
+        checkpoints.load_best(model.as_mut())?;
+        test = evaluate(model.as_ref(), &data.test, cfg.batch_size)?;
+        reporter.summary(&RunSummary {
+            stopped: format!("{stopped:?}"),
+            epochs: state.epochs_done,
+            best_epoch: state.best_epoch,
+            test,
+            test_accuracy: test.accuracy(),
+            test_exact_match: test.exact_match(),
+            seconds: state.seconds,
+        })?;
+        if cfg.attention_reports {
+            write_example_reports(model, &run, &data, &mut reporter);
+        }
+    }
+    Ok(TrainOutcome {
+        run_dir: run.path.clone(),
+        stopped,
+        history,
+        best_epoch: state.best_epoch,
+        test,
+        seconds: state.seconds,
+    })
+}
