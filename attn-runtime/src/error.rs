@@ -90,6 +90,38 @@ pub enum AttnError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// No registered model has this name.
+    #[error("unknown model `{name}`{}; available models: {}", nearest.as_ref().map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default(), available.join(", "))]
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// Every registered name.
+        available: Vec<String>,
+        /// The closest registered name, if one is close.
+        nearest: Option<String>,
+    },
+    /// No registered sweep has this name.
+    #[error("unknown sweep `{name}`{}; the declared sweeps are: {}", nearest.as_ref().map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default(), available.join(", "))]
+    UnknownSweep {
+        /// The name asked for.
+        name: String,
+        /// Every registered sweep name.
+        available: Vec<String>,
+        /// The closest registered name, if one is close.
+        nearest: Option<String>,
+    },
+    /// Two registered models (or two sweeps) share a name.
+    #[error("two registered {kind}s are named `{name}` ({first} and {second}); rename one of them (`#[name = \"...\"]`)")]
+    DuplicateName {
+        /// `model` or `sweep`.
+        kind: &'static str,
+        /// The shared name.
+        name: String,
+        /// The first one's Rust type (or sweep question).
+        first: String,
+        /// The second one's.
+        second: String,
+    },
     /// The tensor device failed (out of memory, a CUDA error, ...).
     #[error("device error: {0}")]
     Device(String),

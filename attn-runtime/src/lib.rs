@@ -22,6 +22,7 @@ mod loss_kernel;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod registry;
 pub mod rnn;
 pub mod run;
 pub mod state_dict;
@@ -33,12 +34,12 @@ pub mod transformer;
 pub mod viz;
 pub mod zoo;
 
-pub use dfdx;
-pub use error::AttnError;
 /// The declaration vocabulary (architectures, tasks, activations, norms, positions, scorings,
 /// poolings, cells, recurrent attention kinds, built-in data sets) as enums: the types of
 /// [`ModelMeta`](model::ModelMeta)'s options.
 pub use attn_spec as spec;
+pub use dfdx;
+pub use error::AttnError;
 
 mod declaration_docs;
 pub use declaration_docs::attention_model;
@@ -79,7 +80,10 @@ pub mod prelude {
         GeneralAttentionBuilder, MhaOutput, MultiHeadAttention, Projection, ProjectionBuilder,
         Scale, ScoredOutput, SdpaOutput, SelfAttendable, StepOutput,
     };
-    pub use crate::model::{DeclaredModel, ForwardOptions, LayerAttention, ModelMeta, ModelOutput};
+    pub use crate::model::{
+        AttnModel, DeclaredModel, ForwardOptions, LayerAttention, Mode, ModelMeta, ModelOutput,
+        Seq2SeqInput,
+    };
     pub use crate::{
         attention_model, attention_sweep, state_dict::StateDict, AttnError, DefaultDevice,
     };

@@ -26,6 +26,34 @@ pub fn try_cross_entropy_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     try_cross_entropy_rows_smoothed(logits, targets, 0.0)
 }
 
+/// Mean cross-entropy of logits of any shape whose last axis is the classes (`[B, C]` of a
+/// classifier, `[B, L, G]` of a tagger, `[B, TL, V]` of a sequence-to-sequence model), against
+/// one class index per row in row-major order, skipping [`IGNORE`]: the typed models' logits go
+/// in as they come out, without a reshape.
+///
+/// # Shapes
+/// `logits: [.., C]` with `N` rows (the product of the other axes), `targets: N` → scalar.
+///
+/// **PyTorch equivalent**: `F.cross_entropy(logits.flatten(0, -2), targets.flatten())`.
+///
+/// # Errors
+/// As [`try_cross_entropy_rows`]; [`AttnError::InvalidInput`] for a scalar `logits`.
+pub fn try_cross_entropy<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    logits: Tensor<S, E, D, T>,
+    targets: &[usize],
+) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
+    let dims = logits.shape().concrete();
+    let Some(&classes) = dims.as_ref().last() else {
+        return Err(AttnError::InvalidInput {
+            reason: "the logits are a scalar".into(),
+            fix: "pass logits whose last axis is the classes".into(),
+        });
+    };
+    let rows = dims.as_ref().iter().rev().skip(1).product::<usize>();
+    let rows = logits.try_reshape_like(&(rows, classes)).dev()?;
+    try_cross_entropy_rows(rows, targets)
+}
+
 /// [`try_cross_entropy_rows`] with label smoothing `epsilon`: the target distribution puts
 /// `1 − ε + ε/C` on the target class and `ε/C` on every other.
 ///

@@ -56,8 +56,7 @@ fn right_padding_does_not_change_decoder_attention_or_logits() {
         let src = dev.tensor_from_vec(ids, (1, Const::<8>));
         model
             .try_forward_with(
-                src,
-                None,
+                Seq2SeqInput::source(src),
                 &ForwardOptions::eval().lengths(vec![3]).with_weights(),
             )
             .unwrap()
@@ -177,13 +176,19 @@ fn teacher_forcing_feeds_the_targets_at_the_configured_ratio() {
             ..ForwardOptions::train()
         };
         model
-            .try_forward_with(src(), Some(targets), &opts)
+            .try_forward_with(
+                Seq2SeqInput::new(
+                    src(),
+                    dev.tensor_from_vec(targets.to_vec(), (1, Const::<9>)),
+                ),
+                &opts,
+            )
             .unwrap()
             .logits
             .as_vec()
     };
     let greedy = model
-        .try_forward_with(src(), None, &ForwardOptions::eval())
+        .try_forward_with(Seq2SeqInput::source(src()), &ForwardOptions::eval())
         .unwrap()
         .logits
         .as_vec();

@@ -65,12 +65,18 @@ macro_rules! check_cache {
             ..ForwardOptions::eval().lengths(lengths.clone())
         };
         let opts = ForwardOptions {
-            training: true,
+            mode: Mode::Train,
             dropout: Some(0.0),
             ..opts
         };
         let full = model
-            .try_forward_with(src.clone(), Some(&targets), &opts)
+            .try_forward_with(
+                Seq2SeqInput::new(
+                    src.clone(),
+                    dev.tensor_from_vec(targets.clone(), (2, Const::<9>)),
+                ),
+                &opts,
+            )
             .unwrap()
             .logits
             .as_vec();
@@ -119,16 +125,19 @@ fn greedy_decoding_feeds_back_its_own_predictions() {
     let model = dev.build_module::<TinyTranslator, f32>();
     let src = dev.tensor_from_vec(vec![4, 5, 6, 7, 8, 9, 10, 11], (1, Const::<8>));
     let out = model
-        .try_forward_with(src.clone(), None, &ForwardOptions::eval())
+        .try_forward_with(Seq2SeqInput::source(src.clone()), &ForwardOptions::eval())
         .unwrap();
     // the logits of the greedy run are those of a full pass fed [BOS, greedy tokens...]
     let fed: Vec<usize> = out.tokens.clone();
     let opts = ForwardOptions {
-        training: true,
+        mode: Mode::Train,
         dropout: Some(0.0),
         ..ForwardOptions::eval()
     };
-    let full = model.try_forward_with(src, Some(&fed), &opts).unwrap();
+    let fed = dev.tensor_from_vec(fed, (1, Const::<9>));
+    let full = model
+        .try_forward_with(Seq2SeqInput::new(src, fed), &opts)
+        .unwrap();
     assert_close("logits", &out.logits.as_vec(), &full.logits.as_vec(), 1e-5);
     assert_eq!(out.tokens, full.tokens);
 }
@@ -151,8 +160,10 @@ fn tied_output_reads_the_target_embedding() {
     let targets = vec![4; 9];
     let out = model
         .try_forward_with(
-            src.traced(model.alloc_grads()),
-            Some(&targets),
+            Seq2SeqInput::new(
+                src.traced(model.alloc_grads()),
+                dev.tensor_from_vec(targets, (1, Const::<9>)),
+            ),
             &ForwardOptions::train(),
         )
         .unwrap();

@@ -1,15 +1,29 @@
-//! Declared models: their metadata, the building blocks `attention_model!` expands into, and the
-//! models themselves (token classifiers and taggers, patch classifiers).
+//! Models: the one contract every model implements ([`AttnModel`]), their metadata and
+//! shape-free batches, the building blocks `attention_model!` expands into, and the five kinds of
+//! declared models (token classifiers and taggers, patch classifiers, recurrent classifiers,
+//! recurrent and transformer encoder-decoders).
 
+mod batch;
+mod batch_input;
+mod contract;
+mod decoder_attention;
 mod encoder;
 mod heads;
 mod meta;
 mod output;
 mod patch_model;
 mod positional;
+mod rnn_classifier;
+mod rnn_seq2seq;
 mod token_encoding;
 mod token_model;
+mod transformer_seq2seq;
 
+pub use batch::{Batch, Inputs};
+pub use batch_input::{image_input, seq2seq_input, token_input};
+pub(crate) use contract::impl_attn_model;
+pub use contract::{AttnModel, BatchInput, BatchOutput, Mode, Seq2SeqInput};
+pub use decoder_attention::{DecoderAttention, DotScoring};
 pub use encoder::{SelfAttentionEncoder, SelfAttentionLayer, SequenceEncoder, SingleHeadEncoder};
 pub use heads::{ClsPoolClassifierHead, MeanPoolClassifierHead, PerTokenHead, TaskHead};
 pub use meta::{ArchKind, DeclaredModel, ModelMeta, TaskSpec};
@@ -18,15 +32,7 @@ pub use patch_model::PatchModel;
 pub use positional::{
     sinusoid_table, LearnedPositions, NoPositions, PositionalEncoding, SinusoidalPositions,
 };
-pub use token_model::TokenModel;
-mod decoder_attention;
-mod rnn_seq2seq;
-
-pub use decoder_attention::{DecoderAttention, DotScoring};
-pub use rnn_seq2seq::{RnnSeq2Seq, Seq2SeqOutput};
-mod rnn_classifier;
-
 pub use rnn_classifier::{AttentionPool, RnnClassifier};
-mod transformer_seq2seq;
-
+pub use rnn_seq2seq::RnnSeq2Seq;
+pub use token_model::TokenModel;
 pub use transformer_seq2seq::TransformerSeq2Seq;

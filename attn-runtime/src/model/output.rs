@@ -2,6 +2,7 @@
 
 use dfdx::prelude::*;
 
+use super::Mode;
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Settings of one forward pass of a declared model.
@@ -9,8 +10,8 @@ use crate::error::{AttnError, DeviceResultExt};
 pub struct ForwardOptions {
     /// Per-sequence lengths of right-padded token batches (`None`: no padding).
     pub lengths: Option<Vec<usize>>,
-    /// Training mode: dropout on.
-    pub training: bool,
+    /// Training (dropout on, teacher forcing) or evaluation.
+    pub mode: Mode,
     /// Dropout to use in training mode instead of the declared one.
     pub dropout: Option<f64>,
     /// Return every layer's attention weights.
@@ -23,17 +24,27 @@ pub struct ForwardOptions {
 }
 
 impl ForwardOptions {
+    /// `mode`, no padding, no weights, the declared dropout.
+    pub fn new(mode: Mode) -> Self {
+        ForwardOptions {
+            mode,
+            ..Self::default()
+        }
+    }
+
     /// Evaluation mode, no padding, no weights.
     pub fn eval() -> Self {
-        Self::default()
+        Self::new(Mode::Eval)
     }
 
     /// Training mode with the declared dropout.
     pub fn train() -> Self {
-        ForwardOptions {
-            training: true,
-            ..Self::default()
-        }
+        Self::new(Mode::Train)
+    }
+
+    /// Whether this is a training pass.
+    pub fn training(&self) -> bool {
+        self.mode == Mode::Train
     }
 
     /// Sets the sequence lengths of a padded batch.
@@ -52,7 +63,7 @@ impl ForwardOptions {
     /// with ratio 1 measures the teacher-forced loss), else 1 in training and 0 in evaluation
     /// (greedy decoding).
     pub fn effective_teacher_forcing(&self) -> f64 {
-        match (self.training, self.teacher_forcing) {
+        match (self.training(), self.teacher_forcing) {
             (_, Some(r)) => r.clamp(0.0, 1.0),
             (true, None) => 1.0,
             (false, None) => 0.0,
@@ -61,7 +72,7 @@ impl ForwardOptions {
 
     /// The dropout that applies: 0 in evaluation mode.
     pub fn effective_dropout(&self, declared: f64) -> f64 {
-        if self.training {
+        if self.training() {
             self.dropout.unwrap_or(declared)
         } else {
             0.0
@@ -124,11 +135,27 @@ impl<E: Dtype, D: Device<E>> LayerAttention<E, D> {
     }
 }
 
-/// The output of a declared model: its logits and, when asked for, every layer's weights.
+/// The output of a model: its logits, every layer's weights when asked for, and the tokens a
+/// sequence-to-sequence decoder chose.
 #[derive(Debug)]
 pub struct ModelOutput<S: Shape, E: Dtype, D: Storage<E>, T> {
-    /// Logits: `[B, classes]` for classifiers, `[B, L, tags]` for taggers.
+    /// Logits: `[B, classes]` for classifiers, `[B, L, tags]` for taggers, `[B, TL, V]` for
+    /// sequence-to-sequence models.
     pub logits: Tensor<S, E, D, T>,
     /// One entry per attention layer, in forward order (empty unless requested).
     pub attention: Vec<LayerAttention<E, D>>,
+    /// Sequence-to-sequence models: the token chosen at every step (the greedy one, or the
+    /// teacher's when forced), `[B, TL]` row-major; empty for other models.
+    pub tokens: Vec<usize>,
+}
+
+impl<S: Shape, E: Dtype, D: Storage<E>, T> ModelOutput<S, E, D, T> {
+    /// Logits and attention of a model that decodes no tokens.
+    pub fn new(logits: Tensor<S, E, D, T>, attention: Vec<LayerAttention<E, D>>) -> Self {
+        ModelOutput {
+            logits,
+            attention,
+            tokens: Vec::new(),
+        }
+    }
 }

@@ -7,7 +7,8 @@ use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::{
-    DeclaredModel, ForwardOptions, ModelOutput, PositionalEncoding, SequenceEncoder, TaskHead,
+    image_input, impl_attn_model, Batch, BatchInput, DeclaredModel, ForwardOptions, ModelMeta,
+    ModelOutput, PositionalEncoding, SequenceEncoder, TaskHead,
 };
 use crate::attention::Projection;
 use crate::error::{AttnError, DeviceResultExt};
@@ -138,7 +139,8 @@ where
     }
 }
 
-impl<
+impl_attn_model! {
+    impl[
         const CH: usize,
         const IH: usize,
         const IW: usize,
@@ -151,129 +153,63 @@ impl<
         Head,
         S,
         E,
-        D,
-    > PatchModel<CH, IH, IW, P, NP, PD, M, Enc, Pos, Head, S, E, D>
-where
-    E: Dtype,
-    D: Device<E>,
-    Enc: SequenceEncoder<M, E, D>,
-    Pos: PositionalEncoding<M, E, D>,
-    Head: TaskHead<NP, M, E, D>,
-    S: DeclaredModel,
-{
-    /// Runs the model on a batch of images.
-    ///
-    /// # Shapes
-    /// `[B, CH, IH, IW]` → logits; attention `[B, H, NP, NP]` per layer when requested.
-    #[allow(clippy::type_complexity)]
-    pub fn try_forward_with<B: Dim, T: Tape<E, D>>(
-        &self,
-        images: Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>,
-        opts: &ForwardOptions,
-    ) -> Result<ModelOutput<Head::Logits<B>, E, D, T>, AttnError> {
-        let b = images.shape().0;
-        let patches = images
-            .try_reshape_like(&(b.size(), CH, IH / P, P, IW / P, P))
-            .dev()?
-            .try_permute::<_, Axes6<0, 2, 4, 1, 3, 5>>()
-            .dev()?
-            .try_reshape_like(&(b, Const::<NP>, Const::<PD>))
-            .dev()?;
-        let x = self.patch_embed.try_forward_3d(patches)?;
-        let x = self.positional.try_add_positions(x)?;
-        let mut attn = S::META.attention_options(None);
-        attn.need_weights = opts.need_weights;
-        attn.training = opts.training;
-        attn.dropout = opts.effective_dropout(S::META.dropout);
-        let mut attention = Vec::new();
-        let x = self
-            .encoder
-            .try_encode(x, &attn, "encoder", &mut attention)?;
-        let logits = self.head.try_head(x, None)?;
-        Ok(ModelOutput { logits, attention })
-    }
-}
-
-impl<
-        const CH: usize,
-        const IH: usize,
-        const IW: usize,
-        const P: usize,
-        const NP: usize,
-        const PD: usize,
-        const M: usize,
-        Enc,
-        Pos,
-        Head,
-        S,
-        E,
-        D,
-        B,
-        T,
-    > Module<Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>>
+        D
+    ]
     for PatchModel<CH, IH, IW, P, NP, PD, M, Enc, Pos, Head, S, E, D>
-where
-    E: Dtype,
-    D: Device<E>,
-    Enc: SequenceEncoder<M, E, D>,
-    Pos: PositionalEncoding<M, E, D>,
-    Head: TaskHead<NP, M, E, D>,
-    S: DeclaredModel,
-    B: Dim,
-    T: Tape<E, D>,
-{
-    type Output = Tensor<Head::Logits<B>, E, D, T>;
-    type Error = AttnError;
+    where [
+        E: Dtype,
+        D: Device<E>,
+        Enc: SequenceEncoder<M, E, D>,
+        Pos: PositionalEncoding<M, E, D>,
+        Head: TaskHead<NP, M, E, D>,
+        S: DeclaredModel,
+        Self: TensorCollection<E, D>,
+    ]
+    input Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>
+    {
+        type Logits<B: Dim> = Head::Logits<B>;
 
-    /// Evaluation mode.
-    fn try_forward(
-        &self,
-        images: Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>,
-    ) -> Result<Self::Output, AttnError> {
-        Ok(self
-            .try_forward_with(images, &ForwardOptions::eval())?
-            .logits)
-    }
-}
+        fn meta(&self) -> &'static ModelMeta {
+            &S::META
+        }
 
-impl<
-        const CH: usize,
-        const IH: usize,
-        const IW: usize,
-        const P: usize,
-        const NP: usize,
-        const PD: usize,
-        const M: usize,
-        Enc,
-        Pos,
-        Head,
-        S,
-        E,
-        D,
-        B,
-        T,
-    > ModuleMut<Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>>
-    for PatchModel<CH, IH, IW, P, NP, PD, M, Enc, Pos, Head, S, E, D>
-where
-    E: Dtype,
-    D: Device<E>,
-    Enc: SequenceEncoder<M, E, D>,
-    Pos: PositionalEncoding<M, E, D>,
-    Head: TaskHead<NP, M, E, D>,
-    S: DeclaredModel,
-    B: Dim,
-    T: Tape<E, D>,
-{
-    type Output = Tensor<Head::Logits<B>, E, D, T>;
-    type Error = AttnError;
+        /// Runs the model on a batch of images.
+        ///
+        /// # Shapes
+        /// `[B, CH, IH, IW]` → logits; attention `[B, H, NP, NP]` per layer when requested.
+        fn try_forward_with<B: Dim, T: Tape<E, D>>(
+            &self,
+            images: Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>,
+            opts: &ForwardOptions,
+        ) -> Result<ModelOutput<Head::Logits<B>, E, D, T>, AttnError> {
+            let b = images.shape().0;
+            let patches = images
+                .try_reshape_like(&(b.size(), CH, IH / P, P, IW / P, P))
+                .dev()?
+                .try_permute::<_, Axes6<0, 2, 4, 1, 3, 5>>()
+                .dev()?
+                .try_reshape_like(&(b, Const::<NP>, Const::<PD>))
+                .dev()?;
+            let x = self.patch_embed.try_forward_3d(patches)?;
+            let x = self.positional.try_add_positions(x)?;
+            let mut attn = S::META.attention_options(None);
+            attn.need_weights = opts.need_weights;
+            attn.training = opts.training();
+            attn.dropout = opts.effective_dropout(S::META.dropout);
+            let mut attention = Vec::new();
+            let x = self
+                .encoder
+                .try_encode(x, &attn, "encoder", &mut attention)?;
+            let logits = self.head.try_head(x, None)?;
+            Ok(ModelOutput::new(logits, attention))
+        }
 
-    /// Training mode: the declared dropout.
-    fn try_forward_mut(
-        &mut self,
-        images: Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>,
-    ) -> Result<Self::Output, AttnError> {
-        Ok(self
-            .try_forward_with(images, &ForwardOptions::train())?
-            .logits)
+        fn try_input<T: Tape<E, D>>(
+            &self,
+            batch: &Batch,
+            tape: T,
+        ) -> Result<BatchInput<Self::Input<usize, T>>, AttnError> {
+            image_input::<CH, IH, IW, E, D, T>(batch, self.patch_embed.weight.device(), &S::META, tape)
+        }
     }
 }

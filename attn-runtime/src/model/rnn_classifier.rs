@@ -9,7 +9,10 @@ use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::token_encoding::check_token_ids;
-use super::{DeclaredModel, ForwardOptions, LayerAttention, ModelOutput};
+use super::{
+    impl_attn_model, token_input, Batch, BatchInput, DeclaredModel, ForwardOptions, LayerAttention,
+    ModelMeta, ModelOutput,
+};
 use crate::attention::{try_attend, AttentionMask, AttentionOptions, Projection};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::rnn::{RecurrentCell, RnnStack};
@@ -160,7 +163,8 @@ where
     }
 }
 
-impl<
+impl_attn_model! {
+    impl[
         Cell,
         const G: usize,
         const V: usize,
@@ -173,40 +177,58 @@ impl<
         const C: usize,
         S,
         E,
-        D,
-    > RnnClassifier<Cell, G, V, LEN, M, H, O, NL, BIDIR, C, S, E, D>
-where
-    Cell: RecurrentCell,
-    E: Dtype,
-    D: Device<E>,
-    S: DeclaredModel,
-{
-    /// Classifies a batch of right-padded token sequences.
-    ///
-    /// # Errors
-    /// [`AttnError::InvalidInput`] for ids outside the vocabulary or lengths that do not fit.
-    #[allow(clippy::type_complexity)]
-    pub fn try_forward_with<B: Dim, T: Tape<E, D>>(
-        &self,
-        ids: Tensor<(B, Const<LEN>), usize, D, T>,
-        opts: &ForwardOptions,
-    ) -> Result<ModelOutput<(B, Const<C>), E, D, T>, AttnError> {
-        let batch = ids.shape().0.size();
-        check_token_ids(&ids.as_vec(), V)?;
-        let lengths = opts.checked_lengths(batch, LEN)?;
-        let x = self.embedding.try_forward(ids).dev()?;
-        let enc = self.encoder.try_forward(x, lengths.as_deref())?;
-        let mask = AttentionMask::none().key_lengths(lengths.unwrap_or_else(|| vec![LEN; batch]));
-        let attn = AttentionOptions {
-            need_weights: opts.need_weights,
-            ..AttentionOptions::default().mask(mask)
-        };
-        let (pooled, weights) = self.pool.try_pool(enc.output, &attn)?;
-        let logits = self.head.try_forward_2d(pooled)?;
-        let attention = match weights {
-            Some(w) => vec![LayerAttention::capture("pool.attention".into(), w)?],
-            None => Vec::new(),
-        };
-        Ok(ModelOutput { logits, attention })
+        D
+    ]
+    for RnnClassifier<Cell, G, V, LEN, M, H, O, NL, BIDIR, C, S, E, D>
+    where [
+        Cell: RecurrentCell,
+        E: Dtype,
+        D: Device<E>,
+        S: DeclaredModel,
+        Self: TensorCollection<E, D>,
+    ]
+    input Tensor<(B, Const<LEN>), usize, D, T>
+    {
+        type Logits<B: Dim> = (B, Const<C>);
+
+        fn meta(&self) -> &'static ModelMeta {
+            &S::META
+        }
+
+        /// Classifies a batch of right-padded token sequences.
+        ///
+        /// # Errors
+        /// [`AttnError::InvalidInput`] for ids outside the vocabulary or lengths that do not fit.
+        fn try_forward_with<B: Dim, T: Tape<E, D>>(
+            &self,
+            ids: Tensor<(B, Const<LEN>), usize, D, T>,
+            opts: &ForwardOptions,
+        ) -> Result<ModelOutput<(B, Const<C>), E, D, T>, AttnError> {
+            let batch = ids.shape().0.size();
+            check_token_ids(&ids.as_vec(), V)?;
+            let lengths = opts.checked_lengths(batch, LEN)?;
+            let x = self.embedding.try_forward(ids).dev()?;
+            let enc = self.encoder.try_forward(x, lengths.as_deref())?;
+            let mask = AttentionMask::none().key_lengths(lengths.unwrap_or_else(|| vec![LEN; batch]));
+            let attn = AttentionOptions {
+                need_weights: opts.need_weights,
+                ..AttentionOptions::default().mask(mask)
+            };
+            let (pooled, weights) = self.pool.try_pool(enc.output, &attn)?;
+            let logits = self.head.try_forward_2d(pooled)?;
+            let attention = match weights {
+                Some(w) => vec![LayerAttention::capture("pool.attention".into(), w)?],
+                None => Vec::new(),
+            };
+            Ok(ModelOutput::new(logits, attention))
+        }
+
+        fn try_input<T: Tape<E, D>>(
+            &self,
+            batch: &Batch,
+            tape: T,
+        ) -> Result<BatchInput<Self::Input<usize, T>>, AttnError> {
+            token_input::<LEN, E, D, T>(batch, self.embedding.weight.device(), &S::META, tape)
+        }
     }
 }

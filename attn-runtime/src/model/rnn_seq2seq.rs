@@ -9,7 +9,9 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::uniform::SampleUniform;
 
 use super::token_encoding::check_token_ids;
-use super::{DeclaredModel, DecoderAttention, ForwardOptions, LayerAttention};
+use super::{
+    impl_attn_model, DeclaredModel, DecoderAttention, ForwardOptions, LayerAttention, ModelOutput,
+};
 use crate::attention::{AttentionMask, AttentionOptions, Projection};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::loss::IGNORE;
@@ -70,17 +72,6 @@ pub struct RnnSeq2Seq<
     /// Attentional hidden state → target vocabulary logits.
     pub out: Projection<H, TV, E, D, true>,
     spec: PhantomData<S>,
-}
-
-/// What a sequence-to-sequence forward pass returns.
-#[derive(Debug)]
-pub struct Seq2SeqOutput<B: Dim, const TL: usize, const TV: usize, E: Dtype, D: Storage<E>, T> {
-    /// `[B, TL, TV]`.
-    pub logits: Tensor<(B, Const<TL>, Const<TV>), E, D, T>,
-    /// The greedy token at every step, `[B, TL]` row-major.
-    pub tokens: Vec<usize>,
-    /// `decoder.attention`, `[B, 1, TL, SL]`, when requested.
-    pub attention: Vec<LayerAttention<E, D>>,
 }
 
 impl<
@@ -219,12 +210,12 @@ where
     /// [`AttnError::InvalidInput`] for ids outside the vocabularies, lengths that do not fit, or
     /// targets of the wrong count.
     #[allow(clippy::type_complexity)]
-    pub fn try_forward_with<B: Dim, T: Tape<E, D>>(
+    fn try_decode<B: Dim, T: Tape<E, D>>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
         targets: Option<&[usize]>,
         opts: &ForwardOptions,
-    ) -> Result<Seq2SeqOutput<B, TL, TV, E, D, T>, AttnError> {
+    ) -> Result<ModelOutput<(B, Const<TL>, Const<TV>), E, D, T>, AttnError> {
         #[allow(clippy::let_unit_value)]
         let _ = Self::WIDTHS_AGREE;
         let b = src.shape().0;
@@ -315,7 +306,7 @@ where
             let w = w.try_reshape_like(&(batch, 1, TL, SL)).dev()?;
             attention.push(LayerAttention::capture("decoder.attention".into(), w)?);
         }
-        Ok(Seq2SeqOutput {
+        Ok(ModelOutput {
             logits: tape.finish(logits),
             tokens,
             attention,
@@ -341,6 +332,37 @@ where
             Ok((out.context, out.weights))
         })
     }
+}
+
+impl_attn_model! {
+    seq2seq impl[
+        Cell,
+        const G: usize,
+        const SV: usize,
+        const TV: usize,
+        const SL: usize,
+        const TL: usize,
+        const M: usize,
+        const H: usize,
+        const O: usize,
+        const L: usize,
+        const BIDIR: bool,
+        const DI: usize,
+        const QO: usize,
+        Attn,
+        S,
+        E,
+        D
+    ]
+    for RnnSeq2Seq<Cell, G, SV, TV, SL, TL, M, H, O, L, BIDIR, DI, QO, Attn, S, E, D>
+    where [
+        Cell: RecurrentCell,
+        E: Dtype,
+        D: Device<E>,
+        Attn: DecoderAttention<H, O, E, D>,
+        S: DeclaredModel,
+        Self: TensorCollection<E, D>,
+    ]
 }
 
 /// Index of the largest value in each row of `width`.

@@ -48,7 +48,7 @@ where
     let x = positional.try_add_positions(x)?;
     let mut attn = meta.attention_options(lengths.clone());
     attn.need_weights = opts.need_weights;
-    attn.training = opts.training;
+    attn.training = opts.training();
     attn.dropout = opts.effective_dropout(meta.dropout);
     let mut weights = Vec::new();
     let x = encoder.try_encode(x, &attn, "encoder", &mut weights)?;

@@ -9,7 +9,8 @@ use rand_distr::uniform::SampleUniform;
 
 use super::token_encoding::try_encode_tokens;
 use super::{
-    DeclaredModel, ForwardOptions, ModelOutput, PositionalEncoding, SequenceEncoder, TaskHead,
+    impl_attn_model, token_input, Batch, BatchInput, DeclaredModel, ForwardOptions, ModelMeta,
+    ModelOutput, PositionalEncoding, SequenceEncoder, TaskHead,
 };
 use crate::error::AttnError;
 
@@ -78,87 +79,67 @@ where
     }
 }
 
-impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D>
-    TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
-where
-    E: Dtype,
-    D: Device<E>,
-    Enc: SequenceEncoder<M, E, D>,
-    Pos: PositionalEncoding<M, E, D>,
-    Head: TaskHead<L, M, E, D>,
-    S: DeclaredModel,
-{
-    /// Runs the model on a batch of token id sequences.
-    ///
-    /// # Shapes
-    /// ids `[B, L]` → logits (see the type's docs); attention `[B, H, L, L]` per layer when
-    /// `opts.need_weights`.
-    ///
-    /// # Errors
-    /// [`AttnError::InvalidInput`] for ids outside the vocabulary or lengths that do not fit.
-    #[allow(clippy::type_complexity)]
-    pub fn try_forward_with<B: Dim, T: Tape<E, D>>(
-        &self,
-        ids: Tensor<(B, Const<L>), usize, D, T>,
-        opts: &ForwardOptions,
-    ) -> Result<ModelOutput<Head::Logits<B>, E, D, T>, AttnError> {
-        let (x, lengths, attention) = try_encode_tokens(
-            &self.embedding,
-            &self.positional,
-            &self.encoder,
-            ids,
-            opts,
-            &S::META,
-        )?;
-        let logits = self.head.try_head(x, lengths.as_deref())?;
-        Ok(ModelOutput { logits, attention })
-    }
-}
+impl_attn_model! {
+    impl[
+        const V: usize,
+        const L: usize,
+        const M: usize,
+        Enc,
+        Pos,
+        Head,
+        S,
+        E,
+        D
+    ]
+    for TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
+    where [
+        E: Dtype,
+        D: Device<E>,
+        Enc: SequenceEncoder<M, E, D>,
+        Pos: PositionalEncoding<M, E, D>,
+        Head: TaskHead<L, M, E, D>,
+        S: DeclaredModel,
+        Self: TensorCollection<E, D>,
+    ]
+    input Tensor<(B, Const<L>), usize, D, T>
+    {
+        type Logits<B: Dim> = Head::Logits<B>;
 
-impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D, B, T>
-    Module<Tensor<(B, Const<L>), usize, D, T>> for TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
-where
-    E: Dtype,
-    D: Device<E>,
-    Enc: SequenceEncoder<M, E, D>,
-    Pos: PositionalEncoding<M, E, D>,
-    Head: TaskHead<L, M, E, D>,
-    S: DeclaredModel,
-    B: Dim,
-    T: Tape<E, D>,
-{
-    type Output = Tensor<Head::Logits<B>, E, D, T>;
-    type Error = AttnError;
+        fn meta(&self) -> &'static ModelMeta {
+            &S::META
+        }
 
-    /// Evaluation mode: no dropout, no padding.
-    fn try_forward(
-        &self,
-        ids: Tensor<(B, Const<L>), usize, D, T>,
-    ) -> Result<Self::Output, AttnError> {
-        Ok(self.try_forward_with(ids, &ForwardOptions::eval())?.logits)
-    }
-}
+        /// Runs the model on a batch of token id sequences.
+        ///
+        /// # Shapes
+        /// ids `[B, L]` → logits (see the type's docs); attention `[B, H, L, L]` per layer when
+        /// `opts.need_weights`.
+        ///
+        /// # Errors
+        /// [`AttnError::InvalidInput`] for ids outside the vocabulary or lengths that do not fit.
+        fn try_forward_with<B: Dim, T: Tape<E, D>>(
+            &self,
+            ids: Tensor<(B, Const<L>), usize, D, T>,
+            opts: &ForwardOptions,
+        ) -> Result<ModelOutput<Head::Logits<B>, E, D, T>, AttnError> {
+            let (x, lengths, attention) = try_encode_tokens(
+                &self.embedding,
+                &self.positional,
+                &self.encoder,
+                ids,
+                opts,
+                &S::META,
+            )?;
+            let logits = self.head.try_head(x, lengths.as_deref())?;
+            Ok(ModelOutput::new(logits, attention))
+        }
 
-impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D, B, T>
-    ModuleMut<Tensor<(B, Const<L>), usize, D, T>> for TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
-where
-    E: Dtype,
-    D: Device<E>,
-    Enc: SequenceEncoder<M, E, D>,
-    Pos: PositionalEncoding<M, E, D>,
-    Head: TaskHead<L, M, E, D>,
-    S: DeclaredModel,
-    B: Dim,
-    T: Tape<E, D>,
-{
-    type Output = Tensor<Head::Logits<B>, E, D, T>;
-    type Error = AttnError;
-
-    /// Training mode: the declared dropout, no padding.
-    fn try_forward_mut(
-        &mut self,
-        ids: Tensor<(B, Const<L>), usize, D, T>,
-    ) -> Result<Self::Output, AttnError> {
-        Ok(self.try_forward_with(ids, &ForwardOptions::train())?.logits)
+        fn try_input<T: Tape<E, D>>(
+            &self,
+            batch: &Batch,
+            tape: T,
+        ) -> Result<BatchInput<Self::Input<usize, T>>, AttnError> {
+            token_input::<L, E, D, T>(batch, self.embedding.weight.device(), &S::META, tape)
+        }
     }
 }

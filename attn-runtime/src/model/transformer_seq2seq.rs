@@ -10,8 +10,8 @@ use rand_distr::uniform::SampleUniform;
 use super::rnn_seq2seq::argmax_rows;
 use super::token_encoding::check_token_ids;
 use super::{
-    DeclaredModel, ForwardOptions, LayerAttention, PositionalEncoding, Seq2SeqOutput,
-    SequenceEncoder,
+    impl_attn_model, DeclaredModel, ForwardOptions, LayerAttention, ModelOutput,
+    PositionalEncoding, SequenceEncoder,
 };
 use crate::attention::{AttentionMask, AttentionOptions};
 use crate::error::{AttnError, DeviceResultExt};
@@ -254,12 +254,12 @@ where
     /// [`AttnError::InvalidInput`] for ids outside the vocabularies, lengths that do not fit, or
     /// targets of the wrong count.
     #[allow(clippy::type_complexity)]
-    pub fn try_forward_with<B: Dim, T: Tape<E, D>>(
+    fn try_decode<B: Dim, T: Tape<E, D>>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
         targets: Option<&[usize]>,
         opts: &ForwardOptions,
-    ) -> Result<Seq2SeqOutput<B, TL, TV, E, D, T>, AttnError> {
+    ) -> Result<ModelOutput<(B, Const<TL>, Const<TV>), E, D, T>, AttnError> {
         let batch = src.shape().0.size();
         check_token_ids(&src.as_vec(), SV)?;
         let lengths = opts
@@ -306,7 +306,7 @@ where
         if !opts.need_weights {
             attention.clear();
         }
-        Ok(Seq2SeqOutput {
+        Ok(ModelOutput {
             logits: tape.finish(logits),
             tokens,
             attention,
@@ -336,7 +336,7 @@ where
         let mut base = S::META.attention_options(None);
         base.mask = AttentionMask::none();
         base.need_weights = opts.need_weights;
-        base.training = opts.training;
+        base.training = opts.training();
         base.dropout = opts.effective_dropout(S::META.dropout);
         let enc = AttentionOptions {
             mask: AttentionMask::none().key_lengths(lengths.to_vec()),
@@ -448,6 +448,41 @@ where
         let memory = self.try_encode(src, &enc, &mut Vec::new())?;
         Ok((self.decoder.try_new_caches(&memory)?, dec, cross))
     }
+}
+
+impl_attn_model! {
+    seq2seq impl[
+        const SV: usize,
+        const TV: usize,
+        const SL: usize,
+        const TL: usize,
+        const KD: usize,
+        const M: usize,
+        const H: usize,
+        FfnE,
+        FfnD,
+        const NE: usize,
+        const ND: usize,
+        const PRE: bool,
+        SrcPos,
+        TgtPos,
+        Out,
+        S,
+        E,
+        D
+    ]
+    for TransformerSeq2Seq<SV, TV, SL, TL, KD, M, H, FfnE, FfnD, NE, ND, PRE, SrcPos, TgtPos, Out, S, E, D>
+    where [
+        E: Dtype,
+        D: Device<E>,
+        FfnE: FeedForwardNet<KD, E, D>,
+        FfnD: FeedForwardNet<M, E, D>,
+        SrcPos: PositionalEncoding<KD, E, D>,
+        TgtPos: PositionalEncoding<M, E, D>,
+        Out: OutputProjection<M, TV, E, D>,
+        S: DeclaredModel,
+        Self: TensorCollection<E, D>,
+    ]
 }
 
 /// `[BOS, t₀, …, t_{TL−2}]` per sequence, padding (IGNORE) fed as PAD.

@@ -5,10 +5,10 @@ use std::marker::PhantomData;
 
 use dfdx::prelude::*;
 
-use super::{load_params, params_to_state_dict, Batch, BatchModel};
+use super::{load_params, params_to_state_dict, Batch};
 use crate::error::AttnError;
 use crate::loss::try_cross_entropy_rows_smoothed;
-use crate::model::{DeclaredModel, ForwardOptions, ModelMeta};
+use crate::model::{AttnModel, DeclaredModel, ForwardOptions, ModelMeta};
 use crate::optim::{Adam, AdamConfig, AdamState};
 use crate::state_dict::StateDict;
 use crate::DefaultDevice;
@@ -129,7 +129,7 @@ type Dev = DefaultDevice;
 impl<M> ZooEntry for Entry<M>
 where
     M: DeclaredModel + BuildOnDevice<Dev, f32>,
-    M::Built: BatchModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = M::Built> + 'static,
+    M::Built: AttnModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = M::Built> + 'static,
 {
     fn meta(&self) -> &'static ModelMeta {
         &M::META
@@ -167,7 +167,7 @@ impl<Mod> Drop for Instance<Mod> {
 
 impl<Mod> ZooModel for Instance<Mod>
 where
-    Mod: BatchModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = Mod>,
+    Mod: AttnModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = Mod>,
 {
     fn meta(&self) -> &'static ModelMeta {
         self.model.meta()
@@ -316,7 +316,7 @@ pub fn adam_state_from_state_dict(sd: &StateDict) -> Result<AdamState, AttnError
 }
 
 /// Runs `model` on `batch` and returns plain numbers.
-fn summarise<Mod: BatchModel<f32, Dev>>(
+fn summarise<Mod: AttnModel<f32, Dev>>(
     model: &Mod,
     batch: &Batch,
     opts: &ForwardOptions,
