@@ -10,14 +10,15 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use attn_runtime::infer::{Output, Predictor};
 use attn_runtime::model::TaskSpec;
+use attn_runtime::registry::Registry;
 use attn_runtime::train::{load_run, run_model_name};
-use attn_runtime::viz::write_report;
+use attn_runtime::viz::{write_report, ReportFiles};
 use clap::Parser;
 
 /// Draw a trained model's attention for one input.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(version, about)]
-struct Args {
+pub struct Args {
     /// A run directory made by `train`.
     run: PathBuf,
     /// The input text (or, for image models, comma-separated pixel values in [0, 1]).
@@ -27,11 +28,10 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+/// The `attend` command over `registry`'s models, with the process's arguments: what a binary's
+/// `main` calls. Exits with status 1 (and the error on standard error) when the command fails.
+pub fn main(registry: &Registry) {
+    crate::exit_on_error(run(registry, Args::parse()));
 }
 
 fn slug(text: &str) -> String {
@@ -54,10 +54,16 @@ fn slug(text: &str) -> String {
     }
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse();
+/// Runs the command: what [`main`] does after parsing the arguments. Returns the report's
+/// files and head statistics.
+///
+/// # Errors
+/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
+/// that says what to fix.
+pub fn run(registry: &Registry, args: Args) -> Result<ReportFiles> {
+    registry.check()?;
     let name = run_model_name(&args.run)?;
-    let entry = attn_models::find(&name)?;
+    let entry = registry.find(&name)?;
     let predictor = Predictor::new(load_run(&args.run, entry)?);
     let prediction = if matches!(entry.meta().task, TaskSpec::ImageClassify { .. }) {
         let pixels: Vec<f32> = args
@@ -77,7 +83,7 @@ fn run() -> Result<()> {
     println!("{name}: {}\n", describe(&prediction.output));
     println!("{}", report.table);
     println!("open {}", dir.join("index.html").display());
-    Ok(())
+    Ok(report)
 }
 
 /// The prediction in one line.

@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use attn_runtime::data::{builtin, load_file};
 use attn_runtime::metrics::{classification_report, Bleu, BleuTokenizer, ClassificationReport};
+use attn_runtime::registry::Registry;
 use attn_runtime::train::{evaluate_run, load_run, run_model_name, EvalReport};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Evaluate a trained run, or score files.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(version, about, args_conflicts_with_subcommands = true)]
-struct Args {
+pub struct Args {
     /// A run directory made by `train` (scores its best checkpoint on its test split).
     run: Option<PathBuf>,
     /// Examples per batch.
@@ -27,7 +28,7 @@ struct Args {
     command: Option<Command>,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 enum Command {
     /// BLEU of a hypothesis file against reference files (one segment per line, UTF-8).
     Bleu {
@@ -71,11 +72,10 @@ enum TokenizeArg {
     None,
 }
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+/// The `eval` command over `registry`'s models, with the process's arguments: what a binary's
+/// `main` calls. Exits with status 1 (and the error on standard error) when the command fails.
+pub fn main(registry: &Registry) {
+    crate::exit_on_error(run(registry, Args::parse()));
 }
 
 fn lines(path: &Path) -> Result<Vec<String>> {
@@ -84,8 +84,14 @@ fn lines(path: &Path) -> Result<Vec<String>> {
     Ok(text.lines().map(String::from).collect())
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse();
+/// Runs the command: what [`main`] does after parsing the arguments. Returns the report of a
+/// run's evaluation (also written to `<run>/eval.json`), `None` for `bleu` and `f1`.
+///
+/// # Errors
+/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
+/// that says what to fix.
+pub fn run(registry: &Registry, args: Args) -> Result<Option<EvalReport>> {
+    registry.check()?;
     match (args.command, args.run) {
         (
             Some(Command::Bleu {
@@ -97,18 +103,18 @@ fn run() -> Result<()> {
                 json,
             }),
             _,
-        ) => bleu(&hyp, &refs, tokenize, lowercase, sentence, json),
-        (Some(Command::F1 { gold, pred, json }), _) => f1(&gold, &pred, json),
-        (None, Some(dir)) => evaluate(&dir, args.batch_size),
+        ) => bleu(&hyp, &refs, tokenize, lowercase, sentence, json).map(|()| None),
+        (Some(Command::F1 { gold, pred, json }), _) => f1(&gold, &pred, json).map(|()| None),
+        (None, Some(dir)) => evaluate(registry, &dir, args.batch_size).map(Some),
         (None, None) => bail!(
             "pass a run directory (e.g. runs/dates-transformer/<timestamp>), or `bleu` / `f1`"
         ),
     }
 }
 
-fn evaluate(dir: &Path, batch_size: usize) -> Result<()> {
+fn evaluate(registry: &Registry, dir: &Path, batch_size: usize) -> Result<EvalReport> {
     let name = run_model_name(dir)?;
-    let entry = attn_models::find(&name)?;
+    let entry = registry.find(&name)?;
     let run = load_run(dir, entry)?;
     let dataset_name = run.config.dataset.clone();
     let path = PathBuf::from(&dataset_name);
@@ -121,7 +127,7 @@ fn evaluate(dir: &Path, batch_size: usize) -> Result<()> {
     let report = evaluate_run(&run, &dataset, batch_size)?;
     print_report(&report);
     println!("wrote {}", dir.join("eval.json").display());
-    Ok(())
+    Ok(report)
 }
 
 fn print_report(r: &EvalReport) {

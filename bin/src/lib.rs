@@ -1,25 +1,143 @@
-//! What the command-line tools share.
+//! attn's commands as a library: `train`, `eval`, `predict`, `attend` and `sweep` over any
+//! [`Registry`] of models, so a crate of your own gets the very same commands, flags, run
+//! directories and reports for its models with a `main` of three lines:
+//!
+//! ```no_run
+//! use attn_runtime::registry::Registry;
+//! # use attn_runtime::prelude::*;
+//! # attention_model! {
+//! #     /// A tiny classifier of my own.
+//! #     #[name = "my-classifier", data = "sentiment"]
+//! #     pub struct MyClassifier {
+//! #         arch: SelfAttention,
+//! #         task: Classify { vocab: 128, max_len: 16, classes: 2 },
+//! #         d_model: 16, heads: 2, layers: 1,
+//! #         positional: Sinusoidal,
+//! #     }
+//! # }
+//!
+//! fn main() {
+//!     // `my-tool train my-classifier`, `my-tool eval runs/my-classifier/<timestamp>`, ...
+//!     attn_cli::main(&Registry::new().model(&attn_runtime::zoo::Entry::<MyClassifier>::NEW));
+//! }
+//! ```
+//!
+//! One binary per command works as well (`attn_cli::train::main(&registry)`), which is how our
+//! own `train`, `eval`, `predict`, `attend` and `sweep` binaries run over the zoo
+//! (`attn_models::registry()`). Each command's `run(&registry, args)` is the same command
+//! without the process around it: it returns what it made (the training outcome, the
+//! evaluation report, the predictions, the attention report's files) instead of exiting.
+#![warn(missing_docs)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result};
+pub use attn_runtime::registry::Registry;
+pub use clap::Parser;
+use clap::Subcommand;
+
+pub mod attend;
+pub mod eval;
+pub mod predict;
+pub mod sweep;
+pub mod train;
 
 /// Installs the Ctrl-C handler of a long-running command: the first Ctrl-C sets the returned
 /// flag (the command stops after the current batch) and prints `message`; a second one exits at
 /// once with status 130.
 ///
+/// The handler is installed once per process; a later command (a library caller running
+/// `train` twice) gets the same flag, cleared, and its own message.
+///
 /// # Errors
 /// When the handler cannot be installed.
 pub fn stop_on_ctrl_c(message: &'static str) -> Result<Arc<AtomicBool>> {
+    type Installed = (Arc<AtomicBool>, Arc<Mutex<&'static str>>);
+    static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
+    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((stop, shown)) = installed.as_ref() {
+        stop.store(false, Ordering::SeqCst);
+        *shown.lock().unwrap_or_else(PoisonError::into_inner) = message;
+        return Ok(stop.clone());
+    }
     let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = stop.clone();
+    let shown = Arc::new(Mutex::new(message));
+    let (handler_stop, handler_shown) = (stop.clone(), shown.clone());
     ctrlc::set_handler(move || {
         if handler_stop.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\n{message}");
+        eprintln!(
+            "\n{}",
+            handler_shown.lock().unwrap_or_else(PoisonError::into_inner)
+        );
     })
     .context("cannot install the Ctrl-C handler")?;
+    *installed = Some((stop.clone(), shown));
     Ok(stop)
+}
+
+/// The value of a command that succeeded; on failure, prints the error (with its causes) to
+/// standard error and exits with status 1.
+pub fn exit_on_error<T>(result: Result<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Every command as a subcommand of one binary.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    version,
+    about = "Train, evaluate, predict with, look into and sweep attention models."
+)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// One of the commands, with its arguments.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Train a model on its default data set (or your file) and write a run directory.
+    Train(train::Args),
+    /// Evaluate a trained run on its test split, or score files (BLEU, F1).
+    Eval(eval::Args),
+    /// Predict with a trained run.
+    Predict(predict::Args),
+    /// Draw a trained model's attention for one input.
+    Attend(attend::Args),
+    /// Train every grid point of a declared sweep and report on it.
+    Sweep(sweep::Args),
+}
+
+/// Runs one command over `registry`'s models, as [`main`] does after parsing.
+///
+/// # Errors
+/// The command's error.
+pub fn run(registry: &Registry, cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(registry, args).map(drop),
+        Command::Eval(args) => eval::run(registry, args).map(drop),
+        Command::Predict(args) => predict::run(registry, args).map(drop),
+        Command::Attend(args) => attend::run(registry, args).map(drop),
+        Command::Sweep(args) => sweep::run(registry, args),
+    }
+}
+
+/// The whole tool over `registry`'s models: `<bin> train <model>`, `<bin> eval <run>`,
+/// `<bin> predict <run> <input>...`, `<bin> attend <run> <input>`, `<bin> sweep <name>`, with
+/// the flags of our binaries of the same names. Exits with status 1 when the command fails
+/// (130 when a training was interrupted).
+pub fn main(registry: &Registry) {
+    match Cli::parse().command {
+        Command::Train(args) => train::exit(exit_on_error(train::run(registry, args))),
+        command => exit_on_error(run(registry, Cli { command })),
+    }
 }

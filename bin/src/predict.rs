@@ -13,13 +13,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use attn_runtime::infer::{BeamSearch, Output, Prediction, Predictor};
 use attn_runtime::model::TaskSpec;
+use attn_runtime::registry::Registry;
 use attn_runtime::train::{load_run, run_model_name};
 use clap::Parser;
 
 /// Predict with a trained run.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(version, about)]
-struct Args {
+pub struct Args {
     /// A run directory made by `train`.
     run: PathBuf,
     /// Inputs; standard input lines when none is given.
@@ -35,17 +36,22 @@ struct Args {
     json: bool,
 }
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+/// The `predict` command over `registry`'s models, with the process's arguments: what a binary's
+/// `main` calls. Exits with status 1 (and the error on standard error) when the command fails.
+pub fn main(registry: &Registry) {
+    crate::exit_on_error(run(registry, Args::parse()));
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse();
+/// Runs the command: what [`main`] does after parsing the arguments. Returns the predictions,
+/// one per non-blank input, in order.
+///
+/// # Errors
+/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
+/// that says what to fix.
+pub fn run(registry: &Registry, args: Args) -> Result<Vec<Prediction>> {
+    registry.check()?;
     let name = run_model_name(&args.run)?;
-    let entry = attn_models::find(&name)?;
+    let entry = registry.find(&name)?;
     let predictor = Predictor::new(load_run(&args.run, entry)?);
     let beam = args.beam.map(|beam_size| BeamSearch {
         beam_size,
@@ -61,6 +67,7 @@ fn run() -> Result<()> {
         args.inputs.clone()
     };
     let image = matches!(entry.meta().task, TaskSpec::ImageClassify { .. });
+    let mut predictions = Vec::new();
     for input in inputs.iter().filter(|l| !l.trim().is_empty()) {
         let prediction = if image {
             let pixels: Vec<f32> = input
@@ -73,8 +80,9 @@ fn run() -> Result<()> {
             predictor.predict_text(input, beam)?
         };
         print(input, &prediction, args.json)?;
+        predictions.push(prediction);
     }
-    Ok(())
+    Ok(predictions)
 }
 
 fn print(input: &str, p: &Prediction, json: bool) -> Result<()> {

@@ -11,21 +11,21 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
-use attn_models::sweeps::{find_sweep, SWEEPS};
 use attn_runtime::data::builtin;
 use attn_runtime::experiment::{
-    aggregate, markdown_table, run_sweep, CurveSummary, MeanStd, PeakAlloc, PointSummary,
-    RunRecord, SweepObserver, SweepRun,
+    aggregate, markdown_table, run_sweep, CurveSummary, MeanStd, PointSummary, RunRecord,
+    SweepObserver, SweepRun,
 };
+use attn_runtime::registry::Registry;
 use attn_runtime::train::{recommended, write_atomic};
 use attn_runtime::viz::{render_chart_png, render_chart_svg, Chart, Series, VizError};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Train every grid point of a declared sweep and report on it.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(version, about)]
-struct Args {
+pub struct Args {
     /// The sweep's name (see --list).
     sweep: Option<String>,
     /// List the declared sweeps and exit.
@@ -49,15 +49,10 @@ struct Args {
     heatmaps: bool,
 }
 
-// Counts heap bytes so that each run records its own peak memory.
-#[global_allocator]
-static ALLOC: PeakAlloc = PeakAlloc;
-
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+/// The `sweep` command over `registry`'s models, with the process's arguments: what a binary's
+/// `main` calls. Exits with status 1 (and the error on standard error) when the command fails.
+pub fn main(registry: &Registry) {
+    crate::exit_on_error(run(registry, Args::parse()));
 }
 
 struct Progress(ProgressBar);
@@ -85,10 +80,15 @@ impl SweepObserver for Progress {
     }
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse();
+/// Runs the command: what [`main`] does after parsing the arguments.
+///
+/// # Errors
+/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
+/// that says what to fix.
+pub fn run(registry: &Registry, args: Args) -> Result<()> {
+    registry.check()?;
     if args.list {
-        for s in SWEEPS {
+        for s in registry.sweep_decls() {
             println!("{:<18} {} point(s)  {}", s.name, s.points.len(), s.question);
         }
         return Ok(());
@@ -96,16 +96,7 @@ fn run() -> Result<()> {
     let Some(name) = args.sweep.as_deref() else {
         bail!("name a sweep (see `sweep --list`), e.g. `sweep sweep-heads`");
     };
-    let Some(decl) = find_sweep(name) else {
-        let names: Vec<&str> = SWEEPS.iter().map(|s| s.name).collect();
-        bail!(
-            "unknown sweep `{name}`{}; the declared sweeps are: {}",
-            attn_runtime::suggest::closest(name, names.iter().copied())
-                .map(|c| format!(" (did you mean `{c}`?)"))
-                .unwrap_or_default(),
-            names.join(", ")
-        );
-    };
+    let decl = registry.find_sweep(name)?;
     if args.seeds == Some(0) || args.epochs == Some(0) {
         bail!("--seeds and --epochs must be at least 1");
     }
@@ -115,6 +106,7 @@ fn run() -> Result<()> {
         .meta()
         .data
         .context("the sweep's models name no data set")?;
+    let data_name = data_name.name();
     let dataset = builtin(data_name)?;
     let seeds = args.seeds.unwrap_or(decl.seeds);
     let mut runs = decl.runs(|entry| {
@@ -147,7 +139,7 @@ fn run() -> Result<()> {
     let dir = args.out.join(decl.name);
 
     let stop =
-        attn_cli::stop_on_ctrl_c("stopping after this batch (rerun the same command to resume)")?;
+        crate::stop_on_ctrl_c("stopping after this batch (rerun the same command to resume)")?;
 
     println!(
         "{}: {} run(s) ({} grid point(s), {} seed(s)) on {data_name}, into {}",

@@ -12,16 +12,17 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use attn_runtime::data::{builtin, load_file, PrepareOptions, Tokenizer};
 use attn_runtime::optim::Decay;
+use attn_runtime::registry::Registry;
 use attn_runtime::train::{
-    recommended, train, EpochReport, RunInfo, Stop, TrainObserver, TrainRequest,
+    recommended, train, EpochReport, RunInfo, Stop, TrainObserver, TrainOutcome, TrainRequest,
 };
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Train an attention model from the zoo.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(version, about)]
-struct Args {
+pub struct Args {
     /// The model's registry name (see --list).
     model: Option<String>,
     /// List the zoo's models and exit.
@@ -122,43 +123,61 @@ enum TokenizerArg {
     Whitespace,
 }
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+/// The `train` command over `registry`'s models, with the process's arguments: what a binary's
+/// `main` calls. Exits with status 1 (and the error on standard error) when the command fails.
+pub fn main(registry: &Registry) {
+    exit(crate::exit_on_error(run(registry, Args::parse())));
+}
+
+/// Exits with status 130 when the training was interrupted (Ctrl-C), as a shell expects.
+pub(crate) fn exit(outcome: Option<TrainOutcome>) {
+    if matches!(
+        outcome,
+        Some(TrainOutcome {
+            stopped: Stop::Interrupted,
+            ..
+        })
+    ) {
+        std::process::exit(130);
     }
 }
 
-fn run() -> Result<()> {
-    let args = Args::parse();
+/// Runs the command: what [`main`] does after parsing the arguments. Returns the outcome of
+/// the training (the run directory, the test scores), or `None` for `--list`.
+///
+/// # Errors
+/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
+/// that says what to fix.
+pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
+    registry.check()?;
     if args.list {
         println!(
             "{:<26} {:<15} {:<14} {:<12} summary",
             "model", "architecture", "task", "data"
         );
-        for entry in attn_models::MODELS {
+        for entry in registry.entries() {
             let m = entry.meta();
             println!(
                 "{:<26} {:<15} {:<14} {:<12} {}",
                 m.name,
                 format!("{:?}", m.arch),
                 m.task.name(),
-                m.data.unwrap_or("-"),
+                m.data.map_or("-", |d| d.name()),
                 m.summary
             );
         }
-        return Ok(());
+        return Ok(None);
     }
     check_device(args.device)?;
     let Some(name) = args.model.as_deref() else {
         bail!("name a model to train (see `train --list`), e.g. `train dates-transformer`");
     };
-    let entry = attn_models::find(name)?;
+    let entry = registry.find(name)?;
     let meta = entry.meta();
     let data_name = args
         .data
         .clone()
-        .or(meta.data.map(String::from))
+        .or(meta.data.map(|d| d.name().to_string()))
         .with_context(|| format!("`{name}` has no default data set: pass --data"))?;
     let tokenizer = match args.tokenizer {
         TokenizerArg::Char => Tokenizer::Char,
@@ -218,8 +237,7 @@ fn run() -> Result<()> {
         max_eval: args.max_eval,
     };
 
-    let stop =
-        attn_cli::stop_on_ctrl_c("stopping after this batch (Ctrl-C again to quit at once)")?;
+    let stop = crate::stop_on_ctrl_c("stopping after this batch (Ctrl-C again to quit at once)")?;
 
     let mut observer = Console {
         bar: None,
@@ -237,13 +255,12 @@ fn run() -> Result<()> {
     if let Some(bar) = observer.bar.take() {
         bar.finish_and_clear();
     }
-    match outcome.stopped {
+    match &outcome.stopped {
         Stop::Interrupted => {
             println!(
                 "stopped early; run directory: {}",
                 outcome.run_dir.display()
             );
-            std::process::exit(130);
         }
         stopped => {
             let seq = matches!(
@@ -253,7 +270,7 @@ fn run() -> Result<()> {
             );
             println!(
                 "{}: best epoch {}, test {} {:.2}%{} ({:.1} s of training)",
-                if stopped == Stop::EarlyStopped {
+                if *stopped == Stop::EarlyStopped {
                     "early stopped"
                 } else {
                     "done"
@@ -271,7 +288,7 @@ fn run() -> Result<()> {
             println!("run directory: {}", outcome.run_dir.display());
         }
     }
-    Ok(())
+    Ok(Some(outcome))
 }
 
 #[cfg(feature = "cuda")]

@@ -1,11 +1,13 @@
-//! The registry: every zoo model by name.
+//! The registry: every zoo model and sweep by name.
 
+use attn_runtime::registry::Registry;
 use attn_runtime::zoo::{Entry, ZooEntry};
+use attn_runtime::AttnError;
 
 use crate::{
-    error::ModelsError, BibleTransformer, DatesGruBahdanau, DatesLstmLuong, DatesTransformer,
-    DigitsPatches, SentimentDotAttention, SentimentEncoder, SentimentRnnAttention,
-    SentimentSingleHead, SentimentTransformer, SortTagger, SortTransformer,
+    BibleTransformer, DatesGruBahdanau, DatesLstmLuong, DatesTransformer, DigitsPatches,
+    SentimentDotAttention, SentimentEncoder, SentimentRnnAttention, SentimentSingleHead,
+    SentimentTransformer, SortTagger, SortTransformer,
 };
 
 /// Every zoo model, in the order `--list` shows them. A new model file adds one line here.
@@ -24,23 +26,22 @@ pub static MODELS: &[&dyn ZooEntry] = &[
     &Entry::<BibleTransformer>::NEW,
 ];
 
+/// The zoo's models and sweeps as one [`Registry`], what our `train`, `eval`, `predict`,
+/// `attend` and `sweep` binaries run over. Merge it with your own models to have both:
+/// `attn_models::registry().merge(my_registry)`.
+pub fn registry() -> Registry {
+    Registry::new().models(MODELS).sweeps(crate::sweeps::SWEEPS)
+}
+
 /// All registered names.
 pub fn names() -> Vec<&'static str> {
-    MODELS.iter().map(|m| m.meta().name).collect()
+    registry().names()
 }
 
 /// Looks a model up by name.
 ///
 /// # Errors
-/// [`ModelsError::UnknownModel`], listing the available names and the nearest one.
-pub fn find(name: &str) -> Result<&'static dyn ZooEntry, ModelsError> {
-    MODELS
-        .iter()
-        .copied()
-        .find(|m| m.meta().name == name)
-        .ok_or_else(|| ModelsError::UnknownModel {
-            name: name.to_string(),
-            available: names(),
-            nearest: attn_runtime::suggest::closest(name, names()),
-        })
+/// [`AttnError::UnknownModel`], listing the available names and the nearest one.
+pub fn find(name: &str) -> Result<&'static dyn ZooEntry, AttnError> {
+    registry().find(name)
 }

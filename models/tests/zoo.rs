@@ -113,6 +113,20 @@ fn registry_finds_models_and_names_the_nearest_on_a_typo() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), MODELS.len(), "names are unique");
+    attn_models::registry()
+        .check()
+        .expect("no two zoo models or sweeps share a name");
+    let clash = attn_models::registry()
+        .model(MODELS[0])
+        .check()
+        .unwrap_err();
+    assert!(
+        matches!(
+            clash,
+            attn_runtime::AttnError::DuplicateName { kind: "model", .. }
+        ),
+        "{clash}"
+    );
     for entry in MODELS {
         assert!(
             entry.meta().data.is_some(),

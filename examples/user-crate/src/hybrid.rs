@@ -1,0 +1,287 @@
+//! A model `attention_model!` cannot declare, built by hand from attn's layers: an LSTM encoder
+//! under a transformer decoder. Implementing [`AttnModel`] (its typed input and forward pass),
+//! dfdx's `TensorCollection` (its parameters by name) and [`DeclaredModel`] (what it is, as data)
+//! is all it takes for attn's commands to train, checkpoint, resume, evaluate, predict with and
+//! draw it.
+
+use attn_runtime::attention::{AttentionMask, AttentionOptions, Projection};
+use attn_runtime::dfdx::nn::modules::Embedding;
+use attn_runtime::loss::IGNORE;
+use attn_runtime::model::{
+    seq2seq_input, Batch, BatchInput, LearnedPositions, PositionalEncoding, TaskSpec,
+};
+use attn_runtime::prelude::*;
+use attn_runtime::rnn::Lstm;
+use attn_runtime::spec::{Activation, Arch, Cell, DataSet, Norm, Pooling, Positional, Scoring};
+use attn_runtime::tape_holder::TapeHolder;
+use attn_runtime::tokens::{BOS, PAD};
+use attn_runtime::transformer::{FeedForward, Gelu, TransformerDecoder};
+
+/// Source and target vocabularies, lengths, width, heads and feed-forward width.
+const SV: usize = 16;
+const TV: usize = 16;
+const SL: usize = 12;
+const TL: usize = 12;
+const M: usize = 32;
+const HEADS: usize = 2;
+const FF: usize = 64;
+
+/// The builder: `dev.build_module::<LstmTransformer, f32>()`, and the registry's
+/// `Entry::<LstmTransformer>::NEW`.
+pub struct LstmTransformer;
+
+impl DeclaredModel for LstmTransformer {
+    const META: ModelMeta = ModelMeta {
+        name: "lstm-transformer",
+        type_name: "LstmTransformer",
+        summary: "Reverses digit sequences with an LSTM encoder under a transformer decoder.",
+        data: Some(DataSet::Reverse),
+        arch: Arch::Transformer,
+        task: TaskSpec::Seq2Seq {
+            src_vocab: SV,
+            tgt_vocab: TV,
+            src_len: SL,
+            tgt_len: TL,
+        },
+        d_model: M,
+        heads: HEADS,
+        // no encoder self-attention: the attention maps are the decoder's self and cross ones
+        layers: 0,
+        decoder_layers: 1,
+        ff: Some(FF),
+        activation: Activation::Gelu,
+        norm: Norm::Pre,
+        positional: Positional::Learned,
+        scoring: Scoring::Scaled,
+        pooling: Pooling::Mean,
+        dropout: 0.0,
+        window: None,
+        causal: false,
+        patch: None,
+        cell: Some(Cell::Lstm),
+        hidden: Some(M),
+        bidirectional: false,
+        rnn_attention: None,
+    };
+}
+
+impl<D: Device<f32>> BuildOnDevice<D, f32> for LstmTransformer {
+    type Built = LstmTransformerModel<f32, D>;
+}
+
+/// The built model.
+///
+/// # Shapes
+/// source ids `[B, 12]` (and targets `[B, 12]` to teacher-force) → logits `[B, 12, 16]`;
+/// attention `[B, 2, 12, 12]` for the decoder's self-attention and its cross-attention.
+#[derive(Clone, Debug)]
+pub struct LstmTransformerModel<E: Dtype, D: Storage<E>> {
+    /// Source token embeddings.
+    pub src_embedding: Embedding<SV, M, E, D>,
+    /// One LSTM layer over the source.
+    pub encoder: Lstm<M, M, M, 1, false, E, D>,
+    /// Target token embeddings.
+    pub tgt_embedding: Embedding<TV, M, E, D>,
+    /// Target positions.
+    pub tgt_positional: LearnedPositions<TL, M, E, D>,
+    /// One pre-norm decoder block attending over the LSTM states.
+    pub decoder: TransformerDecoder<M, HEADS, M, FeedForward<M, FF, Gelu, E, D>, 1, true, E, D>,
+    /// Decoder states → target logits.
+    pub out: Projection<M, TV, E, D, true>,
+}
+
+impl<D: Device<f32>> TensorCollection<f32, D> for LstmTransformerModel<f32, D> {
+    type To<E2: Dtype, D2: Device<E2>> = LstmTransformerModel<E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, f32, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::module(
+                    "src_embedding",
+                    |s| &s.src_embedding,
+                    |s| &mut s.src_embedding,
+                ),
+                Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
+                Self::module(
+                    "tgt_embedding",
+                    |s| &s.tgt_embedding,
+                    |s| &mut s.tgt_embedding,
+                ),
+                Self::module(
+                    "tgt_positional",
+                    |s| &s.tgt_positional,
+                    |s| &mut s.tgt_positional,
+                ),
+                Self::module("decoder", |s| &s.decoder, |s| &mut s.decoder),
+                Self::module("out", |s| &s.out, |s| &mut s.out),
+            ),
+            |(src_embedding, encoder, tgt_embedding, tgt_positional, decoder, out)| {
+                LstmTransformerModel {
+                    src_embedding,
+                    encoder,
+                    tgt_embedding,
+                    tgt_positional,
+                    decoder,
+                    out,
+                }
+            },
+        )
+    }
+}
+
+impl<D: Device<f32>> LstmTransformerModel<f32, D> {
+    /// The decoder over target inputs `[batch, TL]` and the LSTM states: logits `[batch, TL, TV]`.
+    fn try_decode<T: Tape<f32, D>>(
+        &self,
+        inputs: Tensor<(usize, Const<TL>), usize, D, T>,
+        memory: &Tensor<(usize, Const<SL>, Const<M>), f32, D>,
+        opts: [&AttentionOptions; 2],
+        attention: &mut Vec<LayerAttention<f32, D>>,
+    ) -> Result<Tensor<(usize, Const<TL>, Const<TV>), f32, D, T>, AttnError> {
+        let x = self
+            .tgt_embedding
+            .try_forward(inputs)
+            .map_err(AttnError::device)?;
+        let x = self.tgt_positional.try_add_positions(x)?;
+        let x = self
+            .decoder
+            .try_decode(x, memory, opts[0], opts[1], attention)?;
+        self.out.try_forward_3d(x)
+    }
+
+    /// Greedy decoding without a cache: one full causal pass per step, each step's choice fed
+    /// as the next step's input.
+    fn try_greedy_inputs(
+        &self,
+        memory: &Tensor<(usize, Const<SL>, Const<M>), f32, D>,
+        opts: [&AttentionOptions; 2],
+        batch: usize,
+    ) -> Result<Vec<usize>, AttnError> {
+        let dev = memory.device().clone();
+        let mut inputs = vec![PAD; batch * TL];
+        for b in 0..batch {
+            inputs[b * TL] = BOS;
+        }
+        for t in 0..TL - 1 {
+            let ids = dev
+                .try_tensor_from_vec(inputs.clone(), (batch, Const::<TL>))
+                .map_err(AttnError::device)?;
+            let logits = self
+                .try_decode(ids, memory, opts, &mut Vec::new())?
+                .as_vec();
+            for b in 0..batch {
+                let row = &logits[(b * TL + t) * TV..][..TV];
+                inputs[b * TL + t + 1] = argmax(row);
+            }
+        }
+        Ok(inputs)
+    }
+}
+
+fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+impl<D: Device<f32>> AttnModel<f32, D> for LstmTransformerModel<f32, D> {
+    type Input<B: Dim, T: Tape<f32, D>> = Seq2SeqInput<B, SL, TL, D, T>;
+    type Logits<B: Dim> = (B, Const<TL>, Const<TV>);
+
+    fn meta(&self) -> &'static ModelMeta {
+        &LstmTransformer::META
+    }
+
+    fn try_forward_with<B: Dim, T: Tape<f32, D>>(
+        &self,
+        input: Seq2SeqInput<B, SL, TL, D, T>,
+        opts: &ForwardOptions,
+    ) -> Result<ModelOutput<(B, Const<TL>, Const<TV>), f32, D, T>, AttnError> {
+        let b = input.src.shape().0;
+        let batch = b.size();
+        let lengths = opts
+            .checked_lengths(batch, SL)?
+            .unwrap_or_else(|| vec![SL; batch]);
+        let dev = input.src.device().clone();
+        let x = self
+            .src_embedding
+            .try_forward(input.src)
+            .map_err(AttnError::device)?;
+        let states = self.encoder.try_forward(x, Some(&lengths))?.output;
+        let states = states
+            .try_reshape_like(&(batch, Const::<SL>, Const::<M>))
+            .map_err(AttnError::device)?;
+        let (mut tape, memory) = TapeHolder::split(states);
+
+        let base = AttentionOptions {
+            need_weights: opts.need_weights,
+            training: opts.training(),
+            dropout: opts.effective_dropout(LstmTransformer::META.dropout),
+            ..AttentionOptions::default()
+        };
+        let self_opts = base.clone().mask(AttentionMask::none().causal());
+        let cross_opts = base.mask(AttentionMask::none().key_lengths(lengths));
+        let both = [&self_opts, &cross_opts];
+
+        // teacher forcing feeds [BOS, target…]; otherwise the decoder feeds itself
+        let targets = input.targets.map(|t| t.as_vec());
+        let inputs = match targets {
+            Some(t) if opts.effective_teacher_forcing() > 0.0 => (0..batch)
+                .flat_map(|b| {
+                    let row = &t[b * TL..(b + 1) * TL];
+                    std::iter::once(BOS).chain(row[..TL - 1].iter().map(|&x| {
+                        if x == IGNORE {
+                            PAD
+                        } else {
+                            x
+                        }
+                    }))
+                })
+                .collect(),
+            _ => self.try_greedy_inputs(&memory, both, batch)?,
+        };
+        let inputs = dev
+            .try_tensor_from_vec(inputs, (batch, Const::<TL>))
+            .map_err(AttnError::device)?;
+        let mut attention = Vec::new();
+        let logits = tape.run(&inputs, |ids| {
+            self.try_decode(ids, &memory, both, &mut attention)
+        })?;
+        let values = logits.as_vec();
+        let tokens = values.chunks(TV).map(argmax).collect();
+        let logits = tape.run(&logits, |l| {
+            l.try_reshape_like(&(b, Const::<TL>, Const::<TV>))
+                .map_err(AttnError::device)
+        })?;
+        if !opts.need_weights {
+            attention.clear();
+        }
+        Ok(ModelOutput {
+            logits: tape.finish(logits),
+            attention,
+            tokens,
+        })
+    }
+
+    fn try_input<T: Tape<f32, D>>(
+        &self,
+        batch: &Batch,
+        tape: T,
+    ) -> Result<BatchInput<Self::Input<usize, T>>, AttnError> {
+        seq2seq_input::<SL, TL, f32, D, T>(
+            batch,
+            self.src_embedding.weight.device(),
+            &LstmTransformer::META,
+            tape,
+        )
+    }
+}
