@@ -6,34 +6,34 @@ pub use attn_spec::{
     Activation, Arch, Cell, DataSet, Norm, Pooling, Positional, RnnAttention, Scoring, TaskKind,
 };
 
-/// A task with its sizes.
+/// A task with its sizes (`N`: how a size is held; the size estimate reads them as `u128`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Task {
+pub enum Task<N = usize> {
     Classify {
-        vocab: usize,
-        max_len: usize,
-        classes: usize,
+        vocab: N,
+        max_len: N,
+        classes: N,
     },
     Tag {
-        vocab: usize,
-        max_len: usize,
-        tags: usize,
+        vocab: N,
+        max_len: N,
+        tags: N,
     },
     Seq2Seq {
-        src_vocab: usize,
-        tgt_vocab: usize,
-        src_len: usize,
-        tgt_len: usize,
+        src_vocab: N,
+        tgt_vocab: N,
+        src_len: N,
+        tgt_len: N,
     },
     ImageClassify {
-        channels: usize,
-        height: usize,
-        width: usize,
-        classes: usize,
+        channels: N,
+        height: N,
+        width: N,
+        classes: N,
     },
 }
 
-impl Task {
+impl<N> Task<N> {
     /// The kind of task, without its sizes.
     pub fn kind(&self) -> TaskKind {
         match self {

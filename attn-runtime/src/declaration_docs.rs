@@ -50,6 +50,17 @@
 /// heads that do not divide `d_model`, a patch that does not divide the image, dropout outside
 /// `[0, 1)`, zero layers, keys that do not apply to the architecture, missing keys.
 ///
+/// # Size limit
+///
+/// A declaration may have at most 1e9 trainable parameters (4 GB of `f32` weights; training
+/// holds about 4× that for gradients and Adam's moments). The macro estimates the count from the
+/// declared sizes — embeddings `vocab·d_model`, attention `4·d_model²` per layer, feed-forward
+/// `2·d_model·ff` per layer (`3·` for `Geglu`/`Swiglu`), recurrent gates, output layers and
+/// learned positions, leaving out biases and norms (within a factor of about 1.5) — and a model
+/// above the limit is a compile error on its largest size (e.g. `d_model: 1_000_000`), with the
+/// estimate, instead of an allocation failure at run time. This check runs once the rest of the
+/// declaration is valid.
+///
 /// # What it expands to
 /// - `Name`: the builder (`dev.build_module::<Name, f32>()`), implementing
 ///   [`DeclaredModel`](crate::model::DeclaredModel) with the declaration as data in `Name::META`;

@@ -3,6 +3,7 @@
 
 mod keys;
 mod rules;
+mod size;
 
 use std::collections::BTreeMap;
 
@@ -167,7 +168,7 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
     } else {
         Positional::Sinusoidal
     };
-    Ok(Model {
+    let model = Model {
         docs: decl.docs.clone(),
         vis: decl.vis.clone(),
         ident: decl.ident.clone(),
@@ -195,7 +196,12 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         rnn_attention,
         kdim: kdim.or(vdim),
         tie_embeddings: tie_embeddings.unwrap_or(false),
-    })
+    };
+    size::model_size_fits(&model, &fields, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(model)
 }
 
 /// The span to blame for a field: its value.

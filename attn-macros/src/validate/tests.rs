@@ -247,3 +247,22 @@ fn pooling_is_for_classification_only() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_model_too_large_to_allocate_is_refused_on_its_largest_size() {
+    let e = errors(&GOOD.replace("d_model: 32", "d_model: 1_000_000"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("about 8.0e12 trainable parameters")
+            && e[0].contains("above the limit of 1e9")
+            && e[0].contains("make `d_model` smaller"),
+        "{e:?}"
+    );
+    let e = errors(&GOOD.replace("vocab: 100", "vocab: 100_000_000"));
+    assert!(e[0].contains("make `vocab` smaller"), "{e:?}");
+    // sizes near usize::MAX saturate instead of overflowing
+    let e = errors(&GOOD.replace("d_model: 32", "d_model: 18446744073709551612"));
+    assert!(e[0].contains("trainable parameters"), "{e:?}");
+    // a large but sane model passes
+    assert!(check(&GOOD.replace("d_model: 32", "d_model: 4096")).is_ok());
+}
