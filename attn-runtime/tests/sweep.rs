@@ -37,8 +37,19 @@ attention_model! {
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
 
+/// Held by the tests that reset the allocator's marks (a sweep resets them at each run's start),
+/// so that one test's reset cannot land between another's allocation and its reading.
+static HEAP_MARKS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heap_marks() -> std::sync::MutexGuard<'static, ()> {
+    HEAP_MARKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn the_counting_allocator_sees_an_allocation_and_resets_its_peak() {
+    let _marks = heap_marks();
     // other tests of this binary allocate concurrently, so only lower bounds are certain
     let before = live_heap_bytes().expect("PeakAlloc is installed");
     reset_peak_heap();
@@ -84,6 +95,7 @@ fn config() -> TrainConfig {
 
 #[test]
 fn a_sweep_records_every_run_and_resumes_where_it_stopped() {
+    let _marks = heap_marks();
     let dir = std::env::temp_dir().join(format!("attn-sweep-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = builtin("sort").unwrap();
