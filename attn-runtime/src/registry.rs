@@ -156,11 +156,11 @@ impl Registry {
             .copied()
             .find(|m| m.meta().name == name)
             .ok_or_else(|| {
-                let names = self.names();
+                let (nearest, available) = candidates(name, self.names());
                 AttnError::UnknownModel {
                     name: name.to_string(),
-                    nearest: closest(name, names.iter().copied()).map(String::from),
-                    available: names.into_iter().map(String::from).collect(),
+                    nearest,
+                    available,
                 }
             })
     }
@@ -175,12 +175,20 @@ impl Registry {
             .copied()
             .find(|s| s.name == name)
             .ok_or_else(|| {
-                let names = self.sweep_names();
+                let (nearest, available) = candidates(name, self.sweep_names());
                 AttnError::UnknownSweep {
                     name: name.to_string(),
-                    nearest: closest(name, names.iter().copied()).map(String::from),
-                    available: names.into_iter().map(String::from).collect(),
+                    nearest,
+                    available,
                 }
             })
     }
+}
+
+/// The registered name nearest to `name` (a likely typo), and every registered name.
+fn candidates(name: &str, names: Vec<&str>) -> (Option<String>, Vec<String>) {
+    (
+        closest(name, names.iter().copied()).map(String::from),
+        names.into_iter().map(String::from).collect(),
+    )
 }
