@@ -25,6 +25,7 @@ pub mod optim;
 pub mod registry;
 pub mod rnn;
 pub mod run;
+mod simd;
 pub mod state_dict;
 pub mod suggest;
 pub mod tape_holder;

@@ -9,9 +9,9 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::attention::fused::tile::{self, exp, Plain};
 use crate::cpu_op::{cast, f32_buffer, min_len, CpuBuf};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::simd::{self, exp, Plain};
 
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 8;
@@ -47,12 +47,12 @@ pub(crate) fn forward(
             let mut exps = vec![0f32; classes];
             for (i, (row, lse)) in logits.chunks(classes).zip(lse.iter_mut()).enumerate() {
                 let r = task * ROWS_PER_TASK + i;
-                let max = tile::row_max(row);
+                let max = simd::row_max(row);
                 // a plain map loop, which LLVM vectorises, then the sum apart
                 for (e, &x) in exps.iter_mut().zip(row) {
                     *e = exp::<Plain>(x - max);
                 }
-                *lse = max + tile::sum(&exps).ln();
+                *lse = max + simd::sum(&exps).ln();
                 let w = rows.weights[r];
                 if w != 0.0 {
                     let target = row[rows.targets[r]] - *lse;

@@ -10,10 +10,11 @@ use rayon::prelude::*;
 
 use super::dropout::RowDropout;
 use super::params::{expect_len, AttnDims, FusedParams};
-use super::tile::{self, gemm, Arith, Plain, Strided};
-#[cfg(target_arch = "x86_64")]
-use super::tile::{has_avx2_fma, has_avx512};
+use super::tile::{gemm, Strided};
 use crate::error::AttnError;
+use crate::simd::{self, Arith, Plain};
+#[cfg(target_arch = "x86_64")]
+use crate::simd::{has_avx2_fma, has_avx512};
 
 /// Queries per block (rows of a tile).
 pub const BLOCK_Q: usize = 32;
@@ -300,7 +301,7 @@ struct Head<'a> {
 }
 
 /// Defines `$name`, which runs `$generic` compiled for the best instruction set this CPU has:
-/// AVX-512 (with the wide register block, [`tile::FusedWide`]), AVX2 + FMA ([`tile::Fused`]),
+/// AVX-512 (with the wide register block, [`simd::FusedWide`]), AVX2 + FMA ([`simd::Fused`]),
 /// or plain arithmetic ([`Plain`]), chosen at run time. Closures do not inherit target features,
 /// so each variant is its own `#[target_feature]` function around the same generic code.
 macro_rules! simd_dispatch {
@@ -311,11 +312,11 @@ macro_rules! simd_dispatch {
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 unsafe fn avx512($($arg: $ty),*) {
-                    $generic::<tile::FusedWide>($($arg),*)
+                    $generic::<simd::FusedWide>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($($arg: $ty),*) {
-                    $generic::<tile::Fused>($($arg),*)
+                    $generic::<simd::Fused>($($arg),*)
                 }
                 if has_avx512() {
                     // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
@@ -370,7 +371,7 @@ fn forward_block<A: Arith>(
     let (dk, dv, sk, rows) = (d.head_dim, d.value_dim, d.k_len, block.rows);
     // the queries scaled once per block, so no tile needs a scaling pass over its scores
     let mut q_scaled = q[block.i0 * dk..][..rows * dk].to_vec();
-    tile::scale(&mut q_scaled, params.scale);
+    simd::scale(&mut q_scaled, params.scale);
     let q = &q_scaled[..];
     let mut s = vec![0.0f32; rows * BLOCK_K];
     let mut acc = vec![0.0f32; rows * dv];
@@ -396,16 +397,16 @@ fn forward_block<A: Arith>(
             if tile == TileMask::Partial {
                 block.mask_row(params, r, j0, row);
             }
-            let m_new = max[r].max(tile::row_max(row));
+            let m_new = max[r].max(simd::row_max(row));
             if m_new == f32::NEG_INFINITY {
                 row.fill(0.0);
                 continue;
             }
-            let row_sum = tile::exp_shifted_sum::<A>(row, m_new);
+            let row_sum = simd::exp_shifted_sum::<A>(row, m_new);
             if max[r] != f32::NEG_INFINITY && max[r] != m_new {
-                let alpha = tile::exp::<A>(max[r] - m_new);
+                let alpha = simd::exp::<A>(max[r] - m_new);
                 sum[r] *= alpha;
-                tile::scale(&mut acc[r * dv..][..dv], alpha);
+                simd::scale(&mut acc[r * dv..][..dv], alpha);
             }
             sum[r] += row_sum;
             max[r] = m_new;
@@ -459,7 +460,7 @@ fn backward_head<A: Arith>(
     // a loop, not an iterator closure: closures do not inherit the caller's target features
     let mut row_terms = vec![0.0f32; sq];
     for (i, t) in row_terms.iter_mut().enumerate() {
-        *t = tile::dot::<A>(&head.dout[i * vd..][..vd], &head.out[i * vd..][..vd]);
+        *t = simd::dot::<A>(&head.dout[i * vd..][..vd], &head.out[i * vd..][..vd]);
     }
     let mut q_scaled = vec![0.0f32; BLOCK_Q * hd];
     let mut p = vec![0.0f32; BLOCK_Q * BLOCK_K];
@@ -470,7 +471,7 @@ fn backward_head<A: Arith>(
         let block = QueryBlock::new(params, head.bh, i0, rows);
         let q = &head.q[i0 * hd..][..rows * hd];
         q_scaled[..rows * hd].copy_from_slice(q);
-        tile::scale(&mut q_scaled[..rows * hd], params.scale);
+        simd::scale(&mut q_scaled[..rows * hd], params.scale);
         let dout = &head.dout[i0 * vd..][..rows * vd];
         let dq = &mut dq[i0 * hd..][..rows * hd];
         for t in block.key_blocks() {
@@ -498,7 +499,7 @@ fn backward_head<A: Arith>(
                     block.mask_row(params, r, j0, row);
                 }
                 for x in row.iter_mut() {
-                    *x = tile::exp::<A>(*x - lse);
+                    *x = simd::exp::<A>(*x - lse);
                 }
             }
             // dP̃ = dO · Vᵀ over this tile

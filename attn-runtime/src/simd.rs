@@ -1,0 +1,205 @@
+//! Vectorisable f32 arithmetic on slices, shared by the CPU kernels (fused attention, the loss,
+//! element-wise activations): a multiply-add that is plain or fused, a vectorisable `exp`, and
+//! row reductions. Written with fixed-size inner loops so that LLVM vectorises them; each kernel
+//! instantiates them with [`Plain`] (any CPU) or, inside functions compiled with AVX2/AVX-512
+//! target features, with [`Fused`]/[`FusedWide`].
+
+/// How a multiply-add is computed: plain `a * b + c`, or one fused instruction.
+pub(crate) trait Arith {
+    /// Whether a matrix product's register block may be 32 columns wide: 4 rows × 32 columns is eight
+    /// 16-lane accumulators, enough to keep two FMA units busy through their latency, but it
+    /// would spill with 8-lane registers.
+    const WIDE: bool = false;
+
+    /// `a * b + c`.
+    fn madd(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// `a * b + c` with two roundings: what every CPU can do fast.
+pub(crate) struct Plain;
+
+impl Arith for Plain {
+    #[inline(always)]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+}
+
+/// `fma(a, b, c)`: one instruction when compiled with the `fma` target feature (a slow library
+/// call otherwise, so it is only used inside functions that enable it).
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Fused;
+
+#[cfg(target_arch = "x86_64")]
+impl Arith for Fused {
+    #[inline(always)]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+/// [`Fused`] with the wide register block, for functions compiled with AVX-512.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct FusedWide;
+
+#[cfg(target_arch = "x86_64")]
+impl Arith for FusedWide {
+    const WIDE: bool = true;
+
+    #[inline(always)]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+/// Whether this CPU has AVX2 and FMA (checked at run time, cached by std).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn has_avx2_fma() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+/// Whether this CPU has AVX-512 F and VL besides AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn has_avx512() -> bool {
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") && has_avx2_fma()
+}
+
+/// `exp(x)` for `x <= ~88`, within 2 ulp; `0` for `x < -87.3` (including `-inf`).
+///
+/// Range reduction `x = n·ln2 + r` with `|r| <= ln2/2` (ln 2 split in a high and a low part so
+/// `n·ln2_hi` is exact), a degree-6 polynomial for `e^r` (Taylor coefficients adjusted for the
+/// interval, as in Cephes' `expf`), and `2^n` assembled in the exponent bits. Only
+/// arithmetic, comparisons and bit casts, so loops over it vectorise.
+#[inline(always)]
+pub(crate) fn exp<A: Arith>(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_375;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5 · 2^23: adding it rounds to an integer held in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    let underflow = x < -87.3;
+    let xc = if x > 88.3 { 88.3 } else { x };
+    let xc = if underflow { 0.0 } else { xc };
+    let t = A::madd(xc, LOG2E, ROUND);
+    let n = t - ROUND;
+    let r = A::madd(-n, LN2_LO, A::madd(-n, LN2_HI, xc));
+    let mut p = 1.987_569_1e-4f32;
+    p = A::madd(p, r, 1.398_199_9e-3);
+    p = A::madd(p, r, 8.333_452e-3);
+    p = A::madd(p, r, 4.166_579_6e-2);
+    p = A::madd(p, r, 1.666_666_5e-1);
+    p = A::madd(p, r, 5.000_000_1e-1);
+    let er = A::madd(p, r * r, r) + 1.0;
+    let ni = t.to_bits() as i32 - 0x4B40_0000;
+    let pow2 = f32::from_bits(((ni + 127) << 23) as u32);
+    if underflow {
+        0.0
+    } else {
+        er * pow2
+    }
+}
+
+/// The largest value of `row` (`-inf` for an empty row), eight lanes at a time.
+#[inline(always)]
+pub(crate) fn row_max(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for x in 0..8 {
+            lanes[x] = if c[x] > lanes[x] { c[x] } else { lanes[x] };
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for &v in lanes.iter().chain(chunks.remainder()) {
+        m = if v > m { v } else { m };
+    }
+    m
+}
+
+/// `row[j] = exp(row[j] - shift)`, returning the sum of the new values.
+#[inline(always)]
+pub(crate) fn exp_shifted_sum<A: Arith>(row: &mut [f32], shift: f32) -> f32 {
+    // one plain loop (which LLVM vectorises) and the sum apart: fused into one loop the
+    // polynomial stayed scalar
+    for v in row.iter_mut() {
+        *v = exp::<A>(*v - shift);
+    }
+    sum(row)
+}
+
+/// `Σ row[j]`, eight lanes at a time.
+#[inline(always)]
+pub(crate) fn sum(row: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for x in 0..8 {
+            lanes[x] += c[x];
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
+/// `Σ a[i] · b[i]`, eight lanes at a time.
+#[inline(always)]
+pub(crate) fn dot<A: Arith>(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for l in 0..8 {
+            lanes[l] = A::madd(x[l], y[l], lanes[l]);
+        }
+    }
+    let mut s = 0.0;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        s = A::madd(*x, *y, s);
+    }
+    lanes.iter().sum::<f32>() + s
+}
+
+/// `x[i] *= f`.
+#[inline(always)]
+pub(crate) fn scale(x: &mut [f32], f: f32) {
+    for v in x {
+        *v *= f;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulp_of_std_over_the_softmax_range() {
+        let mut worst = 0.0f64;
+        let mut x = -87.0f32;
+        while x <= 1.0 {
+            let want = (x as f64).exp();
+            let got = exp::<Plain>(x) as f64;
+            worst = worst.max(((got - want) / want).abs());
+            x += 0.0137;
+        }
+        assert!(worst < 2.5e-7, "worst relative error {worst}");
+        assert_eq!(exp::<Plain>(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp::<Plain>(-100.0), 0.0);
+        assert_eq!(exp::<Plain>(0.0), 1.0);
+    }
+
+    #[test]
+    fn reductions_handle_tails() {
+        let row: Vec<f32> = (0..13).map(|x| (x as f32 * 1.7).sin()).collect();
+        let want = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!(row_max(&row), want);
+        assert_eq!(row_max(&[]), f32::NEG_INFINITY);
+        let mut e = row.clone();
+        let s = exp_shifted_sum::<Plain>(&mut e, want);
+        let want_s: f32 = row.iter().map(|x| (x - want).exp()).sum();
+        assert!((s - want_s).abs() < 1e-5 * want_s);
+        let d = dot::<Plain>(&row, &row);
+        let want_d: f32 = row.iter().map(|x| x * x).sum();
+        assert!((d - want_d).abs() < 1e-5 * want_d);
+    }
+}
