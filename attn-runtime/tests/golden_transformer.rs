@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use attn_runtime::model::SequenceEncoder;
 use attn_runtime::prelude::*;
 use attn_runtime::tape_holder::TapeHolder;
 use attn_runtime::transformer::{

@@ -6,12 +6,14 @@
 
 mod core;
 pub mod fused;
+mod layer_attention;
 mod mask;
 mod options;
 mod output;
 mod scaled_dot_product;
 
 pub use self::core::try_attend;
+pub use layer_attention::LayerAttention;
 pub use mask::{AttentionMask, BoolMask};
 pub use options::{AttentionKernel, AttentionOptions, Scale};
 pub use output::AttnOutput;

@@ -4,7 +4,7 @@
 use dfdx::nn::modules::{LayerNorm1D, Repeated};
 use dfdx::prelude::*;
 
-use crate::transformer::NormExt;
+use crate::transformer::{FeedForwardNet, NormExt, TransformerEncoder};
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
@@ -180,6 +180,28 @@ impl<const M: usize, const H: usize, const N: usize, E: Dtype, D: Device<E>>
             x = layer.try_layer(x, opts, format!("{path}.layers.{i}.attention"), weights)?;
         }
         Ok(x)
+    }
+
+    fn attention_layers(&self) -> usize {
+        N
+    }
+}
+
+impl<const M: usize, const H: usize, Ffn, const N: usize, const PRE: bool, E, D>
+    SequenceEncoder<M, E, D> for TransformerEncoder<M, H, Ffn, N, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        TransformerEncoder::try_encode(self, x, opts, path, weights)
     }
 
     fn attention_layers(&self) -> usize {

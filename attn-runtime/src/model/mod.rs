@@ -19,6 +19,7 @@ mod token_encoding;
 mod token_model;
 mod transformer_seq2seq;
 
+pub use crate::attention::LayerAttention;
 pub use batch::{Batch, Inputs};
 pub use batch_input::{image_input, seq2seq_input, token_input};
 pub(crate) use contract::impl_attn_model;
@@ -27,7 +28,7 @@ pub use decoder_attention::{DecoderAttention, DotScoring};
 pub use encoder::{SelfAttentionEncoder, SelfAttentionLayer, SequenceEncoder, SingleHeadEncoder};
 pub use heads::{ClsPoolClassifierHead, MeanPoolClassifierHead, PerTokenHead, TaskHead};
 pub use meta::{ArchKind, DeclaredModel, ModelMeta, TaskSpec};
-pub use output::{ForwardOptions, LayerAttention, ModelOutput};
+pub use output::{ForwardOptions, ModelOutput};
 pub use patch_model::PatchModel;
 pub use positional::{
     sinusoid_table, LearnedPositions, NoPositions, PositionalEncoding, SinusoidalPositions,

@@ -3,7 +3,8 @@
 use dfdx::prelude::*;
 
 use super::Mode;
-use crate::error::{AttnError, DeviceResultExt};
+use crate::attention::LayerAttention;
+use crate::error::AttnError;
 
 /// Settings of one forward pass of a declared model.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -108,30 +109,6 @@ impl ForwardOptions {
             });
         }
         Ok(Some(lengths.clone()))
-    }
-}
-
-/// The attention weights of one attention layer, `[B, H, Sq, Sk]`, and the layer's
-/// parameter path (e.g. `encoder.layers.1.attention`).
-#[derive(Clone, Debug)]
-pub struct LayerAttention<E: Dtype, D: Storage<E>> {
-    /// The layer's parameter path.
-    pub layer: String,
-    /// `[B, H, Sq, Sk]`.
-    pub weights: Tensor<(usize, usize, usize, usize), E, D>,
-}
-
-impl<E: Dtype, D: Device<E>> LayerAttention<E, D> {
-    /// Records a layer's `[B, H, Sq, Sk]` weights under `layer`.
-    pub fn capture<B: Dim, H: Dim, Sq: Dim, Sk: Dim>(
-        layer: String,
-        weights: Tensor<(B, H, Sq, Sk), E, D>,
-    ) -> Result<Self, AttnError> {
-        let (b, h, sq, sk) = *weights.shape();
-        let weights = weights
-            .try_reshape_like(&(b.size(), h.size(), sq.size(), sk.size()))
-            .dev()?;
-        Ok(LayerAttention { layer, weights })
     }
 }
 

@@ -10,8 +10,7 @@ use rand_distr::uniform::SampleUniform;
 use super::rnn_seq2seq::argmax_rows;
 use super::token_encoding::check_token_ids;
 use super::{
-    impl_attn_model, DeclaredModel, ForwardOptions, LayerAttention, ModelOutput,
-    PositionalEncoding, SequenceEncoder,
+    impl_attn_model, DeclaredModel, ForwardOptions, LayerAttention, ModelOutput, PositionalEncoding,
 };
 use crate::attention::{AttentionMask, AttentionOptions};
 use crate::error::{AttnError, DeviceResultExt};

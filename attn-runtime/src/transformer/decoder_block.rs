@@ -10,9 +10,9 @@ use rand_distr::uniform::SampleUniform;
 
 use super::encoder_block::residual;
 use super::FeedForwardNet;
+use crate::attention::LayerAttention;
 use crate::attention::{AttentionOptions, MultiHeadAttention};
 use crate::error::AttnError;
-use crate::model::LayerAttention;
 use crate::tape_holder::TapeHolder;
 
 /// One decoder block of width `M` with `H` heads, feed-forward `Ffn`, over a memory of width `K`.

@@ -9,9 +9,9 @@ use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::FeedForwardNet;
+use crate::attention::LayerAttention;
 use crate::attention::{AttentionOptions, MultiHeadAttention};
 use crate::error::{AttnError, DeviceResultExt};
-use crate::model::LayerAttention;
 use crate::tape_holder::TapeHolder;
 
 /// One encoder block of width `M`, `H` heads and feed-forward `Ffn`.

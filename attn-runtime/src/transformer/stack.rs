@@ -9,8 +9,8 @@ use rand_distr::uniform::SampleUniform;
 
 use super::{DecoderBlock, EncoderBlock, FeedForwardNet};
 use crate::attention::AttentionOptions;
+use crate::attention::LayerAttention;
 use crate::error::AttnError;
-use crate::model::{LayerAttention, SequenceEncoder};
 
 /// `N` encoder blocks (`layers.0` …), then a final `norm` when pre-norm (a pre-norm stack's
 /// output is otherwise un-normalised).
@@ -98,13 +98,18 @@ stack_collection!(TransformerEncoder<M, H>);
 stack_collection!(TransformerDecoder<M, H, K>);
 
 impl<const M: usize, const H: usize, Ffn, const N: usize, const PRE: bool, E, D>
-    SequenceEncoder<M, E, D> for TransformerEncoder<M, H, Ffn, N, PRE, E, D>
+    TransformerEncoder<M, H, Ffn, N, PRE, E, D>
 where
     E: Dtype,
     D: Device<E>,
     Ffn: FeedForwardNet<M, E, D>,
 {
-    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+    /// Runs the blocks, then the final norm; when `opts.need_weights`, pushes each block's
+    /// self-attention weights, named `{path}.layers.{i}.self_attn`.
+    ///
+    /// # Errors
+    /// Masks that do not fit the batch, and device errors.
+    pub fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
@@ -119,10 +124,6 @@ where
             Some(norm) => norm.try_norm(x),
             None => Ok(x),
         }
-    }
-
-    fn attention_layers(&self) -> usize {
-        N
     }
 }
 
