@@ -1,10 +1,140 @@
 //! The validated model: what a declaration means once every rule has passed.
 
-use syn::{Attribute, Ident, Visibility};
+use std::fmt;
+
+use syn::{Attribute, Ident, Path, Visibility};
 
 pub use attn_spec::{
     Activation, Arch, Cell, DataSet, Norm, Pooling, Positional, RnnAttention, Scoring, TaskKind,
 };
+
+/// A declared size: a literal the macro checks, or the path of a `const` item of the user's
+/// crate, whose value only the compiler knows (its rules become `const` assertions in the
+/// expansion).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Size {
+    Lit(usize),
+    Const(Path),
+}
+
+impl Size {
+    /// The value, if the declaration wrote it as a literal.
+    pub fn lit(&self) -> Option<usize> {
+        match self {
+            Size::Lit(n) => Some(*n),
+            Size::Const(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    /// The size as written: `64`, or the const's path, `WIDTH`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Size::Lit(n) => write!(f, "{n}"),
+            Size::Const(p) => {
+                let text = quote::ToTokens::to_token_stream(p).to_string();
+                f.write_str(&text.replace(' ', ""))
+            }
+        }
+    }
+}
+
+impl quote::ToTokens for Size {
+    /// As an expression: `64usize` or `{ WIDTH }` (a block, so it is also a const generic
+    /// argument).
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        match self {
+            Size::Lit(n) => n.to_tokens(tokens),
+            Size::Const(p) => tokens.extend(quote::quote!({ #p })),
+        }
+    }
+}
+
+impl Task<Size> {
+    /// The task's sizes with their keys, in the order of `TaskKind::fields`.
+    pub fn sizes(&self) -> Vec<(&'static str, &Size)> {
+        let names = self.kind().fields();
+        let values: Vec<&Size> = match self {
+            Task::Classify {
+                vocab,
+                max_len,
+                classes,
+            } => vec![vocab, max_len, classes],
+            Task::Tag {
+                vocab,
+                max_len,
+                tags,
+            } => vec![vocab, max_len, tags],
+            Task::Seq2Seq {
+                src_vocab,
+                tgt_vocab,
+                src_len,
+                tgt_len,
+            } => vec![src_vocab, tgt_vocab, src_len, tgt_len],
+            Task::ImageClassify {
+                channels,
+                height,
+                width,
+                classes,
+            } => vec![channels, height, width, classes],
+        };
+        names.iter().copied().zip(values).collect()
+    }
+
+    /// The task with literal sizes, if every size is one.
+    pub fn literal(&self) -> Option<Task<usize>> {
+        self.map(|s| s.lit())
+    }
+}
+
+impl<N> Task<N> {
+    /// The same task with every size mapped by `f` (`None` if `f` gives `None` for one).
+    pub fn map<M>(&self, f: impl Fn(&N) -> Option<M>) -> Option<Task<M>> {
+        Some(match self {
+            Task::Classify {
+                vocab,
+                max_len,
+                classes,
+            } => Task::Classify {
+                vocab: f(vocab)?,
+                max_len: f(max_len)?,
+                classes: f(classes)?,
+            },
+            Task::Tag {
+                vocab,
+                max_len,
+                tags,
+            } => Task::Tag {
+                vocab: f(vocab)?,
+                max_len: f(max_len)?,
+                tags: f(tags)?,
+            },
+            Task::Seq2Seq {
+                src_vocab,
+                tgt_vocab,
+                src_len,
+                tgt_len,
+            } => Task::Seq2Seq {
+                src_vocab: f(src_vocab)?,
+                tgt_vocab: f(tgt_vocab)?,
+                src_len: f(src_len)?,
+                tgt_len: f(tgt_len)?,
+            },
+            Task::ImageClassify {
+                channels,
+                height,
+                width,
+                classes,
+            } => Task::ImageClassify {
+                channels: f(channels)?,
+                height: f(height)?,
+                width: f(width)?,
+                classes: f(classes)?,
+            },
+        })
+    }
+}
 
 /// A task with its sizes (`N`: how a size is held; the size estimate reads them as `u128`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,29 +222,56 @@ pub struct Model {
     /// Default dataset, if any.
     pub data: Option<DataSet>,
     pub arch: Arch,
-    pub task: Task,
-    pub d_model: usize,
+    pub task: Task<Size>,
+    pub d_model: Size,
     /// 1 for `SingleHead`.
-    pub heads: usize,
+    pub heads: Size,
     /// Encoder layers (1 for `SingleHead`).
-    pub layers: usize,
-    pub decoder_layers: usize,
-    pub ff: Option<usize>,
+    pub layers: Size,
+    pub decoder_layers: Size,
+    pub ff: Option<Size>,
     pub activation: Activation,
     pub norm: Norm,
     pub positional: Positional,
     pub scoring: Scoring,
     pub pooling: Pooling,
     pub dropout: f64,
-    pub window: Option<usize>,
+    pub window: Option<Size>,
     pub causal: bool,
-    pub patch: Option<usize>,
+    pub patch: Option<Size>,
     pub cell: Option<Cell>,
-    pub hidden: Option<usize>,
+    pub hidden: Option<Size>,
     pub bidirectional: bool,
     pub rnn_attention: Option<RnnAttention>,
     /// Encoder width of a sequence-to-sequence transformer (the decoder's cross-attention key
     /// and value width); `d_model` when not given.
-    pub kdim: Option<usize>,
+    pub kdim: Option<Size>,
+    /// `vdim` as declared (it must equal `kdim`; kept for the `const` check when either is a
+    /// path).
+    pub vdim: Option<Size>,
     pub tie_embeddings: bool,
+}
+
+impl Model {
+    /// Every size the declaration gave, with its key (task sizes by their field name).
+    pub fn sizes(&self) -> Vec<(&'static str, &Size)> {
+        let mut out = vec![("d_model", &self.d_model), ("heads", &self.heads), ("layers", &self.layers)];
+        if self.decoder_layers != Size::Lit(0) {
+            out.push(("decoder_layers", &self.decoder_layers));
+        }
+        for (key, size) in [
+            ("ff", &self.ff),
+            ("window", &self.window),
+            ("patch", &self.patch),
+            ("hidden", &self.hidden),
+            ("kdim", &self.kdim),
+            ("vdim", &self.vdim),
+        ] {
+            if let Some(s) = size {
+                out.push((key, s));
+            }
+        }
+        out.extend(self.task.sizes());
+        out
+    }
 }

@@ -62,13 +62,16 @@ pub struct Field {
     pub value: Value,
 }
 
-/// A value: a number, a bool, a name, or a name with its own `{ key: value, .. }` block.
+/// A value: a number, a bool, a name, a path (`sizes::WIDTH`, `crate::MyActivation`), or a
+/// name with its own `{ key: value, .. }` block.
 #[derive(Clone)]
 pub enum Value {
     Int(LitInt),
     Float(LitFloat),
     Bool(LitBool),
     Name(Ident),
+    /// A path of more than one segment (a single identifier is a `Name`).
+    Path(syn::Path),
     Block { name: Ident, fields: Vec<Field> },
 }
 
@@ -79,7 +82,18 @@ impl Value {
             Value::Float(v) => v.span(),
             Value::Bool(v) => v.span(),
             Value::Name(v) => v.span(),
+            Value::Path(p) => syn::spanned::Spanned::span(p),
             Value::Block { name, .. } => name.span(),
+        }
+    }
+
+    /// The value as a path, if it is a name or a path: a `const` item for a size, a type for an
+    /// activation.
+    pub fn path(&self) -> Option<syn::Path> {
+        match self {
+            Value::Name(id) => Some(id.clone().into()),
+            Value::Path(p) => Some(p.clone()),
+            _ => None,
         }
     }
 
@@ -90,6 +104,7 @@ impl Value {
             Value::Float(_) => "a decimal number",
             Value::Bool(_) => "a bool",
             Value::Name(_) => "a name",
+            Value::Path(_) => "a path",
             Value::Block { .. } => "a `Name { .. }` block",
         }
     }
@@ -210,6 +225,13 @@ impl Parse for Value {
             Ok(Value::Float(input.parse()?))
         } else if lookahead.peek(LitBool) {
             Ok(Value::Bool(input.parse()?))
+        } else if input.peek(Token![::])
+            || input.peek(Token![crate])
+            || input.peek(Token![self])
+            || input.peek(Token![super])
+            || (input.peek(Ident) && input.peek2(Token![::]))
+        {
+            Ok(Value::Path(syn::Path::parse_mod_style(input)?))
         } else if lookahead.peek(Ident) {
             let name: Ident = input.parse()?;
             if input.peek(syn::token::Brace) {
@@ -278,6 +300,15 @@ mod tests {
     fn rejects_trailing_tokens() {
         let err = parse("struct X { } struct Y { }").err().unwrap();
         assert!(err.to_string().contains("declares one model"), "{err}");
+    }
+
+    #[test]
+    fn parses_paths_as_values() {
+        let d = parse("struct X { d_model: sizes::WIDTH, heads: HEADS, activation: crate::Act }")
+            .unwrap();
+        assert!(matches!(&d.fields[0].value, Value::Path(p) if p.segments.len() == 2));
+        assert!(matches!(&d.fields[1].value, Value::Name(_)));
+        assert!(matches!(&d.fields[2].value, Value::Path(p) if p.segments.len() == 2));
     }
 
     #[test]

@@ -38,12 +38,35 @@
 /// | `layers` | ≥ 1 | SelfAttention, PatchAttention (required), Transformer encoders, Recurrent |
 /// | `encoder_layers`, `decoder_layers` | ≥ 1 | Seq2Seq transformers (required) |
 /// | `ff`, `activation`, `norm` | width; `Relu` `Gelu` `GeluTanh` `Silu` `Tanh` `Sigmoid` `LeakyRelu` `Geglu` `Swiglu`; `Pre` `Post` | Transformer |
+/// | `kdim`, `vdim` | encoder width (the decoder's cross-attention key and value width, default `d_model`; `vdim` can only repeat `kdim`) | Seq2Seq transformers |
+/// | `tie_embeddings` | `true`: the output layer reuses the target embedding | Seq2Seq transformers |
 /// | `positional` | `Sinusoidal` (default), `Learned` (default for patches), `Rotary` (transformers), `None` | all but Recurrent |
 /// | `scoring` | `Dot` or `Scaled` (default) | SingleHead |
 /// | `pooling` | `Mean` (default), `Cls` (transformers) | classifiers |
 /// | `window`, `causal` | local attention window ≥ 1; `true`/`false` | token encoders |
 /// | `patch` | divides the image | PatchAttention (required) |
 /// | `cell`, `hidden`, `bidirectional`, `attention` | `Lstm`/`Gru`; width; bool; `Additive`/`General`/`Dot` | Recurrent |
+///
+/// Every size — `d_model`, `heads`, `layers`, `encoder_layers`, `decoder_layers`, `ff`, `window`,
+/// `patch`, `hidden`, `kdim`, `vdim` and the task's sizes — is an integer literal or the path of a
+/// `const` item of type `usize` (`d_model: WIDTH`, `patch: sizes::PATCH`). The macro cannot see a
+/// const's value, so the rules that need it (at least 1, 2 classes, heads divide `d_model` and
+/// `kdim`, the patch tiles the image, `vdim` = `kdim`, the size limit) become `const` assertions
+/// in the expansion: breaking one is still a compile error, reported by the compiler (E0080) with
+/// the rule as its message, on the macro call rather than on the token:
+///
+/// ```compile_fail,E0080
+/// use attn_runtime::prelude::*;
+/// const WIDTH: usize = 30;
+/// attention_model! {
+///     /// 4 heads cannot split a width of 30.
+///     pub struct Uneven {
+///         arch: SelfAttention,
+///         task: Classify { vocab: 100, max_len: 8, classes: 2 },
+///         d_model: WIDTH, heads: 4, layers: 1,
+///     }
+/// }
+/// ```
 ///
 /// Every mistake is a compile error on the offending token, all of a declaration's mistakes at
 /// once: unknown or duplicate keys (with a "did you mean"), unknown names (listing the valid ones),

@@ -4,7 +4,8 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::model::{
-    Activation, Arch, Cell, DataSet, Model, Norm, Pooling, Positional, RnnAttention, Scoring, Task,
+    Activation, Arch, Cell, DataSet, Model, Norm, Pooling, Positional, RnnAttention, Scoring, Size,
+    Task,
 };
 
 /// The first line of the doc comment, trimmed.
@@ -55,7 +56,7 @@ fn opt_spec<T: SpecEnum>(v: Option<T>) -> TokenStream {
     }
 }
 
-fn opt_usize(v: Option<usize>) -> TokenStream {
+fn opt_size(v: &Option<Size>) -> TokenStream {
     match v {
         Some(n) => quote!(::core::option::Option::Some(#n)),
         None => quote!(::core::option::Option::None),
@@ -69,7 +70,7 @@ pub fn meta(m: &Model) -> TokenStream {
     let summary = summary(m);
     let data = opt_spec(m.data);
     let arch = spec(m.arch);
-    let task = match m.task {
+    let task = match &m.task {
         Task::Classify {
             vocab,
             max_len,
@@ -97,8 +98,8 @@ pub fn meta(m: &Model) -> TokenStream {
             quote!(#p::TaskSpec::ImageClassify { channels: #channels, height: #height, width: #width, classes: #classes })
         }
     };
-    let (d_model, heads, layers, decoder_layers) = (m.d_model, m.heads, m.layers, m.decoder_layers);
-    let ff = opt_usize(m.ff);
+    let (d_model, heads, layers, decoder_layers) = (&m.d_model, &m.heads, &m.layers, &m.decoder_layers);
+    let ff = opt_size(&m.ff);
     let (activation, norm, positional, scoring, pooling) = (
         spec(m.activation),
         spec(m.norm),
@@ -107,11 +108,11 @@ pub fn meta(m: &Model) -> TokenStream {
         spec(m.pooling),
     );
     let dropout = m.dropout;
-    let window = opt_usize(m.window);
+    let window = opt_size(&m.window);
     let causal = m.causal;
-    let patch = opt_usize(m.patch);
+    let patch = opt_size(&m.patch);
     let cell = opt_spec(m.cell);
-    let hidden = opt_usize(m.hidden);
+    let hidden = opt_size(&m.hidden);
     let bidirectional = m.bidirectional;
     let rnn_attention = opt_spec(m.rnn_attention);
     quote! {

@@ -3,13 +3,16 @@
 //!
 //! Generated code names runtime items only through `::attn_runtime::__private`.
 
+mod dim;
 mod meta;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::model::{Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Task};
+use crate::model::{Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Size, Task};
+use dim::{ConstEstimate, Dim};
+use crate::validate::Num;
 use crate::parse::Declaration;
 use crate::validate::Errors;
 
@@ -50,18 +53,18 @@ fn model_ident(ident: &Ident) -> Ident {
     format_ident!("{}Model", ident)
 }
 
-fn lit(n: usize) -> TokenStream {
-    let l = proc_macro2::Literal::usize_unsuffixed(n);
-    quote!(#l)
+/// A declared size as a const generic argument.
+fn arg(s: &Size) -> TokenStream {
+    Dim::of(s).arg()
 }
 
 fn expand_attention_model(m: &Model) -> TokenStream {
     let p = quote!(::attn_runtime::__private);
     let (ident, vis, docs) = (&m.ident, &m.vis, &m.docs);
     let model = model_ident(ident);
-    let d = lit(m.d_model);
-    let h = lit(m.heads);
-    let n = lit(m.layers);
+    let d = arg(&m.d_model);
+    let h = arg(&m.heads);
+    let n = arg(&m.layers);
     let pre = match m.norm {
         Norm::Pre => true,
         Norm::Post => false,
@@ -69,16 +72,16 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     let encoder = match m.arch {
         Arch::SingleHead => quote!(#p::SingleHeadEncoder<#d, E, D>),
         Arch::Transformer => {
-            let ffn = feed_forward(m, m.d_model);
+            let ffn = feed_forward(m, Dim::of(&m.d_model));
             quote!(#p::TransformerEncoder<#d, #h, #ffn, #n, #pre, E, D>)
         }
         _ => quote!(#p::SelfAttentionEncoder<#d, #h, #n, E, D>),
     };
-    let positions_of = |len: usize, width: usize| {
-        let w = lit(width);
+    let positions_of = |len: Dim, width: Dim| {
+        let w = width.arg();
         match m.positional {
             Positional::Learned => {
-                let len = lit(len);
+                let len = len.arg();
                 quote!(#p::LearnedPositions<#len, #w, E, D>)
             }
             // rotary positions rotate queries and keys inside attention, nothing is added
@@ -86,7 +89,7 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             Positional::Sinusoidal => quote!(#p::SinusoidalPositions),
         }
     };
-    let positions = |len: usize| positions_of(len, m.d_model);
+    let positions = |len: &Size| positions_of(Dim::of(len), Dim::of(&m.d_model));
     let classifier_head = |c: &TokenStream| match m.pooling {
         Pooling::Cls => quote!(#p::ClsPoolClassifierHead<#d, #c, E, D>),
         Pooling::Mean => quote!(#p::MeanPoolClassifierHead<#d, #c, E, D>),
@@ -98,7 +101,7 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             classes,
         } if m.arch == Arch::Recurrent => {
             let r = recurrent(m);
-            let (v, l, c) = (lit(*vocab), lit(*max_len), lit(*classes));
+            let (v, l, c) = (arg(vocab), arg(max_len), arg(classes));
             let (cell, g, hd, o, bidir) = (&r.cell, &r.gates, &r.hidden, &r.out, &r.bidir);
             (
                 quote!(#p::RnnClassifier<#cell, #g, #v, #l, #d, #hd, #o, #n, #bidir, #c, #ident, E, D>),
@@ -110,8 +113,8 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             max_len,
             classes,
         } => {
-            let (v, l, c) = (lit(*vocab), lit(*max_len), lit(*classes));
-            let pos = positions(*max_len);
+            let (v, l, c) = (arg(vocab), arg(max_len), arg(classes));
+            let pos = positions(max_len);
             let head = classifier_head(&c);
             (
                 quote!(#p::TokenModel<#v, #l, #d, #encoder, #pos, #head, #ident, E, D>),
@@ -123,8 +126,8 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             max_len,
             tags,
         } => {
-            let (v, l, g) = (lit(*vocab), lit(*max_len), lit(*tags));
-            let pos = positions(*max_len);
+            let (v, l, g) = (arg(vocab), arg(max_len), arg(tags));
+            let pos = positions(max_len);
             (
                 quote!(#p::TokenModel<#v, #l, #d, #encoder, #pos, #p::PerTokenHead<#d, #g, E, D>, #ident, E, D>),
                 format!("token ids `[B, {max_len}]` → logits `[B, {max_len}, {tags}]`"),
@@ -136,18 +139,20 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             width,
             classes,
         } => {
-            let patch = m.patch.unwrap_or(1);
-            let np = (height / patch) * (width / patch);
-            let pd = channels * patch * patch;
-            let pos = positions(np);
+            let patch = m.patch.as_ref().map(Dim::of).unwrap_or(Dim::Lit(1));
+            let np = Dim::of(height)
+                .div(patch.clone())
+                .mul(Dim::of(width).div(patch.clone()));
+            let pd = Dim::of(channels).mul(patch.clone()).mul(patch.clone());
+            let pos = positions_of(np.clone(), Dim::of(&m.d_model));
             let (ch, ih, iw, pp, npl, pdl, c) = (
-                lit(*channels),
-                lit(*height),
-                lit(*width),
-                lit(patch),
-                lit(np),
-                lit(pd),
-                lit(*classes),
+                arg(channels),
+                arg(height),
+                arg(width),
+                patch.arg(),
+                np.arg(),
+                pd.arg(),
+                arg(classes),
             );
             (
                 quote!(#p::PatchModel<#ch, #ih, #iw, #pp, #npl, #pdl, #d, #encoder, #pos, #p::MeanPoolClassifierHead<#d, #c, E, D>, #ident, E, D>),
@@ -160,19 +165,22 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             src_len,
             tgt_len,
         } if m.arch == Arch::Transformer => {
-            let kd_width = m.kdim.unwrap_or(m.d_model);
+            let kd_width = Dim::of(m.kdim.as_ref().unwrap_or(&m.d_model));
             let (sv, tv, sl, tl, kd) = (
-                lit(*src_vocab),
-                lit(*tgt_vocab),
-                lit(*src_len),
-                lit(*tgt_len),
-                lit(kd_width),
+                arg(src_vocab),
+                arg(tgt_vocab),
+                arg(src_len),
+                arg(tgt_len),
+                kd_width.arg(),
             );
-            let (ffn_enc, ffn_dec) = (feed_forward(m, kd_width), feed_forward(m, m.d_model));
-            let nd = lit(m.decoder_layers);
+            let (ffn_enc, ffn_dec) = (
+                feed_forward(m, kd_width.clone()),
+                feed_forward(m, Dim::of(&m.d_model)),
+            );
+            let nd = arg(&m.decoder_layers);
             let (src_pos, tgt_pos) = (
-                positions_of(*src_len, kd_width),
-                positions_of(*tgt_len, m.d_model),
+                positions_of(Dim::of(src_len), kd_width),
+                positions_of(Dim::of(tgt_len), Dim::of(&m.d_model)),
             );
             let out = if m.tie_embeddings {
                 quote!(#p::TiedOutput<#tv, E, D>)
@@ -192,10 +200,10 @@ fn expand_attention_model(m: &Model) -> TokenStream {
         } => {
             let r = recurrent(m);
             let (sv, tv, sl, tl) = (
-                lit(*src_vocab),
-                lit(*tgt_vocab),
-                lit(*src_len),
-                lit(*tgt_len),
+                arg(src_vocab),
+                arg(tgt_vocab),
+                arg(src_len),
+                arg(tgt_len),
             );
             let (cell, g, hd, o, bidir) = (&r.cell, &r.gates, &r.hidden, &r.out, &r.bidir);
             let kind = m.rnn_attention.unwrap_or(RnnAttention::Additive);
@@ -205,15 +213,21 @@ fn expand_attention_model(m: &Model) -> TokenStream {
                 RnnAttention::Additive => quote!(#p::AdditiveAttention<#hd, #o, #hd, E, D>),
             };
             let before_step = kind == RnnAttention::Additive;
-            let di = lit(m.d_model + if before_step { r.out_width } else { 0 });
-            let qo = lit(r.out_width + r.hidden_width);
+            let di = Dim::of(&m.d_model)
+                .add(if before_step {
+                    r.out_width.clone()
+                } else {
+                    Dim::Lit(0)
+                })
+                .arg();
+            let qo = r.out_width.clone().add(r.hidden_width.clone()).arg();
             (
                 quote!(#p::RnnSeq2Seq<#cell, #g, #sv, #tv, #sl, #tl, #d, #hd, #o, #n, #bidir, #di, #qo, #attn, #ident, E, D>),
                 format!("source ids `[B, {src_len}]` → logits `[B, {tgt_len}, {tgt_vocab}]`"),
             )
         }
     };
-    let body = match (m.arch, m.cell, m.hidden) {
+    let body = match (m.arch, m.cell, &m.hidden) {
         (Arch::Recurrent, Some(cell), Some(hidden)) => format!(
             "{layers} {cell} layer(s) of {hidden}{}, {} attention",
             if m.bidirectional {
@@ -267,9 +281,13 @@ fn expand_attention_model(m: &Model) -> TokenStream {
 }
 
 /// The feed-forward network of a transformer block of width `width`.
-fn feed_forward(m: &Model, width: usize) -> TokenStream {
+fn feed_forward(m: &Model, width: Dim) -> TokenStream {
     let p = quote!(::attn_runtime::__private);
-    let (w, f) = (lit(width), lit(m.ff.unwrap_or(4 * width)));
+    let ff = match &m.ff {
+        Some(ff) => Dim::of(ff),
+        None => Dim::Lit(4).mul(width.clone()),
+    };
+    let (w, f) = (width.arg(), ff.arg());
     let plain = |act: TokenStream| quote!(#p::FeedForward<#w, #f, #act, E, D>);
     match m.activation {
         Activation::Geglu => quote!(#p::GatedFeedForward<#w, #f, #p::Gelu, E, D>),
@@ -291,8 +309,8 @@ struct Recurrent {
     hidden: TokenStream,
     out: TokenStream,
     bidir: TokenStream,
-    hidden_width: usize,
-    out_width: usize,
+    hidden_width: Dim,
+    out_width: Dim,
 }
 
 fn recurrent(m: &Model) -> Recurrent {
@@ -301,14 +319,16 @@ fn recurrent(m: &Model) -> Recurrent {
         Some(Cell::Lstm) => (quote!(#p::LstmCell), 4),
         Some(Cell::Gru) | None => (quote!(#p::GruCell), 3),
     };
-    let hidden_width = m.hidden.unwrap_or(m.d_model);
-    let out_width = hidden_width * if m.bidirectional { 2 } else { 1 };
+    let hidden_width = Dim::of(m.hidden.as_ref().unwrap_or(&m.d_model));
+    let out_width = hidden_width
+        .clone()
+        .mul(Dim::Lit(if m.bidirectional { 2 } else { 1 }));
     let bidir = m.bidirectional;
     Recurrent {
         cell,
-        gates: lit(gates),
-        hidden: lit(hidden_width),
-        out: lit(out_width),
+        gates: Dim::Lit(gates).arg(),
+        hidden: hidden_width.arg(),
+        out: out_width.arg(),
         bidir: quote!(#bidir),
         hidden_width,
         out_width,
@@ -316,30 +336,108 @@ fn recurrent(m: &Model) -> Recurrent {
 }
 
 /// A `const` assertion for every numeric rule the macro checked, so the compiler re-checks what
-/// the expansion relies on.
+/// the expansion relies on — and checks, in the macro's place, every rule whose operands include
+/// a size given as a `const` item (`d_model: WIDTH`), whose value the macro cannot see.
 fn backstops(m: &Model) -> TokenStream {
     let span = Span::call_site();
-    let d = lit(m.d_model);
-    let h = lit(m.heads);
-    let n = lit(m.layers);
+    let ident = &m.ident;
+    // a message is a literal format string: no braces may reach it
+    let say = |text: String| text.replace('{', "{{").replace('}', "}}");
+    let (d, h, n) = (Dim::of(&m.d_model).arg(), arg(&m.heads), arg(&m.layers));
     let dropout = m.dropout;
+    let heads_msg = say(format!(
+        "`{ident}`: heads = {} must divide d_model = {} (each head gets d_model / heads dims)",
+        m.heads, m.d_model
+    ));
     let mut checks = vec![
-        quote_spanned!(span=> ::core::assert!(#h > 0 && #d % #h == 0, "heads must divide d_model");),
+        quote_spanned!(span=> ::core::assert!(#h > 0 && #d % #h == 0, #heads_msg);),
         quote_spanned!(span=> ::core::assert!(#n >= 1, "at least one layer");),
         quote_spanned!(span=> ::core::assert!(#dropout >= 0.0 && #dropout < 1.0, "dropout must be in [0, 1)");),
     ];
-    if let (Some(patch), Task::ImageClassify { height, width, .. }) = (m.patch, &m.task) {
-        let (p, ih, iw) = (lit(patch), lit(*height), lit(*width));
-        checks.push(quote_spanned!(span=> ::core::assert!(#ih % #p == 0 && #iw % #p == 0, "patch must divide the image");));
+    if let (Some(patch), Task::ImageClassify { height, width, .. }) = (&m.patch, &m.task) {
+        let (p, ih, iw) = (arg(patch), arg(height), arg(width));
+        let msg = say(format!(
+            "`{ident}`: patch = {patch} must divide the {height}x{width} image (patches tile it exactly)"
+        ));
+        checks.push(quote_spanned!(span=> ::core::assert!(#p > 0 && #ih % #p == 0 && #iw % #p == 0, #msg);));
     }
-    if let Some(w) = m.window {
-        let w = lit(w);
+    if let Some(w) = &m.window {
+        let w = arg(w);
         checks.push(quote_spanned!(span=> ::core::assert!(#w >= 1, "window must be at least 1");));
     }
+    checks.extend(const_size_checks(m));
     // The operands are literals, so clippy sees e.g. `32 % 1`: these checks are meant to be
     // constant, and a user's `cargo clippy` must not fail on them.
     quote!(
         #[allow(clippy::modulo_one, clippy::assertions_on_constants, clippy::eq_op)]
         const _: () = { #(#checks)* };
     )
+}
+
+/// The rules the macro could not check because a size is a `const` item: each size is at least
+/// 1 (2 classes), heads divide the encoder width, `vdim` repeats `kdim`, and the model stays under
+/// the size limit (the same estimate as `validate::size`, evaluated by the compiler).
+fn const_size_checks(m: &Model) -> Vec<TokenStream> {
+    let ident = &m.ident;
+    let say = |text: String| text.replace('{', "{{").replace('}', "}}");
+    let sizes = m.sizes();
+    if sizes.iter().all(|(_, s)| s.lit().is_some()) {
+        return Vec::new();
+    }
+    let mut checks = Vec::new();
+    for (key, size) in &sizes {
+        if let Size::Const(path) = size {
+            let least: usize = if matches!(*key, "classes" | "tags") { 2 } else { 1 };
+            let msg = say(format!(
+                "`{ident}`: `{key}` = {size} must be at least {least}"
+            ));
+            checks.push(quote!(::core::assert!(#path >= #least, #msg);));
+        }
+    }
+    if let Some(kdim) = &m.kdim {
+        let (h, k) = (arg(&m.heads), arg(kdim));
+        let msg = say(format!(
+            "`{ident}`: heads = {} must divide kdim = {kdim}, the encoder width",
+            m.heads
+        ));
+        checks.push(quote!(::core::assert!(#h > 0 && #k % #h == 0, #msg);));
+        if let Some(vdim) = &m.vdim {
+            let v = arg(vdim);
+            let msg = say(format!(
+                "`{ident}`: vdim = {vdim} must equal kdim = {kdim} (the encoder output is both keys and values)"
+            ));
+            checks.push(quote!(::core::assert!(#k == #v, #msg);));
+        }
+    }
+    let estimate = crate::validate::terms(m, const_sizes(m))
+        .into_iter()
+        .fold(ConstEstimate::n(0), |a, t| a.add(t.value))
+        .0;
+    let limit = crate::validate::MAX_PARAMETERS;
+    let msg = say(format!(
+        "`{ident}`: the model would have more than {:.0e} trainable parameters (4 GB of f32 \
+         weights; training needs about 4x that): make its sizes smaller (the estimate is in the \
+         `attention_model!` docs, \"Size limit\")",
+        limit as f64
+    ));
+    checks.push(quote!(::core::assert!(#estimate <= #limit, #msg);));
+    checks
+}
+
+/// The sizes of `m` as `const` `u128` expressions, for the size estimate.
+fn const_sizes(m: &Model) -> crate::validate::Sizes<ConstEstimate> {
+    let opt = |s: &Option<Size>| s.as_ref().map(ConstEstimate::of);
+    crate::validate::Sizes {
+        d_model: ConstEstimate::of(&m.d_model),
+        layers: ConstEstimate::of(&m.layers),
+        decoder_layers: ConstEstimate::of(&m.decoder_layers),
+        ff: opt(&m.ff),
+        hidden: opt(&m.hidden),
+        kdim: opt(&m.kdim),
+        patch: opt(&m.patch),
+        task: m
+            .task
+            .map(|s| Some(ConstEstimate::of(s)))
+            .expect("every size maps"),
+    }
 }

@@ -58,6 +58,11 @@ fn value_text(v: &Value) -> String {
         Value::Float(f) => f.base10_digits().replace('.', "p"),
         Value::Bool(b) => b.value.to_string(),
         Value::Name(n) => n.to_string(),
+        Value::Path(p) => p
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
         Value::Block { name, .. } => name.to_string(),
     }
 }

@@ -5,12 +5,15 @@ mod keys;
 mod rules;
 mod size;
 
+pub use size::{terms, Num, Sizes, MAX_PARAMETERS};
+
 use std::collections::BTreeMap;
 
 use proc_macro2::Span;
 
 use crate::model::{
-    Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Scoring, Task, TaskKind,
+    Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Scoring, Size, Task,
+    TaskKind,
 };
 use crate::parse::{Declaration, Field, Value};
 
@@ -127,17 +130,22 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
     let cell = choice("cell", &mut errs).and_then(Cell::from_name);
     let rnn_attention = choice("attention", &mut errs).and_then(RnnAttention::from_name);
 
-    if let (Some(arch), Some(d_model)) = (arch, d_model) {
-        if let (Some(heads), Some(f)) = (heads, fields.get("heads")) {
+    if let (Some(arch), Some(d_model)) = (arch, d_model.as_ref()) {
+        // The numeric rules need the numbers: a size given as a `const` is checked by the
+        // compiler instead, through the expansion's `const` assertions.
+        let lit = |s: &Option<Size>| s.as_ref().and_then(Size::lit);
+        if let (Some(heads), Some(d_model), Some(f)) = (lit(&heads), d_model.lit(), fields.get("heads")) {
             rules::heads_divide(heads, d_model, f, &mut errs);
-            if let Some(kdim) = kdim {
-                rules::heads_divide_kdim(heads, kdim, fields["kdim"], &mut errs);
-            }
         }
-        if let (Some(p), Some(Task::ImageClassify { height, width, .. })) = (patch, &task) {
-            rules::patch_divides_image(p, *height, *width, fields["patch"], &mut errs);
+        if let (Some(heads), Some(kdim)) = (lit(&heads), lit(&kdim)) {
+            rules::heads_divide_kdim(heads, kdim, fields["kdim"], &mut errs);
         }
-        if let (Some(k), Some(v), Some(f)) = (kdim, vdim, fields.get("vdim")) {
+        if let (Some(p), Some(Some(Task::ImageClassify { height, width, .. }))) =
+            (lit(&patch), task.as_ref().map(Task::literal))
+        {
+            rules::patch_divides_image(p, height, width, fields["patch"], &mut errs);
+        }
+        if let (Some(k), Some(v), Some(f)) = (lit(&kdim), lit(&vdim), fields.get("vdim")) {
             rules::vdim_equals_kdim(k, v, f, &mut errs);
         }
         if let Some(p) = positional {
@@ -177,9 +185,9 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         arch,
         task,
         d_model: d_model.expect("d_model validated"),
-        heads: heads.unwrap_or(1),
-        layers: layers.or(encoder_layers).unwrap_or(1),
-        decoder_layers: decoder_layers.unwrap_or(0),
+        heads: heads.unwrap_or(Size::Lit(1)),
+        layers: layers.or(encoder_layers).unwrap_or(Size::Lit(1)),
+        decoder_layers: decoder_layers.unwrap_or(Size::Lit(0)),
         ff,
         activation: activation.unwrap_or(Activation::Relu),
         norm: norm.unwrap_or(Norm::Post),
@@ -194,7 +202,8 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         hidden,
         bidirectional: bidirectional.unwrap_or(false),
         rnn_attention,
-        kdim: kdim.or(vdim),
+        kdim: kdim.or(vdim.clone()),
+        vdim,
         tie_embeddings: tie_embeddings.unwrap_or(false),
     };
     size::model_size_fits(&model, &fields, &mut errs);

@@ -6,7 +6,7 @@ use proc_macro2::Span;
 
 use super::keys::{self, applies, arch_list, KeySpec, Kind, KEYS};
 use super::{key_span, value_span, Errors, Fields};
-use crate::model::{Arch, DataSet, Pooling, Positional, RnnAttention, Task, TaskKind};
+use crate::model::{Arch, DataSet, Pooling, Positional, RnnAttention, Size, Task, TaskKind};
 use crate::parse::{Declaration, Field, Value};
 use crate::suggest::did_you_mean;
 
@@ -124,7 +124,7 @@ pub fn arch(f: &Field, errs: &mut Errors) -> Option<Arch> {
 }
 
 /// `task:` is a block naming the task and giving each of its sizes once, all positive.
-pub fn task(f: &Field, errs: &mut Errors) -> Option<Task> {
+pub fn task(f: &Field, errs: &mut Errors) -> Option<Task<Size>> {
     let names = TaskKind::NAMES;
     let (name, block) = match &f.value {
         Value::Block { name, fields } => (name, fields),
@@ -162,7 +162,7 @@ pub fn task(f: &Field, errs: &mut Errors) -> Option<Task> {
         return None;
     };
     let wanted = kind.fields();
-    let mut values: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut values: BTreeMap<&str, Size> = BTreeMap::new();
     for field in block {
         let key = field.key.to_string();
         match wanted.iter().find(|w| **w == key) {
@@ -207,9 +207,10 @@ pub fn task(f: &Field, errs: &mut Errors) -> Option<Task> {
     if values.len() != wanted.len() {
         return None; // a size was invalid and is already reported
     }
-    let v = |k: &str| values[k];
-    if let Some(classes) = values.get("classes").or(values.get("tags")) {
-        if *classes < 2 {
+    let v = |k: &str| values[k].clone();
+    let classes = values.get("classes").or(values.get("tags"));
+    if let Some(classes) = classes.and_then(Size::lit) {
+        if classes < 2 {
             let field = block
                 .iter()
                 .find(|f| f.key == "classes" || f.key == "tags")
@@ -270,7 +271,7 @@ pub fn keys_apply_to_arch(arch: Arch, fields: &Fields, errs: &mut Errors) {
 /// Keys an architecture cannot do without, reported on the model's name.
 pub fn required_keys(
     arch: Arch,
-    task: Option<&Task>,
+    task: Option<&Task<Size>>,
     fields: &Fields,
     span: Span,
     errs: &mut Errors,
@@ -352,7 +353,7 @@ fn example(spec: &KeySpec) -> String {
 }
 
 /// Each architecture serves some tasks (a patch model reads images, not tokens).
-pub fn task_fits_arch(arch: Arch, task: &Task, fields: &Fields, errs: &mut Errors) {
+pub fn task_fits_arch(arch: Arch, task: &Task<Size>, fields: &Fields, errs: &mut Errors) {
     let kind = task.kind();
     if !arch.tasks().contains(&kind) {
         let valid: Vec<&str> = arch.tasks().iter().map(|t| t.name()).collect();
@@ -368,8 +369,9 @@ pub fn task_fits_arch(arch: Arch, task: &Task, fields: &Fields, errs: &mut Error
     }
 }
 
-/// Dims, counts and sizes are positive integers that fit a `usize`.
-pub fn count(f: &Field, errs: &mut Errors) -> Option<usize> {
+/// Dims, counts and sizes are positive integers that fit a `usize`, or the path of a `const`
+/// item (`d_model: WIDTH`), whose value the compiler checks instead (see `codegen::backstops`).
+pub fn count(f: &Field, errs: &mut Errors) -> Option<Size> {
     let key = f.key.to_string();
     match &f.value {
         Value::Int(lit) => match lit.base10_parse::<usize>() {
@@ -382,7 +384,7 @@ pub fn count(f: &Field, errs: &mut Errors) -> Option<usize> {
                 errs.push(lit.span(), format!("`{key}` is 0: {what}"));
                 None
             }
-            Ok(n) => Some(n),
+            Ok(n) => Some(Size::Lit(n)),
             Err(_) => {
                 errs.push(
                     lit.span(),
@@ -391,10 +393,14 @@ pub fn count(f: &Field, errs: &mut Errors) -> Option<usize> {
                 None
             }
         },
+        v @ (Value::Name(_) | Value::Path(_)) => v.path().map(Size::Const),
         v => {
             errs.push(
                 value_span(f),
-                format!("`{key}` takes a positive integer, not {}", v.kind()),
+                format!(
+                    "`{key}` takes a positive integer or a `const` of type usize, not {}",
+                    v.kind()
+                ),
             );
             None
         }
@@ -550,7 +556,7 @@ pub fn positional_fits_arch(arch: Arch, positional: Positional, f: &Field, errs:
 /// transformer feature.
 pub fn pooling_fits(
     arch: Arch,
-    task: Option<&Task>,
+    task: Option<&Task<Size>>,
     pooling: Pooling,
     f: &Field,
     errs: &mut Errors,
@@ -579,7 +585,7 @@ pub fn pooling_fits(
 /// query with); Luong's dot scoring compares decoder and encoder states, so their widths must
 /// match, which a bidirectional encoder (twice as wide) breaks.
 pub fn rnn_attention_fits(
-    task: Option<&Task>,
+    task: Option<&Task<Size>>,
     kind: RnnAttention,
     bidirectional: bool,
     f: &Field,

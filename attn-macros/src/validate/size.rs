@@ -10,7 +10,7 @@
 use proc_macro2::Span;
 
 use super::{value_span, Errors, Fields};
-use crate::model::{Activation, Arch, Cell, Model, Positional, Task};
+use crate::model::{Activation, Arch, Cell, Model, Positional, Size, Task};
 use crate::parse::Value;
 
 /// The most trainable parameters a declaration may have: 1e9 parameters are 4 GB of `f32`
@@ -233,61 +233,23 @@ pub fn terms<N: Num>(m: &Model, s: Sizes<N>) -> Vec<Term<N>> {
     out
 }
 
-/// The literal sizes of `m` as `u128`s.
-fn literal_sizes(m: &Model) -> Sizes<u128> {
-    let v = |x: usize| x as u128;
-    let task = match m.task {
-        Task::Classify {
-            vocab,
-            max_len,
-            classes,
-        } => Task::Classify {
-            vocab: v(vocab),
-            max_len: v(max_len),
-            classes: v(classes),
-        },
-        Task::Tag {
-            vocab,
-            max_len,
-            tags,
-        } => Task::Tag {
-            vocab: v(vocab),
-            max_len: v(max_len),
-            tags: v(tags),
-        },
-        Task::Seq2Seq {
-            src_vocab,
-            tgt_vocab,
-            src_len,
-            tgt_len,
-        } => Task::Seq2Seq {
-            src_vocab: v(src_vocab),
-            tgt_vocab: v(tgt_vocab),
-            src_len: v(src_len),
-            tgt_len: v(tgt_len),
-        },
-        Task::ImageClassify {
-            channels,
-            height,
-            width,
-            classes,
-        } => Task::ImageClassify {
-            channels: v(channels),
-            height: v(height),
-            width: v(width),
-            classes: v(classes),
-        },
+/// The sizes of `m` as `u128`s, if every one is a literal.
+fn literal_sizes(m: &Model) -> Option<Sizes<u128>> {
+    let v = |s: &Size| s.lit().map(|n| n as u128);
+    let opt = |s: &Option<Size>| match s {
+        Some(s) => v(s).map(Some),
+        None => Some(None),
     };
-    Sizes {
-        d_model: v(m.d_model),
-        layers: v(m.layers),
-        decoder_layers: v(m.decoder_layers),
-        ff: m.ff.map(v),
-        hidden: m.hidden.map(v),
-        kdim: m.kdim.map(v),
-        patch: m.patch.map(v),
-        task,
-    }
+    Some(Sizes {
+        d_model: v(&m.d_model)?,
+        layers: v(&m.layers)?,
+        decoder_layers: v(&m.decoder_layers)?,
+        ff: opt(&m.ff)?,
+        hidden: opt(&m.hidden)?,
+        kdim: opt(&m.kdim)?,
+        patch: opt(&m.patch)?,
+        task: m.task.map(v)?,
+    })
 }
 
 /// The declared size of `key` and the span of its value: a top-level key or a task size.
@@ -311,8 +273,12 @@ fn declared(fields: &Fields, key: &str) -> Option<(u128, Span)> {
 /// A model too large to allocate compiles but aborts at run time ("memory allocation of
 /// 4000000000000 bytes failed"), after the user has waited for the build: refuse it here, on the
 /// largest size of the largest part of the estimate, with the estimate, the limit and the fix.
+/// (With a size given as a `const`, the expansion asserts the same estimate at compile time.)
 pub fn model_size_fits(m: &Model, fields: &Fields, errs: &mut Errors) {
-    let terms = terms(m, literal_sizes(m));
+    let Some(sizes) = literal_sizes(m) else {
+        return;
+    };
+    let terms = terms(m, sizes);
     let total = terms.iter().fold(0u128, |a, t| a.add(t.value));
     if total <= MAX_PARAMETERS {
         return;

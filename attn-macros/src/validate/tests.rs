@@ -30,14 +30,17 @@ fn a_good_declaration_validates_with_defaults() {
     assert_eq!(m.data, Some(DataSet::Sentiment));
     assert_eq!(m.arch, Arch::SelfAttention);
     assert_eq!(
-        m.task,
-        Task::Classify {
+        m.task.literal(),
+        Some(Task::Classify {
             vocab: 100,
             max_len: 16,
             classes: 2
-        }
+        })
     );
-    assert_eq!((m.d_model, m.heads, m.layers), (32, 4, 2));
+    assert_eq!(
+        (m.d_model.lit(), m.heads.lit(), m.layers.lit()),
+        (Some(32), Some(4), Some(2))
+    );
     assert_eq!(m.dropout, 0.1);
     assert_eq!(m.positional, Positional::Sinusoidal);
     assert_eq!(m.pooling, Pooling::Mean);
@@ -51,7 +54,7 @@ fn the_name_defaults_to_kebab_case() {
     )
     .unwrap();
     assert_eq!(m.name, "dates-single-head");
-    assert_eq!(m.heads, 1);
+    assert_eq!(m.heads.lit(), Some(1));
     assert_eq!(m.scoring, Scoring::Scaled);
 }
 
@@ -265,4 +268,46 @@ fn a_model_too_large_to_allocate_is_refused_on_its_largest_size() {
     assert!(e[0].contains("trainable parameters"), "{e:?}");
     // a large but sane model passes
     assert!(check(&GOOD.replace("d_model: 32", "d_model: 4096")).is_ok());
+}
+
+#[test]
+fn sizes_may_be_consts_whose_rules_the_compiler_checks() {
+    let m = check(
+        "struct C { arch: SelfAttention, task: Classify { vocab: VOCAB, max_len: 16, classes: 2 }, \
+         d_model: sizes::WIDTH, heads: 5, layers: LAYERS }",
+    )
+    .unwrap();
+    // heads 5 and the unseen width: no error here, a `const` assertion in the expansion
+    assert_eq!(m.d_model.to_string(), "sizes::WIDTH");
+    assert_eq!(m.layers.to_string(), "LAYERS");
+    assert_eq!(m.heads.lit(), Some(5));
+    let expansion = crate::codegen::expand(&m).to_string();
+    assert!(expansion.contains("heads = 5 must divide d_model = sizes::WIDTH"), "{expansion}");
+    assert!(expansion.contains("`vocab` = VOCAB must be at least 1"), "{expansion}");
+    assert!(expansion.contains("trainable parameters"), "{expansion}");
+    // literal sizes keep their spanned errors beside a const
+    let e = errors("struct C { arch: SelfAttention, task: Classify { vocab: VOCAB, max_len: 0, classes: 1 }, \
+                    d_model: WIDTH, heads: 2, layers: 1 }");
+    assert!(e.iter().any(|m| m.contains("`max_len` is 0")), "{e:?}");
+    // a block is no size
+    let e = errors(&GOOD.replace("d_model: 32", "d_model: Wide { x: 1 }"));
+    assert!(e[0].contains("takes a positive integer or a `const`"), "{e:?}");
+}
+
+#[test]
+fn every_key_is_in_the_documented_grammar_table() {
+    let docs = include_str!("../../../attn-runtime/src/declaration_docs.rs");
+    let key_cells: Vec<&str> = docs
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("/// | `"))
+        .filter_map(|row| row.split('|').nth(1))
+        .collect();
+    for key in super::keys::KEYS {
+        let cell = format!("`{}`", key.name);
+        assert!(
+            key_cells.iter().any(|c| c.contains(&cell)),
+            "{cell} is missing from the grammar table in attn-runtime/src/declaration_docs.rs"
+        );
+    }
 }
