@@ -183,9 +183,11 @@ pub struct Choice {
     pub options: &'static [&'static str],
 }
 
+/// The built-in activations (a name outside them is a type of the user's, see
+/// `validate::rules::activation`).
 pub const ACTIVATION: Choice = Choice {
     key: "activation",
-    options: Activation::NAMES,
+    options: Activation::BUILT_IN_NAMES,
 };
 pub const NORM: Choice = Choice {
     key: "norm",
@@ -230,7 +232,11 @@ pub struct Model {
     pub layers: Size,
     pub decoder_layers: Size,
     pub ff: Option<Size>,
+    /// `Custom` for a type of the user's, which `activation_type` names.
     pub activation: Activation,
+    /// The user's activation type (`activation: SquaredRelu`), implementing the runtime's
+    /// `Activation` trait.
+    pub activation_type: Option<Path>,
     pub norm: Norm,
     pub positional: Positional,
     pub scoring: Scoring,

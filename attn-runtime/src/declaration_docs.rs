@@ -37,7 +37,7 @@
 /// | `heads` | divides `d_model` | SelfAttention, PatchAttention, Transformer (required) |
 /// | `layers` | ≥ 1 | SelfAttention, PatchAttention (required), Transformer encoders, Recurrent |
 /// | `encoder_layers`, `decoder_layers` | ≥ 1 | Seq2Seq transformers (required) |
-/// | `ff`, `activation`, `norm` | width; `Relu` `Gelu` `GeluTanh` `Silu` `Tanh` `Sigmoid` `LeakyRelu` `Geglu` `Swiglu`; `Pre` `Post` | Transformer |
+/// | `ff`, `activation`, `norm` | width; `Relu` `Gelu` `GeluTanh` `Silu` `Tanh` `Sigmoid` `LeakyRelu` `Geglu` `Swiglu`, or a type of yours implementing [`Activation`](crate::transformer::Activation) (named unlike these); `Pre` `Post` | Transformer |
 /// | `kdim`, `vdim` | encoder width (the decoder's cross-attention key and value width, default `d_model`; `vdim` can only repeat `kdim`) | Seq2Seq transformers |
 /// | `tie_embeddings` | `true`: the output layer reuses the target embedding | Seq2Seq transformers |
 /// | `positional` | `Sinusoidal` (default), `Learned` (default for patches), `Rotary` (transformers), `None` | all but Recurrent |

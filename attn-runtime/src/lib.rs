@@ -56,8 +56,8 @@ pub mod __private {
     pub use crate::model::*;
     pub use crate::rnn::{GruCell, LstmCell};
     pub use crate::transformer::{
-        FeedForward, GatedFeedForward, Gelu, GeluTanh, LeakyRelu, Relu, Sigmoid, Silu, Tanh,
-        TiedOutput, TransformerEncoder, UntiedOutput,
+        Activation, FeedForward, GatedFeedForward, Gelu, GeluTanh, LeakyRelu, Relu, Sigmoid, Silu,
+        Tanh, TiedOutput, TransformerEncoder, UntiedOutput,
     };
     pub use crate::zoo::Entry;
     pub use attn_spec;

@@ -21,5 +21,18 @@ vocabulary! {
         Geglu = "Geglu",
         /// Gated feed-forward with a SiLU gate.
         Swiglu = "Swiglu",
+        /// A type of the user's implementing the runtime's `Activation` trait
+        /// (`activation: SquaredRelu`); the declared model's `DeclaredModel::ACTIVATION_NAME`
+        /// says which. Not written in declarations, and last (see `BUILT_IN_NAMES`).
+        Custom = "Custom",
     }
+}
+
+impl Activation {
+    /// The names a declaration's `activation:` takes as built-ins: every name but `Custom`'s,
+    /// which stands for a type of the user's.
+    pub const BUILT_IN_NAMES: &'static [&'static str] = match Self::NAMES.split_last() {
+        Some((_, built_in)) => built_in,
+        None => &[],
+    };
 }

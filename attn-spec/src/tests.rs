@@ -52,3 +52,11 @@ fn every_arch_serves_a_task() {
         assert!(!kind.fields().is_empty());
     }
 }
+
+#[test]
+fn custom_activations_are_not_a_built_in_name() {
+    assert_eq!(Activation::ALL.last(), Some(&Activation::Custom));
+    assert_eq!(Activation::BUILT_IN_NAMES.len(), Activation::NAMES.len() - 1);
+    assert!(!Activation::BUILT_IN_NAMES.contains(&"Custom"));
+    assert!(Activation::BUILT_IN_NAMES.contains(&"Swiglu"));
+}

@@ -253,6 +253,9 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     );
     let meta = meta::meta(m);
     let backstops = backstops(m);
+    let activation_name = m.activation_type.as_ref().map(|ty| {
+        quote!(const ACTIVATION_NAME: &'static str = <#ty as #p::Activation>::NAME;)
+    });
     quote! {
         #(#docs)*
         #[doc = ""]
@@ -265,6 +268,7 @@ fn expand_attention_model(m: &Model) -> TokenStream {
 
         impl #p::DeclaredModel for #ident {
             const META: #p::ModelMeta = #meta;
+            #activation_name
         }
 
         impl<E, D> #p::dfdx::nn::BuildOnDevice<D, E> for #ident
@@ -299,6 +303,10 @@ fn feed_forward(m: &Model, width: Dim) -> TokenStream {
         Activation::Tanh => plain(quote!(#p::Tanh)),
         Activation::Sigmoid => plain(quote!(#p::Sigmoid)),
         Activation::LeakyRelu => plain(quote!(#p::LeakyRelu)),
+        Activation::Custom => {
+            let ty = &m.activation_type;
+            plain(quote!(#ty))
+        }
     }
 }
 

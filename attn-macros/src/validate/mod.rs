@@ -122,7 +122,9 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         fields.get(key).and_then(|f| rules::choice(f, spec, errs))
     };
     // a key's options are its enum's `NAMES`, so a valid name always converts
-    let activation = choice("activation", &mut errs).and_then(Activation::from_name);
+    let activation = fields
+        .get("activation")
+        .and_then(|f| rules::activation(f, &mut errs));
     let norm = choice("norm", &mut errs).and_then(Norm::from_name);
     let positional = choice("positional", &mut errs).and_then(Positional::from_name);
     let scoring = choice("scoring", &mut errs).and_then(Scoring::from_name);
@@ -189,7 +191,8 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         layers: layers.or(encoder_layers).unwrap_or(Size::Lit(1)),
         decoder_layers: decoder_layers.unwrap_or(Size::Lit(0)),
         ff,
-        activation: activation.unwrap_or(Activation::Relu),
+        activation: activation.as_ref().map_or(Activation::Relu, |a| a.0),
+        activation_type: activation.and_then(|a| a.1),
         norm: norm.unwrap_or(Norm::Post),
         positional: positional.unwrap_or(default_positional),
         scoring: scoring.unwrap_or(Scoring::Scaled),

@@ -6,9 +6,11 @@ use proc_macro2::Span;
 
 use super::keys::{self, applies, arch_list, KeySpec, Kind, KEYS};
 use super::{key_span, value_span, Errors, Fields};
-use crate::model::{Arch, DataSet, Pooling, Positional, RnnAttention, Size, Task, TaskKind};
+use crate::model::{
+    Activation, Arch, DataSet, Pooling, Positional, RnnAttention, Size, Task, TaskKind,
+};
 use crate::parse::{Declaration, Field, Value};
-use crate::suggest::did_you_mean;
+use crate::suggest::{closest, did_you_mean};
 
 /// `#[name = ".."]` must be a registry-friendly kebab-case name (it is typed on the command line);
 /// `#[data = ".."]` must name a built-in dataset (the model trains on it with no other argument).
@@ -476,6 +478,48 @@ pub fn choice(f: &Field, spec: &KeySpec, errs: &mut Errors) -> Option<&'static s
                     "`{}` takes a name (one of {}), not {}",
                     c.key,
                     c.options.join(", "),
+                    v.kind()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `activation:` is a built-in name, or else a type of the user's implementing the runtime's
+/// `Activation` trait (`activation: SquaredRelu`, `activation: acts::Swish`). A single name one
+/// typo away from a built-in (`Gelo`) is far more likely a typo than a type, so it stays an
+/// error, saying that a type of one's own must be named unlike the built-ins.
+pub fn activation(f: &Field, errs: &mut Errors) -> Option<(Activation, Option<syn::Path>)> {
+    let built_in = Activation::BUILT_IN_NAMES;
+    match &f.value {
+        Value::Name(id) => {
+            let s = id.to_string();
+            if built_in.contains(&s.as_str()) {
+                return Activation::from_name(&s).map(|a| (a, None));
+            }
+            if closest(&s, built_in.iter().copied()).is_some() {
+                errs.push(
+                    id.span(),
+                    format!(
+                        "unknown activation `{s}`{}; valid: {} (a type of your own must not be \
+                         named like a built-in)",
+                        did_you_mean(&s, built_in.iter().copied()),
+                        built_in.join(", ")
+                    ),
+                );
+                return None;
+            }
+            Some((Activation::Custom, Some(id.clone().into())))
+        }
+        Value::Path(p) => Some((Activation::Custom, Some(p.clone()))),
+        v => {
+            errs.push(
+                value_span(f),
+                format!(
+                    "`activation` takes a name (one of {}) or a type implementing \
+                     `attn_runtime::transformer::Activation`, not {}",
+                    built_in.join(", "),
                     v.kind()
                 ),
             );

@@ -295,6 +295,32 @@ fn sizes_may_be_consts_whose_rules_the_compiler_checks() {
 }
 
 #[test]
+fn an_activation_that_is_no_built_in_is_a_type_of_the_users() {
+    let base = "struct T { arch: Transformer, task: Tag { vocab: 5, max_len: 4, tags: 3 }, \
+                d_model: 8, heads: 2, ff: 16, layers: 1, activation: ACT }";
+    let m = check(&base.replace("ACT", "Gelu")).unwrap();
+    assert_eq!((m.activation, m.activation_type.is_none()), (Activation::Gelu, true));
+    for ty in ["SquaredRelu", "acts::Swish", "Custom"] {
+        let m = check(&base.replace("ACT", ty)).unwrap();
+        assert_eq!(m.activation, Activation::Custom);
+        let path = m.activation_type.expect("a user type");
+        assert_eq!(quote::quote!(#path).to_string().replace(' ', ""), ty);
+    }
+    // a near miss of a built-in stays a typo
+    let e = errors(&base.replace("ACT", "Gelo"));
+    assert!(
+        e[0].contains("unknown activation `Gelo` (did you mean `Gelu`?)")
+            && e[0].contains("a type of your own must not be named like a built-in"),
+        "{e:?}"
+    );
+    // and the user's type expands into the feed-forward network, its name into the metadata
+    let m = check(&base.replace("ACT", "SquaredRelu")).unwrap();
+    let expansion = crate::codegen::expand(&m).to_string();
+    assert!(expansion.contains("FeedForward < 8 , 16 , SquaredRelu"), "{expansion}");
+    assert!(expansion.contains("ACTIVATION_NAME"), "{expansion}");
+}
+
+#[test]
 fn every_key_is_in_the_documented_grammar_table() {
     let docs = include_str!("../../../attn-runtime/src/declaration_docs.rs");
     let key_cells: Vec<&str> = docs

@@ -233,4 +233,11 @@ impl ModelMeta {
 pub trait DeclaredModel: 'static {
     /// The declaration as data.
     const META: ModelMeta;
+
+    /// The name of the feed-forward activation: the built-in's (`"Gelu"`), or, where
+    /// `META.activation` is [`Custom`](crate::spec::Activation::Custom), the
+    /// [`NAME`](crate::transformer::Activation::NAME) of the user's type
+    /// (`activation: SquaredRelu`). A separate constant, not a `ModelMeta` field, so that
+    /// `ModelMeta` literals written by hand (hand-built models) stay valid.
+    const ACTIVATION_NAME: &'static str = Self::META.activation.name();
 }

@@ -5,9 +5,55 @@ use dfdx::prelude::*;
 use crate::error::{AttnError, DeviceResultExt};
 use crate::tape_holder::TapeHolder;
 
-/// An elementwise activation.
+/// An elementwise activation: one of the built-ins below, or a type of your own, which a
+/// declaration names by its path (`activation: SquaredRelu`, `activation: acts::Swish`) — any
+/// name that is not a built-in's, nor a typo of one (`Gelo` stays an error). The gated
+/// `Geglu`/`Swiglu` are built-ins only.
+///
+/// `try_apply` works on any shape, dtype, device and tape: build it from dfdx's tensor ops, and
+/// turn their device errors into an [`AttnError`] with [`AttnError::device`]. A function that
+/// uses `x` twice (such as `x·σ(x)`) must route the tape through both uses; the built-ins'
+/// sources show how.
+///
+/// # Example
+///
+/// ```
+/// use attn_runtime::prelude::*;
+/// use attn_runtime::transformer::Activation;
+///
+/// /// Squared ReLU, `max(0, x)²` (So et al., 2021, "Primer").
+/// #[derive(Clone, Copy, Debug, Default)]
+/// pub struct SquaredRelu;
+///
+/// impl Activation for SquaredRelu {
+///     const NAME: &'static str = "SquaredRelu";
+///
+///     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+///         x: Tensor<S, E, D, T>,
+///     ) -> Result<Tensor<S, E, D, T>, AttnError> {
+///         x.try_relu().and_then(|r| r.try_square()).map_err(AttnError::device)
+///     }
+/// }
+///
+/// attention_model! {
+///     /// A tagger whose feed-forward networks use squared ReLU.
+///     pub struct Primer {
+///         arch: Transformer,
+///         task: Tag { vocab: 10, max_len: 4, tags: 3 },
+///         d_model: 8, heads: 2, ff: 16, layers: 1,
+///         activation: SquaredRelu,
+///     }
+/// }
+///
+/// assert_eq!(Primer::META.activation, attn_runtime::spec::Activation::Custom);
+/// assert_eq!(<Primer as DeclaredModel>::ACTIVATION_NAME, "SquaredRelu");
+/// let dev: Cpu = Default::default();
+/// let model = dev.build_module::<Primer, f32>();
+/// let ids: Tensor<(usize, Const<4>), usize, _> = dev.tensor_from_vec(vec![1; 8], (2, Const));
+/// let _: Tensor<(usize, Const<4>, Const<3>), f32, _> = model.forward(ids);
+/// ```
 pub trait Activation: Clone + Copy + std::fmt::Debug + Default + 'static {
-    /// The declaration's name for it.
+    /// The declaration's name for it (for a type of your own, its type name, by convention).
     const NAME: &'static str;
 
     /// Applies the activation.
