@@ -197,9 +197,10 @@ pub const POSITIONAL: Choice = Choice {
     key: "positional",
     options: Positional::NAMES,
 };
+/// The built-in scorings (a name outside them is a type of the user's).
 pub const SCORING: Choice = Choice {
     key: "scoring",
-    options: Scoring::NAMES,
+    options: Scoring::BUILT_IN_NAMES,
 };
 pub const POOLING: Choice = Choice {
     key: "pooling",
@@ -239,7 +240,11 @@ pub struct Model {
     pub activation_type: Option<Path>,
     pub norm: Norm,
     pub positional: Positional,
+    /// `Custom` for a type of the user's, which `scoring_type` names.
     pub scoring: Scoring,
+    /// The user's score function (`scoring: DotOverWidth`) of a single-head model, implementing
+    /// the runtime's `ScoreFn` trait.
+    pub scoring_type: Option<Path>,
     pub pooling: Pooling,
     pub dropout: f64,
     pub window: Option<Size>,

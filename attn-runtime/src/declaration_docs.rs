@@ -41,7 +41,7 @@
 /// | `kdim`, `vdim` | encoder width (the decoder's cross-attention key and value width, default `d_model`; `vdim` can only repeat `kdim`) | Seq2Seq transformers |
 /// | `tie_embeddings` | `true`: the output layer reuses the target embedding | Seq2Seq transformers |
 /// | `positional` | `Sinusoidal` (default), `Learned` (default for patches), `Rotary` (transformers), `None` | all but Recurrent |
-/// | `scoring` | `Dot` or `Scaled` (default) | SingleHead |
+/// | `scoring` | `Dot` or `Scaled` (default), or a type of yours implementing [`ScoreFn`](crate::model::ScoreFn) (named unlike these) | SingleHead |
 /// | `pooling` | `Mean` (default), `Cls` (transformers) | classifiers |
 /// | `window`, `causal` | local attention window ≥ 1; `true`/`false` | token encoders |
 /// | `patch` | divides the image | PatchAttention (required) |

@@ -31,8 +31,5 @@ vocabulary! {
 impl Activation {
     /// The names a declaration's `activation:` takes as built-ins: every name but `Custom`'s,
     /// which stands for a type of the user's.
-    pub const BUILT_IN_NAMES: &'static [&'static str] = match Self::NAMES.split_last() {
-        Some((_, built_in)) => built_in,
-        None => &[],
-    };
+    pub const BUILT_IN_NAMES: &'static [&'static str] = crate::all_but_last(Self::NAMES);
 }

@@ -86,6 +86,15 @@ macro_rules! vocabulary {
     };
 }
 
+/// Every name but the last: the built-in names of a vocabulary whose last variant, `Custom`,
+/// stands for a type of the user's.
+const fn all_but_last(names: &'static [&'static str]) -> &'static [&'static str] {
+    match names.split_last() {
+        Some((_, rest)) => rest,
+        None => &[],
+    }
+}
+
 mod activation;
 mod arch;
 mod cell;

@@ -59,4 +59,6 @@ fn custom_activations_are_not_a_built_in_name() {
     assert_eq!(Activation::BUILT_IN_NAMES.len(), Activation::NAMES.len() - 1);
     assert!(!Activation::BUILT_IN_NAMES.contains(&"Custom"));
     assert!(Activation::BUILT_IN_NAMES.contains(&"Swiglu"));
+    assert_eq!(Scoring::ALL.last(), Some(&Scoring::Custom));
+    assert_eq!(Scoring::BUILT_IN_NAMES, &["Dot", "Scaled"]);
 }

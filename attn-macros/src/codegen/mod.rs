@@ -70,7 +70,10 @@ fn expand_attention_model(m: &Model) -> TokenStream {
         Norm::Post => false,
     };
     let encoder = match m.arch {
-        Arch::SingleHead => quote!(#p::SingleHeadEncoder<#d, E, D>),
+        Arch::SingleHead => match &m.scoring_type {
+            Some(score) => quote!(#p::ScoredSingleHeadEncoder<#d, #score, E, D>),
+            None => quote!(#p::SingleHeadEncoder<#d, E, D>),
+        },
         Arch::Transformer => {
             let ffn = feed_forward(m, Dim::of(&m.d_model));
             quote!(#p::TransformerEncoder<#d, #h, #ffn, #n, #pre, E, D>)
@@ -256,6 +259,9 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     let activation_name = m.activation_type.as_ref().map(|ty| {
         quote!(const ACTIVATION_NAME: &'static str = <#ty as #p::Activation>::NAME;)
     });
+    let scoring_name = m.scoring_type.as_ref().map(|ty| {
+        quote!(const SCORING_NAME: &'static str = <#ty as #p::ScoreFn>::NAME;)
+    });
     quote! {
         #(#docs)*
         #[doc = ""]
@@ -269,6 +275,7 @@ fn expand_attention_model(m: &Model) -> TokenStream {
         impl #p::DeclaredModel for #ident {
             const META: #p::ModelMeta = #meta;
             #activation_name
+            #scoring_name
         }
 
         impl<E, D> #p::dfdx::nn::BuildOnDevice<D, E> for #ident

@@ -122,12 +122,21 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         fields.get(key).and_then(|f| rules::choice(f, spec, errs))
     };
     // a key's options are its enum's `NAMES`, so a valid name always converts
-    let activation = fields
-        .get("activation")
-        .and_then(|f| rules::activation(f, &mut errs));
+    // a built-in's name, or a type of the user's (`Custom` in the metadata)
+    let name_or_type = |key: &'static str, trait_path: &str, errs: &mut Errors| {
+        let spec = keys::spec(key)?;
+        fields
+            .get(key)
+            .and_then(|f| rules::name_or_user_type(f, spec, trait_path, errs))
+    };
+    let activation = name_or_type(
+        "activation",
+        "attn_runtime::transformer::Activation",
+        &mut errs,
+    );
+    let scoring = name_or_type("scoring", "attn_runtime::model::ScoreFn", &mut errs);
     let norm = choice("norm", &mut errs).and_then(Norm::from_name);
     let positional = choice("positional", &mut errs).and_then(Positional::from_name);
-    let scoring = choice("scoring", &mut errs).and_then(Scoring::from_name);
     let pooling = choice("pooling", &mut errs).and_then(Pooling::from_name);
     let cell = choice("cell", &mut errs).and_then(Cell::from_name);
     let rnn_attention = choice("attention", &mut errs).and_then(RnnAttention::from_name);
@@ -191,11 +200,20 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         layers: layers.or(encoder_layers).unwrap_or(Size::Lit(1)),
         decoder_layers: decoder_layers.unwrap_or(Size::Lit(0)),
         ff,
-        activation: activation.as_ref().map_or(Activation::Relu, |a| a.0),
-        activation_type: activation.and_then(|a| a.1),
+        activation: match &activation {
+            Some(Ok(name)) => Activation::from_name(name).unwrap_or(Activation::Relu),
+            Some(Err(_)) => Activation::Custom,
+            None => Activation::Relu,
+        },
+        activation_type: activation.and_then(Result::err),
         norm: norm.unwrap_or(Norm::Post),
         positional: positional.unwrap_or(default_positional),
-        scoring: scoring.unwrap_or(Scoring::Scaled),
+        scoring: match &scoring {
+            Some(Ok(name)) => Scoring::from_name(name).unwrap_or(Scoring::Scaled),
+            Some(Err(_)) => Scoring::Custom,
+            None => Scoring::Scaled,
+        },
+        scoring_type: scoring.and_then(Result::err),
         pooling: pooling.unwrap_or(Pooling::Mean),
         dropout: dropout.unwrap_or(0.0),
         window,

@@ -6,9 +6,7 @@ use proc_macro2::Span;
 
 use super::keys::{self, applies, arch_list, KeySpec, Kind, KEYS};
 use super::{key_span, value_span, Errors, Fields};
-use crate::model::{
-    Activation, Arch, DataSet, Pooling, Positional, RnnAttention, Size, Task, TaskKind,
-};
+use crate::model::{Arch, DataSet, Pooling, Positional, RnnAttention, Size, Task, TaskKind};
 use crate::parse::{Declaration, Field, Value};
 use crate::suggest::{closest, did_you_mean};
 
@@ -486,39 +484,49 @@ pub fn choice(f: &Field, spec: &KeySpec, errs: &mut Errors) -> Option<&'static s
     }
 }
 
-/// `activation:` is a built-in name, or else a type of the user's implementing the runtime's
-/// `Activation` trait (`activation: SquaredRelu`, `activation: acts::Swish`). A single name one
-/// typo away from a built-in (`Gelo`) is far more likely a typo than a type, so it stays an
-/// error, saying that a type of one's own must be named unlike the built-ins.
-pub fn activation(f: &Field, errs: &mut Errors) -> Option<(Activation, Option<syn::Path>)> {
-    let built_in = Activation::BUILT_IN_NAMES;
+/// `activation:` and `scoring:` take a built-in name, or else a type of the user's implementing
+/// the runtime's trait for them (`activation: SquaredRelu`, `scoring: scores::DotOverWidth`).
+/// A single name one typo away from a built-in (`Gelo`) is far more likely a typo than a type, so
+/// it stays an error, saying that a type of one's own must be named unlike the built-ins.
+/// Returns the built-in's name, or the user's type.
+pub fn name_or_user_type(
+    f: &Field,
+    spec: &KeySpec,
+    trait_path: &str,
+    errs: &mut Errors,
+) -> Option<Result<&'static str, syn::Path>> {
+    let Kind::Name(c) = spec.kind else {
+        return None;
+    };
+    let built_in = c.options;
     match &f.value {
         Value::Name(id) => {
             let s = id.to_string();
-            if built_in.contains(&s.as_str()) {
-                return Activation::from_name(&s).map(|a| (a, None));
+            if let Some(name) = built_in.iter().find(|o| **o == s) {
+                return Some(Ok(name));
             }
             if closest(&s, built_in.iter().copied()).is_some() {
                 errs.push(
                     id.span(),
                     format!(
-                        "unknown activation `{s}`{}; valid: {} (a type of your own must not be \
-                         named like a built-in)",
+                        "unknown {} `{s}`{}; valid: {} (a type of your own must not be named \
+                         like a built-in)",
+                        c.key,
                         did_you_mean(&s, built_in.iter().copied()),
                         built_in.join(", ")
                     ),
                 );
                 return None;
             }
-            Some((Activation::Custom, Some(id.clone().into())))
+            Some(Err(id.clone().into()))
         }
-        Value::Path(p) => Some((Activation::Custom, Some(p.clone()))),
+        Value::Path(p) => Some(Err(p.clone())),
         v => {
             errs.push(
                 value_span(f),
                 format!(
-                    "`activation` takes a name (one of {}) or a type implementing \
-                     `attn_runtime::transformer::Activation`, not {}",
+                    "`{}` takes a name (one of {}) or a type implementing `{trait_path}`, not {}",
+                    c.key,
                     built_in.join(", "),
                     v.kind()
                 ),

@@ -321,6 +321,31 @@ fn an_activation_that_is_no_built_in_is_a_type_of_the_users() {
 }
 
 #[test]
+fn a_scoring_that_is_no_built_in_is_a_type_of_the_users() {
+    let base = "struct S { arch: SingleHead, task: Tag { vocab: 5, max_len: 4, tags: 3 }, \
+                d_model: 8, scoring: SCORE }";
+    let m = check(&base.replace("SCORE", "Dot")).unwrap();
+    assert_eq!((m.scoring, m.scoring_type.is_none()), (Scoring::Dot, true));
+    let m = check(&base.replace("SCORE", "scores::Cosine")).unwrap();
+    assert_eq!(m.scoring, Scoring::Custom);
+    let expansion = crate::codegen::expand(&m).to_string();
+    assert!(
+        expansion.contains("ScoredSingleHeadEncoder < 8 , scores :: Cosine"),
+        "{expansion}"
+    );
+    assert!(expansion.contains("SCORING_NAME"), "{expansion}");
+    let e = errors(&base.replace("SCORE", "Scaeld"));
+    assert!(
+        e[0].contains("unknown scoring `Scaeld` (did you mean `Scaled`?)")
+            && e[0].contains("must not be named like a built-in"),
+        "{e:?}"
+    );
+    // scoring applies to single-head models only, user type or not
+    let e = errors(&GOOD.replace("dropout: 0.1", "scoring: Cosine"));
+    assert!(e[0].contains("`scoring` does not apply"), "{e:?}");
+}
+
+#[test]
 fn every_key_is_in_the_documented_grammar_table() {
     let docs = include_str!("../../../attn-runtime/src/declaration_docs.rs");
     let key_cells: Vec<&str> = docs

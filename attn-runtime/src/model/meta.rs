@@ -191,7 +191,8 @@ impl ModelMeta {
             mask = mask.key_lengths(lengths);
         }
         let scale = match self.scoring {
-            Scoring::Dot => Scale::Unscaled,
+            // a user's score function scales (or not) by itself
+            Scoring::Dot | Scoring::Custom => Scale::Unscaled,
             Scoring::Scaled => Scale::InverseSqrtHeadDim,
         };
         let rotary = (self.positional == Positional::Rotary).then(Rotary::default);
@@ -240,4 +241,9 @@ pub trait DeclaredModel: 'static {
     /// (`activation: SquaredRelu`). A separate constant, not a `ModelMeta` field, so that
     /// `ModelMeta` literals written by hand (hand-built models) stay valid.
     const ACTIVATION_NAME: &'static str = Self::META.activation.name();
+
+    /// The name of a single-head model's score function: the built-in's (`"Scaled"`), or, where
+    /// `META.scoring` is [`Custom`](crate::spec::Scoring::Custom), the
+    /// [`NAME`](crate::model::ScoreFn::NAME) of the user's type (`scoring: DotOverWidth`).
+    const SCORING_NAME: &'static str = Self::META.scoring.name();
 }

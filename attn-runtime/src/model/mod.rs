@@ -15,6 +15,7 @@ mod patch_model;
 mod positional;
 mod rnn_classifier;
 mod rnn_seq2seq;
+mod scored_encoder;
 mod token_encoding;
 mod token_model;
 mod transformer_seq2seq;
@@ -35,5 +36,6 @@ pub use positional::{
 };
 pub use rnn_classifier::{AttentionPool, RnnClassifier};
 pub use rnn_seq2seq::RnnSeq2Seq;
+pub use scored_encoder::{ScoreFn, ScoredSingleHeadEncoder};
 pub use token_model::TokenModel;
 pub use transformer_seq2seq::TransformerSeq2Seq;
