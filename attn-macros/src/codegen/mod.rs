@@ -382,11 +382,12 @@ fn backstops(m: &Model) -> TokenStream {
     }
     checks.extend(const_size_checks(m));
     // The operands are literals, so clippy sees e.g. `32 % 1`: these checks are meant to be
-    // constant, and a user's `cargo clippy` must not fail on them.
-    quote!(
+    // constant, and a user's `cargo clippy` must not fail on them. One `const` item per check,
+    // because evaluation stops at a block's first failure: every broken rule is reported.
+    quote!(#(
         #[allow(clippy::modulo_one, clippy::assertions_on_constants, clippy::eq_op)]
-        const _: () = { #(#checks)* };
-    )
+        const _: () = { #checks };
+    )*)
 }
 
 /// The rules the macro could not check because a size is a `const` item: each size is at least
