@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicBool;
 
 use attn_runtime::data::{builtin, Dataset, Examples, PrepareOptions, Tokenizer};
 use attn_runtime::prelude::*;
-use attn_runtime::train::{train, Quiet, Stop, TrainConfig, TrainOutcome, TrainRequest};
+use attn_runtime::train::{
+    train, EpochReport, Quiet, Selection, Stop, TrainConfig, TrainOutcome, TrainRequest,
+};
 use attn_runtime::zoo::{Entry, ZooEntry};
 
 attention_model! {
@@ -419,4 +421,56 @@ fn bucketing_groups_similar_lengths_and_keeps_every_example_once() {
         bucketed_batches(&examples, meta, 32, Some(3), true),
         "seeded"
     );
+}
+
+#[test]
+fn the_selection_setting_chooses_the_best_checkpoint() {
+    let data = builtin("sort").unwrap();
+    let out = scratch("selection");
+    let by = |selection| {
+        // settings whose fifth epoch has the better accuracy and exact match but the
+        // fourth the lower loss (when this was written)
+        let settings = TrainConfig {
+            epochs: 5,
+            batch_size: 16,
+            lr: 3e-2,
+            seed: 7,
+            data: PrepareOptions {
+                max_train: Some(200),
+                max_eval: Some(50),
+                ..Default::default()
+            },
+            attention_reports: false,
+            selection,
+            ..TrainConfig::default()
+        };
+        run(&Entry::<TinySorter>::NEW, &data, settings, &out, None).unwrap()
+    };
+    // the first epoch whose key beats every earlier one's (ties keep the earlier epoch)
+    let first_best = |o: &TrainOutcome, key: &dyn Fn(&EpochReport) -> (f64, f64, f64)| {
+        o.history
+            .iter()
+            .fold(None::<&EpochReport>, |best, e| match best {
+                Some(b) if key(e) <= key(b) => Some(b),
+                _ => Some(e),
+            })
+            .unwrap()
+            .epoch
+    };
+    // the default: the highest exact match, then accuracy, then the lowest loss
+    let default = by(Selection::default());
+    let exact_first = |e: &EpochReport| (e.valid_exact, e.valid_acc, -e.valid_loss);
+    assert_eq!(default.best_epoch, first_best(&default, &exact_first));
+    // by loss: the lowest validation loss, written into config.json
+    let by_loss = by(Selection::Loss);
+    assert_eq!(
+        losses(&default),
+        losses(&by_loss),
+        "the rule does not change training"
+    );
+    let loss_first = |e: &EpochReport| (-e.valid_loss, e.valid_exact, e.valid_acc);
+    assert_eq!(by_loss.best_epoch, first_best(&by_loss, &loss_first));
+    let config = std::fs::read_to_string(by_loss.run_dir.join("config.json")).unwrap();
+    assert!(config.contains("\"selection\": \"Loss\""), "{config}");
+    std::fs::remove_dir_all(&out).ok();
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Selection;
 use crate::data::PrepareOptions;
 use crate::error::AttnError;
 use crate::optim::{AdamConfig, Decay};
@@ -42,6 +43,10 @@ pub struct TrainConfig {
     /// run's `attention/`); sweeps turn this off to save time.
     #[serde(default = "yes")]
     pub attention_reports: bool,
+    /// The validation score that chooses the best checkpoint and that `patience` waits on
+    /// (runs saved before this setting existed load with the default, which they chose by).
+    #[serde(default)]
+    pub selection: Selection,
 }
 
 fn yes() -> bool {
@@ -66,6 +71,7 @@ impl Default for TrainConfig {
             data: PrepareOptions::default(),
             bucket: false,
             attention_reports: true,
+            selection: Selection::ExactMatch,
         }
     }
 }

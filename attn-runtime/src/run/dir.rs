@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Scores, TrainConfig};
+use super::{Scores, SelectionKey, TrainConfig};
 use crate::data::Vocabs;
 use crate::error::AttnError;
 use crate::model::ModelMeta;
@@ -46,8 +46,9 @@ pub struct RunState {
     pub steps: u64,
     /// Epoch of the best validation score (1-based; 0 = none yet).
     pub best_epoch: usize,
-    /// The best validation score (exact match, then accuracy, then −loss).
-    pub best_score: Option<(f64, f64, f64)>,
+    /// The best validation key under the run's [`Selection`](super::Selection) (by default
+    /// exact match, then accuracy, then −loss).
+    pub best_score: Option<SelectionKey>,
     /// Epochs since the best one.
     pub epochs_without_improvement: usize,
     /// Seconds of training so far.

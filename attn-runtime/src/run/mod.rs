@@ -10,6 +10,7 @@ mod config;
 mod dir;
 mod loaded;
 mod scores;
+mod selection;
 
 pub use config::TrainConfig;
 pub use dir::{
@@ -18,3 +19,4 @@ pub use dir::{
 };
 pub use loaded::{load_run, run_model_name, LoadedRun};
 pub use scores::Scores;
+pub use selection::{Selection, SelectionKey};

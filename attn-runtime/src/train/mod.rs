@@ -51,7 +51,7 @@ mod trainer;
 
 pub use crate::run::{
     load_run, run_model_name, write_atomic, EpochReport, LoadedRun, RunConfig, RunDir, RunState,
-    RunSummary, Scores, TrainConfig, BEST, INTERRUPTED, LAST, OPTIMIZER,
+    RunSummary, Scores, Selection, SelectionKey, TrainConfig, BEST, INTERRUPTED, LAST, OPTIMIZER,
 };
 pub use evaluate::{evaluate, evaluate_teacher_forced, rows_per_example};
 pub use evaluate_run::{evaluate_run, EvalReport, Seq2SeqReport};

@@ -1,5 +1,5 @@
 //! The epoch loop: each epoch, a shuffled pass over the training split, validation, the
-//! best epoch so far, checkpoints and metrics, then early stopping; a requested stop
+//! checkpoint policy's verdict, checkpoints and metrics, then early stopping; a requested stop
 //! between two steps saves the model as it is.
 //!
 //! **PyTorch equivalent**: the `for epoch in range(epochs): train(); validate(); save()` loop
@@ -14,7 +14,7 @@ use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::ModelMeta;
 use crate::optim::LrSchedule;
-use crate::run::{EpochReport, RunState, Scores, TrainConfig, INTERRUPTED};
+use crate::run::{EpochReport, RunState, Scores, Selection, TrainConfig, INTERRUPTED};
 use crate::train::{evaluate, evaluate_teacher_forced};
 use crate::zoo::{StepSettings, ZooModel};
 
@@ -43,11 +43,6 @@ pub(super) struct Epochs<'r, 'a> {
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(epoch as u64 + 1)
-}
-
-/// Validation scores compared: exact match, then accuracy, then lower loss.
-fn score_key(s: &Scores) -> (f64, f64, f64) {
-    (s.exact_match(), s.accuracy(), -s.loss())
 }
 
 impl Epochs<'_, '_> {
@@ -89,8 +84,8 @@ impl Epochs<'_, '_> {
                 seconds,
                 examples_per_second: self.data.train.len() as f64 / seconds.max(1e-9),
             });
-            let key = score_key(&valid);
-            let best = state.best_score.map_or(true, |best| key > best);
+            let key = self.cfg.selection.key(&valid);
+            let best = Selection::improves(key, state.best_score);
             if best {
                 state.best_score = Some(key);
                 state.best_epoch = epoch;

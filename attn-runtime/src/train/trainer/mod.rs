@@ -3,9 +3,9 @@
 //!
 //! In parts, as burn-train's learner is: [`train`] sets a run up (settings and data checked
 //! first, the run directory, the model, a resumed run's state) and hands the epochs to
-//! `epochs::Epochs`, which decides whether an epoch is the best so far and asks the
-//! `Checkpointer` to write the checkpoints and the `Reporter` to write the metrics and tell the
-//! [`TrainObserver`]. The end-of-run test and heatmaps come last.
+//! `epochs::Epochs`, which asks the run's [`Selection`](crate::run::Selection) whether an epoch
+//! is the best so far, the `Checkpointer` to write the checkpoints and the `Reporter` to write
+//! the metrics and tell the [`TrainObserver`]. The end-of-run test and heatmaps come last.
 
 mod checkpointer;
 mod epochs;

@@ -1,0 +1,115 @@
+//! Which epoch's parameters become the run's best checkpoint (`model.safetensors`).
+
+use serde::{Deserialize, Serialize};
+
+use super::Scores;
+
+/// A validation key: compared lexicographically, greater is better.
+pub type SelectionKey = (f64, f64, f64);
+
+/// The validation score that chooses the best checkpoint, and the one early stopping
+/// (`patience`) waits on. Ties on the first score are broken by the other two, in the order
+/// each variant names.
+///
+/// A value of [`TrainConfig`](super::TrainConfig), so it is saved in `config.json` and a resumed
+/// run keeps choosing by the same rule; runs saved before the setting existed load with the
+/// default, which is what they chose by.
+///
+/// **PyTorch equivalent**: the `monitor`/`mode` of Lightning's `ModelCheckpoint`
+/// (`monitor="val_exact", mode="max"`), or `metric_for_best_model` with `greater_is_better` in
+/// Hugging Face's `TrainingArguments`.
+///
+/// ```
+/// use attn_runtime::train::{Scores, Selection};
+///
+/// let a = Scores { loss_sum: 2.0, rows: 4, correct: 3, examples: 4, exact: 3 };
+/// let b = Scores { loss_sum: 1.0, rows: 4, correct: 2, examples: 4, exact: 2 };
+/// assert!(Selection::ExactMatch.key(&a) > Selection::ExactMatch.key(&b));
+/// assert!(Selection::Loss.key(&b) > Selection::Loss.key(&a)); // b's loss is lower
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Selection {
+    /// The highest validation exact match, then accuracy, then the lowest loss (the default).
+    #[default]
+    ExactMatch,
+    /// The highest validation accuracy (token accuracy for sequence models), then exact match,
+    /// then the lowest loss.
+    Accuracy,
+    /// The lowest validation loss (teacher-forced for sequence-to-sequence), then exact match,
+    /// then accuracy.
+    Loss,
+}
+
+impl Selection {
+    /// The key of validation scores `valid` under this rule (greater is better).
+    pub fn key(self, valid: &Scores) -> SelectionKey {
+        let (exact, accuracy, loss) = (valid.exact_match(), valid.accuracy(), -valid.loss());
+        match self {
+            Selection::ExactMatch => (exact, accuracy, loss),
+            Selection::Accuracy => (accuracy, exact, loss),
+            Selection::Loss => (loss, exact, accuracy),
+        }
+    }
+
+    /// Whether `key` beats the best so far (always, when there is none yet).
+    pub fn improves(key: SelectionKey, best: Option<SelectionKey>) -> bool {
+        best.map_or(true, |best| key > best)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores(loss_sum: f64, correct: usize, exact: usize) -> Scores {
+        Scores {
+            loss_sum,
+            rows: 10,
+            correct,
+            examples: 5,
+            exact,
+        }
+    }
+
+    #[test]
+    fn the_default_is_exact_match_then_accuracy_then_lower_loss() {
+        assert_eq!(Selection::default(), Selection::ExactMatch);
+        let key = |s| Selection::default().key(&s);
+        let best = Some(key(scores(5.0, 6, 2)));
+        // more exact matches win whatever the rest
+        assert!(Selection::improves(key(scores(9.0, 1, 3)), best));
+        // same exact match: higher accuracy wins, then lower loss
+        assert!(Selection::improves(key(scores(9.0, 7, 2)), best));
+        assert!(Selection::improves(key(scores(4.0, 6, 2)), best));
+        // a tie is not an improvement
+        assert!(!Selection::improves(key(scores(5.0, 6, 2)), best));
+        assert!(Selection::improves(key(scores(5.0, 6, 2)), None));
+    }
+
+    #[test]
+    fn accuracy_and_loss_rank_first_what_they_name() {
+        let (a, b) = (scores(2.0, 8, 1), scores(1.0, 7, 3));
+        assert!(Selection::Accuracy.key(&a) > Selection::Accuracy.key(&b));
+        assert!(Selection::ExactMatch.key(&b) > Selection::ExactMatch.key(&a));
+        assert!(Selection::Loss.key(&b) > Selection::Loss.key(&a));
+    }
+
+    #[test]
+    fn settings_saved_before_the_field_existed_load_with_the_default() {
+        let mut json = serde_json::to_value(crate::run::TrainConfig::default()).unwrap();
+        json.as_object_mut().unwrap().remove("selection");
+        let cfg: crate::run::TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(cfg.selection, Selection::ExactMatch);
+    }
+
+    #[test]
+    fn serialises_as_its_name() {
+        assert_eq!(
+            serde_json::to_string(&Selection::Accuracy).unwrap(),
+            "\"Accuracy\""
+        );
+        let back: Selection = serde_json::from_str("\"Loss\"").unwrap();
+        assert_eq!(back, Selection::Loss);
+    }
+}
