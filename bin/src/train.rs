@@ -14,7 +14,8 @@ use attn_runtime::data::{builtin, load_file, PrepareOptions, Tokenizer};
 use attn_runtime::optim::Decay;
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{
-    recommended, train, EpochReport, RunInfo, Stop, TrainObserver, TrainOutcome, TrainRequest,
+    recommended, train, EpochReport, RunInfo, Selection, Stop, TrainObserver, TrainOutcome,
+    TrainRequest,
 };
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -58,6 +59,9 @@ pub struct Args {
     /// Stop after this many epochs without a better validation score.
     #[arg(long)]
     patience: Option<usize>,
+    /// Which validation score chooses the best checkpoint (and what --patience waits on).
+    #[arg(long, value_enum)]
+    select: Option<SelectArg>,
     /// Seed of parameters, dropout and shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -108,6 +112,16 @@ enum DecayArg {
     Constant,
     Linear,
     Cosine,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SelectArg {
+    /// Exact match, then accuracy, then the lowest loss (the default).
+    ExactMatch,
+    /// Accuracy (token accuracy for sequence models), then exact match, then the lowest loss.
+    Accuracy,
+    /// The lowest validation loss, then exact match, then accuracy.
+    Loss,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -226,6 +240,13 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
     }
     if args.patience.is_some() {
         config.patience = args.patience;
+    }
+    if let Some(select) = args.select {
+        config.selection = match select {
+            SelectArg::ExactMatch => Selection::ExactMatch,
+            SelectArg::Accuracy => Selection::Accuracy,
+            SelectArg::Loss => Selection::Loss,
+        };
     }
     config.dropout = args.dropout;
     config.bucket = args.bucket;

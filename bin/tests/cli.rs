@@ -64,6 +64,38 @@ fn every_zoo_model_trains_one_short_epoch_on_its_default_data() {
 }
 
 #[test]
+fn select_sets_the_checkpoint_rule_the_run_records() {
+    let out = scratch("select");
+    let o = train(
+        &[
+            "sort-tagger",
+            "--epochs",
+            "1",
+            "--max-train",
+            "64",
+            "--max-eval",
+            "16",
+            "--select",
+            "loss",
+        ],
+        &out,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let run = std::fs::read_dir(out.join("sort-tagger"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["selection"], "Loss", "{config}");
+    let wrong = train(&["sort-tagger", "--select", "bleu"], &out);
+    assert_clean_failure(&wrong, "invalid value 'bleu' for '--select <SELECT>'");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
 fn list_shows_the_zoo() {
     let o = Command::new(env!("CARGO_BIN_EXE_train"))
         .arg("--list")
