@@ -1,6 +1,7 @@
 //! A feed-forward activation of the user's own: `activation: SquaredRelu` names a type of this
-//! file implementing `attn_runtime::transformer::Activation`; the declared transformer builds,
-//! runs, says which activation it has, and learns through it.
+//! file implementing `attn_runtime::transformer::Activation`, and the width is a const item of
+//! this file (`d_model: WIDTH`); the declared transformer builds, runs, says which activation it
+//! has, and learns through it.
 
 use attn_runtime::prelude::*;
 use attn_runtime::spec::Activation as ActivationName;
@@ -22,12 +23,15 @@ impl Activation for SquaredRelu {
     }
 }
 
+/// The model width, a const item the declaration names.
+pub const WIDTH: usize = 16;
+
 attention_model! {
     /// A transformer tagger whose feed-forward networks use squared ReLU.
     pub struct SquaredReluTagger {
         arch: Transformer,
         task: Tag { vocab: 10, max_len: 6, tags: 10 },
-        d_model: 16, heads: 2, ff: 32, layers: 1,
+        d_model: WIDTH, heads: 2, ff: 32, layers: 1,
         activation: SquaredRelu, norm: Pre,
     }
 }
@@ -39,6 +43,7 @@ fn the_users_activation_is_in_the_model_and_its_metadata() {
         <SquaredReluTagger as DeclaredModel>::ACTIVATION_NAME,
         "SquaredRelu"
     );
+    assert_eq!(SquaredReluTagger::META.d_model, WIDTH);
     let dev: Cpu = Default::default();
     let model = dev.build_module::<SquaredReluTagger, f32>();
     let ids: Tensor<(usize, Const<6>), usize, _> = dev.tensor_from_vec(vec![3; 12], (2, Const));
