@@ -266,7 +266,11 @@ pub struct Model {
 impl Model {
     /// Every size the declaration gave, with its key (task sizes by their field name).
     pub fn sizes(&self) -> Vec<(&'static str, &Size)> {
-        let mut out = vec![("d_model", &self.d_model), ("heads", &self.heads), ("layers", &self.layers)];
+        let mut out = vec![
+            ("d_model", &self.d_model),
+            ("heads", &self.heads),
+            ("layers", &self.layers),
+        ];
         if self.decoder_layers != Size::Lit(0) {
             out.push(("decoder_layers", &self.decoder_layers));
         }

@@ -72,7 +72,10 @@ pub enum Value {
     Name(Ident),
     /// A path of more than one segment (a single identifier is a `Name`).
     Path(syn::Path),
-    Block { name: Ident, fields: Vec<Field> },
+    Block {
+        name: Ident,
+        fields: Vec<Field>,
+    },
 }
 
 impl Value {

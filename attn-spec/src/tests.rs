@@ -56,7 +56,10 @@ fn every_arch_serves_a_task() {
 #[test]
 fn custom_activations_are_not_a_built_in_name() {
     assert_eq!(Activation::ALL.last(), Some(&Activation::Custom));
-    assert_eq!(Activation::BUILT_IN_NAMES.len(), Activation::NAMES.len() - 1);
+    assert_eq!(
+        Activation::BUILT_IN_NAMES.len(),
+        Activation::NAMES.len() - 1
+    );
     assert!(!Activation::BUILT_IN_NAMES.contains(&"Custom"));
     assert!(Activation::BUILT_IN_NAMES.contains(&"Swiglu"));
     assert_eq!(Scoring::ALL.last(), Some(&Scoring::Custom));

@@ -62,7 +62,11 @@ impl Dim {
     }
 
     pub fn div(self, o: Dim) -> Dim {
-        self.op(o, |a, b| a.checked_div(b).unwrap_or(0), |a, b| quote!(#a / #b))
+        self.op(
+            o,
+            |a, b| a.checked_div(b).unwrap_or(0),
+            |a, b| quote!(#a / #b),
+        )
     }
 }
 

@@ -98,7 +98,8 @@ pub fn meta(m: &Model) -> TokenStream {
             quote!(#p::TaskSpec::ImageClassify { channels: #channels, height: #height, width: #width, classes: #classes })
         }
     };
-    let (d_model, heads, layers, decoder_layers) = (&m.d_model, &m.heads, &m.layers, &m.decoder_layers);
+    let (d_model, heads, layers, decoder_layers) =
+        (&m.d_model, &m.heads, &m.layers, &m.decoder_layers);
     let ff = opt_size(&m.ff);
     let (activation, norm, positional, scoring, pooling) = (
         spec(m.activation),

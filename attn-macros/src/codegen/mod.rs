@@ -10,11 +10,13 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::model::{Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Size, Task};
-use dim::{ConstEstimate, Dim};
-use crate::validate::Num;
+use crate::model::{
+    Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Size, Task,
+};
 use crate::parse::Declaration;
 use crate::validate::Errors;
+use crate::validate::Num;
+use dim::{ConstEstimate, Dim};
 
 /// Expands a validated model.
 pub fn expand(model: &Model) -> TokenStream {
@@ -202,12 +204,7 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             tgt_len,
         } => {
             let r = recurrent(m);
-            let (sv, tv, sl, tl) = (
-                arg(src_vocab),
-                arg(tgt_vocab),
-                arg(src_len),
-                arg(tgt_len),
-            );
+            let (sv, tv, sl, tl) = (arg(src_vocab), arg(tgt_vocab), arg(src_len), arg(tgt_len));
             let (cell, g, hd, o, bidir) = (&r.cell, &r.gates, &r.hidden, &r.out, &r.bidir);
             let kind = m.rnn_attention.unwrap_or(RnnAttention::Additive);
             let attn = match kind {
@@ -256,12 +253,14 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     );
     let meta = meta::meta(m);
     let backstops = backstops(m);
-    let activation_name = m.activation_type.as_ref().map(|ty| {
-        quote!(const ACTIVATION_NAME: &'static str = <#ty as #p::Activation>::NAME;)
-    });
-    let scoring_name = m.scoring_type.as_ref().map(|ty| {
-        quote!(const SCORING_NAME: &'static str = <#ty as #p::ScoreFn>::NAME;)
-    });
+    let activation_name = m
+        .activation_type
+        .as_ref()
+        .map(|ty| quote!(const ACTIVATION_NAME: &'static str = <#ty as #p::Activation>::NAME;));
+    let scoring_name = m
+        .scoring_type
+        .as_ref()
+        .map(|ty| quote!(const SCORING_NAME: &'static str = <#ty as #p::ScoreFn>::NAME;));
     quote! {
         #(#docs)*
         #[doc = ""]
@@ -374,7 +373,9 @@ fn backstops(m: &Model) -> TokenStream {
         let msg = say(format!(
             "`{ident}`: patch = {patch} must divide the {height}x{width} image (patches tile it exactly)"
         ));
-        checks.push(quote_spanned!(span=> ::core::assert!(#p > 0 && #ih % #p == 0 && #iw % #p == 0, #msg);));
+        checks.push(
+            quote_spanned!(span=> ::core::assert!(#p > 0 && #ih % #p == 0 && #iw % #p == 0, #msg);),
+        );
     }
     if let Some(w) = &m.window {
         let w = arg(w);
@@ -403,7 +404,11 @@ fn const_size_checks(m: &Model) -> Vec<TokenStream> {
     let mut checks = Vec::new();
     for (key, size) in &sizes {
         if let Size::Const(path) = size {
-            let least: usize = if matches!(*key, "classes" | "tags") { 2 } else { 1 };
+            let least: usize = if matches!(*key, "classes" | "tags") {
+                2
+            } else {
+                1
+            };
             let msg = say(format!(
                 "`{ident}`: `{key}` = {size} must be at least {least}"
             ));

@@ -145,7 +145,9 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         // The numeric rules need the numbers: a size given as a `const` is checked by the
         // compiler instead, through the expansion's `const` assertions.
         let lit = |s: &Option<Size>| s.as_ref().and_then(Size::lit);
-        if let (Some(heads), Some(d_model), Some(f)) = (lit(&heads), d_model.lit(), fields.get("heads")) {
+        if let (Some(heads), Some(d_model), Some(f)) =
+            (lit(&heads), d_model.lit(), fields.get("heads"))
+        {
             rules::heads_divide(heads, d_model, f, &mut errs);
         }
         if let (Some(heads), Some(kdim)) = (lit(&heads), lit(&kdim)) {

@@ -79,11 +79,13 @@ pub fn terms<N: Num>(m: &Model, s: Sizes<N>) -> Vec<Term<N>> {
             s.layers.clone().mul(n(4)).mul(d.clone()).mul(d.clone()),
         ),
         Arch::Transformer => {
-            let g = n(if matches!(m.activation, Activation::Geglu | Activation::Swiglu) {
-                3
-            } else {
-                2
-            });
+            let g = n(
+                if matches!(m.activation, Activation::Geglu | Activation::Swiglu) {
+                    3
+                } else {
+                    2
+                },
+            );
             let kd = s.kdim.clone().unwrap_or(d.clone());
             let ff = |w: N| s.ff.clone().unwrap_or(n(4).mul(w));
             let layer = |w: N| {
@@ -96,7 +98,10 @@ pub fn terms<N: Num>(m: &Model, s: Sizes<N>) -> Vec<Term<N>> {
                 &["d_model", "kdim", "ff", "layers", "encoder_layers"],
                 s.layers.clone().mul(layer(kd.clone())),
             );
-            let cross = n(2).mul(d.clone()).mul(d.clone()).add(n(2).mul(d.clone()).mul(kd));
+            let cross = n(2)
+                .mul(d.clone())
+                .mul(d.clone())
+                .add(n(2).mul(d.clone()).mul(kd));
             term(
                 "the decoder layers (decoder_layers·(6·d_model² + 2·d_model·kdim + 2·d_model·ff))",
                 &["d_model", "ff", "decoder_layers"],
@@ -119,7 +124,9 @@ pub fn terms<N: Num>(m: &Model, s: Sizes<N>) -> Vec<Term<N>> {
                     .mul(dirs),
             );
             if let Task::Seq2Seq { tgt_vocab, .. } = &s.task {
-                let step = gates.mul(hid.clone()).mul(d.clone().add(out_w.clone()).add(hid.clone()));
+                let step = gates
+                    .mul(hid.clone())
+                    .mul(d.clone().add(out_w.clone()).add(hid.clone()));
                 let attention = n(2).mul(hid.clone()).mul(out_w.clone());
                 term(
                     "the recurrent decoder (gates·hidden·(d_model + 3·hidden) + attention)",
@@ -213,7 +220,11 @@ pub fn terms<N: Num>(m: &Model, s: Sizes<N>) -> Vec<Term<N>> {
             term(
                 "the patch embedding (channels·patch²·d_model)",
                 &["channels", "patch", "d_model"],
-                channels.clone().mul(p.clone()).mul(p.clone()).mul(d.clone()),
+                channels
+                    .clone()
+                    .mul(p.clone())
+                    .mul(p.clone())
+                    .mul(d.clone()),
             );
             if learned {
                 let patches = height.clone().div(p.clone()).mul(width.clone().div(p));

@@ -282,16 +282,27 @@ fn sizes_may_be_consts_whose_rules_the_compiler_checks() {
     assert_eq!(m.layers.to_string(), "LAYERS");
     assert_eq!(m.heads.lit(), Some(5));
     let expansion = crate::codegen::expand(&m).to_string();
-    assert!(expansion.contains("heads = 5 must divide d_model = sizes::WIDTH"), "{expansion}");
-    assert!(expansion.contains("`vocab` = VOCAB must be at least 1"), "{expansion}");
+    assert!(
+        expansion.contains("heads = 5 must divide d_model = sizes::WIDTH"),
+        "{expansion}"
+    );
+    assert!(
+        expansion.contains("`vocab` = VOCAB must be at least 1"),
+        "{expansion}"
+    );
     assert!(expansion.contains("trainable parameters"), "{expansion}");
     // literal sizes keep their spanned errors beside a const
-    let e = errors("struct C { arch: SelfAttention, task: Classify { vocab: VOCAB, max_len: 0, classes: 1 }, \
-                    d_model: WIDTH, heads: 2, layers: 1 }");
+    let e = errors(
+        "struct C { arch: SelfAttention, task: Classify { vocab: VOCAB, max_len: 0, classes: 1 }, \
+                    d_model: WIDTH, heads: 2, layers: 1 }",
+    );
     assert!(e.iter().any(|m| m.contains("`max_len` is 0")), "{e:?}");
     // a block is no size
     let e = errors(&GOOD.replace("d_model: 32", "d_model: Wide { x: 1 }"));
-    assert!(e[0].contains("takes a positive integer or a `const`"), "{e:?}");
+    assert!(
+        e[0].contains("takes a positive integer or a `const`"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -299,7 +310,10 @@ fn an_activation_that_is_no_built_in_is_a_type_of_the_users() {
     let base = "struct T { arch: Transformer, task: Tag { vocab: 5, max_len: 4, tags: 3 }, \
                 d_model: 8, heads: 2, ff: 16, layers: 1, activation: ACT }";
     let m = check(&base.replace("ACT", "Gelu")).unwrap();
-    assert_eq!((m.activation, m.activation_type.is_none()), (Activation::Gelu, true));
+    assert_eq!(
+        (m.activation, m.activation_type.is_none()),
+        (Activation::Gelu, true)
+    );
     for ty in ["SquaredRelu", "acts::Swish", "Custom"] {
         let m = check(&base.replace("ACT", ty)).unwrap();
         assert_eq!(m.activation, Activation::Custom);
@@ -316,7 +330,10 @@ fn an_activation_that_is_no_built_in_is_a_type_of_the_users() {
     // and the user's type expands into the feed-forward network, its name into the metadata
     let m = check(&base.replace("ACT", "SquaredRelu")).unwrap();
     let expansion = crate::codegen::expand(&m).to_string();
-    assert!(expansion.contains("FeedForward < 8 , 16 , SquaredRelu"), "{expansion}");
+    assert!(
+        expansion.contains("FeedForward < 8 , 16 , SquaredRelu"),
+        "{expansion}"
+    );
     assert!(expansion.contains("ACTIVATION_NAME"), "{expansion}");
 }
 

@@ -3,9 +3,9 @@
 
 pub mod hybrid;
 
-use attn_runtime::{attention_model, attention_sweep};
 use attn_runtime::registry::Registry;
 use attn_runtime::zoo::Entry;
+use attn_runtime::{attention_model, attention_sweep};
 
 attention_model! {
     /// Reads the sentiment of short reviews with one small pre-norm transformer layer.
