@@ -30,7 +30,7 @@
 #![warn(missing_docs)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 pub use attn_runtime::registry::Registry;
@@ -52,30 +52,27 @@ pub mod train;
 ///
 /// # Errors
 /// When the handler cannot be installed.
-pub fn stop_on_ctrl_c(message: &'static str) -> Result<Arc<AtomicBool>> {
-    type Installed = (Arc<AtomicBool>, Arc<Mutex<&'static str>>);
-    static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
+pub fn stop_on_ctrl_c(message: &'static str) -> Result<&'static AtomicBool> {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static MESSAGE: Mutex<&str> = Mutex::new("");
+    static INSTALLED: Mutex<bool> = Mutex::new(false);
+    *MESSAGE.lock().unwrap_or_else(PoisonError::into_inner) = message;
+    STOP.store(false, Ordering::SeqCst);
     let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((stop, shown)) = installed.as_ref() {
-        stop.store(false, Ordering::SeqCst);
-        *shown.lock().unwrap_or_else(PoisonError::into_inner) = message;
-        return Ok(stop.clone());
+    if !*installed {
+        ctrlc::set_handler(|| {
+            if STOP.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\n{}",
+                MESSAGE.lock().unwrap_or_else(PoisonError::into_inner)
+            );
+        })
+        .context("cannot install the Ctrl-C handler")?;
+        *installed = true;
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let shown = Arc::new(Mutex::new(message));
-    let (handler_stop, handler_shown) = (stop.clone(), shown.clone());
-    ctrlc::set_handler(move || {
-        if handler_stop.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\n{}",
-            handler_shown.lock().unwrap_or_else(PoisonError::into_inner)
-        );
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    *installed = Some((stop.clone(), shown));
-    Ok(stop)
+    Ok(&STOP)
 }
 
 /// The value of a command that succeeded; on failure, prints the error (with its causes) to

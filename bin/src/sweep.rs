@@ -154,7 +154,7 @@ pub fn run(registry: &Registry, args: Args) -> Result<()> {
         ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} runs  {msg}")
             .expect("valid template"),
     );
-    let records = run_sweep(&runs, &dataset, &dir, &mut Progress(bar.clone()), &stop)?;
+    let records = run_sweep(&runs, &dataset, &dir, &mut Progress(bar.clone()), stop)?;
     bar.finish_and_clear();
     if stop.load(Ordering::SeqCst) {
         println!(

@@ -272,7 +272,7 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         out: args.out.clone(),
         resume: args.resume.clone(),
     };
-    let outcome = train(request, &mut observer, &stop)?;
+    let outcome = train(request, &mut observer, stop)?;
     if let Some(bar) = observer.bar.take() {
         bar.finish_and_clear();
     }
