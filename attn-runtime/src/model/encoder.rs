@@ -1,6 +1,8 @@
 //! Sequence encoders built from attention layers: a single head, or stacked multi-head
 //! self-attention layers with residual connections and layer norm.
 
+use std::marker::PhantomData;
+
 use dfdx::nn::modules::{LayerNorm1D, Repeated};
 use dfdx::prelude::*;
 
@@ -8,7 +10,7 @@ use crate::transformer::{FeedForwardNet, NormExt, TransformerEncoder};
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
-use super::LayerAttention;
+use super::{BuiltInScores, HeadScoring, LayerAttention};
 use crate::attention::{AttentionOptions, MultiHeadAttention};
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -35,31 +37,38 @@ pub trait SequenceEncoder<const M: usize, E: Dtype, D: Device<E>> {
 /// `[B, S, M] -> [B, S, M]`, weights `[B, 1, S, S]`.
 ///
 /// **PyTorch equivalent**: `nn.MultiheadAttention(M, 1, batch_first=True)` applied as self-attention.
+///
+/// `Sc` says how queries meet keys: the declared (scaled) dot product by default, or a score
+/// function of the user's ([`ScoredSingleHeadEncoder`](super::ScoredSingleHeadEncoder)).
 #[derive(Clone, Debug)]
-pub struct SingleHeadEncoder<const M: usize, E: Dtype, D: Storage<E>> {
+pub struct SingleHeadEncoder<const M: usize, E: Dtype, D: Storage<E>, Sc = BuiltInScores> {
     /// The attention layer.
     pub attention: MultiHeadAttention<M, 1, M, M, E, D>,
+    scoring: PhantomData<Sc>,
 }
 
-impl<const M: usize, E, D> TensorCollection<E, D> for SingleHeadEncoder<M, E, D>
+impl<const M: usize, E, D, Sc> TensorCollection<E, D> for SingleHeadEncoder<M, E, D, Sc>
 where
     E: Dtype + Float + SampleUniform,
     D: Device<E>,
 {
-    type To<E2: Dtype, D2: Device<E2>> = SingleHeadEncoder<M, E2, D2>;
+    type To<E2: Dtype, D2: Device<E2>> = SingleHeadEncoder<M, E2, D2, Sc>;
 
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
         visitor: &mut V,
     ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             Self::module("attention", |s| &s.attention, |s| &mut s.attention),
-            |attention| SingleHeadEncoder { attention },
+            |attention| SingleHeadEncoder {
+                attention,
+                scoring: PhantomData,
+            },
         )
     }
 }
 
-impl<const M: usize, E: Dtype, D: Device<E>> SequenceEncoder<M, E, D>
-    for SingleHeadEncoder<M, E, D>
+impl<const M: usize, E: Dtype, D: Device<E>, Sc: HeadScoring> SequenceEncoder<M, E, D>
+    for SingleHeadEncoder<M, E, D, Sc>
 {
     fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
         &self,
@@ -68,11 +77,7 @@ impl<const M: usize, E: Dtype, D: Device<E>> SequenceEncoder<M, E, D>
         path: &str,
         weights: &mut Vec<LayerAttention<E, D>>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
-        let out = self.attention.try_self_attend(x, opts)?;
-        if let Some(w) = out.weights {
-            weights.push(LayerAttention::capture(format!("{path}.attention"), w)?);
-        }
-        Ok(out.context)
+        Sc::try_attend_head(&self.attention, x, opts, path, weights)
     }
 
     fn attention_layers(&self) -> usize {

@@ -36,6 +36,6 @@ pub use positional::{
 };
 pub use rnn_classifier::{AttentionPool, RnnClassifier};
 pub use rnn_seq2seq::RnnSeq2Seq;
-pub use scored_encoder::{ScoreFn, ScoredSingleHeadEncoder};
+pub use scored_encoder::{BuiltInScores, HeadScoring, ScoreFn, Scored, ScoredSingleHeadEncoder};
 pub use token_model::TokenModel;
 pub use transformer_seq2seq::TransformerSeq2Seq;

@@ -1,13 +1,12 @@
-//! The single-head encoder with a score function of the user's: `scoring: MyScore` in a
-//! declaration.
+//! How a single-head encoder scores queries against keys: the built-in (scaled) dot product
+//! through the multi-head attention op (its fused kernel), or a score function of the user's
+//! (`scoring: MyScore` in a declaration) through the attention seam.
 
 use std::marker::PhantomData;
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
-use super::{LayerAttention, SequenceEncoder};
+use super::{LayerAttention, SingleHeadEncoder};
 use crate::attention::{try_attend, AttentionOptions, MultiHeadAttention};
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -73,43 +72,52 @@ pub trait ScoreFn: Clone + Copy + std::fmt::Debug + Default + 'static {
     ) -> Result<Tensor<(B, Sq, Sk), E, D, T>, AttnError>;
 }
 
-/// [`SingleHeadEncoder`](super::SingleHeadEncoder) with the scores of `Sc` in place of the
-/// (scaled) dot product; the same parameters, under the same names.
-///
-/// # Shapes
-/// `[B, S, M] -> [B, S, M]`, weights `[B, 1, S, S]`.
-#[derive(Clone, Debug)]
-pub struct ScoredSingleHeadEncoder<const M: usize, Sc, E: Dtype, D: Storage<E>> {
-    /// The attention layer (its projections; the scores are `Sc`'s).
-    pub attention: MultiHeadAttention<M, 1, M, M, E, D>,
-    score: PhantomData<Sc>,
+/// How [`SingleHeadEncoder`] turns its projections into attention: [`BuiltInScores`] or
+/// [`Scored`]`<YourScoreFn>`.
+pub trait HeadScoring: Clone + Copy + std::fmt::Debug + Default + 'static {
+    /// Attends `x` to itself through `attention`'s projections; when `opts.need_weights`, pushes
+    /// the `[B, 1, S, S]` weights as `{path}.attention`.
+    ///
+    /// # Errors
+    /// Masks that do not fit, and device errors.
+    fn try_attend_head<const M: usize, B: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        attention: &MultiHeadAttention<M, 1, M, M, E, D>,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError>;
 }
 
-impl<const M: usize, Sc, E, D> TensorCollection<E, D> for ScoredSingleHeadEncoder<M, Sc, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = ScoredSingleHeadEncoder<M, Sc, E2, D2>;
+/// The declared `Dot`/`Scaled` scores (the scale comes with the options): multi-head attention's
+/// own self-attention, fused kernel included.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuiltInScores;
 
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            Self::module("attention", |s| &s.attention, |s| &mut s.attention),
-            |attention| ScoredSingleHeadEncoder {
-                attention,
-                score: PhantomData,
-            },
-        )
+impl HeadScoring for BuiltInScores {
+    fn try_attend_head<const M: usize, B: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        attention: &MultiHeadAttention<M, 1, M, M, E, D>,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+        opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let out = attention.try_self_attend(x, opts)?;
+        if let Some(w) = out.weights {
+            weights.push(LayerAttention::capture(format!("{path}.attention"), w)?);
+        }
+        Ok(out.context)
     }
 }
 
-impl<const M: usize, Sc: ScoreFn, E: Dtype, D: Device<E>> SequenceEncoder<M, E, D>
-    for ScoredSingleHeadEncoder<M, Sc, E, D>
-{
-    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
-        &self,
+/// The scores of the user's `Sc` in place of the dot product, through the attention seam
+/// ([`try_attend`]): masks, dropout and weight capture as for the built-ins.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scored<Sc>(PhantomData<Sc>);
+
+impl<Sc: ScoreFn> HeadScoring for Scored<Sc> {
+    fn try_attend_head<const M: usize, B: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        attention: &MultiHeadAttention<M, 1, M, M, E, D>,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
         path: &str,
@@ -118,10 +126,9 @@ impl<const M: usize, Sc: ScoreFn, E: Dtype, D: Device<E>> SequenceEncoder<M, E, 
         let (b, s, _) = *x.shape();
         // the dfdx idiom: the tape goes with the query; keys and values join it when projected
         let (x, tape) = x.split_tape();
-        let q = self.attention.try_project_query(x.clone().put_tape(tape))?;
-        let (k, v) = self
-            .attention
-            .try_project_key_value::<B, S, T, NoneTape, NoneTape>(x.clone(), x)?;
+        let q = attention.try_project_query(x.clone().put_tape(tape))?;
+        let (k, v) =
+            attention.try_project_key_value::<B, S, T, NoneTape, NoneTape>(x.clone(), x)?;
         let q = q.try_reshape_like(&(b, s, M)).dev()?;
         let k = k.try_reshape_like(&(b, s, M)).dev()?;
         let scores = Sc::try_score(q, k)?
@@ -132,10 +139,13 @@ impl<const M: usize, Sc: ScoreFn, E: Dtype, D: Device<E>> SequenceEncoder<M, E, 
         if let Some(w) = out.weights {
             weights.push(LayerAttention::capture(format!("{path}.attention"), w)?);
         }
-        self.attention.out_proj.try_forward_3d(context)
-    }
-
-    fn attention_layers(&self) -> usize {
-        1
+        attention.out_proj.try_forward_3d(context)
     }
 }
+
+/// [`SingleHeadEncoder`] with the scores of `Sc` in place of the (scaled) dot product; the same
+/// parameters, under the same names.
+///
+/// # Shapes
+/// `[B, S, M] -> [B, S, M]`, weights `[B, 1, S, S]`.
+pub type ScoredSingleHeadEncoder<const M: usize, Sc, E, D> = SingleHeadEncoder<M, E, D, Scored<Sc>>;
