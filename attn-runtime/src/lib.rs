@@ -22,6 +22,7 @@ mod loss_kernel;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod param;
 pub mod registry;
 pub mod rnn;
 pub mod run;

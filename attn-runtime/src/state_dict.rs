@@ -9,6 +9,7 @@ use ::safetensors::{Dtype as StDtype, SafeTensors};
 use dfdx::prelude::*;
 
 use crate::error::AttnError;
+use crate::param::Param;
 
 /// One named tensor: its shape and values (held as `f64`, exact for f32 and f64 files).
 #[derive(Clone, Debug, PartialEq)]
@@ -180,9 +181,19 @@ impl StateDict {
         name: &str,
         dst: &mut Tensor<S, E, D>,
     ) -> Result<(), AttnError> {
+        self.load_param(name, dst)
+    }
+
+    /// [`load_into`](Self::load_into) for a tensor of any shape (the form the model-wide
+    /// loader calls, compiled once per dtype and device rather than once per shape).
+    pub fn load_param<E: Dtype, D: Device<E>>(
+        &self,
+        name: &str,
+        dst: &mut dyn Param<E, D>,
+    ) -> Result<(), AttnError> {
         let src = self.get(name)?;
         let rows = src.shape.first().copied().unwrap_or(1);
-        self.load_rows_into(name, 0..rows, dst)
+        self.load_rows_into_param(name, 0..rows, dst)
     }
 
     /// Copies tensor `name` into `dst` whose shape splits the source's first axis, e.g. PyTorch's
@@ -193,7 +204,7 @@ impl StateDict {
         dst: &mut Tensor<S, E, D>,
     ) -> Result<(), AttnError> {
         let src = self.get(name)?;
-        let got: Vec<usize> = dst.shape().concrete().into_iter().collect();
+        let got = Param::dims(dst);
         let src_tail = src.shape.iter().skip(1);
         let fits = src.shape.iter().product::<usize>() == got.iter().product::<usize>()
             && got.len() >= src.shape.len()
@@ -211,11 +222,11 @@ impl StateDict {
         self.copy_values(name, &src.values, dst)
     }
 
-    fn copy_values<S: Shape, E: Dtype, D: Device<E>>(
+    fn copy_values<E: Dtype, D: Device<E>>(
         &self,
         name: &str,
         slice: &[f64],
-        dst: &mut Tensor<S, E, D>,
+        dst: &mut dyn Param<E, D>,
     ) -> Result<(), AttnError> {
         let mut values = Vec::with_capacity(slice.len());
         for &v in slice {
@@ -223,7 +234,7 @@ impl StateDict {
                 reason: format!("`{name}` holds {v}, which the model's dtype cannot represent"),
             })?);
         }
-        dst.copy_from(&values);
+        dst.set_values(&values);
         Ok(())
     }
 
@@ -236,6 +247,15 @@ impl StateDict {
         rows: Range<usize>,
         dst: &mut Tensor<S, E, D>,
     ) -> Result<(), AttnError> {
+        self.load_rows_into_param(name, rows, dst)
+    }
+
+    fn load_rows_into_param<E: Dtype, D: Device<E>>(
+        &self,
+        name: &str,
+        rows: Range<usize>,
+        dst: &mut dyn Param<E, D>,
+    ) -> Result<(), AttnError> {
         let src = self.get(name)?;
         let mut want = src.shape.clone();
         let total_rows = want.first().copied().unwrap_or(1);
@@ -247,7 +267,7 @@ impl StateDict {
         if let Some(first) = want.first_mut() {
             *first = rows.len();
         }
-        let got = dst.shape().concrete().into_iter().collect::<Vec<usize>>();
+        let got = dst.dims();
         if want != got {
             return Err(AttnError::StateDict {
                 reason: format!(

@@ -1,17 +1,14 @@
 //! Adam and AdamW with named, saveable state, global-norm gradient clipping, and a learning rate
 //! set per step (see [`super::LrSchedule`]).
 
-use std::any::Any;
 use std::collections::BTreeMap;
 
-use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
-};
+use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cpu_op::{f32_buffer, is_cpu_f32};
 use crate::error::AttnError;
+use crate::param::{for_each_param, for_each_param_mut};
 
 /// Adam's hyper-parameters. `weight_decay` is decoupled (AdamW, Loshchilov & Hutter) when
 /// `decoupled`, else added to the gradient (classic Adam's L2).
@@ -147,113 +144,34 @@ impl Adam {
             _ => 1.0,
         };
         self.begin_step();
-        let mut visitor = Updater {
-            adam: self,
-            grads,
-            scale,
-        };
-        M::iter_tensors(&mut RecursiveWalker {
-            m: (model, String::new()),
-            f: &mut visitor,
-        })
-        .map_err(AttnError::device)?;
+        for_each_param_mut(model, |(name, trainable, p)| {
+            if trainable {
+                let grads = p.grad_values_f64(grads);
+                let mut values = p.values_f64();
+                self.update_values(name, &mut values, &grads, scale);
+                p.set_values_f64(&values);
+            }
+            Ok(())
+        })?;
         Ok(norm)
     }
 }
 
 /// The global L2 norm of every trainable parameter's gradient.
 pub fn grad_norm<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
-    model: &mut M,
+    model: &M,
     grads: &Gradients<E, D>,
 ) -> Result<f64, AttnError> {
-    let mut visitor = NormVisitor { grads, sum_sq: 0.0 };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut visitor,
-    })
-    .map_err(AttnError::device)?;
-    Ok(visitor.sum_sq.sqrt())
-}
-
-struct NormVisitor<'a, E: Dtype, D: Storage<E>> {
-    grads: &'a Gradients<E, D>,
-    sum_sq: f64,
-}
-
-impl<'a, E: Dtype, D: Device<E>> TensorVisitor<E, D> for NormVisitor<'a, E, D> {
-    type Viewer = (ViewTensorMut, ViewTensorName);
-    type Err = D::Err;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, E, D>,
-        (p, _name): (&mut Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-        if opts.do_gradient_update {
-            self.sum_sq += values_f64(self.grads.get(p))
+    let mut sum_sq = 0.0;
+    for_each_param(model, |(_, trainable, p)| {
+        if trainable {
+            sum_sq += p
+                .grad_values_f64(grads)
                 .iter()
                 .map(|g| g.powi(2))
                 .sum::<f64>();
         }
-        Ok(None)
-    }
-}
-
-struct Updater<'a, E: Dtype, D: Storage<E>> {
-    adam: &'a mut Adam,
-    grads: &'a Gradients<E, D>,
-    scale: f64,
-}
-
-impl<'a, E: Dtype, D: Device<E>> TensorVisitor<E, D> for Updater<'a, E, D> {
-    type Viewer = (ViewTensorMut, ViewTensorName);
-    type Err = D::Err;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, E, D>,
-        (p, name): (&mut Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-        if !opts.do_gradient_update {
-            return Ok(None);
-        }
-        let grads = values_f64(self.grads.get(p));
-        let mut values = values_f64(p.clone());
-        self.adam
-            .update_values(&name, &mut values, &grads, self.scale);
-        set_values_f64(p, &values);
-        Ok(None)
-    }
-}
-
-/// A tensor's values, row-major, as `f64` (a `memcpy` and a widening loop for `f32` on the `Cpu`,
-/// where dfdx's `as_vec` would walk it index by index).
-fn values_f64<S: Shape, E: Dtype, D: Device<E>>(t: Tensor<S, E, D>) -> Vec<f64> {
-    if is_cpu_f32::<E, D>() {
-        if let Some(values) = f32_buffer(t.clone()) {
-            return values.iter().map(|&x| f64::from(x)).collect();
-        }
-    }
-    t.as_vec()
-        .iter()
-        .map(|v| v.to_f64().unwrap_or(0.0))
-        .collect()
-}
-
-/// Overwrites a parameter with `values` (row-major), rounding to its dtype.
-fn set_values_f64<S: Shape, E: Dtype, D: Device<E>>(p: &mut Tensor<S, E, D>, values: &[f64]) {
-    if let Some(p) = (p as &mut dyn Any).downcast_mut::<Tensor<S, f32, Cpu>>() {
-        let narrowed: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-        p.copy_from(&narrowed);
-        return;
-    }
-    let values: Vec<E> = values
-        .iter()
-        .map(|&v| E::from_f64(v).unwrap_or_default())
-        .collect();
-    p.copy_from(&values);
+        Ok(())
+    })?;
+    Ok(sum_sq.sqrt())
 }

@@ -10,6 +10,7 @@ use crate::error::AttnError;
 use crate::loss::try_cross_entropy_rows_smoothed;
 use crate::model::{AttnModel, DeclaredModel, ForwardOptions, ModelMeta};
 use crate::optim::{Adam, AdamConfig, AdamState};
+use crate::param::{num_trainable_params, try_alloc_grads, try_move_to};
 use crate::state_dict::StateDict;
 use crate::DefaultDevice;
 
@@ -129,7 +130,7 @@ type Dev = DefaultDevice;
 impl<M> ZooEntry for Entry<M>
 where
     M: DeclaredModel + BuildOnDevice<Dev, f32>,
-    M::Built: AttnModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = M::Built> + 'static,
+    M::Built: AttnModel<f32, Dev> + TensorCollection<f32, Dev> + 'static,
 {
     fn meta(&self) -> &'static ModelMeta {
         &M::META
@@ -167,14 +168,14 @@ impl<Mod> Drop for Instance<Mod> {
 
 impl<Mod> ZooModel for Instance<Mod>
 where
-    Mod: AttnModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = Mod>,
+    Mod: AttnModel<f32, Dev> + TensorCollection<f32, Dev>,
 {
     fn meta(&self) -> &'static ModelMeta {
         self.model.meta()
     }
 
     fn num_params(&self) -> usize {
-        self.model.num_trainable_params()
+        num_trainable_params(&self.model).unwrap_or(0)
     }
 
     fn forward(&self, batch: &Batch, need_weights: bool) -> Result<ForwardSummary, AttnError> {
@@ -206,7 +207,7 @@ where
         batch: &Batch,
         settings: &StepSettings,
     ) -> Result<StepReport, AttnError> {
-        let grads = self.model.try_alloc_grads().map_err(AttnError::device)?;
+        let grads = try_alloc_grads(&self.model)?;
         let anchor: Tensor<Rank0, f32, Dev> = self.dev.zeros();
         let (_, tape) = anchor.trace(grads).split_tape();
         let opts = ForwardOptions {
@@ -260,10 +261,9 @@ where
     fn reseed(&mut self, seed: u64) -> Result<(), AttnError> {
         let dev = Dev::seed_from_u64(seed);
         dev.enable_cache();
-        let model = self.model.try_to_device(&dev).map_err(AttnError::device)?;
+        try_move_to(&mut self.model, &dev)?;
         // the old device's cache would leak (see `Drop`)
         let _ = std::mem::replace(&mut self.dev, dev).try_disable_cache();
-        self.model = model;
         Ok(())
     }
 }

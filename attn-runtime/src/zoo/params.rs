@@ -2,42 +2,35 @@
 //! shape checked before anything is loaded (a checkpoint of another model is an error, not a
 //! panic or a half-loaded model).
 
-use dfdx::nn::tensor_collection::{
-    RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut,
-    ViewTensorName, ViewTensorRef,
-};
+use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::*;
-use num_traits::NumCast;
 
 use crate::error::AttnError;
+use crate::param::{for_each_param, for_each_param_mut};
 use crate::state_dict::StateDict;
 
 /// Every parameter (and buffer) of `model`, by dotted name, as F32 tensors.
 pub fn params_to_state_dict<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
     model: &M,
 ) -> Result<StateDict, AttnError> {
-    let mut visitor = Collect {
-        sd: StateDict::default(),
-    };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut visitor,
-    })
-    .map_err(AttnError::device)?;
-    Ok(visitor.sd)
+    let mut sd = StateDict::default();
+    for_each_param(model, |(name, _, p)| {
+        sd.insert(name.to_string(), p.dims(), p.values_f64(), false);
+        Ok(())
+    })?;
+    Ok(sd)
 }
 
 /// The `(name, shape)` of every tensor `model` has.
 pub fn param_shapes<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
     model: &M,
 ) -> Result<Vec<(String, Vec<usize>)>, AttnError> {
-    let mut visitor = Shapes { shapes: Vec::new() };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut visitor,
-    })
-    .map_err(AttnError::device)?;
-    Ok(visitor.shapes)
+    let mut shapes = Vec::new();
+    for_each_param(model, |(name, _, p)| {
+        shapes.push((name.to_string(), p.dims()));
+        Ok(())
+    })?;
+    Ok(shapes)
 }
 
 /// Loads every tensor of `model` from `sd`, after checking that `sd` has each name with the
@@ -81,109 +74,5 @@ pub fn load_params<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
             ),
         });
     }
-    let mut visitor = Load { sd, result: Ok(()) };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut visitor,
-    })
-    .map_err(AttnError::device)?;
-    visitor.result
-}
-
-struct Collect {
-    sd: StateDict,
-}
-
-impl<E: Dtype, D: Device<E>> TensorVisitor<E, D> for Collect {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = D::Err;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, E, D>,
-        (t, name): (&Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-        let values = t
-            .as_vec()
-            .iter()
-            .map(|v| v.to_f64().unwrap_or(f64::NAN))
-            .collect();
-        self.sd.insert(
-            name,
-            t.shape().concrete().into_iter().collect(),
-            values,
-            false,
-        );
-        Ok(None)
-    }
-
-    fn visit_scalar<N: NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        _: (&N, String),
-    ) -> Result<Option<N>, D::Err> {
-        Ok(None)
-    }
-}
-
-struct Shapes {
-    shapes: Vec<(String, Vec<usize>)>,
-}
-
-impl<E: Dtype, D: Device<E>> TensorVisitor<E, D> for Shapes {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = D::Err;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, E, D>,
-        (t, name): (&Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-        self.shapes
-            .push((name, t.shape().concrete().into_iter().collect()));
-        Ok(None)
-    }
-
-    fn visit_scalar<N: NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        _: (&N, String),
-    ) -> Result<Option<N>, D::Err> {
-        Ok(None)
-    }
-}
-
-struct Load<'a> {
-    sd: &'a StateDict,
-    result: Result<(), AttnError>,
-}
-
-impl<'a, E: Dtype, D: Device<E>> TensorVisitor<E, D> for Load<'a> {
-    type Viewer = (ViewTensorMut, ViewTensorName);
-    type Err = D::Err;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _: TensorOptions<S, E, D>,
-        (t, name): (&mut Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-        if self.result.is_ok() {
-            self.result = self.sd.load_into(&name, t);
-        }
-        Ok(None)
-    }
-
-    fn visit_scalar<N: NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        _: (&mut N, String),
-    ) -> Result<Option<N>, D::Err> {
-        Ok(None)
-    }
+    for_each_param_mut(model, |(name, _, p)| sd.load_param(name, p))
 }

@@ -1,0 +1,283 @@
+//! A model's parameters one at a time, their shapes erased: the one walk over a model that
+//! checkpoints, the optimizer, gradient allocation and device moves all share.
+//!
+//! dfdx visits a model's tensors through a [`TensorVisitor`]; its walker is instantiated once per
+//! (model, visitor) pair, and in a user's binary each such pair is a copy of the whole walk over
+//! every field of the model. Nine visitors (save, load, shapes, gradient norm, update, gradient
+//! allocation, parameter count, device move, build) made nine copies per declared model, a fifth
+//! of the code its binary compiled. Here there are two visitors — one for `&M`, one for
+//! `&mut M` — that hand each tensor to a `dyn FnMut` as a [`Param`] (a `dyn` view of a tensor
+//! of any shape), so every consumer is ordinary code over `dyn Param` and each model's walk is
+//! compiled twice, whatever reads or writes its parameters.
+//!
+//! **PyTorch equivalent**: `model.named_parameters()` (and `named_buffers()`).
+
+use dfdx::nn::tensor_collection::{
+    RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut,
+    ViewTensorName, ViewTensorRef,
+};
+use dfdx::prelude::*;
+use num_traits::NumCast;
+
+use crate::cpu_op::{f32_buffer, is_cpu_f32};
+use crate::error::AttnError;
+
+/// One tensor of a model, whatever its shape.
+///
+/// # Shapes
+/// Any: [`dims`](Param::dims) gives it at run time; values are row-major.
+pub trait Param<E: Dtype, D: Device<E>> {
+    /// The tensor's dimensions.
+    fn dims(&self) -> Vec<usize>;
+    /// Its values, row-major, as `f64` (a `memcpy` and a widening loop for `f32` on the `Cpu`,
+    /// where dfdx's `as_vec` walks the tensor index by index).
+    fn values_f64(&self) -> Vec<f64>;
+    /// Overwrites its values (row-major; as many as the tensor has), rounding to its dtype.
+    fn set_values_f64(&mut self, values: &[f64]);
+    /// Overwrites its values (row-major; as many as the tensor has).
+    fn set_values(&mut self, values: &[E]);
+    /// Its gradient in `grads`, row-major, as `f64` (zeros when `grads` has none).
+    fn grad_values_f64(&self, grads: &Gradients<E, D>) -> Vec<f64>;
+    /// Allocates a zeroed gradient for it in `grads` (when it has none).
+    ///
+    /// # Errors
+    /// The device's, when the allocation fails.
+    fn try_alloc_grad(&self, grads: &mut Gradients<E, D>) -> Result<(), D::Err>;
+    /// Replaces it by a copy of its values on `dev` (a new tensor, with a new id).
+    ///
+    /// # Errors
+    /// The device's, when the allocation fails.
+    fn try_move_to(&mut self, dev: &D) -> Result<(), D::Err>;
+}
+
+impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
+    fn dims(&self) -> Vec<usize> {
+        self.shape().concrete().into_iter().collect()
+    }
+
+    fn values_f64(&self) -> Vec<f64> {
+        to_f64(self.clone())
+    }
+
+    fn set_values_f64(&mut self, values: &[f64]) {
+        if let Some(p) = (self as &mut dyn std::any::Any).downcast_mut::<Tensor<S, f32, Cpu>>() {
+            let narrowed: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+            p.copy_from(&narrowed);
+            return;
+        }
+        let values: Vec<E> = values
+            .iter()
+            .map(|&v| E::from_f64(v).unwrap_or_default())
+            .collect();
+        self.copy_from(&values);
+    }
+
+    fn set_values(&mut self, values: &[E]) {
+        self.copy_from(values);
+    }
+
+    fn grad_values_f64(&self, grads: &Gradients<E, D>) -> Vec<f64> {
+        to_f64(grads.get(self))
+    }
+
+    fn try_alloc_grad(&self, grads: &mut Gradients<E, D>) -> Result<(), D::Err> {
+        grads.try_alloc_for(self)
+    }
+
+    fn try_move_to(&mut self, dev: &D) -> Result<(), D::Err> {
+        *self = dev.try_tensor_from_vec(self.as_vec(), *self.shape())?;
+        Ok(())
+    }
+}
+
+/// A tensor's values, row-major, as `f64`.
+fn to_f64<S: Shape, E: Dtype, D: Device<E>>(t: Tensor<S, E, D>) -> Vec<f64> {
+    if is_cpu_f32::<E, D>() {
+        if let Some(values) = f32_buffer(t.clone()) {
+            return values.iter().map(|&x| x as f64).collect();
+        }
+    }
+    t.as_vec()
+        .iter()
+        .map(|v| v.to_f64().unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// What a walk hands its callback for each tensor: its dotted name, whether the optimizer
+/// updates it (a parameter, not a buffer), and the tensor.
+pub type Visit<'a, P> = (&'a str, bool, P);
+
+/// Calls `f` on every tensor of `model`, in the model's field order, stopping at the first error.
+///
+/// # Errors
+/// The first error `f` returns; [`AttnError::Device`] when the walk itself fails.
+pub fn for_each_param<M, E, D>(
+    model: &M,
+    mut f: impl FnMut(Visit<'_, &dyn Param<E, D>>) -> Result<(), AttnError>,
+) -> Result<(), AttnError>
+where
+    M: TensorCollection<E, D>,
+    E: Dtype,
+    D: Device<E>,
+{
+    let mut visitor = RefWalk {
+        f: &mut f,
+        failed: None,
+    };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut visitor,
+    })
+    .map_err(AttnError::device)?;
+    visitor.failed.map_or(Ok(()), Err)
+}
+
+/// Calls `f` on every tensor of `model`, mutably, in the model's field order, stopping at the
+/// first error.
+///
+/// # Errors
+/// The first error `f` returns; [`AttnError::Device`] when the walk itself fails.
+pub fn for_each_param_mut<M, E, D>(
+    model: &mut M,
+    mut f: impl FnMut(Visit<'_, &mut dyn Param<E, D>>) -> Result<(), AttnError>,
+) -> Result<(), AttnError>
+where
+    M: TensorCollection<E, D>,
+    E: Dtype,
+    D: Device<E>,
+{
+    let mut visitor = MutWalk {
+        f: &mut f,
+        failed: None,
+    };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut visitor,
+    })
+    .map_err(AttnError::device)?;
+    visitor.failed.map_or(Ok(()), Err)
+}
+
+/// Zeroed gradients for every trainable tensor of `model`, to trace a forward pass with.
+///
+/// Unlike dfdx's `model.alloc_grads()`, the intermediate values' gradients are not dropped at
+/// the end of the backward pass but with the `Gradients` (dfdx 0.13 gives no public way to name
+/// the leaves); the backward pass's peak memory is the same, since dfdx drops them only after
+/// the last backward op either way.
+///
+/// # Errors
+/// [`AttnError::Device`] when an allocation fails.
+pub fn try_alloc_grads<M, E, D>(model: &M) -> Result<Gradients<E, D>, AttnError>
+where
+    M: TensorCollection<E, D>,
+    E: Dtype,
+    D: Device<E>,
+{
+    let mut grads = Gradients::leaky();
+    for_each_param(model, |(_, trainable, p)| {
+        if trainable {
+            p.try_alloc_grad(&mut grads).map_err(AttnError::device)?;
+        }
+        Ok(())
+    })?;
+    Ok(grads)
+}
+
+/// How many values the trainable tensors of `model` hold.
+pub fn num_trainable_params<M, E, D>(model: &M) -> Result<usize, AttnError>
+where
+    M: TensorCollection<E, D>,
+    E: Dtype,
+    D: Device<E>,
+{
+    let mut count = 0;
+    for_each_param(model, |(_, trainable, p)| {
+        if trainable {
+            count += p.dims().iter().product::<usize>();
+        }
+        Ok(())
+    })?;
+    Ok(count)
+}
+
+/// Moves every tensor of `model` onto `dev` (new tensors, new ids; values unchanged).
+///
+/// # Errors
+/// [`AttnError::Device`] when an allocation fails.
+pub fn try_move_to<M, E, D>(model: &mut M, dev: &D) -> Result<(), AttnError>
+where
+    M: TensorCollection<E, D>,
+    E: Dtype,
+    D: Device<E>,
+{
+    for_each_param_mut(model, |(_, _, p)| {
+        p.try_move_to(dev).map_err(AttnError::device)
+    })
+}
+
+type RefFn<'f, E, D> = dyn FnMut(Visit<'_, &dyn Param<E, D>>) -> Result<(), AttnError> + 'f;
+type MutFn<'f, E, D> = dyn FnMut(Visit<'_, &mut dyn Param<E, D>>) -> Result<(), AttnError> + 'f;
+
+/// The one visitor for `&M` (the callback is a `dyn`, so every caller shares this walk).
+struct RefWalk<'f, E: Dtype, D: Device<E>> {
+    f: &'f mut RefFn<'f, E, D>,
+    failed: Option<AttnError>,
+}
+
+impl<'f, E: Dtype, D: Device<E>> TensorVisitor<E, D> for RefWalk<'f, E, D> {
+    type Viewer = (ViewTensorRef, ViewTensorName);
+    type Err = D::Err;
+    type E2 = E;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, E, D>,
+        (t, name): (&Tensor<S, E, D>, String),
+    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
+        if self.failed.is_none() {
+            self.failed = (self.f)((&name, opts.do_gradient_update, t)).err();
+        }
+        Ok(None)
+    }
+
+    fn visit_scalar<N: NumCast>(
+        &mut self,
+        _: ScalarOptions<N>,
+        _: (&N, String),
+    ) -> Result<Option<N>, D::Err> {
+        Ok(None)
+    }
+}
+
+/// The one visitor for `&mut M`.
+struct MutWalk<'f, E: Dtype, D: Device<E>> {
+    f: &'f mut MutFn<'f, E, D>,
+    failed: Option<AttnError>,
+}
+
+impl<'f, E: Dtype, D: Device<E>> TensorVisitor<E, D> for MutWalk<'f, E, D> {
+    type Viewer = (ViewTensorMut, ViewTensorName);
+    type Err = D::Err;
+    type E2 = E;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, E, D>,
+        (t, name): (&mut Tensor<S, E, D>, String),
+    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
+        if self.failed.is_none() {
+            self.failed = (self.f)((&name, opts.do_gradient_update, t)).err();
+        }
+        Ok(None)
+    }
+
+    fn visit_scalar<N: NumCast>(
+        &mut self,
+        _: ScalarOptions<N>,
+        _: (&mut N, String),
+    ) -> Result<Option<N>, D::Err> {
+        Ok(None)
+    }
+}
