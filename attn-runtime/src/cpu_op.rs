@@ -9,6 +9,7 @@
 
 use std::any::{Any, TypeId};
 
+use crate::error::AttnError;
 use dfdx::prelude::*;
 
 /// Whether tensors of dtype `E` on device `D` are `f32` tensors on the `Cpu`.
@@ -129,4 +130,37 @@ pub(crate) fn min_len(work: usize) -> usize {
     } else {
         usize::MAX
     }
+}
+
+/// Shapes whose dimensions are known only at run time, that kernels are written over (see
+/// [`realized`]).
+pub(crate) type Dyn2 = (usize, usize);
+/// Three run-time dimensions.
+pub(crate) type Dyn3 = (usize, usize, usize);
+/// Four run-time dimensions.
+pub(crate) type Dyn4 = (usize, usize, usize, usize);
+
+/// `t` as a tensor of shape type `Dst`, the same dimensions spelled otherwise: all `usize` for a
+/// kernel written over run-time shapes (compiled once per tape type, not once per model's
+/// sizes), and back to the caller's typed shape after it. No copy; the tensor keeps its id, so
+/// gradients still find it.
+///
+/// # Errors
+/// [`AttnError::Device`] when the dimensions differ from `Dst`'s fixed ones, which the callers
+/// rule out by construction.
+pub(crate) fn realized<Dst, S, E, D, T>(
+    t: Tensor<S, E, D, T>,
+) -> Result<Tensor<Dst, E, D, T>, AttnError>
+where
+    S: Shape + RealizeShapeTo<Dst>,
+    Dst: Shape<Concrete = S::Concrete>,
+    D: Storage<E>,
+    T: Tape<E, D>,
+{
+    let from = t.shape().concrete();
+    t.try_realize::<Dst>().map_err(|_| {
+        AttnError::device(format!(
+            "internal: a kernel's result of dimensions {from:?} does not fit its typed shape"
+        ))
+    })
 }

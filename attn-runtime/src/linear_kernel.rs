@@ -9,7 +9,7 @@
 use dfdx::prelude::*;
 
 use crate::cpu_gemm::{matmul_into, MatRef};
-use crate::cpu_op::{buffer, cpu_values_mut, f32_buffer, tensor_from_values, ONLY_CPU_F32};
+use crate::cpu_op::{buffer, cpu_values_mut, f32_buffer, tensor_from_values, Dyn2, ONLY_CPU_F32};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// `x · Wᵀ + b` with dfdx autograd, for `f32` tensors on the `Cpu`.
@@ -24,20 +24,20 @@ use crate::error::{AttnError, DeviceResultExt};
 ///
 /// # Errors
 /// [`AttnError::Device`] when the tensors are not `f32` on the `Cpu`, or an allocation fails.
-pub(crate) fn try_linear<N, const I: usize, const O: usize, E, D, T>(
-    x: Tensor<(N, Const<I>), E, D, T>,
-    weight: &Tensor<Rank2<O, I>, E, D>,
-    bias: Option<&Tensor<Rank1<O>, E, D>>,
-) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError>
+pub(crate) fn try_linear<E, D, T>(
+    x: Tensor<Dyn2, E, D, T>,
+    weight: &Tensor<Dyn2, E, D>,
+    bias: Option<&Tensor<(usize,), E, D>>,
+) -> Result<Tensor<Dyn2, E, D, T>, AttnError>
 where
-    N: Dim,
     E: Dtype,
     D: Device<E>,
     T: Tape<E, D>,
 {
+    let (o, i) = *weight.shape();
+    debug_assert_eq!(x.shape().1, i, "the input's width is the weight's");
     let wrong = || AttnError::device("the fused projection runs on f32 tensors on the Cpu only");
-    let n = x.shape().0;
-    let rows = n.size();
+    let rows = x.shape().0;
     let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
     let x_ghost = x.ghost();
     let w_ghost = weight.ghost();
@@ -45,37 +45,37 @@ where
     let device = x.device().clone();
     let xs = f32_buffer(x).ok_or_else(wrong)?;
     let ws = f32_buffer(weight.clone()).ok_or_else(wrong)?;
-    let mut ys = buffer::<E, _>(&device, rows * O).dev()?;
+    let mut ys = buffer::<E, _>(&device, rows * o).dev()?;
     if let Some(b) = bias {
         let bs = f32_buffer(b.clone()).ok_or_else(wrong)?;
-        for row in ys.chunks_exact_mut(O) {
+        for row in ys.chunks_exact_mut(o) {
             row.copy_from_slice(&bs);
         }
     }
     matmul_into(
         &mut ys,
         bias.is_some(),
-        MatRef::row_major(&xs, rows, I),
-        MatRef::row_major(&ws, O, I).t(),
+        MatRef::row_major(&xs, rows, i),
+        MatRef::row_major(&ws, o, i).t(),
     );
-    let out = tensor_from_values(&device, (n, Const::<O>), &ys).dev()?;
+    let out = tensor_from_values(&device, (rows, o), &ys).dev()?;
     drop(ys);
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
-            let mut dy = buffer::<E, _>(&device, rows * O)?;
+            let mut dy = buffer::<E, _>(&device, rows * o)?;
             dy.copy_from_slice(
                 cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32),
             );
-            let dy_mat = MatRef::row_major(&dy, rows, O);
+            let dy_mat = MatRef::row_major(&dy, rows, o);
             // dx += dy · W, dW += dyᵀ · x, db += Σ_rows dy
             let dx = cpu_values_mut(grads.get_or_alloc_mut(&x_ghost)?).expect(ONLY_CPU_F32);
-            matmul_into(dx, true, dy_mat, MatRef::row_major(&ws, O, I));
+            matmul_into(dx, true, dy_mat, MatRef::row_major(&ws, o, i));
             let dw = cpu_values_mut(grads.get_or_alloc_mut(&w_ghost)?).expect(ONLY_CPU_F32);
-            matmul_into(dw, true, dy_mat.t(), MatRef::row_major(&xs, rows, I));
+            matmul_into(dw, true, dy_mat.t(), MatRef::row_major(&xs, rows, i));
             if let Some(b_ghost) = &b_ghost {
                 let db = cpu_values_mut(grads.get_or_alloc_mut(b_ghost)?).expect(ONLY_CPU_F32);
-                for row in dy.chunks_exact(O) {
+                for row in dy.chunks_exact(o) {
                     for (g, d) in db.iter_mut().zip(row) {
                         *g += d;
                     }

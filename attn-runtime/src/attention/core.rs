@@ -4,6 +4,7 @@
 use dfdx::prelude::*;
 
 use super::{multi_head::onto_tape, AttentionOptions, AttnOutput};
+use crate::cpu_op::{realized, Dyn4};
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
 
 /// Turns raw attention scores into weights and weights the values by them.
@@ -39,18 +40,28 @@ where
     T: Tape<E, D> + Merge<Tv>,
     Tv: Tape<E, D>,
 {
-    let shape = *scores.shape();
-    let (b, h, sq, sk) = (
-        shape.0.size(),
-        shape.1.size(),
-        shape.2.size(),
-        shape.3.size(),
-    );
-    let vs = v.shape();
-    expect_dim("attention.value.batch", b, vs.0.size())?;
-    expect_dim("attention.value.heads", h, vs.1.size())?;
-    expect_dim("attention.value.seq_len", sk, vs.2.size())?;
     let v = onto_tape::<_, _, _, T, _>(v);
+    let out = attend_erased(realized::<Dyn4, _, _, _, _>(scores)?, realized(v)?, opts)?;
+    realize_output(out)
+}
+
+/// [`try_attend`] on run-time shapes: compiled once per tape type, whatever the models' sizes.
+pub(crate) fn attend_erased<E, D, T>(
+    scores: Tensor<Dyn4, E, D, T>,
+    v: Tensor<Dyn4, E, D, T>,
+    opts: &AttentionOptions,
+) -> Result<AttnOutput<Dyn4, Dyn4, E, D, T>, AttnError>
+where
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+{
+    let shape = *scores.shape();
+    let (b, h, sq, sk) = shape;
+    let vs = v.shape();
+    expect_dim("attention.value.batch", b, vs.0)?;
+    expect_dim("attention.value.heads", h, vs.1)?;
+    expect_dim("attention.value.seq_len", sk, vs.2)?;
     let p = opts.effective_dropout();
     check_dropout(p)?;
 
@@ -89,6 +100,23 @@ where
     Ok(AttnOutput {
         context,
         weights: captured,
+    })
+}
+
+/// `out` with the shapes its caller typed (the same dimensions; no copy).
+pub(crate) fn realize_output<C, W, E, D, T>(
+    out: AttnOutput<Dyn4, Dyn4, E, D, T>,
+) -> Result<AttnOutput<C, W, E, D, T>, AttnError>
+where
+    C: Shape<Concrete = [usize; 4]>,
+    W: Shape<Concrete = [usize; 4]>,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+{
+    Ok(AttnOutput {
+        context: realized(out.context)?,
+        weights: out.weights.map(realized).transpose()?,
     })
 }
 

@@ -4,7 +4,7 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::{uniform::SampleUniform, Uniform};
 
-use crate::cpu_op::is_cpu_f32;
+use crate::cpu_op::{is_cpu_f32, realized, Dyn2, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::linear_kernel::try_linear;
 
@@ -103,37 +103,42 @@ impl<const I: usize, const O: usize, E: Dtype, D: Device<E>, const BIAS: bool>
         &self,
         x: Tensor<(N, Const<I>), E, D, T>,
     ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {
-        if is_cpu_f32::<E, D>() {
-            return try_linear(x, &self.weight, self.bias.as_ref());
-        }
-        self.try_forward_2d_composite(x)
+        self.try_project(x, is_cpu_f32::<E, D>())
     }
 
     /// [`Self::try_forward_2d`] as dfdx's matmul plus a broadcast add on every device: the
     /// reference the fused op is tested against.
+    #[cfg(test)]
     pub(crate) fn try_forward_2d_composite<N: Dim, T: Tape<E, D>>(
         &self,
         x: Tensor<(N, Const<I>), E, D, T>,
     ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {
-        let n = x.shape().0;
-        let y = x
-            .try_matmul(
-                self.weight
-                    .retaped::<T>()
-                    .try_permute::<_, Axes2<1, 0>>()
-                    .dev()?,
-            )
-            .dev()?;
-        match &self.bias {
-            None => Ok(y),
-            Some(bias) => y
-                .try_add(
-                    bias.retaped::<T>()
-                        .try_broadcast_like(&(n, Const::<O>))
-                        .dev()?,
-                )
-                .dev(),
-        }
+        self.try_project(x, false)
+    }
+
+    fn try_project<N: Dim, T: Tape<E, D>>(
+        &self,
+        x: Tensor<(N, Const<I>), E, D, T>,
+        fused: bool,
+    ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {
+        let (weight, bias) = self.erased()?;
+        realized(project(
+            realized::<Dyn2, _, _, _, _>(x)?,
+            &weight,
+            bias.as_ref(),
+            fused,
+        )?)
+    }
+
+    /// The parameters on run-time shapes (the same tensors: gradients reach them).
+    #[allow(clippy::type_complexity)]
+    fn erased(&self) -> Result<(Tensor<Dyn2, E, D>, Option<Tensor<(usize,), E, D>>), AttnError> {
+        let weight = realized::<Dyn2, _, _, _, _>(self.weight.clone())?;
+        let bias = match &self.bias {
+            Some(b) => Some(realized::<(usize,), _, _, _, _>(b.clone())?),
+            None => None,
+        };
+        Ok((weight, bias))
     }
 
     /// Projects `[B, S, I] -> [B, S, O]`.
@@ -141,13 +146,62 @@ impl<const I: usize, const O: usize, E: Dtype, D: Device<E>, const BIAS: bool>
         &self,
         x: Tensor<(B, S, Const<I>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<O>), E, D, T>, AttnError> {
-        let (b, s, _) = *x.shape();
-        let flat = x
-            .try_reshape_like(&(b.size() * s.size(), Const::<I>))
-            .dev()?;
-        self.try_forward_2d(flat)?
-            .try_reshape_like(&(b, s, Const::<O>))
-            .dev()
+        let (weight, bias) = self.erased()?;
+        let y = project_3d(
+            realized::<Dyn3, _, _, _, _>(x)?,
+            &weight,
+            bias.as_ref(),
+            is_cpu_f32::<E, D>(),
+        )?;
+        realized(y)
+    }
+}
+
+/// `[B, S, I] -> [B, S, O]` on run-time shapes, as one `[B·S, I]` product.
+fn project_3d<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<Dyn3, E, D, T>,
+    weight: &Tensor<Dyn2, E, D>,
+    bias: Option<&Tensor<(usize,), E, D>>,
+    fused: bool,
+) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+    let (b, s, i) = *x.shape();
+    let flat = x.try_reshape_like(&(b * s, i)).dev()?;
+    let y = project(flat, weight, bias, fused)?;
+    let o = y.shape().1;
+    y.try_reshape_like(&(b, s, o)).dev()
+}
+
+/// `x · Wᵀ + b` on run-time shapes (`x: [N, I]`, `weight: [O, I]`, `bias: [O]` → `[N, O]`):
+/// compiled once per tape type, whatever the layers' sizes. `fused` takes the one-pass CPU op
+/// (`f32` on the `Cpu` only), else dfdx's matmul plus a broadcast add.
+fn project<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<Dyn2, E, D, T>,
+    weight: &Tensor<Dyn2, E, D>,
+    bias: Option<&Tensor<(usize,), E, D>>,
+    fused: bool,
+) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {
+    if fused {
+        return try_linear(x, weight, bias);
+    }
+    let n = x.shape().0;
+    let o = weight.shape().0;
+    let y = x
+        .try_matmul(
+            weight
+                .retaped::<T>()
+                .try_permute::<_, Axes2<1, 0>>()
+                .dev()?,
+        )
+        .dev()?;
+    match bias {
+        None => Ok(y),
+        Some(bias) => y
+            .try_add(
+                bias.retaped::<T>()
+                    .try_broadcast_like::<_, Axis<0>>(&(n, o))
+                    .dev()?,
+            )
+            .dev(),
     }
 }
 

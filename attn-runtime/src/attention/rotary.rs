@@ -3,6 +3,7 @@
 
 use dfdx::prelude::*;
 
+use crate::cpu_op::{realized, Dyn4};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::tape_holder::TapeHolder;
 
@@ -53,8 +54,16 @@ pub fn try_apply_rotary<B: Dim, H: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<
     x: Tensor<(B, H, S, usize), E, D, T>,
     rotary: &Rotary,
 ) -> Result<Tensor<(B, H, S, usize), E, D, T>, AttnError> {
+    realized(rotary_erased(realized::<Dyn4, _, _, _, _>(x)?, rotary)?)
+}
+
+/// [`try_apply_rotary`] on run-time shapes: compiled once per tape type.
+fn rotary_erased<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<Dyn4, E, D, T>,
+    rotary: &Rotary,
+) -> Result<Tensor<Dyn4, E, D, T>, AttnError> {
     let shape = *x.shape();
-    let (s, d) = (shape.2.size(), shape.3);
+    let (s, d) = (shape.2, shape.3);
     if d % 2 != 0 {
         return Err(AttnError::InvalidHyperParameter {
             name: "rotary head dim",
@@ -69,7 +78,7 @@ pub fn try_apply_rotary<B: Dim, H: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<
             .map(|f| E::from_f64(f).unwrap_or_default())
             .collect::<Vec<E>>()
     };
-    let table = |v: Vec<f64>| -> Result<Tensor<(B, H, S, usize), E, D>, AttnError> {
+    let table = |v: Vec<f64>| -> Result<Tensor<Dyn4, E, D>, AttnError> {
         dev.try_tensor_from_vec(to_e(v), (shape.2, d))
             .dev()?
             .try_broadcast_like::<_, Axes2<0, 1>>(&shape)

@@ -3,9 +3,12 @@
 use dfdx::prelude::*;
 
 use super::{
-    core::try_attend, fused, multi_head::onto_tape, AttentionKernel, AttentionOptions, AttnOutput,
-    Scale,
+    core::{attend_erased, realize_output},
+    fused,
+    multi_head::onto_tape,
+    AttentionKernel, AttentionOptions, AttnOutput, Scale,
 };
+use crate::cpu_op::{realized, Dyn4};
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
 
 /// The output of [`try_scaled_dot_product_attention`]: context `[B, H, Sq, Dv]`, weights
@@ -73,14 +76,37 @@ where
     // without one (dfdx's idiom of threading one tape through the query).
     let k = onto_tape::<_, _, _, T, _>(k);
     let v = onto_tape::<_, _, _, T, _>(v);
-    if use_fused::<E, D>(opts, qs.3.size(), vs.3.size())? {
+    let out = sdpa_erased(
+        realized::<Dyn4, _, _, _, _>(q)?,
+        realized(k)?,
+        realized(v)?,
+        opts,
+    )?;
+    realize_output(out)
+}
+
+/// [`try_scaled_dot_product_attention`] on run-time shapes, its sizes checked: compiled once per
+/// tape type, whatever the models' sizes.
+fn sdpa_erased<E, D, T>(
+    q: Tensor<Dyn4, E, D, T>,
+    k: Tensor<Dyn4, E, D, T>,
+    v: Tensor<Dyn4, E, D, T>,
+    opts: &AttentionOptions,
+) -> Result<AttnOutput<Dyn4, Dyn4, E, D, T>, AttnError>
+where
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D>,
+{
+    let (head_dim, value_dim) = (q.shape().3, v.shape().3);
+    if use_fused::<E, D>(opts, head_dim, value_dim)? {
         let context = fused::try_fused_sdpa(q, k, v, opts)?;
         return Ok(AttnOutput {
             context,
             weights: None,
         });
     }
-    let factor = opts.scale.factor(qs.3.size());
+    let factor = opts.scale.factor(head_dim);
     let q = if factor == 1.0 {
         q
     } else {
@@ -91,7 +117,7 @@ where
     let scores = q
         .try_matmul(k.try_permute::<_, Axes4<0, 1, 3, 2>>().dev()?)
         .dev()?;
-    try_attend(scores, v, opts)
+    attend_erased(scores, v, opts)
 }
 
 /// Whether the fused kernel computes this call (see [`AttentionKernel`]).

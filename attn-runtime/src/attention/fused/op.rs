@@ -8,7 +8,8 @@ use super::kernel;
 use super::params::{AttnDims, FusedParams, KernelDropout};
 use crate::attention::{core::check_dropout, AttentionMask, AttentionOptions};
 use crate::cpu_op::{
-    buffer, cast, cpu_values_mut, is_cpu_f32, tensor_from_values, values, CpuBuf, ONLY_CPU_F32,
+    buffer, cast, cpu_values_mut, is_cpu_f32, realized, tensor_from_values, values, CpuBuf, Dyn3,
+    Dyn4, ONLY_CPU_F32,
 };
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -88,8 +89,17 @@ where
         head_dim: qs.3.size(),
         value_dim: vs.3.size(),
     };
-    let out_shape = (qs.0, qs.1, qs.2, vs.3);
-    try_fused_op(q, k, v, dims, HeadLayout::Split, out_shape, opts)
+    // the op runs on run-time shapes: one copy of it per tape type, not one per model's sizes
+    let out = try_fused_op(
+        realized::<Dyn4, _, _, _, _>(q)?,
+        realized::<Dyn4, _, _, _, _>(k)?,
+        realized::<Dyn4, _, _, _, _>(v)?,
+        dims,
+        HeadLayout::Split,
+        (dims.batch, dims.heads, dims.q_len, dims.value_dim),
+        opts,
+    )?;
+    realized(out)
 }
 
 /// [`try_fused_sdpa`] over heads that lie side by side in each row, as projections produce
@@ -129,7 +139,16 @@ where
         head_dim: M / H,
         value_dim: M / H,
     };
-    try_fused_op(q, k, v, dims, HeadLayout::Merged, (b, sq, Const::<M>), opts)
+    let out = try_fused_op(
+        realized::<Dyn3, _, _, _, _>(q)?,
+        realized::<Dyn3, _, _, _, _>(k)?,
+        realized::<Dyn3, _, _, _, _>(v)?,
+        dims,
+        HeadLayout::Merged,
+        (dims.batch, dims.q_len, M),
+        opts,
+    )?;
+    realized(out)
 }
 
 /// The rows of `q`, `k`, `v` and the output of a call.
