@@ -19,7 +19,6 @@ use dfdx::nn::tensor_collection::{
 use dfdx::prelude::*;
 use num_traits::NumCast;
 
-use crate::cpu_op::{f32_buffer, is_cpu_f32};
 use crate::error::AttnError;
 
 /// One tensor of a model, whatever its shape.
@@ -56,7 +55,7 @@ impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
     }
 
     fn values_f64(&self) -> Vec<f64> {
-        to_f64(self.clone())
+        to_f64(self)
     }
 
     fn set_values_f64(&mut self, values: &[f64]) {
@@ -77,7 +76,7 @@ impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
     }
 
     fn grad_values_f64(&self, grads: &Gradients<E, D>) -> Vec<f64> {
-        to_f64(grads.get(self))
+        to_f64(&grads.get(self))
     }
 
     fn try_alloc_grad(&self, grads: &mut Gradients<E, D>) -> Result<(), D::Err> {
@@ -90,14 +89,13 @@ impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
     }
 }
 
-/// A tensor's values, row-major, as `f64`.
-fn to_f64<S: Shape, E: Dtype, D: Device<E>>(t: Tensor<S, E, D>) -> Vec<f64> {
-    if is_cpu_f32::<E, D>() {
-        if let Some(values) = f32_buffer(t.clone()) {
-            return values.iter().map(|&x| x as f64).collect();
-        }
-    }
-    t.as_vec()
+/// A parameter's (or gradient's) values, row-major, as `f64`: one copy of its storage, which
+/// is its values in order (parameters and gradients are contiguous, never broadcast), where
+/// dfdx's `as_vec` walks the tensor index by index.
+fn to_f64<S: Shape, E: Dtype, D: Device<E>>(t: &Tensor<S, E, D>) -> Vec<f64> {
+    let mut values = vec![E::default(); t.shape().num_elements()];
+    t.copy_into(&mut values);
+    values
         .iter()
         .map(|v| v.to_f64().unwrap_or(f64::NAN))
         .collect()

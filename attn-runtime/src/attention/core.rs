@@ -104,12 +104,14 @@ where
 }
 
 /// `out` with the shapes its caller typed (the same dimensions; no copy).
-pub(crate) fn realize_output<C, W, E, D, T>(
-    out: AttnOutput<Dyn4, Dyn4, E, D, T>,
+pub(crate) fn realize_output<C0, W0, C, W, E, D, T>(
+    out: AttnOutput<C0, W0, E, D, T>,
 ) -> Result<AttnOutput<C, W, E, D, T>, AttnError>
 where
-    C: Shape<Concrete = [usize; 4]>,
-    W: Shape<Concrete = [usize; 4]>,
+    C0: Shape + RealizeShapeTo<C>,
+    W0: Shape + RealizeShapeTo<W>,
+    C: Shape<Concrete = C0::Concrete>,
+    W: Shape<Concrete = W0::Concrete>,
     E: Dtype,
     D: Device<E>,
     T: Tape<E, D>,

@@ -21,6 +21,7 @@ pub use scaled_dot_product::{
     try_dot_product_attention, try_scaled_dot_product_attention, SdpaOutput,
 };
 
+mod mha_core;
 mod multi_head;
 mod projection;
 

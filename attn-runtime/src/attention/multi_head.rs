@@ -4,13 +4,9 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
-use super::{
-    fused,
-    rotary::try_apply_rotary,
-    scaled_dot_product::{try_scaled_dot_product_attention, use_fused},
-    AttentionOptions, AttnOutput, Projection,
-};
-use crate::error::{expect_dim, AttnError, DeviceResultExt};
+use super::{core::realize_output, mha_core::DynMha, AttentionOptions, AttnOutput, Projection};
+use crate::cpu_op::{realized, Dyn3, Dyn4};
+use crate::error::{expect_dim, AttnError};
 
 /// The output of [`MultiHeadAttention::try_attend`]: context `[B, Sq, M]`, weights
 /// `[B, H, Sq, Sk]`.
@@ -200,19 +196,26 @@ where
             sk.size(),
             value.shape().1.size(),
         )?;
-        if opts.rotary.is_none() && use_fused::<E, D>(opts, M / H, M / H)? {
-            // Heads split and merged inside the fused op, without copies of their own.
-            let q = self.q_proj.try_forward_3d(query)?;
-            let (k, v) = self.try_project_key_value_merged::<B, Sk, Tq, Tk, Tv>(key, value)?;
-            let context = fused::try_fused_merged_heads::<_, _, _, M, H, _, _, _>(q, k, v, opts)?;
-            return Ok(AttnOutput {
-                context: self.out_proj.try_forward_3d(context)?,
-                weights: None,
-            });
-        }
-        let q = self.try_project_query(query)?;
-        let (k, v) = self.try_project_key_value::<B, Sk, Tq, Tk, Tv>(key, value)?;
-        self.try_attend_heads(q, k, v, opts)
+        let key = onto_tape::<_, _, _, Tq, _>(key);
+        let value = onto_tape::<_, _, _, Tq, _>(value);
+        let out = self.erased()?.try_attend(
+            realized::<Dyn3, _, _, _, _>(query)?,
+            realized::<Dyn3, _, _, _, _>(key)?,
+            realized::<Dyn3, _, _, _, _>(value)?,
+            opts,
+        )?;
+        realize_output(out)
+    }
+
+    /// The parameters on run-time shapes, what the typed methods compute with.
+    pub(crate) fn erased(&self) -> Result<DynMha<E, D>, AttnError> {
+        Ok(DynMha {
+            q: self.q_proj.erased()?,
+            k: self.k_proj.erased()?,
+            v: self.v_proj.erased()?,
+            out: self.out_proj.erased()?,
+            heads: H,
+        })
     }
 
     /// The query projection split into heads: `[B, Sq, M] → [B, H, Sq, M/H]`.
@@ -221,7 +224,10 @@ where
         &self,
         query: Tensor<(B, Sq, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, Const<H>, Sq, usize), E, D, T>, AttnError> {
-        split_heads::<_, _, H, M, _, _, _>(self.q_proj.try_forward_3d(query)?, M / H)
+        realized(
+            self.erased()?
+                .try_project_query(realized::<Dyn3, _, _, _, _>(query)?)?,
+        )
     }
 
     /// The key and value projections split into heads, recorded on the tape `T`:
@@ -243,39 +249,13 @@ where
         Tk: Tape<E, D>,
         Tv: Tape<E, D>,
     {
-        let (k, v) = self.try_project_key_value_merged::<B, Sk, T, Tk, Tv>(key, value)?;
-        Ok((
-            split_heads::<_, _, H, M, _, _, _>(k, M / H)?,
-            split_heads::<_, _, H, M, _, _, _>(v, M / H)?,
-        ))
-    }
-
-    /// The key and value projections with the heads side by side, recorded on the tape `T`:
-    /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, Sk, M]` each.
-    #[allow(clippy::type_complexity)]
-    fn try_project_key_value_merged<B: Dim, Sk: Dim, T, Tk, Tv>(
-        &self,
-        key: Tensor<(B, Sk, Const<K>), E, D, Tk>,
-        value: Tensor<(B, Sk, Const<V>), E, D, Tv>,
-    ) -> Result<
-        (
-            Tensor<(B, Sk, Const<M>), E, D, T>,
-            Tensor<(B, Sk, Const<M>), E, D, T>,
-        ),
-        AttnError,
-    >
-    where
-        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-        Tk: Tape<E, D>,
-        Tv: Tape<E, D>,
-    {
-        let k = self
-            .k_proj
-            .try_forward_3d(onto_tape::<_, _, _, T, _>(key))?;
-        let v = self
-            .v_proj
-            .try_forward_3d(onto_tape::<_, _, _, T, _>(value))?;
-        Ok((k, v))
+        let key = onto_tape::<_, _, _, T, _>(key);
+        let value = onto_tape::<_, _, _, T, _>(value);
+        let (k, v) = self.erased()?.try_project_key_value(
+            realized::<Dyn3, _, _, _, _>(key)?,
+            realized::<Dyn3, _, _, _, _>(value)?,
+        )?;
+        Ok((realized(k)?, realized(v)?))
     }
 
     /// Attention over already projected heads (rotary applied here when `opts.rotary`), then
@@ -293,24 +273,15 @@ where
         Tk: Tape<E, D>,
         Tv: Tape<E, D>,
     {
-        let (b, _, sq, _) = *q.shape();
         let k = onto_tape::<_, _, _, T, _>(k);
-        let (q, k) = match &opts.rotary {
-            Some(r) => (try_apply_rotary(q, r)?, try_apply_rotary(k, r)?),
-            None => (q, k),
-        };
-        let out = try_scaled_dot_product_attention(q, k, v, opts)?;
-        let context = out
-            .context
-            .try_permute::<_, Axes4<0, 2, 1, 3>>()
-            .dev()?
-            .try_reshape_like(&(b, sq, Const::<M>))
-            .dev()?;
-        let context = self.out_proj.try_forward_3d(context)?;
-        Ok(AttnOutput {
-            context,
-            weights: out.weights,
-        })
+        let v = onto_tape::<_, _, _, T, _>(v);
+        let out = self.erased()?.try_attend_heads(
+            realized::<Dyn4, _, _, _, _>(q)?,
+            realized::<Dyn4, _, _, _, _>(k)?,
+            realized::<Dyn4, _, _, _, _>(v)?,
+            opts,
+        )?;
+        realize_output(out)
     }
 
     /// Self-attention: `query = key = value = x` (needs `K = V = M`).
@@ -454,25 +425,4 @@ pub(crate) fn onto_tape<
 ) -> Tensor<S, E, D, T> {
     let (x, tape) = x.split_tape();
     x.put_tape(T::default().merge(tape))
-}
-
-/// `[B, S, M] -> [B, H, S, M / H]`.
-#[allow(clippy::type_complexity)]
-fn split_heads<
-    B: Dim,
-    S: Dim,
-    const H: usize,
-    const M: usize,
-    E: Dtype,
-    D: Device<E>,
-    T: Tape<E, D>,
->(
-    x: Tensor<(B, S, Const<M>), E, D, T>,
-    head_dim: usize,
-) -> Result<Tensor<(B, Const<H>, S, usize), E, D, T>, AttnError> {
-    let (b, s, _) = *x.shape();
-    x.try_reshape_like(&(b, s, Const::<H>, head_dim))
-        .dev()?
-        .try_permute::<_, Axes4<0, 2, 1, 3>>()
-        .dev()
 }

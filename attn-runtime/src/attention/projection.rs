@@ -121,24 +121,23 @@ impl<const I: usize, const O: usize, E: Dtype, D: Device<E>, const BIAS: bool>
         x: Tensor<(N, Const<I>), E, D, T>,
         fused: bool,
     ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {
-        let (weight, bias) = self.erased()?;
+        let linear = self.erased()?;
         realized(project(
             realized::<Dyn2, _, _, _, _>(x)?,
-            &weight,
-            bias.as_ref(),
+            &linear.weight,
+            linear.bias.as_ref(),
             fused,
         )?)
     }
 
-    /// The parameters on run-time shapes (the same tensors: gradients reach them).
-    #[allow(clippy::type_complexity)]
-    fn erased(&self) -> Result<(Tensor<Dyn2, E, D>, Option<Tensor<(usize,), E, D>>), AttnError> {
+    /// The same parameters on run-time shapes (the same tensors: gradients reach them).
+    pub(crate) fn erased(&self) -> Result<DynLinear<E, D>, AttnError> {
         let weight = realized::<Dyn2, _, _, _, _>(self.weight.clone())?;
         let bias = match &self.bias {
             Some(b) => Some(realized::<(usize,), _, _, _, _>(b.clone())?),
             None => None,
         };
-        Ok((weight, bias))
+        Ok(DynLinear { weight, bias })
     }
 
     /// Projects `[B, S, I] -> [B, S, O]`.
@@ -146,14 +145,37 @@ impl<const I: usize, const O: usize, E: Dtype, D: Device<E>, const BIAS: bool>
         &self,
         x: Tensor<(B, S, Const<I>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<O>), E, D, T>, AttnError> {
-        let (weight, bias) = self.erased()?;
-        let y = project_3d(
-            realized::<Dyn3, _, _, _, _>(x)?,
-            &weight,
-            bias.as_ref(),
-            is_cpu_f32::<E, D>(),
-        )?;
-        realized(y)
+        realized(
+            self.erased()?
+                .try_forward_3d(realized::<Dyn3, _, _, _, _>(x)?)?,
+        )
+    }
+}
+
+/// A [`Projection`]'s parameters on run-time shapes: `weight: [O, I]`, `bias: [O]`.
+///
+/// What layers written over run-time shapes project with (compiled once per tape type).
+#[derive(Clone, Debug)]
+pub(crate) struct DynLinear<E: Dtype, D: Storage<E>> {
+    pub(crate) weight: Tensor<Dyn2, E, D>,
+    pub(crate) bias: Option<Tensor<(usize,), E, D>>,
+}
+
+impl<E: Dtype, D: Device<E>> DynLinear<E, D> {
+    /// `[B, S, I] -> [B, S, O]`, fused on the `Cpu` for `f32`.
+    pub(crate) fn try_forward_3d<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+        project_3d(x, &self.weight, self.bias.as_ref(), is_cpu_f32::<E, D>())
+    }
+
+    /// `[N, I] -> [N, O]`, fused on the `Cpu` for `f32`.
+    pub(crate) fn try_forward_2d<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn2, E, D, T>,
+    ) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {
+        project(x, &self.weight, self.bias.as_ref(), is_cpu_f32::<E, D>())
     }
 }
 

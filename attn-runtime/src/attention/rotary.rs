@@ -58,7 +58,7 @@ pub fn try_apply_rotary<B: Dim, H: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<
 }
 
 /// [`try_apply_rotary`] on run-time shapes: compiled once per tape type.
-fn rotary_erased<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub(crate) fn rotary_erased<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     x: Tensor<Dyn4, E, D, T>,
     rotary: &Rotary,
 ) -> Result<Tensor<Dyn4, E, D, T>, AttnError> {

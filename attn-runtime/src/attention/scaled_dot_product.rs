@@ -87,7 +87,7 @@ where
 
 /// [`try_scaled_dot_product_attention`] on run-time shapes, its sizes checked: compiled once per
 /// tape type, whatever the models' sizes.
-fn sdpa_erased<E, D, T>(
+pub(crate) fn sdpa_erased<E, D, T>(
     q: Tensor<Dyn4, E, D, T>,
     k: Tensor<Dyn4, E, D, T>,
     v: Tensor<Dyn4, E, D, T>,

@@ -11,6 +11,7 @@ use rand_distr::uniform::SampleUniform;
 use super::FeedForwardNet;
 use crate::attention::LayerAttention;
 use crate::attention::{AttentionOptions, MultiHeadAttention};
+use crate::cpu_op::{realized, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::tape_holder::TapeHolder;
 
@@ -100,20 +101,40 @@ where
         path: String,
         weights: &mut Vec<LayerAttention<E, D>>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        let x = realized::<Dyn3, _, _, _, _>(x)?;
+        realized(self.try_block_dyn(x, opts, path, weights)?)
+    }
+
+    /// [`try_block`](Self::try_block) on run-time shapes: every tensor op inside is compiled
+    /// once per tape type, whatever the model's sizes.
+    pub(crate) fn try_block_dyn<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+        opts: &AttentionOptions,
+        path: String,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
         let p = opts.effective_dropout();
+        let mha = self.self_attn.erased()?;
         let (mut tape, x) = TapeHolder::split(x);
-        let attend = |q: Tensor<(B, S, Const<M>), E, D, T>| {
-            let out = self.self_attn.try_self_attend(q, opts)?;
+        let attend = |q: Tensor<Dyn3, E, D, T>| {
+            let (q, q_tape) = q.split_tape();
+            let out = mha.try_attend(
+                q.clone().put_tape(q_tape),
+                q.clone().put_tape(T::default()),
+                q.put_tape(T::default()),
+                opts,
+            )?;
             Ok((out.context, out.weights))
         };
         let (x1, w) = if PRE {
-            let normed = tape.run(&x, |x| self.norm1.try_norm(x))?;
+            let normed = tape.run(&x, |x| self.norm1.try_norm_dyn(x))?;
             let (a, w) = tape.run_with(&normed, attend)?;
             (tape.run(&a, |a| residual(a, &x, p))?, w)
         } else {
             let (a, w) = tape.run_with(&x, attend)?;
             (
-                tape.run(&a, |a| self.norm1.try_norm(residual(a, &x, p)?))?,
+                tape.run(&a, |a| self.norm1.try_norm_dyn(residual(a, &x, p)?))?,
                 w,
             )
         };
@@ -121,12 +142,12 @@ where
             weights.push(LayerAttention::capture(path, w)?);
         }
         let x2 = if PRE {
-            let normed = tape.run(&x1, |x| self.norm2.try_norm(x))?;
-            let f = tape.run(&normed, |x| self.ffn.try_feed_forward(x, p))?;
+            let normed = tape.run(&x1, |x| self.norm2.try_norm_dyn(x))?;
+            let f = tape.run(&normed, |x| self.ffn.try_feed_forward_dyn(x, p))?;
             tape.run(&f, |f| residual(f, &x1, p))?
         } else {
-            let f = tape.run(&x1, |x| self.ffn.try_feed_forward(x, p))?;
-            tape.run(&f, |f| self.norm2.try_norm(residual(f, &x1, p)?))?
+            let f = tape.run(&x1, |x| self.ffn.try_feed_forward_dyn(x, p))?;
+            tape.run(&f, |f| self.norm2.try_norm_dyn(residual(f, &x1, p)?))?
         };
         Ok(tape.finish(x2))
     }

@@ -8,6 +8,7 @@ use rand_distr::uniform::SampleUniform;
 
 use super::Activation;
 use crate::attention::Projection;
+use crate::cpu_op::{realized, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::tape_holder::TapeHolder;
 
@@ -19,6 +20,21 @@ pub trait FeedForwardNet<const M: usize, E: Dtype, D: Device<E>> {
         x: Tensor<(B, S, Const<M>), E, D, T>,
         dropout: f64,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError>;
+
+    /// [`try_feed_forward`](Self::try_feed_forward) on run-time shapes `[B, S, M]`, what the
+    /// blocks call. The provided form goes through the typed one; ours compute on run-time
+    /// shapes throughout (compiled once per tape type and activation).
+    ///
+    /// # Errors
+    /// As [`try_feed_forward`](Self::try_feed_forward).
+    fn try_feed_forward_dyn<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+        dropout: f64,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+        let x = realized::<(usize, usize, Const<M>), _, _, _, _>(x)?;
+        realized(self.try_feed_forward(x, dropout)?)
+    }
 }
 
 /// `linear2(dropout(act(linear1(x))))`, width `M → F → M`.
@@ -115,8 +131,17 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
         x: Tensor<(B, S, Const<M>), E, D, T>,
         dropout: f64,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
-        let hidden = A::try_apply(self.linear1.try_forward_3d(x)?)?;
+        realized(self.try_feed_forward_dyn(realized::<Dyn3, _, _, _, _>(x)?, dropout)?)
+    }
+
+    fn try_feed_forward_dyn<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+        dropout: f64,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+        let hidden = A::try_apply(self.linear1.erased()?.try_forward_3d(x)?)?;
         self.linear2
+            .erased()?
             .try_forward_3d(crate::elementwise::try_dropout(hidden, dropout)?)
     }
 }
@@ -129,16 +154,25 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
         x: Tensor<(B, S, Const<M>), E, D, T>,
         dropout: f64,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        realized(self.try_feed_forward_dyn(realized::<Dyn3, _, _, _, _>(x)?, dropout)?)
+    }
+
+    fn try_feed_forward_dyn<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+        dropout: f64,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+        let (gate_proj, up_proj) = (self.gate_proj.erased()?, self.up_proj.erased()?);
+        let down_proj = self.down_proj.erased()?;
         let (mut tape, x) = TapeHolder::split(x);
-        let up = tape.run(&x, |x| self.up_proj.try_forward_3d(x))?;
+        let up = tape.run(&x, |x| up_proj.try_forward_3d(x))?;
         let gated = tape.run(&x, |x| {
-            A::try_apply(self.gate_proj.try_forward_3d(x)?)?
+            A::try_apply(gate_proj.try_forward_3d(x)?)?
                 .try_mul(up)
                 .dev()
         })?;
         let out = tape.run(&gated, |g| {
-            self.down_proj
-                .try_forward_3d(crate::elementwise::try_dropout(g, dropout)?)
+            down_proj.try_forward_3d(crate::elementwise::try_dropout(g, dropout)?)
         })?;
         Ok(tape.finish(out))
     }

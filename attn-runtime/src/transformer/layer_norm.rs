@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::cpu_op::{
     add_into, buffer, cpu_values_mut, f32_buffer, for_each_maybe_parallel, is_cpu_f32, min_len,
-    tensor_from_values, ONLY_CPU_F32,
+    realized, tensor_from_values, Dyn3, ONLY_CPU_F32,
 };
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -136,6 +136,16 @@ pub trait NormExt<const M: usize, E: Dtype, D: Device<E>> {
     ) -> Result<Tensor<S, E, D, T>, AttnError>
     where
         Self: Module<Tensor<S, E, D, T>, Output = Tensor<S, E, D, T>, Error = D::Err>;
+
+    /// [`try_norm`](Self::try_norm) on run-time shapes `[B, S, M]` (what the blocks written
+    /// over run-time shapes call; compiled once per tape type).
+    ///
+    /// # Errors
+    /// A device error (allocation).
+    fn try_norm_dyn<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>;
 }
 
 impl<const M: usize, E: Dtype, D: Device<E>> NormExt<M, E, D> for LayerNorm1D<M, E, D> {
@@ -149,32 +159,84 @@ impl<const M: usize, E: Dtype, D: Device<E>> NormExt<M, E, D> for LayerNorm1D<M,
         if !is_cpu_f32::<E, D>() || x.shape().num_elements() == 0 {
             return self.try_forward(x).dev();
         }
-        fused(self, x)
+        fused(&self.gamma, &self.beta, self.epsilon, x)
+    }
+
+    fn try_norm_dyn<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+        let gamma = realized::<(usize,), _, _, _, _>(self.gamma.clone())?;
+        let beta = realized::<(usize,), _, _, _, _>(self.beta.clone())?;
+        norm_dyn(&gamma, &beta, self.epsilon, x)
     }
 }
 
+/// Layer norm over the last axis of `[B, S, M]` on run-time shapes: the fused kernel for `f32`
+/// on the `Cpu`, elsewhere what dfdx's `LayerNorm1D` computes.
+fn norm_dyn<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    gamma: &Tensor<(usize,), E, D>,
+    beta: &Tensor<(usize,), E, D>,
+    epsilon: f64,
+    x: Tensor<Dyn3, E, D, T>,
+) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+    let shape = *x.shape();
+    if is_cpu_f32::<E, D>() && shape.0 * shape.1 * shape.2 > 0 {
+        return fused(gamma, beta, epsilon, x);
+    }
+    composite_dyn(gamma, beta, epsilon, x)
+}
+
+/// What dfdx's `LayerNorm1D` computes, on run-time shapes (every device).
+fn composite_dyn<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    gamma: &Tensor<(usize,), E, D>,
+    beta: &Tensor<(usize,), E, D>,
+    epsilon: f64,
+    x: Tensor<Dyn3, E, D, T>,
+) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+    let shape = *x.shape();
+    x.try_normalize::<Axis<2>>(epsilon)
+        .dev()?
+        .try_mul(
+            gamma
+                .retaped::<T>()
+                .try_broadcast_like::<_, Axes2<0, 1>>(&shape)
+                .dev()?,
+        )
+        .dev()?
+        .try_add(
+            beta.retaped::<T>()
+                .try_broadcast_like::<_, Axes2<0, 1>>(&shape)
+                .dev()?,
+        )
+        .dev()
+}
+
 /// The fused path; the caller checked that `E` is `f32` and `D` the `Cpu`.
-fn fused<const M: usize, S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
-    norm: &LayerNorm1D<M, E, D>,
+fn fused<S: Shape, G: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    gamma: &Tensor<G, E, D>,
+    beta: &Tensor<G, E, D>,
+    epsilon: f64,
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
     let wrong = || AttnError::device("the fused layer norm runs on f32 tensors on the Cpu only");
     let shape = *x.shape();
     let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
     let x_ghost = x.ghost();
-    let (gamma_ghost, beta_ghost) = (norm.gamma.ghost(), norm.beta.ghost());
+    let (gamma_ghost, beta_ghost) = (gamma.ghost(), beta.ghost());
     let device = x.device().clone();
     let xs = f32_buffer(x).ok_or_else(wrong)?;
-    let gamma = f32_buffer(norm.gamma.clone()).ok_or_else(wrong)?;
-    let beta = f32_buffer(norm.beta.clone()).ok_or_else(wrong)?;
-    let rows = xs.len() / M;
+    let width = gamma.shape().num_elements();
+    let gamma = f32_buffer(gamma.clone()).ok_or_else(wrong)?;
+    let beta = f32_buffer(beta.clone()).ok_or_else(wrong)?;
+    let rows = xs.len() / width;
     let mut ys = buffer::<E, _>(&device, xs.len()).dev()?;
     let (mut mean, mut rstd) = (vec![0f32; rows], vec![0f32; rows]);
     forward(
         &xs,
         &gamma,
         &beta,
-        norm.epsilon as f32,
+        epsilon as f32,
         &mut ys,
         &mut mean,
         &mut rstd,
@@ -227,12 +289,16 @@ mod tests {
         let x = x * 3.0 + 1.0;
         let upstream: Tensor<Rank3<3, 35, 6>, f32, Cpu> = dev.sample_normal();
 
-        let run = |fused: bool| {
+        let gamma = realized::<(usize,), _, _, _, _>(norm.gamma.clone()).unwrap();
+        let beta = realized::<(usize,), _, _, _, _>(norm.beta.clone()).unwrap();
+        let run = |path: usize| {
             // a leaky tape keeps the input's gradient, not only the parameters'
-            let y = if fused {
-                norm.try_norm(x.leaky_trace()).unwrap()
-            } else {
-                norm.forward(x.leaky_trace())
+            let dyn3 = || realized::<Dyn3, _, _, _, _>(x.leaky_trace()).unwrap();
+            let y = match path {
+                0 => norm.forward(x.leaky_trace()),
+                1 => norm.try_norm(x.leaky_trace()).unwrap(),
+                2 => realized(norm.try_norm_dyn(dyn3()).unwrap()).unwrap(),
+                _ => realized(composite_dyn(&gamma, &beta, norm.epsilon, dyn3()).unwrap()).unwrap(),
             };
             let values = y.retaped::<NoneTape>().as_vec();
             let grads = (y * upstream.clone()).sum().backward();
@@ -244,12 +310,16 @@ mod tests {
                 g(grads.get(&norm.beta).as_vec()),
             )
         };
-        let (y1, dx1, dg1, db1) = run(true);
-        let (y0, dx0, dg0, db0) = run(false);
-        close(&y1, &y0, "y");
-        close(&dx1, &dx0, "dx");
-        close(&dg1, &dg0, "dgamma");
-        close(&db1, &db0, "dbeta");
+        // dfdx's module, the fused kernel, and both on run-time shapes
+        let (y0, dx0, dg0, db0) = run(0);
+        for path in 1..4 {
+            let (y1, dx1, dg1, db1) = run(path);
+            close(&y1, &y0, &format!("y ({path})"));
+            close(&dx1, &dx0, &format!("dx ({path})"));
+            close(&dg1, &dg0, &format!("dgamma ({path})"));
+            close(&db1, &db0, &format!("dbeta ({path})"));
+        }
+        let (y1, ..) = run(1);
         // every row of the output before scaling has mean 0: check through beta
         let first_row_mean: f32 = y1[..6]
             .iter()

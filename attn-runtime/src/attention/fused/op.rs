@@ -115,40 +115,28 @@ where
 ///
 /// # Errors
 /// As [`try_fused_sdpa`].
-#[allow(clippy::type_complexity)]
-pub(crate) fn try_fused_merged_heads<B, Sq, Sk, const M: usize, const H: usize, E, D, T>(
-    q: Tensor<(B, Sq, Const<M>), E, D, T>,
-    k: Tensor<(B, Sk, Const<M>), E, D, T>,
-    v: Tensor<(B, Sk, Const<M>), E, D, T>,
+pub(crate) fn try_fused_merged_heads<E, D, T>(
+    q: Tensor<Dyn3, E, D, T>,
+    k: Tensor<Dyn3, E, D, T>,
+    v: Tensor<Dyn3, E, D, T>,
+    heads: usize,
     opts: &AttentionOptions,
-) -> Result<Tensor<(B, Sq, Const<M>), E, D, T>, AttnError>
+) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
 where
-    B: Dim,
-    Sq: Dim,
-    Sk: Dim,
     E: Dtype,
     D: Device<E>,
     T: Tape<E, D>,
 {
-    let (b, sq, _) = *q.shape();
+    let (b, sq, m) = *q.shape();
     let dims = AttnDims {
-        batch: b.size(),
-        heads: H,
-        q_len: sq.size(),
-        k_len: k.shape().1.size(),
-        head_dim: M / H,
-        value_dim: M / H,
+        batch: b,
+        heads,
+        q_len: sq,
+        k_len: k.shape().1,
+        head_dim: m / heads,
+        value_dim: m / heads,
     };
-    let out = try_fused_op(
-        realized::<Dyn3, _, _, _, _>(q)?,
-        realized::<Dyn3, _, _, _, _>(k)?,
-        realized::<Dyn3, _, _, _, _>(v)?,
-        dims,
-        HeadLayout::Merged,
-        (dims.batch, dims.q_len, M),
-        opts,
-    )?;
-    realized(out)
+    try_fused_op(q, k, v, dims, HeadLayout::Merged, (b, sq, m), opts)
 }
 
 /// The rows of `q`, `k`, `v` and the output of a call.

@@ -1,0 +1,117 @@
+//! Multi-head attention on run-time shapes: what every `MultiHeadAttention<M, H, K, V>` runs
+//! after checking its typed inputs, so the projections, head split, attention and merge are
+//! compiled once per tape type rather than once per model's sizes.
+
+use dfdx::prelude::*;
+
+use super::{
+    fused,
+    projection::DynLinear,
+    rotary::rotary_erased,
+    scaled_dot_product::{sdpa_erased, use_fused},
+    AttentionOptions, AttnOutput,
+};
+use crate::cpu_op::{Dyn3, Dyn4};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// A multi-head attention's parameters on run-time shapes, and its head count.
+pub(crate) struct DynMha<E: Dtype, D: Storage<E>> {
+    pub(crate) q: DynLinear<E, D>,
+    pub(crate) k: DynLinear<E, D>,
+    pub(crate) v: DynLinear<E, D>,
+    pub(crate) out: DynLinear<E, D>,
+    pub(crate) heads: usize,
+}
+
+impl<E: Dtype, D: Device<E>> DynMha<E, D> {
+    /// Projects, splits into heads, attends, merges and projects back.
+    ///
+    /// # Shapes
+    /// `query: [B, Sq, M]`, `key`, `value: [B, Sk, ·]` → context `[B, Sq, M]`, weights
+    /// `[B, H, Sq, Sk]`.
+    pub(crate) fn try_attend<T: Tape<E, D>>(
+        &self,
+        query: Tensor<Dyn3, E, D, T>,
+        key: Tensor<Dyn3, E, D, T>,
+        value: Tensor<Dyn3, E, D, T>,
+        opts: &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError> {
+        let m = self.q.weight.shape().0;
+        let head_dim = m / self.heads;
+        if opts.rotary.is_none() && use_fused::<E, D>(opts, head_dim, head_dim)? {
+            // Heads split and merged inside the fused op, without copies of their own.
+            let q = self.q.try_forward_3d(query)?;
+            let k = self.k.try_forward_3d(key)?;
+            let v = self.v.try_forward_3d(value)?;
+            let context = fused::try_fused_merged_heads(q, k, v, self.heads, opts)?;
+            return Ok(AttnOutput {
+                context: self.out.try_forward_3d(context)?,
+                weights: None,
+            });
+        }
+        let q = self.try_project_query(query)?;
+        let (k, v) = self.try_project_key_value(key, value)?;
+        self.try_attend_heads(q, k, v, opts)
+    }
+
+    /// `[B, Sq, M] → [B, H, Sq, M/H]`.
+    pub(crate) fn try_project_query<T: Tape<E, D>>(
+        &self,
+        query: Tensor<Dyn3, E, D, T>,
+    ) -> Result<Tensor<Dyn4, E, D, T>, AttnError> {
+        split_heads(self.q.try_forward_3d(query)?, self.heads)
+    }
+
+    /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, H, Sk, M/H]` each.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn try_project_key_value<T: Tape<E, D>>(
+        &self,
+        key: Tensor<Dyn3, E, D, T>,
+        value: Tensor<Dyn3, E, D, T>,
+    ) -> Result<(Tensor<Dyn4, E, D, T>, Tensor<Dyn4, E, D, T>), AttnError> {
+        Ok((
+            split_heads(self.k.try_forward_3d(key)?, self.heads)?,
+            split_heads(self.v.try_forward_3d(value)?, self.heads)?,
+        ))
+    }
+
+    /// Attention over projected heads (rotary applied here when `opts.rotary`), the heads
+    /// merged and the output projection: `→ [B, Sq, M]`.
+    pub(crate) fn try_attend_heads<T: Tape<E, D>>(
+        &self,
+        q: Tensor<Dyn4, E, D, T>,
+        k: Tensor<Dyn4, E, D, T>,
+        v: Tensor<Dyn4, E, D, T>,
+        opts: &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError> {
+        let (b, h, sq, _) = *q.shape();
+        let (q, k) = match &opts.rotary {
+            Some(r) => (rotary_erased(q, r)?, rotary_erased(k, r)?),
+            None => (q, k),
+        };
+        let out = sdpa_erased(q, k, v, opts)?;
+        let value_dim = out.context.shape().3;
+        let context = out
+            .context
+            .try_permute::<_, Axes4<0, 2, 1, 3>>()
+            .dev()?
+            .try_reshape_like(&(b, sq, h * value_dim))
+            .dev()?;
+        Ok(AttnOutput {
+            context: self.out.try_forward_3d(context)?,
+            weights: out.weights,
+        })
+    }
+}
+
+/// `[B, S, M] -> [B, H, S, M / H]`.
+fn split_heads<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<Dyn3, E, D, T>,
+    heads: usize,
+) -> Result<Tensor<Dyn4, E, D, T>, AttnError> {
+    let (b, s, m) = *x.shape();
+    x.try_reshape_like(&(b, s, heads, m / heads))
+        .dev()?
+        .try_permute::<_, Axes4<0, 2, 1, 3>>()
+        .dev()
+}
