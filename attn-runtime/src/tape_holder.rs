@@ -72,17 +72,17 @@ impl<T> TapeHolder<T> {
         x.put_tape(self.tape.take().unwrap_or_default())
     }
 
-    /// Stacks recorded `[B, H]` tensors along a new first axis, recording the stack.
-    #[allow(clippy::type_complexity)]
-    pub fn stack<B: Dim, const H: usize, E: Dtype, D: Device<E>>(
+    /// Stacks recorded tensors of one shape along a new first axis, recording the stack.
+    pub fn stack<S: Shape, Out: Shape, E: Dtype, D: Device<E>>(
         &mut self,
-        items: &[Tensor<(B, Const<H>), E, D>],
-    ) -> Result<Tensor<(usize, B, Const<H>), E, D>, AttnError>
+        items: &[Tensor<S, E, D>],
+    ) -> Result<Tensor<Out, E, D>, AttnError>
     where
         T: Tape<E, D>,
+        Vec<Tensor<S, E, D, T>>: TryStack<Stacked = Tensor<Out, E, D, T>, Err = D::Err>,
     {
         let mut tape = self.tape.take();
-        let taped: Vec<Tensor<(B, Const<H>), E, D, T>> = items
+        let taped: Vec<Tensor<S, E, D, T>> = items
             .iter()
             .map(|x| x.clone().put_tape(tape.take().unwrap_or_default()))
             .collect();

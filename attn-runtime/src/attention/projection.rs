@@ -169,14 +169,6 @@ impl<E: Dtype, D: Device<E>> DynLinear<E, D> {
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
         project_3d(x, &self.weight, self.bias.as_ref(), is_cpu_f32::<E, D>())
     }
-
-    /// `[N, I] -> [N, O]`, fused on the `Cpu` for `f32`.
-    pub(crate) fn try_forward_2d<T: Tape<E, D>>(
-        &self,
-        x: Tensor<Dyn2, E, D, T>,
-    ) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {
-        project(x, &self.weight, self.bias.as_ref(), is_cpu_f32::<E, D>())
-    }
 }
 
 /// `[B, S, I] -> [B, S, O]` on run-time shapes, as one `[B·S, I]` product.

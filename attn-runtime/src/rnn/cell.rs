@@ -2,6 +2,7 @@
 
 use dfdx::prelude::*;
 
+use crate::cpu_op::{realized, Dyn2};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::tape_holder::TapeHolder;
 
@@ -12,6 +13,34 @@ pub struct CellState<B: Dim, const H: usize, E: Dtype, D: Storage<E>> {
     pub h: Tensor<(B, Const<H>), E, D>,
     /// Cell state (LSTM only).
     pub c: Option<Tensor<(B, Const<H>), E, D>>,
+}
+
+impl<B: Dim, const H: usize, E: Dtype, D: Device<E>> CellState<B, H, E, D> {
+    /// The same state on run-time shapes (no copy).
+    pub(crate) fn erased(&self) -> Result<DynState<E, D>, AttnError> {
+        Ok(DynState {
+            h: realized(self.h.clone())?,
+            c: self.c.clone().map(realized).transpose()?,
+        })
+    }
+
+    /// A state on run-time shapes, typed again (no copy).
+    pub(crate) fn typed(state: DynState<E, D>) -> Result<Self, AttnError> {
+        Ok(CellState {
+            h: realized(state.h)?,
+            c: state.c.map(realized).transpose()?,
+        })
+    }
+}
+
+/// A [`CellState`] on run-time shapes, `[B, H]` each: what the cells compute on (once per tape
+/// type, whatever the models' sizes).
+#[derive(Clone, Debug)]
+pub struct DynState<E: Dtype, D: Storage<E>> {
+    /// Hidden state.
+    pub h: Tensor<(usize, usize), E, D>,
+    /// Cell state (LSTM only).
+    pub c: Option<Tensor<(usize, usize), E, D>>,
 }
 
 /// An LSTM or GRU cell: how many gates it has and how one step updates the state.
@@ -27,26 +56,28 @@ pub trait RecurrentCell: Clone + std::fmt::Debug + Default + 'static {
     const NAME: &'static str;
 
     /// One step. `gi` is the input projection `x·W_ihᵀ + b_ih` (plus `b_hh` when folded), and
-    /// `gh` the hidden projection `h·W_hhᵀ` (plus `b_hh` when not folded), both `[B, GATES·H]`.
-    fn step<B: Dim, const H: usize, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    /// `gh` the hidden projection `h·W_hhᵀ` (plus `b_hh` when not folded), both `[B, GATES·H]`;
+    /// the state is `[B, H]`.
+    fn step<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         tape: &mut TapeHolder<T>,
-        gi: &Tensor<(B, usize), E, D>,
-        gh: &Tensor<(B, usize), E, D>,
-        state: &CellState<B, H, E, D>,
-    ) -> Result<CellState<B, H, E, D>, AttnError>;
+        gi: &Tensor<Dyn2, E, D>,
+        gh: &Tensor<Dyn2, E, D>,
+        state: &DynState<E, D>,
+    ) -> Result<DynState<E, D>, AttnError>;
 }
 
 /// Gate `k` of a `[B, GATES·H]` projection, as `[B, H]`.
-fn gate<B: Dim, const H: usize, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn gate<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     tape: &mut TapeHolder<T>,
-    x: &Tensor<(B, usize), E, D>,
+    x: &Tensor<Dyn2, E, D>,
     k: usize,
-) -> Result<Tensor<(B, Const<H>), E, D>, AttnError> {
+    h: usize,
+) -> Result<Tensor<Dyn2, E, D>, AttnError> {
     let b = x.shape().0;
     tape.run(x, |x| {
-        x.try_slice((.., k * H..(k + 1) * H))
+        x.try_slice((.., k * h..(k + 1) * h))
             .dev()?
-            .try_reshape_like(&(b, Const::<H>))
+            .try_reshape_like(&(b, h))
             .dev()
     })
 }
@@ -63,17 +94,18 @@ impl RecurrentCell for LstmCell {
     const FOLD_HIDDEN_BIAS: bool = true;
     const NAME: &'static str = "LSTM";
 
-    fn step<B: Dim, const H: usize, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn step<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         tape: &mut TapeHolder<T>,
-        gi: &Tensor<(B, usize), E, D>,
-        gh: &Tensor<(B, usize), E, D>,
-        state: &CellState<B, H, E, D>,
-    ) -> Result<CellState<B, H, E, D>, AttnError> {
+        gi: &Tensor<Dyn2, E, D>,
+        gh: &Tensor<Dyn2, E, D>,
+        state: &DynState<E, D>,
+    ) -> Result<DynState<E, D>, AttnError> {
+        let h = state.h.shape().1;
         let gates = tape.run(gi, |g| g.try_add(gh.clone()).dev())?;
-        let i = gate::<B, H, E, D, T>(tape, &gates, 0)?;
-        let f = gate::<B, H, E, D, T>(tape, &gates, 1)?;
-        let g = gate::<B, H, E, D, T>(tape, &gates, 2)?;
-        let o = gate::<B, H, E, D, T>(tape, &gates, 3)?;
+        let i = gate(tape, &gates, 0, h)?;
+        let f = gate(tape, &gates, 1, h)?;
+        let g = gate(tape, &gates, 2, h)?;
+        let o = gate(tape, &gates, 3, h)?;
         let i = tape.run(&i, |x| x.try_sigmoid().dev())?;
         let f = tape.run(&f, |x| x.try_sigmoid().dev())?;
         let g = tape.run(&g, |x| x.try_tanh().dev())?;
@@ -84,7 +116,7 @@ impl RecurrentCell for LstmCell {
             None => ig,
         };
         let h = tape.run(&c, |c| c.try_tanh().dev()?.try_mul(o).dev())?;
-        Ok(CellState { h, c: Some(c) })
+        Ok(DynState { h, c: Some(c) })
     }
 }
 
@@ -100,21 +132,22 @@ impl RecurrentCell for GruCell {
     const FOLD_HIDDEN_BIAS: bool = false;
     const NAME: &'static str = "GRU";
 
-    fn step<B: Dim, const H: usize, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn step<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         tape: &mut TapeHolder<T>,
-        gi: &Tensor<(B, usize), E, D>,
-        gh: &Tensor<(B, usize), E, D>,
-        state: &CellState<B, H, E, D>,
-    ) -> Result<CellState<B, H, E, D>, AttnError> {
+        gi: &Tensor<Dyn2, E, D>,
+        gh: &Tensor<Dyn2, E, D>,
+        state: &DynState<E, D>,
+    ) -> Result<DynState<E, D>, AttnError> {
+        let hidden = state.h.shape().1;
         let (gi_r, gi_z, gi_n) = (
-            gate::<B, H, E, D, T>(tape, gi, 0)?,
-            gate::<B, H, E, D, T>(tape, gi, 1)?,
-            gate::<B, H, E, D, T>(tape, gi, 2)?,
+            gate(tape, gi, 0, hidden)?,
+            gate(tape, gi, 1, hidden)?,
+            gate(tape, gi, 2, hidden)?,
         );
         let (gh_r, gh_z, gh_n) = (
-            gate::<B, H, E, D, T>(tape, gh, 0)?,
-            gate::<B, H, E, D, T>(tape, gh, 1)?,
-            gate::<B, H, E, D, T>(tape, gh, 2)?,
+            gate(tape, gh, 0, hidden)?,
+            gate(tape, gh, 1, hidden)?,
+            gate(tape, gh, 2, hidden)?,
         );
         let r = tape.run(&gi_r, |x| x.try_add(gh_r).dev()?.try_sigmoid().dev())?;
         let z = tape.run(&gi_z, |x| x.try_add(gh_z).dev()?.try_sigmoid().dev())?;
@@ -130,6 +163,6 @@ impl RecurrentCell for GruCell {
                 .try_add(n.clone())
                 .dev()
         })?;
-        Ok(CellState { h, c: None })
+        Ok(DynState { h, c: None })
     }
 }

@@ -4,5 +4,5 @@
 mod cell;
 mod stack;
 
-pub use cell::{CellState, GruCell, LstmCell, RecurrentCell};
+pub use cell::{CellState, DynState, GruCell, LstmCell, RecurrentCell};
 pub use stack::{Gru, Lstm, RnnOutput, RnnStack};

@@ -7,7 +7,8 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::{uniform::SampleUniform, Uniform};
 
-use super::cell::{CellState, GruCell, LstmCell, RecurrentCell};
+use super::cell::{CellState, DynState, GruCell, LstmCell, RecurrentCell};
+use crate::cpu_op::{realized, Dyn2, Dyn3};
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
 use crate::tape_holder::TapeHolder;
 
@@ -250,119 +251,44 @@ where
         x: Tensor<(B, S, Const<I>), E, D, T>,
         lengths: Option<&[usize]>,
     ) -> Result<RnnOutput<B, S, O, H, E, D, T>, AttnError> {
-        let (b, s, _) = *x.shape();
-        let masks = step_masks::<B, H, E, D>(x.device(), b, s.size(), lengths)?;
-        let (mut tape, x) = TapeHolder::split(x);
-        let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
-
-        let mut layer_out = self.try_layer(
-            &mut tape,
-            &x,
-            0,
-            &self.weight_ih_first,
-            &masks,
-            &mut h_n,
-            &mut c_n,
+        let (output, h_n, c_n) = forward_dyn::<Cell, E, D, T>(
+            &self.erased()?,
+            realized::<Dyn3, _, _, _, _>(x)?,
+            lengths,
         )?;
-        for layer in 1..L {
-            let dirs = Self::DIRS;
-            let w = &self.weight_ih_deeper[(layer - 1) * dirs..layer * dirs];
-            layer_out =
-                self.try_layer(&mut tape, &layer_out, layer, w, &masks, &mut h_n, &mut c_n)?;
-        }
+        let typed = |states: Vec<Tensor<Dyn2, E, D>>| {
+            states
+                .into_iter()
+                .map(realized)
+                .collect::<Result<Vec<_>, AttnError>>()
+        };
         Ok(RnnOutput {
-            output: tape.finish(layer_out),
-            h_n,
-            c_n,
+            output: realized(output)?,
+            h_n: typed(h_n)?,
+            c_n: typed(c_n)?,
         })
     }
 
-    /// One layer, both directions; returns `[B, S, O]`.
-    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-    fn try_layer<B: Dim, S: Dim, const IN: usize, T: Tape<E, D>>(
-        &self,
-        tape: &mut TapeHolder<T>,
-        x: &Tensor<(B, S, Const<IN>), E, D>,
-        layer: usize,
-        weight_ih: &[Tensor<Rank3<G, H, IN>, E, D>],
-        masks: &Option<Vec<StepMask<B, H, E, D>>>,
-        h_n: &mut Vec<Tensor<(B, Const<H>), E, D>>,
-        c_n: &mut Vec<Tensor<(B, Const<H>), E, D>>,
-    ) -> Result<Tensor<(B, S, Const<O>), E, D>, AttnError> {
-        let (b, s, _) = *x.shape();
-        let mut directions = Vec::new();
-        for (dir, w_ih) in weight_ih.iter().enumerate() {
-            let k = layer * Self::DIRS + dir;
-            let (w_hh, b_ih, b_hh) = (&self.weight_hh[k], &self.bias_ih[k], &self.bias_hh[k]);
-            let gh_width = G * H;
-            // the input projection of every step at once: [B·S, IN] · [IN, G·H]
-            let gi_all = tape.run(x, |x| {
-                let flat = x
-                    .try_reshape_like(&(b.size() * s.size(), Const::<IN>))
-                    .dev()?;
-                project_input::<Cell, G, IN, H, _, E, D, T>(flat, w_ih, b_ih, b_hh)?
-                    .try_reshape_like(&(b, s.size(), gh_width))
-                    .dev()
-            })?;
-            let zeros = x.device().try_zeros_like(&(b, Const::<H>)).dev()?;
-            let mut state = CellState {
-                h: zeros.clone(),
-                c: Cell::HAS_CELL_STATE.then(|| zeros.clone()),
-            };
-            let mut outputs: Vec<Option<Tensor<(B, Const<H>), E, D>>> = vec![None; s.size()];
-            let order: Vec<usize> = if dir == 0 {
-                (0..s.size()).collect()
-            } else {
-                (0..s.size()).rev().collect()
-            };
-            for t in order {
-                let gi = tape.run(&gi_all, |g| {
-                    g.try_slice((.., t..t + 1, ..))
-                        .dev()?
-                        .try_reshape_like(&(b, gh_width))
-                        .dev()
-                })?;
-                let gh = tape.run(&state.h, |h| {
-                    project_hidden::<Cell, G, H, B, E, D, T>(h, w_hh, b_hh)
-                })?;
-                let next = Cell::step::<B, H, E, D, T>(tape, &gi, &gh, &state)?;
-                let (next, out) = match masks {
-                    None => (next.clone(), next.h),
-                    Some(masks) => masks[t].apply(tape, next, &state)?,
-                };
-                state = next;
-                outputs[t] = Some(out);
-            }
-            let outputs: Vec<_> = outputs.into_iter().flatten().collect();
-            let stacked = tape.stack(&outputs)?; // [S, B, H]
-            let out = tape.run(&stacked, |x| {
-                x.try_permute::<_, Axes3<1, 0, 2>>()
-                    .dev()?
-                    .try_reshape_like(&(b, s, Const::<H>))
-                    .dev()
-            })?;
-            directions.push(out);
-            h_n.push(state.h);
-            if let Some(c) = state.c {
-                c_n.push(c);
-            }
+    /// The parameters on run-time shapes (the same tensors: gradients reach them).
+    fn erased(&self) -> Result<DynRnn<E, D>, AttnError> {
+        fn all<S: Shape, Dst: Shape<Concrete = S::Concrete>, E: Dtype, D: Device<E>>(
+            ts: &[Tensor<S, E, D>],
+        ) -> Result<Vec<Tensor<Dst, E, D>>, AttnError>
+        where
+            S: RealizeShapeTo<Dst>,
+        {
+            ts.iter().map(|t| realized(t.clone())).collect()
         }
-        let mut dirs = directions.into_iter();
-        let forward = dirs
-            .next()
-            .ok_or_else(|| AttnError::device("an RNN layer needs a direction"))?;
-        match dirs.next() {
-            None => tape.run(&forward, |f| f.try_reshape_like(&(b, s, Const::<O>)).dev()),
-            Some(backward) => tape.run(&forward, |f| {
-                let f = f.try_reshape_like(&(b, s, H)).dev()?;
-                let r = backward.retaped::<T>().try_reshape_like(&(b, s, H)).dev()?;
-                (f, r)
-                    .try_concat_along(Axis::<2>)
-                    .dev()?
-                    .try_reshape_like(&(b, s, Const::<O>))
-                    .dev()
-            }),
-        }
+        Ok(DynRnn {
+            weight_ih_first: all(&self.weight_ih_first)?,
+            weight_ih_deeper: all(&self.weight_ih_deeper)?,
+            weight_hh: all(&self.weight_hh)?,
+            bias_ih: all(&self.bias_ih)?,
+            bias_hh: all(&self.bias_hh)?,
+            layers: L,
+            dirs: Self::DIRS,
+            hidden: H,
+        })
     }
 
     /// One step of the first layer's forward direction (how a decoder runs its cell).
@@ -375,19 +301,9 @@ where
         x: &Tensor<(B, Const<I>), E, D>,
         state: &CellState<B, H, E, D>,
     ) -> Result<CellState<B, H, E, D>, AttnError> {
-        let (w_ih, w_hh, b_ih, b_hh) = (
-            &self.weight_ih_first[0],
-            &self.weight_hh[0],
-            &self.bias_ih[0],
-            &self.bias_hh[0],
-        );
-        let gi = tape.run(x, |x| {
-            project_input::<Cell, G, I, H, B, E, D, T>(x, w_ih, b_ih, b_hh)
-        })?;
-        let gh = tape.run(&state.h, |h| {
-            project_hidden::<Cell, G, H, B, E, D, T>(h, w_hh, b_hh)
-        })?;
-        Cell::step::<B, H, E, D, T>(tape, &gi, &gh, state)
+        let rnn = self.erased()?;
+        let x = realized::<Dyn2, _, _, _, _>(x.clone())?;
+        CellState::typed(step_dyn::<Cell, E, D, T>(&rnn, tape, &x, &state.erased()?)?)
     }
 
     /// Loads PyTorch `nn.LSTM`/`nn.GRU` parameters (names `{prefix}weight_ih_l0`, ...).
@@ -434,55 +350,193 @@ where
     }
 }
 
-/// `x·W_ihᵀ + b_ih` (plus `b_hh` when the cell folds it): `[N, IN] → [N, G·H]`.
+/// An [`RnnStack`]'s parameters on run-time shapes, what the layers compute with (once per
+/// cell and tape type, whatever the models' sizes).
+struct DynRnn<E: Dtype, D: Storage<E>> {
+    /// `[G, H, I]` per direction.
+    weight_ih_first: Vec<Tensor<Dyn3, E, D>>,
+    /// `[G, H, O]`, `(layer − 1)·dirs + dir`.
+    weight_ih_deeper: Vec<Tensor<Dyn3, E, D>>,
+    /// `[G, H, H]`, `layer·dirs + dir`.
+    weight_hh: Vec<Tensor<Dyn3, E, D>>,
+    /// `[G, H]`, `layer·dirs + dir`.
+    bias_ih: Vec<Tensor<Dyn2, E, D>>,
+    /// `[G, H]`, `layer·dirs + dir`.
+    bias_hh: Vec<Tensor<Dyn2, E, D>>,
+    layers: usize,
+    dirs: usize,
+    hidden: usize,
+}
+
+/// Every layer over `x: [B, S, I]`: the top layer's `[B, S, O]` and the final `h` and `c`.
 #[allow(clippy::type_complexity)]
-fn project_input<
-    Cell: RecurrentCell,
-    const G: usize,
-    const IN: usize,
-    const H: usize,
-    N: Dim,
-    E: Dtype,
-    D: Device<E>,
-    T: Tape<E, D>,
->(
-    x: Tensor<(N, Const<IN>), E, D, T>,
-    w_ih: &Tensor<Rank3<G, H, IN>, E, D>,
-    b_ih: &Tensor<Rank2<G, H>, E, D>,
-    b_hh: &Tensor<Rank2<G, H>, E, D>,
-) -> Result<Tensor<(N, usize), E, D, T>, AttnError> {
+fn forward_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    rnn: &DynRnn<E, D>,
+    x: Tensor<Dyn3, E, D, T>,
+    lengths: Option<&[usize]>,
+) -> Result<
+    (
+        Tensor<Dyn3, E, D, T>,
+        Vec<Tensor<Dyn2, E, D>>,
+        Vec<Tensor<Dyn2, E, D>>,
+    ),
+    AttnError,
+> {
+    let (b, s, _) = *x.shape();
+    let masks = step_masks::<E, D>(x.device(), b, s, rnn.hidden, lengths)?;
+    let (mut tape, x) = TapeHolder::split(x);
+    let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
+    let mut layer_out = layer_dyn::<Cell, E, D, T>(
+        rnn,
+        &mut tape,
+        &x,
+        0,
+        &rnn.weight_ih_first,
+        &masks,
+        &mut h_n,
+        &mut c_n,
+    )?;
+    for layer in 1..rnn.layers {
+        let dirs = rnn.dirs;
+        let w = &rnn.weight_ih_deeper[(layer - 1) * dirs..layer * dirs];
+        layer_out = layer_dyn::<Cell, E, D, T>(
+            rnn, &mut tape, &layer_out, layer, w, &masks, &mut h_n, &mut c_n,
+        )?;
+    }
+    Ok((tape.finish(layer_out), h_n, c_n))
+}
+
+/// One layer, both directions; returns `[B, S, O]`.
+#[allow(clippy::too_many_arguments)]
+fn layer_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    rnn: &DynRnn<E, D>,
+    tape: &mut TapeHolder<T>,
+    x: &Tensor<Dyn3, E, D>,
+    layer: usize,
+    weight_ih: &[Tensor<Dyn3, E, D>],
+    masks: &Option<Vec<StepMask<E, D>>>,
+    h_n: &mut Vec<Tensor<Dyn2, E, D>>,
+    c_n: &mut Vec<Tensor<Dyn2, E, D>>,
+) -> Result<Tensor<Dyn3, E, D>, AttnError> {
+    let (b, s, width) = *x.shape();
+    let h = rnn.hidden;
+    let mut directions = Vec::new();
+    for (dir, w_ih) in weight_ih.iter().enumerate() {
+        let k = layer * rnn.dirs + dir;
+        let (w_hh, b_ih, b_hh) = (&rnn.weight_hh[k], &rnn.bias_ih[k], &rnn.bias_hh[k]);
+        let gh_width = w_ih.shape().0 * h;
+        // the input projection of every step at once: [B·S, IN] · [IN, G·H]
+        let gi_all = tape.run(x, |x| {
+            let flat = x.try_reshape_like(&(b * s, width)).dev()?;
+            project_input::<Cell, E, D, T>(flat, w_ih, b_ih, b_hh)?
+                .try_reshape_like(&(b, s, gh_width))
+                .dev()
+        })?;
+        let zeros = x.device().try_zeros_like(&(b, h)).dev()?;
+        let mut state = DynState {
+            h: zeros.clone(),
+            c: Cell::HAS_CELL_STATE.then(|| zeros.clone()),
+        };
+        let mut outputs: Vec<Option<Tensor<Dyn2, E, D>>> = vec![None; s];
+        let order: Vec<usize> = if dir == 0 {
+            (0..s).collect()
+        } else {
+            (0..s).rev().collect()
+        };
+        for t in order {
+            let gi = tape.run(&gi_all, |g| {
+                g.try_slice((.., t..t + 1, ..))
+                    .dev()?
+                    .try_reshape_like(&(b, gh_width))
+                    .dev()
+            })?;
+            let gh = tape.run(&state.h, |h| project_hidden::<Cell, E, D, T>(h, w_hh, b_hh))?;
+            let next = Cell::step::<E, D, T>(tape, &gi, &gh, &state)?;
+            let (next, out) = match masks {
+                None => (next.clone(), next.h),
+                Some(masks) => masks[t].apply(tape, next, &state)?,
+            };
+            state = next;
+            outputs[t] = Some(out);
+        }
+        let outputs: Vec<_> = outputs.into_iter().flatten().collect();
+        let stacked: Tensor<Dyn3, E, D> = tape.stack(&outputs)?; // [S, B, H]
+        let out = tape.run(&stacked, |x| {
+            x.try_permute::<_, Axes3<1, 0, 2>>()
+                .dev()?
+                .try_reshape_like(&(b, s, h))
+                .dev()
+        })?;
+        directions.push(out);
+        h_n.push(state.h);
+        if let Some(c) = state.c {
+            c_n.push(c);
+        }
+    }
+    let mut dirs = directions.into_iter();
+    let forward = dirs
+        .next()
+        .ok_or_else(|| AttnError::device("an RNN layer needs a direction"))?;
+    match dirs.next() {
+        None => Ok(forward),
+        Some(backward) => tape.run(&forward, |f| {
+            let r = backward.retaped::<T>();
+            (f, r).try_concat_along(Axis::<2>).dev()
+        }),
+    }
+}
+
+/// One step of the first layer's forward direction: `x: [B, I]`, state `[B, H]` → state.
+fn step_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    rnn: &DynRnn<E, D>,
+    tape: &mut TapeHolder<T>,
+    x: &Tensor<Dyn2, E, D>,
+    state: &DynState<E, D>,
+) -> Result<DynState<E, D>, AttnError> {
+    let (w_ih, w_hh, b_ih, b_hh) = (
+        &rnn.weight_ih_first[0],
+        &rnn.weight_hh[0],
+        &rnn.bias_ih[0],
+        &rnn.bias_hh[0],
+    );
+    let gi = tape.run(x, |x| project_input::<Cell, E, D, T>(x, w_ih, b_ih, b_hh))?;
+    let gh = tape.run(&state.h, |h| project_hidden::<Cell, E, D, T>(h, w_hh, b_hh))?;
+    Cell::step::<E, D, T>(tape, &gi, &gh, state)
+}
+
+/// `x·W_ihᵀ + b_ih` (plus `b_hh` when the cell folds it): `[N, IN] → [N, G·H]`.
+fn project_input<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<Dyn2, E, D, T>,
+    w_ih: &Tensor<Dyn3, E, D>,
+    b_ih: &Tensor<Dyn2, E, D>,
+    b_hh: &Tensor<Dyn2, E, D>,
+) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {
+    let (g, h, width) = *w_ih.shape();
     let w = w_ih
         .retaped::<T>()
-        .try_reshape_like(&(G * H, Const::<IN>))
+        .try_reshape_like(&(g * h, width))
         .dev()?;
     let y = x
         .try_matmul(w.try_permute::<_, Axes2<1, 0>>().dev()?)
         .dev()?;
-    let y = add_gate_bias::<G, H, N, E, D, T>(y, b_ih)?;
+    let y = add_gate_bias(y, b_ih)?;
     if Cell::FOLD_HIDDEN_BIAS {
-        add_gate_bias::<G, H, N, E, D, T>(y, b_hh)
+        add_gate_bias(y, b_hh)
     } else {
         Ok(y)
     }
 }
 
 /// `h·W_hhᵀ` (plus `b_hh` when the cell does not fold it): `[B, H] → [B, G·H]`.
-fn project_hidden<
-    Cell: RecurrentCell,
-    const G: usize,
-    const H: usize,
-    B: Dim,
-    E: Dtype,
-    D: Device<E>,
-    T: Tape<E, D>,
->(
-    h: Tensor<(B, Const<H>), E, D, T>,
-    w_hh: &Tensor<Rank3<G, H, H>, E, D>,
-    b_hh: &Tensor<Rank2<G, H>, E, D>,
-) -> Result<Tensor<(B, usize), E, D, T>, AttnError> {
+fn project_hidden<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    h: Tensor<Dyn2, E, D, T>,
+    w_hh: &Tensor<Dyn3, E, D>,
+    b_hh: &Tensor<Dyn2, E, D>,
+) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {
+    let (g, hidden, width) = *w_hh.shape();
     let w = w_hh
         .retaped::<T>()
-        .try_reshape_like(&(G * H, Const::<H>))
+        .try_reshape_like(&(g * hidden, width))
         .dev()?;
     let y = h
         .try_matmul(w.try_permute::<_, Axes2<1, 0>>().dev()?)
@@ -490,16 +544,18 @@ fn project_hidden<
     if Cell::FOLD_HIDDEN_BIAS {
         Ok(y)
     } else {
-        add_gate_bias::<G, H, B, E, D, T>(y, b_hh)
+        add_gate_bias(y, b_hh)
     }
 }
 
-fn add_gate_bias<const G: usize, const H: usize, N: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
-    y: Tensor<(N, usize), E, D, T>,
-    bias: &Tensor<Rank2<G, H>, E, D>,
-) -> Result<Tensor<(N, usize), E, D, T>, AttnError> {
+/// `y + bias` with the `[G, H]` bias flattened and broadcast over the rows of `y: [N, G·H]`.
+fn add_gate_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    y: Tensor<Dyn2, E, D, T>,
+    bias: &Tensor<Dyn2, E, D>,
+) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {
     let shape = *y.shape();
-    let bias = bias.retaped::<T>().try_reshape_like(&(G * H,)).dev()?;
+    let (g, h) = *bias.shape();
+    let bias = bias.retaped::<T>().try_reshape_like(&(g * h,)).dev()?;
     y.try_add(bias.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
         .dev()
 }
@@ -507,52 +563,53 @@ fn add_gate_bias<const G: usize, const H: usize, N: Dim, E: Dtype, D: Device<E>,
 /// Which sequences are still running at one step: `[B, H]` of 1 (running) or 0 (finished), and
 /// its complement.
 #[derive(Clone, Debug)]
-pub(crate) struct StepMask<B: Dim, const H: usize, E: Dtype, D: Storage<E>> {
-    keep_new: Tensor<(B, Const<H>), E, D>,
-    keep_old: Tensor<(B, Const<H>), E, D>,
+pub(crate) struct StepMask<E: Dtype, D: Storage<E>> {
+    keep_new: Tensor<Dyn2, E, D>,
+    keep_old: Tensor<Dyn2, E, D>,
 }
 
-impl<B: Dim, const H: usize, E: Dtype, D: Device<E>> StepMask<B, H, E, D> {
+impl<E: Dtype, D: Device<E>> StepMask<E, D> {
     /// New state where running, old state where finished; the output is the new hidden state
     /// where running and zero where finished (PyTorch's packed-sequence outputs).
     #[allow(clippy::type_complexity)]
     fn apply<T: Tape<E, D>>(
         &self,
         tape: &mut TapeHolder<T>,
-        next: CellState<B, H, E, D>,
-        old: &CellState<B, H, E, D>,
-    ) -> Result<(CellState<B, H, E, D>, Tensor<(B, Const<H>), E, D>), AttnError> {
+        next: DynState<E, D>,
+        old: &DynState<E, D>,
+    ) -> Result<(DynState<E, D>, Tensor<Dyn2, E, D>), AttnError> {
         let out = tape.run(&next.h, |h| h.try_mul(self.keep_new.clone()).dev())?;
-        let blend = |tape: &mut TapeHolder<T>,
-                     new: &Tensor<(B, Const<H>), E, D>,
-                     old: &Tensor<(B, Const<H>), E, D>| {
-            let kept = tape.run(old, |o| o.try_mul(self.keep_old.clone()).dev())?;
-            tape.run(new, |n| {
-                n.try_mul(self.keep_new.clone()).dev()?.try_add(kept).dev()
-            })
-        };
+        let blend =
+            |tape: &mut TapeHolder<T>, new: &Tensor<Dyn2, E, D>, old: &Tensor<Dyn2, E, D>| {
+                let kept = tape.run(old, |o| o.try_mul(self.keep_old.clone()).dev())?;
+                tape.run(new, |n| {
+                    n.try_mul(self.keep_new.clone()).dev()?.try_add(kept).dev()
+                })
+            };
         let h = blend(tape, &next.h, &old.h)?;
         let c = match (&next.c, &old.c) {
             (Some(new), Some(old)) => Some(blend(tape, new, old)?),
             (c, _) => c.clone(),
         };
-        Ok((CellState { h, c }, out))
+        Ok((DynState { h, c }, out))
     }
 }
 
-/// Per-step masks for right-padded sequences, `None` when every sequence is full.
+/// Per-step masks for right-padded sequences of `[B, H]` states, `None` when every sequence is
+/// full.
 #[allow(clippy::type_complexity)]
-fn step_masks<B: Dim, const H: usize, E: Dtype, D: Device<E>>(
+fn step_masks<E: Dtype, D: Device<E>>(
     dev: &D,
-    b: B,
+    b: usize,
     s: usize,
+    h: usize,
     lengths: Option<&[usize]>,
-) -> Result<Option<Vec<StepMask<B, H, E, D>>>, AttnError> {
+) -> Result<Option<Vec<StepMask<E, D>>>, AttnError> {
     let Some(lengths) = lengths else {
         return Ok(None);
     };
-    expect_dim("rnn.lengths", b.size(), lengths.len()).map_err(|_| AttnError::InvalidInput {
-        reason: format!("{} lengths for a batch of {}", lengths.len(), b.size()),
+    expect_dim("rnn.lengths", b, lengths.len()).map_err(|_| AttnError::InvalidInput {
+        reason: format!("{} lengths for a batch of {}", lengths.len(), b),
         fix: "pass one length per sequence".into(),
     })?;
     if let Some((i, &len)) = lengths.iter().enumerate().find(|(_, &l)| l == 0 || l > s) {
@@ -570,15 +627,15 @@ fn step_masks<B: Dim, const H: usize, E: Dtype, D: Device<E>>(
             let running: Vec<bool> = lengths.iter().map(|&l| t < l).collect();
             let new: Vec<E> = running
                 .iter()
-                .flat_map(|&r| std::iter::repeat(if r { one } else { zero }).take(H))
+                .flat_map(|&r| std::iter::repeat(if r { one } else { zero }).take(h))
                 .collect();
             let old: Vec<E> = running
                 .iter()
-                .flat_map(|&r| std::iter::repeat(if r { zero } else { one }).take(H))
+                .flat_map(|&r| std::iter::repeat(if r { zero } else { one }).take(h))
                 .collect();
             Ok(StepMask {
-                keep_new: dev.try_tensor_from_vec(new, (b, Const::<H>)).dev()?,
-                keep_old: dev.try_tensor_from_vec(old, (b, Const::<H>)).dev()?,
+                keep_new: dev.try_tensor_from_vec(new, (b, h)).dev()?,
+                keep_old: dev.try_tensor_from_vec(old, (b, h)).dev()?,
             })
         })
         .collect::<Result<Vec<_>, AttnError>>()
