@@ -26,6 +26,7 @@ mod multi_head;
 mod projection;
 
 pub use multi_head::{builder, MhaOutput, MultiHeadAttention, SelfAttendable};
+pub(crate) use projection::DynLinear;
 pub use projection::{Projection, ProjectionBuilder};
 
 mod additive;

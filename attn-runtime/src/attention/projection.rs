@@ -169,6 +169,14 @@ impl<E: Dtype, D: Device<E>> DynLinear<E, D> {
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
         project_3d(x, &self.weight, self.bias.as_ref(), is_cpu_f32::<E, D>())
     }
+
+    /// `[B, S, I] -> [B, S, O]` as dfdx's matmul plus a broadcast add on every device.
+    pub(crate) fn try_forward_3d_composite<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+        project_3d(x, &self.weight, self.bias.as_ref(), false)
+    }
 }
 
 /// `[B, S, I] -> [B, S, O]` on run-time shapes, as one `[B·S, I]` product.

@@ -12,6 +12,7 @@ use rand_distr::uniform::SampleUniform;
 
 use super::{BuiltInScores, HeadScoring, LayerAttention};
 use crate::attention::{AttentionOptions, MultiHeadAttention};
+use crate::cpu_op::{realized, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Maps `[B, S, M]` to `[B, S, M]` with attention, recording each layer's weights when asked.
@@ -119,23 +120,27 @@ where
 }
 
 impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<M, H, E, D> {
-    fn try_layer<B: Dim, S: Dim, T: Tape<E, D>>(
+    /// The layer on run-time shapes `[B, S, M]` (compiled once per tape type).
+    fn try_layer_dyn<T: Tape<E, D>>(
         &self,
-        x: Tensor<(B, S, Const<M>), E, D, T>,
+        x: Tensor<Dyn3, E, D, T>,
         opts: &AttentionOptions,
         path: String,
         weights: &mut Vec<LayerAttention<E, D>>,
-    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
         let (x, tape) = x.split_tape();
-        let out = self
-            .attention
-            .try_self_attend(x.clone().put_tape(tape), opts)?;
+        let out = self.attention.erased()?.try_attend(
+            x.clone().put_tape(tape),
+            x.clone().put_tape(T::default()),
+            x.clone().put_tape(T::default()),
+            opts,
+        )?;
         if let Some(w) = out.weights {
             weights.push(LayerAttention::capture(path, w)?);
         }
         let p = opts.effective_dropout();
         let y = crate::elementwise::try_dropout(out.context, p)?;
-        self.norm.try_norm(y.try_add(x).dev()?)
+        self.norm.try_norm_dyn(y.try_add(x).dev()?)
     }
 }
 
@@ -180,11 +185,11 @@ impl<const M: usize, const H: usize, const N: usize, E: Dtype, D: Device<E>>
         path: &str,
         weights: &mut Vec<LayerAttention<E, D>>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
-        let mut x = x;
+        let mut x = realized::<Dyn3, _, _, _, _>(x)?;
         for (i, layer) in self.layers.modules.iter().enumerate() {
-            x = layer.try_layer(x, opts, format!("{path}.layers.{i}.attention"), weights)?;
+            x = layer.try_layer_dyn(x, opts, format!("{path}.layers.{i}.attention"), weights)?;
         }
-        Ok(x)
+        realized(x)
     }
 
     fn attention_layers(&self) -> usize {

@@ -4,6 +4,7 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::{uniform::SampleUniform, Distribution, Normal, StandardNormal};
 
+use crate::cpu_op::{realized, Dyn2, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Adds position information to `[B, S, M]` embeddings.
@@ -45,16 +46,7 @@ impl<const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D> for Sin
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
-        let shape = *x.shape();
-        let values = sinusoid_table(shape.1.size(), M)
-            .into_iter()
-            .map(|v| E::from_f64(v).unwrap_or_default())
-            .collect();
-        let table = x
-            .device()
-            .try_tensor_from_vec(values, (shape.1, Const::<M>))
-            .dev()?;
-        x.try_add(table.try_broadcast_like(&shape).dev()?).dev()
+        realized(add_sinusoids(realized::<Dyn3, _, _, _, _>(x)?)?)
     }
 }
 
@@ -129,13 +121,44 @@ impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<
                 fix: format!("truncate inputs to {L} positions or declare a larger max_len"),
             });
         }
-        let rows = self
-            .weight
-            .retaped::<T>()
-            .try_slice((..s, ..))
-            .dev()?
-            .try_reshape_like(&(shape.1, Const::<M>))
-            .dev()?;
-        x.try_add(rows.try_broadcast_like(&shape).dev()?).dev()
+        let weight = realized::<Dyn2, _, _, _, _>(self.weight.clone())?;
+        realized(add_rows(realized::<Dyn3, _, _, _, _>(x)?, &weight)?)
     }
+}
+
+/// `x + table[p]` at every position `p` of `x: [B, S, M]`, the sinusoids computed for `S`.
+fn add_sinusoids<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<Dyn3, E, D, T>,
+) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+    let (_, s, m) = *x.shape();
+    let values = sinusoid_table(s, m)
+        .into_iter()
+        .map(|v| E::from_f64(v).unwrap_or_default())
+        .collect();
+    let table = x.device().try_tensor_from_vec(values, (s, m)).dev()?;
+    add_table(x, table)
+}
+
+/// `x + weight[p]` at every position `p` of `x: [B, S, M]` (`weight: [L, M]`, `L ≥ S`), recorded
+/// into `weight`'s gradient.
+fn add_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<Dyn3, E, D, T>,
+    weight: &Tensor<Dyn2, E, D>,
+) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+    let s = x.shape().1;
+    let rows = weight.retaped::<T>().try_slice((..s, ..)).dev()?;
+    add_table(x, rows)
+}
+
+/// `x + table`, the `[S, M]` table broadcast over the batch.
+fn add_table<E: Dtype, D: Device<E>, T: Tape<E, D>, Tt: Tape<E, D>>(
+    x: Tensor<Dyn3, E, D, T>,
+    table: Tensor<Dyn2, E, D, Tt>,
+) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
+where
+    T: Merge<Tt>,
+{
+    let shape = *x.shape();
+    x.try_add(table.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
+        .dev()
 }

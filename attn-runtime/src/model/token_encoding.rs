@@ -4,6 +4,7 @@ use dfdx::nn::modules::Embedding;
 use dfdx::prelude::*;
 
 use super::{ForwardOptions, LayerAttention, ModelMeta, PositionalEncoding, SequenceEncoder};
+use crate::cpu_op::{realized, Dyn2, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// An encoded token batch: `[B, L, M]`, the checked lengths, and the captured weights.
@@ -81,12 +82,20 @@ pub(crate) fn try_mean_pool<
     x: Tensor<(B, S, Const<M>), E, D, T>,
     lengths: Option<&[usize]>,
 ) -> Result<Tensor<(B, Const<M>), E, D, T>, AttnError> {
+    realized(mean_pool_dyn(realized::<Dyn3, _, _, _, _>(x)?, lengths)?)
+}
+
+/// [`try_mean_pool`] on run-time shapes.
+fn mean_pool_dyn<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Tensor<Dyn3, E, D, T>,
+    lengths: Option<&[usize]>,
+) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {
     let shape = *x.shape();
     let Some(lengths) = lengths else {
         return x.try_mean::<_, Axis<1>>().dev();
     };
-    let s = shape.1.size();
-    let mut w = Vec::with_capacity(shape.0.size() * s);
+    let s = shape.1;
+    let mut w = Vec::with_capacity(shape.0 * s);
     for &len in lengths {
         let share = E::from_f64(1.0 / len as f64).unwrap_or_default();
         w.extend((0..s).map(|j| if j < len { share } else { E::default() }));
@@ -95,7 +104,7 @@ pub(crate) fn try_mean_pool<
         .device()
         .try_tensor_from_vec(w, (shape.0, shape.1))
         .dev()?;
-    x.try_mul(w.try_broadcast_like(&shape).dev()?)
+    x.try_mul(w.try_broadcast_like::<_, Axis<2>>(&shape).dev()?)
         .dev()?
         .try_sum::<_, Axis<1>>()
         .dev()

@@ -12,6 +12,7 @@ use super::encoder_block::residual;
 use super::FeedForwardNet;
 use crate::attention::LayerAttention;
 use crate::attention::{AttentionOptions, MultiHeadAttention};
+use crate::cpu_op::{realized, Dyn3};
 use crate::error::AttnError;
 use crate::tape_holder::TapeHolder;
 
@@ -104,50 +105,77 @@ where
         path: &str,
         weights: &mut Vec<LayerAttention<E, D>>,
     ) -> Result<Tensor<(B, Tq, Const<M>), E, D, T>, AttnError> {
+        let x = realized::<Dyn3, _, _, _, _>(x)?;
+        let memory = realized::<Dyn3, _, _, _, _>(memory.clone())?;
+        realized(self.try_block_dyn(x, &memory, self_opts, cross_opts, path, weights)?)
+    }
+
+    /// [`try_block`](Self::try_block) on run-time shapes: every tensor op inside is compiled
+    /// once per tape type, whatever the model's sizes.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn try_block_dyn<T: Tape<E, D>>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+        memory: &Tensor<Dyn3, E, D>,
+        self_opts: &AttentionOptions,
+        cross_opts: &AttentionOptions,
+        path: &str,
+        weights: &mut Vec<LayerAttention<E, D>>,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
         let p = self_opts.effective_dropout();
+        let (self_mha, cross_mha) = (self.self_attn.erased()?, self.cross_attn.erased()?);
         let (mut tape, x) = TapeHolder::split(x);
-        let self_attend = |q: Tensor<(B, Tq, Const<M>), E, D, T>| {
-            let out = self.self_attn.try_self_attend(q, self_opts)?;
+        let self_attend = |q: Tensor<Dyn3, E, D, T>| {
+            let (q, q_tape) = q.split_tape();
+            let out = self_mha.try_attend(
+                q.clone().put_tape(q_tape),
+                q.clone().put_tape(T::default()),
+                q.put_tape(T::default()),
+                self_opts,
+            )?;
             Ok((out.context, out.weights))
         };
-        let cross_attend = |q: Tensor<(B, Tq, Const<M>), E, D, T>| {
-            let out = self
-                .cross_attn
-                .try_attend(q, memory.clone(), memory.clone(), cross_opts)?;
+        let cross_attend = |q: Tensor<Dyn3, E, D, T>| {
+            let out = cross_mha.try_attend(
+                q,
+                memory.clone().put_tape(T::default()),
+                memory.clone().put_tape(T::default()),
+                cross_opts,
+            )?;
             Ok((out.context, out.weights))
         };
         // self-attention
         let (x1, w_self) = if PRE {
-            let n = tape.run(&x, |x| self.norm1.try_norm(x))?;
+            let n = tape.run(&x, |x| self.norm1.try_norm_dyn(x))?;
             let (a, w) = tape.run_with(&n, self_attend)?;
             (tape.run(&a, |a| residual(a, &x, p))?, w)
         } else {
             let (a, w) = tape.run_with(&x, self_attend)?;
             (
-                tape.run(&a, |a| self.norm1.try_norm(residual(a, &x, p)?))?,
+                tape.run(&a, |a| self.norm1.try_norm_dyn(residual(a, &x, p)?))?,
                 w,
             )
         };
         // cross-attention
         let (x2, w_cross) = if PRE {
-            let n = tape.run(&x1, |x| self.norm2.try_norm(x))?;
+            let n = tape.run(&x1, |x| self.norm2.try_norm_dyn(x))?;
             let (a, w) = tape.run_with(&n, cross_attend)?;
             (tape.run(&a, |a| residual(a, &x1, p))?, w)
         } else {
             let (a, w) = tape.run_with(&x1, cross_attend)?;
             (
-                tape.run(&a, |a| self.norm2.try_norm(residual(a, &x1, p)?))?,
+                tape.run(&a, |a| self.norm2.try_norm_dyn(residual(a, &x1, p)?))?,
                 w,
             )
         };
         // feed-forward
         let x3 = if PRE {
-            let n = tape.run(&x2, |x| self.norm3.try_norm(x))?;
-            let f = tape.run(&n, |x| self.ffn.try_feed_forward(x, p))?;
+            let n = tape.run(&x2, |x| self.norm3.try_norm_dyn(x))?;
+            let f = tape.run(&n, |x| self.ffn.try_feed_forward_dyn(x, p))?;
             tape.run(&f, |f| residual(f, &x2, p))?
         } else {
-            let f = tape.run(&x2, |x| self.ffn.try_feed_forward(x, p))?;
-            tape.run(&f, |f| self.norm3.try_norm(residual(f, &x2, p)?))?
+            let f = tape.run(&x2, |x| self.ffn.try_feed_forward_dyn(x, p))?;
+            tape.run(&f, |f| self.norm3.try_norm_dyn(residual(f, &x2, p)?))?
         };
         if let Some(w) = w_self {
             weights.push(LayerAttention::capture(format!("{path}.self_attn"), w)?);

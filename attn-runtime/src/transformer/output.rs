@@ -4,8 +4,10 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
+use crate::attention::DynLinear;
 use crate::attention::Projection;
-use crate::error::{AttnError, DeviceResultExt};
+use crate::cpu_op::{realized, Dyn2, Dyn3};
+use crate::error::AttnError;
 
 /// Maps decoder states `[B, T, M]` to logits `[B, T, V]`, possibly through the target embedding.
 pub trait OutputProjection<const M: usize, const V: usize, E: Dtype, D: Device<E>> {
@@ -90,18 +92,11 @@ impl<const M: usize, const V: usize, E: Dtype, D: Device<E>> OutputProjection<M,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         embedding: &Tensor<Rank2<V, M>, E, D>,
     ) -> Result<Tensor<(B, S, Const<V>), E, D, T>, AttnError> {
-        let (b, s, _) = *x.shape();
-        let rows = b.size() * s.size();
-        let flat = x.try_reshape_like(&(rows, Const::<M>)).dev()?;
-        let weight = embedding
-            .retaped::<T>()
-            .try_permute::<_, Axes2<1, 0>>()
-            .dev()?;
-        let y = flat.try_matmul(weight).dev()?;
-        let shape = *y.shape();
-        let y = y
-            .try_add(self.bias.retaped::<T>().try_broadcast_like(&shape).dev()?)
-            .dev()?;
-        y.try_reshape_like(&(b, s, Const::<V>)).dev()
+        // the tied weight is the embedding table: `x · Eᵀ + b` as dfdx's matmul and add
+        let linear = DynLinear {
+            weight: realized::<Dyn2, _, _, _, _>(embedding.clone())?,
+            bias: Some(realized::<(usize,), _, _, _, _>(self.bias.clone())?),
+        };
+        realized(linear.try_forward_3d_composite(realized::<Dyn3, _, _, _, _>(x)?)?)
     }
 }

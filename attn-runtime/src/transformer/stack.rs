@@ -10,6 +10,7 @@ use rand_distr::uniform::SampleUniform;
 use super::{DecoderBlock, EncoderBlock, FeedForwardNet};
 use crate::attention::AttentionOptions;
 use crate::attention::LayerAttention;
+use crate::cpu_op::{realized, Dyn3};
 use crate::error::AttnError;
 
 /// `N` encoder blocks (`layers.0` …), then a final `norm` when pre-norm (a pre-norm stack's
@@ -116,14 +117,14 @@ where
         path: &str,
         weights: &mut Vec<LayerAttention<E, D>>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
-        let mut x = x;
+        let mut x = realized::<Dyn3, _, _, _, _>(x)?;
         for (i, block) in self.layers.modules.iter().enumerate() {
-            x = block.try_block(x, opts, format!("{path}.layers.{i}.self_attn"), weights)?;
+            x = block.try_block_dyn(x, opts, format!("{path}.layers.{i}.self_attn"), weights)?;
         }
-        match &self.norm {
-            Some(norm) => norm.try_norm(x),
-            None => Ok(x),
-        }
+        realized(match &self.norm {
+            Some(norm) => norm.try_norm_dyn(x)?,
+            None => x,
+        })
     }
 }
 
@@ -151,21 +152,22 @@ where
         cross_opts: &AttentionOptions,
         weights: &mut Vec<LayerAttention<E, D>>,
     ) -> Result<Tensor<(B, Tq, Const<M>), E, D, T>, AttnError> {
-        let mut x = x;
+        let mut x = realized::<Dyn3, _, _, _, _>(x)?;
+        let memory = realized::<Dyn3, _, _, _, _>(memory.clone())?;
         for (i, block) in self.layers.modules.iter().enumerate() {
-            x = block.try_block(
+            x = block.try_block_dyn(
                 x,
-                memory,
+                &memory,
                 self_opts,
                 cross_opts,
                 &format!("decoder.layers.{i}"),
                 weights,
             )?;
         }
-        match &self.norm {
-            Some(norm) => norm.try_norm(x),
-            None => Ok(x),
-        }
+        realized(match &self.norm {
+            Some(norm) => norm.try_norm_dyn(x)?,
+            None => x,
+        })
     }
 }
 
