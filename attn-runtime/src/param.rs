@@ -5,16 +5,16 @@
 //! (model, visitor) pair, and in a user's binary each such pair is a copy of the whole walk over
 //! every field of the model. Nine visitors (save, load, shapes, gradient norm, update, gradient
 //! allocation, parameter count, device move, build) made nine copies per declared model, a fifth
-//! of the code its binary compiled. Here there are two visitors — one for `&M`, one for
-//! `&mut M` — that hand each tensor to a `dyn FnMut` as a [`Param`] (a `dyn` view of a tensor
-//! of any shape), so every consumer is ordinary code over `dyn Param` and each model's walk is
-//! compiled twice, whatever reads or writes its parameters.
+//! of the code its binary compiled. Here one visitor hands each tensor to a `dyn FnMut` as a
+//! [`Param`] (a `dyn` view of a tensor of any shape), or builds it when there is no model yet, so
+//! every consumer is ordinary code over `dyn Param` and each model's walk is compiled once,
+//! whatever builds, reads or writes its parameters.
 //!
 //! **PyTorch equivalent**: `model.named_parameters()` (and `named_buffers()`).
 
 use dfdx::nn::tensor_collection::{
     RecursiveWalker, ScalarOptions, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut,
-    ViewTensorName, ViewTensorRef,
+    ViewTensorName,
 };
 use dfdx::prelude::*;
 use num_traits::NumCast;
@@ -107,6 +107,9 @@ pub type Visit<'a, P> = (&'a str, bool, P);
 
 /// Calls `f` on every tensor of `model`, in the model's field order, stopping at the first error.
 ///
+/// The walk runs over a clone of `model` (its tensors are reference-counted: no values are
+/// copied), so reading and writing share one walk per model type.
+///
 /// # Errors
 /// The first error `f` returns; [`AttnError::Device`] when the walk itself fails.
 pub fn for_each_param<M, E, D>(
@@ -114,20 +117,13 @@ pub fn for_each_param<M, E, D>(
     mut f: impl FnMut(Visit<'_, &dyn Param<E, D>>) -> Result<(), AttnError>,
 ) -> Result<(), AttnError>
 where
-    M: TensorCollection<E, D>,
+    M: TensorCollection<E, D> + Clone,
     E: Dtype,
     D: Device<E>,
 {
-    let mut visitor = RefWalk {
-        f: &mut f,
-        failed: None,
-    };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut visitor,
+    for_each_param_mut(&mut model.clone(), |(name, trainable, p)| {
+        f((name, trainable, &*p))
     })
-    .map_err(AttnError::device)?;
-    visitor.failed.map_or(Ok(()), Err)
 }
 
 /// Calls `f` on every tensor of `model`, mutably, in the model's field order, stopping at the
@@ -144,16 +140,43 @@ where
     E: Dtype,
     D: Device<E>,
 {
-    let mut visitor = MutWalk {
+    let mut visitor = Walk {
         f: &mut f,
+        device: None,
         failed: None,
     };
     M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
+        m: (Some(model), String::new()),
         f: &mut visitor,
     })
     .map_err(AttnError::device)?;
     visitor.failed.map_or(Ok(()), Err)
+}
+
+/// Builds a model on `dev`, every tensor initialised as its module declares (what dfdx's
+/// `dev.build_module::<M, E>()` does, drawing the same values from `dev`'s random stream), through
+/// the same walk as [`for_each_param_mut`].
+///
+/// # Errors
+/// [`AttnError::Device`] when an allocation fails.
+pub fn try_build<M, E, D>(dev: &D) -> Result<M, AttnError>
+where
+    M: TensorCollection<E, D, To<E, D> = M>,
+    E: Dtype,
+    D: Device<E>,
+{
+    let mut ignore = |_: Visit<'_, &mut dyn Param<E, D>>| Ok(());
+    let mut visitor = Walk {
+        f: &mut ignore,
+        device: Some(dev),
+        failed: None,
+    };
+    let built = M::iter_tensors(&mut RecursiveWalker {
+        m: (None, String::new()),
+        f: &mut visitor,
+    })
+    .map_err(AttnError::device)?;
+    built.ok_or_else(|| AttnError::device("internal: a model's walk built no model"))
 }
 
 /// Zeroed gradients for every trainable tensor of `model`, to trace a forward pass with.
@@ -167,7 +190,7 @@ where
 /// [`AttnError::Device`] when an allocation fails.
 pub fn try_alloc_grads<M, E, D>(model: &M) -> Result<Gradients<E, D>, AttnError>
 where
-    M: TensorCollection<E, D>,
+    M: TensorCollection<E, D> + Clone,
     E: Dtype,
     D: Device<E>,
 {
@@ -184,7 +207,7 @@ where
 /// How many values the trainable tensors of `model` hold.
 pub fn num_trainable_params<M, E, D>(model: &M) -> Result<usize, AttnError>
 where
-    M: TensorCollection<E, D>,
+    M: TensorCollection<E, D> + Clone,
     E: Dtype,
     D: Device<E>,
 {
@@ -213,17 +236,18 @@ where
     })
 }
 
-type RefFn<'f, E, D> = dyn FnMut(Visit<'_, &dyn Param<E, D>>) -> Result<(), AttnError> + 'f;
-type MutFn<'f, E, D> = dyn FnMut(Visit<'_, &mut dyn Param<E, D>>) -> Result<(), AttnError> + 'f;
+type WalkFn<'f, E, D> = dyn FnMut(Visit<'_, &mut dyn Param<E, D>>) -> Result<(), AttnError> + 'f;
 
-/// The one visitor for `&M` (the callback is a `dyn`, so every caller shares this walk).
-struct RefWalk<'f, E: Dtype, D: Device<E>> {
-    f: &'f mut RefFn<'f, E, D>,
+/// The one visitor of every model: with the model (`Some`), it hands each tensor to the callback;
+/// without (`None`), it builds each tensor on `device` as the module declares.
+struct Walk<'f, E: Dtype, D: Device<E>> {
+    f: &'f mut WalkFn<'f, E, D>,
+    device: Option<&'f D>,
     failed: Option<AttnError>,
 }
 
-impl<'f, E: Dtype, D: Device<E>> TensorVisitor<E, D> for RefWalk<'f, E, D> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
+impl<'f, E: Dtype, D: Device<E>> TensorVisitor<E, D> for Walk<'f, E, D> {
+    type Viewer = (Option<ViewTensorMut>, ViewTensorName);
     type Err = D::Err;
     type E2 = E;
     type D2 = D;
@@ -231,51 +255,29 @@ impl<'f, E: Dtype, D: Device<E>> TensorVisitor<E, D> for RefWalk<'f, E, D> {
     fn visit<S: Shape>(
         &mut self,
         opts: TensorOptions<S, E, D>,
-        (t, name): (&Tensor<S, E, D>, String),
+        (t, name): (Option<&mut Tensor<S, E, D>>, String),
     ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-        if self.failed.is_none() {
-            self.failed = (self.f)((&name, opts.do_gradient_update, t)).err();
+        match (t, self.device) {
+            (Some(t), _) => {
+                if self.failed.is_none() {
+                    self.failed = (self.f)((&name, opts.do_gradient_update, t)).err();
+                }
+                Ok(None)
+            }
+            (None, Some(dev)) => {
+                let mut tensor: Tensor<S, E, D> = dev.try_zeros_like(&opts.shape)?;
+                (opts.reset)(&mut tensor)?;
+                Ok(Some(tensor))
+            }
+            (None, None) => Ok(None),
         }
-        Ok(None)
     }
 
     fn visit_scalar<N: NumCast>(
         &mut self,
-        _: ScalarOptions<N>,
-        _: (&N, String),
+        opts: ScalarOptions<N>,
+        (n, _): (Option<&mut N>, String),
     ) -> Result<Option<N>, D::Err> {
-        Ok(None)
-    }
-}
-
-/// The one visitor for `&mut M`.
-struct MutWalk<'f, E: Dtype, D: Device<E>> {
-    f: &'f mut MutFn<'f, E, D>,
-    failed: Option<AttnError>,
-}
-
-impl<'f, E: Dtype, D: Device<E>> TensorVisitor<E, D> for MutWalk<'f, E, D> {
-    type Viewer = (ViewTensorMut, ViewTensorName);
-    type Err = D::Err;
-    type E2 = E;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, E, D>,
-        (t, name): (&mut Tensor<S, E, D>, String),
-    ) -> Result<Option<Tensor<S, E, D>>, D::Err> {
-        if self.failed.is_none() {
-            self.failed = (self.f)((&name, opts.do_gradient_update, t)).err();
-        }
-        Ok(None)
-    }
-
-    fn visit_scalar<N: NumCast>(
-        &mut self,
-        _: ScalarOptions<N>,
-        _: (&mut N, String),
-    ) -> Result<Option<N>, D::Err> {
-        Ok(None)
+        Ok(n.is_none().then_some(opts.default))
     }
 }

@@ -126,7 +126,7 @@ impl Adam {
     /// # Errors
     /// [`AttnError::NonFinite`] when the gradient norm is not finite (nothing is updated);
     /// [`AttnError::Device`] when a device operation fails.
-    pub fn update<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
+    pub fn update<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
         &mut self,
         model: &mut M,
         grads: &Gradients<E, D>,
@@ -158,7 +158,7 @@ impl Adam {
 }
 
 /// The global L2 norm of every trainable parameter's gradient.
-pub fn grad_norm<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
+pub fn grad_norm<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
     model: &M,
     grads: &Gradients<E, D>,
 ) -> Result<f64, AttnError> {

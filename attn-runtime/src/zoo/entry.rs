@@ -10,7 +10,7 @@ use crate::error::AttnError;
 use crate::loss::try_cross_entropy_rows_smoothed;
 use crate::model::{AttnModel, DeclaredModel, ForwardOptions, ModelMeta};
 use crate::optim::{Adam, AdamConfig, AdamState};
-use crate::param::{num_trainable_params, try_alloc_grads, try_move_to};
+use crate::param::{num_trainable_params, try_alloc_grads, try_build, try_move_to};
 use crate::state_dict::StateDict;
 use crate::DefaultDevice;
 
@@ -130,7 +130,8 @@ type Dev = DefaultDevice;
 impl<M> ZooEntry for Entry<M>
 where
     M: DeclaredModel + BuildOnDevice<Dev, f32>,
-    M::Built: AttnModel<f32, Dev> + TensorCollection<f32, Dev> + 'static,
+    M::Built: AttnModel<f32, Dev> + TensorCollection<f32, Dev, To<f32, Dev> = M::Built> + Clone,
+    M::Built: 'static,
 {
     fn meta(&self) -> &'static ModelMeta {
         &M::META
@@ -139,7 +140,8 @@ where
     fn instantiate(&self, seed: u64) -> Result<Box<dyn ZooModel>, AttnError> {
         let dev = Dev::seed_from_u64(seed);
         dev.enable_cache();
-        let model = M::try_build_on_device(&dev).map_err(AttnError::device)?;
+        // our walk, not dfdx's builder: the same values, one walk per model to compile
+        let model = try_build::<M::Built, f32, Dev>(&dev)?;
         Ok(Box::new(Instance {
             model,
             dev,
@@ -168,7 +170,7 @@ impl<Mod> Drop for Instance<Mod> {
 
 impl<Mod> ZooModel for Instance<Mod>
 where
-    Mod: AttnModel<f32, Dev> + TensorCollection<f32, Dev>,
+    Mod: AttnModel<f32, Dev> + TensorCollection<f32, Dev> + Clone,
 {
     fn meta(&self) -> &'static ModelMeta {
         self.model.meta()

@@ -10,7 +10,7 @@ use crate::param::{for_each_param, for_each_param_mut};
 use crate::state_dict::StateDict;
 
 /// Every parameter (and buffer) of `model`, by dotted name, as F32 tensors.
-pub fn params_to_state_dict<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
+pub fn params_to_state_dict<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
     model: &M,
 ) -> Result<StateDict, AttnError> {
     let mut sd = StateDict::default();
@@ -22,7 +22,7 @@ pub fn params_to_state_dict<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
 }
 
 /// The `(name, shape)` of every tensor `model` has.
-pub fn param_shapes<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
+pub fn param_shapes<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
     model: &M,
 ) -> Result<Vec<(String, Vec<usize>)>, AttnError> {
     let mut shapes = Vec::new();
@@ -38,7 +38,7 @@ pub fn param_shapes<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
 ///
 /// # Errors
 /// [`AttnError::StateDict`] listing what is missing, extra or misshapen; `model` is untouched then.
-pub fn load_params<M: TensorCollection<E, D>, E: Dtype, D: Device<E>>(
+pub fn load_params<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
     model: &mut M,
     sd: &StateDict,
 ) -> Result<(), AttnError> {
