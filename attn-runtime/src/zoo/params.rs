@@ -42,9 +42,15 @@ pub fn load_params<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
     model: &mut M,
     sd: &StateDict,
 ) -> Result<(), AttnError> {
-    let expected = param_shapes(model)?;
+    check_fits(&param_shapes(model)?, sd)?;
+    for_each_param_mut(model, |(name, _, p)| sd.load_param(name, p))
+}
+
+/// Whether `sd` holds exactly the tensors `expected` names, with their shapes (written once,
+/// not once per model type).
+fn check_fits(expected: &[(String, Vec<usize>)], sd: &StateDict) -> Result<(), AttnError> {
     let mut problems = Vec::new();
-    for (name, shape) in &expected {
+    for (name, shape) in expected {
         match sd.get(name) {
             Err(_) => problems.push(format!("missing `{name}`")),
             Ok(t) if &t.shape != shape => problems.push(format!(
@@ -74,5 +80,5 @@ pub fn load_params<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
             ),
         });
     }
-    for_each_param_mut(model, |(name, _, p)| sd.load_param(name, p))
+    Ok(())
 }
