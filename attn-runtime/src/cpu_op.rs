@@ -155,10 +155,46 @@ where
     S: Shape + RealizeShapeTo<Dst>,
     Dst: Shape<Concrete = S::Concrete>,
     D: Storage<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     // one line per call site (there are many): no formatting here
     t.try_realize::<Dst>().map_err(|_| {
         AttnError::device("internal: a tensor's dimensions do not fit its typed shape")
     })
+}
+
+/// The kernel table of type `K` among `tables` (one per supported dtype, device and tape),
+/// found by its type (see `kernel_tables!` in the crate root).
+///
+/// # Errors
+/// [`AttnError::Device`] when none is built for that dtype, device and tape.
+pub(crate) fn pick<K: Any>(
+    tables: &[&'static (dyn Any + Send + Sync)],
+) -> Result<&'static K, AttnError> {
+    tables
+        .iter()
+        .find_map(|t| t.downcast_ref::<K>())
+        .ok_or_else(|| {
+            AttnError::device(
+                "attn's layers run on f32 or f64 tensors on the Cpu, or f32 on Cuda (the `cuda` \
+                 feature), recorded on dfdx's OwnedTape or on NoneTape",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static TABLE_A: u32 = 7;
+    static TABLE_B: (u8, u8) = (1, 2);
+
+    #[test]
+    fn a_kernel_table_is_found_by_type_and_a_missing_one_is_an_error() {
+        let tables: [&'static (dyn Any + Send + Sync); 2] = [&TABLE_A, &TABLE_B];
+        assert_eq!(*pick::<u32>(&tables).unwrap(), 7);
+        assert_eq!(*pick::<(u8, u8)>(&tables).unwrap(), (1, 2));
+        let err = pick::<f32>(&tables).unwrap_err();
+        assert!(matches!(err, AttnError::Device { .. }), "{err}");
+    }
 }

@@ -29,7 +29,7 @@ where
     S: Shape,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
     F: Fn(usize, &[f32], &mut [f32]) + Sync,
     B: Fn(usize, &[f32], &[f32], &mut [f32]) + Sync + Send + 'static,
 {
@@ -90,7 +90,7 @@ fn dropout_factors(seed: u64, chunk: usize, p: f32, factors: &mut [f32]) {
 ///
 /// # Errors
 /// A device error (allocation).
-pub fn try_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub fn try_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<S, E, D, T>,
     p: f64,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
@@ -138,7 +138,7 @@ fn erf(x: f32) -> f32 {
 /// Any; the output has `x`'s shape.
 ///
 /// **PyTorch equivalent**: `F.gelu(x)`.
-pub(crate) fn try_gelu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub(crate) fn try_gelu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
     const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
@@ -162,7 +162,7 @@ pub(crate) fn try_gelu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 /// Any; the output has `x`'s shape.
 ///
 /// **PyTorch equivalent**: `F.silu(x)`.
-pub(crate) fn try_silu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub(crate) fn try_silu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
     try_pointwise(
@@ -182,7 +182,7 @@ pub(crate) fn try_silu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 /// Any; the output has `x`'s shape.
 ///
 /// **PyTorch equivalent**: `F.relu(x)`.
-pub(crate) fn try_relu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub(crate) fn try_relu_cpu<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
     try_pointwise(
@@ -203,7 +203,7 @@ where
     S: Shape,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
     F: Fn(f32) -> f32 + Sync,
     Df: Fn(f32) -> f32 + Sync + Send + 'static,
 {

@@ -7,6 +7,59 @@
 //! Errors that shapes cannot rule out come back as [`AttnError`].
 #![warn(missing_docs)]
 
+/// Declares, for a kernel table type `$table<E, D, T>` whose `COMPILED` const holds its
+/// functions at `E, D, T`, the tables of the supported dtype, device and tape triples (f32 and
+/// f64 on the `Cpu`, f32 on `Cuda`; either tape) as
+/// statics (so attn-runtime compiles those functions, once) and `fn kernels::<E, D, T>()`, which
+/// picks one at run time. Layers generic over `E, D, T` call their shape-erased cores through
+/// it: a crate instantiating them compiles a table lookup, not the cores. (Defined before the
+/// modules, so that every module sees it.)
+macro_rules! kernel_tables {
+    ($table:ident) => {
+        static CPU_NONE: $table<f32, ::dfdx::tensor::Cpu, ::dfdx::tensor::NoneTape> =
+            $table::<f32, ::dfdx::tensor::Cpu, ::dfdx::tensor::NoneTape>::COMPILED;
+        static CPU_OWNED: $table<
+            f32,
+            ::dfdx::tensor::Cpu,
+            ::dfdx::tensor::OwnedTape<f32, ::dfdx::tensor::Cpu>,
+        > = $table::<f32, ::dfdx::tensor::Cpu, ::dfdx::tensor::OwnedTape<f32, ::dfdx::tensor::Cpu>>::COMPILED;
+        static CPU_F64_NONE: $table<f64, ::dfdx::tensor::Cpu, ::dfdx::tensor::NoneTape> =
+            $table::<f64, ::dfdx::tensor::Cpu, ::dfdx::tensor::NoneTape>::COMPILED;
+        static CPU_F64_OWNED: $table<
+            f64,
+            ::dfdx::tensor::Cpu,
+            ::dfdx::tensor::OwnedTape<f64, ::dfdx::tensor::Cpu>,
+        > = $table::<f64, ::dfdx::tensor::Cpu, ::dfdx::tensor::OwnedTape<f64, ::dfdx::tensor::Cpu>>::COMPILED;
+        #[cfg(feature = "cuda")]
+        static CUDA_NONE: $table<f32, ::dfdx::tensor::Cuda, ::dfdx::tensor::NoneTape> =
+            $table::<f32, ::dfdx::tensor::Cuda, ::dfdx::tensor::NoneTape>::COMPILED;
+        #[cfg(feature = "cuda")]
+        static CUDA_OWNED: $table<
+            f32,
+            ::dfdx::tensor::Cuda,
+            ::dfdx::tensor::OwnedTape<f32, ::dfdx::tensor::Cuda>,
+        > = $table::<f32, ::dfdx::tensor::Cuda, ::dfdx::tensor::OwnedTape<f32, ::dfdx::tensor::Cuda>>::COMPILED;
+
+        /// This module's kernels for `E`, `D`, `T` (compiled in attn-runtime).
+        fn kernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
+        ) -> Result<&'static $table<E, D, T>, crate::AttnError> {
+            #[cfg(not(feature = "cuda"))]
+            let tables: [&'static (dyn ::std::any::Any + Send + Sync); 4] =
+                [&CPU_NONE, &CPU_OWNED, &CPU_F64_NONE, &CPU_F64_OWNED];
+            #[cfg(feature = "cuda")]
+            let tables: [&'static (dyn ::std::any::Any + Send + Sync); 6] = [
+                &CPU_NONE,
+                &CPU_OWNED,
+                &CPU_F64_NONE,
+                &CPU_F64_OWNED,
+                &CUDA_NONE,
+                &CUDA_OWNED,
+            ];
+            crate::cpu_op::pick(&tables)
+        }
+    };
+}
+
 pub mod attention;
 mod counter_hash;
 mod cpu_gemm;

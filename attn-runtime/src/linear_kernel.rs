@@ -32,7 +32,7 @@ pub(crate) fn try_linear<E, D, T>(
 where
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     let (o, i) = *weight.shape();
     debug_assert_eq!(x.shape().1, i, "the input's width is the weight's");

@@ -19,7 +19,7 @@ pub const IGNORE: usize = usize::MAX;
 /// # Errors
 /// [`AttnError::InvalidInput`] when the target count is not `N`, a target is `>= C`, or every
 /// row is ignored.
-pub fn try_cross_entropy_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub fn try_cross_entropy_rows<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     logits: Tensor<(usize, usize), E, D, T>,
     targets: &[usize],
 ) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
@@ -38,7 +38,7 @@ pub fn try_cross_entropy_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
 ///
 /// # Errors
 /// As [`try_cross_entropy_rows`]; [`AttnError::InvalidInput`] for a scalar `logits`.
-pub fn try_cross_entropy<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub fn try_cross_entropy<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     logits: Tensor<S, E, D, T>,
     targets: &[usize],
 ) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
@@ -61,7 +61,34 @@ pub fn try_cross_entropy<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 ///
 /// # Errors
 /// As [`try_cross_entropy_rows`], and [`AttnError::InvalidHyperParameter`] for `ε` outside `[0, 1)`.
-pub fn try_cross_entropy_rows_smoothed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub fn try_cross_entropy_rows_smoothed<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
+    logits: Tensor<(usize, usize), E, D, T>,
+    targets: &[usize],
+    epsilon: f64,
+) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
+    (kernels::<E, D, T>()?.cross_entropy)(logits, targets, epsilon)
+}
+
+/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+struct LossKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    #[allow(clippy::type_complexity)]
+    cross_entropy: fn(
+        Tensor<(usize, usize), E, D, T>,
+        &[usize],
+        f64,
+    ) -> Result<Tensor<Rank0, E, D, T>, AttnError>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> LossKernels<E, D, T> {
+    const COMPILED: Self = LossKernels {
+        cross_entropy: cross_entropy_impl::<E, D, T>,
+    };
+}
+
+kernel_tables!(LossKernels);
+
+/// [`try_cross_entropy_rows_smoothed`] itself.
+fn cross_entropy_impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     logits: Tensor<(usize, usize), E, D, T>,
     targets: &[usize],
     epsilon: f64,
@@ -117,7 +144,7 @@ pub fn try_cross_entropy_rows_smoothed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// The loss from dfdx's ops (every device and dtype; the reference for the fused kernel).
-fn composite<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn composite<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     logits: Tensor<(usize, usize), E, D, T>,
     targets: &[usize],
     epsilon: f64,

@@ -110,7 +110,7 @@ pub(crate) fn backward(
 ///
 /// # Shapes
 /// `logits: [N, C]` → scalar.
-pub(crate) fn try_fused_cross_entropy<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub(crate) fn try_fused_cross_entropy<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     logits: Tensor<(usize, usize), E, D, T>,
     rows: CrossEntropyRows,
 ) -> Result<Tensor<Rank0, E, D, T>, AttnError> {

@@ -22,7 +22,7 @@ impl<T> TapeHolder<T> {
         x: Tensor<S, E, D, T>,
     ) -> (Self, Tensor<S, E, D>)
     where
-        T: Tape<E, D>,
+        T: Tape<E, D> + 'static,
     {
         let (x, tape) = x.split_tape();
         (TapeHolder { tape: Some(tape) }, x)
@@ -36,7 +36,7 @@ impl<T> TapeHolder<T> {
         f: impl FnOnce(Tensor<S, E1, D, T>) -> Result<Tensor<S2, E, D, T>, AttnError>,
     ) -> Result<Tensor<S2, E, D>, AttnError>
     where
-        T: Tape<E, D>,
+        T: Tape<E, D> + 'static,
     {
         let tape = self.tape.take().unwrap_or_default();
         let (out, tape) = f(x.clone().put_tape(tape))?.split_tape();
@@ -52,7 +52,7 @@ impl<T> TapeHolder<T> {
         f: impl FnOnce(Tensor<S, E, D, T>) -> Result<(Tensor<S2, E, D, T>, R), AttnError>,
     ) -> Result<(Tensor<S2, E, D>, R), AttnError>
     where
-        T: Tape<E, D>,
+        T: Tape<E, D> + 'static,
     {
         let tape = self.tape.take().unwrap_or_default();
         let (out, extra) = f(x.clone().put_tape(tape))?;
@@ -67,7 +67,7 @@ impl<T> TapeHolder<T> {
         x: Tensor<S, E, D>,
     ) -> Tensor<S, E, D, T>
     where
-        T: Tape<E, D>,
+        T: Tape<E, D> + 'static,
     {
         x.put_tape(self.tape.take().unwrap_or_default())
     }
@@ -78,7 +78,7 @@ impl<T> TapeHolder<T> {
         items: &[Tensor<S, E, D>],
     ) -> Result<Tensor<Out, E, D>, AttnError>
     where
-        T: Tape<E, D>,
+        T: Tape<E, D> + 'static,
         Vec<Tensor<S, E, D, T>>: TryStack<Stacked = Tensor<Out, E, D, T>, Err = D::Err>,
     {
         let mut tape = self.tape.take();

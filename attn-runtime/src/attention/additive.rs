@@ -104,9 +104,9 @@ impl<const Q: usize, const K: usize, const A: usize, E: Dtype, D: Device<E>>
         B: Dim,
         Sq: Dim,
         Sk: Dim,
-        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-        Tk: Tape<E, D>,
-        Tv: Tape<E, D>,
+        T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D> + 'static,
+        Tv: Tape<E, D> + 'static,
     {
         let (b, sq, _) = *query.shape();
         let sk = keys.shape().1;
@@ -167,9 +167,9 @@ impl<const Q: usize, const K: usize, const A: usize, E: Dtype, D: Device<E>>
     where
         B: Dim,
         Sk: Dim,
-        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-        Tk: Tape<E, D>,
-        Tv: Tape<E, D>,
+        T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D> + 'static,
+        Tv: Tape<E, D> + 'static,
     {
         let b = query.shape().0;
         let query = query.try_reshape_like(&(b, Const::<1>, Const::<Q>)).dev()?;
@@ -189,7 +189,7 @@ where
     Sk: Dim,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     let (b, _, sq, _) = *out.context.shape();
     let context = out.context.try_reshape_like(&(b, sq, Const::<DV>)).dev()?;
@@ -210,7 +210,7 @@ where
     Sk: Dim,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     let b = out.context.shape().0;
     let context = out.context.try_reshape_like(&(b, Const::<DV>)).dev()?;

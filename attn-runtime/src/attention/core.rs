@@ -37,13 +37,32 @@ where
     Dv: Dim,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D> + Merge<Tv>,
-    Tv: Tape<E, D>,
+    T: Tape<E, D> + 'static + Merge<Tv>,
+    Tv: Tape<E, D> + 'static,
 {
     let v = onto_tape::<_, _, _, T, _>(v);
-    let out = attend_erased(realized::<Dyn4, _, _, _, _>(scores)?, realized(v)?, opts)?;
+    let scores = realized::<Dyn4, _, _, _, _>(scores)?;
+    let out = (kernels::<E, D, T>()?.attend)(scores, realized(v)?, opts)?;
     realize_output(out)
 }
+
+/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+struct CoreKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    #[allow(clippy::type_complexity)]
+    attend: fn(
+        Tensor<Dyn4, E, D, T>,
+        Tensor<Dyn4, E, D, T>,
+        &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn4, Dyn4, E, D, T>, AttnError>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> CoreKernels<E, D, T> {
+    const COMPILED: Self = CoreKernels {
+        attend: attend_erased::<E, D, T>,
+    };
+}
+
+kernel_tables!(CoreKernels);
 
 /// [`try_attend`] on run-time shapes: compiled once per tape type, whatever the models' sizes.
 pub(crate) fn attend_erased<E, D, T>(
@@ -54,7 +73,7 @@ pub(crate) fn attend_erased<E, D, T>(
 where
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     let shape = *scores.shape();
     let (b, h, sq, sk) = shape;
@@ -114,7 +133,7 @@ where
     W: Shape<Concrete = W0::Concrete>,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     Ok(AttnOutput {
         context: realized(out.context)?,

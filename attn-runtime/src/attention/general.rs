@@ -78,9 +78,9 @@ impl<const Q: usize, const K: usize, E: Dtype, D: Device<E>> GeneralAttention<Q,
         B: Dim,
         Sq: Dim,
         Sk: Dim,
-        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-        Tk: Tape<E, D>,
-        Tv: Tape<E, D>,
+        T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D> + 'static,
+        Tv: Tape<E, D> + 'static,
     {
         let projected = self.query_proj.try_forward_3d(query)?;
         dot_attention(projected, keys, values, opts)
@@ -101,9 +101,9 @@ impl<const Q: usize, const K: usize, E: Dtype, D: Device<E>> GeneralAttention<Q,
     where
         B: Dim,
         Sk: Dim,
-        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-        Tk: Tape<E, D>,
-        Tv: Tape<E, D>,
+        T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D> + 'static,
+        Tv: Tape<E, D> + 'static,
     {
         let b = query.shape().0;
         let query = query.try_reshape_like(&(b, Const::<1>, Const::<Q>)).dev()?;
@@ -135,9 +135,9 @@ where
     Sk: Dim,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-    Tk: Tape<E, D>,
-    Tv: Tape<E, D>,
+    T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+    Tk: Tape<E, D> + 'static,
+    Tv: Tape<E, D> + 'static,
 {
     let (b, sq, _) = *query.shape();
     let sk = keys.shape().1;

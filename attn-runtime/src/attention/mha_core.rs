@@ -29,7 +29,51 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
     /// # Shapes
     /// `query: [B, Sq, M]`, `key`, `value: [B, Sk, ·]` → context `[B, Sq, M]`, weights
     /// `[B, H, Sq, Sk]`.
-    pub(crate) fn try_attend<T: Tape<E, D>>(
+    pub(crate) fn try_attend<T: Tape<E, D> + 'static>(
+        &self,
+        query: Tensor<Dyn3, E, D, T>,
+        key: Tensor<Dyn3, E, D, T>,
+        value: Tensor<Dyn3, E, D, T>,
+        opts: &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError> {
+        (kernels::<E, D, T>()?.attend)(self, query, key, value, opts)
+    }
+
+    /// `[B, Sq, M] → [B, H, Sq, M/H]`.
+    pub(crate) fn try_project_query<T: Tape<E, D> + 'static>(
+        &self,
+        query: Tensor<Dyn3, E, D, T>,
+    ) -> Result<Tensor<Dyn4, E, D, T>, AttnError> {
+        (kernels::<E, D, T>()?.project_query)(self, query)
+    }
+
+    /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, H, Sk, M/H]` each.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn try_project_key_value<T: Tape<E, D> + 'static>(
+        &self,
+        key: Tensor<Dyn3, E, D, T>,
+        value: Tensor<Dyn3, E, D, T>,
+    ) -> Result<(Tensor<Dyn4, E, D, T>, Tensor<Dyn4, E, D, T>), AttnError> {
+        (kernels::<E, D, T>()?.project_key_value)(self, key, value)
+    }
+
+    /// Attention over projected heads, merged and projected back: `→ [B, Sq, M]`.
+    pub(crate) fn try_attend_heads<T: Tape<E, D> + 'static>(
+        &self,
+        q: Tensor<Dyn4, E, D, T>,
+        k: Tensor<Dyn4, E, D, T>,
+        v: Tensor<Dyn4, E, D, T>,
+        opts: &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError> {
+        (kernels::<E, D, T>()?.attend_heads)(self, q, k, v, opts)
+    }
+
+    /// Projects, splits into heads, attends, merges and projects back.
+    ///
+    /// # Shapes
+    /// `query: [B, Sq, M]`, `key`, `value: [B, Sk, ·]` → context `[B, Sq, M]`, weights
+    /// `[B, H, Sq, Sk]`.
+    fn attend_impl<T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<Dyn3, E, D, T>,
         key: Tensor<Dyn3, E, D, T>,
@@ -55,7 +99,7 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
     }
 
     /// `[B, Sq, M] → [B, H, Sq, M/H]`.
-    pub(crate) fn try_project_query<T: Tape<E, D>>(
+    fn project_query_impl<T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<Dyn3, E, D, T>,
     ) -> Result<Tensor<Dyn4, E, D, T>, AttnError> {
@@ -64,7 +108,7 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
 
     /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, H, Sk, M/H]` each.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn try_project_key_value<T: Tape<E, D>>(
+    fn project_key_value_impl<T: Tape<E, D> + 'static>(
         &self,
         key: Tensor<Dyn3, E, D, T>,
         value: Tensor<Dyn3, E, D, T>,
@@ -77,7 +121,7 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
 
     /// Attention over projected heads (rotary applied here when `opts.rotary`), the heads
     /// merged and the output projection: `→ [B, Sq, M]`.
-    pub(crate) fn try_attend_heads<T: Tape<E, D>>(
+    fn attend_heads_impl<T: Tape<E, D> + 'static>(
         &self,
         q: Tensor<Dyn4, E, D, T>,
         k: Tensor<Dyn4, E, D, T>,
@@ -104,8 +148,45 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
     }
 }
 
+/// [`DynMha`]'s kernels, compiled once in attn-runtime (see `kernel_tables!`).
+#[allow(clippy::type_complexity)]
+struct MhaKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    attend: fn(
+        &DynMha<E, D>,
+        Tensor<Dyn3, E, D, T>,
+        Tensor<Dyn3, E, D, T>,
+        Tensor<Dyn3, E, D, T>,
+        &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError>,
+    project_query:
+        fn(&DynMha<E, D>, Tensor<Dyn3, E, D, T>) -> Result<Tensor<Dyn4, E, D, T>, AttnError>,
+    project_key_value: fn(
+        &DynMha<E, D>,
+        Tensor<Dyn3, E, D, T>,
+        Tensor<Dyn3, E, D, T>,
+    ) -> Result<(Tensor<Dyn4, E, D, T>, Tensor<Dyn4, E, D, T>), AttnError>,
+    attend_heads: fn(
+        &DynMha<E, D>,
+        Tensor<Dyn4, E, D, T>,
+        Tensor<Dyn4, E, D, T>,
+        Tensor<Dyn4, E, D, T>,
+        &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> MhaKernels<E, D, T> {
+    const COMPILED: Self = MhaKernels {
+        attend: DynMha::<E, D>::attend_impl::<T>,
+        project_query: DynMha::<E, D>::project_query_impl::<T>,
+        project_key_value: DynMha::<E, D>::project_key_value_impl::<T>,
+        attend_heads: DynMha::<E, D>::attend_heads_impl::<T>,
+    };
+}
+
+kernel_tables!(MhaKernels);
+
 /// `[B, S, M] -> [B, H, S, M / H]`.
-fn split_heads<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn split_heads<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
     heads: usize,
 ) -> Result<Tensor<Dyn4, E, D, T>, AttnError> {

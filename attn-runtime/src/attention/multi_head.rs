@@ -175,9 +175,9 @@ where
         B: Dim,
         Sq: Dim,
         Sk: Dim,
-        Tq: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-        Tk: Tape<E, D>,
-        Tv: Tape<E, D>,
+        Tq: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D> + 'static,
+        Tv: Tape<E, D> + 'static,
     {
         let b = query.shape().0;
         let sk = key.shape().1;
@@ -220,7 +220,7 @@ where
 
     /// The query projection split into heads: `[B, Sq, M] → [B, H, Sq, M/H]`.
     #[allow(clippy::type_complexity)]
-    pub fn try_project_query<B: Dim, Sq: Dim, T: Tape<E, D>>(
+    pub fn try_project_query<B: Dim, Sq: Dim, T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<(B, Sq, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, Const<H>, Sq, usize), E, D, T>, AttnError> {
@@ -245,9 +245,9 @@ where
         AttnError,
     >
     where
-        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-        Tk: Tape<E, D>,
-        Tv: Tape<E, D>,
+        T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D> + 'static,
+        Tv: Tape<E, D> + 'static,
     {
         let key = onto_tape::<_, _, _, T, _>(key);
         let value = onto_tape::<_, _, _, T, _>(value);
@@ -269,9 +269,9 @@ where
         opts: &AttentionOptions,
     ) -> Result<MhaOutput<B, Sq, Sk, M, H, E, D, T>, AttnError>
     where
-        T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-        Tk: Tape<E, D>,
-        Tv: Tape<E, D>,
+        T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+        Tk: Tape<E, D> + 'static,
+        Tv: Tape<E, D> + 'static,
     {
         let k = onto_tape::<_, _, _, T, _>(k);
         let v = onto_tape::<_, _, _, T, _>(v);
@@ -297,7 +297,7 @@ where
     where
         B: Dim,
         S: Dim,
-        T: Tape<E, D>,
+        T: Tape<E, D> + 'static,
         Self: SelfAttendable<B, S, T, M, H, E, D>,
     {
         <Self as SelfAttendable<B, S, T, M, H, E, D>>::self_attend(self, x, opts)
@@ -321,7 +321,7 @@ impl<B, S, T, const M: usize, const H: usize, E, D, const BIAS: bool>
 where
     B: Dim,
     S: Dim,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
     E: Dtype,
     D: Device<E>,
 {
@@ -362,9 +362,9 @@ where
     B: Dim,
     Sq: Dim,
     Sk: Dim,
-    Tq: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-    Tk: Tape<E, D>,
-    Tv: Tape<E, D>,
+    Tq: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+    Tk: Tape<E, D> + 'static,
+    Tv: Tape<E, D> + 'static,
 {
     type Output = Tensor<(B, Sq, Const<M>), E, D, Tq>;
     type Error = AttnError;
@@ -390,7 +390,7 @@ where
     D: Device<E>,
     B: Dim,
     S: Dim,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     type Output = Tensor<(B, S, Const<M>), E, D, T>;
     type Error = AttnError;
@@ -418,7 +418,7 @@ pub(crate) fn onto_tape<
     S: Shape,
     E: Dtype,
     D: Storage<E>,
-    T: Tape<E, D> + Merge<T2>,
+    T: Tape<E, D> + 'static + Merge<T2>,
     T2: Tape<E, D>,
 >(
     x: Tensor<S, E, D, T2>,

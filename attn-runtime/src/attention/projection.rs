@@ -99,7 +99,7 @@ impl<const I: usize, const O: usize, E: Dtype, D: Device<E>, const BIAS: bool>
 {
     /// Projects `[N, I] -> [N, O]`: for `f32` on the `Cpu` as one fused op (product and bias in
     /// one pass), elsewhere as dfdx's matmul plus a broadcast add.
-    pub fn try_forward_2d<N: Dim, T: Tape<E, D>>(
+    pub fn try_forward_2d<N: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(N, Const<I>), E, D, T>,
     ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {
@@ -109,20 +109,20 @@ impl<const I: usize, const O: usize, E: Dtype, D: Device<E>, const BIAS: bool>
     /// [`Self::try_forward_2d`] as dfdx's matmul plus a broadcast add on every device: the
     /// reference the fused op is tested against.
     #[cfg(test)]
-    pub(crate) fn try_forward_2d_composite<N: Dim, T: Tape<E, D>>(
+    pub(crate) fn try_forward_2d_composite<N: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(N, Const<I>), E, D, T>,
     ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {
         self.try_project(x, false)
     }
 
-    fn try_project<N: Dim, T: Tape<E, D>>(
+    fn try_project<N: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(N, Const<I>), E, D, T>,
         fused: bool,
     ) -> Result<Tensor<(N, Const<O>), E, D, T>, AttnError> {
         let linear = self.erased()?;
-        realized(project(
+        realized((kernels::<E, D, T>()?.project)(
             realized::<Dyn2, _, _, _, _>(x)?,
             &linear.weight,
             linear.bias.as_ref(),
@@ -141,7 +141,7 @@ impl<const I: usize, const O: usize, E: Dtype, D: Device<E>, const BIAS: bool>
     }
 
     /// Projects `[B, S, I] -> [B, S, O]`.
-    pub fn try_forward_3d<B: Dim, S: Dim, T: Tape<E, D>>(
+    pub fn try_forward_3d<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<I>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<O>), E, D, T>, AttnError> {
@@ -163,24 +163,52 @@ pub(crate) struct DynLinear<E: Dtype, D: Storage<E>> {
 
 impl<E: Dtype, D: Device<E>> DynLinear<E, D> {
     /// `[B, S, I] -> [B, S, O]`, fused on the `Cpu` for `f32`.
-    pub(crate) fn try_forward_3d<T: Tape<E, D>>(
+    pub(crate) fn try_forward_3d<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
-        project_3d(x, &self.weight, self.bias.as_ref(), is_cpu_f32::<E, D>())
+        (kernels::<E, D, T>()?.project_3d)(
+            x,
+            &self.weight,
+            self.bias.as_ref(),
+            is_cpu_f32::<E, D>(),
+        )
     }
 
     /// `[B, S, I] -> [B, S, O]` as dfdx's matmul plus a broadcast add on every device.
-    pub(crate) fn try_forward_3d_composite<T: Tape<E, D>>(
+    pub(crate) fn try_forward_3d_composite<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
-        project_3d(x, &self.weight, self.bias.as_ref(), false)
+        (kernels::<E, D, T>()?.project_3d)(x, &self.weight, self.bias.as_ref(), false)
     }
 }
 
+/// A projection with its weight `[O, I]` and optional bias `[O]` on run-time shapes, fused or not.
+type ProjectFn<S, E, D, T> = fn(
+    Tensor<S, E, D, T>,
+    &Tensor<Dyn2, E, D>,
+    Option<&Tensor<(usize,), E, D>>,
+    bool,
+) -> Result<Tensor<S, E, D, T>, AttnError>;
+
+/// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
+struct ProjectionKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    project: ProjectFn<Dyn2, E, D, T>,
+    project_3d: ProjectFn<Dyn3, E, D, T>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> ProjectionKernels<E, D, T> {
+    const COMPILED: Self = ProjectionKernels {
+        project: project::<E, D, T>,
+        project_3d: project_3d::<E, D, T>,
+    };
+}
+
+kernel_tables!(ProjectionKernels);
+
 /// `[B, S, I] -> [B, S, O]` on run-time shapes, as one `[B·S, I]` product.
-fn project_3d<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn project_3d<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
     weight: &Tensor<Dyn2, E, D>,
     bias: Option<&Tensor<(usize,), E, D>>,
@@ -196,7 +224,7 @@ fn project_3d<E: Dtype, D: Device<E>, T: Tape<E, D>>(
 /// `x · Wᵀ + b` on run-time shapes (`x: [N, I]`, `weight: [O, I]`, `bias: [O]` → `[N, O]`):
 /// compiled once per tape type, whatever the layers' sizes. `fused` takes the one-pass CPU op
 /// (`f32` on the `Cpu` only), else dfdx's matmul plus a broadcast add.
-fn project<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn project<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn2, E, D, T>,
     weight: &Tensor<Dyn2, E, D>,
     bias: Option<&Tensor<(usize,), E, D>>,

@@ -50,15 +50,32 @@ fn tables(positions: std::ops::Range<usize>, d: usize, base: f64) -> (Vec<f64>, 
 ///
 /// # Errors
 /// [`AttnError::InvalidHyperParameter`] when the head dim is odd.
-pub fn try_apply_rotary<B: Dim, H: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub fn try_apply_rotary<B: Dim, H: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<(B, H, S, usize), E, D, T>,
     rotary: &Rotary,
 ) -> Result<Tensor<(B, H, S, usize), E, D, T>, AttnError> {
-    realized(rotary_erased(realized::<Dyn4, _, _, _, _>(x)?, rotary)?)
+    realized((kernels::<E, D, T>()?.rotary)(
+        realized::<Dyn4, _, _, _, _>(x)?,
+        rotary,
+    )?)
 }
 
+/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+struct RotaryKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    #[allow(clippy::type_complexity)]
+    rotary: fn(Tensor<Dyn4, E, D, T>, &Rotary) -> Result<Tensor<Dyn4, E, D, T>, AttnError>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> RotaryKernels<E, D, T> {
+    const COMPILED: Self = RotaryKernels {
+        rotary: rotary_erased::<E, D, T>,
+    };
+}
+
+kernel_tables!(RotaryKernels);
+
 /// [`try_apply_rotary`] on run-time shapes: compiled once per tape type.
-pub(crate) fn rotary_erased<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub(crate) fn rotary_erased<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn4, E, D, T>,
     rotary: &Rotary,
 ) -> Result<Tensor<Dyn4, E, D, T>, AttnError> {

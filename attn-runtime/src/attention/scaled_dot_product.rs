@@ -61,9 +61,9 @@ where
     Dv: Dim,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-    Tk: Tape<E, D>,
-    Tv: Tape<E, D>,
+    T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+    Tk: Tape<E, D> + 'static,
+    Tv: Tape<E, D> + 'static,
 {
     let (qs, ks, vs) = (*q.shape(), *k.shape(), *v.shape());
     expect_dim("attention.key.batch", qs.0.size(), ks.0.size())?;
@@ -76,7 +76,7 @@ where
     // without one (dfdx's idiom of threading one tape through the query).
     let k = onto_tape::<_, _, _, T, _>(k);
     let v = onto_tape::<_, _, _, T, _>(v);
-    let out = sdpa_erased(
+    let out = (kernels::<E, D, T>()?.sdpa)(
         realized::<Dyn4, _, _, _, _>(q)?,
         realized(k)?,
         realized(v)?,
@@ -84,6 +84,25 @@ where
     )?;
     realize_output(out)
 }
+
+/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+struct SdpaKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    #[allow(clippy::type_complexity)]
+    sdpa: fn(
+        Tensor<Dyn4, E, D, T>,
+        Tensor<Dyn4, E, D, T>,
+        Tensor<Dyn4, E, D, T>,
+        &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn4, Dyn4, E, D, T>, AttnError>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> SdpaKernels<E, D, T> {
+    const COMPILED: Self = SdpaKernels {
+        sdpa: sdpa_erased::<E, D, T>,
+    };
+}
+
+kernel_tables!(SdpaKernels);
 
 /// [`try_scaled_dot_product_attention`] on run-time shapes, its sizes checked: compiled once per
 /// tape type, whatever the models' sizes.
@@ -96,7 +115,7 @@ pub(crate) fn sdpa_erased<E, D, T>(
 where
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     let (head_dim, value_dim) = (q.shape().3, v.shape().3);
     if use_fused::<E, D>(opts, head_dim, value_dim)? {
@@ -169,9 +188,9 @@ where
     Dv: Dim,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D> + Merge<Tk> + Merge<Tv>,
-    Tk: Tape<E, D>,
-    Tv: Tape<E, D>,
+    T: Tape<E, D> + 'static + Merge<Tk> + Merge<Tv>,
+    Tk: Tape<E, D> + 'static,
+    Tv: Tape<E, D> + 'static,
 {
     let opts = opts.clone().scale(Scale::Unscaled);
     try_scaled_dot_product_attention(q, k, v, &opts)

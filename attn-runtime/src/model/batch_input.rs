@@ -22,7 +22,7 @@ fn wrong_inputs(meta: &ModelMeta, got: &str) -> AttnError {
 ///
 /// # Errors
 /// [`AttnError::InvalidInput`] for an image batch or ids not padded to `L`.
-pub fn token_input<const L: usize, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub fn token_input<const L: usize, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     batch: &Batch,
     dev: &D,
     meta: &ModelMeta,
@@ -62,7 +62,7 @@ pub fn image_input<
     const IW: usize,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 >(
     batch: &Batch,
     dev: &D,
@@ -103,7 +103,13 @@ pub fn image_input<
 /// [`AttnError::InvalidInput`] for an image batch, sources not padded to `SL`, or a target
 /// count other than `B · TL`.
 #[allow(clippy::type_complexity)]
-pub fn seq2seq_input<const SL: usize, const TL: usize, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+pub fn seq2seq_input<
+    const SL: usize,
+    const TL: usize,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D> + 'static,
+>(
     batch: &Batch,
     dev: &D,
     meta: &ModelMeta,

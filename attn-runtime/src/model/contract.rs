@@ -50,7 +50,7 @@ pub struct BatchInput<I> {
 /// attention maps; burn's `Module` + `TrainStep`.
 pub trait AttnModel<E: Dtype, D: Device<E>>: TensorCollection<E, D> {
     /// The typed input of a batch of `B` examples whose values carry the tape `T`.
-    type Input<B: Dim, T: Tape<E, D>>;
+    type Input<B: Dim, T: Tape<E, D> + 'static>;
     /// The shape of the logits for a batch of `B` examples; the classes are the last axis.
     type Logits<B: Dim>: Shape;
 
@@ -63,7 +63,7 @@ pub trait AttnModel<E: Dtype, D: Device<E>>: TensorCollection<E, D> {
     /// # Errors
     /// Inputs the types could not rule out (token ids outside the vocabulary, lengths that do
     /// not fit), and device errors.
-    fn try_forward_with<B: Dim, T: Tape<E, D>>(
+    fn try_forward_with<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         input: Self::Input<B, T>,
         opts: &ForwardOptions,
@@ -75,7 +75,7 @@ pub trait AttnModel<E: Dtype, D: Device<E>>: TensorCollection<E, D> {
     /// # Errors
     /// [`AttnError::InvalidInput`] when the batch does not fit the model (images for a token
     /// model, sequences of another length, a target count that does not fit).
-    fn try_input<T: Tape<E, D>>(
+    fn try_input<T: Tape<E, D> + 'static>(
         &self,
         batch: &Batch,
         tape: T,
@@ -87,7 +87,7 @@ pub trait AttnModel<E: Dtype, D: Device<E>>: TensorCollection<E, D> {
     ///
     /// # Errors
     /// As [`try_input`](Self::try_input) and [`try_forward_with`](Self::try_forward_with).
-    fn try_forward_batch<T: Tape<E, D>>(
+    fn try_forward_batch<T: Tape<E, D> + 'static>(
         &self,
         batch: &Batch,
         opts: &ForwardOptions,
@@ -109,7 +109,7 @@ pub trait AttnModel<E: Dtype, D: Device<E>>: TensorCollection<E, D> {
     ///
     /// # Errors
     /// As [`try_forward_with`](Self::try_forward_with).
-    fn try_forward_t<B: Dim, T: Tape<E, D>>(
+    fn try_forward_t<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         input: Self::Input<B, T>,
         mode: Mode,
@@ -131,7 +131,7 @@ pub struct BatchOutput<E: Dtype, D: Storage<E>, T> {
 }
 
 /// Logits of any shape as `[rows, classes]`, the classes being the last axis.
-fn try_rows<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn try_rows<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     logits: Tensor<S, E, D, T>,
 ) -> Result<Tensor<(usize, usize), E, D, T>, AttnError> {
     let dims = logits.shape().concrete();
@@ -211,7 +211,7 @@ macro_rules! impl_attn_model {
                 /// # Errors
                 /// [`AttnError::InvalidInput`] for ids outside the vocabularies or lengths that
                 /// do not fit.
-                fn try_forward_with<B: Dim, T: Tape<E, D>>(
+                fn try_forward_with<B: Dim, T: Tape<E, D> + 'static>(
                     &self,
                     input: $crate::model::Seq2SeqInput<B, SL, TL, D, T>,
                     opts: &$crate::model::ForwardOptions,
@@ -221,7 +221,7 @@ macro_rules! impl_attn_model {
                     self.try_decode(input.src, targets.as_deref(), opts)
                 }
 
-                fn try_input<T: Tape<E, D>>(
+                fn try_input<T: Tape<E, D> + 'static>(
                     &self,
                     batch: &$crate::model::Batch,
                     tape: T,
@@ -246,11 +246,11 @@ macro_rules! impl_attn_model {
         where
             $($w)*
         {
-            type Input<B: Dim, T: Tape<E, D>> = $input;
+            type Input<B: Dim, T: Tape<E, D> + 'static> = $input;
             $($body)*
         }
 
-        impl<$($g)*, B: Dim, T: Tape<E, D>> Module<$input> for $model
+        impl<$($g)*, B: Dim, T: Tape<E, D> + 'static> Module<$input> for $model
         where
             E: Dtype,
             D: Device<E>,
@@ -270,7 +270,7 @@ macro_rules! impl_attn_model {
             }
         }
 
-        impl<$($g)*, B: Dim, T: Tape<E, D>> ModuleMut<$input> for $model
+        impl<$($g)*, B: Dim, T: Tape<E, D> + 'static> ModuleMut<$input> for $model
         where
             E: Dtype,
             D: Device<E>,

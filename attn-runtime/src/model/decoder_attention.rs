@@ -20,7 +20,7 @@ pub trait DecoderAttention<const H: usize, const O: usize, E: Dtype, D: Device<E
     /// # Shapes
     /// query `[B, H]`, states `[B, S, O]` → context `[B, O]`, weights `[B, S]`.
     #[allow(clippy::type_complexity)]
-    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<(B, Const<H>), E, D, T>,
         states: &Tensor<(B, S, Const<O>), E, D>,
@@ -33,7 +33,7 @@ impl<const H: usize, const O: usize, const A: usize, E: Dtype, D: Device<E>>
 {
     const BEFORE_STEP: bool = true;
 
-    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<(B, Const<H>), E, D, T>,
         states: &Tensor<(B, S, Const<O>), E, D>,
@@ -48,7 +48,7 @@ impl<const H: usize, const O: usize, E: Dtype, D: Device<E>> DecoderAttention<H,
 {
     const BEFORE_STEP: bool = false;
 
-    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<(B, Const<H>), E, D, T>,
         states: &Tensor<(B, S, Const<O>), E, D>,
@@ -67,7 +67,7 @@ impl ZeroSizedModule for DotScoring {}
 impl<const H: usize, E: Dtype, D: Device<E>> DecoderAttention<H, H, E, D> for DotScoring {
     const BEFORE_STEP: bool = false;
 
-    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<(B, Const<H>), E, D, T>,
         states: &Tensor<(B, S, Const<H>), E, D>,

@@ -13,13 +13,13 @@ use rand_distr::uniform::SampleUniform;
 use super::{BuiltInScores, HeadScoring, LayerAttention};
 use crate::attention::{AttentionOptions, MultiHeadAttention};
 use crate::cpu_op::{realized, Dyn3};
-use crate::error::{AttnError, DeviceResultExt};
+use crate::error::AttnError;
 
 /// Maps `[B, S, M]` to `[B, S, M]` with attention, recording each layer's weights when asked.
 pub trait SequenceEncoder<const M: usize, E: Dtype, D: Device<E>> {
     /// Encodes `x`; when `opts.need_weights`, pushes one [`LayerAttention`] per attention layer,
     /// named `{path}.{layer}`.
-    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
@@ -71,7 +71,7 @@ where
 impl<const M: usize, E: Dtype, D: Device<E>, Sc: HeadScoring> SequenceEncoder<M, E, D>
     for SingleHeadEncoder<M, E, D, Sc>
 {
-    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
@@ -121,7 +121,7 @@ where
 
 impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<M, H, E, D> {
     /// The layer on run-time shapes `[B, S, M]` (compiled once per tape type).
-    fn try_layer_dyn<T: Tape<E, D>>(
+    fn try_layer_dyn<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
         opts: &AttentionOptions,
@@ -139,8 +139,8 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<
             weights.push(LayerAttention::capture(path, w)?);
         }
         let p = opts.effective_dropout();
-        let y = crate::elementwise::try_dropout(out.context, p)?;
-        self.norm.try_norm_dyn(y.try_add(x).dev()?)
+        self.norm
+            .try_norm_dyn(crate::transformer::residual(out.context, &x, p)?)
     }
 }
 
@@ -178,7 +178,7 @@ where
 impl<const M: usize, const H: usize, const N: usize, E: Dtype, D: Device<E>>
     SequenceEncoder<M, E, D> for SelfAttentionEncoder<M, H, N, E, D>
 {
-    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
@@ -204,7 +204,7 @@ where
     D: Device<E>,
     Ffn: FeedForwardNet<M, E, D>,
 {
-    fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_encode<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,

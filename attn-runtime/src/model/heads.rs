@@ -14,7 +14,7 @@ pub trait TaskHead<const L: usize, const M: usize, E: Dtype, D: Device<E>> {
     type Logits<B: Dim>: Shape;
 
     /// Applies the head; `lengths` are the unpadded lengths when the batch is padded.
-    fn try_head<B: Dim, T: Tape<E, D>>(
+    fn try_head<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, Const<L>, Const<M>), E, D, T>,
         lengths: Option<&[usize]>,
@@ -86,7 +86,7 @@ impl<const L: usize, const M: usize, const C: usize, E: Dtype, D: Device<E>> Tas
 {
     type Logits<B: Dim> = (B, Const<C>);
 
-    fn try_head<B: Dim, T: Tape<E, D>>(
+    fn try_head<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, Const<L>, Const<M>), E, D, T>,
         lengths: Option<&[usize]>,
@@ -100,7 +100,7 @@ impl<const L: usize, const M: usize, const G: usize, E: Dtype, D: Device<E>> Tas
 {
     type Logits<B: Dim> = (B, Const<L>, Const<G>);
 
-    fn try_head<B: Dim, T: Tape<E, D>>(
+    fn try_head<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, Const<L>, Const<M>), E, D, T>,
         _lengths: Option<&[usize]>,
@@ -114,7 +114,7 @@ impl<const L: usize, const M: usize, const C: usize, E: Dtype, D: Device<E>> Tas
 {
     type Logits<B: Dim> = (B, Const<C>);
 
-    fn try_head<B: Dim, T: Tape<E, D>>(
+    fn try_head<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, Const<L>, Const<M>), E, D, T>,
         _lengths: Option<&[usize]>,

@@ -177,7 +177,7 @@ impl_attn_model! {
         ///
         /// # Shapes
         /// `[B, CH, IH, IW]` → logits; attention `[B, H, NP, NP]` per layer when requested.
-        fn try_forward_with<B: Dim, T: Tape<E, D>>(
+        fn try_forward_with<B: Dim, T: Tape<E, D> + 'static>(
             &self,
             images: Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>,
             opts: &ForwardOptions,
@@ -204,7 +204,7 @@ impl_attn_model! {
             Ok(ModelOutput::new(logits, attention))
         }
 
-        fn try_input<T: Tape<E, D>>(
+        fn try_input<T: Tape<E, D> + 'static>(
             &self,
             batch: &Batch,
             tape: T,

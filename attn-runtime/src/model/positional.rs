@@ -13,7 +13,7 @@ pub trait PositionalEncoding<const M: usize, E: Dtype, D: Device<E>> {
     ///
     /// # Shapes
     /// `[B, S, M] -> [B, S, M]`
-    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError>;
@@ -42,11 +42,17 @@ pub fn sinusoid_table(positions: usize, width: usize) -> Vec<f64> {
 }
 
 impl<const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D> for SinusoidalPositions {
-    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
-        realized(add_sinusoids(realized::<Dyn3, _, _, _, _>(x)?)?)
+        realized((kernels::<E, D, T>()?.sinusoids)(realized::<
+            Dyn3,
+            _,
+            _,
+            _,
+            _,
+        >(x)?)?)
     }
 }
 
@@ -57,7 +63,7 @@ pub struct NoPositions;
 impl ZeroSizedModule for NoPositions {}
 
 impl<const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D> for NoPositions {
-    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
@@ -107,7 +113,7 @@ where
 impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D>
     for LearnedPositions<L, M, E, D>
 {
-    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
@@ -122,12 +128,32 @@ impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<
             });
         }
         let weight = realized::<Dyn2, _, _, _, _>(self.weight.clone())?;
-        realized(add_rows(realized::<Dyn3, _, _, _, _>(x)?, &weight)?)
+        realized((kernels::<E, D, T>()?.rows)(
+            realized::<Dyn3, _, _, _, _>(x)?,
+            &weight,
+        )?)
     }
 }
 
+/// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
+struct PositionKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    sinusoids: fn(Tensor<Dyn3, E, D, T>) -> Result<Tensor<Dyn3, E, D, T>, AttnError>,
+    #[allow(clippy::type_complexity)]
+    rows:
+        fn(Tensor<Dyn3, E, D, T>, &Tensor<Dyn2, E, D>) -> Result<Tensor<Dyn3, E, D, T>, AttnError>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> PositionKernels<E, D, T> {
+    const COMPILED: Self = PositionKernels {
+        sinusoids: add_sinusoids::<E, D, T>,
+        rows: add_rows::<E, D, T>,
+    };
+}
+
+kernel_tables!(PositionKernels);
+
 /// `x + table[p]` at every position `p` of `x: [B, S, M]`, the sinusoids computed for `S`.
-fn add_sinusoids<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn add_sinusoids<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
 ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
     let (_, s, m) = *x.shape();
@@ -141,7 +167,7 @@ fn add_sinusoids<E: Dtype, D: Device<E>, T: Tape<E, D>>(
 
 /// `x + weight[p]` at every position `p` of `x: [B, S, M]` (`weight: [L, M]`, `L ≥ S`), recorded
 /// into `weight`'s gradient.
-fn add_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn add_rows<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
     weight: &Tensor<Dyn2, E, D>,
 ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
@@ -151,7 +177,7 @@ fn add_rows<E: Dtype, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// `x + table`, the `[S, M]` table broadcast over the batch.
-fn add_table<E: Dtype, D: Device<E>, T: Tape<E, D>, Tt: Tape<E, D>>(
+fn add_table<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static, Tt: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
     table: Tensor<Dyn2, E, D, Tt>,
 ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>

@@ -56,7 +56,7 @@ where
 impl<const O: usize, E: Dtype, D: Device<E>> AttentionPool<O, E, D> {
     /// Pools `states` (see the type's docs); the mask is `[B, 1, S]`.
     #[allow(clippy::type_complexity)]
-    pub fn try_pool<B: Dim, S: Dim, T: Tape<E, D>>(
+    pub fn try_pool<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         states: Tensor<(B, S, Const<O>), E, D, T>,
         opts: &AttentionOptions,
@@ -199,7 +199,7 @@ impl_attn_model! {
         ///
         /// # Errors
         /// [`AttnError::InvalidInput`] for ids outside the vocabulary or lengths that do not fit.
-        fn try_forward_with<B: Dim, T: Tape<E, D>>(
+        fn try_forward_with<B: Dim, T: Tape<E, D> + 'static>(
             &self,
             ids: Tensor<(B, Const<LEN>), usize, D, T>,
             opts: &ForwardOptions,
@@ -223,7 +223,7 @@ impl_attn_model! {
             Ok(ModelOutput::new(logits, attention))
         }
 
-        fn try_input<T: Tape<E, D>>(
+        fn try_input<T: Tape<E, D> + 'static>(
             &self,
             batch: &Batch,
             tape: T,

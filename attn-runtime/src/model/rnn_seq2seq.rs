@@ -154,7 +154,7 @@ fn concat_features<
     const OUT: usize,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 >(
     a: Tensor<(B, Const<A>), E, D, T>,
     c: &Tensor<(B, Const<C>), E, D>,
@@ -210,7 +210,7 @@ where
     /// [`AttnError::InvalidInput`] for ids outside the vocabularies, lengths that do not fit, or
     /// targets of the wrong count.
     #[allow(clippy::type_complexity)]
-    fn try_decode<B: Dim, T: Tape<E, D>>(
+    fn try_decode<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
         targets: Option<&[usize]>,
@@ -314,7 +314,7 @@ where
     }
 
     #[allow(clippy::type_complexity)]
-    fn try_attend<B: Dim, T: Tape<E, D>>(
+    fn try_attend<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         tape: &mut TapeHolder<T>,
         query: &Tensor<(B, Const<H>), E, D>,

@@ -32,7 +32,7 @@ use crate::error::{AttnError, DeviceResultExt};
 /// impl ScoreFn for DotOverWidth {
 ///     const NAME: &'static str = "DotOverWidth";
 ///
-///     fn try_score<B: Dim, Sq: Dim, Sk: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+///     fn try_score<B: Dim, Sq: Dim, Sk: Dim, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
 ///         q: Tensor<(B, Sq, usize), E, D, T>,
 ///         k: Tensor<(B, Sk, usize), E, D, T>,
 ///     ) -> Result<Tensor<(B, Sq, Sk), E, D, T>, AttnError> {
@@ -66,7 +66,7 @@ pub trait ScoreFn: Clone + Copy + std::fmt::Debug + Default + 'static {
 
     /// The raw scores of every query against every key.
     #[allow(clippy::type_complexity)]
-    fn try_score<B: Dim, Sq: Dim, Sk: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn try_score<B: Dim, Sq: Dim, Sk: Dim, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         q: Tensor<(B, Sq, usize), E, D, T>,
         k: Tensor<(B, Sk, usize), E, D, T>,
     ) -> Result<Tensor<(B, Sq, Sk), E, D, T>, AttnError>;
@@ -80,7 +80,14 @@ pub trait HeadScoring: Clone + Copy + std::fmt::Debug + Default + 'static {
     ///
     /// # Errors
     /// Masks that do not fit, and device errors.
-    fn try_attend_head<const M: usize, B: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn try_attend_head<
+        const M: usize,
+        B: Dim,
+        S: Dim,
+        E: Dtype,
+        D: Device<E>,
+        T: Tape<E, D> + 'static,
+    >(
         attention: &MultiHeadAttention<M, 1, M, M, E, D>,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
@@ -95,7 +102,14 @@ pub trait HeadScoring: Clone + Copy + std::fmt::Debug + Default + 'static {
 pub struct BuiltInScores;
 
 impl HeadScoring for BuiltInScores {
-    fn try_attend_head<const M: usize, B: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn try_attend_head<
+        const M: usize,
+        B: Dim,
+        S: Dim,
+        E: Dtype,
+        D: Device<E>,
+        T: Tape<E, D> + 'static,
+    >(
         attention: &MultiHeadAttention<M, 1, M, M, E, D>,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
@@ -116,7 +130,14 @@ impl HeadScoring for BuiltInScores {
 pub struct Scored<Sc>(PhantomData<Sc>);
 
 impl<Sc: ScoreFn> HeadScoring for Scored<Sc> {
-    fn try_attend_head<const M: usize, B: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn try_attend_head<
+        const M: usize,
+        B: Dim,
+        S: Dim,
+        E: Dtype,
+        D: Device<E>,
+        T: Tape<E, D> + 'static,
+    >(
         attention: &MultiHeadAttention<M, 1, M, M, E, D>,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,

@@ -38,7 +38,7 @@ where
     B: Dim,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
     Enc: SequenceEncoder<M, E, D>,
     Pos: PositionalEncoding<M, E, D>,
 {
@@ -77,16 +77,34 @@ pub(crate) fn try_mean_pool<
     const M: usize,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 >(
     x: Tensor<(B, S, Const<M>), E, D, T>,
     lengths: Option<&[usize]>,
 ) -> Result<Tensor<(B, Const<M>), E, D, T>, AttnError> {
-    realized(mean_pool_dyn(realized::<Dyn3, _, _, _, _>(x)?, lengths)?)
+    realized((kernels::<E, D, T>()?.mean_pool)(
+        realized::<Dyn3, _, _, _, _>(x)?,
+        lengths,
+    )?)
 }
 
+/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+struct PoolKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    #[allow(clippy::type_complexity)]
+    mean_pool:
+        fn(Tensor<Dyn3, E, D, T>, Option<&[usize]>) -> Result<Tensor<Dyn2, E, D, T>, AttnError>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> PoolKernels<E, D, T> {
+    const COMPILED: Self = PoolKernels {
+        mean_pool: mean_pool_dyn::<E, D, T>,
+    };
+}
+
+kernel_tables!(PoolKernels);
+
 /// [`try_mean_pool`] on run-time shapes.
-fn mean_pool_dyn<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn mean_pool_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
     lengths: Option<&[usize]>,
 ) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {

@@ -117,7 +117,7 @@ impl_attn_model! {
         ///
         /// # Errors
         /// [`AttnError::InvalidInput`] for ids outside the vocabulary or lengths that do not fit.
-        fn try_forward_with<B: Dim, T: Tape<E, D>>(
+        fn try_forward_with<B: Dim, T: Tape<E, D> + 'static>(
             &self,
             ids: Tensor<(B, Const<L>), usize, D, T>,
             opts: &ForwardOptions,
@@ -134,7 +134,7 @@ impl_attn_model! {
             Ok(ModelOutput::new(logits, attention))
         }
 
-        fn try_input<T: Tape<E, D>>(
+        fn try_input<T: Tape<E, D> + 'static>(
             &self,
             batch: &Batch,
             tape: T,

@@ -253,7 +253,7 @@ where
     /// [`AttnError::InvalidInput`] for ids outside the vocabularies, lengths that do not fit, or
     /// targets of the wrong count.
     #[allow(clippy::type_complexity)]
-    fn try_decode<B: Dim, T: Tape<E, D>>(
+    fn try_decode<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
         targets: Option<&[usize]>,
@@ -313,7 +313,7 @@ where
     }
 
     #[allow(clippy::type_complexity)]
-    fn try_encode<B: Dim, T: Tape<E, D>>(
+    fn try_encode<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
         opts: &AttentionOptions,

@@ -58,7 +58,7 @@ pub trait RecurrentCell: Clone + std::fmt::Debug + Default + 'static {
     /// One step. `gi` is the input projection `x·W_ihᵀ + b_ih` (plus `b_hh` when folded), and
     /// `gh` the hidden projection `h·W_hhᵀ` (plus `b_hh` when not folded), both `[B, GATES·H]`;
     /// the state is `[B, H]`.
-    fn step<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn step<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         tape: &mut TapeHolder<T>,
         gi: &Tensor<Dyn2, E, D>,
         gh: &Tensor<Dyn2, E, D>,
@@ -67,7 +67,7 @@ pub trait RecurrentCell: Clone + std::fmt::Debug + Default + 'static {
 }
 
 /// Gate `k` of a `[B, GATES·H]` projection, as `[B, H]`.
-fn gate<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn gate<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     tape: &mut TapeHolder<T>,
     x: &Tensor<Dyn2, E, D>,
     k: usize,
@@ -94,7 +94,7 @@ impl RecurrentCell for LstmCell {
     const FOLD_HIDDEN_BIAS: bool = true;
     const NAME: &'static str = "LSTM";
 
-    fn step<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn step<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         tape: &mut TapeHolder<T>,
         gi: &Tensor<Dyn2, E, D>,
         gh: &Tensor<Dyn2, E, D>,
@@ -132,7 +132,7 @@ impl RecurrentCell for GruCell {
     const FOLD_HIDDEN_BIAS: bool = false;
     const NAME: &'static str = "GRU";
 
-    fn step<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn step<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         tape: &mut TapeHolder<T>,
         gi: &Tensor<Dyn2, E, D>,
         gh: &Tensor<Dyn2, E, D>,

@@ -246,16 +246,14 @@ where
     /// # Errors
     /// [`AttnError::InvalidInput`] when lengths do not fit the batch (count, 0, or longer than S).
     #[allow(clippy::type_complexity)]
-    pub fn try_forward<B: Dim, S: Dim, T: Tape<E, D>>(
+    pub fn try_forward<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<I>), E, D, T>,
         lengths: Option<&[usize]>,
     ) -> Result<RnnOutput<B, S, O, H, E, D, T>, AttnError> {
-        let (output, h_n, c_n) = forward_dyn::<Cell, E, D, T>(
-            &self.erased()?,
-            realized::<Dyn3, _, _, _, _>(x)?,
-            lengths,
-        )?;
+        let forward = cell_kernels::<Cell, E, D, T>()?.0;
+        let (output, h_n, c_n) =
+            forward(&self.erased()?, realized::<Dyn3, _, _, _, _>(x)?, lengths)?;
         let typed = |states: Vec<Tensor<Dyn2, E, D>>| {
             states
                 .into_iter()
@@ -295,7 +293,7 @@ where
     ///
     /// # Shapes
     /// `x: [B, I]`, state `[B, H]` → state `[B, H]`.
-    pub fn try_step<B: Dim, T: Tape<E, D>>(
+    pub fn try_step<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         tape: &mut TapeHolder<T>,
         x: &Tensor<(B, Const<I>), E, D>,
@@ -303,7 +301,8 @@ where
     ) -> Result<CellState<B, H, E, D>, AttnError> {
         let rnn = self.erased()?;
         let x = realized::<Dyn2, _, _, _, _>(x.clone())?;
-        CellState::typed(step_dyn::<Cell, E, D, T>(&rnn, tape, &x, &state.erased()?)?)
+        let step = cell_kernels::<Cell, E, D, T>()?.1;
+        CellState::typed(step(&rnn, tape, &x, &state.erased()?)?)
     }
 
     /// Loads PyTorch `nn.LSTM`/`nn.GRU` parameters (names `{prefix}weight_ih_l0`, ...).
@@ -368,20 +367,74 @@ struct DynRnn<E: Dtype, D: Storage<E>> {
     hidden: usize,
 }
 
+/// The final `h` and `c` of every layer and direction, `[B, H]` each.
+type States<E, D> = Vec<Tensor<Dyn2, E, D>>;
+
+/// [`forward_dyn`] of one cell.
+type ForwardFn<E, D, T> =
+    fn(
+        &DynRnn<E, D>,
+        Tensor<Dyn3, E, D, T>,
+        Option<&[usize]>,
+    ) -> Result<(Tensor<Dyn3, E, D, T>, States<E, D>, States<E, D>), AttnError>;
+
+/// [`step_dyn`] of one cell.
+type StepFn<E, D, T> = fn(
+    &DynRnn<E, D>,
+    &mut TapeHolder<T>,
+    &Tensor<Dyn2, E, D>,
+    &DynState<E, D>,
+) -> Result<DynState<E, D>, AttnError>;
+
+/// This module's kernels for the LSTM and the GRU, compiled once in attn-runtime (see
+/// `kernel_tables!`).
+struct RnnKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    lstm: (ForwardFn<E, D, T>, StepFn<E, D, T>),
+    gru: (ForwardFn<E, D, T>, StepFn<E, D, T>),
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> RnnKernels<E, D, T> {
+    const COMPILED: Self = RnnKernels {
+        lstm: (
+            forward_dyn::<LstmCell, E, D, T>,
+            step_dyn::<LstmCell, E, D, T>,
+        ),
+        gru: (
+            forward_dyn::<GruCell, E, D, T>,
+            step_dyn::<GruCell, E, D, T>,
+        ),
+    };
+}
+
+kernel_tables!(RnnKernels);
+
+/// The compiled forward pass and step of `Cell`, one of attn's cells.
+///
+/// # Errors
+/// [`AttnError::InvalidInput`] for a cell other than [`LstmCell`] and [`GruCell`].
+fn cell_kernels<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
+) -> Result<(ForwardFn<E, D, T>, StepFn<E, D, T>), AttnError> {
+    let table = kernels::<E, D, T>()?;
+    let cell = std::any::TypeId::of::<Cell>();
+    if cell == std::any::TypeId::of::<LstmCell>() {
+        Ok(table.lstm)
+    } else if cell == std::any::TypeId::of::<GruCell>() {
+        Ok(table.gru)
+    } else {
+        Err(AttnError::InvalidInput {
+            reason: format!("RnnStack runs LstmCell and GruCell, not {}", Cell::NAME),
+            fix: "use rnn::Lstm or rnn::Gru".into(),
+        })
+    }
+}
+
 /// Every layer over `x: [B, S, I]`: the top layer's `[B, S, O]` and the final `h` and `c`.
 #[allow(clippy::type_complexity)]
-fn forward_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn forward_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     rnn: &DynRnn<E, D>,
     x: Tensor<Dyn3, E, D, T>,
     lengths: Option<&[usize]>,
-) -> Result<
-    (
-        Tensor<Dyn3, E, D, T>,
-        Vec<Tensor<Dyn2, E, D>>,
-        Vec<Tensor<Dyn2, E, D>>,
-    ),
-    AttnError,
-> {
+) -> Result<(Tensor<Dyn3, E, D, T>, States<E, D>, States<E, D>), AttnError> {
     let (b, s, _) = *x.shape();
     let masks = step_masks::<E, D>(x.device(), b, s, rnn.hidden, lengths)?;
     let (mut tape, x) = TapeHolder::split(x);
@@ -408,7 +461,7 @@ fn forward_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 
 /// One layer, both directions; returns `[B, S, O]`.
 #[allow(clippy::too_many_arguments)]
-fn layer_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn layer_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     rnn: &DynRnn<E, D>,
     tape: &mut TapeHolder<T>,
     x: &Tensor<Dyn3, E, D>,
@@ -487,7 +540,7 @@ fn layer_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// One step of the first layer's forward direction: `x: [B, I]`, state `[B, H]` → state.
-fn step_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn step_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     rnn: &DynRnn<E, D>,
     tape: &mut TapeHolder<T>,
     x: &Tensor<Dyn2, E, D>,
@@ -505,7 +558,7 @@ fn step_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// `x·W_ihᵀ + b_ih` (plus `b_hh` when the cell folds it): `[N, IN] → [N, G·H]`.
-fn project_input<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn project_input<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn2, E, D, T>,
     w_ih: &Tensor<Dyn3, E, D>,
     b_ih: &Tensor<Dyn2, E, D>,
@@ -528,7 +581,7 @@ fn project_input<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// `h·W_hhᵀ` (plus `b_hh` when the cell does not fold it): `[B, H] → [B, G·H]`.
-fn project_hidden<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn project_hidden<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     h: Tensor<Dyn2, E, D, T>,
     w_hh: &Tensor<Dyn3, E, D>,
     b_hh: &Tensor<Dyn2, E, D>,
@@ -549,7 +602,7 @@ fn project_hidden<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// `y + bias` with the `[G, H]` bias flattened and broadcast over the rows of `y: [N, G·H]`.
-fn add_gate_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn add_gate_bias<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     y: Tensor<Dyn2, E, D, T>,
     bias: &Tensor<Dyn2, E, D>,
 ) -> Result<Tensor<Dyn2, E, D, T>, AttnError> {
@@ -572,7 +625,7 @@ impl<E: Dtype, D: Device<E>> StepMask<E, D> {
     /// New state where running, old state where finished; the output is the new hidden state
     /// where running and zero where finished (PyTorch's packed-sequence outputs).
     #[allow(clippy::type_complexity)]
-    fn apply<T: Tape<E, D>>(
+    fn apply<T: Tape<E, D> + 'static>(
         &self,
         tape: &mut TapeHolder<T>,
         next: DynState<E, D>,

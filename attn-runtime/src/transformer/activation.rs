@@ -28,7 +28,7 @@ use crate::tape_holder::TapeHolder;
 /// impl Activation for SquaredRelu {
 ///     const NAME: &'static str = "SquaredRelu";
 ///
-///     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+///     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
 ///         x: Tensor<S, E, D, T>,
 ///     ) -> Result<Tensor<S, E, D, T>, AttnError> {
 ///         x.try_relu().and_then(|r| r.try_square()).map_err(AttnError::device)
@@ -57,7 +57,7 @@ pub trait Activation: Clone + Copy + std::fmt::Debug + Default + 'static {
     const NAME: &'static str;
 
     /// Applies the activation.
-    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError>;
 }
@@ -72,7 +72,7 @@ macro_rules! unary_activation {
         impl Activation for $name {
             const NAME: &'static str = $decl;
 
-            fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+            fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
                 x: Tensor<S, E, D, T>,
             ) -> Result<Tensor<S, E, D, T>, AttnError> {
                 $(
@@ -112,7 +112,7 @@ pub struct LeakyRelu;
 impl Activation for LeakyRelu {
     const NAME: &'static str = "LeakyRelu";
 
-    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError> {
         let slope = E::from_f64(0.01).unwrap_or_default();
@@ -131,7 +131,7 @@ pub struct Silu;
 impl Activation for Silu {
     const NAME: &'static str = "Silu";
 
-    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError> {
         if crate::cpu_op::is_cpu_f32::<E, D>() {
@@ -157,7 +157,7 @@ pub struct Gelu;
 impl Activation for Gelu {
     const NAME: &'static str = "Gelu";
 
-    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError> {
         if crate::cpu_op::is_cpu_f32::<E, D>() {
@@ -169,13 +169,13 @@ impl Activation for Gelu {
 
 impl Gelu {
     /// GELU from dfdx's ops (every device and dtype; the reference for the CPU kernel).
-    pub(crate) fn try_apply_composite<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    pub(crate) fn try_apply_composite<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError> {
         let k = E::from_f64((std::f64::consts::SQRT_2 - 1.0) / (2.0 * std::f64::consts::PI).sqrt())
             .unwrap_or_default();
         let minus_half = E::from_f64(-0.5).unwrap_or_default();
-        fn scaled_normal_pdf<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        fn scaled_normal_pdf<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
             x: Tensor<S, E, D, T>,
             minus_half: E,
             k: E,

@@ -8,7 +8,7 @@ use crate::transformer::NormExt;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
-use super::encoder_block::residual;
+use super::residual::residual;
 use super::FeedForwardNet;
 use crate::attention::LayerAttention;
 use crate::attention::{AttentionOptions, MultiHeadAttention};
@@ -96,7 +96,7 @@ where
     /// Runs the block over `x` and the (recorded, tape-less) `memory`; `self_opts` carries the
     /// causal and target padding mask, `cross_opts` the memory padding mask.
     #[allow(clippy::too_many_arguments)]
-    pub fn try_block<B: Dim, Tq: Dim, Sk: Dim, T: Tape<E, D>>(
+    pub fn try_block<B: Dim, Tq: Dim, Sk: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, Tq, Const<M>), E, D, T>,
         memory: &Tensor<(B, Sk, Const<K>), E, D>,
@@ -113,7 +113,7 @@ where
     /// [`try_block`](Self::try_block) on run-time shapes: every tensor op inside is compiled
     /// once per tape type, whatever the model's sizes.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn try_block_dyn<T: Tape<E, D>>(
+    pub(crate) fn try_block_dyn<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
         memory: &Tensor<Dyn3, E, D>,

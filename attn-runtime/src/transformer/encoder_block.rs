@@ -8,11 +8,12 @@ use crate::transformer::NormExt;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
+use super::residual::residual;
 use super::FeedForwardNet;
 use crate::attention::LayerAttention;
 use crate::attention::{AttentionOptions, MultiHeadAttention};
 use crate::cpu_op::{realized, Dyn3};
-use crate::error::{AttnError, DeviceResultExt};
+use crate::error::AttnError;
 use crate::tape_holder::TapeHolder;
 
 /// One encoder block of width `M`, `H` heads and feed-forward `Ffn`.
@@ -76,16 +77,6 @@ where
     }
 }
 
-/// `x + dropout(y)`, recorded, with `y` carrying the tape.
-pub(crate) fn residual<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
-    y: Tensor<S, E, D, T>,
-    x: &Tensor<S, E, D>,
-    p: f64,
-) -> Result<Tensor<S, E, D, T>, AttnError> {
-    let y = crate::elementwise::try_dropout(y, p)?;
-    y.try_add(x.clone()).dev()
-}
-
 impl<const M: usize, const H: usize, Ffn, const PRE: bool, E, D> EncoderBlock<M, H, Ffn, PRE, E, D>
 where
     E: Dtype,
@@ -94,7 +85,7 @@ where
 {
     /// Runs the block; self-attention uses `opts` (mask, dropout, weights), and the weights are
     /// pushed to `weights` under `path` when requested.
-    pub fn try_block<B: Dim, S: Dim, T: Tape<E, D>>(
+    pub fn try_block<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
@@ -107,7 +98,7 @@ where
 
     /// [`try_block`](Self::try_block) on run-time shapes: every tensor op inside is compiled
     /// once per tape type, whatever the model's sizes.
-    pub(crate) fn try_block_dyn<T: Tape<E, D>>(
+    pub(crate) fn try_block_dyn<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
         opts: &AttentionOptions,

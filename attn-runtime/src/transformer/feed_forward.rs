@@ -15,7 +15,7 @@ use crate::tape_holder::TapeHolder;
 /// A feed-forward network over the last axis, `[B, S, M] → [B, S, M]`.
 pub trait FeedForwardNet<const M: usize, E: Dtype, D: Device<E>> {
     /// Applies the network; `dropout` (training only) follows the activation, as in PyTorch.
-    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         dropout: f64,
@@ -27,7 +27,7 @@ pub trait FeedForwardNet<const M: usize, E: Dtype, D: Device<E>> {
     ///
     /// # Errors
     /// As [`try_feed_forward`](Self::try_feed_forward).
-    fn try_feed_forward_dyn<T: Tape<E, D>>(
+    fn try_feed_forward_dyn<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
         dropout: f64,
@@ -126,7 +126,7 @@ where
 impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> FeedForwardNet<M, E, D>
     for FeedForward<M, F, A, E, D>
 {
-    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         dropout: f64,
@@ -134,7 +134,7 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
         realized(self.try_feed_forward_dyn(realized::<Dyn3, _, _, _, _>(x)?, dropout)?)
     }
 
-    fn try_feed_forward_dyn<T: Tape<E, D>>(
+    fn try_feed_forward_dyn<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
         dropout: f64,
@@ -142,14 +142,14 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
         let hidden = A::try_apply(self.linear1.erased()?.try_forward_3d(x)?)?;
         self.linear2
             .erased()?
-            .try_forward_3d(crate::elementwise::try_dropout(hidden, dropout)?)
+            .try_forward_3d(super::residual::dropout(hidden, dropout)?)
     }
 }
 
 impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> FeedForwardNet<M, E, D>
     for GatedFeedForward<M, F, A, E, D>
 {
-    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_feed_forward<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         dropout: f64,
@@ -157,7 +157,7 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
         realized(self.try_feed_forward_dyn(realized::<Dyn3, _, _, _, _>(x)?, dropout)?)
     }
 
-    fn try_feed_forward_dyn<T: Tape<E, D>>(
+    fn try_feed_forward_dyn<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
         dropout: f64,
@@ -172,7 +172,7 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
                 .dev()
         })?;
         let out = tape.run(&gated, |g| {
-            down_proj.try_forward_3d(crate::elementwise::try_dropout(g, dropout)?)
+            down_proj.try_forward_3d(super::residual::dropout(g, dropout)?)
         })?;
         Ok(tape.finish(out))
     }

@@ -130,7 +130,7 @@ pub trait NormExt<const M: usize, E: Dtype, D: Device<E>> {
     ///
     /// # Errors
     /// A device error (allocation).
-    fn try_norm<S: Shape, T: Tape<E, D>>(
+    fn try_norm<S: Shape, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError>
@@ -142,14 +142,14 @@ pub trait NormExt<const M: usize, E: Dtype, D: Device<E>> {
     ///
     /// # Errors
     /// A device error (allocation).
-    fn try_norm_dyn<T: Tape<E, D>>(
+    fn try_norm_dyn<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>;
 }
 
 impl<const M: usize, E: Dtype, D: Device<E>> NormExt<M, E, D> for LayerNorm1D<M, E, D> {
-    fn try_norm<S: Shape, T: Tape<E, D>>(
+    fn try_norm<S: Shape, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError>
@@ -162,19 +162,19 @@ impl<const M: usize, E: Dtype, D: Device<E>> NormExt<M, E, D> for LayerNorm1D<M,
         fused(&self.gamma, &self.beta, self.epsilon, x)
     }
 
-    fn try_norm_dyn<T: Tape<E, D>>(
+    fn try_norm_dyn<T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<Dyn3, E, D, T>,
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
         let gamma = realized::<(usize,), _, _, _, _>(self.gamma.clone())?;
         let beta = realized::<(usize,), _, _, _, _>(self.beta.clone())?;
-        norm_dyn(&gamma, &beta, self.epsilon, x)
+        (kernels::<E, D, T>()?.norm)(&gamma, &beta, self.epsilon, x)
     }
 }
 
 /// Layer norm over the last axis of `[B, S, M]` on run-time shapes: the fused kernel for `f32`
 /// on the `Cpu`, elsewhere what dfdx's `LayerNorm1D` computes.
-fn norm_dyn<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn norm_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     gamma: &Tensor<(usize,), E, D>,
     beta: &Tensor<(usize,), E, D>,
     epsilon: f64,
@@ -187,8 +187,27 @@ fn norm_dyn<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     composite_dyn(gamma, beta, epsilon, x)
 }
 
+/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+struct NormKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    #[allow(clippy::type_complexity)]
+    norm: fn(
+        &Tensor<(usize,), E, D>,
+        &Tensor<(usize,), E, D>,
+        f64,
+        Tensor<Dyn3, E, D, T>,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>,
+}
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> NormKernels<E, D, T> {
+    const COMPILED: Self = NormKernels {
+        norm: norm_dyn::<E, D, T>,
+    };
+}
+
+kernel_tables!(NormKernels);
+
 /// What dfdx's `LayerNorm1D` computes, on run-time shapes (every device).
-fn composite_dyn<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn composite_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     gamma: &Tensor<(usize,), E, D>,
     beta: &Tensor<(usize,), E, D>,
     epsilon: f64,
@@ -213,7 +232,7 @@ fn composite_dyn<E: Dtype, D: Device<E>, T: Tape<E, D>>(
 }
 
 /// The fused path; the caller checked that `E` is `f32` and `D` the `Cpu`.
-fn fused<S: Shape, G: Shape, E: Dtype, D: Device<E>, T: Tape<E, D>>(
+fn fused<S: Shape, G: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     gamma: &Tensor<G, E, D>,
     beta: &Tensor<G, E, D>,
     epsilon: f64,

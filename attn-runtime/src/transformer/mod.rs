@@ -11,6 +11,7 @@ mod kv_cache;
 mod layer_norm;
 mod output;
 mod pytorch;
+mod residual;
 mod stack;
 
 pub use activation::{Activation, Gelu, GeluTanh, LeakyRelu, Relu, Sigmoid, Silu, Tanh};
@@ -20,4 +21,5 @@ pub use feed_forward::{FeedForward, FeedForwardNet, GatedFeedForward};
 pub use kv_cache::{BlockCache, HeadTensor};
 pub use layer_norm::NormExt;
 pub use output::{OutputProjection, TiedOutput, UntiedOutput};
+pub(crate) use residual::residual;
 pub use stack::{TransformerDecoder, TransformerEncoder};

@@ -12,7 +12,7 @@ use crate::error::AttnError;
 /// Maps decoder states `[B, T, M]` to logits `[B, T, V]`, possibly through the target embedding.
 pub trait OutputProjection<const M: usize, const V: usize, E: Dtype, D: Device<E>> {
     /// The logits; `embedding` is the target embedding table `[V, M]` (for tying).
-    fn try_logits<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_logits<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         embedding: &Tensor<Rank2<V, M>, E, D>,
@@ -75,7 +75,7 @@ where
 impl<const M: usize, const V: usize, E: Dtype, D: Device<E>> OutputProjection<M, V, E, D>
     for UntiedOutput<M, V, E, D>
 {
-    fn try_logits<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_logits<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         _embedding: &Tensor<Rank2<V, M>, E, D>,
@@ -87,7 +87,7 @@ impl<const M: usize, const V: usize, E: Dtype, D: Device<E>> OutputProjection<M,
 impl<const M: usize, const V: usize, E: Dtype, D: Device<E>> OutputProjection<M, V, E, D>
     for TiedOutput<V, E, D>
 {
-    fn try_logits<B: Dim, S: Dim, T: Tape<E, D>>(
+    fn try_logits<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         embedding: &Tensor<Rank2<V, M>, E, D>,

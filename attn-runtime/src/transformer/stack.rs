@@ -110,7 +110,7 @@ where
     ///
     /// # Errors
     /// Masks that do not fit the batch, and device errors.
-    pub fn try_encode<B: Dim, S: Dim, T: Tape<E, D>>(
+    pub fn try_encode<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
         opts: &AttentionOptions,
@@ -144,7 +144,7 @@ where
     Ffn: FeedForwardNet<M, E, D>,
 {
     /// Runs every block over `x` and `memory`; see [`DecoderBlock::try_block`].
-    pub fn try_decode<B: Dim, Tq: Dim, Sk: Dim, T: Tape<E, D>>(
+    pub fn try_decode<B: Dim, Tq: Dim, Sk: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, Tq, Const<M>), E, D, T>,
         memory: &Tensor<(B, Sk, Const<K>), E, D>,

@@ -133,7 +133,7 @@ impl<D: Device<f32>> TensorCollection<f32, D> for LstmTransformerModel<f32, D> {
 
 impl<D: Device<f32>> LstmTransformerModel<f32, D> {
     /// The decoder over target inputs `[batch, TL]` and the LSTM states: logits `[batch, TL, TV]`.
-    fn try_decode<T: Tape<f32, D>>(
+    fn try_decode<T: Tape<f32, D> + 'static>(
         &self,
         inputs: Tensor<(usize, Const<TL>), usize, D, T>,
         memory: &Tensor<(usize, Const<SL>, Const<M>), f32, D>,
@@ -194,14 +194,14 @@ fn argmax(row: &[f32]) -> usize {
 }
 
 impl<D: Device<f32>> AttnModel<f32, D> for LstmTransformerModel<f32, D> {
-    type Input<B: Dim, T: Tape<f32, D>> = Seq2SeqInput<B, SL, TL, D, T>;
+    type Input<B: Dim, T: Tape<f32, D> + 'static> = Seq2SeqInput<B, SL, TL, D, T>;
     type Logits<B: Dim> = (B, Const<TL>, Const<TV>);
 
     fn meta(&self) -> &'static ModelMeta {
         &LstmTransformer::META
     }
 
-    fn try_forward_with<B: Dim, T: Tape<f32, D>>(
+    fn try_forward_with<B: Dim, T: Tape<f32, D> + 'static>(
         &self,
         input: Seq2SeqInput<B, SL, TL, D, T>,
         opts: &ForwardOptions,
@@ -272,7 +272,7 @@ impl<D: Device<f32>> AttnModel<f32, D> for LstmTransformerModel<f32, D> {
         })
     }
 
-    fn try_input<T: Tape<f32, D>>(
+    fn try_input<T: Tape<f32, D> + 'static>(
         &self,
         batch: &Batch,
         tape: T,

@@ -78,7 +78,7 @@ where
     Dv: Dim,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     let (qs, ks, vs) = (*q.shape(), *k.shape(), *v.shape());
     let dims = AttnDims {
@@ -125,7 +125,7 @@ pub(crate) fn try_fused_merged_heads<E, D, T>(
 where
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     let (b, sq, m) = *q.shape();
     let dims = AttnDims {
@@ -189,7 +189,7 @@ where
     So: Shape,
     E: Dtype,
     D: Device<E>,
-    T: Tape<E, D>,
+    T: Tape<E, D> + 'static,
 {
     if !is_cpu_f32::<E, D>() {
         return Err(not_cpu_f32());
