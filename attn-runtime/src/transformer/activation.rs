@@ -2,6 +2,7 @@
 
 use dfdx::prelude::*;
 
+use crate::cpu_op::Dyn3;
 use crate::error::{AttnError, DeviceResultExt};
 use crate::tape_holder::TapeHolder;
 
@@ -60,17 +61,70 @@ pub trait Activation: Clone + Copy + std::fmt::Debug + Default + 'static {
     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError>;
+
+    /// [`try_apply`](Self::try_apply) on the run-time shape `[B, S, F]` the feed-forward
+    /// networks call it with. Provided as `try_apply` itself; attn's built-ins run a copy
+    /// compiled once in attn-runtime instead of one per crate.
+    ///
+    /// # Errors
+    /// As [`try_apply`](Self::try_apply).
+    #[allow(clippy::type_complexity)]
+    fn try_apply_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
+        x: Tensor<(usize, usize, usize), E, D, T>,
+    ) -> Result<Tensor<(usize, usize, usize), E, D, T>, AttnError> {
+        Self::try_apply(x)
+    }
+}
+
+/// The built-ins on run-time shapes, compiled once in attn-runtime (see `kernel_tables!`).
+struct ActivationKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+    relu: ActivationFn<E, D, T>,
+    gelu_tanh: ActivationFn<E, D, T>,
+    tanh: ActivationFn<E, D, T>,
+    sigmoid: ActivationFn<E, D, T>,
+    leaky_relu: ActivationFn<E, D, T>,
+    silu: ActivationFn<E, D, T>,
+    gelu: ActivationFn<E, D, T>,
+}
+
+type ActivationFn<E, D, T> = fn(Tensor<Dyn3, E, D, T>) -> Result<Tensor<Dyn3, E, D, T>, AttnError>;
+
+impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> ActivationKernels<E, D, T> {
+    const COMPILED: Self = ActivationKernels {
+        relu: <Relu as Activation>::try_apply::<Dyn3, E, D, T>,
+        gelu_tanh: <GeluTanh as Activation>::try_apply::<Dyn3, E, D, T>,
+        tanh: <Tanh as Activation>::try_apply::<Dyn3, E, D, T>,
+        sigmoid: <Sigmoid as Activation>::try_apply::<Dyn3, E, D, T>,
+        leaky_relu: <LeakyRelu as Activation>::try_apply::<Dyn3, E, D, T>,
+        silu: <Silu as Activation>::try_apply::<Dyn3, E, D, T>,
+        gelu: <Gelu as Activation>::try_apply::<Dyn3, E, D, T>,
+    };
+}
+
+kernel_tables!(ActivationKernels);
+
+/// A built-in's [`Activation::try_apply_dyn`]: its entry of the compiled table.
+macro_rules! compiled_dyn {
+    ($field:ident) => {
+        fn try_apply_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
+            x: Tensor<Dyn3, E, D, T>,
+        ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+            (kernels::<E, D, T>()?.$field)(x)
+        }
+    };
 }
 
 /// An activation that is one dfdx op, optionally with our CPU kernel for `f32` on the `Cpu`.
 macro_rules! unary_activation {
-    ($(#[$doc:meta])* $name:ident, $decl:literal, $op:ident $(, cpu: $kernel:path)?) => {
+    ($(#[$doc:meta])* $name:ident, $decl:literal, $field:ident, $op:ident $(, cpu: $kernel:path)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default)]
         pub struct $name;
 
         impl Activation for $name {
             const NAME: &'static str = $decl;
+
+            compiled_dyn!($field);
 
             fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
                 x: Tensor<S, E, D, T>,
@@ -88,20 +142,20 @@ macro_rules! unary_activation {
 
 unary_activation!(
     /// `max(0, x)`. **PyTorch equivalent**: `F.relu`.
-    Relu, "Relu", try_relu, cpu: crate::elementwise::try_relu_cpu
+    Relu, "Relu", relu, try_relu, cpu: crate::elementwise::try_relu_cpu
 );
 unary_activation!(
     /// The tanh approximation of GELU, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
     /// **PyTorch equivalent**: `F.gelu(x, approximate="tanh")`.
-    GeluTanh, "GeluTanh", try_fast_gelu
+    GeluTanh, "GeluTanh", gelu_tanh, try_fast_gelu
 );
 unary_activation!(
     /// `tanh(x)`. **PyTorch equivalent**: `torch.tanh`.
-    Tanh, "Tanh", try_tanh
+    Tanh, "Tanh", tanh, try_tanh
 );
 unary_activation!(
     /// `1 / (1 + e^(−x))`. **PyTorch equivalent**: `torch.sigmoid`.
-    Sigmoid, "Sigmoid", try_sigmoid
+    Sigmoid, "Sigmoid", sigmoid, try_sigmoid
 );
 
 /// `x` for `x > 0`, `0.01·x` otherwise, with PyTorch's derivative at 0 (the slope 0.01).
@@ -111,6 +165,8 @@ pub struct LeakyRelu;
 
 impl Activation for LeakyRelu {
     const NAME: &'static str = "LeakyRelu";
+
+    compiled_dyn!(leaky_relu);
 
     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
@@ -130,6 +186,8 @@ pub struct Silu;
 
 impl Activation for Silu {
     const NAME: &'static str = "Silu";
+
+    compiled_dyn!(silu);
 
     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
@@ -156,6 +214,8 @@ pub struct Gelu;
 
 impl Activation for Gelu {
     const NAME: &'static str = "Gelu";
+
+    compiled_dyn!(gelu);
 
     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,

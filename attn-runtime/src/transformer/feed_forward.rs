@@ -139,7 +139,7 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
         x: Tensor<Dyn3, E, D, T>,
         dropout: f64,
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
-        let hidden = A::try_apply(self.linear1.erased()?.try_forward_3d(x)?)?;
+        let hidden = A::try_apply_dyn(self.linear1.erased()?.try_forward_3d(x)?)?;
         self.linear2
             .erased()?
             .try_forward_3d(super::residual::dropout(hidden, dropout)?)
@@ -167,7 +167,7 @@ impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> Feed
         let (mut tape, x) = TapeHolder::split(x);
         let up = tape.run(&x, |x| up_proj.try_forward_3d(x))?;
         let gated = tape.run(&x, |x| {
-            A::try_apply(gate_proj.try_forward_3d(x)?)?
+            A::try_apply_dyn(gate_proj.try_forward_3d(x)?)?
                 .try_mul(up)
                 .dev()
         })?;

@@ -152,17 +152,17 @@ where
         let add = |a: Tensor<(usize, usize, Const<M>), E, D>,
                    b: Tensor<(usize, usize, Const<M>), E, D>| a.try_add(b).dev();
         if PRE {
-            let x = add(x.clone(), self_attend(self.norm1.try_norm(x)?, cache)?)?;
-            let x = add(x.clone(), cross_attend(self.norm2.try_norm(x)?, cache)?)?;
-            add(x.clone(), ffn(self.norm3.try_norm(x)?)?)
+            let x = add(x.clone(), self_attend(self.norm1.try_norm_3d(x)?, cache)?)?;
+            let x = add(x.clone(), cross_attend(self.norm2.try_norm_3d(x)?, cache)?)?;
+            add(x.clone(), ffn(self.norm3.try_norm_3d(x)?)?)
         } else {
             let x = self
                 .norm1
-                .try_norm(add(x.clone(), self_attend(x, cache)?)?)?;
+                .try_norm_3d(add(x.clone(), self_attend(x, cache)?)?)?;
             let x = self
                 .norm2
-                .try_norm(add(x.clone(), cross_attend(x, cache)?)?)?;
-            self.norm3.try_norm(add(x.clone(), ffn(x)?)?)
+                .try_norm_3d(add(x.clone(), cross_attend(x, cache)?)?)?;
+            self.norm3.try_norm_3d(add(x.clone(), ffn(x)?)?)
         }
     }
 }

@@ -146,6 +146,18 @@ pub trait NormExt<const M: usize, E: Dtype, D: Device<E>> {
         &self,
         x: Tensor<Dyn3, E, D, T>,
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>;
+
+    /// [`try_norm`](Self::try_norm) of `[B, S, M]` through
+    /// [`try_norm_dyn`](Self::try_norm_dyn): the same values, compiled once.
+    ///
+    /// # Errors
+    /// A device error (allocation).
+    fn try_norm_3d<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
+        &self,
+        x: Tensor<(B, S, Const<M>), E, D, T>,
+    ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
+        realized(self.try_norm_dyn(realized::<Dyn3, _, _, _, _>(x)?)?)
+    }
 }
 
 impl<const M: usize, E: Dtype, D: Device<E>> NormExt<M, E, D> for LayerNorm1D<M, E, D> {

@@ -212,7 +212,7 @@ where
             x = block.try_step(x, cache, self_opts, cross_opts)?;
         }
         match &self.norm {
-            Some(norm) => norm.try_norm(x),
+            Some(norm) => norm.try_norm_3d(x),
             None => Ok(x),
         }
     }
