@@ -210,9 +210,10 @@ pub const CELL: Choice = Choice {
     key: "cell",
     options: Cell::NAMES,
 };
+/// The built-in recurrent attentions (a name outside them is a score function of the user's).
 pub const RNN_ATTENTION: Choice = Choice {
     key: "attention",
-    options: RnnAttention::NAMES,
+    options: RnnAttention::BUILT_IN_NAMES,
 };
 
 /// A validated declaration, ready for code generation.
@@ -253,7 +254,11 @@ pub struct Model {
     pub cell: Option<Cell>,
     pub hidden: Option<Size>,
     pub bidirectional: bool,
+    /// `Custom` for a score function of the user's, which `rnn_attention_type` names.
     pub rnn_attention: Option<RnnAttention>,
+    /// The user's score function (`attention: DotOverWidth`) of a recurrent decoder,
+    /// implementing the runtime's `ScoreFn` trait.
+    pub rnn_attention_type: Option<Path>,
     /// Encoder width of a sequence-to-sequence transformer (the decoder's cross-attention key
     /// and value width); `d_model` when not given.
     pub kdim: Option<Size>,

@@ -45,7 +45,7 @@
 /// | `pooling` | `Mean` (default), `Cls` (transformers) | classifiers |
 /// | `window`, `causal` | local attention window ≥ 1; `true`/`false` | token encoders |
 /// | `patch` | divides the image | PatchAttention (required) |
-/// | `cell`, `hidden`, `bidirectional`, `attention` | `Lstm`/`Gru`; width; bool; `Additive`/`General`/`Dot` | Recurrent |
+/// | `cell`, `hidden`, `bidirectional`, `attention` | `Lstm`/`Gru`; width; bool; `Additive`/`General`/`Dot`, or (sequence-to-sequence) a type of yours implementing [`ScoreFn`](crate::model::ScoreFn), in Luong's place | Recurrent |
 ///
 /// Every size — `d_model`, `heads`, `layers`, `encoder_layers`, `decoder_layers`, `ff`, `window`,
 /// `patch`, `hidden`, `kdim`, `vdim` and the task's sizes — is an integer literal or the path of a
@@ -93,7 +93,8 @@
 ///   layer's attention weights).
 ///
 /// Recurrent models expand into [`RnnSeq2Seq`](crate::model::RnnSeq2Seq) (Bahdanau with
-/// `attention: Additive`, Luong with `General` or `Dot`) or
+/// `attention: Additive`, Luong with `General`, `Dot` or a score function of yours through
+/// [`ScoredStates`](crate::model::ScoredStates)) or
 /// [`RnnClassifier`](crate::model::RnnClassifier) (attention pooling). Transformers expand into a
 /// [`TokenModel`](crate::model::TokenModel) over a
 /// [`TransformerEncoder`](crate::transformer::TransformerEncoder) (classifiers and taggers) or a

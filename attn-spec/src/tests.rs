@@ -64,4 +64,9 @@ fn custom_activations_are_not_a_built_in_name() {
     assert!(Activation::BUILT_IN_NAMES.contains(&"Swiglu"));
     assert_eq!(Scoring::ALL.last(), Some(&Scoring::Custom));
     assert_eq!(Scoring::BUILT_IN_NAMES, &["Dot", "Scaled"]);
+    assert_eq!(RnnAttention::ALL.last(), Some(&RnnAttention::Custom));
+    assert_eq!(
+        RnnAttention::BUILT_IN_NAMES,
+        &["Additive", "General", "Dot"]
+    );
 }

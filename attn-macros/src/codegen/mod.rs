@@ -207,10 +207,16 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             let (sv, tv, sl, tl) = (arg(src_vocab), arg(tgt_vocab), arg(src_len), arg(tgt_len));
             let (cell, g, hd, o, bidir) = (&r.cell, &r.gates, &r.hidden, &r.out, &r.bidir);
             let kind = m.rnn_attention.unwrap_or(RnnAttention::Additive);
-            let attn = match kind {
-                RnnAttention::General => quote!(#p::GeneralAttention<#hd, #o, E, D>),
-                RnnAttention::Dot => quote!(#p::DotScoring),
-                RnnAttention::Additive => quote!(#p::AdditiveAttention<#hd, #o, #hd, E, D>),
+            let attn = match (kind, &m.rnn_attention_type) {
+                (RnnAttention::General, _) => quote!(#p::GeneralAttention<#hd, #o, E, D>),
+                (RnnAttention::Dot, _) => quote!(#p::DotScoring),
+                (RnnAttention::Additive, _) => {
+                    quote!(#p::AdditiveAttention<#hd, #o, #hd, E, D>)
+                }
+                (RnnAttention::Custom, Some(score)) => quote!(#p::ScoredStates<#score>),
+                (RnnAttention::Custom, None) => {
+                    unreachable!("validation names the type of every `Custom` attention")
+                }
             };
             let before_step = kind == RnnAttention::Additive;
             let di = Dim::of(&m.d_model)
@@ -260,6 +266,7 @@ fn expand_attention_model(m: &Model) -> TokenStream {
     let scoring_name = m
         .scoring_type
         .as_ref()
+        .or(m.rnn_attention_type.as_ref())
         .map(|ty| quote!(const SCORING_NAME: &'static str = <#ty as #p::ScoreFn>::NAME;));
     quote! {
         #(#docs)*

@@ -139,7 +139,12 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
     let positional = choice("positional", &mut errs).and_then(Positional::from_name);
     let pooling = choice("pooling", &mut errs).and_then(Pooling::from_name);
     let cell = choice("cell", &mut errs).and_then(Cell::from_name);
-    let rnn_attention = choice("attention", &mut errs).and_then(RnnAttention::from_name);
+    let rnn_attention_decl = name_or_type("attention", "attn_runtime::model::ScoreFn", &mut errs);
+    let rnn_attention = match &rnn_attention_decl {
+        Some(Ok(name)) => RnnAttention::from_name(name),
+        Some(Err(_)) => Some(RnnAttention::Custom),
+        None => None,
+    };
 
     if let (Some(arch), Some(d_model)) = (arch, d_model.as_ref()) {
         // The numeric rules need the numbers: a size given as a `const` is checked by the
@@ -225,6 +230,7 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         hidden,
         bidirectional: bidirectional.unwrap_or(false),
         rnn_attention,
+        rnn_attention_type: rnn_attention_decl.and_then(Result::err),
         kdim: kdim.or(vdim.clone()),
         vdim,
         tie_embeddings: tie_embeddings.unwrap_or(false),

@@ -644,6 +644,11 @@ pub fn rnn_attention_fits(
     errs: &mut Errors,
 ) {
     match task {
+        Some(Task::Classify { .. }) if kind == RnnAttention::Custom => errs.push(
+            value_span(f),
+            "an RNN classifier pools with `Additive` attention; a score function of your own \
+             attends in a sequence-to-sequence decoder (`task: Seq2Seq { .. }`)",
+        ),
         Some(Task::Classify { .. }) if kind != RnnAttention::Additive => errs.push(
             value_span(f),
             format!("an RNN classifier pools with `Additive` attention, not `{kind}`"),

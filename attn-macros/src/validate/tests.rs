@@ -379,3 +379,39 @@ fn every_key_is_in_the_documented_grammar_table() {
         );
     }
 }
+
+#[test]
+fn a_recurrent_attention_that_is_no_built_in_is_a_score_function_of_the_users() {
+    let base = "struct S { arch: Recurrent, cell: Lstm, hidden: 12, attention: ATTN, \
+                task: TASK, d_model: 8 }";
+    let seq2seq = base.replace(
+        "TASK",
+        "Seq2Seq { src_vocab: 10, tgt_vocab: 9, src_len: 6, tgt_len: 4 }",
+    );
+    let m = check(&seq2seq.replace("ATTN", "General")).unwrap();
+    assert_eq!(
+        (m.rnn_attention, m.rnn_attention_type.is_none()),
+        (Some(RnnAttention::General), true)
+    );
+    let m = check(&seq2seq.replace("ATTN", "scores::Cosine")).unwrap();
+    assert_eq!(m.rnn_attention, Some(RnnAttention::Custom));
+    let expansion = crate::codegen::expand(&m).to_string();
+    assert!(
+        expansion.contains("ScoredStates < scores :: Cosine >"),
+        "{expansion}"
+    );
+    assert!(expansion.contains("SCORING_NAME"), "{expansion}");
+    // a typo of a built-in stays an error
+    let e = errors(&seq2seq.replace("ATTN", "Addtive"));
+    assert!(
+        e[0].contains("unknown attention `Addtive` (did you mean `Additive`?)"),
+        "{e:?}"
+    );
+    // a classifier pools with Additive attention only
+    let classify = base.replace("TASK", "Classify { vocab: 10, max_len: 6, classes: 2 }");
+    let e = errors(&classify.replace("ATTN", "Cosine"));
+    assert!(
+        e[0].contains("a score function of your own attends in a sequence-to-sequence decoder"),
+        "{e:?}"
+    );
+}

@@ -2,10 +2,13 @@
 //! cell step, context fed to the cell) or Luong's general/dot attention (after it, context
 //! combined with the output).
 
+use std::marker::PhantomData;
+
 use dfdx::prelude::*;
 
+use super::ScoreFn;
 use crate::attention::{
-    dot_attention, AdditiveAttention, AttentionOptions, GeneralAttention, StepOutput,
+    dot_attention, try_attend, AdditiveAttention, AttentionOptions, GeneralAttention, StepOutput,
 };
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -82,6 +85,60 @@ impl<const H: usize, E: Dtype, D: Device<E>> DecoderAttention<H, H, E, D> for Do
                 let s = w.shape().2;
                 Some(w.try_reshape_like(&(b, s)).dev()?)
             }
+            None => None,
+        };
+        Ok(crate::attention::AttnOutput { context, weights })
+    }
+}
+
+/// A score function of the user's as a recurrent decoder's attention (`attention: YourScore` in
+/// a declaration, `YourScore` implementing [`ScoreFn`]): Luong's placement (attend with the new
+/// state, combine the context with the output), no parameters of its own. The query is the
+/// decoder state `[B, 1, H]` and the keys the encoder states `[B, S, O]`; the scores go through
+/// the attention seam ([`try_attend`]), so masks, softmax and weight
+/// capture work as for the built-ins.
+///
+/// # Shapes
+/// query `[B, H]`, states `[B, S, O]` → context `[B, O]`, weights `[B, S]`.
+///
+/// **PyTorch equivalent**: Luong attention with `score(h, s)` your function:
+/// `softmax(score(h, s)) @ s`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScoredStates<Sc>(PhantomData<Sc>);
+
+impl<Sc: ScoreFn> ZeroSizedModule for ScoredStates<Sc> {}
+
+impl<const H: usize, const O: usize, E: Dtype, D: Device<E>, Sc: ScoreFn>
+    DecoderAttention<H, O, E, D> for ScoredStates<Sc>
+{
+    const BEFORE_STEP: bool = false;
+
+    fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
+        &self,
+        query: Tensor<(B, Const<H>), E, D, T>,
+        states: &Tensor<(B, S, Const<O>), E, D>,
+        opts: &AttentionOptions,
+    ) -> Result<StepOutput<B, S, O, E, D, T>, AttnError> {
+        let b = query.shape().0;
+        let s = states.shape().1;
+        let q = query.try_reshape_like(&(b, Const::<1>, H)).dev()?;
+        let k = states
+            .clone()
+            .try_reshape_like(&(b, s, O))
+            .dev()?
+            .put_tape(T::default());
+        let scores = Sc::try_score(q, k)?;
+        let scores = scores
+            .try_reshape_like(&(b, Const::<1>, Const::<1>, s))
+            .dev()?;
+        let values = states
+            .clone()
+            .try_reshape_like(&(b, Const::<1>, s, Const::<O>))
+            .dev()?;
+        let out = try_attend(scores, values, opts)?;
+        let context = out.context.try_reshape_like(&(b, Const::<O>)).dev()?;
+        let weights = match out.weights {
+            Some(w) => Some(w.try_reshape_like(&(b, s)).dev()?),
             None => None,
         };
         Ok(crate::attention::AttnOutput { context, weights })

@@ -25,7 +25,7 @@ pub use batch::{Batch, Inputs};
 pub use batch_input::{image_input, seq2seq_input, token_input};
 pub(crate) use contract::impl_attn_model;
 pub use contract::{AttnModel, BatchInput, BatchOutput, Mode, Seq2SeqInput};
-pub use decoder_attention::{DecoderAttention, DotScoring};
+pub use decoder_attention::{DecoderAttention, DotScoring, ScoredStates};
 pub use encoder::{SelfAttentionEncoder, SelfAttentionLayer, SequenceEncoder, SingleHeadEncoder};
 pub use heads::{ClsPoolClassifierHead, MeanPoolClassifierHead, PerTokenHead, TaskHead};
 pub use meta::{ArchKind, DeclaredModel, ModelMeta, TaskSpec};
