@@ -7,15 +7,32 @@
 //! Errors that shapes cannot rule out come back as [`AttnError`].
 #![warn(missing_docs)]
 
-/// Declares, for a kernel table type `$table<E, D, T>` whose `COMPILED` const holds its
-/// functions at `E, D, T`, the tables of the supported dtype, device and tape triples (f32 and
-/// f64 on the `Cpu`, f32 on `Cuda`; either tape) as
-/// statics (so attn-runtime compiles those functions, once) and `fn kernels::<E, D, T>()`, which
-/// picks one at run time. Layers generic over `E, D, T` call their shape-erased cores through
-/// it: a crate instantiating them compiles a table lookup, not the cores. (Defined before the
-/// modules, so that every module sees it.)
+/// Declares a module's kernel table: a struct of function pointers over the dtype `E`, device
+/// `D` and tape `T` (each field `name: fn-pointer type = the function at E, D, T`), its tables
+/// for the supported triples (f32 and f64 on the `Cpu`, f32 on `Cuda`; either tape) as statics —
+/// so attn-runtime compiles those functions, once — and `fn kernels::<E, D, T>()`, which picks
+/// one at run time. Layers generic over `E, D, T` call their shape-erased cores through it: a
+/// crate instantiating them compiles a table lookup, not the cores. (Defined before the modules,
+/// so that every module sees it.)
 macro_rules! kernel_tables {
-    ($table:ident) => {
+    (
+        $(#[$doc:meta])*
+        struct $table:ident {
+            $($field:ident: $ty:ty = $kernel:expr),+ $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        #[allow(clippy::type_complexity)]
+        struct $table<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
+            $($field: $ty,)+
+        }
+
+        impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> $table<E, D, T> {
+            const COMPILED: Self = $table {
+                $($field: $kernel,)+
+            };
+        }
+
         static CPU_NONE: $table<f32, ::dfdx::tensor::Cpu, ::dfdx::tensor::NoneTape> =
             $table::<f32, ::dfdx::tensor::Cpu, ::dfdx::tensor::NoneTape>::COMPILED;
         static CPU_OWNED: $table<

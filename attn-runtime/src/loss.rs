@@ -69,23 +69,17 @@ pub fn try_cross_entropy_rows_smoothed<E: Dtype, D: Device<E>, T: Tape<E, D> + '
     (kernels::<E, D, T>()?.cross_entropy)(logits, targets, epsilon)
 }
 
-/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
-struct LossKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    #[allow(clippy::type_complexity)]
-    cross_entropy: fn(
-        Tensor<(usize, usize), E, D, T>,
-        &[usize],
-        f64,
-    ) -> Result<Tensor<Rank0, E, D, T>, AttnError>,
+kernel_tables! {
+    /// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+    struct LossKernels {
+        cross_entropy: fn(
+            Tensor<(usize, usize), E, D, T>,
+            &[usize],
+            f64,
+        ) -> Result<Tensor<Rank0, E, D, T>, AttnError>
+            = cross_entropy_impl::<E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> LossKernels<E, D, T> {
-    const COMPILED: Self = LossKernels {
-        cross_entropy: cross_entropy_impl::<E, D, T>,
-    };
-}
-
-kernel_tables!(LossKernels);
 
 /// [`try_cross_entropy_rows_smoothed`] itself.
 fn cross_entropy_impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(

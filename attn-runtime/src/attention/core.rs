@@ -46,23 +46,17 @@ where
     realize_output(out)
 }
 
-/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
-struct CoreKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    #[allow(clippy::type_complexity)]
-    attend: fn(
-        Tensor<Dyn4, E, D, T>,
-        Tensor<Dyn4, E, D, T>,
-        &AttentionOptions,
-    ) -> Result<AttnOutput<Dyn4, Dyn4, E, D, T>, AttnError>,
+kernel_tables! {
+    /// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+    struct CoreKernels {
+        attend: fn(
+            Tensor<Dyn4, E, D, T>,
+            Tensor<Dyn4, E, D, T>,
+            &AttentionOptions,
+        ) -> Result<AttnOutput<Dyn4, Dyn4, E, D, T>, AttnError>
+            = attend_erased::<E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> CoreKernels<E, D, T> {
-    const COMPILED: Self = CoreKernels {
-        attend: attend_erased::<E, D, T>,
-    };
-}
-
-kernel_tables!(CoreKernels);
 
 /// [`try_attend`] on run-time shapes: compiled once per tape type, whatever the models' sizes.
 pub(crate) fn attend_erased<E, D, T>(

@@ -39,6 +39,22 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
         (kernels::<E, D, T>()?.attend)(self, query, key, value, opts)
     }
 
+    /// Self-attention: `x` is the query, key and value (key and value join the query's tape,
+    /// as dfdx threads one tape through the query).
+    pub(crate) fn try_self_attend<T: Tape<E, D> + 'static>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+        opts: &AttentionOptions,
+    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError> {
+        let (x, tape) = x.split_tape();
+        self.try_attend(
+            x.clone().put_tape(tape),
+            x.clone().put_tape(T::default()),
+            x.put_tape(T::default()),
+            opts,
+        )
+    }
+
     /// `[B, Sq, M] → [B, H, Sq, M/H]`.
     pub(crate) fn try_project_query<T: Tape<E, D> + 'static>(
         &self,
@@ -148,42 +164,38 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
     }
 }
 
-/// [`DynMha`]'s kernels, compiled once in attn-runtime (see `kernel_tables!`).
-#[allow(clippy::type_complexity)]
-struct MhaKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    attend: fn(
-        &DynMha<E, D>,
-        Tensor<Dyn3, E, D, T>,
-        Tensor<Dyn3, E, D, T>,
-        Tensor<Dyn3, E, D, T>,
-        &AttentionOptions,
-    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError>,
-    project_query:
-        fn(&DynMha<E, D>, Tensor<Dyn3, E, D, T>) -> Result<Tensor<Dyn4, E, D, T>, AttnError>,
-    project_key_value: fn(
-        &DynMha<E, D>,
-        Tensor<Dyn3, E, D, T>,
-        Tensor<Dyn3, E, D, T>,
-    ) -> Result<(Tensor<Dyn4, E, D, T>, Tensor<Dyn4, E, D, T>), AttnError>,
-    attend_heads: fn(
-        &DynMha<E, D>,
-        Tensor<Dyn4, E, D, T>,
-        Tensor<Dyn4, E, D, T>,
-        Tensor<Dyn4, E, D, T>,
-        &AttentionOptions,
-    ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError>,
+kernel_tables! {
+    /// [`DynMha`]'s kernels, compiled once in attn-runtime (see `kernel_tables!`).
+    struct MhaKernels {
+        attend: fn(
+            &DynMha<E, D>,
+            Tensor<Dyn3, E, D, T>,
+            Tensor<Dyn3, E, D, T>,
+            Tensor<Dyn3, E, D, T>,
+            &AttentionOptions,
+        ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError>
+            = DynMha::<E, D>::attend_impl::<T>,
+        project_query: fn(
+            &DynMha<E, D>,
+            Tensor<Dyn3, E, D, T>,
+        ) -> Result<Tensor<Dyn4, E, D, T>, AttnError>
+            = DynMha::<E, D>::project_query_impl::<T>,
+        project_key_value: fn(
+            &DynMha<E, D>,
+            Tensor<Dyn3, E, D, T>,
+            Tensor<Dyn3, E, D, T>,
+        ) -> Result<(Tensor<Dyn4, E, D, T>, Tensor<Dyn4, E, D, T>), AttnError>
+            = DynMha::<E, D>::project_key_value_impl::<T>,
+        attend_heads: fn(
+            &DynMha<E, D>,
+            Tensor<Dyn4, E, D, T>,
+            Tensor<Dyn4, E, D, T>,
+            Tensor<Dyn4, E, D, T>,
+            &AttentionOptions,
+        ) -> Result<AttnOutput<Dyn3, Dyn4, E, D, T>, AttnError>
+            = DynMha::<E, D>::attend_heads_impl::<T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> MhaKernels<E, D, T> {
-    const COMPILED: Self = MhaKernels {
-        attend: DynMha::<E, D>::attend_impl::<T>,
-        project_query: DynMha::<E, D>::project_query_impl::<T>,
-        project_key_value: DynMha::<E, D>::project_key_value_impl::<T>,
-        attend_heads: DynMha::<E, D>::attend_heads_impl::<T>,
-    };
-}
-
-kernel_tables!(MhaKernels);
 
 /// `[B, S, M] -> [B, H, S, M / H]`.
 fn split_heads<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(

@@ -192,20 +192,13 @@ type ProjectFn<S, E, D, T> = fn(
     bool,
 ) -> Result<Tensor<S, E, D, T>, AttnError>;
 
-/// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
-struct ProjectionKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    project: ProjectFn<Dyn2, E, D, T>,
-    project_3d: ProjectFn<Dyn3, E, D, T>,
+kernel_tables! {
+    /// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
+    struct ProjectionKernels {
+        project: ProjectFn<Dyn2, E, D, T> = project::<E, D, T>,
+        project_3d: ProjectFn<Dyn3, E, D, T> = project_3d::<E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> ProjectionKernels<E, D, T> {
-    const COMPILED: Self = ProjectionKernels {
-        project: project::<E, D, T>,
-        project_3d: project_3d::<E, D, T>,
-    };
-}
-
-kernel_tables!(ProjectionKernels);
 
 /// `[B, S, I] -> [B, S, O]` on run-time shapes, as one `[B·S, I]` product.
 fn project_3d<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(

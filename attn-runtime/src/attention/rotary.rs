@@ -60,19 +60,13 @@ pub fn try_apply_rotary<B: Dim, H: Dim, S: Dim, E: Dtype, D: Device<E>, T: Tape<
     )?)
 }
 
-/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
-struct RotaryKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    #[allow(clippy::type_complexity)]
-    rotary: fn(Tensor<Dyn4, E, D, T>, &Rotary) -> Result<Tensor<Dyn4, E, D, T>, AttnError>,
+kernel_tables! {
+    /// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+    struct RotaryKernels {
+        rotary: fn(Tensor<Dyn4, E, D, T>, &Rotary) -> Result<Tensor<Dyn4, E, D, T>, AttnError>
+            = rotary_erased::<E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> RotaryKernels<E, D, T> {
-    const COMPILED: Self = RotaryKernels {
-        rotary: rotary_erased::<E, D, T>,
-    };
-}
-
-kernel_tables!(RotaryKernels);
 
 /// [`try_apply_rotary`] on run-time shapes: compiled once per tape type.
 pub(crate) fn rotary_erased<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(

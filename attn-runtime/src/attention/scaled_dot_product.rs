@@ -85,24 +85,18 @@ where
     realize_output(out)
 }
 
-/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
-struct SdpaKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    #[allow(clippy::type_complexity)]
-    sdpa: fn(
-        Tensor<Dyn4, E, D, T>,
-        Tensor<Dyn4, E, D, T>,
-        Tensor<Dyn4, E, D, T>,
-        &AttentionOptions,
-    ) -> Result<AttnOutput<Dyn4, Dyn4, E, D, T>, AttnError>,
+kernel_tables! {
+    /// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+    struct SdpaKernels {
+        sdpa: fn(
+            Tensor<Dyn4, E, D, T>,
+            Tensor<Dyn4, E, D, T>,
+            Tensor<Dyn4, E, D, T>,
+            &AttentionOptions,
+        ) -> Result<AttnOutput<Dyn4, Dyn4, E, D, T>, AttnError>
+            = sdpa_erased::<E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> SdpaKernels<E, D, T> {
-    const COMPILED: Self = SdpaKernels {
-        sdpa: sdpa_erased::<E, D, T>,
-    };
-}
-
-kernel_tables!(SdpaKernels);
 
 /// [`try_scaled_dot_product_attention`] on run-time shapes, its sizes checked: compiled once per
 /// tape type, whatever the models' sizes.

@@ -8,7 +8,8 @@ use dfdx::prelude::*;
 
 use super::ScoreFn;
 use crate::attention::{
-    dot_attention, try_attend, AdditiveAttention, AttentionOptions, GeneralAttention, StepOutput,
+    dot_attention, try_attend, AdditiveAttention, AttentionOptions, AttnOutput, GeneralAttention,
+    StepOutput,
 };
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -79,15 +80,7 @@ impl<const H: usize, E: Dtype, D: Device<E>> DecoderAttention<H, H, E, D> for Do
         let b = query.shape().0;
         let query = query.try_reshape_like(&(b, Const::<1>, Const::<H>)).dev()?;
         let out = dot_attention(query, states.clone(), states.clone(), opts)?;
-        let context = out.context.try_reshape_like(&(b, Const::<H>)).dev()?;
-        let weights = match out.weights {
-            Some(w) => {
-                let s = w.shape().2;
-                Some(w.try_reshape_like(&(b, s)).dev()?)
-            }
-            None => None,
-        };
-        Ok(crate::attention::AttnOutput { context, weights })
+        step_output(out, b, states.shape().1)
     }
 }
 
@@ -135,12 +128,30 @@ impl<const H: usize, const O: usize, E: Dtype, D: Device<E>, Sc: ScoreFn>
             .clone()
             .try_reshape_like(&(b, Const::<1>, s, Const::<O>))
             .dev()?;
-        let out = try_attend(scores, values, opts)?;
-        let context = out.context.try_reshape_like(&(b, Const::<O>)).dev()?;
-        let weights = match out.weights {
-            Some(w) => Some(w.try_reshape_like(&(b, s)).dev()?),
-            None => None,
-        };
-        Ok(crate::attention::AttnOutput { context, weights })
+        step_output(try_attend(scores, values, opts)?, b, s)
     }
+}
+
+/// One query's attention output (context and weights in any layout of `B·O` and `B·S` values)
+/// as a decoder step's: context `[B, O]`, weights `[B, S]`.
+fn step_output<C, W, B, S, const O: usize, E, D, T>(
+    out: AttnOutput<C, W, E, D, T>,
+    b: B,
+    s: S,
+) -> Result<StepOutput<B, S, O, E, D, T>, AttnError>
+where
+    C: Shape,
+    W: Shape,
+    B: Dim,
+    S: Dim,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D> + 'static,
+{
+    let context = out.context.try_reshape_like(&(b, Const::<O>)).dev()?;
+    let weights = match out.weights {
+        Some(w) => Some(w.try_reshape_like(&(b, s)).dev()?),
+        None => None,
+    };
+    Ok(AttnOutput { context, weights })
 }

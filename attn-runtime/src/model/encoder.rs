@@ -129,12 +129,10 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<
         weights: &mut Vec<LayerAttention<E, D>>,
     ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
         let (x, tape) = x.split_tape();
-        let out = self.attention.erased()?.try_attend(
-            x.clone().put_tape(tape),
-            x.clone().put_tape(T::default()),
-            x.clone().put_tape(T::default()),
-            opts,
-        )?;
+        let out = self
+            .attention
+            .erased()?
+            .try_self_attend(x.clone().put_tape(tape), opts)?;
         if let Some(w) = out.weights {
             weights.push(LayerAttention::capture(path, w)?);
         }

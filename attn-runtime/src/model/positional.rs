@@ -135,22 +135,18 @@ impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<
     }
 }
 
-/// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
-struct PositionKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    sinusoids: fn(Tensor<Dyn3, E, D, T>) -> Result<Tensor<Dyn3, E, D, T>, AttnError>,
-    #[allow(clippy::type_complexity)]
-    rows:
-        fn(Tensor<Dyn3, E, D, T>, &Tensor<Dyn2, E, D>) -> Result<Tensor<Dyn3, E, D, T>, AttnError>,
+kernel_tables! {
+    /// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
+    struct PositionKernels {
+        sinusoids: fn(Tensor<Dyn3, E, D, T>) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
+            = add_sinusoids::<E, D, T>,
+        rows: fn(
+            Tensor<Dyn3, E, D, T>,
+            &Tensor<Dyn2, E, D>,
+        ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
+            = add_rows::<E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> PositionKernels<E, D, T> {
-    const COMPILED: Self = PositionKernels {
-        sinusoids: add_sinusoids::<E, D, T>,
-        rows: add_rows::<E, D, T>,
-    };
-}
-
-kernel_tables!(PositionKernels);
 
 /// `x + table[p]` at every position `p` of `x: [B, S, M]`, the sinusoids computed for `S`.
 fn add_sinusoids<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(

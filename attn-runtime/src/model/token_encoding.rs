@@ -88,20 +88,16 @@ pub(crate) fn try_mean_pool<
     )?)
 }
 
-/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
-struct PoolKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    #[allow(clippy::type_complexity)]
-    mean_pool:
-        fn(Tensor<Dyn3, E, D, T>, Option<&[usize]>) -> Result<Tensor<Dyn2, E, D, T>, AttnError>,
+kernel_tables! {
+    /// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+    struct PoolKernels {
+        mean_pool: fn(
+            Tensor<Dyn3, E, D, T>,
+            Option<&[usize]>,
+        ) -> Result<Tensor<Dyn2, E, D, T>, AttnError>
+            = mean_pool_dyn::<E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> PoolKernels<E, D, T> {
-    const COMPILED: Self = PoolKernels {
-        mean_pool: mean_pool_dyn::<E, D, T>,
-    };
-}
-
-kernel_tables!(PoolKernels);
 
 /// [`try_mean_pool`] on run-time shapes.
 fn mean_pool_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(

@@ -386,27 +386,16 @@ type StepFn<E, D, T> = fn(
     &DynState<E, D>,
 ) -> Result<DynState<E, D>, AttnError>;
 
-/// This module's kernels for the LSTM and the GRU, compiled once in attn-runtime (see
-/// `kernel_tables!`).
-struct RnnKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    lstm: (ForwardFn<E, D, T>, StepFn<E, D, T>),
-    gru: (ForwardFn<E, D, T>, StepFn<E, D, T>),
+kernel_tables! {
+    /// This module's kernels for the LSTM and the GRU, compiled once in attn-runtime (see
+    /// `kernel_tables!`).
+    struct RnnKernels {
+        lstm: (ForwardFn<E, D, T>, StepFn<E, D, T>)
+            = (forward_dyn::<LstmCell, E, D, T>, step_dyn::<LstmCell, E, D, T>),
+        gru: (ForwardFn<E, D, T>, StepFn<E, D, T>)
+            = (forward_dyn::<GruCell, E, D, T>, step_dyn::<GruCell, E, D, T>),
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> RnnKernels<E, D, T> {
-    const COMPILED: Self = RnnKernels {
-        lstm: (
-            forward_dyn::<LstmCell, E, D, T>,
-            step_dyn::<LstmCell, E, D, T>,
-        ),
-        gru: (
-            forward_dyn::<GruCell, E, D, T>,
-            step_dyn::<GruCell, E, D, T>,
-        ),
-    };
-}
-
-kernel_tables!(RnnKernels);
 
 /// The compiled forward pass and step of `Cell`, one of attn's cells.
 ///

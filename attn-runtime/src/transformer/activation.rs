@@ -76,32 +76,20 @@ pub trait Activation: Clone + Copy + std::fmt::Debug + Default + 'static {
     }
 }
 
-/// The built-ins on run-time shapes, compiled once in attn-runtime (see `kernel_tables!`).
-struct ActivationKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    relu: ActivationFn<E, D, T>,
-    gelu_tanh: ActivationFn<E, D, T>,
-    tanh: ActivationFn<E, D, T>,
-    sigmoid: ActivationFn<E, D, T>,
-    leaky_relu: ActivationFn<E, D, T>,
-    silu: ActivationFn<E, D, T>,
-    gelu: ActivationFn<E, D, T>,
+kernel_tables! {
+    /// The built-ins on run-time shapes, compiled once in attn-runtime (see `kernel_tables!`).
+    struct ActivationKernels {
+        relu: ActivationFn<E, D, T> = <Relu as Activation>::try_apply::<Dyn3, E, D, T>,
+        gelu_tanh: ActivationFn<E, D, T> = <GeluTanh as Activation>::try_apply::<Dyn3, E, D, T>,
+        tanh: ActivationFn<E, D, T> = <Tanh as Activation>::try_apply::<Dyn3, E, D, T>,
+        sigmoid: ActivationFn<E, D, T> = <Sigmoid as Activation>::try_apply::<Dyn3, E, D, T>,
+        leaky_relu: ActivationFn<E, D, T> = <LeakyRelu as Activation>::try_apply::<Dyn3, E, D, T>,
+        silu: ActivationFn<E, D, T> = <Silu as Activation>::try_apply::<Dyn3, E, D, T>,
+        gelu: ActivationFn<E, D, T> = <Gelu as Activation>::try_apply::<Dyn3, E, D, T>,
+    }
 }
 
 type ActivationFn<E, D, T> = fn(Tensor<Dyn3, E, D, T>) -> Result<Tensor<Dyn3, E, D, T>, AttnError>;
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> ActivationKernels<E, D, T> {
-    const COMPILED: Self = ActivationKernels {
-        relu: <Relu as Activation>::try_apply::<Dyn3, E, D, T>,
-        gelu_tanh: <GeluTanh as Activation>::try_apply::<Dyn3, E, D, T>,
-        tanh: <Tanh as Activation>::try_apply::<Dyn3, E, D, T>,
-        sigmoid: <Sigmoid as Activation>::try_apply::<Dyn3, E, D, T>,
-        leaky_relu: <LeakyRelu as Activation>::try_apply::<Dyn3, E, D, T>,
-        silu: <Silu as Activation>::try_apply::<Dyn3, E, D, T>,
-        gelu: <Gelu as Activation>::try_apply::<Dyn3, E, D, T>,
-    };
-}
-
-kernel_tables!(ActivationKernels);
 
 /// A built-in's [`Activation::try_apply_dyn`]: its entry of the compiled table.
 macro_rules! compiled_dyn {

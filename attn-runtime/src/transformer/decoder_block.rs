@@ -126,13 +126,7 @@ where
         let (self_mha, cross_mha) = (self.self_attn.erased()?, self.cross_attn.erased()?);
         let (mut tape, x) = TapeHolder::split(x);
         let self_attend = |q: Tensor<Dyn3, E, D, T>| {
-            let (q, q_tape) = q.split_tape();
-            let out = self_mha.try_attend(
-                q.clone().put_tape(q_tape),
-                q.clone().put_tape(T::default()),
-                q.put_tape(T::default()),
-                self_opts,
-            )?;
+            let out = self_mha.try_self_attend(q, self_opts)?;
             Ok((out.context, out.weights))
         };
         let cross_attend = |q: Tensor<Dyn3, E, D, T>| {

@@ -109,13 +109,7 @@ where
         let mha = self.self_attn.erased()?;
         let (mut tape, x) = TapeHolder::split(x);
         let attend = |q: Tensor<Dyn3, E, D, T>| {
-            let (q, q_tape) = q.split_tape();
-            let out = mha.try_attend(
-                q.clone().put_tape(q_tape),
-                q.clone().put_tape(T::default()),
-                q.put_tape(T::default()),
-                opts,
-            )?;
+            let out = mha.try_self_attend(q, opts)?;
             Ok((out.context, out.weights))
         };
         let (x1, w) = if PRE {

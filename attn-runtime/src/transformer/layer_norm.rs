@@ -199,24 +199,18 @@ fn norm_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     composite_dyn(gamma, beta, epsilon, x)
 }
 
-/// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
-struct NormKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    #[allow(clippy::type_complexity)]
-    norm: fn(
-        &Tensor<(usize,), E, D>,
-        &Tensor<(usize,), E, D>,
-        f64,
-        Tensor<Dyn3, E, D, T>,
-    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>,
+kernel_tables! {
+    /// This module's kernel, compiled once in attn-runtime (see `kernel_tables!`).
+    struct NormKernels {
+        norm: fn(
+            &Tensor<(usize,), E, D>,
+            &Tensor<(usize,), E, D>,
+            f64,
+            Tensor<Dyn3, E, D, T>,
+        ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
+            = norm_dyn::<E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> NormKernels<E, D, T> {
-    const COMPILED: Self = NormKernels {
-        norm: norm_dyn::<E, D, T>,
-    };
-}
-
-kernel_tables!(NormKernels);
 
 /// What dfdx's `LayerNorm1D` computes, on run-time shapes (every device).
 fn composite_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(

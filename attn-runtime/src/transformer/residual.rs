@@ -38,22 +38,16 @@ pub(crate) fn dropout<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     (kernels::<E, D, T>()?.dropout)(x, p)
 }
 
-/// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
-struct BlockKernels<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
-    #[allow(clippy::type_complexity)]
-    residual: fn(
-        Tensor<Dyn3, E, D, T>,
-        &Tensor<Dyn3, E, D>,
-        f64,
-    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>,
-    dropout: fn(Tensor<Dyn3, E, D, T>, f64) -> Result<Tensor<Dyn3, E, D, T>, AttnError>,
+kernel_tables! {
+    /// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
+    struct BlockKernels {
+        residual: fn(
+            Tensor<Dyn3, E, D, T>,
+            &Tensor<Dyn3, E, D>,
+            f64,
+        ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
+            = residual_impl::<E, D, T>,
+        dropout: fn(Tensor<Dyn3, E, D, T>, f64) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
+            = crate::elementwise::try_dropout::<Dyn3, E, D, T>,
+    }
 }
-
-impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> BlockKernels<E, D, T> {
-    const COMPILED: Self = BlockKernels {
-        residual: residual_impl::<E, D, T>,
-        dropout: crate::elementwise::try_dropout::<Dyn3, E, D, T>,
-    };
-}
-
-kernel_tables!(BlockKernels);
