@@ -201,3 +201,39 @@ fn teacher_forcing_feeds_the_targets_at_the_configured_ratio() {
     assert_eq!(a[..12], b[..12], "step 0 only sees BOS");
     assert_ne!(a[12..24], b[12..24], "step 1 sees the first target");
 }
+
+/// A cell of the user's: the LSTM's step under another name.
+#[derive(Clone, Copy, Debug, Default)]
+struct MyCell;
+
+impl attn_runtime::rnn::RecurrentCell for MyCell {
+    const GATES: usize = 4;
+    const HAS_CELL_STATE: bool = true;
+    const FOLD_HIDDEN_BIAS: bool = true;
+    const NAME: &'static str = "MyCell";
+
+    fn step<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
+        tape: &mut attn_runtime::tape_holder::TapeHolder<T>,
+        gi: &Tensor<(usize, usize), E, D>,
+        gh: &Tensor<(usize, usize), E, D>,
+        state: &attn_runtime::rnn::DynState<E, D>,
+    ) -> Result<attn_runtime::rnn::DynState<E, D>, AttnError> {
+        <attn_runtime::rnn::LstmCell as attn_runtime::rnn::RecurrentCell>::step(tape, gi, gh, state)
+    }
+}
+
+#[test]
+fn a_stack_of_a_cell_attn_does_not_compile_in_is_an_error_that_names_it() {
+    let dev = TestDevice::seed_from_u64(1);
+    let rnn =
+        attn_runtime::rnn::RnnStack::<MyCell, 4, 3, 5, 5, 1, false, f32, TestDevice>::build(&dev);
+    let x: Tensor<(usize, usize, Const<3>), f32, _> = dev.sample_normal_like(&(1, 4, Const));
+    let err = rnn.try_forward(x, None).err().expect("an error, not a run");
+    match err {
+        AttnError::InvalidInput { reason, fix } => {
+            assert!(reason.contains("MyCell"), "{reason}");
+            assert!(fix.contains("rnn::Lstm"), "{fix}");
+        }
+        other => panic!("{other}"),
+    }
+}
