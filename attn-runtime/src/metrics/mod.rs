@@ -18,6 +18,7 @@ mod accuracy;
 mod bleu;
 mod bleu_stats;
 mod chrf;
+mod class_counts;
 mod classification;
 mod confusion;
 mod sequence;
@@ -31,9 +32,9 @@ pub use bleu::{
 };
 pub use bleu_stats::BleuStats;
 pub use chrf::{corpus_chrf, sentence_chrf, Chrf, ChrfScore};
+pub use class_counts::{ClassCounts, ClassScores, PrfScores};
 pub use classification::{
-    classification_report, precision_recall_f1, Average, ClassScores, ClassificationReport,
-    PrecisionRecallF1, PrfScores,
+    classification_report, precision_recall_f1, Average, ClassificationReport, PrecisionRecallF1,
 };
 pub use confusion::{confusion_matrix, ConfusionMatrix};
 pub use sequence::{exact_match, token_accuracy};
