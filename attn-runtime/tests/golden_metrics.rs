@@ -422,3 +422,77 @@ fn metrics_reject_bad_input() {
         Err(MetricError::Empty { .. })
     ));
 }
+
+/// What validation sums batch by batch scores as sacreBLEU and scikit-learn score the whole.
+mod accumulated {
+    use super::*;
+    use attn_runtime::train::{output_bleu, Scores};
+
+    #[test]
+    fn bleu_statistics_summed_over_batches_score_as_sacrebleu_on_the_corpus() {
+        let cases = load("bleu.json");
+        let mut checked = 0;
+        let mut output_config = 0;
+        for case in cases.iter().filter(|c| c["level"] == "corpus") {
+            let refs = case["refs"].as_array().unwrap();
+            if refs.len() != 1 {
+                continue;
+            }
+            let name = case["name"].as_str().unwrap();
+            let bleu = bleu_config(&case["config"]);
+            let (hyps, refs) = (strs(&case["hyps"]), strs(&refs[0]));
+            // batches of three segments, as an evaluation of batch size 3 sums them
+            let mut sum = Scores::default();
+            for (h, r) in hyps.chunks(3).zip(refs.chunks(3)) {
+                let mut stats = BleuStats::default();
+                for (h, r) in h.iter().zip(r) {
+                    stats += bleu.segment_stats(h, &[r]).unwrap();
+                }
+                sum.add(&Scores {
+                    bleu: Some(stats),
+                    ..Scores::default()
+                });
+            }
+            let got = bleu.score_from_stats(&sum.bleu.unwrap(), 1).unwrap();
+            let want = num(&case["expected"]["score"]);
+            assert_close(name, got.score, want, LIBM_TOL);
+            if bleu == output_bleu() {
+                // the rule `Selection::Bleu` ranks by
+                assert_close(name, sum.bleu().unwrap(), want, LIBM_TOL);
+                output_config += 1;
+            }
+            checked += 1;
+        }
+        assert!(
+            checked > 20 && output_config >= 1,
+            "{checked}, {output_config}"
+        );
+    }
+
+    #[test]
+    fn class_counts_summed_over_batches_give_scikit_learns_macro_f1() {
+        let cases = load("classification.json");
+        for case in &cases {
+            let name = case["name"].as_str().unwrap();
+            let (gold, pred) = (usizes(&case["gold"]), usizes(&case["pred"]));
+            let classes = 1 + gold.iter().chain(&pred).max().unwrap();
+            // one-hot logits of the predictions, scored in batches of four rows
+            let mut sum = Scores::default();
+            for (g, p) in gold.chunks(4).zip(pred.chunks(4)) {
+                let logits: Vec<f32> = p
+                    .iter()
+                    .flat_map(|&p| (0..classes).map(move |c| f32::from(u8::from(c == p))))
+                    .collect();
+                let batch = Scores::of(&logits, classes, g, 1, false)
+                    .with_classes(&logits, classes, g, classes);
+                sum.add(&batch);
+            }
+            let want = &case["expected"]["macro"];
+            assert_eq!(sum.macro_f1(), Some(num(&want["f1"])), "{name}: macro F1");
+            let avg = sum.classes.as_ref().unwrap().macro_avg().unwrap();
+            assert_eq!(avg.precision, num(&want["precision"]), "{name}");
+            assert_eq!(avg.recall, num(&want["recall"]), "{name}");
+        }
+        assert!(cases.len() > 10, "{}", cases.len());
+    }
+}

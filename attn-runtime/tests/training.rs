@@ -25,6 +25,17 @@ attention_model! {
 }
 
 attention_model! {
+    /// A tiny sequence-to-sequence transformer for the reverse task.
+    #[name = "tiny-reverser", data = "reverse"]
+    pub struct TinyReverser {
+        arch: Transformer,
+        task: Seq2Seq { src_vocab: 16, tgt_vocab: 16, src_len: 10, tgt_len: 11 },
+        d_model: 16, heads: 2, ff: 32, encoder_layers: 1, decoder_layers: 1,
+        norm: Pre,
+    }
+}
+
+attention_model! {
     /// A tiny classifier.
     #[name = "tiny-classifier", data = "sentiment"]
     pub struct TinyClassifier {
@@ -423,6 +434,18 @@ fn bucketing_groups_similar_lengths_and_keeps_every_example_once() {
     );
 }
 
+/// The first epoch whose key beats every earlier one's (ties keep the earlier epoch).
+fn first_best(o: &TrainOutcome, key: &dyn Fn(&EpochReport) -> (f64, f64, f64)) -> usize {
+    o.history
+        .iter()
+        .fold(None::<&EpochReport>, |best, e| match best {
+            Some(b) if key(e) <= key(b) => Some(b),
+            _ => Some(e),
+        })
+        .unwrap()
+        .epoch
+}
+
 #[test]
 fn the_selection_setting_chooses_the_best_checkpoint() {
     let data = builtin("sort").unwrap();
@@ -446,17 +469,6 @@ fn the_selection_setting_chooses_the_best_checkpoint() {
         };
         run(&Entry::<TinySorter>::NEW, &data, settings, &out, None).unwrap()
     };
-    // the first epoch whose key beats every earlier one's (ties keep the earlier epoch)
-    let first_best = |o: &TrainOutcome, key: &dyn Fn(&EpochReport) -> (f64, f64, f64)| {
-        o.history
-            .iter()
-            .fold(None::<&EpochReport>, |best, e| match best {
-                Some(b) if key(e) <= key(b) => Some(b),
-                _ => Some(e),
-            })
-            .unwrap()
-            .epoch
-    };
     // the default: the highest exact match, then accuracy, then the lowest loss
     let default = by(Selection::default());
     let exact_first = |e: &EpochReport| (e.valid_exact, e.valid_acc, -e.valid_loss);
@@ -473,4 +485,126 @@ fn the_selection_setting_chooses_the_best_checkpoint() {
     let config = std::fs::read_to_string(by_loss.run_dir.join("config.json")).unwrap();
     assert!(config.contains("\"selection\": \"Loss\""), "{config}");
     std::fs::remove_dir_all(&out).ok();
+}
+
+fn selecting(selection: Selection, epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 16,
+        lr: 1e-2,
+        seed: 3,
+        data: PrepareOptions {
+            max_train: Some(256),
+            max_eval: Some(48),
+            ..Default::default()
+        },
+        attention_reports: false,
+        selection,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn bleu_chooses_the_checkpoint_of_a_sequence_to_sequence_run() {
+    let data = builtin("reverse").unwrap();
+    let out = scratch("select-bleu");
+    let entry = Entry::<TinyReverser>::NEW;
+    let o = run(&entry, &data, selecting(Selection::Bleu, 4), &out, None).unwrap();
+    let bleu: Vec<f64> = o.history.iter().map(|e| e.valid_bleu.unwrap()).collect();
+    assert!(o.history.iter().all(|e| e.valid_macro_f1.is_none()));
+    assert!(
+        bleu.iter().all(|b| (0.0..=100.0).contains(b)) && bleu[3] > bleu[0],
+        "validation BLEU learns: {bleu:?}"
+    );
+    let bleu_first = |e: &EpochReport| (e.valid_bleu.unwrap(), e.valid_exact, -e.valid_loss);
+    assert_eq!(o.best_epoch, first_best(&o, &bleu_first));
+    // the BLEU summed batch by batch is the corpus BLEU `eval` computes on the same checkpoint
+    let test_bleu = o.test.bleu().unwrap();
+    let loaded = attn_runtime::train::load_run(&o.run_dir, &entry).unwrap();
+    let report = attn_runtime::train::evaluate_run(&loaded, &data, 7).unwrap();
+    assert_eq!(test_bleu, report.seq2seq.unwrap().bleu);
+    let summary = std::fs::read_to_string(o.run_dir.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["test_bleu"].as_f64(), Some(test_bleu));
+    let csv = std::fs::read_to_string(o.run_dir.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|&h| h == "valid_bleu").unwrap();
+    let first: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(first.len(), header.len());
+    assert_eq!(first[column], format!("{:.6}", bleu[0]));
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn macro_f1_chooses_the_checkpoint_of_a_classifier_and_a_tagger() {
+    let out = scratch("select-f1");
+    let data = sentiment_like();
+    let entry = Entry::<TinyClassifier>::NEW;
+    let o = run(&entry, &data, selecting(Selection::MacroF1, 4), &out, None).unwrap();
+    let f1_first = |e: &EpochReport| (e.valid_macro_f1.unwrap(), e.valid_acc, -e.valid_loss);
+    assert_eq!(o.best_epoch, first_best(&o, &f1_first));
+    assert!(o.history.iter().all(|e| e.valid_bleu.is_none()));
+    // the counts summed batch by batch score as scikit-learn's report on all the predictions
+    let loaded = attn_runtime::train::load_run(&o.run_dir, &entry).unwrap();
+    let report = attn_runtime::train::evaluate_run(&loaded, &data, 5).unwrap();
+    let macro_f1 = report.classification.unwrap().macro_avg.f1;
+    assert_eq!(o.test.macro_f1(), Some(macro_f1));
+
+    let sort = builtin("sort").unwrap();
+    let tagger = run(
+        &Entry::<TinySorter>::NEW,
+        &sort,
+        selecting(Selection::MacroF1, 3),
+        &out,
+        None,
+    )
+    .unwrap();
+    let f1: Vec<f64> = tagger
+        .history
+        .iter()
+        .map(|e| e.valid_macro_f1.unwrap())
+        .collect();
+    assert!(f1.iter().all(|f| (0.0..=1.0).contains(f)), "{f1:?}");
+    assert_eq!(tagger.best_epoch, first_best(&tagger, &f1_first));
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn a_selection_the_task_has_no_score_for_is_refused_before_anything_is_written() {
+    let out = scratch("select-refused");
+    let err = run(
+        &Entry::<TinySorter>::NEW,
+        &builtin("sort").unwrap(),
+        selecting(Selection::Bleu, 1),
+        &out,
+        None,
+    )
+    .unwrap_err();
+    let AttnError::InvalidHyperParameter {
+        name, requirement, ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(name, "selection");
+    assert!(requirement.contains("macro-f1"), "{requirement}");
+    let err = run(
+        &Entry::<TinyReverser>::NEW,
+        &builtin("reverse").unwrap(),
+        selecting(Selection::MacroF1, 1),
+        &out,
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AttnError::InvalidHyperParameter {
+                name: "selection",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!out.exists());
 }

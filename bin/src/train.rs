@@ -122,6 +122,10 @@ enum SelectArg {
     Accuracy,
     /// The lowest validation loss, then exact match, then accuracy.
     Loss,
+    /// BLEU of the greedy outputs, then exact match, then the lowest loss (sequence-to-sequence).
+    Bleu,
+    /// Macro-averaged F1, then accuracy, then the lowest loss (classifiers and taggers).
+    MacroF1,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -246,6 +250,8 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
             SelectArg::ExactMatch => Selection::ExactMatch,
             SelectArg::Accuracy => Selection::Accuracy,
             SelectArg::Loss => Selection::Loss,
+            SelectArg::Bleu => Selection::Bleu,
+            SelectArg::MacroF1 => Selection::MacroF1,
         };
     }
     config.dropout = args.dropout;
@@ -289,8 +295,13 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
                 attn_runtime::model::TaskSpec::Seq2Seq { .. }
                     | attn_runtime::model::TaskSpec::Tag { .. }
             );
+            let own = match (outcome.test.bleu(), outcome.test.macro_f1()) {
+                (Some(bleu), _) => format!(", BLEU {bleu:.2}"),
+                (None, Some(f1)) => format!(", macro F1 {f1:.4}"),
+                (None, None) => String::new(),
+            };
             println!(
-                "{}: best epoch {}, test {} {:.2}%{} ({:.1} s of training)",
+                "{}: best epoch {}, test {} {:.2}%{}{own} ({:.1} s of training)",
                 if *stopped == Stop::EarlyStopped {
                     "early stopped"
                 } else {
@@ -376,15 +387,22 @@ impl TrainObserver for Console {
     }
 
     fn on_epoch(&mut self, r: &EpochReport) {
+        // the task's own score: BLEU for sequence-to-sequence, macro F1 for the others
+        let (extra_name, extra) = match (r.valid_bleu, r.valid_macro_f1) {
+            (Some(bleu), _) => ("valid_bleu", format!("{bleu:>10.2}")),
+            (None, Some(f1)) => ("valid_f1", format!("{f1:>10.4}")),
+            (None, None) => ("", String::new()),
+        };
         if !self.header_shown {
             self.print(&format!(
-                "{:>5} {:>10} {:>9} {:>10} {:>9} {:>11} {:>9} {:>8} {:>8}",
+                "{:>5} {:>10} {:>9} {:>10} {:>9} {:>11} {:>10} {:>9} {:>8} {:>8}",
                 "epoch",
                 "train_loss",
                 "train_acc",
                 "valid_loss",
                 "valid_acc",
                 "valid_exact",
+                extra_name,
                 "lr",
                 "time",
                 "ex/s"
@@ -392,13 +410,14 @@ impl TrainObserver for Console {
             self.header_shown = true;
         }
         self.print(&format!(
-            "{:>5} {:>10.4} {:>9.4} {:>10.4} {:>9.4} {:>11.4} {:>9.2e} {:>7.1}s {:>8.0}",
+            "{:>5} {:>10.4} {:>9.4} {:>10.4} {:>9.4} {:>11.4} {:>10} {:>9.2e} {:>7.1}s {:>8.0}",
             r.epoch,
             r.train_loss,
             r.train_acc,
             r.valid_loss,
             r.valid_acc,
             r.valid_exact,
+            extra,
             r.lr,
             r.seconds,
             r.examples_per_second

@@ -66,20 +66,13 @@ fn every_zoo_model_trains_one_short_epoch_on_its_default_data() {
 #[test]
 fn select_sets_the_checkpoint_rule_the_run_records() {
     let out = scratch("select");
-    let o = train(
-        &[
-            "sort-tagger",
-            "--epochs",
-            "1",
-            "--max-train",
-            "64",
-            "--max-eval",
-            "16",
-            "--select",
-            "loss",
-        ],
-        &out,
-    );
+    let short = |select: &str| {
+        let args = ["--epochs", "1", "--max-train", "64", "--max-eval", "16"];
+        let mut all = vec!["sort-tagger", "--select", select];
+        all.extend(args);
+        train(&all, &out)
+    };
+    let o = short("loss");
     assert!(o.status.success(), "{}", text(&o));
     let run = std::fs::read_dir(out.join("sort-tagger"))
         .unwrap()
@@ -90,8 +83,16 @@ fn select_sets_the_checkpoint_rule_the_run_records() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["selection"], "Loss", "{config}");
+    let wrong = train(&["sort-tagger", "--select", "best"], &out);
+    assert_clean_failure(&wrong, "invalid value 'best' for '--select <SELECT>'");
+    // a tagger has no BLEU: refused before a run directory is made
+    let runs = || std::fs::read_dir(out.join("sort-tagger")).unwrap().count();
     let wrong = train(&["sort-tagger", "--select", "bleu"], &out);
-    assert_clean_failure(&wrong, "invalid value 'bleu' for '--select <SELECT>'");
+    assert_clean_failure(&wrong, "selects by macro-f1, exact-match, accuracy or loss");
+    assert_eq!(runs(), 1);
+    let f1 = short("macro-f1");
+    assert!(f1.status.success(), "{}", text(&f1));
+    assert!(text(&f1).contains("valid_f1"), "{}", text(&f1));
     std::fs::remove_dir_all(&out).ok();
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::ops::AddAssign;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::bleu::{Bleu, MAX_NGRAM_ORDER};
 use super::text::py_split;
@@ -14,7 +14,7 @@ use super::{check_non_empty, MetricResult};
 ///
 /// **Equivalent**: one row `[sys_len, ref_len, *counts, *totals]` of sacreBLEU's
 /// `BLEU._extract_corpus_statistics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BleuStats {
     /// Hypothesis length in tokens.
     pub sys_len: usize,

@@ -70,6 +70,12 @@ pub struct EpochReport {
     pub valid_acc: f64,
     /// Validation exact match (the whole sequence right; accuracy for classifiers).
     pub valid_exact: f64,
+    /// Validation BLEU of the detokenised greedy outputs (sequence-to-sequence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_bleu: Option<f64>,
+    /// Validation macro-averaged F1 (classifiers and taggers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_macro_f1: Option<f64>,
     /// Learning rate at the epoch's end.
     pub lr: f64,
     /// Seconds the epoch took.
@@ -80,18 +86,21 @@ pub struct EpochReport {
 
 impl EpochReport {
     /// The CSV header of `metrics.csv`.
-    pub const CSV_HEADER: &'static str = "epoch,train_loss,train_acc,valid_loss,valid_acc,valid_exact,lr,seconds,examples_per_second";
+    pub const CSV_HEADER: &'static str = "epoch,train_loss,train_acc,valid_loss,valid_acc,valid_exact,valid_bleu,valid_macro_f1,lr,seconds,examples_per_second";
 
-    /// The CSV line.
+    /// The CSV line (an empty field for a score the task has not).
     pub fn csv(&self) -> String {
+        let optional = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
         format!(
-            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.3e},{:.3},{:.1}",
+            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{:.3e},{:.3},{:.1}",
             self.epoch,
             self.train_loss,
             self.train_acc,
             self.valid_loss,
             self.valid_acc,
             self.valid_exact,
+            optional(self.valid_bleu),
+            optional(self.valid_macro_f1),
             self.lr,
             self.seconds,
             self.examples_per_second
@@ -114,6 +123,12 @@ pub struct RunSummary {
     pub test_accuracy: f64,
     /// Test exact match.
     pub test_exact_match: f64,
+    /// Test BLEU of the detokenised greedy outputs (sequence-to-sequence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_bleu: Option<f64>,
+    /// Test macro-averaged F1 (classifiers and taggers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_macro_f1: Option<f64>,
     /// Seconds of training.
     pub seconds: f64,
 }

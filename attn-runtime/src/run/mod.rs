@@ -18,5 +18,6 @@ pub use dir::{
     OPTIMIZER,
 };
 pub use loaded::{load_run, run_model_name, LoadedRun};
-pub use scores::Scores;
+pub(crate) use scores::argmax;
+pub use scores::{output_bleu, Scores};
 pub use selection::{Selection, SelectionKey};

@@ -1,11 +1,34 @@
-//! Loss and accuracy of predictions against targets, summed over batches.
+//! Loss, accuracy, BLEU and per-class counts of predictions against targets, summed over
+//! batches.
 
 use serde::{Deserialize, Serialize};
 
 use crate::loss::IGNORE;
+use crate::metrics::{Bleu, BleuStats, ClassCounts};
 
-/// Sums over an evaluation: loss and accuracy per target row, and exact match per example.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The BLEU attn reports for a model's outputs: sacreBLEU's defaults (`13a` tokenisation,
+/// `exp` smoothing), case-insensitive because word-level vocabularies are lower-cased.
+///
+/// **Equivalent**: `sacrebleu.corpus_bleu(hyps, [refs], lowercase=True)`.
+pub fn output_bleu() -> Bleu {
+    Bleu {
+        lowercase: true,
+        ..Bleu::default()
+    }
+}
+
+/// The arg-max of a row of logits (the first on a tie).
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::MIN), |m, (i, &v)| if v > m.1 { (i, v) } else { m })
+        .0
+}
+
+/// Sums over an evaluation: loss and accuracy per target row, exact match per example, and,
+/// where the evaluation computes them, the BLEU statistics of decoded outputs and per-class
+/// counts. Every field adds up over batches ([`add`](Self::add)).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     /// Sum of the cross-entropy of every counted row.
     pub loss_sum: f64,
@@ -17,6 +40,13 @@ pub struct Scores {
     pub examples: usize,
     /// Examples whose every counted row is correct.
     pub exact: usize,
+    /// BLEU statistics of the detokenised outputs against the references (sequence-to-sequence,
+    /// when the evaluation is given references).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bleu: Option<BleuStats>,
+    /// Per-class counts of the predicted rows (classifiers and taggers; padding excluded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassCounts>,
 }
 
 impl Scores {
@@ -47,6 +77,22 @@ impl Scores {
         }
     }
 
+    /// Corpus BLEU ([`output_bleu`]) of the outputs, when the evaluation computed it.
+    pub fn bleu(&self) -> Option<f64> {
+        let stats = self.bleu.as_ref()?;
+        // `output_bleu` has no smoothing value, the only input `score_from_stats` refuses
+        output_bleu()
+            .score_from_stats(stats, 1)
+            .ok()
+            .map(|s| s.score)
+    }
+
+    /// Macro-averaged F1 of the predicted rows over the labels that occur (scikit-learn's
+    /// `f1_score(.., average="macro", zero_division=0)`), when the evaluation counted classes.
+    pub fn macro_f1(&self) -> Option<f64> {
+        self.classes.as_ref()?.macro_avg().map(|avg| avg.f1)
+    }
+
     /// Adds another batch's sums.
     pub fn add(&mut self, other: &Scores) {
         self.loss_sum += other.loss_sum;
@@ -54,6 +100,31 @@ impl Scores {
         self.correct += other.correct;
         self.examples += other.examples;
         self.exact += other.exact;
+        if let Some(b) = other.bleu {
+            *self.bleu.get_or_insert_with(BleuStats::default) += b;
+        }
+        if let Some(c) = &other.classes {
+            self.classes.get_or_insert_with(ClassCounts::default).add(c);
+        }
+    }
+
+    /// These scores with the per-class counts of `logits`' arg-max against `targets` (padding
+    /// rows excluded), over the classes `0..num_labels`.
+    pub fn with_classes(
+        mut self,
+        logits: &[f32],
+        labels: usize,
+        targets: &[usize],
+        num_labels: usize,
+    ) -> Scores {
+        let mut counts = ClassCounts::dense(num_labels);
+        for (row, &t) in logits.chunks(labels).zip(targets) {
+            if t != IGNORE {
+                counts.record(t, argmax(row));
+            }
+        }
+        self.classes = Some(counts);
+        self
     }
 
     /// Scores `logits` (`[rows, labels]`, row-major) against `targets`, rows grouped
@@ -66,12 +137,10 @@ impl Scores {
         with_loss: bool,
     ) -> Scores {
         let mut s = Scores::default();
-        for (example, (rows, tgts)) in logits
+        for (rows, tgts) in logits
             .chunks(labels * rows_per_example)
             .zip(targets.chunks(rows_per_example))
-            .enumerate()
         {
-            let _ = example;
             let mut all = true;
             let mut counted = false;
             for (row, &t) in rows.chunks(labels).zip(tgts) {
@@ -79,12 +148,7 @@ impl Scores {
                     continue;
                 }
                 counted = true;
-                let best = row
-                    .iter()
-                    .enumerate()
-                    .fold((0, f32::MIN), |m, (i, &v)| if v > m.1 { (i, v) } else { m })
-                    .0;
-                if best == t {
+                if argmax(row) == t {
                     s.correct += 1;
                 } else {
                     all = false;

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::Scores;
+use crate::error::AttnError;
+use crate::model::TaskSpec;
 
 /// A validation key: compared lexicographically, greater is better.
 pub type SelectionKey = (f64, f64, f64);
@@ -16,14 +18,15 @@ pub type SelectionKey = (f64, f64, f64);
 /// default, which is what they chose by.
 ///
 /// **PyTorch equivalent**: the `monitor`/`mode` of Lightning's `ModelCheckpoint`
-/// (`monitor="val_exact", mode="max"`), or `metric_for_best_model` with `greater_is_better` in
-/// Hugging Face's `TrainingArguments`.
+/// (`monitor="val_exact", mode="max"`), `metric_for_best_model` with `greater_is_better` in
+/// Hugging Face's `TrainingArguments`, or fairseq's `--best-checkpoint-metric bleu
+/// --maximize-best-checkpoint-metric`.
 ///
 /// ```
 /// use attn_runtime::train::{Scores, Selection};
 ///
-/// let a = Scores { loss_sum: 2.0, rows: 4, correct: 3, examples: 4, exact: 3 };
-/// let b = Scores { loss_sum: 1.0, rows: 4, correct: 2, examples: 4, exact: 2 };
+/// let a = Scores { loss_sum: 2.0, rows: 4, correct: 3, examples: 4, exact: 3, ..Scores::default() };
+/// let b = Scores { loss_sum: 1.0, rows: 4, correct: 2, examples: 4, exact: 2, ..Scores::default() };
 /// assert!(Selection::ExactMatch.key(&a) > Selection::ExactMatch.key(&b));
 /// assert!(Selection::Loss.key(&b) > Selection::Loss.key(&a)); // b's loss is lower
 /// ```
@@ -39,16 +42,58 @@ pub enum Selection {
     /// The lowest validation loss (teacher-forced for sequence-to-sequence), then exact match,
     /// then accuracy.
     Loss,
+    /// The highest validation BLEU of the detokenised greedy outputs
+    /// ([`output_bleu`](super::output_bleu)), then exact match, then the lowest loss
+    /// (sequence-to-sequence models only).
+    Bleu,
+    /// The highest validation macro-averaged F1 (scikit-learn's `f1_score(average="macro")`
+    /// over the labels that occur; token-level for taggers), then accuracy, then the lowest loss
+    /// (classifiers and taggers only).
+    MacroF1,
 }
 
 impl Selection {
     /// The key of validation scores `valid` under this rule (greater is better).
     pub fn key(self, valid: &Scores) -> SelectionKey {
         let (exact, accuracy, loss) = (valid.exact_match(), valid.accuracy(), -valid.loss());
+        // a score the evaluation did not compute ranks lowest (`check` keeps it from happening)
+        let bleu = valid.bleu().unwrap_or(f64::NEG_INFINITY);
+        let f1 = valid.macro_f1().unwrap_or(f64::NEG_INFINITY);
         match self {
             Selection::ExactMatch => (exact, accuracy, loss),
             Selection::Accuracy => (accuracy, exact, loss),
             Selection::Loss => (loss, exact, accuracy),
+            Selection::Bleu => (bleu, exact, loss),
+            Selection::MacroF1 => (f1, accuracy, loss),
+        }
+    }
+
+    /// Refuses a rule whose score the model's task does not have: BLEU needs a
+    /// sequence-to-sequence model, macro F1 a classifier or tagger.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidHyperParameter`] naming the rule and the rules the task allows.
+    pub fn check(self, task: &TaskSpec) -> Result<(), AttnError> {
+        let seq2seq = matches!(task, TaskSpec::Seq2Seq { .. });
+        let refuse = |value: &str, requirement| {
+            Err(AttnError::InvalidHyperParameter {
+                name: "selection",
+                value: value.into(),
+                requirement,
+            })
+        };
+        match self {
+            Selection::Bleu if !seq2seq => refuse(
+                "Bleu",
+                "BLEU scores sequence-to-sequence outputs; a classifier or tagger selects by \
+                 macro-f1, exact-match, accuracy or loss",
+            ),
+            Selection::MacroF1 if seq2seq => refuse(
+                "MacroF1",
+                "macro F1 scores classifiers and taggers; a sequence-to-sequence model selects \
+                 by bleu, exact-match, accuracy or loss",
+            ),
+            _ => Ok(()),
         }
     }
 
@@ -69,6 +114,7 @@ mod tests {
             correct,
             examples: 5,
             exact,
+            ..Scores::default()
         }
     }
 

@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use super::evaluate::rows_per_example_of;
+use super::evaluate::{rows_per_example_of, References};
 use crate::data::batches;
 use crate::data::{prepare, Dataset, Examples};
 use crate::error::AttnError;
-use crate::metrics::{classification_report, confusion_matrix, Bleu, ClassificationReport};
+use crate::metrics::{classification_report, confusion_matrix, ClassificationReport};
 use crate::model::TaskSpec;
-use crate::run::LoadedRun;
+use crate::run::{argmax, output_bleu, LoadedRun};
 
 /// Scores of a sequence-to-sequence test split.
 #[derive(Clone, Debug, Serialize)]
@@ -75,16 +75,7 @@ pub fn evaluate_run(
     for batch in batches(&data.test, meta, batch_size, None) {
         let out = run.model.forward(&batch, false)?;
         let labels = out.logits_shape[1];
-        let rows: Vec<usize> = out
-            .logits
-            .chunks(labels)
-            .map(|r| {
-                r.iter()
-                    .enumerate()
-                    .fold((0, f32::MIN), |m, (i, &v)| if v > m.1 { (i, v) } else { m })
-                    .0
-            })
-            .collect();
+        let rows: Vec<usize> = out.logits.chunks(labels).map(argmax).collect();
         predicted.extend(rows.chunks(per).map(<[usize]>::to_vec));
     }
     let gold: Vec<Vec<usize>> = data.test.iter().map(|e| e.target.clone()).collect();
@@ -134,30 +125,18 @@ fn seq2seq_report(
     gold: &[Vec<usize>],
     predicted: &[Vec<usize>],
 ) -> Result<Seq2SeqReport, AttnError> {
-    let Examples::Pairs(pairs) = raw else {
+    let (Examples::Pairs(pairs), Some(refs)) = (raw, References::of(raw, &run.vocabs)) else {
         return Err(AttnError::data(
             "evaluation",
-            "a sequence-to-sequence test split holds pairs",
-            "report this bug",
+            "a sequence-to-sequence test split holds pairs and the run a target vocabulary",
+            "retrain the run",
         ));
     };
-    let vocab = run
-        .vocabs
-        .tgt
-        .as_ref()
-        .ok_or_else(|| AttnError::data("vocab.json", "no target vocabulary", "retrain"))?;
-    let hyps: Vec<String> = predicted
-        .iter()
-        .map(|p| run.vocabs.tgt_tokenizer.detokenize(&vocab.decode(p)))
-        .collect();
+    let hyps: Vec<String> = predicted.iter().map(|p| refs.hypothesis(p)).collect();
     let refs: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
-    // word-level models output lower-cased tokens: score case-insensitively
-    let bleu = Bleu {
-        lowercase: true,
-        ..Bleu::default()
-    }
-    .corpus_score(&hyps, &[refs.clone()])
-    .map_err(metric)?;
+    let bleu = output_bleu()
+        .corpus_score(&hyps, &[refs.clone()])
+        .map_err(metric)?;
     let cut = |s: &[usize]| -> Vec<usize> {
         s.iter()
             .copied()

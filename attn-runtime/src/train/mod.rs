@@ -50,10 +50,13 @@ mod recommended;
 mod trainer;
 
 pub use crate::run::{
-    load_run, run_model_name, write_atomic, EpochReport, LoadedRun, RunConfig, RunDir, RunState,
-    RunSummary, Scores, Selection, SelectionKey, TrainConfig, BEST, INTERRUPTED, LAST, OPTIMIZER,
+    load_run, output_bleu, run_model_name, write_atomic, EpochReport, LoadedRun, RunConfig, RunDir,
+    RunState, RunSummary, Scores, Selection, SelectionKey, TrainConfig, BEST, INTERRUPTED, LAST,
+    OPTIMIZER,
 };
-pub use evaluate::{evaluate, evaluate_teacher_forced, rows_per_example};
+pub use evaluate::{
+    evaluate, evaluate_against, evaluate_teacher_forced, rows_per_example, References,
+};
 pub use evaluate_run::{evaluate_run, EvalReport, Seq2SeqReport};
 pub use recommended::recommended;
 pub use trainer::{train, Quiet, RunInfo, Stop, TrainObserver, TrainOutcome, TrainRequest};

@@ -15,7 +15,7 @@ use crate::loss::IGNORE;
 use crate::model::ModelMeta;
 use crate::optim::LrSchedule;
 use crate::run::{EpochReport, RunState, Scores, Selection, TrainConfig, INTERRUPTED};
-use crate::train::{evaluate, evaluate_teacher_forced};
+use crate::train::{evaluate_against, evaluate_teacher_forced, References};
 use crate::zoo::{StepSettings, ZooModel};
 
 /// What the epochs of a run work with.
@@ -69,7 +69,13 @@ impl Epochs<'_, '_> {
             // training accuracy: 256 training examples in evaluation mode, teacher-forced
             let sample: Vec<Encoded> = self.data.train.iter().take(256).cloned().collect();
             let sample_scores = evaluate_teacher_forced(self.model, &sample, self.cfg.batch_size)?;
-            let valid = evaluate(self.model, &self.data.valid, self.cfg.batch_size)?;
+            let references = References::of(&self.data.valid_raw, &self.data.vocabs);
+            let valid = evaluate_against(
+                self.model,
+                &self.data.valid,
+                references.as_ref(),
+                self.cfg.batch_size,
+            )?;
             let seconds = started.elapsed().as_secs_f64();
             state.seconds += seconds;
             state.epochs_done = epoch;
@@ -80,6 +86,8 @@ impl Epochs<'_, '_> {
                 valid_loss: valid.loss(),
                 valid_acc: valid.accuracy(),
                 valid_exact: valid.exact_match(),
+                valid_bleu: valid.bleu(),
+                valid_macro_f1: valid.macro_f1(),
                 lr: self.schedule.at(state.steps),
                 seconds,
                 examples_per_second: self.data.train.len() as f64 / seconds.max(1e-9),

@@ -24,7 +24,7 @@ pub use observer::{Quiet, RunInfo, TrainObserver};
 use reporter::Reporter;
 use resume::{resume_setup, Resumed};
 
-use super::evaluate;
+use super::{evaluate_against, References};
 use crate::data::{prepare, Dataset};
 use crate::error::AttnError;
 use crate::optim::LrSchedule;
@@ -108,6 +108,7 @@ pub fn train(
             (Some(run), cfg, Some(vocabs), state, history)
         }
     };
+    cfg.selection.check(&meta.task)?;
     let data = prepare(req.dataset, meta, &cfg.data, vocabs)?;
     if data.train.is_empty() {
         return Err(AttnError::data(
@@ -162,14 +163,22 @@ pub fn train(
     let mut test = Scores::default();
     if stopped != Stop::Interrupted && state.best_epoch > 0 {
         checkpoints.load_best(model.as_mut())?;
-        test = evaluate(model.as_ref(), &data.test, cfg.batch_size)?;
+        let references = References::of(&data.test_raw, &data.vocabs);
+        test = evaluate_against(
+            model.as_ref(),
+            &data.test,
+            references.as_ref(),
+            cfg.batch_size,
+        )?;
         reporter.summary(&RunSummary {
             stopped: format!("{stopped:?}"),
             epochs: state.epochs_done,
             best_epoch: state.best_epoch,
-            test,
             test_accuracy: test.accuracy(),
             test_exact_match: test.exact_match(),
+            test_bleu: test.bleu(),
+            test_macro_f1: test.macro_f1(),
+            test: test.clone(),
             seconds: state.seconds,
         })?;
         if cfg.attention_reports {
