@@ -254,7 +254,8 @@ fn f1(gold: &Path, pred: &Path, json: bool) -> Result<()> {
     let mut names: Vec<String> = g.iter().chain(&p).cloned().collect();
     names.sort();
     names.dedup();
-    let id = |s: &String| names.iter().position(|n| n == s).unwrap_or(0);
+    // every line's label is in `names` (sorted): a binary search, not a scan per line
+    let id = |s: &String| names.binary_search(s).unwrap_or(0);
     let report = classification_report(
         &g.iter().map(id).collect::<Vec<_>>(),
         &p.iter().map(id).collect::<Vec<_>>(),

@@ -101,6 +101,37 @@ fn f1_of_files_matches_scikit_learn() {
 }
 
 #[test]
+fn f1_of_files_with_a_hundred_thousand_labels() {
+    // 400k lines over 100k labels: a label scan per line (what `eval f1` did) takes minutes
+    let dir = scratch("f1-many");
+    let (mut gold, mut pred) = (String::new(), String::new());
+    for i in 0..400_000 {
+        let label = format!("l{}\n", i % 100_000);
+        gold.push_str(&label);
+        // every line of a label k with k % 4 == 0 is predicted as the new label `x`
+        pred.push_str(if i % 4 == 0 { "x\n" } else { &label });
+    }
+    let (gold, pred) = (
+        write(&dir, "gold.txt", &gold),
+        write(&dir, "pred.txt", &pred),
+    );
+    let o = run(
+        env!("CARGO_BIN_EXE_eval"),
+        &["f1", "--gold", &gold, "--pred", &pred, "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["report"]["accuracy"].as_f64(), Some(0.75));
+    // 75 000 labels with F1 1, 25 000 with 0, and `x` (never gold) with 0
+    assert_eq!(
+        json["report"]["macro_avg"]["f1"].as_f64(),
+        Some(75_000.0 / 100_001.0)
+    );
+    assert_eq!(json["labels"].as_array().unwrap().len(), 100_001);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_trained_run_is_evaluated_and_predicts() {
     let dir = scratch("run");
     let o = Command::new(env!("CARGO_BIN_EXE_train"))
