@@ -143,9 +143,10 @@ fn the_same_seed_gives_the_same_loss_curve() {
         "metrics.csv",
         "metrics.jsonl",
         "model.safetensors",
-        "last.safetensors",
-        "optimizer.safetensors",
-        "state.json",
+        "checkpoints/epoch-0002/last.safetensors",
+        "checkpoints/epoch-0002/optimizer.safetensors",
+        "checkpoints/epoch-0002/state.json",
+        "checkpoints/epoch-0002/metrics.jsonl",
         "summary.json",
         "attention/example-1/index.html",
         "attention/example-1/overview.png",
@@ -154,6 +155,18 @@ fn the_same_seed_gives_the_same_loss_curve() {
     ] {
         assert!(a.run_dir.join(file).is_file(), "{file} missing");
     }
+    // only the newest and the best checkpoints are kept; model.safetensors is the best's
+    let best = a
+        .run_dir
+        .join(format!("checkpoints/epoch-{:04}", a.best_epoch));
+    assert_eq!(
+        std::fs::read(a.run_dir.join("model.safetensors")).unwrap(),
+        std::fs::read(best.join("last.safetensors")).unwrap()
+    );
+    let kept = std::fs::read_dir(a.run_dir.join("checkpoints"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, if a.best_epoch == 2 { 1 } else { 2 });
     // statistics of every head; the key-padding mask leaves padding no weight
     let stats: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(a.run_dir.join("attention/example-1/stats.json")).unwrap(),
@@ -191,6 +204,60 @@ fn resuming_continues_the_uninterrupted_curve() {
 }
 
 #[test]
+fn a_run_stopped_in_its_first_epoch_resumes_from_the_beginning() {
+    let data = builtin("sort").unwrap();
+    let out = scratch("stopped-first");
+    let whole = run(&Entry::<TinySorter>::NEW, &data, quick(2), &out, None).unwrap();
+    // a stop requested before the first step: nothing is committed
+    let request = TrainRequest {
+        entry: &Entry::<TinySorter>::NEW,
+        dataset: &data,
+        config: quick(2),
+        out: out.clone(),
+        resume: None,
+    };
+    let stopped = train(request, &mut Quiet, &AtomicBool::new(true)).unwrap();
+    assert_eq!(
+        (stopped.stopped, stopped.best_epoch),
+        (Stop::Interrupted, 0)
+    );
+    assert!(stopped.run_dir.join("interrupted.safetensors").is_file());
+    let resumed = run(
+        &Entry::<TinySorter>::NEW,
+        &data,
+        quick(2),
+        &out,
+        Some(&stopped.run_dir),
+    )
+    .unwrap();
+    assert_eq!(losses(&resumed), losses(&whole));
+    assert_eq!(resumed.test, whole.test);
+    let model = |o: &TrainOutcome| std::fs::read(o.run_dir.join("model.safetensors")).unwrap();
+    assert_eq!(model(&resumed), model(&whole));
+    assert!(
+        !stopped.run_dir.join("interrupted.safetensors").exists(),
+        "a committed epoch supersedes the stopped model"
+    );
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn runs_started_at_once_never_share_a_directory() {
+    let out = scratch("claim");
+    let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| attn_runtime::train::RunDir::create(&out, "m").unwrap().path))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut unique = dirs.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "{dirs:?}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
 fn a_checkpoint_of_another_model_is_refused_on_resume() {
     let sort = builtin("sort").unwrap();
     let out = scratch("other-model");
@@ -210,7 +277,8 @@ fn a_checkpoint_of_another_model_is_refused_on_resume() {
         "{err}"
     );
     // the run directory is untouched
-    let state = std::fs::read_to_string(first.run_dir.join("state.json")).unwrap();
+    let state =
+        std::fs::read_to_string(first.run_dir.join("checkpoints/epoch-0001/state.json")).unwrap();
     assert!(state.contains("\"epochs_done\": 1"), "{state}");
     std::fs::remove_dir_all(&out).ok();
 }
@@ -318,7 +386,10 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
     let out = scratch("nan");
     // one sane epoch, then resume with an absurd learning rate and no clipping
     let first = run(&Entry::<TinySorter>::NEW, &data, quick(1), &out, None).unwrap();
-    let good = std::fs::read(first.run_dir.join("last.safetensors")).unwrap();
+    let last = first
+        .run_dir
+        .join("checkpoints/epoch-0001/last.safetensors");
+    let good = std::fs::read(&last).unwrap();
     let config_path = first.run_dir.join("config.json");
     let config = std::fs::read_to_string(&config_path).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&config).unwrap();
@@ -339,9 +410,15 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
         message.contains("last good checkpoint") && message.contains("(epoch 1)"),
         "{message}"
     );
+    assert_eq!(std::fs::read(&last).unwrap(), good);
+    let kept: Vec<_> = std::fs::read_dir(first.run_dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(
-        std::fs::read(first.run_dir.join("last.safetensors")).unwrap(),
-        good
+        kept,
+        ["epoch-0001"],
+        "nothing of the diverged epoch is committed"
     );
     assert_no_partial_files(&out);
     std::fs::remove_dir_all(&out).ok();

@@ -43,9 +43,10 @@ pub mod predict;
 pub mod sweep;
 pub mod train;
 
-/// Installs the Ctrl-C handler of a long-running command: the first Ctrl-C sets the returned
-/// flag (the command stops after the current batch) and prints `message`; a second one exits at
-/// once with status 130.
+/// Installs the Ctrl-C handler of a long-running command: the first Ctrl-C (or SIGTERM, as a
+/// service manager or `kill` sends, or SIGHUP) sets the returned flag (the command stops after
+/// the current batch, saving what it has) and prints `message`; a second one exits at once with
+/// status 130.
 ///
 /// The handler is installed once per process; a later command (a library caller running
 /// `train` twice) gets the same flag, cleared, and its own message.
@@ -81,10 +82,25 @@ pub fn exit_on_error<T>(result: Result<T>) -> T {
     match result {
         Ok(value) => value,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             std::process::exit(1);
         }
     }
+}
+
+/// `e` and its causes joined by `: `, leaving out a cause the message already ends with (an
+/// error whose own text quotes its source, such as an I/O error naming the file and the OS
+/// reason, would otherwise print the reason twice).
+pub fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Every command as a subcommand of one binary.

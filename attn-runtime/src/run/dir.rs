@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::checkpoints::{history_lines, HISTORY};
 use super::{Scores, SelectionKey, TrainConfig};
 use crate::data::Vocabs;
 use crate::error::AttnError;
@@ -159,26 +160,43 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AttnError> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(io)
+    result.map_err(io)?;
+    // the rename itself reaches the disk with its directory's entries
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => super::checkpoints::sync_dir(parent),
+        None => Ok(()),
+    }
 }
 
 impl RunDir {
-    /// Creates `out/<model>/<timestamp>/`, failing early when it cannot be written.
+    /// Creates `out/<model>/<timestamp>/` (`<timestamp>-2`, `-3`, … when taken), failing early
+    /// when it cannot be written. The directory is claimed exclusively: two runs started in the
+    /// same second, in one process or several, never share one.
     ///
     /// # Errors
     /// [`AttnError::Io`] naming the directory, with the reason (permissions, a file in the way).
     pub fn create(out: &Path, model: &str) -> Result<RunDir, AttnError> {
-        let stamp = timestamp();
-        let mut path = out.join(model).join(&stamp);
-        let mut n = 1;
-        while path.exists() {
-            n += 1;
-            path = out.join(model).join(format!("{stamp}-{n}"));
-        }
-        std::fs::create_dir_all(&path).map_err(|source| AttnError::Io {
+        let parent = out.join(model);
+        let io = |path: &Path, source| AttnError::Io {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+        let stamp = timestamp();
+        let mut n = 1;
+        let path = loop {
+            let path = if n == 1 {
+                parent.join(&stamp)
+            } else {
+                parent.join(format!("{stamp}-{n}"))
+            };
+            // `create_dir` fails when the name exists: whoever creates it owns it
+            match std::fs::create_dir(&path) {
+                Ok(()) => break path,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+                Err(e) => return Err(io(&path, e)),
+            }
+        };
         let dir = RunDir { path };
         dir.write(".writable", b"")?;
         let _ = std::fs::remove_file(dir.path.join(".writable"));
@@ -249,15 +267,12 @@ impl RunDir {
     pub fn write_metrics(&self, history: &[EpochReport]) -> Result<(), AttnError> {
         let mut csv = String::from(EpochReport::CSV_HEADER);
         csv.push('\n');
-        let mut jsonl = String::new();
         for r in history {
             csv.push_str(&r.csv());
             csv.push('\n');
-            jsonl.push_str(&serde_json::to_string(r).unwrap_or_default());
-            jsonl.push('\n');
         }
         self.write("metrics.csv", csv.as_bytes())?;
-        self.write("metrics.jsonl", jsonl.as_bytes())
+        self.write(HISTORY, history_lines(history).as_bytes())
     }
 
     /// Writes `config.json` and `vocab.json`.

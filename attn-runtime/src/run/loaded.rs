@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{RunConfig, RunDir, BEST};
+use super::{RunConfig, RunDir};
 use crate::data::Vocabs;
 use crate::error::AttnError;
 use crate::zoo::{ZooEntry, ZooModel};
@@ -49,16 +49,10 @@ pub fn load_run(dir: &Path, entry: &dyn ZooEntry) -> Result<LoadedRun, AttnError
             "load it with its own model",
         ));
     }
-    if !run.path.join(BEST).is_file() {
-        return Err(AttnError::data(
-            dir.display().to_string(),
-            format!("no checkpoint ({BEST}): the run has not completed an epoch"),
-            "train it for at least one epoch (train <model> --resume <dir>), or pick another run",
-        ));
-    }
+    let best = run.best_params_path()?;
     let vocabs = run.read_json::<Vocabs>("vocab.json")?.reindexed();
     let mut model = entry.instantiate(config.train.seed)?;
-    model.load(&run.read_state_dict(BEST)?)?;
+    model.load(&crate::state_dict::StateDict::read(best)?)?;
     Ok(LoadedRun {
         dir: run,
         config,

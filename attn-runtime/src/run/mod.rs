@@ -6,12 +6,15 @@
 //! [`infer`](crate::infer), which reads them: the types they share live here, so neither
 //! imports the other's (`train` re-exports them under their old paths).
 
+mod checkpoints;
 mod config;
 mod dir;
+pub mod fault;
 mod loaded;
 mod scores;
 mod selection;
 
+pub use checkpoints::{Checkpoint, EpochFiles, CHECKPOINTS, HISTORY, STATE};
 pub use config::TrainConfig;
 pub use dir::{
     write_atomic, EpochReport, RunConfig, RunDir, RunState, RunSummary, BEST, INTERRUPTED, LAST,

@@ -99,7 +99,7 @@ impl Selection {
 
     /// Whether `key` beats the best so far (always, when there is none yet).
     pub fn improves(key: SelectionKey, best: Option<SelectionKey>) -> bool {
-        best.map_or(true, |best| key > best)
+        best.is_none_or(|best| key > best)
     }
 }
 

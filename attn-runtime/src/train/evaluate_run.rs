@@ -135,7 +135,7 @@ fn seq2seq_report(
     let hyps: Vec<String> = predicted.iter().map(|p| refs.hypothesis(p)).collect();
     let refs: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
     let bleu = output_bleu()
-        .corpus_score(&hyps, &[refs.clone()])
+        .corpus_score(&hyps, std::slice::from_ref(&refs))
         .map_err(metric)?;
     let cut = |s: &[usize]| -> Vec<usize> {
         s.iter()

@@ -60,9 +60,12 @@ impl Epochs<'_, '_> {
             let started = Instant::now();
             let Some(train_scores) = self.train_epoch(epoch, state)? else {
                 self.checkpoints.save_interrupted(self.model)?;
+                let from = match state.epochs_done {
+                    0 => "starts it again from the beginning (no epoch was completed)".into(),
+                    n => format!("continues from the last completed epoch ({n})"),
+                };
                 self.reporter.note(&format!(
-                    "stopped: the model as it was is saved in {INTERRUPTED}; --resume continues from the last completed epoch ({})",
-                    state.epochs_done
+                    "stopped: the model as it was is saved in {INTERRUPTED}; --resume {from}"
                 ));
                 return Ok(Stop::Interrupted);
             };
@@ -101,8 +104,10 @@ impl Epochs<'_, '_> {
             } else {
                 state.epochs_without_improvement += 1;
             }
-            self.checkpoints.save_epoch(self.model, state, best)?;
+            self.checkpoints
+                .save_epoch(self.model, state, history, best)?;
             self.reporter.epoch(history)?;
+            self.checkpoints.prune(state)?;
             if self
                 .cfg
                 .patience

@@ -102,10 +102,11 @@ pub fn train(
                 run,
                 cfg,
                 vocabs,
+                checkpoint,
                 state,
                 history,
             } = resume_setup(dir, meta, req.config.epochs)?;
-            (Some(run), cfg, Some(vocabs), state, history)
+            (Some((run, checkpoint)), cfg, Some(vocabs), state, history)
         }
     };
     cfg.selection.check(&meta.task)?;
@@ -117,21 +118,19 @@ pub fn train(
             "give the data set more examples",
         ));
     }
-    let run = match existing {
-        Some(run) => run,
+    let (run, checkpoint) = match existing {
+        Some(found) => found,
         None => {
             let run = RunDir::create(&req.out, meta.name)?;
             run.write_setup(meta, &req.dataset.name, &cfg, &data.vocabs)?;
-            run
+            (run, None)
         }
     };
     let checkpoints = Checkpointer::new(&run);
     let mut reporter = Reporter::new(&run, observer);
     let mut model = req.entry.instantiate(cfg.seed)?;
     model.optimizer().cfg = cfg.adam;
-    if req.resume.is_some() {
-        checkpoints.restore(model.as_mut())?;
-    }
+    checkpoints.restore(model.as_mut(), checkpoint.as_ref(), &history)?;
     let per_epoch = data.train.len().div_ceil(cfg.batch_size);
     let schedule = LrSchedule {
         peak: cfg.lr,

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::data::Vocabs;
 use crate::error::AttnError;
 use crate::model::ModelMeta;
-use crate::run::{EpochReport, RunConfig, RunDir, RunState, TrainConfig};
+use crate::run::{Checkpoint, EpochReport, RunConfig, RunDir, RunState, TrainConfig};
 
 /// A run directory to continue, read back.
 pub(super) struct Resumed {
@@ -16,6 +16,9 @@ pub(super) struct Resumed {
     pub cfg: TrainConfig,
     /// Its vocabularies (the data is encoded with them again).
     pub vocabs: Vocabs,
+    /// Its newest committed checkpoint (`None`: stopped before the first epoch was committed;
+    /// it starts again from the beginning).
+    pub checkpoint: Option<Checkpoint>,
     /// Where it was.
     pub state: RunState,
     /// Its completed epochs' reports.
@@ -47,8 +50,12 @@ pub(super) fn resume_setup(
         ));
     }
     let vocabs: Vocabs = run.read_json::<Vocabs>("vocab.json")?.reindexed();
-    let state: RunState = run.read_json("state.json")?;
-    let history = read_history(&run)?;
+    run.clean_leftovers();
+    let checkpoint = run.latest_checkpoint()?;
+    let (state, history) = match &checkpoint {
+        Some(c) => (c.state()?, c.history()?),
+        None => (RunState::default(), Vec::new()),
+    };
     let mut cfg = config.train;
     cfg.epochs = epochs.max(cfg.epochs);
     cfg.validate()?;
@@ -56,23 +63,8 @@ pub(super) fn resume_setup(
         run,
         cfg,
         vocabs,
+        checkpoint,
         state,
         history,
     })
-}
-
-fn read_history(run: &RunDir) -> Result<Vec<EpochReport>, AttnError> {
-    let text = String::from_utf8_lossy(&run.read("metrics.jsonl")?).into_owned();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l).map_err(|e| {
-                AttnError::data(
-                    run.path.join("metrics.jsonl").display().to_string(),
-                    e.to_string(),
-                    "restore the file",
-                )
-            })
-        })
-        .collect()
 }
