@@ -7,6 +7,7 @@ use std::path::Path;
 
 use ::safetensors::{Dtype as StDtype, SafeTensors};
 use dfdx::prelude::*;
+use sha2::{Digest, Sha256};
 
 use crate::error::AttnError;
 use crate::param::Param;
@@ -20,7 +21,33 @@ pub struct NamedTensor {
     pub values: Vec<f64>,
 }
 
+/// The metadata key of the SHA-256 checksum attn stores with the tensors it writes.
+pub const CHECKSUM_KEY: &str = "attn.sha256";
+
+/// The SHA-256 of tensors, in name order: each one's name, dtype, shape and raw bytes.
+fn checksum<'a>(
+    tensors: impl Iterator<Item = (&'a str, StDtype, &'a [usize], &'a [u8])>,
+) -> String {
+    let mut h = Sha256::new();
+    for (name, dtype, shape, bytes) in tensors {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(format!("{dtype:?}").as_bytes());
+        h.update((shape.len() as u64).to_le_bytes());
+        for &d in shape {
+            h.update((d as u64).to_le_bytes());
+        }
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A set of named tensors and the file's string metadata.
+///
+/// Files attn writes carry a SHA-256 of their tensors ([`CHECKSUM_KEY`] in the metadata);
+/// reading such a file checks it, so damaged bytes are an error, never silently wrong weights.
+/// Files without it (PyTorch's, or older ones) load unchecked.
 ///
 /// **PyTorch equivalent**: the dict returned by `safetensors.torch.load_file`.
 #[derive(Clone, Debug, Default)]
@@ -60,8 +87,28 @@ impl StateDict {
             .collect();
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| bad(format!("not a safetensors file ({e:?})")))?;
+        if let Some(stored) = header.metadata().as_ref().and_then(|m| m.get(CHECKSUM_KEY)) {
+            let mut views = st.tensors();
+            views.sort_by(|a, b| a.0.cmp(&b.0));
+            let actual = checksum(
+                views
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.dtype(), v.shape(), v.data())),
+            );
+            if &actual != stored {
+                return Err(bad(format!(
+                    "damaged: the tensors' bytes do not match the checksum stored with them \
+                     ({CHECKSUM_KEY} {stored}, the bytes give {actual}); restore the file from a \
+                     copy or train again"
+                )));
+            }
+        }
         let mut tensors = BTreeMap::new();
+        let mut wide = std::collections::BTreeSet::new();
         for (name, view) in st.tensors() {
+            if view.dtype() == StDtype::F64 {
+                wide.insert(name.clone());
+            }
             let data = view.data();
             let values: Vec<f64> = match view.dtype() {
                 StDtype::F32 => data
@@ -84,7 +131,7 @@ impl StateDict {
         Ok(StateDict {
             tensors,
             metadata,
-            wide: Default::default(),
+            wide,
         })
     }
 
@@ -163,11 +210,20 @@ impl StateDict {
                 })?;
             views.push((name.clone(), view));
         }
-        let metadata: std::collections::HashMap<String, String> = self
+        let mut metadata: std::collections::HashMap<String, String> = self
             .metadata
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // `buffers` is in name order (a BTreeMap's)
+        metadata.insert(
+            CHECKSUM_KEY.into(),
+            checksum(
+                buffers
+                    .iter()
+                    .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice())),
+            ),
+        );
         let metadata = (!metadata.is_empty()).then_some(metadata);
         ::safetensors::tensor::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), &metadata)
             .map_err(|e| AttnError::StateDict {
@@ -278,5 +334,67 @@ impl StateDict {
         let row_len: usize = src.shape.iter().skip(1).product();
         let slice = &src.values[rows.start * row_len..rows.end * row_len];
         self.copy_values(name, slice, dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StateDict {
+        let mut sd = StateDict::default();
+        sd.insert("b", vec![2], vec![0.5, -1.0], false);
+        sd.insert("a", vec![2, 2], vec![1.0, 2.0, 3.0, 4.0], true);
+        sd.set_metadata("step", "7");
+        sd
+    }
+
+    #[test]
+    fn written_files_carry_a_checksum_that_reading_checks() {
+        let bytes = sample().to_bytes().unwrap();
+        let back = StateDict::from_bytes(&bytes).unwrap();
+        assert_eq!(back.get("a").unwrap().values, [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(back.metadata()["step"], "7");
+        assert_eq!(back.metadata()[CHECKSUM_KEY].len(), 64);
+        // the same tensors give the same checksum, whatever the metadata order
+        let again = StateDict::from_bytes(&back.to_bytes().unwrap()).unwrap();
+        assert_eq!(
+            again.metadata()[CHECKSUM_KEY],
+            back.metadata()[CHECKSUM_KEY]
+        );
+    }
+
+    #[test]
+    fn random_tensor_bytes_under_an_intact_header_are_an_error() {
+        let mut bytes = sample().to_bytes().unwrap();
+        let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let n = bytes.len();
+        // every data byte replaced, the header left as it was
+        let mut x = 0x2545_f491u32;
+        for b in &mut bytes[header..n] {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *b = x as u8;
+        }
+        let err = StateDict::from_bytes(&bytes).unwrap_err();
+        assert!(
+            matches!(&err, AttnError::StateDict { reason } if reason.contains("damaged")),
+            "{err:?}"
+        );
+        // one flipped bit is enough
+        let mut bytes = sample().to_bytes().unwrap();
+        bytes[header + 3] ^= 1;
+        assert!(StateDict::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn files_without_a_checksum_load_unchecked() {
+        // what safetensors.torch.save_file writes: no attn metadata
+        let data: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = ::safetensors::tensor::TensorView::new(StDtype::F32, vec![2], &data).unwrap();
+        let bytes = ::safetensors::tensor::serialize([("w", &view)], &None).unwrap();
+        let sd = StateDict::from_bytes(&bytes).unwrap();
+        assert_eq!(sd.get("w").unwrap().values, [1.0, 2.0]);
     }
 }

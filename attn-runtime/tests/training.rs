@@ -241,6 +241,48 @@ fn a_run_stopped_in_its_first_epoch_resumes_from_the_beginning() {
     std::fs::remove_dir_all(&out).ok();
 }
 
+/// Replaces every tensor byte of a safetensors file, keeping its header.
+fn scramble(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    for (i, b) in bytes[header..].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(97).wrapping_add(13);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn damaged_checkpoint_bytes_are_refused_before_anything_runs() {
+    let data = builtin("sort").unwrap();
+    let out = scratch("damaged");
+    let entry = Entry::<TinySorter>::NEW;
+    let first = run(&entry, &data, quick(2), &out, None).unwrap();
+    let dir = &first.run_dir;
+    // a copy, not the hard link the run keeps, so the checkpoints stay whole
+    let model = dir.join("model.safetensors");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::remove_file(&model).unwrap();
+    std::fs::write(&model, bytes).unwrap();
+    scramble(&model);
+    // `eval`/`predict` load the best checkpoint, not the damaged copy beside it
+    assert!(attn_runtime::train::load_run(dir, &entry).is_ok());
+    let last = dir.join("checkpoints/epoch-0002/last.safetensors");
+    scramble(&last);
+    let committed = || std::fs::read_dir(dir.join("checkpoints")).unwrap().count();
+    let before = committed();
+    let err = run(&entry, &data, quick(3), &out, Some(dir)).unwrap_err();
+    assert!(
+        matches!(&err, AttnError::StateDict { reason } if reason.contains("damaged")),
+        "{err:?}"
+    );
+    assert_eq!(committed(), before, "nothing trained or committed");
+    assert!(!dir.join("checkpoints/epoch-0003").exists());
+    if first.best_epoch == 2 {
+        assert!(attn_runtime::train::load_run(dir, &entry).is_err());
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
 #[test]
 fn runs_started_at_once_never_share_a_directory() {
     let out = scratch("claim");
