@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use attn_runtime::data::{builtin, load_file};
 use attn_runtime::metrics::{classification_report, Bleu, BleuTokenizer, ClassificationReport};
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{evaluate_run, load_run, run_model_name, EvalReport};
@@ -116,14 +115,8 @@ fn evaluate(registry: &Registry, dir: &Path, batch_size: usize) -> Result<EvalRe
     let name = run_model_name(dir)?;
     let entry = registry.find(&name)?;
     let run = load_run(dir, entry)?;
-    let dataset_name = run.config.dataset.clone();
-    let path = PathBuf::from(&dataset_name);
-    let tokenizer = run.vocabs.src_tokenizer;
-    let dataset = if path.is_file() {
-        load_file(&path, &entry.meta().task, tokenizer)?
-    } else {
-        builtin(&dataset_name)?
-    };
+    // the data the run was trained on, by absolute path, refused if it changed since
+    let dataset = run.dataset()?;
     let report = evaluate_run(&run, &dataset, batch_size)?;
     print_report(&report);
     println!("wrote {}", dir.join("eval.json").display());

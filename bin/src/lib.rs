@@ -40,6 +40,7 @@ use clap::Subcommand;
 pub mod attend;
 pub mod eval;
 pub mod predict;
+mod resume;
 pub mod sweep;
 pub mod train;
 

@@ -14,9 +14,11 @@ use attn_runtime::data::{builtin, load_file, PrepareOptions, Tokenizer};
 use attn_runtime::optim::Decay;
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{
-    recommended, train, EpochReport, RunInfo, Selection, Stop, TrainObserver, TrainOutcome,
-    TrainRequest,
+    recommended, train, EpochReport, RunInfo, Selection, Stop, TrainConfig, TrainObserver,
+    TrainOutcome, TrainRequest,
 };
+
+use crate::resume::Recorded;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -63,8 +65,9 @@ pub struct Args {
     #[arg(long, value_enum)]
     select: Option<SelectArg>,
     /// Seed of parameters, dropout and shuffling.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// (default 0)
+    #[arg(long)]
+    seed: Option<u64>,
     /// Dropout instead of the declared one.
     #[arg(long)]
     dropout: Option<f64>,
@@ -79,8 +82,9 @@ pub struct Args {
     #[arg(long)]
     data: Option<String>,
     /// Tokeniser for --data files.
-    #[arg(long, value_enum, default_value_t = TokenizerArg::Word)]
-    tokenizer: TokenizerArg,
+    /// (default word)
+    #[arg(long, value_enum)]
+    tokenizer: Option<TokenizerArg>,
     /// Cut sequences longer than the model's maximum instead of failing.
     #[arg(long)]
     truncate: bool,
@@ -147,70 +151,12 @@ pub fn main(registry: &Registry) {
     exit(crate::exit_on_error(run(registry, Args::parse())));
 }
 
-/// Exits with status 130 when the training was interrupted (Ctrl-C), as a shell expects.
-pub(crate) fn exit(outcome: Option<TrainOutcome>) {
-    if matches!(
-        outcome,
-        Some(TrainOutcome {
-            stopped: Stop::Interrupted,
-            ..
-        })
-    ) {
-        std::process::exit(130);
+/// Sets the settings the command line gives over `config` (the recommended settings of a new
+/// run, or a resumed run's own).
+fn apply_flags(config: &mut TrainConfig, args: &Args) {
+    if let Some(v) = args.seed {
+        config.seed = v;
     }
-}
-
-/// Runs the command: what [`main`] does after parsing the arguments. Returns the outcome of
-/// the training (the run directory, the test scores), or `None` for `--list`.
-///
-/// # Errors
-/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
-/// that says what to fix.
-pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
-    registry.check()?;
-    if args.list {
-        println!(
-            "{:<26} {:<15} {:<14} {:<12} summary",
-            "model", "architecture", "task", "data"
-        );
-        for entry in registry.entries() {
-            let m = entry.meta();
-            println!(
-                "{:<26} {:<15} {:<14} {:<12} {}",
-                m.name,
-                format!("{:?}", m.arch),
-                m.task.name(),
-                m.data.map_or("-", |d| d.name()),
-                m.summary
-            );
-        }
-        return Ok(None);
-    }
-    check_device(args.device)?;
-    let Some(name) = args.model.as_deref() else {
-        bail!("name a model to train (see `train --list`), e.g. `train dates-transformer`");
-    };
-    let entry = registry.find(name)?;
-    let meta = entry.meta();
-    let data_name = args
-        .data
-        .clone()
-        .or(meta.data.map(|d| d.name().to_string()))
-        .with_context(|| format!("`{name}` has no default data set: pass --data"))?;
-    let tokenizer = match args.tokenizer {
-        TokenizerArg::Char => Tokenizer::Char,
-        TokenizerArg::Word => Tokenizer::Word,
-        TokenizerArg::Whitespace => Tokenizer::Whitespace,
-    };
-    let path = PathBuf::from(&data_name);
-    let dataset = if path.is_file() {
-        load_file(&path, &meta.task, tokenizer)?
-    } else {
-        builtin(&data_name)?
-    };
-
-    let mut config = recommended(meta, &data_name);
-    config.seed = args.seed;
     if let Some(v) = args.epochs {
         config.epochs = v;
     }
@@ -254,15 +200,99 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
             SelectArg::MacroF1 => Selection::MacroF1,
         };
     }
-    config.dropout = args.dropout;
-    config.bucket = args.bucket;
-    config.teacher_forcing = args.teacher_forcing;
+    if args.dropout.is_some() {
+        config.dropout = args.dropout;
+    }
+    if args.teacher_forcing.is_some() {
+        config.teacher_forcing = args.teacher_forcing;
+    }
+    config.bucket |= args.bucket;
     config.data = PrepareOptions {
         truncate: config.data.truncate || args.truncate,
         max_vocab: args.max_vocab.or(config.data.max_vocab),
-        max_train: args.max_train,
-        max_eval: args.max_eval,
+        max_train: args.max_train.or(config.data.max_train),
+        max_eval: args.max_eval.or(config.data.max_eval),
     };
+}
+
+/// Exits with status 130 when the training was interrupted (Ctrl-C), as a shell expects.
+pub(crate) fn exit(outcome: Option<TrainOutcome>) {
+    if matches!(
+        outcome,
+        Some(TrainOutcome {
+            stopped: Stop::Interrupted,
+            ..
+        })
+    ) {
+        std::process::exit(130);
+    }
+}
+
+/// Runs the command: what [`main`] does after parsing the arguments. Returns the outcome of
+/// the training (the run directory, the test scores), or `None` for `--list`.
+///
+/// # Errors
+/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
+/// that says what to fix.
+pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
+    registry.check()?;
+    if args.list {
+        println!(
+            "{:<26} {:<15} {:<14} {:<12} summary",
+            "model", "architecture", "task", "data"
+        );
+        for entry in registry.entries() {
+            let m = entry.meta();
+            println!(
+                "{:<26} {:<15} {:<14} {:<12} {}",
+                m.name,
+                format!("{:?}", m.arch),
+                m.task.name(),
+                m.data.map_or("-", |d| d.name()),
+                m.summary
+            );
+        }
+        return Ok(None);
+    }
+    check_device(args.device)?;
+    // resuming, the run is the source of truth: its model, data and settings continue
+    let recorded = args.resume.as_deref().map(Recorded::read).transpose()?;
+    let name = args
+        .model
+        .clone()
+        .or(recorded.as_ref().map(|r| r.config.model.clone()));
+    let Some(name) = name.as_deref() else {
+        bail!("name a model to train (see `train --list`), e.g. `train dates-transformer`");
+    };
+    let entry = registry.find(name)?;
+    let meta = entry.meta();
+    let data_name = args
+        .data
+        .clone()
+        .or(recorded.as_ref().map(|r| r.config.data_name()))
+        .or(meta.data.map(|d| d.name().to_string()))
+        .with_context(|| format!("`{name}` has no default data set: pass --data"))?;
+    let tokenizer = match args.tokenizer {
+        Some(TokenizerArg::Char) => Tokenizer::Char,
+        Some(TokenizerArg::Word) => Tokenizer::Word,
+        Some(TokenizerArg::Whitespace) => Tokenizer::Whitespace,
+        None => recorded.as_ref().map_or(Tokenizer::Word, |r| r.tokenizer),
+    };
+    let path = PathBuf::from(&data_name);
+    let dataset = if path.is_file() {
+        load_file(&path, &meta.task, tokenizer)?
+    } else {
+        builtin(&data_name)?
+    };
+
+    let mut config = match &recorded {
+        Some(r) => r.config.train.clone(),
+        None => recommended(meta, &data_name),
+    };
+    apply_flags(&mut config, &args);
+    if let Some(r) = &recorded {
+        r.refuse_contradictions(&config, tokenizer)?;
+    }
 
     let stop = crate::stop_on_ctrl_c("stopping after this batch (Ctrl-C again to quit at once)")?;
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoints::{history_lines, HISTORY};
+use super::data_file::{record_data, DataFile};
 use super::{Scores, SelectionKey, TrainConfig};
 use crate::data::Vocabs;
 use crate::error::AttnError;
@@ -30,8 +31,12 @@ pub struct RunConfig {
     pub model: String,
     /// The declaration, as data.
     pub meta: serde_json::Value,
-    /// The data set (built-in name or file path).
+    /// The data set (built-in name or file path, as given).
     pub dataset: String,
+    /// The data file's absolute path, size and SHA-256, when the data set is a file (absent in
+    /// runs recorded before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_file: Option<DataFile>,
     /// Training settings.
     pub train: TrainConfig,
     /// attn's version.
@@ -287,6 +292,7 @@ impl RunDir {
             model: meta.name.to_string(),
             meta: serde_json::to_value(meta).unwrap_or_default(),
             dataset: dataset.to_string(),
+            data_file: record_data(dataset)?,
             train: cfg.clone(),
             attn_version: env!("CARGO_PKG_VERSION").to_string(),
         };

@@ -20,6 +20,18 @@ pub struct LoadedRun {
     pub model: Box<dyn ZooModel>,
 }
 
+impl LoadedRun {
+    /// The data the run was trained on (its recorded file, checked to be unchanged, or its
+    /// built-in data set), as its model reads it.
+    ///
+    /// # Errors
+    /// As [`RunConfig::load_data`].
+    pub fn dataset(&self) -> Result<crate::data::Dataset, AttnError> {
+        self.config
+            .load_data(&self.model.meta().task, self.vocabs.src_tokenizer)
+    }
+}
+
 /// The model name a run directory was trained with (to find its registry entry).
 ///
 /// # Errors

@@ -8,6 +8,7 @@
 
 mod checkpoints;
 mod config;
+mod data_file;
 mod dir;
 pub mod fault;
 mod loaded;
@@ -16,6 +17,7 @@ mod selection;
 
 pub use checkpoints::{Checkpoint, EpochFiles, CHECKPOINTS, HISTORY, STATE};
 pub use config::TrainConfig;
+pub use data_file::{record_data, DataFile};
 pub use dir::{
     write_atomic, EpochReport, RunConfig, RunDir, RunState, RunSummary, BEST, INTERRUPTED, LAST,
     OPTIMIZER,

@@ -57,12 +57,14 @@ fn metric(e: crate::metrics::MetricError) -> AttnError {
 /// `eval.json` into the run directory.
 ///
 /// # Errors
-/// Data that does not fit the run's vocabularies, or a failing forward pass.
+/// Data other than the run's (or its file changed since: [`LoadedRun::dataset`] loads the
+/// right one), data that does not fit the run's vocabularies, or a failing forward pass.
 pub fn evaluate_run(
     run: &LoadedRun,
     dataset: &Dataset,
     batch_size: usize,
 ) -> Result<EvalReport, AttnError> {
+    run.config.check_data(dataset)?;
     let meta = run.model.meta();
     let data = prepare(
         dataset,

@@ -104,9 +104,16 @@ pub fn train(
                 vocabs,
                 checkpoint,
                 state,
+                extended,
                 history,
-            } = resume_setup(dir, meta, req.config.epochs)?;
-            (Some((run, checkpoint)), cfg, Some(vocabs), state, history)
+            } = resume_setup(dir, meta, req.dataset, req.config.epochs)?;
+            (
+                Some((run, checkpoint, extended)),
+                cfg,
+                Some(vocabs),
+                state,
+                history,
+            )
         }
     };
     cfg.selection.check(&meta.task)?;
@@ -119,7 +126,13 @@ pub fn train(
         ));
     }
     let (run, checkpoint) = match existing {
-        Some(found) => found,
+        Some((run, checkpoint, extended)) => {
+            // the longer budget becomes the run's own (a later resume keeps it)
+            if let Some(config) = extended {
+                run.write_json("config.json", &config)?;
+            }
+            (run, checkpoint)
+        }
         None => {
             let run = RunDir::create(&req.out, meta.name)?;
             run.write_setup(meta, &req.dataset.name, &cfg, &data.vocabs)?;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::data::Vocabs;
+use crate::data::{Dataset, Vocabs};
 use crate::error::AttnError;
 use crate::model::ModelMeta;
 use crate::run::{Checkpoint, EpochReport, RunConfig, RunDir, RunState, TrainConfig};
@@ -21,19 +21,24 @@ pub(super) struct Resumed {
     pub checkpoint: Option<Checkpoint>,
     /// Where it was.
     pub state: RunState,
+    /// The run's `config.json` with the larger epoch budget asked for, to be written once the
+    /// data is known to fit (`None`: the budget is the run's own).
+    pub extended: Option<RunConfig>,
     /// Its completed epochs' reports.
     pub history: Vec<EpochReport>,
 }
 
-/// Reads `dir` for a model of `meta` that will train to `epochs` (or the run's own number of
-/// epochs, when larger).
+/// Reads `dir` for a model of `meta` that will train on `dataset` to `epochs` (at least the
+/// run's own number: a larger one extends it).
 ///
 /// # Errors
-/// [`AttnError::Data`] when `dir` is not a run directory, trained another model, or has a
-/// malformed file; invalid settings.
+/// [`AttnError::Data`] when `dir` is not a run directory, trained another model or on other
+/// data (or its data file changed), asks for fewer epochs than the run's, or has a malformed
+/// file; invalid settings.
 pub(super) fn resume_setup(
     dir: &Path,
     meta: &ModelMeta,
+    dataset: &Dataset,
     epochs: usize,
 ) -> Result<Resumed, AttnError> {
     let run = RunDir::open(dir)?;
@@ -49,6 +54,17 @@ pub(super) fn resume_setup(
             ),
         ));
     }
+    config.check_data(dataset)?;
+    if epochs < config.train.epochs {
+        return Err(AttnError::data(
+            dir.display().to_string(),
+            format!(
+                "the run trains {} epochs; {epochs} would end it before its own budget",
+                config.train.epochs
+            ),
+            "resume without --epochs to finish it, or with more epochs to extend it",
+        ));
+    }
     let vocabs: Vocabs = run.read_json::<Vocabs>("vocab.json")?.reindexed();
     run.clean_leftovers();
     let checkpoint = run.latest_checkpoint()?;
@@ -56,15 +72,20 @@ pub(super) fn resume_setup(
         Some(c) => (c.state()?, c.history()?),
         None => (RunState::default(), Vec::new()),
     };
-    let mut cfg = config.train;
-    cfg.epochs = epochs.max(cfg.epochs);
+    let mut cfg = config.train.clone();
+    cfg.epochs = epochs;
     cfg.validate()?;
+    let extended = (epochs > config.train.epochs).then(|| RunConfig {
+        train: cfg.clone(),
+        ..config
+    });
     Ok(Resumed {
         run,
         cfg,
         vocabs,
         checkpoint,
         state,
+        extended,
         history,
     })
 }
