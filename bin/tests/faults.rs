@@ -267,3 +267,57 @@ fn an_io_error_names_the_file_and_gives_the_reason_once() {
     assert_eq!(all.matches("(os error").count(), 1, "{all}");
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn two_trainings_started_at_once_keep_their_own_run_directories() {
+    let out = scratch("concurrent");
+    let spawn = |seed: &str| {
+        let mut args = ARGS.to_vec();
+        args[10] = seed;
+        Command::new(env!("CARGO_BIN_EXE_train"))
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .arg("--quiet")
+            .env_remove("ATTN_FAULT")
+            .output()
+            .unwrap()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn("5"));
+        let b = s.spawn(|| spawn("6"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        text(&a),
+        text(&b)
+    );
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join("sort-tagger"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let seeds: Vec<String> = dirs
+        .iter()
+        .map(|d| {
+            let c: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap())
+                    .unwrap();
+            assert_eq!(
+                std::fs::read_to_string(d.join("metrics.jsonl"))
+                    .unwrap()
+                    .lines()
+                    .count(),
+                3
+            );
+            c["train"]["seed"].to_string()
+        })
+        .collect();
+    let mut sorted = seeds.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["5", "6"], "each run kept its own files");
+    std::fs::remove_dir_all(&out).ok();
+}
