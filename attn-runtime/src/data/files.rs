@@ -9,6 +9,9 @@ use super::{Dataset, Examples, Tokenizer};
 use crate::error::AttnError;
 use crate::model::TaskSpec;
 
+/// The UTF-8 byte-order mark some editors write at the start of a file.
+const BOM: char = '\u{feff}';
+
 /// Reads `path` as data for a model of task `task`, the format chosen by its extension:
 /// - classification: `.tsv`/`.csv` rows `label, text` (an optional `label, text` header), or
 ///   `.jsonl` objects `{"text": .., "label": ..}`;
@@ -19,6 +22,8 @@ use crate::model::TaskSpec;
 /// - images: `.csv` rows of `channels·height·width` pixel values then the class id (values are
 ///   scaled by the file's largest pixel value).
 ///
+/// A leading UTF-8 byte-order mark is skipped.
+///
 /// # Errors
 /// [`AttnError::Data`] naming the file and line of the first malformed entry, or
 /// [`AttnError::Io`] when the file cannot be read.
@@ -28,6 +33,9 @@ pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<D
         path: file.clone(),
         source,
     })?;
+    // editors on Windows start UTF-8 files with a byte-order mark: it is not data, and left in
+    // place it would hide the header (which then became an example) or the first field
+    let text = text.strip_prefix(BOM).unwrap_or(&text);
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -35,25 +43,25 @@ pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<D
         .to_ascii_lowercase();
     let at = |line: usize| format!("{file}:{line}");
     let examples = match (task, ext.as_str()) {
-        (TaskSpec::Classify { .. }, "jsonl") => Examples::Labelled(jsonl(&text, &file, |v, n| Ok((string(v, "text", &at(n))?, label(v, &at(n))?)))?),
+        (TaskSpec::Classify { .. }, "jsonl") => Examples::Labelled(jsonl(text, &file, |v, n| Ok((string(v, "text", &at(n))?, label(v, &at(n))?)))?),
         (TaskSpec::Classify { .. }, "tsv" | "csv") => {
-            Examples::Labelled(columns(&text, &ext, &file, &["label", "text"], |c| (c[1].clone(), c[0].clone()))?)
+            Examples::Labelled(columns(text, &ext, &file, &["label", "text"], |c| (c[1].clone(), c[0].clone()))?)
         }
         (TaskSpec::Seq2Seq { .. }, "jsonl") => {
-            Examples::Pairs(jsonl(&text, &file, |v, n| Ok((string(v, "source", &at(n))?, string(v, "target", &at(n))?)))?)
+            Examples::Pairs(jsonl(text, &file, |v, n| Ok((string(v, "source", &at(n))?, string(v, "target", &at(n))?)))?)
         }
         (TaskSpec::Seq2Seq { .. }, "tsv" | "csv") => {
-            Examples::Pairs(columns(&text, &ext, &file, &["source", "target"], |c| (c[0].clone(), c[1].clone()))?)
+            Examples::Pairs(columns(text, &ext, &file, &["source", "target"], |c| (c[0].clone(), c[1].clone()))?)
         }
-        (TaskSpec::Tag { .. }, "jsonl") => Examples::Tagged(jsonl(&text, &file, |v, n| {
+        (TaskSpec::Tag { .. }, "jsonl") => Examples::Tagged(jsonl(text, &file, |v, n| {
             let (tokens, tags) = (strings(v, "tokens", &at(n))?, strings(v, "tags", &at(n))?);
             if tokens.len() != tags.len() {
                 return Err(AttnError::data(at(n), format!("{} tokens but {} tags", tokens.len(), tags.len()), "give one tag per token"));
             }
             Ok((tokens, tags))
         })?),
-        (TaskSpec::Tag { .. }, "tsv" | "conll") => Examples::Tagged(conll(&text, &file)?),
-        (TaskSpec::ImageClassify { channels, height, width, .. }, "csv") => images(&text, &file, [*channels, *height, *width])?,
+        (TaskSpec::Tag { .. }, "tsv" | "conll") => Examples::Tagged(conll(text, &file)?),
+        (TaskSpec::ImageClassify { channels, height, width, .. }, "csv") => images(text, &file, [*channels, *height, *width])?,
         (task, ext) => {
             return Err(AttnError::data(
                 file,
@@ -288,4 +296,87 @@ fn images(text: &str, file: &str, shape: [usize; 3]) -> Result<Examples, AttnErr
         labels,
         shape,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLASSIFY: TaskSpec = TaskSpec::Classify {
+        vocab: 64,
+        max_len: 8,
+        classes: 2,
+    };
+    const SEQ2SEQ: TaskSpec = TaskSpec::Seq2Seq {
+        src_vocab: 64,
+        tgt_vocab: 64,
+        src_len: 8,
+        tgt_len: 8,
+    };
+    const TAG: TaskSpec = TaskSpec::Tag {
+        vocab: 64,
+        max_len: 8,
+        tags: 8,
+    };
+    const IMAGE: TaskSpec = TaskSpec::ImageClassify {
+        channels: 1,
+        height: 1,
+        width: 2,
+        classes: 2,
+    };
+
+    /// Loads `body` written to a file called `name` (in a directory of its own, removed after).
+    fn load(name: &str, body: &str, task: &TaskSpec) -> Result<Examples, AttnError> {
+        let dir = std::env::temp_dir().join(format!("attn-files-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        let loaded = load_file(&path, task, Tokenizer::Word).map(|d| d.examples);
+        std::fs::remove_dir_all(&dir).ok();
+        loaded
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_in_every_format() {
+        let cases: [(&str, &str, &TaskSpec); 9] = [
+            ("c.tsv", "label\ttext\npos\tgood\nneg\tbad\n", &CLASSIFY),
+            ("c.csv", "label,text\npos,good\nneg,bad\n", &CLASSIFY),
+            (
+                "c.jsonl",
+                "{\"text\": \"good\", \"label\": \"pos\"}\n{\"text\": \"bad\", \"label\": \"neg\"}\n",
+                &CLASSIFY,
+            ),
+            ("s.tsv", "source\ttarget\na b\tb a\nc d\td c\n", &SEQ2SEQ),
+            ("s.csv", "source,target\na b,b a\nc d,d c\n", &SEQ2SEQ),
+            (
+                "s.jsonl",
+                "{\"source\": \"a b\", \"target\": \"b a\"}\n",
+                &SEQ2SEQ,
+            ),
+            ("t.conll", "John\tB-PER\nruns\tO\n\nMary\tB-PER\n", &TAG),
+            ("t.tsv", "John\tB-PER\nruns\tO\n", &TAG),
+            ("i.csv", "0,255,1\n255,0,0\n", &IMAGE),
+        ];
+        for (name, body, task) in cases {
+            let plain = load(name, body, task).unwrap();
+            let bom = load(name, &format!("\u{feff}{body}"), task).unwrap();
+            assert_eq!(bom, plain, "{name}");
+        }
+        // the symptom: a BOM'd header became an example, and a third class
+        let Examples::Labelled(v) =
+            load("h.tsv", "\u{feff}label\ttext\npos\tgood\n", &CLASSIFY).unwrap()
+        else {
+            panic!("labelled")
+        };
+        assert_eq!(v, [("good".to_string(), "pos".to_string())]);
+        let tagged = load(
+            "b.jsonl",
+            "\u{feff}{\"tokens\": [\"a\"], \"tags\": [\"X\"]}\n",
+            &TAG,
+        );
+        assert_eq!(
+            tagged.unwrap(),
+            Examples::Tagged(vec![(vec!["a".into()], vec!["X".into()])])
+        );
+    }
 }
