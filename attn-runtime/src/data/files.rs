@@ -19,13 +19,15 @@ const BOM: char = '\u{feff}';
 ///   `token<TAB>tag` with a blank line between sentences;
 /// - sequence-to-sequence: `.tsv`/`.csv` rows `source, target` (optional header), or `.jsonl`
 ///   objects `{"source": .., "target": ..}`;
-/// - images: `.csv` rows of `channels·height·width` pixel values then the class id (values are
-///   scaled by the file's largest pixel value).
+/// - images: `.csv` rows of `channels·height·width` pixel values then the class id: finite
+///   numbers from 0 to [`MAX_PIXEL`], scaled into `[0, 1]` by the file's largest value when it is
+///   above 1.
 ///
 /// A leading UTF-8 byte-order mark is skipped.
 ///
 /// # Errors
-/// [`AttnError::Data`] naming the file and line of the first malformed entry, or
+/// [`AttnError::Data`] naming the file and line of the first malformed entry (a NaN, infinite,
+/// negative or larger than [`MAX_PIXEL`] pixel among them), or
 /// [`AttnError::Io`] when the file cannot be read.
 pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<Dataset, AttnError> {
     let file = path.display().to_string();
@@ -250,6 +252,34 @@ fn conll(text: &str, file: &str) -> Result<Vec<(Vec<String>, Vec<String>)>, Attn
     Ok(out)
 }
 
+/// The largest pixel value an image file may hold: a 16-bit intensity. Files of 8-bit (0–255),
+/// 4-bit (0–16) or already scaled (0–1) values fit; anything larger is a corrupt entry, and
+/// scaling the file by it would wash every other image out to black.
+pub const MAX_PIXEL: f32 = 65_535.0;
+
+/// Parses the `k`th (1-based) pixel of a line at `at`: a finite number from 0 to [`MAX_PIXEL`].
+fn pixel(raw: &str, k: usize, at: &str) -> Result<f32, AttnError> {
+    let fix = "write pixel intensities as numbers from 0 to 65535 (the file is scaled into [0, 1] by its largest value)";
+    let value = raw
+        .parse::<f32>()
+        .map_err(|_| AttnError::data(at, format!("pixel {k} (`{raw}`) is not a number"), fix))?;
+    if !value.is_finite() {
+        return Err(AttnError::data(
+            at,
+            format!("pixel {k} is {value}, not a finite number"),
+            fix,
+        ));
+    }
+    if !(0.0..=MAX_PIXEL).contains(&value) {
+        return Err(AttnError::data(
+            at,
+            format!("pixel {k} is {raw}, outside 0 to 65535"),
+            fix,
+        ));
+    }
+    Ok(value)
+}
+
 fn images(text: &str, file: &str, shape: [usize; 3]) -> Result<Examples, AttnError> {
     let n = shape.iter().product::<usize>();
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
@@ -269,14 +299,11 @@ fn images(text: &str, file: &str, shape: [usize; 3]) -> Result<Examples, AttnErr
                 "one image per line: pixels, then the class id",
             ));
         }
-        let row: Result<Vec<f32>, _> = values[..n].iter().map(|v| v.parse::<f32>()).collect();
-        let row = row.map_err(|_| {
-            AttnError::data(
-                &at,
-                "a pixel value is not a number",
-                "write pixels as numbers",
-            )
-        })?;
+        let row = values[..n]
+            .iter()
+            .enumerate()
+            .map(|(k, v)| pixel(v, k + 1, &at))
+            .collect::<Result<Vec<f32>, _>>()?;
         let label = values[n].parse::<usize>().map_err(|_| {
             AttnError::data(
                 &at,
@@ -378,5 +405,29 @@ mod tests {
             tagged.unwrap(),
             Examples::Tagged(vec![(vec!["a".into()], vec!["X".into()])])
         );
+    }
+
+    #[test]
+    fn non_finite_negative_or_huge_pixels_are_refused_naming_line_and_pixel() {
+        for (row, needle) in [
+            ("NaN,1,0", "pixel 1 is NaN, not a finite number"),
+            ("0,inf,0", "pixel 2 is inf, not a finite number"),
+            ("0,-inf,0", "pixel 2 is -inf, not a finite number"),
+            ("0,1e39,0", "pixel 2 is inf, not a finite number"),
+            ("1e30,0,0", "pixel 1 is 1e30, outside 0 to 65535"),
+            ("-1,0,0", "pixel 1 is -1, outside 0 to 65535"),
+            ("0,x,0", "pixel 2 (`x`) is not a number"),
+        ] {
+            let err = load("p.csv", &format!("0,1,1\n{row}\n"), &IMAGE)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("p.csv:2: {needle}")), "{row}: {err}");
+            assert!(err.contains("from 0 to 65535"), "{err}");
+        }
+        // 16-bit intensities are fine, and scaled into [0, 1]
+        let Examples::Images { pixels, .. } = load("p.csv", "0,65535,1\n", &IMAGE).unwrap() else {
+            panic!("images")
+        };
+        assert_eq!(pixels, [vec![0.0, 1.0]]);
     }
 }
