@@ -145,6 +145,17 @@ fn a_malformed_data_line_names_the_file_and_line() {
 }
 
 #[test]
+fn a_data_path_to_no_file_is_file_not_found() {
+    let dir = scratch("missing-data");
+    for missing in ["no/such/reviews.tsv", "reviews.csv"] {
+        let o = train(&["sentiment-encoder", "--data", missing], &dir);
+        assert_clean_failure(&o, &format!("{missing}: file not found; check the path"));
+        assert!(!text(&o).contains("no built-in data set"), "{}", text(&o));
+    }
+    assert!(!dir.exists());
+}
+
+#[test]
 fn cuda_without_the_feature_gives_a_hint() {
     let o = train(&["dates-transformer", "--device", "cuda"], &scratch("cuda"));
     if cfg!(feature = "cuda") {
