@@ -145,6 +145,31 @@ fn a_malformed_data_line_names_the_file_and_line() {
 }
 
 #[test]
+fn data_that_cannot_make_three_splits_is_refused_before_anything_is_written() {
+    let dir = scratch("tiny-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let runs = dir.join("runs");
+    let two = dir.join("two.tsv");
+    std::fs::write(&two, "label\ttext\npos\tgreat phone\nneg\tbad battery\n").unwrap();
+    let o = train(
+        &["sentiment-encoder", "--data", two.to_str().unwrap()],
+        &runs,
+    );
+    assert_clean_failure(
+        &o,
+        &format!(
+            "{}: the validation split is empty: the data set has 2 examples",
+            two.display()
+        ),
+    );
+    assert_clean_failure(&o, "give the data set more examples");
+    let o = train(&["sentiment-encoder", "--max-eval", "0"], &runs);
+    assert_clean_failure(&o, "invalid max_eval (--max-eval) = 0: must be at least 1");
+    assert!(!runs.exists(), "nothing is written for bad data");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_data_path_to_no_file_is_file_not_found() {
     let dir = scratch("missing-data");
     for missing in ["no/such/reviews.tsv", "reviews.csv"] {

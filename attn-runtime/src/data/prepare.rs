@@ -19,11 +19,34 @@ pub struct PrepareOptions {
     pub truncate: bool,
     /// Cap each vocabulary at this many entries (least frequent tokens become UNK).
     pub max_vocab: Option<usize>,
-    /// Use at most this many training examples (quick runs).
+    /// Use at most this many training examples (quick runs); at least 1.
     pub max_train: Option<usize>,
-    /// Use at most this many validation and test examples each (quick runs).
+    /// Use at most this many validation and test examples each (quick runs); at least 1.
     #[serde(default)]
     pub max_eval: Option<usize>,
+}
+
+impl PrepareOptions {
+    /// Checks the caps.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidHyperParameter`] for a `max_train` or `max_eval` of 0 (an empty split
+    /// trains or measures nothing).
+    pub fn validate(&self) -> Result<(), AttnError> {
+        for (name, value) in [
+            ("max_train (--max-train)", self.max_train),
+            ("max_eval (--max-eval)", self.max_eval),
+        ] {
+            if value == Some(0) {
+                return Err(AttnError::InvalidHyperParameter {
+                    name,
+                    value: "0".into(),
+                    requirement: "must be at least 1 (or unset, for the whole split): an empty split trains or measures nothing",
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The vocabularies and label names a run trains with; saved with it.
@@ -86,16 +109,19 @@ pub struct Prepared {
 /// model of metadata `meta` (reusing `vocabs` when resuming).
 ///
 /// # Errors
-/// [`AttnError::Data`] when the data set's kind does not fit the task, a vocabulary or the label
-/// set is larger than the model declares, or a sequence is longer than the declared maximum
-/// (unless `opts.truncate`).
+/// [`AttnError::InvalidHyperParameter`] for options [`PrepareOptions::validate`] refuses;
+/// [`AttnError::Data`] when the data set's kind does not fit the task, a split is empty (fewer
+/// than 3 examples), a vocabulary or the label set is larger than the model declares, or a
+/// sequence is longer than the declared maximum (unless `opts.truncate`).
 pub fn prepare(
     dataset: &Dataset,
     meta: &ModelMeta,
     opts: &PrepareOptions,
     vocabs: Option<Vocabs>,
 ) -> Result<Prepared, AttnError> {
+    opts.validate()?;
     let examples = adapt(&dataset.examples, &meta.task, &dataset.name)?;
+    let total = examples.len();
     let splits = Dataset {
         examples,
         ..dataset.clone()
@@ -126,6 +152,23 @@ pub fn prepare(
     };
     let valid_raw = cap(splits.valid);
     let test_raw = cap(splits.test);
+    // the caps are at least 1 (validated above): an empty part is a data set too small to split
+    for (which, part) in [
+        ("training", &train),
+        ("validation", &valid_raw),
+        ("test", &test_raw),
+    ] {
+        if part.is_empty() {
+            return Err(AttnError::data(
+                &dataset.name,
+                format!(
+                    "the {which} split is empty: the data set has {total} example{}, and a split needs at least 3 (one each for training, validation and test; 10% each are held out)",
+                    if total == 1 { "" } else { "s" }
+                ),
+                "give the data set more examples (a few hundred to learn anything)",
+            ));
+        }
+    }
     Ok(Prepared {
         train: encode(&train, "train")?,
         valid: encode(&valid_raw, "valid")?,
