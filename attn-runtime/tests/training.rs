@@ -443,6 +443,56 @@ fn an_empty_split_is_refused_naming_it_before_anything_is_written() {
 }
 
 #[test]
+fn a_vocabulary_cap_without_room_for_a_real_token_is_refused() {
+    let out = scratch("max-vocab");
+    for cap in [0, 1, 4] {
+        let config = TrainConfig {
+            data: PrepareOptions {
+                max_vocab: Some(cap),
+                ..quick(1).data
+            },
+            ..quick(1)
+        };
+        let err = run(
+            &Entry::<TinyClassifier>::NEW,
+            &sentiment_like(),
+            config,
+            &out,
+            None,
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, AttnError::InvalidHyperParameter { .. })
+                && message.contains(&format!(
+                    "max_vocab (--max-vocab) = {cap}: must be at least {}",
+                    attn_runtime::data::MIN_VOCAB
+                ))
+                && message.contains("<pad>, <bos>, <eos>, <unk>"),
+            "{message}"
+        );
+    }
+    assert!(!out.exists());
+    // the smallest cap keeps the most frequent word
+    let config = TrainConfig {
+        data: PrepareOptions {
+            max_vocab: Some(attn_runtime::data::MIN_VOCAB),
+            ..quick(1).data
+        },
+        ..quick(1)
+    };
+    assert!(run(
+        &Entry::<TinyClassifier>::NEW,
+        &sentiment_like(),
+        config,
+        &out,
+        None
+    )
+    .is_ok());
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
 fn training_reports_a_stop_kind() {
     let out = scratch("stop");
     let o = run(

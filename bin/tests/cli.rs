@@ -145,7 +145,7 @@ fn a_malformed_data_line_names_the_file_and_line() {
 }
 
 #[test]
-fn data_that_cannot_make_three_splits_is_refused_before_anything_is_written() {
+fn data_too_small_to_split_and_impossible_caps_are_refused_before_anything_is_written() {
     let dir = scratch("tiny-data");
     std::fs::create_dir_all(&dir).unwrap();
     let runs = dir.join("runs");
@@ -165,6 +165,13 @@ fn data_that_cannot_make_three_splits_is_refused_before_anything_is_written() {
     assert_clean_failure(&o, "give the data set more examples");
     let o = train(&["sentiment-encoder", "--max-eval", "0"], &runs);
     assert_clean_failure(&o, "invalid max_eval (--max-eval) = 0: must be at least 1");
+    for cap in ["0", "1", "4"] {
+        let o = train(&["sentiment-encoder", "--max-vocab", cap], &runs);
+        assert_clean_failure(
+            &o,
+            &format!("invalid max_vocab (--max-vocab) = {cap}: must be at least 5"),
+        );
+    }
     assert!(!runs.exists(), "nothing is written for bad data");
     std::fs::remove_dir_all(&dir).ok();
 }

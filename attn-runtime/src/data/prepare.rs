@@ -9,7 +9,7 @@ use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::{ModelMeta, TaskSpec};
 use crate::spec::Pooling;
-use crate::tokens::{BOS, EOS, PAD};
+use crate::tokens::{BOS, EOS, PAD, RESERVED};
 use crate::zoo::{Batch, Inputs};
 
 /// Options of [`prepare`].
@@ -17,7 +17,8 @@ use crate::zoo::{Batch, Inputs};
 pub struct PrepareOptions {
     /// Cut sequences longer than the model's maximum instead of failing.
     pub truncate: bool,
-    /// Cap each vocabulary at this many entries (least frequent tokens become UNK).
+    /// Cap each vocabulary at this many entries (least frequent tokens become UNK); at least
+    /// [`MIN_VOCAB`].
     pub max_vocab: Option<usize>,
     /// Use at most this many training examples (quick runs); at least 1.
     pub max_train: Option<usize>,
@@ -26,13 +27,26 @@ pub struct PrepareOptions {
     pub max_eval: Option<usize>,
 }
 
+/// The smallest vocabulary cap: the reserved tokens (`<pad>`, `<bos>`, `<eos>`, `<unk>`) and one
+/// real token. Below it every word of every input would be `<unk>`.
+pub const MIN_VOCAB: usize = RESERVED + 1;
+
 impl PrepareOptions {
     /// Checks the caps.
     ///
     /// # Errors
-    /// [`AttnError::InvalidHyperParameter`] for a `max_train` or `max_eval` of 0 (an empty split
-    /// trains or measures nothing).
+    /// [`AttnError::InvalidHyperParameter`] for a `max_vocab` below [`MIN_VOCAB`], or a
+    /// `max_train` or `max_eval` of 0 (an empty split trains or measures nothing).
     pub fn validate(&self) -> Result<(), AttnError> {
+        // the requirement below is a literal: keep it in step with the reserved ids
+        const _: () = assert!(MIN_VOCAB == 5);
+        if let Some(n) = self.max_vocab.filter(|&n| n < MIN_VOCAB) {
+            return Err(AttnError::InvalidHyperParameter {
+                name: "max_vocab (--max-vocab)",
+                value: n.to_string(),
+                requirement: "must be at least 5: the 4 reserved tokens (<pad>, <bos>, <eos>, <unk>) and one real token, or every word becomes <unk>",
+            });
+        }
         for (name, value) in [
             ("max_train (--max-train)", self.max_train),
             ("max_eval (--max-eval)", self.max_eval),
