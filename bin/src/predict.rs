@@ -25,10 +25,10 @@ pub struct Args {
     run: PathBuf,
     /// Inputs; standard input lines when none is given.
     inputs: Vec<String>,
-    /// Beam search with this many beams (sequence-to-sequence models; greedy otherwise).
+    /// Beam search with this many beams, 1 to 64 (sequence-to-sequence models; greedy otherwise).
     #[arg(long)]
     beam: Option<usize>,
-    /// Beam search's length penalty α.
+    /// Beam search's length penalty α, from 0 to 10.
     #[arg(long, default_value_t = 0.6)]
     length_penalty: f64,
     /// One JSON object per input, attention included.
@@ -46,17 +46,20 @@ pub fn main(registry: &Registry) {
 /// one per non-blank input, in order.
 ///
 /// # Errors
-/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
-/// that says what to fix.
+/// Whatever stops the command (unknown model, bad data or run directory, beam settings out of
+/// range, ...), with a message that says what to fix.
 pub fn run(registry: &Registry, args: Args) -> Result<Vec<Prediction>> {
     registry.check()?;
+    // the length penalty is checked even without --beam, so that a typo is not silently ignored
+    let settings = BeamSearch {
+        beam_size: args.beam.unwrap_or(1),
+        length_penalty: args.length_penalty,
+    };
+    settings.validate()?;
+    let beam = args.beam.map(|_| settings);
     let name = run_model_name(&args.run)?;
     let entry = registry.find(&name)?;
     let predictor = Predictor::new(load_run(&args.run, entry)?);
-    let beam = args.beam.map(|beam_size| BeamSearch {
-        beam_size,
-        length_penalty: args.length_penalty,
-    });
     let inputs: Vec<String> = if args.inputs.is_empty() {
         std::io::stdin()
             .lock()

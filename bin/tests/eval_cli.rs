@@ -193,3 +193,37 @@ fn bad_files_and_runs_are_clear_errors() {
     assert!(!all.contains("panicked"), "{all}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn beam_settings_out_of_range_are_refused_before_the_run_loads() {
+    // the settings are checked first: no run directory is needed to see the refusal
+    let run_dir = "no-such-run";
+    for (args, needle) in [
+        (
+            vec![run_dir, "1 2", "--beam", "100000"],
+            "invalid beam_size (--beam) = 100000: must be from 1 to 64",
+        ),
+        (vec![run_dir, "1 2", "--beam", "0"], "must be from 1 to 64"),
+        (
+            vec![run_dir, "1 2", "--beam", "4", "--length-penalty", "nan"],
+            "invalid length_penalty (--length-penalty) = NaN: must be a finite number",
+        ),
+        (
+            vec![run_dir, "1 2", "--length-penalty", "inf"],
+            "= inf: must be a finite number",
+        ),
+        (
+            vec![run_dir, "1 2", "--beam", "4", "--length-penalty=-1"],
+            "= -1: must not be negative",
+        ),
+    ] {
+        let o = run(env!("CARGO_BIN_EXE_predict"), &args);
+        let all = text(&o);
+        assert!(!o.status.success(), "{args:?}: {all}");
+        assert!(
+            all.contains(needle),
+            "{args:?}: expected `{needle}` in {all}"
+        );
+        assert!(!all.contains("panicked"), "{all}");
+    }
+}
