@@ -1,6 +1,6 @@
 //! Beam search on a crafted model whose greedy path is provably not the most probable sequence.
 
-use attn_runtime::infer::BeamSearch;
+use attn_runtime::infer::{BeamSearch, MAX_BEAM};
 use attn_runtime::loss::IGNORE;
 use attn_runtime::model::ModelMeta;
 use attn_runtime::optim::Adam;
@@ -130,4 +130,52 @@ fn beam_search_finds_the_more_probable_sequence_greedy_misses() {
         beam[0]
     );
     assert!(beam[0].log_prob > greedy[0].log_prob);
+}
+
+#[test]
+fn beam_settings_out_of_range_are_refused_naming_the_limit() {
+    let model = FixedDistributions;
+    let search = |beam_size: usize, length_penalty: f64| {
+        BeamSearch {
+            beam_size,
+            length_penalty,
+        }
+        .search(&model, &[6, 7], 4, 4)
+    };
+    for (beam, alpha, needle) in [
+        (0, 0.6, "beam_size (--beam) = 0: must be from 1 to 64"),
+        (
+            MAX_BEAM + 1,
+            0.6,
+            "beam_size (--beam) = 65: must be from 1 to 64",
+        ),
+        (
+            100_000,
+            0.6,
+            "beam_size (--beam) = 100000: must be from 1 to 64",
+        ),
+        (
+            2,
+            f64::NAN,
+            "length_penalty (--length-penalty) = NaN: must be a finite number",
+        ),
+        (
+            2,
+            f64::INFINITY,
+            "length_penalty (--length-penalty) = inf: must be a finite number",
+        ),
+        (2, f64::NEG_INFINITY, "= -inf: must be a finite number"),
+        (2, -0.5, "= -0.5: must not be negative"),
+        (2, 1e300, "must be at most 10"),
+    ] {
+        let err = search(beam, alpha).unwrap_err();
+        assert!(
+            matches!(err, AttnError::InvalidHyperParameter { .. })
+                && err.to_string().contains(needle),
+            "{beam}, {alpha}: {err}"
+        );
+    }
+    // the limits themselves are fine
+    assert_eq!(search(MAX_BEAM, 0.0).unwrap()[0].tokens, vec![B, EOS]);
+    assert!(search(1, 10.0).is_ok());
 }

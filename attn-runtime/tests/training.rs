@@ -500,6 +500,118 @@ fn impossible_settings_are_rejected_before_anything_is_written() {
 }
 
 #[test]
+fn an_empty_split_is_refused_naming_it_before_anything_is_written() {
+    let out = scratch("empty-split");
+    // two examples: the 80/10/10 split holds none out for validation and test
+    let tiny = Dataset {
+        examples: Examples::Labelled(vec![
+            ("good film".into(), "pos".into()),
+            ("bad film".into(), "neg".into()),
+        ]),
+        ..sentiment_like()
+    };
+    let err = run(&Entry::<TinyClassifier>::NEW, &tiny, quick(1), &out, None).unwrap_err();
+    assert!(matches!(err, AttnError::Data { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("toy: the validation split is empty: the data set has 2 examples")
+            && message.contains("at least 3")
+            && message.contains("give the data set more examples"),
+        "{message}"
+    );
+    // a cap of 0 empties a split of any data set
+    for (data, bad) in [
+        (
+            PrepareOptions {
+                max_eval: Some(0),
+                ..quick(1).data
+            },
+            "max_eval (--max-eval) = 0: must be at least 1",
+        ),
+        (
+            PrepareOptions {
+                max_train: Some(0),
+                ..quick(1).data
+            },
+            "max_train (--max-train) = 0: must be at least 1",
+        ),
+    ] {
+        let config = TrainConfig { data, ..quick(1) };
+        let err = run(
+            &Entry::<TinyClassifier>::NEW,
+            &sentiment_like(),
+            config,
+            &out,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, AttnError::InvalidHyperParameter { .. }) && err.to_string().contains(bad),
+            "{err}"
+        );
+    }
+    assert!(!out.exists());
+    // three examples are enough: one each
+    let three = Dataset {
+        examples: Examples::Labelled(vec![("good film".into(), "pos".into()); 3]),
+        ..sentiment_like()
+    };
+    let o = run(&Entry::<TinyClassifier>::NEW, &three, quick(1), &out, None).unwrap();
+    assert_eq!(o.test.examples, 1);
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn a_vocabulary_cap_without_room_for_a_real_token_is_refused() {
+    let out = scratch("max-vocab");
+    for cap in [0, 1, 4] {
+        let config = TrainConfig {
+            data: PrepareOptions {
+                max_vocab: Some(cap),
+                ..quick(1).data
+            },
+            ..quick(1)
+        };
+        let err = run(
+            &Entry::<TinyClassifier>::NEW,
+            &sentiment_like(),
+            config,
+            &out,
+            None,
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, AttnError::InvalidHyperParameter { .. })
+                && message.contains(&format!(
+                    "max_vocab (--max-vocab) = {cap}: must be at least {}",
+                    attn_runtime::data::MIN_VOCAB
+                ))
+                && message.contains("<pad>, <bos>, <eos>, <unk>"),
+            "{message}"
+        );
+    }
+    assert!(!out.exists());
+    // the smallest cap keeps the most frequent word
+    let config = TrainConfig {
+        data: PrepareOptions {
+            max_vocab: Some(attn_runtime::data::MIN_VOCAB),
+            ..quick(1).data
+        },
+        ..quick(1)
+    };
+    assert!(run(
+        &Entry::<TinyClassifier>::NEW,
+        &sentiment_like(),
+        config,
+        &out,
+        None
+    )
+    .is_ok());
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
 fn training_reports_a_stop_kind() {
     let out = scratch("stop");
     let o = run(

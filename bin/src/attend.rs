@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use attn_runtime::infer::{Output, Predictor};
 use attn_runtime::model::TaskSpec;
 use attn_runtime::registry::Registry;
@@ -66,12 +66,7 @@ pub fn run(registry: &Registry, args: Args) -> Result<ReportFiles> {
     let entry = registry.find(&name)?;
     let predictor = Predictor::new(load_run(&args.run, entry)?);
     let prediction = if matches!(entry.meta().task, TaskSpec::ImageClassify { .. }) {
-        let pixels: Vec<f32> = args
-            .input
-            .split(',')
-            .map(|v| v.trim().parse::<f32>())
-            .collect::<Result<_, _>>()
-            .context("an image model takes comma-separated pixel values")?;
+        let pixels = crate::parse_pixels(&args.input).map_err(anyhow::Error::msg)?;
         predictor.predict_image(&pixels)?
     } else {
         predictor.predict_text(&args.input, None)?

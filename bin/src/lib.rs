@@ -104,6 +104,24 @@ pub fn message(e: &anyhow::Error) -> String {
     text
 }
 
+/// The pixels of an image given as text (`predict`, `attend`): comma-separated numbers, or
+/// why not, naming the first value that is not one. Their range is the predictor's to check.
+pub(crate) fn parse_pixels(input: &str) -> std::result::Result<Vec<f32>, String> {
+    input
+        .split(',')
+        .enumerate()
+        .map(|(k, v)| {
+            v.trim().parse::<f32>().map_err(|_| {
+                format!(
+                    "pixel {} (`{}`) is not a number; an image model takes comma-separated pixel values in [0, 1]",
+                    k + 1,
+                    v.trim()
+                )
+            })
+        })
+        .collect()
+}
+
 /// Every command as a subcommand of one binary.
 #[derive(Parser, Debug, Clone)]
 #[command(

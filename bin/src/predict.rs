@@ -10,11 +10,12 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use attn_runtime::infer::{BeamSearch, Output, Prediction, Predictor};
 use attn_runtime::model::TaskSpec;
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{load_run, run_model_name};
+use attn_runtime::AttnError;
 use clap::Parser;
 
 /// Predict with a trained run.
@@ -23,12 +24,13 @@ use clap::Parser;
 pub struct Args {
     /// A run directory made by `train`.
     run: PathBuf,
-    /// Inputs; standard input lines when none is given.
+    /// Inputs; standard input lines when none is given (one output line per input line, blank
+    /// ones included).
     inputs: Vec<String>,
-    /// Beam search with this many beams (sequence-to-sequence models; greedy otherwise).
+    /// Beam search with this many beams, 1 to 64 (sequence-to-sequence models; greedy otherwise).
     #[arg(long)]
     beam: Option<usize>,
-    /// Beam search's length penalty α.
+    /// Beam search's length penalty α, from 0 to 10.
     #[arg(long, default_value_t = 0.6)]
     length_penalty: f64,
     /// One JSON object per input, attention included.
@@ -42,21 +44,26 @@ pub fn main(registry: &Registry) {
     crate::exit_on_error(run(registry, Args::parse()));
 }
 
-/// Runs the command: what [`main`] does after parsing the arguments. Returns the predictions,
-/// one per non-blank input, in order.
+/// Runs the command: what [`main`] does after parsing the arguments. Prints one line per input,
+/// in order: the prediction, or `error: ...` for an input that cannot be predicted for (blank,
+/// not pixel values, too long, ...); returns the predictions.
 ///
 /// # Errors
-/// Whatever stops the command (unknown model, bad data or run directory, ...), with a message
-/// that says what to fix.
+/// Whatever stops the command (unknown model, bad data or run directory, beam settings out of
+/// range, no input at all, ...), with a message that says what to fix; and, once every input
+/// has its line, an error counting the refused inputs, so the exit status is not 0.
 pub fn run(registry: &Registry, args: Args) -> Result<Vec<Prediction>> {
     registry.check()?;
+    // the length penalty is checked even without --beam, so that a typo is not silently ignored
+    let settings = BeamSearch {
+        beam_size: args.beam.unwrap_or(1),
+        length_penalty: args.length_penalty,
+    };
+    settings.validate()?;
+    let beam = args.beam.map(|_| settings);
     let name = run_model_name(&args.run)?;
     let entry = registry.find(&name)?;
     let predictor = Predictor::new(load_run(&args.run, entry)?);
-    let beam = args.beam.map(|beam_size| BeamSearch {
-        beam_size,
-        length_penalty: args.length_penalty,
-    });
     let inputs: Vec<String> = if args.inputs.is_empty() {
         std::io::stdin()
             .lock()
@@ -66,23 +73,86 @@ pub fn run(registry: &Registry, args: Args) -> Result<Vec<Prediction>> {
     } else {
         args.inputs.clone()
     };
+    if inputs.is_empty() {
+        bail!(
+            "no input: pass inputs after the run directory (`predict {} \"some text\"`), or one per line on standard input",
+            args.run.display()
+        );
+    }
     let image = matches!(entry.meta().task, TaskSpec::ImageClassify { .. });
     let mut predictions = Vec::new();
-    for input in inputs.iter().filter(|l| !l.trim().is_empty()) {
-        let prediction = if image {
-            let pixels: Vec<f32> = input
-                .split(',')
-                .map(|v| v.trim().parse::<f32>())
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("`{input}` is not comma-separated pixel values"))?;
-            predictor.predict_image(&pixels)?
-        } else {
-            predictor.predict_text(input, beam)?
-        };
-        print(input, &prediction, args.json)?;
-        predictions.push(prediction);
+    let mut refused: Vec<(usize, String)> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        match predict_one(&predictor, input, image, beam)? {
+            Ok(prediction) => {
+                print(input, &prediction, args.json)?;
+                predictions.push(prediction);
+            }
+            Err(reason) => {
+                print_refusal(input, &reason, args.json)?;
+                refused.push((i + 1, reason));
+            }
+        }
+    }
+    if let Some((_, reason)) = refused.first() {
+        let which: Vec<String> = refused.iter().map(|(i, _)| i.to_string()).collect();
+        if refused.len() == 1 {
+            bail!(
+                "1 of {} inputs refused (input {}): {reason}",
+                inputs.len(),
+                which[0]
+            );
+        }
+        bail!(
+            "{} of {} inputs refused (inputs {}); the first: {reason}",
+            refused.len(),
+            inputs.len(),
+            which.join(", ")
+        );
     }
     Ok(predictions)
+}
+
+/// The prediction for one input, or why this input (and only it) cannot have one; `Err` for
+/// what stops every input (a failing device, ...).
+fn predict_one(
+    predictor: &Predictor,
+    input: &str,
+    image: bool,
+    beam: Option<BeamSearch>,
+) -> Result<Result<Prediction, String>> {
+    if input.trim().is_empty() {
+        return Ok(Err(if image {
+            "the input is blank; give comma-separated pixel values in [0, 1]".into()
+        } else {
+            "the input is blank; give some text".into()
+        }));
+    }
+    let prediction = if image {
+        match crate::parse_pixels(input) {
+            Ok(pixels) => predictor.predict_image(&pixels),
+            Err(reason) => return Ok(Err(reason)),
+        }
+    } else {
+        predictor.predict_text(input, beam)
+    };
+    match prediction {
+        Ok(p) => Ok(Ok(p)),
+        Err(e @ AttnError::InvalidInput { .. }) => Ok(Err(e.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn print_refusal(input: &str, reason: &str, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({ "input": input, "error": reason }))?
+        );
+    } else {
+        println!("{input}\terror: {reason}");
+    }
+    Ok(())
 }
 
 fn print(input: &str, p: &Prediction, json: bool) -> Result<()> {

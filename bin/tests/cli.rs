@@ -145,6 +145,49 @@ fn a_malformed_data_line_names_the_file_and_line() {
 }
 
 #[test]
+fn data_too_small_to_split_and_impossible_caps_are_refused_before_anything_is_written() {
+    let dir = scratch("tiny-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let runs = dir.join("runs");
+    let two = dir.join("two.tsv");
+    std::fs::write(&two, "label\ttext\npos\tgreat phone\nneg\tbad battery\n").unwrap();
+    let o = train(
+        &["sentiment-encoder", "--data", two.to_str().unwrap()],
+        &runs,
+    );
+    assert_clean_failure(
+        &o,
+        &format!(
+            "{}: the validation split is empty: the data set has 2 examples",
+            two.display()
+        ),
+    );
+    assert_clean_failure(&o, "give the data set more examples");
+    let o = train(&["sentiment-encoder", "--max-eval", "0"], &runs);
+    assert_clean_failure(&o, "invalid max_eval (--max-eval) = 0: must be at least 1");
+    for cap in ["0", "1", "4"] {
+        let o = train(&["sentiment-encoder", "--max-vocab", cap], &runs);
+        assert_clean_failure(
+            &o,
+            &format!("invalid max_vocab (--max-vocab) = {cap}: must be at least 5"),
+        );
+    }
+    assert!(!runs.exists(), "nothing is written for bad data");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_data_path_to_no_file_is_file_not_found() {
+    let dir = scratch("missing-data");
+    for missing in ["no/such/reviews.tsv", "reviews.csv"] {
+        let o = train(&["sentiment-encoder", "--data", missing], &dir);
+        assert_clean_failure(&o, &format!("{missing}: file not found; check the path"));
+        assert!(!text(&o).contains("no built-in data set"), "{}", text(&o));
+    }
+    assert!(!dir.exists());
+}
+
+#[test]
 fn cuda_without_the_feature_gives_a_hint() {
     let o = train(&["dates-transformer", "--device", "cuda"], &scratch("cuda"));
     if cfg!(feature = "cuda") {

@@ -2,8 +2,9 @@
 //! sacreBLEU 2.6.0 and scikit-learn 1.9.1, computed once by hand in their Python), evaluating a
 //! trained run into `eval.json`, and predicting from it.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("attn-eval-cli-{}-{name}", std::process::id()));
@@ -222,5 +223,173 @@ fn bad_files_and_runs_are_clear_errors() {
         "{all}"
     );
     assert!(!all.contains("panicked"), "{all}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `bin` with `args`, `input` on its standard input.
+fn run_with_stdin(bin: &str, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn beam_settings_out_of_range_are_refused_before_the_run_loads() {
+    // the settings are checked first: no run directory is needed to see the refusal
+    let run_dir = "no-such-run";
+    for (args, needle) in [
+        (
+            vec![run_dir, "1 2", "--beam", "100000"],
+            "invalid beam_size (--beam) = 100000: must be from 1 to 64",
+        ),
+        (vec![run_dir, "1 2", "--beam", "0"], "must be from 1 to 64"),
+        (
+            vec![run_dir, "1 2", "--beam", "4", "--length-penalty", "nan"],
+            "invalid length_penalty (--length-penalty) = NaN: must be a finite number",
+        ),
+        (
+            vec![run_dir, "1 2", "--length-penalty", "inf"],
+            "= inf: must be a finite number",
+        ),
+        (
+            vec![run_dir, "1 2", "--beam", "4", "--length-penalty=-1"],
+            "= -1: must not be negative",
+        ),
+    ] {
+        let o = run(env!("CARGO_BIN_EXE_predict"), &args);
+        let all = text(&o);
+        assert!(!o.status.success(), "{args:?}: {all}");
+        assert!(
+            all.contains(needle),
+            "{args:?}: expected `{needle}` in {all}"
+        );
+        assert!(!all.contains("panicked"), "{all}");
+    }
+}
+
+#[test]
+fn predict_answers_every_input_line_and_refuses_bad_ones() {
+    let dir = scratch("predict-lines");
+    let o = Command::new(env!("CARGO_BIN_EXE_train"))
+        .args([
+            "digits-patches",
+            "--epochs",
+            "1",
+            "--max-train",
+            "64",
+            "--max-eval",
+            "16",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let run_dir = std::fs::read_dir(dir.join("digits-patches"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .display()
+        .to_string();
+    let predict = env!("CARGO_BIN_EXE_predict");
+    let blank = vec!["0"; 64].join(",");
+    let with = |first: &str| format!("{first},{}", vec!["0"; 63].join(","));
+
+    // one output line per input line, in order; the blank one gets an error line
+    let o = run_with_stdin(predict, &[&run_dir], &format!("{blank}\n\n{blank}\n"));
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", text(&o));
+    assert!(
+        lines[0].starts_with(&blank) && lines[2].starts_with(&blank),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[1],
+        "\terror: the input is blank; give comma-separated pixel values in [0, 1]"
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("1 of 3 inputs refused (input 2): the input is blank"),
+        "{stderr}"
+    );
+
+    // non-finite and out-of-range pixels are refused by position, the others still predicted
+    let (nan, inf, huge, negative) = (with("NaN"), with("inf"), with("1e30"), with("-0.5"));
+    let o = run(
+        predict,
+        &[
+            &run_dir, "--", &nan, &blank, &inf, &huge, &negative, "0,x", "",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 7, "{}", text(&o));
+    for (line, needle) in [
+        (0, "pixel 1 is NaN, not a finite number"),
+        (2, "pixel 1 is inf, not a finite number"),
+        (3, "pixel 1 is 1e30, outside [0, 1]"),
+        (4, "pixel 1 is -0.5, outside [0, 1]"),
+        (5, "pixel 2 (`x`) is not a number"),
+        (6, "the input is blank"),
+    ] {
+        assert!(lines[line].contains(needle), "line {line}: {stdout}");
+        assert!(lines[line].contains("error: "), "line {line}: {stdout}");
+    }
+    assert!(!lines[1].contains("error"), "{stdout}");
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("6 of 7 inputs refused (inputs 1, 3, 4, 5, 6, 7)")
+            && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+
+    // JSON lines keep the order too
+    let o = run(predict, &[&run_dir, "", &blank, "--json"]);
+    let values: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(values.len(), 2, "{}", text(&o));
+    assert!(
+        values[0]["error"].as_str().unwrap().contains("blank"),
+        "{values:?}"
+    );
+    assert!(values[1]["prediction"].is_object(), "{values:?}");
+    assert!(!o.status.success());
+
+    // no input at all says how to give one
+    let o = run_with_stdin(predict, &[&run_dir], "");
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("no input: pass inputs after the run directory"),
+        "{}",
+        text(&o)
+    );
+
+    // attend refuses the same pixels
+    let o = run(env!("CARGO_BIN_EXE_attend"), &[&run_dir, &nan]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("pixel 1 is NaN, not a finite number") && !text(&o).contains("panicked"),
+        "{}",
+        text(&o)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -31,14 +31,48 @@ pub const DATA_SEED: u64 = 2021;
 /// Every built-in data set's name ([`DataSet::NAMES`]).
 pub const BUILTIN: &[&str] = DataSet::NAMES;
 
+/// The extensions of data files ([`load_file`](super::load_file) reads the first four; `.txt` is
+/// what people name text files): a name ending so is a file, never a built-in data set.
+const FILE_EXTENSIONS: &[&str] = &["tsv", "csv", "jsonl", "conll", "txt"];
+
+/// Whether `name` reads as a file path rather than a built-in data set's name: it has a path
+/// separator or a data file's extension.
+fn looks_like_a_path(name: &str) -> bool {
+    let path = std::path::Path::new(name);
+    name.contains('/')
+        || name.contains(std::path::MAIN_SEPARATOR)
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| FILE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Loads the built-in data set called `name` (see [`load_builtin`]).
 ///
 /// # Errors
-/// [`AttnError::Data`] for an unknown name (listing the built-in ones and the nearest), or a
-/// vendored file that does not parse.
+/// [`AttnError::Data`] for an unknown name (listing the built-in ones and the nearest), a name
+/// that is a path (a separator, or a data file's extension) to no file, or a vendored file that
+/// does not parse.
 pub fn builtin(name: &str) -> Result<Dataset, AttnError> {
     match DataSet::from_name(name) {
         Some(set) => load_builtin(set),
+        None if looks_like_a_path(name) => {
+            let path = std::path::Path::new(name);
+            Err(AttnError::data(
+                name,
+                if path.is_dir() {
+                    "a directory, not a data file".to_string()
+                } else {
+                    "file not found".to_string()
+                },
+                format!(
+                    "check the path (relative paths start from {}), or name a built-in data set: {}",
+                    std::env::current_dir()
+                        .map_or_else(|_| "the current directory".into(), |d| d.display().to_string()),
+                    BUILTIN.join(", ")
+                ),
+            ))
+        }
         None => Err(AttnError::data(
             name,
             format!(
@@ -210,6 +244,31 @@ mod tests {
         for &set in DataSet::ALL {
             assert_eq!(builtin(set.name()).unwrap().name, set.name());
         }
+    }
+
+    #[test]
+    fn a_path_to_no_file_is_file_not_found_not_an_unknown_name() {
+        for name in [
+            "no/such/reviews.tsv",
+            "reviews.csv",
+            "pairs.JSONL",
+            "tags.conll",
+            "notes.txt",
+            "./sentiment",
+        ] {
+            let err = builtin(name).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("{name}: file not found; check the path")),
+                "{err}"
+            );
+            assert!(!err.contains("no built-in data set"), "{err}");
+        }
+        let dir = std::env::temp_dir();
+        let err = builtin(&dir.display().to_string()).unwrap_err().to_string();
+        assert!(err.contains("a directory, not a data file"), "{err}");
+        // a bare word is still a (misspelt) built-in name
+        let err = builtin("sentimnt").unwrap_err().to_string();
+        assert!(err.contains("no built-in data set"), "{err}");
     }
 
     #[test]

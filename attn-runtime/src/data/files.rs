@@ -9,6 +9,9 @@ use super::{Dataset, Examples, Tokenizer};
 use crate::error::AttnError;
 use crate::model::TaskSpec;
 
+/// The UTF-8 byte-order mark some editors write at the start of a file.
+const BOM: char = '\u{feff}';
+
 /// Reads `path` as data for a model of task `task`, the format chosen by its extension:
 /// - classification: `.tsv`/`.csv` rows `label, text` (an optional `label, text` header), or
 ///   `.jsonl` objects `{"text": .., "label": ..}`;
@@ -16,11 +19,15 @@ use crate::model::TaskSpec;
 ///   `token<TAB>tag` with a blank line between sentences;
 /// - sequence-to-sequence: `.tsv`/`.csv` rows `source, target` (optional header), or `.jsonl`
 ///   objects `{"source": .., "target": ..}`;
-/// - images: `.csv` rows of `channels·height·width` pixel values then the class id (values are
-///   scaled by the file's largest pixel value).
+/// - images: `.csv` rows of `channels·height·width` pixel values then the class id: finite
+///   numbers from 0 to [`MAX_PIXEL`], scaled into `[0, 1]` by the file's largest value when it is
+///   above 1.
+///
+/// A leading UTF-8 byte-order mark is skipped.
 ///
 /// # Errors
-/// [`AttnError::Data`] naming the file and line of the first malformed entry, or
+/// [`AttnError::Data`] naming the file and line of the first malformed entry (a NaN, infinite,
+/// negative or larger than [`MAX_PIXEL`] pixel among them), or
 /// [`AttnError::Io`] when the file cannot be read.
 pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<Dataset, AttnError> {
     let file = path.display().to_string();
@@ -28,6 +35,9 @@ pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<D
         path: file.clone(),
         source,
     })?;
+    // editors on Windows start UTF-8 files with a byte-order mark: it is not data, and left in
+    // place it would hide the header (which then became an example) or the first field
+    let text = text.strip_prefix(BOM).unwrap_or(&text);
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -35,25 +45,25 @@ pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<D
         .to_ascii_lowercase();
     let at = |line: usize| format!("{file}:{line}");
     let examples = match (task, ext.as_str()) {
-        (TaskSpec::Classify { .. }, "jsonl") => Examples::Labelled(jsonl(&text, &file, |v, n| Ok((string(v, "text", &at(n))?, label(v, &at(n))?)))?),
+        (TaskSpec::Classify { .. }, "jsonl") => Examples::Labelled(jsonl(text, &file, |v, n| Ok((string(v, "text", &at(n))?, label(v, &at(n))?)))?),
         (TaskSpec::Classify { .. }, "tsv" | "csv") => {
-            Examples::Labelled(columns(&text, &ext, &file, &["label", "text"], |c| (c[1].clone(), c[0].clone()))?)
+            Examples::Labelled(columns(text, &ext, &file, &["label", "text"], |c| (c[1].clone(), c[0].clone()))?)
         }
         (TaskSpec::Seq2Seq { .. }, "jsonl") => {
-            Examples::Pairs(jsonl(&text, &file, |v, n| Ok((string(v, "source", &at(n))?, string(v, "target", &at(n))?)))?)
+            Examples::Pairs(jsonl(text, &file, |v, n| Ok((string(v, "source", &at(n))?, string(v, "target", &at(n))?)))?)
         }
         (TaskSpec::Seq2Seq { .. }, "tsv" | "csv") => {
-            Examples::Pairs(columns(&text, &ext, &file, &["source", "target"], |c| (c[0].clone(), c[1].clone()))?)
+            Examples::Pairs(columns(text, &ext, &file, &["source", "target"], |c| (c[0].clone(), c[1].clone()))?)
         }
-        (TaskSpec::Tag { .. }, "jsonl") => Examples::Tagged(jsonl(&text, &file, |v, n| {
+        (TaskSpec::Tag { .. }, "jsonl") => Examples::Tagged(jsonl(text, &file, |v, n| {
             let (tokens, tags) = (strings(v, "tokens", &at(n))?, strings(v, "tags", &at(n))?);
             if tokens.len() != tags.len() {
                 return Err(AttnError::data(at(n), format!("{} tokens but {} tags", tokens.len(), tags.len()), "give one tag per token"));
             }
             Ok((tokens, tags))
         })?),
-        (TaskSpec::Tag { .. }, "tsv" | "conll") => Examples::Tagged(conll(&text, &file)?),
-        (TaskSpec::ImageClassify { channels, height, width, .. }, "csv") => images(&text, &file, [*channels, *height, *width])?,
+        (TaskSpec::Tag { .. }, "tsv" | "conll") => Examples::Tagged(conll(text, &file)?),
+        (TaskSpec::ImageClassify { channels, height, width, .. }, "csv") => images(text, &file, [*channels, *height, *width])?,
         (task, ext) => {
             return Err(AttnError::data(
                 file,
@@ -242,6 +252,34 @@ fn conll(text: &str, file: &str) -> Result<Vec<(Vec<String>, Vec<String>)>, Attn
     Ok(out)
 }
 
+/// The largest pixel value an image file may hold: a 16-bit intensity. Files of 8-bit (0–255),
+/// 4-bit (0–16) or already scaled (0–1) values fit; anything larger is a corrupt entry, and
+/// scaling the file by it would wash every other image out to black.
+pub const MAX_PIXEL: f32 = 65_535.0;
+
+/// Parses the `k`th (1-based) pixel of a line at `at`: a finite number from 0 to [`MAX_PIXEL`].
+fn pixel(raw: &str, k: usize, at: &str) -> Result<f32, AttnError> {
+    let fix = "write pixel intensities as numbers from 0 to 65535 (the file is scaled into [0, 1] by its largest value)";
+    let value = raw
+        .parse::<f32>()
+        .map_err(|_| AttnError::data(at, format!("pixel {k} (`{raw}`) is not a number"), fix))?;
+    if !value.is_finite() {
+        return Err(AttnError::data(
+            at,
+            format!("pixel {k} is {value}, not a finite number"),
+            fix,
+        ));
+    }
+    if !(0.0..=MAX_PIXEL).contains(&value) {
+        return Err(AttnError::data(
+            at,
+            format!("pixel {k} is {raw}, outside 0 to 65535"),
+            fix,
+        ));
+    }
+    Ok(value)
+}
+
 fn images(text: &str, file: &str, shape: [usize; 3]) -> Result<Examples, AttnError> {
     let n = shape.iter().product::<usize>();
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
@@ -261,14 +299,11 @@ fn images(text: &str, file: &str, shape: [usize; 3]) -> Result<Examples, AttnErr
                 "one image per line: pixels, then the class id",
             ));
         }
-        let row: Result<Vec<f32>, _> = values[..n].iter().map(|v| v.parse::<f32>()).collect();
-        let row = row.map_err(|_| {
-            AttnError::data(
-                &at,
-                "a pixel value is not a number",
-                "write pixels as numbers",
-            )
-        })?;
+        let row = values[..n]
+            .iter()
+            .enumerate()
+            .map(|(k, v)| pixel(v, k + 1, &at))
+            .collect::<Result<Vec<f32>, _>>()?;
         let label = values[n].parse::<usize>().map_err(|_| {
             AttnError::data(
                 &at,
@@ -288,4 +323,111 @@ fn images(text: &str, file: &str, shape: [usize; 3]) -> Result<Examples, AttnErr
         labels,
         shape,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLASSIFY: TaskSpec = TaskSpec::Classify {
+        vocab: 64,
+        max_len: 8,
+        classes: 2,
+    };
+    const SEQ2SEQ: TaskSpec = TaskSpec::Seq2Seq {
+        src_vocab: 64,
+        tgt_vocab: 64,
+        src_len: 8,
+        tgt_len: 8,
+    };
+    const TAG: TaskSpec = TaskSpec::Tag {
+        vocab: 64,
+        max_len: 8,
+        tags: 8,
+    };
+    const IMAGE: TaskSpec = TaskSpec::ImageClassify {
+        channels: 1,
+        height: 1,
+        width: 2,
+        classes: 2,
+    };
+
+    /// Loads `body` written to a file called `name` (in a directory of its own, removed after).
+    fn load(name: &str, body: &str, task: &TaskSpec) -> Result<Examples, AttnError> {
+        let dir = std::env::temp_dir().join(format!("attn-files-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        let loaded = load_file(&path, task, Tokenizer::Word).map(|d| d.examples);
+        std::fs::remove_dir_all(&dir).ok();
+        loaded
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_in_every_format() {
+        let cases: [(&str, &str, &TaskSpec); 9] = [
+            ("c.tsv", "label\ttext\npos\tgood\nneg\tbad\n", &CLASSIFY),
+            ("c.csv", "label,text\npos,good\nneg,bad\n", &CLASSIFY),
+            (
+                "c.jsonl",
+                "{\"text\": \"good\", \"label\": \"pos\"}\n{\"text\": \"bad\", \"label\": \"neg\"}\n",
+                &CLASSIFY,
+            ),
+            ("s.tsv", "source\ttarget\na b\tb a\nc d\td c\n", &SEQ2SEQ),
+            ("s.csv", "source,target\na b,b a\nc d,d c\n", &SEQ2SEQ),
+            (
+                "s.jsonl",
+                "{\"source\": \"a b\", \"target\": \"b a\"}\n",
+                &SEQ2SEQ,
+            ),
+            ("t.conll", "John\tB-PER\nruns\tO\n\nMary\tB-PER\n", &TAG),
+            ("t.tsv", "John\tB-PER\nruns\tO\n", &TAG),
+            ("i.csv", "0,255,1\n255,0,0\n", &IMAGE),
+        ];
+        for (name, body, task) in cases {
+            let plain = load(name, body, task).unwrap();
+            let bom = load(name, &format!("\u{feff}{body}"), task).unwrap();
+            assert_eq!(bom, plain, "{name}");
+        }
+        // the symptom: a BOM'd header became an example, and a third class
+        let Examples::Labelled(v) =
+            load("h.tsv", "\u{feff}label\ttext\npos\tgood\n", &CLASSIFY).unwrap()
+        else {
+            panic!("labelled")
+        };
+        assert_eq!(v, [("good".to_string(), "pos".to_string())]);
+        let tagged = load(
+            "b.jsonl",
+            "\u{feff}{\"tokens\": [\"a\"], \"tags\": [\"X\"]}\n",
+            &TAG,
+        );
+        assert_eq!(
+            tagged.unwrap(),
+            Examples::Tagged(vec![(vec!["a".into()], vec!["X".into()])])
+        );
+    }
+
+    #[test]
+    fn non_finite_negative_or_huge_pixels_are_refused_naming_line_and_pixel() {
+        for (row, needle) in [
+            ("NaN,1,0", "pixel 1 is NaN, not a finite number"),
+            ("0,inf,0", "pixel 2 is inf, not a finite number"),
+            ("0,-inf,0", "pixel 2 is -inf, not a finite number"),
+            ("0,1e39,0", "pixel 2 is inf, not a finite number"),
+            ("1e30,0,0", "pixel 1 is 1e30, outside 0 to 65535"),
+            ("-1,0,0", "pixel 1 is -1, outside 0 to 65535"),
+            ("0,x,0", "pixel 2 (`x`) is not a number"),
+        ] {
+            let err = load("p.csv", &format!("0,1,1\n{row}\n"), &IMAGE)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("p.csv:2: {needle}")), "{row}: {err}");
+            assert!(err.contains("from 0 to 65535"), "{err}");
+        }
+        // 16-bit intensities are fine, and scaled into [0, 1]
+        let Examples::Images { pixels, .. } = load("p.csv", "0,65535,1\n", &IMAGE).unwrap() else {
+            panic!("images")
+        };
+        assert_eq!(pixels, [vec![0.0, 1.0]]);
+    }
 }

@@ -12,7 +12,9 @@ mod vocab;
 
 pub use builtin::{builtin, load_builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES};
 pub use examples::{Dataset, Examples, Splits, SPLIT_SEED};
-pub use files::{load_file, split_fields};
-pub use prepare::{batches, bucketed_batches, prepare, Encoded, PrepareOptions, Prepared, Vocabs};
+pub use files::{load_file, split_fields, MAX_PIXEL};
+pub use prepare::{
+    batches, bucketed_batches, prepare, Encoded, PrepareOptions, Prepared, Vocabs, MIN_VOCAB,
+};
 pub use tokenize::Tokenizer;
 pub use vocab::Vocab;

@@ -9,7 +9,7 @@ use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::{ModelMeta, TaskSpec};
 use crate::spec::Pooling;
-use crate::tokens::{BOS, EOS, PAD};
+use crate::tokens::{BOS, EOS, PAD, RESERVED};
 use crate::zoo::{Batch, Inputs};
 
 /// Options of [`prepare`].
@@ -17,13 +17,50 @@ use crate::zoo::{Batch, Inputs};
 pub struct PrepareOptions {
     /// Cut sequences longer than the model's maximum instead of failing.
     pub truncate: bool,
-    /// Cap each vocabulary at this many entries (least frequent tokens become UNK).
+    /// Cap each vocabulary at this many entries (least frequent tokens become UNK); at least
+    /// [`MIN_VOCAB`].
     pub max_vocab: Option<usize>,
-    /// Use at most this many training examples (quick runs).
+    /// Use at most this many training examples (quick runs); at least 1.
     pub max_train: Option<usize>,
-    /// Use at most this many validation and test examples each (quick runs).
+    /// Use at most this many validation and test examples each (quick runs); at least 1.
     #[serde(default)]
     pub max_eval: Option<usize>,
+}
+
+/// The smallest vocabulary cap: the reserved tokens (`<pad>`, `<bos>`, `<eos>`, `<unk>`) and one
+/// real token. Below it every word of every input would be `<unk>`.
+pub const MIN_VOCAB: usize = RESERVED + 1;
+
+impl PrepareOptions {
+    /// Checks the caps.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidHyperParameter`] for a `max_vocab` below [`MIN_VOCAB`], or a
+    /// `max_train` or `max_eval` of 0 (an empty split trains or measures nothing).
+    pub fn validate(&self) -> Result<(), AttnError> {
+        // the requirement below is a literal: keep it in step with the reserved ids
+        const _: () = assert!(MIN_VOCAB == 5);
+        if let Some(n) = self.max_vocab.filter(|&n| n < MIN_VOCAB) {
+            return Err(AttnError::InvalidHyperParameter {
+                name: "max_vocab (--max-vocab)",
+                value: n.to_string(),
+                requirement: "must be at least 5: the 4 reserved tokens (<pad>, <bos>, <eos>, <unk>) and one real token, or every word becomes <unk>",
+            });
+        }
+        for (name, value) in [
+            ("max_train (--max-train)", self.max_train),
+            ("max_eval (--max-eval)", self.max_eval),
+        ] {
+            if value == Some(0) {
+                return Err(AttnError::InvalidHyperParameter {
+                    name,
+                    value: "0".into(),
+                    requirement: "must be at least 1 (or unset, for the whole split): an empty split trains or measures nothing",
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The vocabularies and label names a run trains with; saved with it.
@@ -86,16 +123,19 @@ pub struct Prepared {
 /// model of metadata `meta` (reusing `vocabs` when resuming).
 ///
 /// # Errors
-/// [`AttnError::Data`] when the data set's kind does not fit the task, a vocabulary or the label
-/// set is larger than the model declares, or a sequence is longer than the declared maximum
-/// (unless `opts.truncate`).
+/// [`AttnError::InvalidHyperParameter`] for options [`PrepareOptions::validate`] refuses;
+/// [`AttnError::Data`] when the data set's kind does not fit the task, a split is empty (fewer
+/// than 3 examples), a vocabulary or the label set is larger than the model declares, or a
+/// sequence is longer than the declared maximum (unless `opts.truncate`).
 pub fn prepare(
     dataset: &Dataset,
     meta: &ModelMeta,
     opts: &PrepareOptions,
     vocabs: Option<Vocabs>,
 ) -> Result<Prepared, AttnError> {
+    opts.validate()?;
     let examples = adapt(&dataset.examples, &meta.task, &dataset.name)?;
+    let total = examples.len();
     let splits = Dataset {
         examples,
         ..dataset.clone()
@@ -126,6 +166,23 @@ pub fn prepare(
     };
     let valid_raw = cap(splits.valid);
     let test_raw = cap(splits.test);
+    // the caps are at least 1 (validated above): an empty part is a data set too small to split
+    for (which, part) in [
+        ("training", &train),
+        ("validation", &valid_raw),
+        ("test", &test_raw),
+    ] {
+        if part.is_empty() {
+            return Err(AttnError::data(
+                &dataset.name,
+                format!(
+                    "the {which} split is empty: the data set has {total} example{}, and a split needs at least 3 (one each for training, validation and test; 10% each are held out)",
+                    if total == 1 { "" } else { "s" }
+                ),
+                "give the data set more examples (a few hundred to learn anything)",
+            ));
+        }
+    }
     Ok(Prepared {
         train: encode(&train, "train")?,
         valid: encode(&valid_raw, "valid")?,

@@ -4,5 +4,5 @@
 mod beam;
 mod predictor;
 
-pub use beam::{BeamSearch, Hypothesis};
+pub use beam::{BeamSearch, Hypothesis, MAX_BEAM, MAX_LENGTH_PENALTY};
 pub use predictor::{AttentionMap, Output, Prediction, Predictor};

@@ -197,10 +197,12 @@ impl Predictor {
         }
     }
 
-    /// Predicts the class of one image (`channels·height·width` values in `[0, 1]`).
+    /// Predicts the class of one image (`channels·height·width` values in `[0, 1]`, the range
+    /// training scaled its images into).
     ///
     /// # Errors
-    /// [`AttnError::InvalidInput`] for a text model or a wrong pixel count.
+    /// [`AttnError::InvalidInput`] for a text model, a wrong pixel count, or a pixel that is NaN,
+    /// infinite or outside `[0, 1]` (naming the first such pixel).
     pub fn predict_image(&self, pixels: &[f32]) -> Result<Prediction, AttnError> {
         let meta = self.run.model.meta();
         let TaskSpec::ImageClassify {
@@ -222,6 +224,20 @@ impl Predictor {
                     pixels.len()
                 ),
                 fix: format!("pass {} values", channels * height * width),
+            });
+        }
+        if let Some((k, v)) = pixels
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(0.0..=1.0).contains(*v))
+        {
+            return Err(AttnError::InvalidInput {
+                reason: if v.is_finite() {
+                    format!("pixel {} is {v:?}, outside [0, 1]", k + 1)
+                } else {
+                    format!("pixel {} is {v:?}, not a finite number", k + 1)
+                },
+                fix: "pass finite values in [0, 1], scaled as in training (divide 0-255 or 0-16 intensities by their maximum)".into(),
             });
         }
         let batch = Batch {
