@@ -118,13 +118,8 @@ pub fn train(
     };
     cfg.selection.check(&meta.task)?;
     let data = prepare(req.dataset, meta, &cfg.data, vocabs)?;
-    if data.train.is_empty() {
-        return Err(AttnError::data(
-            &req.dataset.name,
-            "no training example",
-            "give the data set more examples",
-        ));
-    }
+    // `prepare` refuses an empty split, so every part has an example from here on
+    debug_assert!(!data.train.is_empty() && !data.valid.is_empty() && !data.test.is_empty());
     let (run, checkpoint) = match existing {
         Some((run, checkpoint, extended)) => {
             // the longer budget becomes the run's own (a later resume keeps it)
