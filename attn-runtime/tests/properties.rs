@@ -169,5 +169,8 @@ fn generated_files_reach_past_the_first_check_for_every_task() {
             std::fs::remove_file(&path).ok();
         }
     }
-    assert!(loaded.iter().all(|&n| n >= 5), "loaded per task: {loaded:?}");
+    assert!(
+        loaded.iter().all(|&n| n >= 5),
+        "loaded per task: {loaded:?}"
+    );
 }
