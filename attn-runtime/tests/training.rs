@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use attn_runtime::data::{builtin, Dataset, Examples, PrepareOptions, Tokenizer};
+use attn_runtime::data::{builtin, Dataset, Examples, PrepareOptions, Split, Tokenizer};
 use attn_runtime::prelude::*;
 use attn_runtime::train::{
     train, EpochReport, Quiet, Selection, Stop, TrainConfig, TrainOutcome, TrainRequest,
@@ -350,6 +350,7 @@ fn sentiment_like() -> Dataset {
         src_tokenizer: Tokenizer::Word,
         tgt_tokenizer: Tokenizer::Word,
         min_count: 1,
+        split: Split::Seeded,
     }
 }
 

@@ -19,5 +19,8 @@ vocabulary! {
         Sentiment = "sentiment",
         /// English to Spanish Bible verses (vendored).
         BibleEnEs = "bible-en-es",
+        /// 28×28 greyscale images of clothing, 10 classes, with their published 10,000-image
+        /// test split (Zalando's Fashion-MNIST, vendored).
+        FashionMnist = "fashion-mnist",
     }
 }

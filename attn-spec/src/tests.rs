@@ -36,7 +36,11 @@ fn spellings_are_the_declarations() {
     assert_eq!(Activation::from_name("Gelu"), Some(Activation::Gelu));
     assert_eq!(Activation::from_name("gelu"), None, "exact spelling");
     assert_eq!(DataSet::BibleEnEs.name(), "bible-en-es");
-    assert_eq!(DataSet::from_name("fashion-mnist"), None);
+    assert_eq!(
+        DataSet::from_name("fashion-mnist"),
+        Some(DataSet::FashionMnist)
+    );
+    assert_eq!(DataSet::from_name("cifar-10"), None);
     assert_eq!(Positional::None.name(), "None");
     extern crate std;
     assert_eq!(std::format!("{}", Pooling::Cls), "Cls");

@@ -1,12 +1,14 @@
 //! The built-in data sets, by name: generated from a seed (`dates`, `copy`, `reverse`, `sort`)
-//! or vendored in the repository with their licences (`digits`, `sentiment`, `bible-en-es`; see
-//! `DATA_LICENSES.md`). Nothing is downloaded.
+//! or vendored in the repository with their licences (`digits`, `sentiment`, `bible-en-es`,
+//! `fashion-mnist`; see `DATA_LICENSES.md`). Nothing is downloaded. The small ones are compiled
+//! into the library; Fashion-MNIST (31 MB) is read from the repository's `data/` folder when
+//! asked for, so that no binary carries it.
 
 use std::io::Read;
 
 use super::dates::generate_dates;
 use super::synthetic::{generate_sequences, to_text, SyntheticTask};
-use super::{Dataset, Examples, Tokenizer};
+use super::{Dataset, Examples, Split, Tokenizer};
 use crate::error::AttnError;
 use crate::spec::DataSet;
 
@@ -22,6 +24,12 @@ const BIBLE: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../data/bible-en-es/verses.tsv.gz"
 ));
+/// Where the vendored Fashion-MNIST files are (`tools/vendor_data/fashion_mnist.py`).
+const FASHION_MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/fashion-mnist");
+/// The size of Fashion-MNIST's published test split.
+pub const FASHION_MNIST_TEST: usize = 10_000;
+/// The validation examples drawn from Fashion-MNIST's 60,000 training images.
+pub const FASHION_MNIST_VALID: usize = 6_000;
 
 /// Generated examples per data set: enough for the zoo's models to converge.
 pub const GENERATED_EXAMPLES: usize = 20_000;
@@ -101,6 +109,7 @@ pub fn load_builtin(set: DataSet) -> Result<Dataset, AttnError> {
         src_tokenizer,
         tgt_tokenizer,
         min_count,
+        split: Split::Seeded,
     };
     let synthetic = |task| {
         let pairs = generate_sequences(task, GENERATED_EXAMPLES, 3, 10, DATA_SEED)
@@ -138,7 +147,97 @@ pub fn load_builtin(set: DataSet) -> Result<Dataset, AttnError> {
         )),
         DataSet::Sentiment => Ok(dataset(sentiment()?, Tokenizer::Word, Tokenizer::Word, 2)),
         DataSet::BibleEnEs => Ok(dataset(bible()?, Tokenizer::Word, Tokenizer::Word, 2)),
+        DataSet::FashionMnist => Ok(Dataset {
+            split: Split::Published {
+                test: FASHION_MNIST_TEST,
+                valid: FASHION_MNIST_VALID,
+            },
+            ..dataset(
+                fashion_mnist(std::path::Path::new(FASHION_MNIST))?,
+                Tokenizer::Whitespace,
+                Tokenizer::Whitespace,
+                1,
+            )
+        }),
     }
+}
+
+/// Reads a gzip-compressed IDX file of `dims` dimensions (images `[n, 28, 28]`, labels `[n]`):
+/// its big-endian sizes and its u8 values.
+fn idx(path: &std::path::Path, dims: usize) -> Result<(Vec<usize>, Vec<u8>), AttnError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| AttnError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            AttnError::data(
+                &name,
+                format!("does not decompress ({e})"),
+                "restore it with tools/vendor_data/fashion_mnist.py",
+            )
+        })?;
+    let bad = |what: String| {
+        AttnError::data(
+            &name,
+            what,
+            "restore it with tools/vendor_data/fashion_mnist.py",
+        )
+    };
+    let header = 4 + 4 * dims;
+    if bytes.len() < header || bytes[..3] != [0, 0, 8] || usize::from(bytes[3]) != dims {
+        return Err(bad(format!("not an IDX file of {dims} u8 dimensions")));
+    }
+    let sizes: Vec<usize> = bytes[4..header]
+        .chunks(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let values = bytes.split_off(header);
+    if values.len() != sizes.iter().product::<usize>() {
+        return Err(bad(format!(
+            "{} values where the header says {sizes:?}",
+            values.len()
+        )));
+    }
+    Ok((sizes, values))
+}
+
+/// Fashion-MNIST from `dir`: the 60,000 training images, then the 10,000 of the published test
+/// split (what [`Split::Published`] keeps at the end), pixels scaled to `[0, 1]`.
+pub(crate) fn fashion_mnist(dir: &std::path::Path) -> Result<Examples, AttnError> {
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for part in ["train", "t10k"] {
+        let (sizes, images) = idx(&dir.join(format!("{part}-images-idx3-ubyte.gz")), 3)?;
+        let (label_sizes, ids) = idx(&dir.join(format!("{part}-labels-idx1-ubyte.gz")), 1)?;
+        if sizes[1..] != [28, 28] || label_sizes[0] != sizes[0] {
+            return Err(AttnError::data(
+                dir.display().to_string(),
+                format!("{part}: images {sizes:?} and labels {label_sizes:?} do not pair up"),
+                "restore the files with tools/vendor_data/fashion_mnist.py",
+            ));
+        }
+        if let Some(&l) = ids.iter().find(|&&l| l >= 10) {
+            return Err(AttnError::data(
+                dir.display().to_string(),
+                format!("{part}: label {l} is not one of the 10 classes"),
+                "restore the files with tools/vendor_data/fashion_mnist.py",
+            ));
+        }
+        pixels.extend(
+            images
+                .chunks(28 * 28)
+                .map(|img| img.iter().map(|&v| f32::from(v) / 255.0).collect()),
+        );
+        labels.extend(ids.iter().map(|&l| usize::from(l)));
+    }
+    Ok(Examples::Images {
+        pixels,
+        labels,
+        shape: [1, 28, 28],
+    })
 }
 
 fn gunzip(name: &str, bytes: &[u8]) -> Result<String, AttnError> {
@@ -220,6 +319,79 @@ fn bible() -> Result<Examples, AttnError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fashion_mnist_is_the_published_data_with_its_test_split_kept() {
+        let data = builtin("fashion-mnist").unwrap();
+        let Examples::Images {
+            pixels,
+            labels,
+            shape,
+        } = &data.examples
+        else {
+            panic!("images")
+        };
+        assert_eq!(
+            (pixels.len(), labels.len(), *shape),
+            (70_000, 70_000, [1, 28, 28])
+        );
+        // 6,000 images of each class to train, 1,000 to test; the pixel sums (of the u8
+        // values) are what tools/vendor_data/fashion_mnist.py computed with Python
+        for (range, per_class, sum) in [
+            (0..60_000, 6_000, 3_431_114_169u64),
+            (60_000..70_000, 1_000, 573_469_082),
+        ] {
+            let mut counts = [0usize; 10];
+            labels[range.clone()].iter().for_each(|&l| counts[l] += 1);
+            assert_eq!(counts, [per_class; 10]);
+            let total: u64 = pixels[range]
+                .iter()
+                .flatten()
+                .map(|&v| (v * 255.0).round() as u64)
+                .sum();
+            assert_eq!(total, sum);
+        }
+        let splits = data.split();
+        assert_eq!(
+            (splits.train.len(), splits.valid.len(), splits.test.len()),
+            (54_000, 6_000, 10_000)
+        );
+        let Examples::Images { labels: test, .. } = &splits.test else {
+            panic!("images")
+        };
+        assert_eq!(
+            test[..],
+            labels[60_000..],
+            "the published test split, in order"
+        );
+        assert_eq!(data.split(), splits, "seeded");
+    }
+
+    #[test]
+    fn a_published_split_keeps_its_test_examples_and_shuffles_the_rest() {
+        let data = Dataset {
+            name: "toy".into(),
+            examples: Examples::Labelled((0..20).map(|i| (i.to_string(), "x".into())).collect()),
+            src_tokenizer: Tokenizer::Word,
+            tgt_tokenizer: Tokenizer::Word,
+            min_count: 1,
+            split: Split::Published { test: 5, valid: 3 },
+        };
+        let s = data.split();
+        let texts = |e: &Examples| match e {
+            Examples::Labelled(v) => v
+                .iter()
+                .map(|(t, _)| t.parse::<usize>().unwrap())
+                .collect::<Vec<_>>(),
+            _ => unreachable!(),
+        };
+        assert_eq!(texts(&s.test), [15, 16, 17, 18, 19]);
+        let (mut seen, valid) = (texts(&s.train), texts(&s.valid));
+        assert_eq!((seen.len(), valid.len()), (12, 3));
+        seen.extend(valid);
+        seen.sort();
+        assert_eq!(seen, (0..15).collect::<Vec<_>>());
+    }
 
     #[test]
     fn vendored_sets_load_with_their_documented_sizes() {

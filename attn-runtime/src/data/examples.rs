@@ -86,6 +86,28 @@ pub struct Dataset {
     pub tgt_tokenizer: Tokenizer,
     /// Tokens seen fewer times than this in the training split map to UNK.
     pub min_count: usize,
+    /// How the examples divide into training, validation and test.
+    pub split: Split,
+}
+
+/// How a data set divides into training, validation and test examples.
+///
+/// **PyTorch equivalent**: `torch.utils.data.random_split(ds, [0.8, 0.1, 0.1], generator)` for
+/// [`Seeded`](Split::Seeded); for [`Published`](Split::Published), torchvision's
+/// `FashionMNIST(train=False)` as the test set and a random split of `train=True`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Split {
+    /// A seeded 80/10/10 shuffle of all the examples (the default).
+    #[default]
+    Seeded,
+    /// The last `test` examples are the data set's published test split, kept whole and in
+    /// order; `valid` examples of a seeded shuffle of the others validate, the rest train.
+    Published {
+        /// Examples of the published test split, at the end.
+        test: usize,
+        /// Validation examples drawn from the others.
+        valid: usize,
+    },
 }
 
 /// Train, validation and test parts of a data set.
@@ -104,9 +126,23 @@ pub struct Splits {
 pub const SPLIT_SEED: u64 = 0x5EED_0A77;
 
 impl Dataset {
-    /// A seeded 80/10/10 split (at least one example in each part when there are three).
+    /// The split its [`Split`] says: a seeded 80/10/10 one (at least one example in each part
+    /// when there are three), or the published test split and a seeded validation split of the
+    /// rest.
     pub fn split(&self) -> Splits {
         let n = self.examples.len();
+        if let Split::Published { test, valid } = self.split {
+            let first_test = n.saturating_sub(test);
+            let mut order: Vec<usize> = (0..first_test).collect();
+            order.shuffle(&mut StdRng::seed_from_u64(SPLIT_SEED));
+            let (valid, train) = order.split_at(valid.min(order.len()));
+            let test: Vec<usize> = (first_test..n).collect();
+            return Splits {
+                train: self.examples.select(train),
+                valid: self.examples.select(valid),
+                test: self.examples.select(&test),
+            };
+        }
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut StdRng::seed_from_u64(SPLIT_SEED));
         let held = if n >= 3 { (n / 10).max(1) } else { 0 };

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Dataset, Examples, Tokenizer};
+use super::{Dataset, Examples, Split, Tokenizer};
 use crate::error::AttnError;
 use crate::model::TaskSpec;
 
@@ -85,6 +85,7 @@ pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<D
         src_tokenizer: tokenizer,
         tgt_tokenizer: tokenizer,
         min_count: 1,
+        split: Split::Seeded,
     })
 }
 

@@ -11,7 +11,7 @@ mod tokenize;
 mod vocab;
 
 pub use builtin::{builtin, load_builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES};
-pub use examples::{Dataset, Examples, Splits, SPLIT_SEED};
+pub use examples::{Dataset, Examples, Split, Splits, SPLIT_SEED};
 pub use files::{load_file, split_fields, MAX_PIXEL};
 pub use prepare::{
     batches, bucketed_batches, prepare, Encoded, PrepareOptions, Prepared, Vocabs, MIN_VOCAB,

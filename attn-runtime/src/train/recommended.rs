@@ -18,6 +18,7 @@ pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
         Some(DataSet::Digits) => (40, 32, 2e-3),
         Some(DataSet::Sentiment) => (12, 32, 1e-3),
         Some(DataSet::BibleEnEs) => (15, 32, 1e-3),
+        Some(DataSet::FashionMnist) => (10, 64, 1e-3),
         None => (base.epochs, base.batch_size, base.lr),
     };
     // the few sentiment reviews longer than the zoo's 64 tokens are cut (4 of 2,982); the
