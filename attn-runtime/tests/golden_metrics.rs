@@ -496,3 +496,28 @@ mod accumulated {
         assert!(cases.len() > 10, "{}", cases.len());
     }
 }
+
+#[test]
+fn ngram_perplexity_matches_nltk() {
+    let cases = load("ngram.json");
+    assert!(cases.len() >= 18);
+    let sentences =
+        |v: &Value| -> Vec<Vec<String>> { v.as_array().unwrap().iter().map(strs).collect() };
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let order = case["order"].as_u64().unwrap() as usize;
+        let lm = NgramLm::fit(order, num(&case["gamma"]), &sentences(&case["train"]));
+        assert_eq!(
+            lm.vocab_size() as u64,
+            case["vocab_size"].as_u64().unwrap(),
+            "{name}: vocabulary"
+        );
+        for s in case["scores"].as_array().unwrap() {
+            let got = lm.score(s["word"].as_str().unwrap(), &strs(&s["context"]));
+            assert_close(&format!("{name}: score"), got, num(&s["score"]), 1e-15);
+        }
+        let got = lm.perplexity(&sentences(&case["test"])).unwrap();
+        // NLTK takes 2 to the mean log2: the same up to rounding
+        assert_close(name, got, num(&case["perplexity"]), 1e-9 * got);
+    }
+}

@@ -4,6 +4,8 @@
 //!   [`confusion_matrix`], [`precision_recall_f1`] (every `average` of
 //!   `precision_recall_fscore_support` with `zero_division=0`) and [`classification_report`].
 //! - Sequence-level scores over token ids: [`token_accuracy`] and [`exact_match`].
+//! - A count-based n-gram language model ([`NgramLm`], add-γ smoothing, as NLTK's `Lidstone`):
+//!   the perplexity baseline of neural language models.
 //! - Machine-translation scores as sacreBLEU [`SACREBLEU_VERSION`] computes them: [`Bleu`]
 //!   ([`corpus_bleu`], [`sentence_bleu`], the `13a` and `none` tokenizers, every smoothing) and
 //!   [`Chrf`] ([`corpus_chrf`], [`sentence_chrf`]).
@@ -21,6 +23,7 @@ mod chrf;
 mod class_counts;
 mod classification;
 mod confusion;
+mod ngram;
 mod sequence;
 mod text;
 mod tokenize_13a;
@@ -37,6 +40,7 @@ pub use classification::{
     classification_report, precision_recall_f1, Average, ClassificationReport, PrecisionRecallF1,
 };
 pub use confusion::{confusion_matrix, ConfusionMatrix};
+pub use ngram::{NgramLm, SENTENCE_END, SENTENCE_START, UNKNOWN};
 pub use sequence::{exact_match, token_accuracy};
 pub use tokenize_13a::tokenize_13a;
 
