@@ -64,8 +64,7 @@ pub struct Args {
     /// Which validation score chooses the best checkpoint (and what --patience waits on).
     #[arg(long, value_enum)]
     select: Option<SelectArg>,
-    /// Seed of parameters, dropout and shuffling.
-    /// (default 0)
+    /// Seed of parameters, dropout and shuffling (default 0; a resumed run keeps its own).
     #[arg(long)]
     seed: Option<u64>,
     /// Dropout instead of the declared one.
@@ -81,8 +80,7 @@ pub struct Args {
     /// another built-in data set by name.
     #[arg(long)]
     data: Option<String>,
-    /// Tokeniser for --data files.
-    /// (default word)
+    /// Tokeniser for --data files (default word; a resumed run keeps its own).
     #[arg(long, value_enum)]
     tokenizer: Option<TokenizerArg>,
     /// Cut sequences longer than the model's maximum instead of failing.
