@@ -9,6 +9,7 @@ import io
 import os
 import subprocess
 import sys
+import tarfile
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DATA = os.path.join(REPO, "data")
@@ -57,3 +58,29 @@ def write_output(path, data):
     digest = sha256_bytes(data)
     print("wrote %s (%d bytes, sha256 %s)" % (os.path.relpath(path, REPO), len(data), digest))
     return digest
+
+
+def deb_files(path, keep):
+    """{path inside the package: bytes} for the regular files of a .deb (an ar archive holding
+    data.tar.*) whose path satisfies keep(path)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    if not blob.startswith(b"!<arch>\n"):
+        sys.exit("error: %s is not an ar archive" % path)
+    pos, data_tar = 8, None
+    while pos + 60 <= len(blob):
+        name = blob[pos:pos + 16].decode("ascii").strip().rstrip("/")
+        size = int(blob[pos + 48:pos + 58].decode("ascii").strip())
+        body = blob[pos + 60:pos + 60 + size]
+        if name.startswith("data.tar"):
+            data_tar = body
+        pos += 60 + size + (size & 1)
+    if data_tar is None:
+        sys.exit("error: %s has no data.tar member" % path)
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(data_tar), mode="r:*") as t:
+        for m in t.getmembers():
+            name = m.name[2:] if m.name.startswith("./") else m.name
+            if m.isfile() and keep(name):
+                files[name] = t.extractfile(m).read()
+    return files

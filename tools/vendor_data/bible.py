@@ -64,20 +64,18 @@ Rust tests need neither Python nor network.
 import argparse
 import collections
 import html
-import io
 import math
 import os
 import re
 import statistics
 import struct
 import sys
-import tarfile
 import tempfile
 import zlib
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import DATA, check_sha256, gzip_bytes, run, write_output  # noqa: E402
+from _common import DATA, check_sha256, deb_files, gzip_bytes, run, write_output  # noqa: E402
 
 PACKAGES = {
     # package: (version, sha256 of the .deb, module name)
@@ -237,33 +235,6 @@ def layout(vers):
     return out
 
 
-# --- .deb reading (ar archive holding data.tar.*) ---------------------------------------------
-
-def deb_files(path, prefix):
-    """{path inside the package: bytes} for the regular files under prefix."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    if not blob.startswith(b"!<arch>\n"):
-        sys.exit("error: %s is not an ar archive" % path)
-    pos, data_tar = 8, None
-    while pos + 60 <= len(blob):
-        name = blob[pos:pos + 16].decode("ascii").strip().rstrip("/")
-        size = int(blob[pos + 48:pos + 58].decode("ascii").strip())
-        body = blob[pos + 60:pos + 60 + size]
-        if name.startswith("data.tar"):
-            data_tar = body
-        pos += 60 + size + (size & 1)
-    if data_tar is None:
-        sys.exit("error: %s has no data.tar member" % path)
-    files = {}
-    with tarfile.open(fileobj=io.BytesIO(data_tar), mode="r:*") as t:
-        for m in t.getmembers():
-            name = m.name[2:] if m.name.startswith("./") else m.name
-            if m.isfile() and name.startswith(prefix):
-                files[name] = t.extractfile(m).read()
-    return files
-
-
 def read_conf(text):
     conf = {}
     for line in text.splitlines():
@@ -295,7 +266,7 @@ def ztext_entries(files, folder, testament):
 
 
 def read_module(deb, module):
-    files = deb_files(deb, "usr/share/sword/")
+    files = deb_files(deb, lambda name: name.startswith("usr/share/sword/"))
     confs = [n for n in files if n.lower() == "usr/share/sword/mods.d/%s.conf" % module.lower()]
     if len(confs) != 1:
         sys.exit("error: %s: no single .conf for module %s" % (deb, module))

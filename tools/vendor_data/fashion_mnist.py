@@ -44,18 +44,16 @@ import collections
 import glob
 import gzip
 import hashlib
-import io
 import os
 import struct
 import subprocess
 import sys
-import tarfile
 import tempfile
 import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import DATA, REPO, check_sha256, run, sha256_bytes, write_output  # noqa: E402
+from _common import DATA, REPO, check_sha256, deb_files, run, sha256_bytes, write_output  # noqa: E402
 
 PACKAGE = "dataset-fashion-mnist"
 VERSION = "0.0~git20200523.55506a9-1"
@@ -91,28 +89,9 @@ PIXELS = {
 }
 
 
-def deb_files(path, wanted):
-    """{path inside the package: bytes} for the regular files named in wanted."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    if not blob.startswith(b"!<arch>\n"):
-        sys.exit("error: %s is not an ar archive" % path)
-    pos, data_tar = 8, None
-    while pos + 60 <= len(blob):
-        name = blob[pos:pos + 16].decode("ascii").strip().rstrip("/")
-        size = int(blob[pos + 48:pos + 58].decode("ascii").strip())
-        body = blob[pos + 60:pos + 60 + size]
-        if name.startswith("data.tar"):
-            data_tar = body
-        pos += 60 + size + (size & 1)
-    if data_tar is None:
-        sys.exit("error: %s has no data.tar member" % path)
-    files = {}
-    with tarfile.open(fileobj=io.BytesIO(data_tar), mode="r:*") as t:
-        for m in t.getmembers():
-            name = m.name[2:] if m.name.startswith("./") else m.name
-            if m.isfile() and name in wanted:
-                files[name] = t.extractfile(m).read()
+def package_files(path, wanted):
+    """{path inside the package: bytes} for the files named in wanted, all of them."""
+    files = deb_files(path, lambda name: name in wanted)
     missing = sorted(set(wanted) - set(files))
     if missing:
         sys.exit("error: %s lacks %s" % (path, ", ".join(missing)))
@@ -164,7 +143,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vendor_fashion_mnist_") as tmp:
         deb = args.deb or download(tmp)
         check_sha256(deb, DEB_SHA256, args.allow_other_input)
-        files = deb_files(deb, wanted)
+        files = package_files(deb, wanted)
 
     copyright_sha256 = sha256_bytes(files[COPYRIGHT])
     if copyright_sha256 != COPYRIGHT_SHA256:
