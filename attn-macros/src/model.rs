@@ -78,6 +78,7 @@ impl Task<Size> {
                 width,
                 classes,
             } => vec![channels, height, width, classes],
+            Task::LanguageModel { vocab, context } => vec![vocab, context],
         };
         names.iter().copied().zip(values).collect()
     }
@@ -132,6 +133,10 @@ impl<N> Task<N> {
                 width: f(width)?,
                 classes: f(classes)?,
             },
+            Task::LanguageModel { vocab, context } => Task::LanguageModel {
+                vocab: f(vocab)?,
+                context: f(context)?,
+            },
         })
     }
 }
@@ -161,6 +166,10 @@ pub enum Task<N = usize> {
         width: N,
         classes: N,
     },
+    LanguageModel {
+        vocab: N,
+        context: N,
+    },
 }
 
 impl<N> Task<N> {
@@ -171,6 +180,7 @@ impl<N> Task<N> {
             Task::Tag { .. } => TaskKind::Tag,
             Task::Seq2Seq { .. } => TaskKind::Seq2Seq,
             Task::ImageClassify { .. } => TaskKind::ImageClassify,
+            Task::LanguageModel { .. } => TaskKind::LanguageModel,
         }
     }
 }

@@ -30,20 +30,20 @@
 ///
 /// | key | value | applies to |
 /// |---|---|---|
-/// | `arch` | `SingleHead`, `SelfAttention`, `PatchAttention`, `Recurrent`, `Transformer` | all (required) |
-/// | `task` | `Classify { vocab, max_len, classes }`, `Tag { vocab, max_len, tags }`, `Seq2Seq { src_vocab, tgt_vocab, src_len, tgt_len }`, `ImageClassify { channels, height, width, classes }` | all (required) |
+/// | `arch` | `SingleHead`, `SelfAttention`, `PatchAttention`, `Recurrent`, `Transformer`, `Decoder` (decoder-only, GPT-style) | all (required) |
+/// | `task` | `Classify { vocab, max_len, classes }`, `Tag { vocab, max_len, tags }`, `Seq2Seq { src_vocab, tgt_vocab, src_len, tgt_len }`, `ImageClassify { channels, height, width, classes }`, `LanguageModel { vocab, context }` (Decoder) | all (required) |
 /// | `d_model` | model width | all (required) |
 /// | `dropout` | in `[0, 1)`, default 0 | all |
-/// | `heads` | divides `d_model` | SelfAttention, PatchAttention, Transformer (required) |
-/// | `layers` | ≥ 1 | SelfAttention, PatchAttention (required), Transformer encoders, Recurrent |
+/// | `heads` | divides `d_model` | SelfAttention, PatchAttention, Transformer, Decoder (required) |
+/// | `layers` | ≥ 1 | SelfAttention, PatchAttention, Decoder (required), Transformer encoders, Recurrent |
 /// | `encoder_layers`, `decoder_layers` | ≥ 1 | Seq2Seq transformers (required) |
-/// | `ff`, `activation`, `norm` | width; `Relu` `Gelu` `GeluTanh` `Silu` `Tanh` `Sigmoid` `LeakyRelu` `Geglu` `Swiglu`, or a type of yours implementing [`Activation`](crate::transformer::Activation) (named unlike these); `Pre` `Post` | Transformer |
+/// | `ff`, `activation`, `norm` | width; `Relu` `Gelu` `GeluTanh` `Silu` `Tanh` `Sigmoid` `LeakyRelu` `Geglu` `Swiglu`, or a type of yours implementing [`Activation`](crate::transformer::Activation) (named unlike these); `Pre` `Post` (default `Post`; `Pre` for Decoder) | Transformer, Decoder (`ff` required) |
 /// | `kdim`, `vdim` | encoder width (the decoder's cross-attention key and value width, default `d_model`; `vdim` can only repeat `kdim`) | Seq2Seq transformers |
-/// | `tie_embeddings` | `true`: the output layer reuses the target embedding | Seq2Seq transformers |
-/// | `positional` | `Sinusoidal` (default), `Learned` (default for patches), `Rotary` (transformers), `None` | all but Recurrent |
+/// | `tie_embeddings` | `true`: the output layer reuses the (target) embedding | Seq2Seq transformers, Decoder |
+/// | `positional` | `Sinusoidal` (default), `Learned` (default for patches and Decoder), `Rotary` (Transformer, Decoder), `None` | all but Recurrent |
 /// | `scoring` | `Dot` or `Scaled` (default), or a type of yours implementing [`ScoreFn`](crate::model::ScoreFn) (named unlike these) | SingleHead |
 /// | `pooling` | `Mean` (default), `Cls` (transformers) | classifiers |
-/// | `window`, `causal` | local attention window ≥ 1; `true`/`false` | token encoders |
+/// | `window`, `causal` | local attention window ≥ 1; `true`/`false` (a Decoder is always causal) | token encoders; `window` also Decoder |
 /// | `patch` | divides the image | PatchAttention (required) |
 /// | `cell`, `hidden`, `bidirectional`, `attention` | `Lstm`/`Gru`; width; bool; `Additive`/`General`/`Dot`, or (sequence-to-sequence) a type of yours implementing [`ScoreFn`](crate::model::ScoreFn), in Luong's place | Recurrent |
 ///
@@ -99,7 +99,27 @@
 /// [`TokenModel`](crate::model::TokenModel) over a
 /// [`TransformerEncoder`](crate::transformer::TransformerEncoder) (classifiers and taggers) or a
 /// [`TransformerSeq2Seq`](crate::model::TransformerSeq2Seq) (`kdim` sets the encoder width,
-/// `tie_embeddings` ties the output layer to the target embedding).
+/// `tie_embeddings` ties the output layer to the target embedding). A `Decoder` expands into a
+/// [`CausalLm`](crate::model::CausalLm): pre-norm blocks of causal self-attention and a
+/// feed-forward network over token embeddings and positions, a final norm, and an output over the
+/// vocabulary (tied to the embedding with `tie_embeddings: true`), trained on next-token
+/// prediction and generating with a key/value cache ([`generate`](crate::infer::generate)):
+///
+/// ```
+/// use attn_runtime::prelude::*;
+///
+/// attention_model! {
+///     /// A character-level GPT.
+///     #[name = "tiny-gpt", data = "bible-en"]
+///     pub struct TinyGpt {
+///         arch: Decoder,
+///         task: LanguageModel { vocab: 96, context: 32 },
+///         d_model: 32, heads: 4, layers: 2, ff: 64,
+///         positional: Rotary, tie_embeddings: true,
+///     }
+/// }
+/// assert!(TinyGpt::META.causal);
+/// ```
 ///
 /// Feeding a tensor of the wrong length, or reading logits of the wrong class count, does not
 /// compile:

@@ -15,6 +15,9 @@ vocabulary! {
         Recurrent = "Recurrent",
         /// Transformer encoder, or encoder-decoder.
         Transformer = "Transformer",
+        /// A decoder-only transformer (GPT-style): causal self-attention blocks over token
+        /// embeddings and an output over the vocabulary, trained to predict the next token.
+        Decoder = "Decoder",
     }
 }
 
@@ -27,6 +30,7 @@ impl Arch {
             Arch::PatchAttention => &[ImageClassify],
             Arch::Recurrent => &[Classify, Seq2Seq],
             Arch::Transformer => &[Classify, Tag, Seq2Seq],
+            Arch::Decoder => &[LanguageModel],
         }
     }
 }

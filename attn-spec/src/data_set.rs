@@ -19,6 +19,9 @@ vocabulary! {
         Sentiment = "sentiment",
         /// English to Spanish Bible verses (vendored).
         BibleEnEs = "bible-en-es",
+        /// The English side of `bible-en-es` as running text, one verse per document, for
+        /// language models (vendored).
+        BibleEn = "bible-en",
         /// 28×28 greyscale images of clothing, 10 classes, with their published 10,000-image
         /// test split (Zalando's Fashion-MNIST, vendored).
         FashionMnist = "fashion-mnist",

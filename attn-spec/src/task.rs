@@ -11,6 +11,8 @@ vocabulary! {
         Seq2Seq = "Seq2Seq",
         /// One label per image.
         ImageClassify = "ImageClassify",
+        /// The next token at every position of a window of text.
+        LanguageModel = "LanguageModel",
     }
 }
 
@@ -22,6 +24,7 @@ impl TaskKind {
             TaskKind::Tag => &["vocab", "max_len", "tags"],
             TaskKind::Seq2Seq => &["src_vocab", "tgt_vocab", "src_len", "tgt_len"],
             TaskKind::ImageClassify => &["channels", "height", "width", "classes"],
+            TaskKind::LanguageModel => &["vocab", "context"],
         }
     }
 }

@@ -92,6 +92,13 @@ fn describe(output: &Output) -> String {
             format!("{label} (p = {p:.3})")
         }
         Output::Tags { tags } => tags.join(" "),
+        Output::NextToken {
+            token,
+            probabilities,
+        } => {
+            let p = probabilities.first().map_or(0.0, |(_, p)| *p);
+            format!("next token {token:?} (p = {p:.3})")
+        }
         Output::Sequence { text, .. } => text.clone(),
     }
 }

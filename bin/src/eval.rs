@@ -154,6 +154,17 @@ fn print_report(r: &EvalReport) {
     if let Some((token, exact)) = r.tagging {
         println!("token accuracy {token:.4}, exact match {exact:.4}");
     }
+    if let Some(lm) = &r.language_model {
+        println!(
+            "perplexity {:.4} (loss {:.4} nats per token), token accuracy {:.4}, over {} tokens",
+            lm.perplexity, lm.loss, lm.token_accuracy, lm.tokens
+        );
+        let b = &lm.ngram_baseline;
+        println!(
+            "n-gram baseline on the same tokens: perplexity {:.4} (order {}, add-{} smoothing, chosen on validation: {:.4})",
+            b.test_perplexity, b.order, b.gamma, b.valid_perplexity
+        );
+    }
     if let Some(s) = &r.seq2seq {
         println!("{}", s.bleu_summary);
         println!("signature: {}", s.bleu_signature);

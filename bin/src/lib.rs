@@ -1,4 +1,4 @@
-//! attn's commands as a library: `train`, `eval`, `predict`, `attend` and `sweep` over any
+//! attn's commands as a library: `train`, `eval`, `predict`, `generate`, `attend` and `sweep` over any
 //! [`Registry`] of models, so a crate of your own gets the very same commands, flags, run
 //! directories and reports for its models with a `main` of three lines:
 //!
@@ -23,7 +23,7 @@
 //! ```
 //!
 //! One binary per command works as well (`attn_cli::train::main(&registry)`), which is how our
-//! own `train`, `eval`, `predict`, `attend` and `sweep` binaries run over the zoo
+//! own `train`, `eval`, `predict`, `generate`, `attend` and `sweep` binaries run over the zoo
 //! (`attn_models::registry()`). Each command's `run(&registry, args)` is the same command
 //! without the process around it: it returns what it made (the training outcome, the
 //! evaluation report, the predictions, the attention report's files) instead of exiting.
@@ -39,6 +39,7 @@ use clap::Subcommand;
 
 pub mod attend;
 pub mod eval;
+pub mod generate;
 pub mod predict;
 mod resume;
 pub mod sweep;
@@ -143,6 +144,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Predict with a trained run.
     Predict(predict::Args),
+    /// Generate text with a trained language model.
+    Generate(generate::Args),
     /// Draw a trained model's attention for one input.
     Attend(attend::Args),
     /// Train every grid point of a declared sweep and report on it.
@@ -158,13 +161,15 @@ pub fn run(registry: &Registry, cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(registry, args).map(drop),
         Command::Eval(args) => eval::run(registry, args).map(drop),
         Command::Predict(args) => predict::run(registry, args).map(drop),
+        Command::Generate(args) => generate::run(registry, args, &mut std::io::stdout()).map(drop),
         Command::Attend(args) => attend::run(registry, args).map(drop),
         Command::Sweep(args) => sweep::run(registry, args),
     }
 }
 
 /// The whole tool over `registry`'s models: `<bin> train <model>`, `<bin> eval <run>`,
-/// `<bin> predict <run> <input>...`, `<bin> attend <run> <input>`, `<bin> sweep <name>`, with
+/// `<bin> predict <run> <input>...`, `<bin> generate <run> --prompt <text>`,
+/// `<bin> attend <run> <input>`, `<bin> sweep <name>`, with
 /// the flags of our binaries of the same names. Exits with status 1 when the command fails
 /// (130 when a training was interrupted).
 pub fn main(registry: &Registry) {

@@ -176,6 +176,17 @@ fn print(input: &str, p: &Prediction, json: bool) -> Result<()> {
             println!("{input}\t{label}\t({})", probs.join(", "));
         }
         Output::Tags { tags } => println!("{input}\t{}", tags.join(" ")),
+        Output::NextToken {
+            token,
+            probabilities,
+        } => {
+            let probs: Vec<String> = probabilities
+                .iter()
+                .take(5)
+                .map(|(t, q)| format!("{t:?} {q:.3}"))
+                .collect();
+            println!("{input}\t{token:?}\t({})", probs.join(", "));
+        }
         Output::Sequence { text, score, .. } => match score {
             Some(s) => println!("{input}\t{text}\t(score {s:.3})"),
             None => println!("{input}\t{text}"),

@@ -323,9 +323,14 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
                 attn_runtime::model::TaskSpec::Seq2Seq { .. }
                     | attn_runtime::model::TaskSpec::Tag { .. }
             );
+            let lm = matches!(
+                meta.task,
+                attn_runtime::model::TaskSpec::LanguageModel { .. }
+            );
             let own = match (outcome.test.bleu(), outcome.test.macro_f1()) {
                 (Some(bleu), _) => format!(", BLEU {bleu:.2}"),
                 (None, Some(f1)) => format!(", macro F1 {f1:.4}"),
+                (None, None) if lm => format!(", perplexity {:.3}", outcome.test.perplexity()),
                 (None, None) => String::new(),
             };
             println!(
@@ -336,7 +341,11 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
                     "done"
                 },
                 outcome.best_epoch,
-                if seq { "token accuracy" } else { "accuracy" },
+                if seq || lm {
+                    "token accuracy"
+                } else {
+                    "accuracy"
+                },
                 100.0 * outcome.test.accuracy(),
                 if seq {
                     format!(", exact match {:.2}%", 100.0 * outcome.test.exact_match())
@@ -415,11 +424,13 @@ impl TrainObserver for Console {
     }
 
     fn on_epoch(&mut self, r: &EpochReport) {
-        // the task's own score: BLEU for sequence-to-sequence, macro F1 for the others
-        let (extra_name, extra) = match (r.valid_bleu, r.valid_macro_f1) {
-            (Some(bleu), _) => ("valid_bleu", format!("{bleu:>10.2}")),
-            (None, Some(f1)) => ("valid_f1", format!("{f1:>10.4}")),
-            (None, None) => ("", String::new()),
+        // the task's own score: BLEU for sequence-to-sequence, perplexity for language models,
+        // macro F1 for the others
+        let (extra_name, extra) = match (r.valid_bleu, r.valid_macro_f1, r.valid_perplexity) {
+            (Some(bleu), _, _) => ("valid_bleu", format!("{bleu:>10.2}")),
+            (None, Some(f1), _) => ("valid_f1", format!("{f1:>10.4}")),
+            (None, None, Some(ppl)) => ("valid_ppl", format!("{ppl:>10.3}")),
+            (None, None, None) => ("", String::new()),
         };
         if !self.header_shown {
             self.print(&format!(

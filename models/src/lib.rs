@@ -7,6 +7,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bible_lm;
 mod bible_transformer;
 mod dates_gru_bahdanau;
 mod dates_lstm_luong;
@@ -22,6 +23,7 @@ mod sort_tagger;
 mod sort_transformer;
 pub mod sweeps;
 
+pub use bible_lm::{BibleLm, BibleLmModel};
 pub use bible_transformer::{BibleTransformer, BibleTransformerModel};
 pub use dates_gru_bahdanau::{DatesGruBahdanau, DatesGruBahdanauModel};
 pub use dates_lstm_luong::{DatesLstmLuong, DatesLstmLuongModel};

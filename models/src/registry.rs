@@ -5,7 +5,7 @@ use attn_runtime::zoo::{Entry, ZooEntry};
 use attn_runtime::AttnError;
 
 use crate::{
-    BibleTransformer, DatesGruBahdanau, DatesLstmLuong, DatesTransformer, DigitsPatches,
+    BibleLm, BibleTransformer, DatesGruBahdanau, DatesLstmLuong, DatesTransformer, DigitsPatches,
     SentimentDotAttention, SentimentEncoder, SentimentRnnAttention, SentimentSingleHead,
     SentimentTransformer, SortTagger, SortTransformer,
 };
@@ -24,6 +24,7 @@ pub static MODELS: &[&dyn ZooEntry] = &[
     &Entry::<SortTransformer>::NEW,
     &Entry::<DatesTransformer>::NEW,
     &Entry::<BibleTransformer>::NEW,
+    &Entry::<BibleLm>::NEW,
 ];
 
 /// The zoo's models and sweeps as one [`Registry`], what our `train`, `eval`, `predict`,

@@ -24,6 +24,7 @@ fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
             TaskSpec::Classify { .. } | TaskSpec::ImageClassify { .. } => 3,
             TaskSpec::Tag { max_len, .. } => 3 * max_len,
             TaskSpec::Seq2Seq { tgt_len, .. } => 3 * tgt_len,
+            TaskSpec::LanguageModel { context, .. } => 3 * context,
         };
         assert_eq!(
             out.logits_shape,
@@ -37,12 +38,17 @@ fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
         let shapes: Vec<[usize; 4]> = out.attention.iter().map(|(_, s)| *s).collect();
         assert_eq!(shapes, meta.attention_shapes(3), "{}", meta.name);
         assert!(!shapes.is_empty(), "{}", meta.name);
-        // maps are named by their layer's parameter path, encoder layers first, in order
+        // maps are named by their layer's parameter path, encoder layers first, in order (a
+        // decoder-only model's blocks are its `decoder`)
         let names: Vec<&str> = out.attention.iter().map(|(n, _)| n.as_str()).collect();
+        let stack = match meta.task {
+            TaskSpec::LanguageModel { .. } => "decoder",
+            _ => "encoder",
+        };
         for i in 0..meta.layers.min(names.len()) {
             if meta.layers > 1 {
                 assert!(
-                    names[i].starts_with(&format!("encoder.layers.{i}.")),
+                    names[i].starts_with(&format!("{stack}.layers.{i}.")),
                     "{}: {names:?}",
                     meta.name
                 );

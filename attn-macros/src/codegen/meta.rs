@@ -97,6 +97,9 @@ pub fn meta(m: &Model) -> TokenStream {
         } => {
             quote!(#p::TaskSpec::ImageClassify { channels: #channels, height: #height, width: #width, classes: #classes })
         }
+        Task::LanguageModel { vocab, context } => {
+            quote!(#p::TaskSpec::LanguageModel { vocab: #vocab, context: #context })
+        }
     };
     let (d_model, heads, layers, decoder_layers) =
         (&m.d_model, &m.heads, &m.layers, &m.decoder_layers);

@@ -25,7 +25,8 @@ pub fn expand(model: &Model) -> TokenStream {
         | Arch::SelfAttention
         | Arch::PatchAttention
         | Arch::Recurrent
-        | Arch::Transformer => expand_attention_model(model),
+        | Arch::Transformer
+        | Arch::Decoder => expand_attention_model(model),
     }
 }
 
@@ -76,7 +77,7 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             Some(score) => quote!(#p::ScoredSingleHeadEncoder<#d, #score, E, D>),
             None => quote!(#p::SingleHeadEncoder<#d, E, D>),
         },
-        Arch::Transformer => {
+        Arch::Transformer | Arch::Decoder => {
             let ffn = feed_forward(m, Dim::of(&m.d_model));
             quote!(#p::TransformerEncoder<#d, #h, #ffn, #n, #pre, E, D>)
         }
@@ -162,6 +163,19 @@ fn expand_attention_model(m: &Model) -> TokenStream {
             (
                 quote!(#p::PatchModel<#ch, #ih, #iw, #pp, #npl, #pdl, #d, #encoder, #pos, #p::MeanPoolClassifierHead<#d, #c, E, D>, #ident, E, D>),
                 format!("images `[B, {channels}, {height}, {width}]` → logits `[B, {classes}]` ({np} patches of {patch}×{patch})"),
+            )
+        }
+        Task::LanguageModel { vocab, context } => {
+            let (v, c) = (arg(vocab), arg(context));
+            let pos = positions(context);
+            let out = if m.tie_embeddings {
+                quote!(#p::TiedOutput<#v, E, D>)
+            } else {
+                quote!(#p::UntiedOutput<#d, #v, E, D>)
+            };
+            (
+                quote!(#p::CausalLm<#v, #c, #d, #encoder, #pos, #out, #ident, E, D>),
+                format!("token ids `[B, {context}]` → next-token logits `[B, {context}, {vocab}]`"),
             )
         }
         Task::Seq2Seq {

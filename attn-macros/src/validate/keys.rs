@@ -32,7 +32,9 @@ pub struct KeySpec {
 use Arch::*;
 
 const TOKEN_ENCODERS: &[Arch] = &[SingleHead, SelfAttention, Transformer];
-const ATTENTION_STACKS: &[Arch] = &[SelfAttention, PatchAttention, Transformer];
+const ATTENTION_STACKS: &[Arch] = &[SelfAttention, PatchAttention, Transformer, Decoder];
+/// The architectures built of transformer blocks (attention and a feed-forward network).
+const BLOCKS: &[Arch] = &[Transformer, Decoder];
 
 pub const KEYS: &[KeySpec] = &[
     KeySpec {
@@ -68,8 +70,14 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec {
         name: "layers",
         kind: Kind::Count,
-        archs: &[SelfAttention, PatchAttention, Transformer, Recurrent],
-        required_by: &[SelfAttention, PatchAttention],
+        archs: &[
+            SelfAttention,
+            PatchAttention,
+            Transformer,
+            Recurrent,
+            Decoder,
+        ],
+        required_by: &[SelfAttention, PatchAttention, Decoder],
     },
     KeySpec {
         name: "encoder_layers",
@@ -86,25 +94,31 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec {
         name: "ff",
         kind: Kind::Count,
-        archs: &[Transformer],
-        required_by: &[Transformer],
+        archs: BLOCKS,
+        required_by: BLOCKS,
     },
     KeySpec {
         name: "activation",
         kind: Kind::Name(ACTIVATION),
-        archs: &[Transformer],
+        archs: BLOCKS,
         required_by: &[],
     },
     KeySpec {
         name: "norm",
         kind: Kind::Name(NORM),
-        archs: &[Transformer],
+        archs: BLOCKS,
         required_by: &[],
     },
     KeySpec {
         name: "positional",
         kind: Kind::Name(POSITIONAL),
-        archs: &[SingleHead, SelfAttention, PatchAttention, Transformer],
+        archs: &[
+            SingleHead,
+            SelfAttention,
+            PatchAttention,
+            Transformer,
+            Decoder,
+        ],
         required_by: &[],
     },
     KeySpec {
@@ -122,7 +136,7 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec {
         name: "window",
         kind: Kind::Count,
-        archs: TOKEN_ENCODERS,
+        archs: &[SingleHead, SelfAttention, Transformer, Decoder],
         required_by: &[],
     },
     KeySpec {
@@ -176,7 +190,7 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec {
         name: "tie_embeddings",
         kind: Kind::Bool,
-        archs: &[Transformer],
+        archs: BLOCKS,
         required_by: &[],
     },
 ];

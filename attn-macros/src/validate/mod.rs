@@ -189,7 +189,10 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
     // Every `expect` below holds: a missing value was reported as an error above.
     let arch = arch.expect("arch validated");
     let task = task.expect("task validated");
-    let default_positional = if arch == Arch::PatchAttention {
+    // a patch model and a GPT-style decoder learn their positions; a decoder's blocks are
+    // pre-norm and its attention causal (it predicts each next token from the ones before)
+    let decoder = arch == Arch::Decoder;
+    let default_positional = if matches!(arch, Arch::PatchAttention | Arch::Decoder) {
         Positional::Learned
     } else {
         Positional::Sinusoidal
@@ -213,7 +216,7 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
             None => Activation::Relu,
         },
         activation_type: activation.and_then(Result::err),
-        norm: norm.unwrap_or(Norm::Post),
+        norm: norm.unwrap_or(if decoder { Norm::Pre } else { Norm::Post }),
         positional: positional.unwrap_or(default_positional),
         scoring: match &scoring {
             Some(Ok(name)) => Scoring::from_name(name).unwrap_or(Scoring::Scaled),
@@ -224,7 +227,7 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
         pooling: pooling.unwrap_or(Pooling::Mean),
         dropout: dropout.unwrap_or(0.0),
         window,
-        causal: causal.unwrap_or(false),
+        causal: decoder || causal.unwrap_or(false),
         patch,
         cell,
         hidden,

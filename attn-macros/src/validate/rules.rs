@@ -245,6 +245,10 @@ pub fn task(f: &Field, errs: &mut Errors) -> Option<Task<Size>> {
             width: v("width"),
             classes: v("classes"),
         },
+        TaskKind::LanguageModel => Task::LanguageModel {
+            vocab: v("vocab"),
+            context: v("context"),
+        },
     })
 }
 
@@ -593,7 +597,7 @@ pub fn patch_divides_image(
 
 /// Rotary positions rotate queries and keys inside attention; only transformer blocks do that.
 pub fn positional_fits_arch(arch: Arch, positional: Positional, f: &Field, errs: &mut Errors) {
-    if positional == Positional::Rotary && arch != Arch::Transformer {
+    if positional == Positional::Rotary && !matches!(arch, Arch::Transformer | Arch::Decoder) {
         errs.push(value_span(f), format!("`Rotary` positions apply inside transformer attention; a `{}` model takes Sinusoidal, Learned or None", arch.name()));
     }
     if positional == Positional::None && arch == Arch::PatchAttention {

@@ -78,6 +78,25 @@ pub fn terms<N: Num>(m: &Model, s: Sizes<N>) -> Vec<Term<N>> {
             &["d_model", "layers"],
             s.layers.clone().mul(n(4)).mul(d.clone()).mul(d.clone()),
         ),
+        Arch::Decoder => {
+            let g = n(
+                if matches!(m.activation, Activation::Geglu | Activation::Swiglu) {
+                    3
+                } else {
+                    2
+                },
+            );
+            let ff = s.ff.clone().unwrap_or(n(4).mul(d.clone()));
+            term(
+                "the decoder blocks (layers·(4·d_model² + 2·d_model·ff), 3·d_model·ff when gated)",
+                &["d_model", "ff", "layers"],
+                s.layers.clone().mul(
+                    n(4).mul(d.clone())
+                        .mul(d.clone())
+                        .add(g.mul(d.clone()).mul(ff)),
+                ),
+            );
+        }
         Arch::Transformer => {
             let g = n(
                 if matches!(m.activation, Activation::Geglu | Activation::Swiglu) {
@@ -239,6 +258,27 @@ pub fn terms<N: Num>(m: &Model, s: Sizes<N>) -> Vec<Term<N>> {
                 &["classes", "d_model"],
                 d.mul(classes.clone()),
             );
+        }
+        Task::LanguageModel { vocab, context } => {
+            term(
+                "the token embedding (vocab·d_model)",
+                &["vocab", "d_model"],
+                vocab.clone().mul(d.clone()),
+            );
+            if learned {
+                term(
+                    "the learned positions (context·d_model)",
+                    &["context", "d_model"],
+                    context.clone().mul(d.clone()),
+                );
+            }
+            if !m.tie_embeddings {
+                term(
+                    "the output layer (d_model·vocab)",
+                    &["vocab", "d_model"],
+                    d.mul(vocab.clone()),
+                );
+            }
         }
     }
     out

@@ -415,3 +415,100 @@ fn a_recurrent_attention_that_is_no_built_in_is_a_score_function_of_the_users() 
         "{e:?}"
     );
 }
+
+const GPT: &str = r#"
+    #[name = "gpt", data = "bible-en"]
+    pub struct Gpt {
+        arch: Decoder,
+        task: LanguageModel { vocab: 96, context: 64 },
+        d_model: 32, heads: 4, layers: 2, ff: 64,
+    }"#;
+
+#[test]
+fn a_decoder_is_causal_pre_norm_with_learned_positions_by_default() {
+    let m = check(GPT).unwrap();
+    assert_eq!(m.arch, Arch::Decoder);
+    assert_eq!(m.data, Some(DataSet::BibleEn));
+    assert_eq!(
+        m.task.literal(),
+        Some(Task::LanguageModel {
+            vocab: 96,
+            context: 64
+        })
+    );
+    assert!(m.causal);
+    assert_eq!(m.norm, Norm::Pre);
+    assert_eq!(m.positional, Positional::Learned);
+    assert!(!m.tie_embeddings);
+    let m = check(&GPT.replace("ff: 64,", "ff: 64, positional: Rotary, norm: Post, tie_embeddings: true, window: 8, activation: Swiglu,")).unwrap();
+    assert_eq!(
+        (m.positional, m.norm, m.tie_embeddings, m.activation),
+        (Positional::Rotary, Norm::Post, true, Activation::Swiglu)
+    );
+}
+
+#[test]
+fn a_decoder_models_language_and_takes_only_its_keys() {
+    let e = errors(&GPT.replace("ff: 64,", ""));
+    assert!(
+        e[0].contains("missing `ff`: Decoder models need it"),
+        "{e:?}"
+    );
+    let e = errors(&GPT.replace("heads: 4, layers: 2,", ""));
+    assert!(e.iter().any(|m| m.contains("missing `heads`")), "{e:?}");
+    assert!(e.iter().any(|m| m.contains("missing `layers`")), "{e:?}");
+    for (key, applies) in [
+        (
+            "causal: true",
+            "`causal` does not apply to a `Decoder` model",
+        ),
+        (
+            "pooling: Mean",
+            "`pooling` does not apply to a `Decoder` model",
+        ),
+        (
+            "decoder_layers: 2",
+            "`decoder_layers` does not apply to a `Decoder` model",
+        ),
+        ("kdim: 32", "`kdim` does not apply to a `Decoder` model"),
+    ] {
+        let e = errors(&GPT.replace("ff: 64,", &format!("ff: 64, {key},")));
+        assert!(e[0].contains(applies), "{key}: {e:?}");
+    }
+    // a language model needs a decoder, and a decoder models language
+    let e = errors(&GPT.replace("arch: Decoder", "arch: Transformer"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("a `Transformer` model cannot do `LanguageModel`")),
+        "{e:?}"
+    );
+    let e = errors(&GPT.replace(
+        "LanguageModel { vocab: 96, context: 64 }",
+        "Classify { vocab: 96, max_len: 64, classes: 2 }",
+    ));
+    assert!(
+        e[0].contains("a `Decoder` model cannot do `Classify`; it does: LanguageModel"),
+        "{e:?}"
+    );
+    let e = errors(&GPT.replace("context: 64", "context: 0"));
+    assert!(e[0].contains("`context` is 0"), "{e:?}");
+    let e = errors(&GPT.replace("context: 64", "ctx: 64"));
+    assert!(e[0].contains("has no field `ctx`"), "{e:?}");
+}
+
+#[test]
+fn a_decoder_too_large_is_refused_on_its_vocabulary() {
+    let e = errors(&GPT.replace("vocab: 96", "vocab: 100000000"));
+    assert!(e[0].contains("about 6.4e9"), "embedding and output: {e:?}");
+    assert!(e[0].contains("make `vocab` smaller"), "{e:?}");
+    // tied, the output layer is the embedding: half the parameters
+    let tied = GPT
+        .replace("vocab: 96", "vocab: 100000000")
+        .replace("ff: 64,", "ff: 64, tie_embeddings: true,");
+    let e = errors(&tied);
+    assert!(e[0].contains("about 3.2e9"), "{e:?}");
+    assert!(
+        e[0].contains("the token embedding (vocab·d_model)"),
+        "{e:?}"
+    );
+}

@@ -146,7 +146,21 @@ pub fn load_builtin(set: DataSet) -> Result<Dataset, AttnError> {
             1,
         )),
         DataSet::Sentiment => Ok(dataset(sentiment()?, Tokenizer::Word, Tokenizer::Word, 2)),
-        DataSet::BibleEnEs => Ok(dataset(bible()?, Tokenizer::Word, Tokenizer::Word, 2)),
+        DataSet::BibleEnEs => Ok(dataset(
+            Examples::Pairs(bible()?),
+            Tokenizer::Word,
+            Tokenizer::Word,
+            2,
+        )),
+        DataSet::BibleEn => {
+            let verses = bible()?.into_iter().map(|(en, _)| en).collect();
+            Ok(dataset(
+                Examples::Text(verses),
+                Tokenizer::Char,
+                Tokenizer::Char,
+                2,
+            ))
+        }
         DataSet::FashionMnist => Ok(Dataset {
             split: Split::Published {
                 test: FASHION_MNIST_TEST,
@@ -299,7 +313,8 @@ fn sentiment() -> Result<Examples, AttnError> {
     Ok(Examples::Labelled(out))
 }
 
-fn bible() -> Result<Examples, AttnError> {
+/// The vendored verses as `(English, Spanish)` pairs.
+fn bible() -> Result<Vec<(String, String)>, AttnError> {
     let text = gunzip("bible-en-es", BIBLE)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
@@ -313,7 +328,7 @@ fn bible() -> Result<Examples, AttnError> {
         }
         out.push((fields[1].to_string(), fields[2].to_string()));
     }
-    Ok(Examples::Pairs(out))
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -22,6 +22,9 @@ pub enum Examples {
         /// `[channels, height, width]`.
         shape: [usize; 3],
     },
+    /// Running text for language modelling, one document (a line, a verse) per example; the
+    /// split keeps documents whole, and each part is read as one stream of tokens.
+    Text(Vec<String>),
 }
 
 impl Examples {
@@ -32,6 +35,7 @@ impl Examples {
             Examples::Tagged(v) => v.len(),
             Examples::Pairs(v) => v.len(),
             Examples::Images { labels, .. } => labels.len(),
+            Examples::Text(v) => v.len(),
         }
     }
 
@@ -47,6 +51,7 @@ impl Examples {
             Examples::Tagged(_) => "tagged tokens",
             Examples::Pairs(_) => "sequence pairs",
             Examples::Images { .. } => "images",
+            Examples::Text(_) => "text",
         }
     }
 
@@ -60,6 +65,7 @@ impl Examples {
                 Examples::Tagged(indices.iter().map(|&i| v[i].clone()).collect())
             }
             Examples::Pairs(v) => Examples::Pairs(indices.iter().map(|&i| v[i].clone()).collect()),
+            Examples::Text(v) => Examples::Text(indices.iter().map(|&i| v[i].clone()).collect()),
             Examples::Images {
                 pixels,
                 labels,

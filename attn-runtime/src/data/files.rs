@@ -19,6 +19,8 @@ const BOM: char = '\u{feff}';
 ///   `token<TAB>tag` with a blank line between sentences;
 /// - sequence-to-sequence: `.tsv`/`.csv` rows `source, target` (optional header), or `.jsonl`
 ///   objects `{"source": .., "target": ..}`;
+/// - language models: `.txt` running text, each non-blank line a document (a paragraph, a
+///   verse), or `.jsonl` objects `{"text": ..}`;
 /// - images: `.csv` rows of `channels·height·width` pixel values then the class id: finite
 ///   numbers from 0 to [`MAX_PIXEL`], scaled into `[0, 1]` by the file's largest value when it is
 ///   above 1.
@@ -64,11 +66,15 @@ pub fn load_file(path: &Path, task: &TaskSpec, tokenizer: Tokenizer) -> Result<D
         })?),
         (TaskSpec::Tag { .. }, "tsv" | "conll") => Examples::Tagged(conll(text, &file)?),
         (TaskSpec::ImageClassify { channels, height, width, .. }, "csv") => images(text, &file, [*channels, *height, *width])?,
+        (TaskSpec::LanguageModel { .. }, "txt") => {
+            Examples::Text(text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.trim_end_matches('\r').to_string()).collect())
+        }
+        (TaskSpec::LanguageModel { .. }, "jsonl") => Examples::Text(jsonl(text, &file, |v, n| string(v, "text", &at(n)))?),
         (task, ext) => {
             return Err(AttnError::data(
                 file,
                 format!("a `.{ext}` file cannot hold {} data", task.name()),
-                "use .tsv, .csv or .jsonl (classification, seq2seq), .jsonl/.tsv/.conll (tagging), .csv (images)",
+                "use .tsv, .csv or .jsonl (classification, seq2seq), .jsonl/.tsv/.conll (tagging), .csv (images), .txt or .jsonl (language models)",
             ))
         }
     };

@@ -167,30 +167,45 @@ pub fn prepare(
     let valid_raw = cap(splits.valid);
     let test_raw = cap(splits.test);
     // the caps are at least 1 (validated above): an empty part is a data set too small to split
-    for (which, part) in [
-        ("training", &train),
-        ("validation", &valid_raw),
-        ("test", &test_raw),
-    ] {
-        if part.is_empty() {
-            return Err(AttnError::data(
-                &dataset.name,
-                format!(
-                    "the {which} split is empty: the data set has {total} example{}, and a split needs at least 3 (one each for training, validation and test; 10% each are held out)",
-                    if total == 1 { "" } else { "s" }
-                ),
-                "give the data set more examples (a few hundred to learn anything)",
-            ));
-        }
+    if let Some(which) = first_empty([train.len(), valid_raw.len(), test_raw.len()]) {
+        return Err(AttnError::data(
+            &dataset.name,
+            format!(
+                "the {which} split is empty: the data set has {total} example{}, and a split needs at least 3 (one each for training, validation and test; 10% each are held out)",
+                if total == 1 { "" } else { "s" }
+            ),
+            "give the data set more examples (a few hundred to learn anything)",
+        ));
+    }
+    let (train, valid, test) = (
+        encode(&train, "train")?,
+        encode(&valid_raw, "valid")?,
+        encode(&test_raw, "test")?,
+    );
+    // text too short to hold a next token leaves a language model's split without examples
+    if let Some(which) = first_empty([train.len(), valid.len(), test.len()]) {
+        return Err(AttnError::data(
+            &dataset.name,
+            format!("the {which} split has no token to predict (its text is empty)"),
+            "give the data set more text (a few thousand tokens to learn anything)",
+        ));
     }
     Ok(Prepared {
-        train: encode(&train, "train")?,
-        valid: encode(&valid_raw, "valid")?,
-        test: encode(&test_raw, "test")?,
+        train,
+        valid,
+        test,
         valid_raw,
         test_raw,
         vocabs,
     })
+}
+
+/// The first of the training, validation and test splits whose `sizes` is 0, by name.
+fn first_empty(sizes: [usize; 3]) -> Option<&'static str> {
+    ["training", "validation", "test"]
+        .into_iter()
+        .zip(sizes)
+        .find_map(|(which, n)| (n == 0).then_some(which))
 }
 
 /// Sequence pairs of equal lengths (copy, reverse, sort) also serve as tagging data.
@@ -201,6 +216,7 @@ fn adapt(examples: &Examples, task: &TaskSpec, name: &str) -> Result<Examples, A
             | (Examples::Tagged(_), TaskSpec::Tag { .. })
             | (Examples::Pairs(_), TaskSpec::Seq2Seq { .. })
             | (Examples::Images { .. }, TaskSpec::ImageClassify { .. })
+            | (Examples::Text(_), TaskSpec::LanguageModel { .. })
     );
     if fits {
         return Ok(examples.clone());
@@ -282,6 +298,18 @@ fn build_vocabs(dataset: &Dataset, train: &Examples, max_vocab: Option<usize>) -
                 None,
             )
         }
+        Examples::Text(v) => {
+            let seqs: Vec<Vec<String>> = v.iter().map(|x| tok(dataset.src_tokenizer, x)).collect();
+            (
+                Some(Vocab::build(
+                    seqs.iter().map(Vec::as_slice),
+                    dataset.min_count,
+                    max_vocab,
+                )),
+                None,
+                None,
+            )
+        }
         Examples::Images { .. } => (None, None, None),
     };
     Vocabs {
@@ -358,6 +386,12 @@ fn check_sizes(
             let got = vocabs.tgt.as_ref().map_or(0, Vocab::len);
             if got > tgt_vocab {
                 return Err(too_big("target vocabulary", got, tgt_vocab, "tgt_vocab"));
+            }
+        }
+        TaskSpec::LanguageModel { vocab, .. } => {
+            let got = vocabs.src.as_ref().map_or(0, Vocab::len);
+            if got > vocab {
+                return Err(too_big("vocabulary", got, vocab, "vocab"));
             }
         }
         TaskSpec::ImageClassify { .. } => {}
@@ -516,6 +550,17 @@ fn encode_all(
                 });
             }
         }
+        (Examples::Text(v), TaskSpec::LanguageModel { context, .. }) => {
+            let stream: Vec<usize> = v
+                .iter()
+                .flat_map(|text| {
+                    let mut ids = ids_of(text);
+                    ids.push(EOS);
+                    ids
+                })
+                .collect();
+            out.extend(language_model_windows(&stream, context));
+        }
         (examples, task) => {
             return Err(AttnError::data(
                 name,
@@ -525,6 +570,30 @@ fn encode_all(
         }
     }
     Ok(out)
+}
+
+/// The examples a language model learns from a stream of token ids: windows of `context`
+/// inputs, each target the next id (`target[t] = stream[start + t + 1]`), the windows following
+/// each other without overlap so that every id but the first is predicted once. The last window
+/// may be shorter (padded in its batch). Documents are separated by EOS in the stream, so the
+/// model learns where one ends.
+///
+/// **PyTorch equivalent**: the `get_batch` of nanoGPT or the `batchify`/`get_batch` of
+/// PyTorch's word-language-model example, with non-overlapping windows (stride = `context`).
+pub fn language_model_windows(stream: &[usize], context: usize) -> Vec<Encoded> {
+    let context = context.max(1);
+    let predicted = stream.len().saturating_sub(1);
+    (0..predicted)
+        .step_by(context)
+        .map(|start| {
+            let end = (start + context).min(predicted);
+            Encoded {
+                ids: stream[start..end].to_vec(),
+                pixels: Vec::new(),
+                target: stream[start + 1..end + 1].to_vec(),
+            }
+        })
+        .collect()
 }
 
 /// Pads `examples` into batches of `batch_size` (the last may be smaller), in a seeded shuffled
@@ -602,7 +671,10 @@ fn make_batch<'a>(items: impl Iterator<Item = &'a Encoded>, meta: &ModelMeta) ->
                 targets: items.iter().map(|e| e.target[0]).collect(),
             }
         }
-        TaskSpec::Tag { max_len, .. } => {
+        TaskSpec::Tag { max_len, .. }
+        | TaskSpec::LanguageModel {
+            context: max_len, ..
+        } => {
             let (ids, lengths) = padded(max_len);
             Batch {
                 size,

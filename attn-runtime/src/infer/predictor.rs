@@ -38,6 +38,13 @@ pub enum Output {
         /// The tags.
         tags: Vec<String>,
     },
+    /// A language model's next token after the text, and the likeliest ones.
+    NextToken {
+        /// The likeliest next token.
+        token: String,
+        /// `(token, probability)` of the ten likeliest, most likely first.
+        probabilities: Vec<(String, f64)>,
+    },
     /// An output sequence.
     Sequence {
         /// The output text.
@@ -104,6 +111,7 @@ impl Predictor {
             TaskSpec::Seq2Seq {
                 src_len, tgt_len, ..
             } => (src_len, tgt_len),
+            TaskSpec::LanguageModel { context, .. } => (context, context),
             TaskSpec::ImageClassify { .. } => (0, 1),
         };
         if meta.pooling == Pooling::Cls && matches!(meta.task, TaskSpec::Classify { .. }) {
@@ -132,7 +140,7 @@ impl Predictor {
         let mut padded = ids.clone();
         padded.resize(max_len, 0);
         let mut targets = vec![0; targets_per];
-        if let TaskSpec::Tag { .. } = meta.task {
+        if let TaskSpec::Tag { .. } | TaskSpec::LanguageModel { .. } = meta.task {
             targets[ids.len()..].fill(IGNORE);
         }
         let batch = Batch {
@@ -168,6 +176,28 @@ impl Predictor {
                 let out = self.run.model.forward(&batch, true)?;
                 let greedy = argmax_rows(&out.logits, out.logits_shape[1]);
                 self.sequence(tokens, &greedy, None, out)
+            }
+            (TaskSpec::LanguageModel { .. }, _) => {
+                let out = self.run.model.forward(&batch, true)?;
+                let labels = out.logits_shape[1];
+                let last = &out.logits[(ids.len() - 1) * labels..ids.len() * labels];
+                let mut ranked: Vec<(usize, f64)> =
+                    super::softmax(last).into_iter().enumerate().collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let probabilities: Vec<(String, f64)> = ranked
+                    .into_iter()
+                    .take(10)
+                    .map(|(id, p)| (src.token(id).unwrap_or("?").to_string(), p))
+                    .collect();
+                Ok(Prediction {
+                    input_tokens: tokens,
+                    output_tokens: Vec::new(),
+                    output: Output::NextToken {
+                        token: probabilities[0].0.clone(),
+                        probabilities,
+                    },
+                    attention: maps(&out),
+                })
             }
             (TaskSpec::Tag { .. }, _) => {
                 let out = self.run.model.forward(&batch, true)?;

@@ -79,6 +79,22 @@ impl Batch {
                     targets,
                 }
             }
+            TaskSpec::LanguageModel { vocab, context } => {
+                let ids: Vec<usize> = (0..size * context)
+                    .map(|_| rng.gen_range(0..vocab))
+                    .collect();
+                let targets = (0..size * context)
+                    .map(|_| rng.gen_range(0..vocab))
+                    .collect();
+                Batch {
+                    size,
+                    inputs: Inputs::Tokens {
+                        ids,
+                        lengths: vec![context; size],
+                    },
+                    targets,
+                }
+            }
             TaskSpec::ImageClassify {
                 channels,
                 height,

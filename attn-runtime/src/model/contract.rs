@@ -5,7 +5,7 @@
 
 use dfdx::prelude::*;
 
-use super::{Batch, ForwardOptions, LayerAttention, ModelMeta, ModelOutput};
+use super::{Batch, ForwardOptions, LayerAttention, ModelMeta, ModelOutput, TokenStepper};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Whether a forward pass trains (dropout on, sequence-to-sequence decoders teacher-forced) or
@@ -103,6 +103,12 @@ pub trait AttnModel<E: Dtype, D: Device<E>>: TensorCollection<E, D> {
             logits: try_rows(out.logits)?,
             attention: out.attention,
         })
+    }
+
+    /// A session that feeds tokens one step at a time with a key/value cache, for models that
+    /// generate text (decoder-only language models); `None` for the others.
+    fn generator(&self) -> Option<Box<dyn TokenStepper<E> + '_>> {
+        None
     }
 
     /// The logits alone, in `mode`, without padding or weights.

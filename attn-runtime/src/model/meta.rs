@@ -53,6 +53,14 @@ pub enum TaskSpec {
         /// Number of classes.
         classes: usize,
     },
+    /// The next token at every position of a window of `context` tokens (a decoder-only
+    /// language model).
+    LanguageModel {
+        /// Vocabulary size (token ids are `0..vocab`; the logits are over it).
+        vocab: usize,
+        /// Tokens a window holds: the longest prompt the model reads at once.
+        context: usize,
+    },
 }
 
 impl TaskSpec {
@@ -63,6 +71,7 @@ impl TaskSpec {
             TaskSpec::Tag { .. } => TaskKind::Tag,
             TaskSpec::Seq2Seq { .. } => TaskKind::Seq2Seq,
             TaskSpec::ImageClassify { .. } => TaskKind::ImageClassify,
+            TaskSpec::LanguageModel { .. } => TaskKind::LanguageModel,
         }
     }
 
@@ -77,6 +86,7 @@ impl TaskSpec {
             TaskSpec::Classify { classes, .. } | TaskSpec::ImageClassify { classes, .. } => classes,
             TaskSpec::Tag { tags, .. } => tags,
             TaskSpec::Seq2Seq { tgt_vocab, .. } => tgt_vocab,
+            TaskSpec::LanguageModel { vocab, .. } => vocab,
         }
     }
 }
@@ -159,7 +169,14 @@ impl ModelMeta {
                 let n = (height / p) * (width / p);
                 vec![[batch, self.heads, n, n]; self.layers]
             }
-            (_, TaskSpec::Classify { max_len, .. } | TaskSpec::Tag { max_len, .. }) => {
+            (
+                _,
+                TaskSpec::Classify { max_len, .. }
+                | TaskSpec::Tag { max_len, .. }
+                | TaskSpec::LanguageModel {
+                    context: max_len, ..
+                },
+            ) => {
                 vec![[batch, self.heads, max_len, max_len]; self.layers]
             }
             (

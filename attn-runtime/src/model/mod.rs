@@ -1,10 +1,11 @@
 //! Models: the one contract every model implements ([`AttnModel`]), their metadata and
-//! shape-free batches, the building blocks `attention_model!` expands into, and the five kinds of
+//! shape-free batches, the building blocks `attention_model!` expands into, and the six kinds of
 //! declared models (token classifiers and taggers, patch classifiers, recurrent classifiers,
-//! recurrent and transformer encoder-decoders).
+//! recurrent and transformer encoder-decoders, decoder-only language models).
 
 mod batch;
 mod batch_input;
+mod causal_lm;
 mod contract;
 mod decoder_attention;
 mod encoder;
@@ -16,6 +17,7 @@ mod positional;
 mod rnn_classifier;
 mod rnn_seq2seq;
 mod scored_encoder;
+mod stepper;
 mod token_encoding;
 mod token_model;
 mod transformer_seq2seq;
@@ -23,6 +25,7 @@ mod transformer_seq2seq;
 pub use crate::attention::LayerAttention;
 pub use batch::{Batch, Inputs};
 pub use batch_input::{image_input, seq2seq_input, token_input};
+pub use causal_lm::CausalLm;
 pub(crate) use contract::impl_attn_model;
 pub use contract::{AttnModel, BatchInput, BatchOutput, Mode, Seq2SeqInput};
 pub use decoder_attention::{DecoderAttention, DotScoring, ScoredStates};
@@ -37,5 +40,6 @@ pub use positional::{
 pub use rnn_classifier::{AttentionPool, RnnClassifier};
 pub use rnn_seq2seq::RnnSeq2Seq;
 pub use scored_encoder::{BuiltInScores, HeadScoring, ScoreFn, Scored, ScoredSingleHeadEncoder};
+pub use stepper::TokenStepper;
 pub use token_model::TokenModel;
 pub use transformer_seq2seq::TransformerSeq2Seq;

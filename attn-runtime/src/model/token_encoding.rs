@@ -14,7 +14,8 @@ pub(crate) type Encoded<B, const L: usize, const M: usize, E, D, T> = (
     Vec<LayerAttention<E, D>>,
 );
 
-/// Token ids `[B, L]` → encoded `[B, L, M]`, with padding masked from `opts.lengths`.
+/// Token ids `[B, L]` → encoded `[B, L, M]`, with padding masked from `opts.lengths`; the
+/// attention layers' weights are named under `path` (the encoder's field name).
 #[allow(clippy::type_complexity)]
 pub(crate) fn try_encode_tokens<
     const V: usize,
@@ -33,6 +34,7 @@ pub(crate) fn try_encode_tokens<
     ids: Tensor<(B, Const<L>), usize, D, T>,
     opts: &ForwardOptions,
     meta: &ModelMeta,
+    path: &str,
 ) -> Result<Encoded<B, L, M, E, D, T>, AttnError>
 where
     B: Dim,
@@ -52,7 +54,7 @@ where
     attn.training = opts.training();
     attn.dropout = opts.effective_dropout(meta.dropout);
     let mut weights = Vec::new();
-    let x = encoder.try_encode(x, &attn, "encoder", &mut weights)?;
+    let x = encoder.try_encode(x, &attn, path, &mut weights)?;
     Ok((x, lengths, weights))
 }
 

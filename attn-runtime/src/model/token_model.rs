@@ -129,6 +129,7 @@ impl_attn_model! {
                 ids,
                 opts,
                 &S::META,
+                "encoder",
             )?;
             let logits = self.head.try_head(x, lengths.as_deref())?;
             Ok(ModelOutput::new(logits, attention))

@@ -401,6 +401,7 @@ mod tests {
             valid_acc: 0.5,
             valid_exact: 0.25,
             valid_bleu: None,
+            valid_perplexity: None,
             valid_macro_f1: None,
             lr: 1e-3,
             seconds: 1.0,

@@ -82,6 +82,9 @@ pub struct EpochReport {
     /// Validation macro-averaged F1 (classifiers and taggers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_macro_f1: Option<f64>,
+    /// Validation perplexity (language models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_perplexity: Option<f64>,
     /// Learning rate at the epoch's end.
     pub lr: f64,
     /// Seconds the epoch took.
@@ -92,13 +95,13 @@ pub struct EpochReport {
 
 impl EpochReport {
     /// The CSV header of `metrics.csv`.
-    pub const CSV_HEADER: &'static str = "epoch,train_loss,train_acc,valid_loss,valid_acc,valid_exact,valid_bleu,valid_macro_f1,lr,seconds,examples_per_second";
+    pub const CSV_HEADER: &'static str = "epoch,train_loss,train_acc,valid_loss,valid_acc,valid_exact,valid_bleu,valid_macro_f1,valid_perplexity,lr,seconds,examples_per_second";
 
     /// The CSV line (an empty field for a score the task has not).
     pub fn csv(&self) -> String {
         let optional = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
         format!(
-            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{:.3e},{:.3},{:.1}",
+            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{},{:.3e},{:.3},{:.1}",
             self.epoch,
             self.train_loss,
             self.train_acc,
@@ -107,6 +110,7 @@ impl EpochReport {
             self.valid_exact,
             optional(self.valid_bleu),
             optional(self.valid_macro_f1),
+            optional(self.valid_perplexity),
             self.lr,
             self.seconds,
             self.examples_per_second
@@ -135,6 +139,9 @@ pub struct RunSummary {
     /// Test macro-averaged F1 (classifiers and taggers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_macro_f1: Option<f64>,
+    /// Test perplexity (language models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_perplexity: Option<f64>,
     /// Seconds of training.
     pub seconds: f64,
 }

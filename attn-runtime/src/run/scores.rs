@@ -59,6 +59,12 @@ impl Scores {
         }
     }
 
+    /// Perplexity, `exp` of the mean loss per row: for a language model, the mean loss per
+    /// predicted token (PyTorch's `torch.exp(F.cross_entropy(logits, targets))`).
+    pub fn perplexity(&self) -> f64 {
+        self.loss().exp()
+    }
+
     /// Row accuracy (classification accuracy; token accuracy for taggers and seq2seq).
     pub fn accuracy(&self) -> f64 {
         if self.rows == 0 {

@@ -50,6 +50,10 @@ pub enum Selection {
     /// over the labels that occur; token-level for taggers), then accuracy, then the lowest loss
     /// (classifiers and taggers only).
     MacroF1,
+    /// The lowest validation perplexity (`exp` of the mean loss per predicted token, so the same
+    /// order as the loss), then the highest token accuracy (language models only; their
+    /// default).
+    Perplexity,
 }
 
 impl Selection {
@@ -65,16 +69,28 @@ impl Selection {
             Selection::Loss => (loss, exact, accuracy),
             Selection::Bleu => (bleu, exact, loss),
             Selection::MacroF1 => (f1, accuracy, loss),
+            Selection::Perplexity => (-valid.perplexity(), accuracy, exact),
+        }
+    }
+
+    /// The rule a task chooses by unless told otherwise: perplexity for language models,
+    /// exact match for the others.
+    pub fn default_for(task: &TaskSpec) -> Selection {
+        match task {
+            TaskSpec::LanguageModel { .. } => Selection::Perplexity,
+            _ => Selection::default(),
         }
     }
 
     /// Refuses a rule whose score the model's task does not have: BLEU needs a
-    /// sequence-to-sequence model, macro F1 a classifier or tagger.
+    /// sequence-to-sequence model, macro F1 a classifier or tagger, perplexity a language
+    /// model, which has no exact match or BLEU to choose by.
     ///
     /// # Errors
     /// [`AttnError::InvalidHyperParameter`] naming the rule and the rules the task allows.
     pub fn check(self, task: &TaskSpec) -> Result<(), AttnError> {
         let seq2seq = matches!(task, TaskSpec::Seq2Seq { .. });
+        let lm = matches!(task, TaskSpec::LanguageModel { .. });
         let refuse = |value: &str, requirement| {
             Err(AttnError::InvalidHyperParameter {
                 name: "selection",
@@ -83,10 +99,20 @@ impl Selection {
             })
         };
         match self {
+            Selection::ExactMatch | Selection::Bleu | Selection::MacroF1 if lm => refuse(
+                self.name(),
+                "a language model is scored per predicted token: it selects by perplexity, loss \
+                 or accuracy",
+            ),
             Selection::Bleu if !seq2seq => refuse(
                 "Bleu",
                 "BLEU scores sequence-to-sequence outputs; a classifier or tagger selects by \
                  macro-f1, exact-match, accuracy or loss",
+            ),
+            Selection::Perplexity if !lm => refuse(
+                "Perplexity",
+                "perplexity scores language models; select by loss, which orders checkpoints \
+                 the same way",
             ),
             Selection::MacroF1 if seq2seq => refuse(
                 "MacroF1",
@@ -94,6 +120,18 @@ impl Selection {
                  by bleu, exact-match, accuracy or loss",
             ),
             _ => Ok(()),
+        }
+    }
+
+    /// The rule's name as `config.json` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Selection::ExactMatch => "ExactMatch",
+            Selection::Accuracy => "Accuracy",
+            Selection::Loss => "Loss",
+            Selection::Bleu => "Bleu",
+            Selection::MacroF1 => "MacroF1",
+            Selection::Perplexity => "Perplexity",
         }
     }
 

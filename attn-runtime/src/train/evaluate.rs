@@ -51,6 +51,7 @@ pub(crate) fn rows_per_example_of(task: &TaskSpec) -> usize {
     match *task {
         TaskSpec::Classify { .. } | TaskSpec::ImageClassify { .. } => 1,
         TaskSpec::Tag { max_len, .. } => max_len,
+        TaskSpec::LanguageModel { context, .. } => context,
         TaskSpec::Seq2Seq { tgt_len, .. } => tgt_len,
     }
 }
@@ -80,6 +81,11 @@ pub fn evaluate_against(
     let meta = model.meta();
     let per = rows_per_example(meta);
     let seq2seq = matches!(meta.task, TaskSpec::Seq2Seq { .. });
+    // per-class counts over a vocabulary score no language model: it is judged by perplexity
+    let counts_classes = matches!(
+        meta.task,
+        TaskSpec::Classify { .. } | TaskSpec::Tag { .. } | TaskSpec::ImageClassify { .. }
+    );
     if let Some(r) = references.filter(|r| r.pairs.len() != examples.len()) {
         return Err(AttnError::data(
             "evaluation",
@@ -97,7 +103,7 @@ pub fn evaluate_against(
         let out = model.forward(&batch, false)?;
         let labels = out.logits_shape[1];
         let mut s = Scores::of(&out.logits, labels, &batch.targets, per, !seq2seq);
-        if !seq2seq {
+        if counts_classes {
             s = s.with_classes(&out.logits, labels, &batch.targets, meta.task.num_labels());
         }
         if let (true, Some(refs)) = (seq2seq, references) {

@@ -4,12 +4,13 @@
 use serde::Serialize;
 
 use super::evaluate::{rows_per_example_of, References};
+use super::ngram_baseline::{ngram_baseline, NgramBaseline};
 use crate::data::batches;
 use crate::data::{prepare, Dataset, Examples};
 use crate::error::AttnError;
 use crate::metrics::{classification_report, confusion_matrix, ClassificationReport};
 use crate::model::TaskSpec;
-use crate::run::{argmax, output_bleu, LoadedRun};
+use crate::run::{argmax, output_bleu, LoadedRun, Scores};
 
 /// Scores of a sequence-to-sequence test split.
 #[derive(Clone, Debug, Serialize)]
@@ -26,6 +27,21 @@ pub struct Seq2SeqReport {
     pub token_accuracy: f64,
     /// A few (source, reference, output) triples.
     pub samples: Vec<(String, String, String)>,
+}
+
+/// Scores of a language model's test split.
+#[derive(Clone, Debug, Serialize)]
+pub struct LanguageModelReport {
+    /// `exp` of the mean cross-entropy per predicted token.
+    pub perplexity: f64,
+    /// Mean cross-entropy per predicted token (nats).
+    pub loss: f64,
+    /// Share of tokens whose likeliest prediction is right.
+    pub token_accuracy: f64,
+    /// Tokens predicted.
+    pub tokens: usize,
+    /// The n-gram model fitted on the same training tokens, scored on the same predictions.
+    pub ngram_baseline: NgramBaseline,
 }
 
 /// `eval.json`.
@@ -47,6 +63,8 @@ pub struct EvalReport {
     pub seq2seq: Option<Seq2SeqReport>,
     /// Token accuracy and exact match (tagging).
     pub tagging: Option<(f64, f64)>,
+    /// Perplexity and token accuracy (language models).
+    pub language_model: Option<LanguageModelReport>,
 }
 
 fn metric(e: crate::metrics::MetricError) -> AttnError {
@@ -74,9 +92,11 @@ pub fn evaluate_run(
     )?;
     let per = rows_per_example_of(&meta.task);
     let mut predicted: Vec<Vec<usize>> = Vec::new();
+    let mut scores = Scores::default();
     for batch in batches(&data.test, meta, batch_size, None) {
         let out = run.model.forward(&batch, false)?;
         let labels = out.logits_shape[1];
+        scores.add(&Scores::of(&out.logits, labels, &batch.targets, per, true));
         let rows: Vec<usize> = out.logits.chunks(labels).map(argmax).collect();
         predicted.extend(rows.chunks(per).map(<[usize]>::to_vec));
     }
@@ -90,6 +110,7 @@ pub fn evaluate_run(
         confusion: None,
         seq2seq: None,
         tagging: None,
+        language_model: None,
     };
     match meta.task {
         TaskSpec::Classify { .. } | TaskSpec::ImageClassify { .. } => {
@@ -115,6 +136,15 @@ pub fn evaluate_run(
         }
         TaskSpec::Seq2Seq { .. } => {
             report.seq2seq = Some(seq2seq_report(run, &data.test_raw, &gold, &predicted)?)
+        }
+        TaskSpec::LanguageModel { .. } => {
+            report.language_model = Some(LanguageModelReport {
+                perplexity: scores.perplexity(),
+                loss: scores.loss(),
+                token_accuracy: scores.accuracy(),
+                tokens: scores.rows,
+                ngram_baseline: ngram_baseline(&data.train, &data.valid, &data.test),
+            })
         }
     }
     run.dir.write_json("eval.json", &report)?;

@@ -46,6 +46,7 @@
 
 mod evaluate;
 mod evaluate_run;
+mod ngram_baseline;
 mod recommended;
 mod trainer;
 
@@ -57,6 +58,7 @@ pub use crate::run::{
 pub use evaluate::{
     evaluate, evaluate_against, evaluate_teacher_forced, rows_per_example, References,
 };
-pub use evaluate_run::{evaluate_run, EvalReport, Seq2SeqReport};
+pub use evaluate_run::{evaluate_run, EvalReport, LanguageModelReport, Seq2SeqReport};
+pub use ngram_baseline::{ngram_baseline, NgramBaseline, BASELINE_GAMMAS, BASELINE_ORDERS};
 pub use recommended::recommended;
 pub use trainer::{train, Quiet, RunInfo, Stop, TrainObserver, TrainOutcome, TrainRequest};

@@ -1,7 +1,7 @@
 //! Training settings that suit each built-in data set, so every zoo model trains on its default
 //! data with no other argument.
 
-use super::TrainConfig;
+use super::{Selection, TrainConfig};
 use crate::model::{ArchKind, ModelMeta};
 use crate::optim::Decay;
 use crate::spec::DataSet;
@@ -10,7 +10,7 @@ use crate::spec::DataSet;
 /// (a built-in one's name, or a file, which gets the defaults).
 pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
     let base = TrainConfig::default();
-    let transformer = meta.arch == ArchKind::Transformer;
+    let transformer = matches!(meta.arch, ArchKind::Transformer | ArchKind::Decoder);
     let set = DataSet::from_name(dataset);
     let (epochs, batch_size, lr) = match set {
         Some(DataSet::Dates) => (6, 64, if transformer { 2e-3 } else { 3e-3 }),
@@ -18,6 +18,7 @@ pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
         Some(DataSet::Digits) => (40, 32, 2e-3),
         Some(DataSet::Sentiment) => (12, 32, 1e-3),
         Some(DataSet::BibleEnEs) => (15, 32, 1e-3),
+        Some(DataSet::BibleEn) => (4, 32, 1e-3),
         Some(DataSet::FashionMnist) => (10, 64, 1e-3),
         None => (base.epochs, base.batch_size, base.lr),
     };
@@ -40,6 +41,7 @@ pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
             Decay::Constant
         },
         patience: Some(5),
+        selection: Selection::default_for(&meta.task),
         ..base
     }
 }

@@ -5,8 +5,10 @@ use dfdx::prelude::*;
 
 use crate::transformer::NormExt;
 
-use super::{DecoderBlock, FeedForwardNet};
-use crate::attention::{try_apply_rotary, AttentionOptions, MultiHeadAttention, Rotary};
+use super::{DecoderBlock, EncoderBlock, FeedForwardNet, TransformerEncoder};
+use crate::attention::{
+    try_apply_rotary, AttentionMask, AttentionOptions, BoolMask, MultiHeadAttention, Rotary,
+};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Keys or values of one attention layer, `[B, H, S, M/H]`.
@@ -51,7 +53,9 @@ fn append<const H: usize, E: Dtype, D: Device<E>>(
 impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<M, H, M, M, E, D> {
     /// Self-attention of new positions over every position so far: the new keys and values are
     /// appended to `k_cache`/`v_cache` (rotated at their positions when `opts.rotary`), and the
-    /// queries see all cached keys.
+    /// queries see the cached keys `opts.mask` allows at their positions (its causal and window
+    /// constraints; key lengths and a boolean mask are read for the first sequence, so leave
+    /// them out of incremental options).
     ///
     /// # Shapes
     /// `x: [B, S_new, M]` → `[B, S_new, M]`; the caches grow by `S_new` rows.
@@ -64,6 +68,7 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<
         opts: &AttentionOptions,
     ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
         let offset = k_cache.as_ref().map_or(0, |k| k.shape().2);
+        let x_len = x.shape().1;
         let q = self.try_project_query(x.clone())?;
         let (k, v) =
             self.try_project_key_value::<usize, usize, NoneTape, NoneTape, NoneTape>(x.clone(), x)?;
@@ -81,10 +86,20 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<
         let v = append(v_cache.take(), v)?;
         *k_cache = Some(k.clone());
         *v_cache = Some(v.clone());
-        // queries see every cached key (the cache only holds the past and present)
+        // the new queries sit at positions `offset..`: the declared constraints (causal, local
+        // window) are read at those positions; one new query past a causal mask sees every key
+        let new = x_len;
+        let keys = offset + new;
+        let allowed = |i: usize, j: usize| opts.mask.allows(0, i + offset, j);
+        let every = (0..new).all(|i| (0..keys).all(|j| allowed(i, j)));
+        let mask = if every {
+            AttentionMask::none()
+        } else {
+            AttentionMask::none().allowed(BoolMask::from_fn(new, keys, allowed))
+        };
         let opts = AttentionOptions {
             rotary: None,
-            mask: Default::default(),
+            mask,
             ..opts.clone()
         };
         Ok(self.try_attend_heads(q, k, v, &opts)?.context)
@@ -163,6 +178,133 @@ where
                 .norm2
                 .try_norm_3d(add(x.clone(), cross_attend(x, cache)?)?)?;
             self.norm3.try_norm_3d(add(x.clone(), ffn(x)?)?)
+        }
+    }
+}
+
+/// The keys and values one self-attention layer has seen so far, `[B, H, S, M/H]` each: what a
+/// decoder-only model keeps between generation steps.
+///
+/// **PyTorch equivalent**: one layer's entry of Hugging Face's `past_key_values`.
+#[derive(Clone, Debug)]
+pub struct SelfAttentionCache<const H: usize, E: Dtype, D: Storage<E>> {
+    /// Keys, one row per position seen.
+    pub k: Option<HeadTensor<H, E, D>>,
+    /// Values.
+    pub v: Option<HeadTensor<H, E, D>>,
+}
+
+impl<const H: usize, E: Dtype, D: Storage<E>> Default for SelfAttentionCache<H, E, D> {
+    fn default() -> Self {
+        SelfAttentionCache { k: None, v: None }
+    }
+}
+
+impl<const H: usize, E: Dtype, D: Storage<E>> SelfAttentionCache<H, E, D> {
+    /// How many positions it holds.
+    pub fn len(&self) -> usize {
+        self.k.as_ref().map_or(0, |k| k.shape().2)
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<const M: usize, const H: usize, Ffn, const PRE: bool, E, D> EncoderBlock<M, H, Ffn, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    /// The block on new positions only, in evaluation mode, extending `cache`: equals the rows
+    /// of the full pass at those positions under `opts`' causal mask.
+    ///
+    /// # Shapes
+    /// `x: [B, S_new, M]` → `[B, S_new, M]`.
+    pub fn try_step(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        cache: &mut SelfAttentionCache<H, E, D>,
+        opts: &AttentionOptions,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        let attend = |x, cache: &mut SelfAttentionCache<H, E, D>| {
+            self.self_attn
+                .try_attend_incremental(x, &mut cache.k, &mut cache.v, opts)
+        };
+        let ffn = |x| self.ffn.try_feed_forward(x, 0.0);
+        let add = |a: Tensor<(usize, usize, Const<M>), E, D>,
+                   b: Tensor<(usize, usize, Const<M>), E, D>| a.try_add(b).dev();
+        if PRE {
+            let x = add(x.clone(), attend(self.norm1.try_norm_3d(x)?, cache)?)?;
+            add(x.clone(), ffn(self.norm2.try_norm_3d(x)?)?)
+        } else {
+            let x = self.norm1.try_norm_3d(add(x.clone(), attend(x, cache)?)?)?;
+            self.norm2.try_norm_3d(add(x.clone(), ffn(x)?)?)
+        }
+    }
+}
+
+/// A stack of causal self-attention blocks that can run on new positions only, keeping each
+/// block's keys and values: what generation with a key/value cache needs of a decoder-only
+/// model's blocks.
+pub trait CachedDecoder<const M: usize, E: Dtype, D: Device<E>> {
+    /// The keys and values of every block.
+    type Cache: Clone + std::fmt::Debug;
+
+    /// An empty cache.
+    fn new_cache(&self) -> Self::Cache;
+
+    /// How many positions `cache` holds.
+    fn cached(cache: &Self::Cache) -> usize;
+
+    /// The stack (and its final norm) on new positions, extending `cache`; equals the rows of
+    /// the full causal pass at those positions.
+    ///
+    /// # Shapes
+    /// `x: [B, S_new, M]` → `[B, S_new, M]`.
+    ///
+    /// # Errors
+    /// Device errors.
+    fn try_step(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        cache: &mut Self::Cache,
+        opts: &AttentionOptions,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError>;
+}
+
+impl<const M: usize, const H: usize, Ffn, const N: usize, const PRE: bool, E, D>
+    CachedDecoder<M, E, D> for TransformerEncoder<M, H, Ffn, N, PRE, E, D>
+where
+    E: Dtype,
+    D: Device<E>,
+    Ffn: FeedForwardNet<M, E, D>,
+{
+    type Cache = Vec<SelfAttentionCache<H, E, D>>;
+
+    fn new_cache(&self) -> Self::Cache {
+        vec![SelfAttentionCache::default(); N]
+    }
+
+    fn cached(cache: &Self::Cache) -> usize {
+        cache.first().map_or(0, SelfAttentionCache::len)
+    }
+
+    fn try_step(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        cache: &mut Self::Cache,
+        opts: &AttentionOptions,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        let mut x = x;
+        for (block, cache) in self.layers.modules.iter().zip(cache.iter_mut()) {
+            x = block.try_step(x, cache, opts)?;
+        }
+        match &self.norm {
+            Some(norm) => norm.try_norm_3d(x),
+            None => Ok(x),
         }
     }
 }

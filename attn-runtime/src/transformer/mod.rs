@@ -18,7 +18,7 @@ pub use activation::{Activation, Gelu, GeluTanh, LeakyRelu, Relu, Sigmoid, Silu,
 pub use decoder_block::DecoderBlock;
 pub use encoder_block::EncoderBlock;
 pub use feed_forward::{FeedForward, FeedForwardNet, GatedFeedForward};
-pub use kv_cache::{BlockCache, HeadTensor};
+pub use kv_cache::{BlockCache, CachedDecoder, HeadTensor, SelfAttentionCache};
 pub use layer_norm::NormExt;
 pub use output::{OutputProjection, TiedOutput, UntiedOutput};
 pub(crate) use residual::residual;

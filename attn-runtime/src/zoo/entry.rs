@@ -8,7 +8,7 @@ use dfdx::prelude::*;
 use super::{load_params, params_to_state_dict, Batch};
 use crate::error::AttnError;
 use crate::loss::try_cross_entropy_rows_smoothed;
-use crate::model::{AttnModel, DeclaredModel, ForwardOptions, ModelMeta};
+use crate::model::{AttnModel, DeclaredModel, ForwardOptions, ModelMeta, TokenStepper};
 use crate::optim::{Adam, AdamConfig, AdamState};
 use crate::param::{num_trainable_params, try_alloc_grads, try_build, try_move_to};
 use crate::state_dict::StateDict;
@@ -115,6 +115,11 @@ pub trait ZooModel {
     /// Moves the model to a device whose random stream (dropout) starts from `seed`, so a run
     /// resumed at an epoch boundary draws what the uninterrupted run drew.
     fn reseed(&mut self, seed: u64) -> Result<(), AttnError>;
+    /// A generation session with a key/value cache (language models; `None` for the others):
+    /// see [`AttnModel::generator`].
+    fn generator(&self) -> Option<Box<dyn TokenStepper<f32> + '_>> {
+        None
+    }
 }
 
 /// The [`ZooEntry`] of declared model `M`: `Entry::<MyModel>::NEW`.
@@ -258,6 +263,10 @@ where
 
     fn load(&mut self, params: &StateDict) -> Result<(), AttnError> {
         load_params(&mut self.model, params)
+    }
+
+    fn generator(&self) -> Option<Box<dyn TokenStepper<f32> + '_>> {
+        self.model.generator()
     }
 
     fn reseed(&mut self, seed: u64) -> Result<(), AttnError> {

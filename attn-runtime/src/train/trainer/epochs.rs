@@ -12,7 +12,7 @@ use super::{Checkpointer, Reporter, Stop};
 use crate::data::{bucketed_batches, Encoded, Prepared};
 use crate::error::AttnError;
 use crate::loss::IGNORE;
-use crate::model::ModelMeta;
+use crate::model::{ModelMeta, TaskSpec};
 use crate::optim::LrSchedule;
 use crate::run::{EpochReport, RunState, Scores, Selection, TrainConfig, INTERRUPTED};
 use crate::train::{evaluate_against, evaluate_teacher_forced, References};
@@ -73,6 +73,7 @@ impl Epochs<'_, '_> {
             let sample: Vec<Encoded> = self.data.train.iter().take(256).cloned().collect();
             let sample_scores = evaluate_teacher_forced(self.model, &sample, self.cfg.batch_size)?;
             let references = References::of(&self.data.valid_raw, &self.data.vocabs);
+            let language_model = matches!(self.model.meta().task, TaskSpec::LanguageModel { .. });
             let valid = evaluate_against(
                 self.model,
                 &self.data.valid,
@@ -91,6 +92,7 @@ impl Epochs<'_, '_> {
                 valid_exact: valid.exact_match(),
                 valid_bleu: valid.bleu(),
                 valid_macro_f1: valid.macro_f1(),
+                valid_perplexity: language_model.then(|| valid.perplexity()),
                 lr: self.schedule.at(state.steps),
                 seconds,
                 examples_per_second: self.data.train.len() as f64 / seconds.max(1e-9),

@@ -44,6 +44,22 @@ pub(super) fn write_example_reports(
                 Ok((text.clone(), predictor.predict_text(&text, None)?))
             })
             .collect(),
+        Examples::Text(v) => v
+            .iter()
+            .take(3)
+            .map(|text| {
+                // the start of the text, as much as the model reads at once
+                let tokenizer = data.vocabs.src_tokenizer;
+                let mut tokens = tokenizer.tokenize(text);
+                if let crate::model::TaskSpec::LanguageModel { context, .. } =
+                    predictor.run().model.meta().task
+                {
+                    tokens.truncate(context);
+                }
+                let text = tokenizer.detokenize(&tokens);
+                Ok((text.clone(), predictor.predict_text(&text, None)?))
+            })
+            .collect(),
         Examples::Images { pixels, .. } => pixels
             .iter()
             .take(3)

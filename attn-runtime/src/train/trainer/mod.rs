@@ -27,6 +27,7 @@ use resume::{resume_setup, Resumed};
 use super::{evaluate_against, References};
 use crate::data::{prepare, Dataset};
 use crate::error::AttnError;
+use crate::model::TaskSpec;
 use crate::optim::LrSchedule;
 use crate::run::{EpochReport, RunDir, RunState, RunSummary, Scores, TrainConfig};
 use crate::zoo::ZooEntry;
@@ -185,6 +186,8 @@ pub fn train(
             test_exact_match: test.exact_match(),
             test_bleu: test.bleu(),
             test_macro_f1: test.macro_f1(),
+            test_perplexity: matches!(model.meta().task, TaskSpec::LanguageModel { .. })
+                .then(|| test.perplexity()),
             test: test.clone(),
             seconds: state.seconds,
         })?;
