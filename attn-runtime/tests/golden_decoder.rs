@@ -6,12 +6,9 @@
 //! invariant, independent of the fixtures: with rotary, the output at position `t` (and its
 //! gradient) does not depend on the inputs of later positions.
 //!
-//! The gradient tests are `#[ignore]`d: the forward values match, but our rotary backward
-//! (`attention::rotary::rotary_erased`) loses the `x·cos` term of `dx`, because dfdx 0.13's CPU
-//! `slice` backward assigns the gradient of the sliced region instead of adding to it, and the
-//! `x·cos` product, recorded after the two slices of `x`, has its backward run first. So
-//! `grad.x`, `norm1.*` and the q/k rows of `in_proj_*` differ from PyTorch (scaled errors 0.1 to 1);
-//! every other gradient matches. Run them with `--include-ignored`; drop the `ignore` once fixed.
+//! The gradient tests caught a bug (fixed): dfdx 0.13's CPU `slice` backward assigns the
+//! gradient of the sliced region instead of adding to it, so the rotary backward lost the `x·cos`
+//! term of `dx` (`grad.x`, `norm1.*` and the q/k rows of `in_proj_*` were off by 0.1 to 1).
 
 mod common;
 
@@ -176,7 +173,6 @@ fn causal_rotary_decoder_block_output_matches_pytorch() {
 }
 
 #[test]
-#[ignore = "rotary backward drops the x·cos term (dfdx 0.13 CPU slice backward assigns, not accumulates)"]
 fn causal_rotary_decoder_block_gradients_match_pytorch() {
     check_decoder_block::<2>("decoder_block_rotary_causal", true);
 }
@@ -187,7 +183,6 @@ fn causal_rotary_decoder_block_with_offset_and_padding_output_matches_pytorch() 
 }
 
 #[test]
-#[ignore = "rotary backward drops the x·cos term (dfdx 0.13 CPU slice backward assigns, not accumulates)"]
 fn causal_rotary_decoder_block_with_offset_and_padding_gradients_match_pytorch() {
     check_decoder_block::<2>("decoder_block_rotary_causal_offset3", true);
 }
@@ -198,7 +193,6 @@ fn causal_rotary_decoder_block_with_one_head_output_matches_pytorch() {
 }
 
 #[test]
-#[ignore = "rotary backward drops the x·cos term (dfdx 0.13 CPU slice backward assigns, not accumulates)"]
 fn causal_rotary_decoder_block_with_one_head_gradients_match_pytorch() {
     check_decoder_block::<1>("decoder_block_rotary_causal_h1", true);
 }
@@ -207,7 +201,6 @@ fn causal_rotary_decoder_block_with_one_head_gradients_match_pytorch() {
 /// `y = x·cos + rotate_half(x)·sin` and upstream `u`, `dx = u·cos + rotate_half_transposed(u·sin)`
 /// with `rotate_half_transposed([a, b]) = [b, −a]`.
 #[test]
-#[ignore = "rotary backward drops the x·cos term (dfdx 0.13 CPU slice backward assigns, not accumulates)"]
 fn rotary_gradient_matches_its_formula() {
     let dev = Dev::seed_from_u64(3);
     for d in [2usize, 4, 8] {

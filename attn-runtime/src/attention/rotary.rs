@@ -98,8 +98,14 @@ pub(crate) fn rotary_erased<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     let (cos, sin) = (table(cos)?, table(sin)?);
     let half = d / 2;
     let (mut tape, x) = TapeHolder::split(x);
-    let first = tape.run(&x, |x| x.try_slice((.., .., .., ..half)).dev())?;
-    let minus_second = tape.run(&x, |x| {
+    // dfdx 0.13's CPU slice backward assigns the slice's gradient into its input's gradient
+    // instead of adding to it: slicing `x` itself let the halves overwrite the gradient of the
+    // `x·cos` term (computed first in backward), which trained rotary models on half a gradient.
+    // The halves are cut from a copy whose only consumers are the two disjoint slices, so the
+    // order of the backward steps cannot matter.
+    let copy = tape.run(&x, |x| x.try_mul(E::ONE).dev())?;
+    let first = tape.run(&copy, |x| x.try_slice((.., .., .., ..half)).dev())?;
+    let minus_second = tape.run(&copy, |x| {
         x.try_slice((.., .., .., half..)).dev()?.try_negate().dev()
     })?;
     let rotated = tape.run(&minus_second, |b| {
