@@ -40,11 +40,11 @@
 /// | `ff`, `activation`, `norm` | width; `Relu` `Gelu` `GeluTanh` `Silu` `Tanh` `Sigmoid` `LeakyRelu` `Geglu` `Swiglu`, or a type of yours implementing [`Activation`](crate::transformer::Activation) (named unlike these); `Pre` `Post` (default `Post`; `Pre` for Decoder) | Transformer, Decoder (`ff` required) |
 /// | `kdim`, `vdim` | encoder width (the decoder's cross-attention key and value width, default `d_model`; `vdim` can only repeat `kdim`) | Seq2Seq transformers |
 /// | `tie_embeddings` | `true`: the output layer reuses the (target) embedding | Seq2Seq transformers, Decoder |
-/// | `positional` | `Sinusoidal` (default), `Learned` (default for patches and Decoder), `Rotary` (Transformer, Decoder), `None` | all but Recurrent |
+/// | `positional` | `Sinusoidal` (default), `Learned` (default for images and Decoder), `Rotary` (Transformer, Decoder), `None` | all but Recurrent |
 /// | `scoring` | `Dot` or `Scaled` (default), or a type of yours implementing [`ScoreFn`](crate::model::ScoreFn) (named unlike these) | SingleHead |
-/// | `pooling` | `Mean` (default), `Cls` (transformers) | classifiers |
+/// | `pooling` | `Mean` (default), `Cls` (transformers: the first token, or a learned class token before an image's patches) | classifiers |
 /// | `window`, `causal` | local attention window ≥ 1; `true`/`false` (a Decoder is always causal) | token encoders; `window` also Decoder |
-/// | `patch` | divides the image | PatchAttention (required) |
+/// | `patch` | divides the image | PatchAttention, image Transformers (required) |
 /// | `cell`, `hidden`, `bidirectional`, `attention` | `Lstm`/`Gru`; width; bool; `Additive`/`General`/`Dot`, or (sequence-to-sequence) a type of yours implementing [`ScoreFn`](crate::model::ScoreFn), in Luong's place | Recurrent |
 ///
 /// Every size — `d_model`, `heads`, `layers`, `encoder_layers`, `decoder_layers`, `ff`, `window`,
@@ -91,6 +91,11 @@
 ///   [`PatchModel`](crate::model::PatchModel) with the declared sizes), with `Module` (evaluation),
 ///   `ModuleMut` (training, with dropout) and `try_forward_with` (padding lengths and every
 ///   layer's attention weights).
+///
+/// Image models expand into a [`PatchModel`](crate::model::PatchModel): self-attention layers for
+/// `PatchAttention`, pre-norm or post-norm blocks with feed-forward networks for `Transformer`
+/// (a vision transformer; `pooling: Cls` puts a learned [`ClassToken`](crate::model::ClassToken)
+/// before the patches and classifies from it).
 ///
 /// Recurrent models expand into [`RnnSeq2Seq`](crate::model::RnnSeq2Seq) (Bahdanau with
 /// `attention: Additive`, Luong with `General`, `Dot` or a score function of yours through

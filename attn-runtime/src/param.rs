@@ -281,3 +281,21 @@ impl<'f, E: Dtype, D: Device<E>> TensorVisitor<E, D> for Walk<'f, E, D> {
         Ok(n.is_none().then_some(opts.default))
     }
 }
+
+/// Fills `t` from N(0, `std`²): ViT's and GPT-2's initialisation of learned positions and
+/// tokens.
+///
+/// **PyTorch equivalent**: `nn.init.normal_(t, std=std)` (`trunc_normal_` in timm).
+pub(crate) fn fill_normal<S, E, D>(t: &mut Tensor<S, E, D>, std: f64) -> Result<(), D::Err>
+where
+    S: Shape,
+    E: Dtype + num_traits::Float,
+    D: Device<E>,
+    rand_distr::StandardNormal: rand_distr::Distribution<E>,
+{
+    let std = E::from_f64(std).unwrap_or(E::ONE);
+    match rand_distr::Normal::new(E::default(), std) {
+        Ok(normal) => t.try_fill_with_distr(normal),
+        Err(_) => Ok(()),
+    }
+}

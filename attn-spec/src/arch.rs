@@ -13,7 +13,8 @@ vocabulary! {
         PatchAttention = "PatchAttention",
         /// LSTM/GRU encoder(-decoder) with additive or multiplicative attention.
         Recurrent = "Recurrent",
-        /// Transformer encoder, or encoder-decoder.
+        /// Transformer encoder (over tokens, or over the patches of an image: a vision
+        /// transformer), or encoder-decoder.
         Transformer = "Transformer",
         /// A decoder-only transformer (GPT-style): causal self-attention blocks over token
         /// embeddings and an output over the vocabulary, trained to predict the next token.
@@ -29,7 +30,7 @@ impl Arch {
             Arch::SingleHead | Arch::SelfAttention => &[Classify, Tag],
             Arch::PatchAttention => &[ImageClassify],
             Arch::Recurrent => &[Classify, Seq2Seq],
-            Arch::Transformer => &[Classify, Tag, Seq2Seq],
+            Arch::Transformer => &[Classify, Tag, Seq2Seq, ImageClassify],
             Arch::Decoder => &[LanguageModel],
         }
     }

@@ -118,7 +118,7 @@ enum DecayArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum SelectArg {
-    /// Exact match, then accuracy, then the lowest loss (the default).
+    /// Exact match, then accuracy, then the lowest loss (the default, but for language models).
     ExactMatch,
     /// Accuracy (token accuracy for sequence models), then exact match, then the lowest loss.
     Accuracy,
@@ -128,6 +128,8 @@ enum SelectArg {
     Bleu,
     /// Macro-averaged F1, then accuracy, then the lowest loss (classifiers and taggers).
     MacroF1,
+    /// The lowest perplexity, then token accuracy (language models; their default).
+    Perplexity,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -196,6 +198,7 @@ fn apply_flags(config: &mut TrainConfig, args: &Args) {
             SelectArg::Loss => Selection::Loss,
             SelectArg::Bleu => Selection::Bleu,
             SelectArg::MacroF1 => Selection::MacroF1,
+            SelectArg::Perplexity => Selection::Perplexity,
         };
     }
     if args.dropout.is_some() {

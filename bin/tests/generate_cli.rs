@@ -65,6 +65,18 @@ fn a_language_model_trains_evaluates_generates_predicts_and_attends() {
     .unwrap();
     let test_ppl = summary["test_perplexity"].as_f64().unwrap();
     assert!(test_ppl > 1.0 && test_ppl < 96.0, "{summary}");
+    // a language model chooses its checkpoint by perplexity unless told otherwise
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&run_dir).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["train"]["selection"], "Perplexity", "{config}");
+    let o = run(
+        env!("CARGO_BIN_EXE_train"),
+        &["bible-lm", "--epochs", "1", "--select", "exact-match"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("selects by perplexity"), "{}", text(&o));
 
     // eval: the same perplexity on the same test split
     let o = run(env!("CARGO_BIN_EXE_eval"), &[&run_dir]);

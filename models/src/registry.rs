@@ -6,8 +6,8 @@ use attn_runtime::AttnError;
 
 use crate::{
     BibleLm, BibleTransformer, DatesGruBahdanau, DatesLstmLuong, DatesTransformer, DigitsPatches,
-    SentimentDotAttention, SentimentEncoder, SentimentRnnAttention, SentimentSingleHead,
-    SentimentTransformer, SortTagger, SortTransformer,
+    DigitsVit, FashionVit, SentimentDotAttention, SentimentEncoder, SentimentRnnAttention,
+    SentimentSingleHead, SentimentTransformer, SortTagger, SortTransformer,
 };
 
 /// Every zoo model, in the order `--list` shows them. A new model file adds one line here.
@@ -17,6 +17,8 @@ pub static MODELS: &[&dyn ZooEntry] = &[
     &Entry::<SentimentEncoder>::NEW,
     &Entry::<SortTagger>::NEW,
     &Entry::<DigitsPatches>::NEW,
+    &Entry::<DigitsVit>::NEW,
+    &Entry::<FashionVit>::NEW,
     &Entry::<SentimentRnnAttention>::NEW,
     &Entry::<DatesGruBahdanau>::NEW,
     &Entry::<DatesLstmLuong>::NEW,

@@ -150,18 +150,28 @@ fn expand_attention_model(m: &Model) -> TokenStream {
                 .div(patch.clone())
                 .mul(Dim::of(width).div(patch.clone()));
             let pd = Dim::of(channels).mul(patch.clone()).mul(patch.clone());
-            let pos = positions_of(np.clone(), Dim::of(&m.d_model));
-            let (ch, ih, iw, pp, npl, pdl, c) = (
+            // a class token (ViT's `[CLS]`) goes before the patches, and the head reads it
+            let (prefix, seq) = match m.pooling {
+                Pooling::Cls => (
+                    quote!(#p::ClassToken<#d, E, D>),
+                    np.clone().add(Dim::Lit(1)),
+                ),
+                Pooling::Mean => (quote!(#p::NoClassToken), np.clone()),
+            };
+            let pos = positions_of(seq.clone(), Dim::of(&m.d_model));
+            let (ch, ih, iw, pp, npl, pdl, sl, c) = (
                 arg(channels),
                 arg(height),
                 arg(width),
                 patch.arg(),
                 np.arg(),
                 pd.arg(),
+                seq.arg(),
                 arg(classes),
             );
+            let head = classifier_head(&c);
             (
-                quote!(#p::PatchModel<#ch, #ih, #iw, #pp, #npl, #pdl, #d, #encoder, #pos, #p::MeanPoolClassifierHead<#d, #c, E, D>, #ident, E, D>),
+                quote!(#p::PatchModel<#ch, #ih, #iw, #pp, #npl, #pdl, #sl, #d, #encoder, #pos, #prefix, #head, #ident, E, D>),
                 format!("images `[B, {channels}, {height}, {width}]` → logits `[B, {classes}]` ({np} patches of {patch}×{patch})"),
             )
         }

@@ -148,7 +148,7 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec {
         name: "patch",
         kind: Kind::Count,
-        archs: &[PatchAttention],
+        archs: &[PatchAttention, Transformer],
         required_by: &[PatchAttention],
     },
     KeySpec {

@@ -189,10 +189,12 @@ pub fn validate(decl: &Declaration) -> Result<Model, Errors> {
     // Every `expect` below holds: a missing value was reported as an error above.
     let arch = arch.expect("arch validated");
     let task = task.expect("task validated");
-    // a patch model and a GPT-style decoder learn their positions; a decoder's blocks are
-    // pre-norm and its attention causal (it predicts each next token from the ones before)
+    // patch models (vision transformers too) and GPT-style decoders learn their positions; a
+    // decoder's blocks are pre-norm and its attention causal (it predicts each next token from
+    // the ones before)
     let decoder = arch == Arch::Decoder;
-    let default_positional = if matches!(arch, Arch::PatchAttention | Arch::Decoder) {
+    let image = matches!(task, Task::ImageClassify { .. });
+    let default_positional = if image || arch == Arch::Decoder {
         Positional::Learned
     } else {
         Positional::Sinusoidal

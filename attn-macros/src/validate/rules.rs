@@ -295,6 +295,19 @@ pub fn required_keys(
     }
     if arch == Arch::Transformer {
         let seq2seq = matches!(task, Some(Task::Seq2Seq { .. }));
+        let image = matches!(task, Some(Task::ImageClassify { .. }));
+        if image && !fields.contains_key("patch") {
+            errs.push(
+                span,
+                "missing `patch`: a vision transformer cuts the image into patches, e.g. `patch: 4`",
+            );
+        }
+        if let (false, Some(f)) = (image, fields.get("patch")) {
+            errs.push(
+                key_span(f),
+                "`patch` does not apply to this task; it applies to image transformers (`ImageClassify`)",
+            );
+        }
         let needed: &[&str] = if seq2seq {
             &["encoder_layers", "decoder_layers"]
         } else {

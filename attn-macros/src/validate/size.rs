@@ -246,9 +246,14 @@ pub fn terms<N: Num>(m: &Model, s: Sizes<N>) -> Vec<Term<N>> {
                     .mul(d.clone()),
             );
             if learned {
-                let patches = height.clone().div(p.clone()).mul(width.clone().div(p));
+                let cls = n(u128::from(m.pooling == crate::model::Pooling::Cls));
+                let patches = height
+                    .clone()
+                    .div(p.clone())
+                    .mul(width.clone().div(p))
+                    .add(cls);
                 term(
-                    "the learned positions (patches·d_model)",
+                    "the learned positions ((patches + class token)·d_model)",
                     &["height", "width", "d_model"],
                     patches.mul(d.clone()),
                 );

@@ -512,3 +512,51 @@ fn a_decoder_too_large_is_refused_on_its_vocabulary() {
         "{e:?}"
     );
 }
+
+const VIT: &str = r#"
+    #[name = "vit", data = "fashion-mnist"]
+    pub struct Vit {
+        arch: Transformer,
+        task: ImageClassify { channels: 1, height: 28, width: 28, classes: 10 },
+        patch: 7, d_model: 32, heads: 4, layers: 2, ff: 64,
+        norm: Pre, pooling: Cls,
+    }"#;
+
+#[test]
+fn a_vision_transformer_reads_patches_with_learned_positions() {
+    let m = check(VIT).unwrap();
+    assert_eq!(m.arch, Arch::Transformer);
+    assert_eq!(m.patch.as_ref().and_then(Size::lit), Some(7));
+    assert_eq!(m.pooling, Pooling::Cls);
+    assert_eq!(m.positional, Positional::Learned);
+    assert!(!m.causal);
+    let m = check(&VIT.replace("pooling: Cls,", "pooling: Mean, positional: Sinusoidal,")).unwrap();
+    assert_eq!(
+        (m.pooling, m.positional),
+        (Pooling::Mean, Positional::Sinusoidal)
+    );
+}
+
+#[test]
+fn a_vision_transformer_needs_a_patch_that_tiles_the_image() {
+    let e = errors(&VIT.replace("patch: 7,", ""));
+    assert!(
+        e[0].contains("missing `patch`: a vision transformer"),
+        "{e:?}"
+    );
+    let e = errors(&VIT.replace("patch: 7,", "patch: 5,"));
+    assert!(
+        e[0].contains("patch 5 does not divide the 28x28 image"),
+        "{e:?}"
+    );
+    let e = errors(&VIT.replace("layers: 2,", "encoder_layers: 2,"));
+    assert!(e.iter().any(|m| m.contains("missing `layers`")), "{e:?}");
+    // a token transformer has no patches
+    let tokens = r#"struct T { arch: Transformer, task: Classify { vocab: 10, max_len: 4, classes: 2 },
+        d_model: 8, heads: 2, layers: 1, ff: 16, patch: 2 }"#;
+    let e = errors(tokens);
+    assert!(
+        e[0].contains("`patch` does not apply to this task"),
+        "{e:?}"
+    );
+}

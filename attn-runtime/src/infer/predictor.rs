@@ -67,6 +67,10 @@ pub struct Prediction {
     pub output: Output,
     /// Every attention layer's map.
     pub attention: Vec<AttentionMap>,
+    /// For image models, the patches' `[rows, columns]`: the input tokens are the patches in
+    /// row-major order (after `<cls>`, the class token, when the model has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_grid: Option<[usize; 2]>,
 }
 
 /// Predicts with a trained run.
@@ -197,6 +201,7 @@ impl Predictor {
                         probabilities,
                     },
                     attention: maps(&out),
+                    patch_grid: None,
                 })
             }
             (TaskSpec::Tag { .. }, _) => {
@@ -213,6 +218,7 @@ impl Predictor {
                     output_tokens: Vec::new(),
                     output: Output::Tags { tags },
                     attention: maps(&out),
+                    patch_grid: None,
                 })
             }
             _ => {
@@ -222,6 +228,7 @@ impl Predictor {
                     output_tokens: Vec::new(),
                     output: self.class(&out),
                     attention: maps(&out),
+                    patch_grid: None,
                 })
             }
         }
@@ -278,14 +285,20 @@ impl Predictor {
             targets: vec![0],
         };
         let out = self.run.model.forward(&batch, true)?;
-        let patches = (0..out.attention.first().map_or(0, |(_, s)| s[3]))
-            .map(|i| format!("patch {i}"))
+        let p = meta.patch.unwrap_or(1).max(1);
+        let grid = [height / p, width / p];
+        let class_token = meta.pooling == Pooling::Cls;
+        let tokens = class_token
+            .then(|| "<cls>".to_string())
+            .into_iter()
+            .chain((0..grid[0] * grid[1]).map(|i| format!("patch {i}")))
             .collect();
         Ok(Prediction {
-            input_tokens: patches,
+            input_tokens: tokens,
             output_tokens: Vec::new(),
             output: self.class(&out),
             attention: maps(&out),
+            patch_grid: Some(grid),
         })
     }
 
@@ -350,6 +363,7 @@ impl Predictor {
                 score,
             },
             attention: maps(&out),
+            patch_grid: None,
         })
     }
 }

@@ -166,7 +166,8 @@ impl ModelMeta {
             }
             (_, TaskSpec::ImageClassify { height, width, .. }) => {
                 let p = self.patch.unwrap_or(1);
-                let n = (height / p) * (width / p);
+                // the class token, when there is one, comes first
+                let n = (height / p) * (width / p) + usize::from(self.pooling == Pooling::Cls);
                 vec![[batch, self.heads, n, n]; self.layers]
             }
             (

@@ -6,6 +6,7 @@
 mod batch;
 mod batch_input;
 mod causal_lm;
+mod class_token;
 mod contract;
 mod decoder_attention;
 mod encoder;
@@ -26,6 +27,7 @@ pub use crate::attention::LayerAttention;
 pub use batch::{Batch, Inputs};
 pub use batch_input::{image_input, seq2seq_input, token_input};
 pub use causal_lm::CausalLm;
+pub use class_token::{ClassToken, NoClassToken, PatchPrefix};
 pub(crate) use contract::impl_attn_model;
 pub use contract::{AttnModel, BatchInput, BatchOutput, Mode, Seq2SeqInput};
 pub use decoder_attention::{DecoderAttention, DotScoring, ScoredStates};

@@ -1,4 +1,5 @@
-//! Attention over image patches: a small vision transformer without feed-forward blocks.
+//! Attention over image patches: a vision transformer (patch embedding, an optional class token,
+//! positions, self-attention or transformer blocks, a classifier).
 
 use std::marker::PhantomData;
 
@@ -8,23 +9,29 @@ use rand_distr::uniform::SampleUniform;
 
 use super::{
     image_input, impl_attn_model, Batch, BatchInput, DeclaredModel, ForwardOptions, ModelMeta,
-    ModelOutput, PositionalEncoding, SequenceEncoder, TaskHead,
+    ModelOutput, PatchPrefix, PositionalEncoding, SequenceEncoder, TaskHead,
 };
 use crate::attention::Projection;
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Classifies `CH × IH × IW` images by cutting them into `P × P` patches (`NP` of them, each
-/// flattened to `PD = CH·P·P` values), projecting each to width `M`, adding positions, encoding
-/// with self-attention and applying the head. Declared models name this type with the patch
-/// arithmetic done; `S` is the declaration.
+/// flattened to `PD = CH·P·P` values), projecting each to width `M`, putting the prefix `Cls`
+/// before them ([`NoClassToken`](super::NoClassToken), or ViT's learned
+/// [`ClassToken`](super::ClassToken)) to make a sequence of `L` positions, adding positions,
+/// encoding (self-attention layers, or transformer blocks with feed-forward networks) and
+/// applying the head (mean pooling, or the class token's output). Declared models name this type
+/// with the patch arithmetic done; `S` is the declaration.
 ///
-/// Parameters: `patch_embed.weight [M, PD]`, `patch_embed.bias [M]`, `positional.*`,
-/// `encoder.*`, `head.*`.
+/// Parameters: `patch_embed.weight [M, PD]`, `patch_embed.bias [M]`, `class_token.*`,
+/// `positional.*`, `encoder.*`, `head.*`.
 ///
 /// # Shapes
-/// images `[B, CH, IH, IW]` → logits `[B, C]`; attention `[B, H, NP, NP]` per layer.
+/// images `[B, CH, IH, IW]` → logits `[B, C]`; attention `[B, H, L, L]` per layer (position 0
+/// is the class token when there is one, then the patches in row-major order).
 ///
-/// **PyTorch equivalent**: a ViT whose patch embedding is `nn.Conv2d(CH, M, P, stride=P)`.
+/// **PyTorch equivalent**: a ViT (`torchvision.models.VisionTransformer`, timm's `vit_*`) whose
+/// patch embedding is `nn.Conv2d(CH, M, P, stride=P)`, with `cls_token`, `pos_embed` and
+/// pre-norm encoder blocks.
 #[derive(Clone, Debug)]
 pub struct PatchModel<
     const CH: usize,
@@ -33,9 +40,11 @@ pub struct PatchModel<
     const P: usize,
     const NP: usize,
     const PD: usize,
+    const L: usize,
     const M: usize,
     Enc,
     Pos,
+    Cls,
     Head,
     S,
     E: Dtype,
@@ -43,7 +52,10 @@ pub struct PatchModel<
 > {
     /// Flattened patch → model width.
     pub patch_embed: Projection<PD, M, E, D, true>,
-    /// Positional encoding over patches (row-major order).
+    /// What goes before the patches.
+    pub class_token: Cls,
+    /// Positional encoding over the sequence (the class token, then patches in row-major
+    /// order).
     pub positional: Pos,
     /// The attention encoder.
     pub encoder: Enc,
@@ -59,22 +71,30 @@ impl<
         const P: usize,
         const NP: usize,
         const PD: usize,
+        const L: usize,
         const M: usize,
         Enc,
         Pos,
+        Cls,
         Head,
         S,
         E,
         D,
-    > PatchModel<CH, IH, IW, P, NP, PD, M, Enc, Pos, Head, S, E, D>
+    > PatchModel<CH, IH, IW, P, NP, PD, L, M, Enc, Pos, Cls, Head, S, E, D>
 where
     E: Dtype,
     D: Storage<E>,
 {
-    /// The patch arithmetic the declaration's macro did, checked again by the compiler.
+    /// The patch arithmetic the declaration's macro did, checked again by the compiler (`L` is
+    /// checked against the prefix's length when the model runs).
     pub const PATCHES_TILE_THE_IMAGE: () = assert!(
-        P > 0 && IH % P == 0 && IW % P == 0 && NP == (IH / P) * (IW / P) && PD == CH * P * P,
-        "PatchModel: P must divide the image, NP = (IH/P)(IW/P) and PD = CH·P·P"
+        P > 0
+            && IH % P == 0
+            && IW % P == 0
+            && NP == (IH / P) * (IW / P)
+            && PD == CH * P * P
+            && (L == NP || L == NP + 1),
+        "PatchModel: P must divide the image, NP = (IH/P)(IW/P), PD = CH·P·P and L = NP (+ 1 for a class token)"
     );
 }
 
@@ -85,19 +105,23 @@ impl<
         const P: usize,
         const NP: usize,
         const PD: usize,
+        const L: usize,
         const M: usize,
         Enc,
         Pos,
+        Cls,
         Head,
         S,
         E,
         D,
-    > TensorCollection<E, D> for PatchModel<CH, IH, IW, P, NP, PD, M, Enc, Pos, Head, S, E, D>
+    > TensorCollection<E, D>
+    for PatchModel<CH, IH, IW, P, NP, PD, L, M, Enc, Pos, Cls, Head, S, E, D>
 where
     E: Dtype + Float + SampleUniform,
     D: Device<E>,
     Enc: TensorCollection<E, D>,
     Pos: TensorCollection<E, D>,
+    Cls: TensorCollection<E, D>,
     Head: TensorCollection<E, D>,
 {
     type To<E2: Dtype, D2: Device<E2>> = PatchModel<
@@ -107,9 +131,11 @@ where
         P,
         NP,
         PD,
+        L,
         M,
         Enc::To<E2, D2>,
         Pos::To<E2, D2>,
+        Cls::To<E2, D2>,
         Head::To<E2, D2>,
         S,
         E2,
@@ -124,12 +150,14 @@ where
         visitor.visit_fields(
             (
                 Self::module("patch_embed", |s| &s.patch_embed, |s| &mut s.patch_embed),
+                Self::module("class_token", |s| &s.class_token, |s| &mut s.class_token),
                 Self::module("positional", |s| &s.positional, |s| &mut s.positional),
                 Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
                 Self::module("head", |s| &s.head, |s| &mut s.head),
             ),
-            |(patch_embed, positional, encoder, head)| PatchModel {
+            |(patch_embed, class_token, positional, encoder, head)| PatchModel {
                 patch_embed,
+                class_token,
                 positional,
                 encoder,
                 head,
@@ -147,21 +175,24 @@ impl_attn_model! {
         const P: usize,
         const NP: usize,
         const PD: usize,
+        const L: usize,
         const M: usize,
         Enc,
         Pos,
+        Cls,
         Head,
         S,
         E,
         D
     ]
-    for PatchModel<CH, IH, IW, P, NP, PD, M, Enc, Pos, Head, S, E, D>
+    for PatchModel<CH, IH, IW, P, NP, PD, L, M, Enc, Pos, Cls, Head, S, E, D>
     where [
         E: Dtype,
         D: Device<E>,
         Enc: SequenceEncoder<M, E, D>,
         Pos: PositionalEncoding<M, E, D>,
-        Head: TaskHead<NP, M, E, D>,
+        Cls: PatchPrefix<NP, L, M, E, D>,
+        Head: TaskHead<L, M, E, D>,
         S: DeclaredModel,
         Self: TensorCollection<E, D>,
     ]
@@ -176,7 +207,7 @@ impl_attn_model! {
         /// Runs the model on a batch of images.
         ///
         /// # Shapes
-        /// `[B, CH, IH, IW]` → logits; attention `[B, H, NP, NP]` per layer when requested.
+        /// `[B, CH, IH, IW]` → logits; attention `[B, H, L, L]` per layer when requested.
         fn try_forward_with<B: Dim, T: Tape<E, D> + 'static>(
             &self,
             images: Tensor<(B, Const<CH>, Const<IH>, Const<IW>), E, D, T>,
@@ -190,7 +221,15 @@ impl_attn_model! {
                 .dev()?
                 .try_reshape_like(&(b, Const::<NP>, Const::<PD>))
                 .dev()?;
+            if L != NP + Cls::LEN {
+                return Err(AttnError::InvalidHyperParameter {
+                    name: "PatchModel sequence length L",
+                    value: L.to_string(),
+                    requirement: "must be the patches plus the prefix's positions (NP + 1 with a class token, NP without)",
+                });
+            }
             let x = self.patch_embed.try_forward_3d(patches)?;
+            let x = self.class_token.try_prefix(x)?;
             let x = self.positional.try_add_positions(x)?;
             let mut attn = S::META.attention_options(None);
             attn.need_weights = opts.need_weights;

@@ -2,7 +2,7 @@
 
 use dfdx::prelude::*;
 use num_traits::Float;
-use rand_distr::{uniform::SampleUniform, Distribution, Normal, StandardNormal};
+use rand_distr::{uniform::SampleUniform, Distribution, StandardNormal};
 
 use crate::cpu_op::{realized, Dyn2, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
@@ -96,14 +96,7 @@ where
                 "weight",
                 |s| &s.weight,
                 |s| &mut s.weight,
-                TensorOptions::reset_with(|t| {
-                    let std = E::from_f64(0.02).unwrap_or(E::ONE);
-                    let zero = E::from_f64(0.0).unwrap_or_default();
-                    match Normal::new(zero, std) {
-                        Ok(normal) => t.try_fill_with_distr(normal),
-                        Err(_) => Ok(()),
-                    }
-                }),
+                TensorOptions::reset_with(|t| crate::param::fill_normal(t, 0.02)),
             ),
             |weight| LearnedPositions { weight },
         )

@@ -217,6 +217,22 @@ pub fn write_report(
             "<h2>Source–target alignment</h2><img src=\"alignment.png\" alt=\"alignment\">\n",
         );
     }
+    let class_token = class_token_maps(prediction, model).map_err(viz)?;
+    if let Some(last) = class_token.last() {
+        write(
+            "class-token.png",
+            &render_grid_png(
+                &class_token,
+                4,
+                &format!("{model}: which patches the class token reads, layer by layer"),
+            )
+            .map_err(viz)?,
+        )?;
+        write("class-token.svg", render_svg(last).map_err(viz)?.as_bytes())?;
+        html.push_str(
+            "<h2>What the class token reads</h2><p>Each layer's attention from the class token to every patch, heads averaged, laid out as the image.</p><img src=\"class-token.png\" alt=\"class token attention\">\n",
+        );
+    }
     if !encoder_layers.is_empty() {
         let size = prediction
             .input_tokens
@@ -259,6 +275,44 @@ pub fn write_report(
         similarity,
         table,
     })
+}
+
+/// For an image model with a class token, one heatmap per encoder layer: the class token's
+/// attention to each patch (heads averaged), laid out as the patch grid.
+fn class_token_maps(p: &Prediction, model: &str) -> Result<Vec<Heatmap>, super::VizError> {
+    let Some([rows, cols]) = p.patch_grid else {
+        return Ok(Vec::new());
+    };
+    if p.input_tokens.first().map(String::as_str) != Some("<cls>") {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for map in p
+        .attention
+        .iter()
+        .filter(|m| m.layer.starts_with("encoder"))
+    {
+        let [_, heads, queries, keys] = map.shape;
+        if keys != rows * cols + 1 || queries == 0 {
+            continue;
+        }
+        // row 0 (the class token's query) of every head, keys after the class token
+        let read: Vec<f32> = (1..keys)
+            .map(|j| {
+                (0..heads)
+                    .map(|h| map.weights[h * queries * keys + j])
+                    .sum::<f32>()
+                    / heads.max(1) as f32
+            })
+            .collect();
+        out.push(Heatmap::new(
+            format!("{model} · {}: class token → patches", map.layer),
+            (0..rows).map(|r| format!("row {r}")).collect(),
+            (0..cols).map(|c| format!("col {c}")).collect(),
+            read,
+        )?);
+    }
+    Ok(out)
 }
 
 fn escape(s: &str) -> String {
