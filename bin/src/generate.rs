@@ -111,7 +111,18 @@ pub fn run(registry: &Registry, args: Args, out: &mut dyn Write) -> Result<Gener
         Some(token_id(vocab, &args.stop)?)
     };
     let tokenizer = run.vocabs.src_tokenizer;
-    let prompt = vocab.encode(&tokenizer.tokenize(&args.prompt));
+    let prompt_tokens = tokenizer.tokenize(&args.prompt);
+    let unknown: Vec<&String> = prompt_tokens
+        .iter()
+        .filter(|t| vocab.id(t) == attn_runtime::tokens::UNK)
+        .collect();
+    if !unknown.is_empty() {
+        eprintln!(
+            "note: {} prompt token(s) are not in the run's vocabulary and read as <unk>: {unknown:?}",
+            unknown.len()
+        );
+    }
+    let prompt = vocab.encode(&prompt_tokens);
     let settings = Generation {
         max_tokens: args.max_tokens,
         decoding,

@@ -15,6 +15,5 @@ attention_model! {
         activation: Gelu,
         positional: Learned,
         tie_embeddings: true,
-        dropout: 0.1,
     }
 }

@@ -3,12 +3,12 @@
 use attn_runtime::attention_model;
 
 attention_model! {
-    /// Clothing images (Fashion-MNIST, 28×28) with a vision transformer over 4×4 patches and a class token.
+    /// Clothing images (Fashion-MNIST, 28×28) with a vision transformer over 7×7 patches and a class token.
     #[name = "fashion-vit", data = "fashion-mnist"]
     pub struct FashionVit {
         arch: Transformer,
         task: ImageClassify { channels: 1, height: 28, width: 28, classes: 10 },
-        patch: 4,
+        patch: 7,
         d_model: 64,
         heads: 4,
         layers: 4,
@@ -16,6 +16,5 @@ attention_model! {
         activation: Gelu,
         norm: Pre,
         pooling: Cls,
-        dropout: 0.1,
     }
 }
