@@ -8,7 +8,7 @@ use attn_runtime::zoo::{Batch, Inputs};
 
 #[test]
 fn every_zoo_model_runs_forward_and_backward_with_declared_shapes() {
-    assert!(MODELS.len() >= 11);
+    assert!(MODELS.len() >= 15);
     for entry in MODELS {
         let meta = entry.meta();
         let mut model = entry
