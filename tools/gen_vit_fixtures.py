@@ -40,40 +40,17 @@ Run (CPU PyTorch; safetensors is used when installed, else a minimal writer of t
 """
 import json
 import os
-import struct
 
 import torch
 import torch.nn.functional as F
+
+from fixture_io import write_safetensors
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "attn-runtime", "tests", "fixtures", "transformer")
 CH, IH, IW, P = 1, 4, 4, 2
 NP, PD = (IH // P) * (IW // P), CH * P * P
 M, H, FF, LAYERS, C = 8, 2, 16, 1, 3
 LABELS = [2, 0]
-
-
-def write_safetensors(tensors, path, metadata):
-    """Writes float32 tensors in the safetensors format (safetensors.torch.save_file if present)."""
-    try:
-        from safetensors.torch import save_file
-    except ImportError:
-        save_file = None
-    if save_file is not None:
-        save_file(tensors, path, metadata=metadata)
-        return
-    header, chunks, offset = {"__metadata__": metadata}, [], 0
-    for name in sorted(tensors):
-        data = tensors[name].numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
-        for c in chunks:
-            f.write(c)
 
 
 class TinyViT(torch.nn.Module):

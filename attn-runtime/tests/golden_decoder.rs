@@ -153,18 +153,7 @@ fn decoder_block_errors<const H: usize>(fx: &Fixture) -> BTreeMap<String, f64> {
 /// naming every tensor out of tolerance.
 fn check_decoder_block<const H: usize>(name: &str, gradients: bool) {
     let fx = Fixture::load("transformer", name);
-    let errors = decoder_block_errors::<H>(&fx);
-    let failures: Vec<String> = errors
-        .iter()
-        .filter(|(k, _)| k.starts_with("grad.") == gradients)
-        .filter(|(_, &e)| e > TOL)
-        .map(|(k, e)| format!("{k}: {e:.3e}"))
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{name}: scaled errors over {TOL:.0e}: {}",
-        failures.join(", ")
-    );
+    assert_errors_within_tol(name, &decoder_block_errors::<H>(&fx), gradients);
 }
 
 #[test]

@@ -219,18 +219,7 @@ fn vit_errors() -> BTreeMap<String, f64> {
 /// Asserts the forward values (`expected.logits`, `loss`) or the gradients within [`TOL`],
 /// naming every tensor out of tolerance.
 fn check(gradients: bool) {
-    let errors = vit_errors();
-    let failures: Vec<String> = errors
-        .iter()
-        .filter(|(k, _)| k.starts_with("grad.") == gradients)
-        .filter(|(_, &e)| e > TOL)
-        .map(|(k, e)| format!("{k}: {e:.3e}"))
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{FIXTURE}: scaled errors over {TOL:.0e}: {}",
-        failures.join(", ")
-    );
+    assert_errors_within_tol(FIXTURE, &vit_errors(), gradients);
 }
 
 #[test]

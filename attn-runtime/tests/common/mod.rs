@@ -151,3 +151,24 @@ pub fn tensor<S: Shape>(
     assert_eq!(want, got, "fixture {} tensor {name} shape", fx.name);
     dev.tensor_from_vec(fx.values(name), shape)
 }
+
+/// Asserts that every scaled error in `errors` (tensor name → `|got − want| / (1 + |want|)`,
+/// gradients named `grad.*`) of one kind — the gradients, or the forward values — is within
+/// [`TOL`], naming every tensor that is not.
+pub fn assert_errors_within_tol(
+    fixture: &str,
+    errors: &std::collections::BTreeMap<String, f64>,
+    gradients: bool,
+) {
+    let failures: Vec<String> = errors
+        .iter()
+        .filter(|(k, _)| k.starts_with("grad.") == gradients)
+        .filter(|(_, &e)| e > TOL)
+        .map(|(k, e)| format!("{k}: {e:.3e}"))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{fixture}: scaled errors over {TOL:.0e}: {}",
+        failures.join(", ")
+    );
+}
