@@ -2,12 +2,16 @@
 //! perplexity, generation with and without the key/value cache (same logits), sampling with a
 //! seed (same text), and the refusals.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use attn_runtime::data::{
     language_model_windows, load_file, prepare, Dataset, Encoded, Examples, PrepareOptions, Split,
     Tokenizer,
+};
+use attn_runtime::experiment::{
+    aggregate, markdown_table, run_sweep, QuietSweep, SweepMetric, SweepRun,
 };
 use attn_runtime::infer::{generate, Decoding, Generation, KvCache, Sampling};
 use attn_runtime::model::TaskSpec;
@@ -360,6 +364,78 @@ fn training_lowers_perplexity_and_selects_by_it() {
     let csv = std::fs::read_to_string(outcome.run_dir.join("metrics.csv")).unwrap();
     assert!(csv.lines().next().unwrap().contains("valid_perplexity"));
     let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn a_sweep_of_language_models_compares_perplexity_lowest_first() {
+    let lines: Vec<String> = (0..160)
+        .map(|i| "abcdefgh".chars().cycle().skip(i % 8).take(20).collect())
+        .collect();
+    let dataset = text_dataset(lines);
+    let (learned, sinusoidal) = (Entry::<TinyGpt>::NEW, Entry::<TinySinusoidalGpt>::NEW);
+    let config = TrainConfig {
+        epochs: 3,
+        batch_size: 16,
+        lr: 1e-2,
+        selection: Selection::default_for(&learned.meta().task),
+        attention_reports: false,
+        ..TrainConfig::default()
+    };
+    let runs: Vec<SweepRun> = [
+        ("learned", &learned as &dyn ZooEntry),
+        ("sinusoidal", &sinusoidal),
+    ]
+    .into_iter()
+    .map(|(positional, entry)| SweepRun {
+        point: BTreeMap::from([("positional".to_string(), positional.to_string())]),
+        entry,
+        config: config.clone(),
+        seed: 0,
+    })
+    .collect();
+    let dir = scratch("sweep");
+    let records = run_sweep(
+        &runs,
+        &dataset,
+        &dir,
+        &mut QuietSweep,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert_eq!(r.metric, Some(SweepMetric::Perplexity), "{r:?}");
+        let valid: Vec<f64> = r.curve.iter().map(|c| c.valid).collect();
+        assert_eq!(valid.len(), 3);
+        // perplexity, not accuracy: exp of the validation loss, between 1 and the vocabulary
+        for c in &r.curve {
+            assert!(
+                (c.valid - c.valid_loss.exp()).abs() < 1e-9 * c.valid,
+                "{r:?}"
+            );
+            assert!(c.valid > 1.0 && c.valid < 40.0, "{r:?}");
+        }
+        // the best is the lowest, and the gap is validation minus training perplexity there
+        let (at, best) = valid
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert_eq!(r.best_valid, best, "{valid:?}");
+        assert!(r.best_valid < valid[0], "{valid:?}");
+        assert_eq!(r.final_valid, valid[2]);
+        let gap = best - r.curve[at].train_loss.exp();
+        assert!((r.train_valid_gap - gap).abs() < 1e-12, "{r:?}");
+    }
+    let summary = aggregate(&records);
+    assert_eq!(summary[0].metric, Some(SweepMetric::Perplexity));
+    let table = markdown_table(&summary);
+    assert!(
+        table.starts_with("| point | runs | diverged | params | final perplexity | best perplexity | valid − train |"),
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

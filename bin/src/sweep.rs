@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use attn_runtime::data::builtin;
 use attn_runtime::experiment::{
     aggregate, markdown_table, run_sweep, CurveSummary, MeanStd, PointSummary, RunRecord,
-    SweepObserver, SweepRun,
+    SweepMetric, SweepObserver, SweepRun,
 };
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{recommended, write_atomic};
@@ -69,7 +69,8 @@ impl SweepObserver for Progress {
         let status = if record.stability.diverged {
             "diverged".to_string()
         } else {
-            format!("best valid {:.4}", record.best_valid)
+            let metric = record.metric.map_or("valid", SweepMetric::name);
+            format!("best {metric} {:.4}", record.best_valid)
         };
         self.0.println(format!(
             "{:<40} seed {}  {status}  {:.1} s",
@@ -198,11 +199,11 @@ fn write_report(
             (format!("time-vs-{key}"), time_chart(key, summary)),
             (
                 format!("curves-by-{key}"),
-                curve_chart(key, summary, "valid"),
+                curve_chart(key, summary, Curves::Metric),
             ),
             (
                 format!("loss-curves-by-{key}"),
-                curve_chart(key, summary, "loss"),
+                curve_chart(key, summary, Curves::Loss),
             ),
         ];
         for (file, chart) in charts {
@@ -232,16 +233,25 @@ fn write_chart(dir: &std::path::Path, file: &str, chart: &Chart) -> Result<()> {
     Ok(())
 }
 
-/// Best validation metric and train − validation gap (mean ± std over seeds) against a swept
+/// The name of the validation metric `summary`'s runs recorded.
+fn metric_name(summary: &[PointSummary]) -> &'static str {
+    summary
+        .first()
+        .and_then(|s| s.metric)
+        .map_or("validation metric", SweepMetric::name)
+}
+
+/// Best validation metric and the overfitting gap (mean ± std over seeds) against a swept
 /// setting, one series per value of the other settings.
 fn metric_chart(key: &str, summary: &[PointSummary]) -> Chart {
     let (series, x_categories) = series_by(key, summary, |s| {
         [("valid", s.best_valid), ("gap", s.train_valid_gap)]
     });
+    let name = metric_name(summary);
     Chart {
-        title: format!("validation metric vs {key}"),
+        title: format!("validation {name} vs {key}"),
         x_label: key.to_string(),
-        y_label: "best valid; train - valid gap (mean ± std)".into(),
+        y_label: format!("best valid {name}; overfitting gap (mean ± std)"),
         series,
         log_x: false,
         x_categories,
@@ -261,10 +271,18 @@ fn time_chart(key: &str, summary: &[PointSummary]) -> Chart {
     }
 }
 
+/// What a learning-curve chart draws per epoch.
+#[derive(Clone, Copy)]
+enum Curves {
+    /// The validation metric.
+    Metric,
+    /// The training and validation losses.
+    Loss,
+}
+
 /// Learning curves overlaid, one per grid point labelled by its `key` value: the validation
-/// metric (`what == "valid"`) or the training and validation losses (`"loss"`) per epoch, mean ±
-/// std over seeds.
-fn curve_chart(key: &str, summary: &[PointSummary], what: &str) -> Chart {
+/// metric or the training and validation losses per epoch, mean ± std over seeds.
+fn curve_chart(key: &str, summary: &[PointSummary], what: Curves) -> Chart {
     let mut series = Vec::new();
     for s in summary {
         let label = point_label(key, s);
@@ -277,25 +295,25 @@ fn curve_chart(key: &str, summary: &[PointSummary], what: &str) -> Chart {
                 .collect(),
             error: Some(s.curve.iter().map(|c| f(c).std).collect()),
         };
-        if what == "valid" {
-            series.push(line(&label, |c| c.valid));
-        } else {
-            series.push(line(&format!("{label} train"), |c| c.train_loss));
-            series.push(line(&format!("{label} valid"), |c| c.valid_loss));
+        match what {
+            Curves::Metric => series.push(line(&label, |c| c.valid)),
+            Curves::Loss => {
+                series.push(line(&format!("{label} train"), |c| c.train_loss));
+                series.push(line(&format!("{label} valid"), |c| c.valid_loss));
+            }
         }
     }
-    let (title, y_label) = if what == "valid" {
-        (
+    let (title, y_label) = match what {
+        Curves::Metric => (
             format!("learning curves by {key}"),
-            "validation metric (mean ± std)",
-        )
-    } else {
-        (format!("loss curves by {key}"), "loss (mean ± std)")
+            format!("validation {} (mean ± std)", metric_name(summary)),
+        ),
+        Curves::Loss => (format!("loss curves by {key}"), "loss (mean ± std)".into()),
     };
     Chart {
         title,
         x_label: "epoch".into(),
-        y_label: y_label.into(),
+        y_label,
         series,
         log_x: false,
         x_categories: Vec::new(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::record::label;
-use super::{CurvePoint, RunRecord};
+use super::{CurvePoint, RunRecord, SweepMetric};
 
 /// The mean and sample standard deviation of the finite values of one measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -61,6 +61,8 @@ pub struct PointSummary {
     pub diverged: usize,
     /// Trainable parameters (the same for every seed).
     pub params: usize,
+    /// Which validation metric the runs recorded (`None` for records older than the field).
+    pub metric: Option<SweepMetric>,
     /// Final validation metric.
     pub final_valid: MeanStd,
     /// Best validation metric.
@@ -135,6 +137,7 @@ pub fn aggregate(records: &[RunRecord]) -> Vec<PointSummary> {
                 runs: runs.len(),
                 diverged: runs.iter().filter(|r| r.stability.diverged).count(),
                 params: runs[0].params,
+                metric: runs[0].metric,
                 final_valid: of(|r| r.final_valid),
                 best_valid: of(|r| r.best_valid),
                 train_valid_gap: of(|r| r.train_valid_gap),
@@ -175,7 +178,9 @@ impl PointSummary {
     /// The CSV header for summaries of points with these setting names.
     pub fn csv_header(settings: &[String]) -> String {
         let mut cols: Vec<String> = settings.to_vec();
-        cols.extend(["runs", "diverged", "params", "peak_memory_bytes"].map(String::from));
+        cols.extend(
+            ["runs", "diverged", "params", "peak_memory_bytes", "metric"].map(String::from),
+        );
         for c in COLUMNS {
             cols.push(format!("{c}_mean"));
             cols.push(format!("{c}_std"));
@@ -197,6 +202,7 @@ impl PointSummary {
             self.peak_memory_bytes
                 .map_or(String::new(), |b| b.to_string()),
         );
+        cells.push(self.metric.map_or("", SweepMetric::name).to_string());
         for m in measurements(self) {
             let num = |x: f64| {
                 if x.is_finite() {
@@ -213,10 +219,16 @@ impl PointSummary {
 }
 
 /// A markdown table of `summaries`: the grid point, runs, divergences, parameters, then
-/// `mean ± std` of the validation metrics, the gap and the training time.
+/// `mean ± std` of the validation metric (named in the header), the gap and the training time.
 pub fn markdown_table(summaries: &[PointSummary]) -> String {
-    let mut out = String::from(
-        "| point | runs | diverged | params | final valid | best valid | train − valid | seconds | s/step |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    let metric = summaries.first().and_then(|s| s.metric);
+    let name = metric.map_or("valid", SweepMetric::name);
+    let gap = match metric {
+        Some(m) if !m.higher_is_better() => "valid − train",
+        _ => "train − valid",
+    };
+    let mut out = format!(
+        "| point | runs | diverged | params | final {name} | best {name} | {gap} | seconds | s/step |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for s in summaries {
         out.push_str(&format!(
@@ -244,6 +256,7 @@ mod tests {
         RunRecord {
             point: BTreeMap::from([("heads".to_string(), heads.to_string())]),
             seed,
+            metric: Some(SweepMetric::Accuracy),
             final_valid: valid,
             best_valid: valid + 0.01,
             train_valid_gap: 0.1,
@@ -311,16 +324,17 @@ mod tests {
         let settings = vec!["heads".to_string()];
         let header = PointSummary::csv_header(&settings);
         assert!(header.starts_with(
-            "heads,runs,diverged,params,peak_memory_bytes,final_valid_mean,final_valid_std,"
+            "heads,runs,diverged,params,peak_memory_bytes,metric,final_valid_mean,final_valid_std,"
         ));
         let row = s[0].csv_row(&settings);
-        assert!(row.starts_with("4,3,1,2000,30,0.85"), "{row}");
+        assert!(row.starts_with("4,3,1,2000,30,accuracy,0.85"), "{row}");
         assert_eq!(row.split(',').count(), header.split(',').count());
         let md = markdown_table(&s);
         assert!(
             md.contains("| heads=4 | 3 | 1 | 2000 | 0.8500 ± 0.0707 |"),
             "{md}"
         );
+        assert!(md.starts_with("| point | runs | diverged | params | final accuracy |"));
         assert_eq!(md.lines().count(), 4);
     }
 

@@ -10,6 +10,7 @@ mod record;
 mod runner;
 mod stability;
 mod sweep_decl;
+mod sweep_metric;
 
 pub use aggregate::{aggregate, markdown_table, CurveSummary, MeanStd, PointSummary};
 pub use peak_memory::{
@@ -19,3 +20,4 @@ pub use record::{CurvePoint, RunRecord};
 pub use runner::{read_records, run_sweep, QuietSweep, SweepObserver, SweepRun, RECORDS_FILE};
 pub use stability::{grad_norm_spread, loss_spikes, Stability, SPIKE_FACTOR, SPIKE_WINDOW};
 pub use sweep_decl::{SweepDecl, SweepPoint, RUNTIME_SETTINGS};
+pub use sweep_metric::SweepMetric;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Stability;
+use super::{Stability, SweepMetric};
 
 /// One training run of a sweep: its grid point, seed and measurements.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -13,12 +13,19 @@ pub struct RunRecord {
     pub point: BTreeMap<String, String>,
     /// The seed.
     pub seed: u64,
+    /// Which validation metric `final_valid`, `best_valid` and the curve hold (`None` in
+    /// records written before it was named: exact match for sequence-to-sequence models,
+    /// accuracy otherwise, as now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<SweepMetric>,
     /// The validation metric after the last epoch: exact match for sequence-to-sequence models,
-    /// accuracy (per token for taggers) otherwise.
+    /// accuracy (per token for taggers) for classifiers and taggers, perplexity for language
+    /// models.
     pub final_valid: f64,
-    /// The best validation metric of any epoch.
+    /// The best validation metric of any epoch (the lowest, for perplexity).
     pub best_valid: f64,
-    /// Training minus validation metric at the best epoch (positive: overfitting).
+    /// How far training is ahead of validation at the best epoch, positive when overfitting
+    /// ([`SweepMetric::gap`]).
     pub train_valid_gap: f64,
     /// Seconds of training.
     pub seconds: f64,

@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use super::{peak_heap_bytes, reset_peak_heap, CurvePoint, RunRecord, Stability};
+use super::{peak_heap_bytes, reset_peak_heap, CurvePoint, RunRecord, Stability, SweepMetric};
 use crate::data::Dataset;
 use crate::error::AttnError;
-use crate::model::TaskSpec;
 use crate::train::{
     train, write_atomic, EpochReport, RunInfo, Stop, TrainConfig, TrainObserver, TrainRequest,
 };
@@ -165,9 +164,8 @@ fn train_one(
     let peak_memory_bytes = peak_heap_bytes();
     let params = collector.params;
     let stability_of = |c: &Collector| Stability::of(&c.losses, &c.grad_norms);
-    // exact match for sequence-to-sequence models, (token) accuracy otherwise
-    let seq2seq = matches!(run.entry.meta().task, TaskSpec::Seq2Seq { .. });
-    let metric = |e: &EpochReport| if seq2seq { e.valid_exact } else { e.valid_acc };
+    let kind = SweepMetric::for_task(&run.entry.meta().task);
+    let metric = |e: &EpochReport| kind.of(e);
     let curve_of = |history: &[EpochReport]| -> Vec<CurvePoint> {
         history
             .iter()
@@ -191,9 +189,10 @@ fn train_one(
             Ok(Some(RunRecord {
                 point: run.point.clone(),
                 seed: run.seed,
+                metric: Some(kind),
                 final_valid: o.history.last().map_or(f64::NAN, metric),
-                best_valid: o.history.iter().map(metric).fold(f64::NAN, f64::max),
-                train_valid_gap: best.map_or(f64::NAN, |e| e.train_acc - e.valid_acc),
+                best_valid: kind.best(o.history.iter().map(metric)),
+                train_valid_gap: best.map_or(f64::NAN, |e| kind.gap(e)),
                 seconds: o.seconds,
                 seconds_per_step: o.seconds / steps as f64,
                 params,
@@ -209,12 +208,9 @@ fn train_one(
             Ok(Some(RunRecord {
                 point: run.point.clone(),
                 seed: run.seed,
+                metric: Some(kind),
                 final_valid: f64::NAN,
-                best_valid: collector
-                    .history
-                    .iter()
-                    .map(metric)
-                    .fold(f64::NAN, f64::max),
+                best_valid: kind.best(collector.history.iter().map(metric)),
                 train_valid_gap: f64::NAN,
                 seconds,
                 seconds_per_step: seconds / collector.losses.len().max(1) as f64,
