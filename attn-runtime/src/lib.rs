@@ -100,6 +100,7 @@ mod simd;
 pub mod state_dict;
 pub mod suggest;
 pub mod tape_holder;
+pub mod threads;
 pub mod tokens;
 pub mod train;
 pub mod transformer;

@@ -67,6 +67,8 @@ pub struct Generated {
 /// binary's `main` calls. Exits with status 1 (and the error on standard error) when the command
 /// fails.
 pub fn main(registry: &Registry) {
+    // the main thread drives the kernels: let it be a worker of their thread pool
+    attn_runtime::threads::join_worker_pool();
     crate::exit_on_error(run(registry, Args::parse(), &mut std::io::stdout()));
 }
 

@@ -173,6 +173,8 @@ pub fn run(registry: &Registry, cli: Cli) -> Result<()> {
 /// the flags of our binaries of the same names. Exits with status 1 when the command fails
 /// (130 when a training was interrupted).
 pub fn main(registry: &Registry) {
+    // the main thread drives the kernels: let it be a worker of their thread pool
+    attn_runtime::threads::join_worker_pool();
     match Cli::parse().command {
         Command::Train(args) => train::exit(exit_on_error(train::run(registry, args))),
         command => exit_on_error(run(registry, Cli { command })),

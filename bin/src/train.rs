@@ -148,6 +148,8 @@ enum TokenizerArg {
 /// The `train` command over `registry`'s models, with the process's arguments: what a binary's
 /// `main` calls. Exits with status 1 (and the error on standard error) when the command fails.
 pub fn main(registry: &Registry) {
+    // the main thread drives the kernels: let it be a worker of their thread pool
+    attn_runtime::threads::join_worker_pool();
     exit(crate::exit_on_error(run(registry, Args::parse())));
 }
 
