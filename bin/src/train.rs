@@ -92,6 +92,13 @@ pub struct Args {
     /// Batch training examples of similar lengths together.
     #[arg(long)]
     bucket: bool,
+    /// Mirror each training image left to right with probability ½ (image classifiers).
+    #[arg(long)]
+    horizontal_flip: bool,
+    /// Move each training image by up to this many pixels across and down, at random (image
+    /// classifiers; the border fills with black).
+    #[arg(long, value_name = "PIXELS")]
+    max_shift: Option<usize>,
     /// Use at most this many training examples.
     #[arg(long)]
     max_train: Option<usize>,
@@ -210,6 +217,10 @@ fn apply_flags(config: &mut TrainConfig, args: &Args) {
         config.teacher_forcing = args.teacher_forcing;
     }
     config.bucket |= args.bucket;
+    config.augment.horizontal_flip |= args.horizontal_flip;
+    if let Some(v) = args.max_shift {
+        config.augment.max_shift = v;
+    }
     config.data = PrepareOptions {
         truncate: config.data.truncate || args.truncate,
         max_vocab: args.max_vocab.or(config.data.max_vocab),

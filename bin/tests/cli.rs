@@ -172,6 +172,13 @@ fn data_too_small_to_split_and_impossible_caps_are_refused_before_anything_is_wr
             &format!("invalid max_vocab (--max-vocab) = {cap}: must be at least 5"),
         );
     }
+    // image augmentation on a text model
+    let o = train(&["sentiment-encoder", "--horizontal-flip"], &runs);
+    assert_clean_failure(
+        &o,
+        "invalid augment (--horizontal-flip, --max-shift) = horizontal flip true, max shift 0: \
+         image augmentation applies to image classifiers only",
+    );
     assert!(!runs.exists(), "nothing is written for bad data");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,6 +1,7 @@
 //! Data: built-in data sets (generated and vendored, no downloads), loaders for the user's own
 //! files, tokenisation, vocabularies, splits and padded batches.
 
+mod augment;
 mod builtin;
 pub mod dates;
 mod examples;
@@ -10,6 +11,7 @@ pub mod synthetic;
 mod tokenize;
 mod vocab;
 
+pub use augment::ImageAugment;
 pub use builtin::{builtin, load_builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES};
 pub use examples::{Dataset, Examples, Split, Splits, SPLIT_SEED};
 pub use files::{load_file, split_fields, MAX_PIXEL};

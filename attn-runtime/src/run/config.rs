@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::Selection;
-use crate::data::PrepareOptions;
+use crate::data::{ImageAugment, PrepareOptions};
 use crate::error::AttnError;
+use crate::model::TaskSpec;
 use crate::optim::{AdamConfig, Decay};
 
 /// Everything that shapes a training run besides the model and the data.
@@ -47,6 +48,10 @@ pub struct TrainConfig {
     /// (runs saved before this setting existed load with the default, which they chose by).
     #[serde(default)]
     pub selection: Selection,
+    /// Random flips and shifts of the training images (image classifiers only; none by
+    /// default, and in runs saved before the setting existed).
+    #[serde(default)]
+    pub augment: ImageAugment,
 }
 
 fn yes() -> bool {
@@ -72,6 +77,7 @@ impl Default for TrainConfig {
             bucket: false,
             attention_reports: true,
             selection: Selection::ExactMatch,
+            augment: ImageAugment::default(),
         }
     }
 }
@@ -131,5 +137,91 @@ impl TrainConfig {
             return bad("patience", "0".into(), "must be at least 1 (or unset)");
         }
         Ok(())
+    }
+
+    /// Rejects settings the model's task cannot use: a selection rule without its score
+    /// ([`Selection::check`]), or image augmentation for a model that reads no images, or one
+    /// that shifts an image by its whole size.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidHyperParameter`] naming the setting and what the task allows.
+    pub fn check_for(&self, task: &TaskSpec) -> Result<(), AttnError> {
+        self.selection.check(task)?;
+        if self.augment.is_none() {
+            return Ok(());
+        }
+        let refuse = |requirement| {
+            Err(AttnError::InvalidHyperParameter {
+                name: "augment (--horizontal-flip, --max-shift)",
+                value: format!(
+                    "horizontal flip {}, max shift {}",
+                    self.augment.horizontal_flip, self.augment.max_shift
+                ),
+                requirement,
+            })
+        };
+        match *task {
+            TaskSpec::ImageClassify { height, width, .. } => {
+                if self.augment.max_shift >= height.min(width) {
+                    return refuse("the shift must be smaller than the image");
+                }
+                Ok(())
+            }
+            _ => refuse("image augmentation applies to image classifiers only; leave it unset"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn augmentation_is_for_image_classifiers_and_smaller_than_the_image() {
+        let augment = |horizontal_flip, max_shift| TrainConfig {
+            augment: ImageAugment {
+                horizontal_flip,
+                max_shift,
+            },
+            ..TrainConfig::default()
+        };
+        let image = TaskSpec::ImageClassify {
+            channels: 1,
+            height: 28,
+            width: 28,
+            classes: 10,
+        };
+        let text = TaskSpec::Classify {
+            vocab: 8,
+            max_len: 4,
+            classes: 2,
+        };
+        assert!(augment(true, 2).check_for(&image).is_ok());
+        assert!(augment(false, 27).check_for(&image).is_ok());
+        assert!(TrainConfig::default().check_for(&text).is_ok());
+        for (cfg, task) in [(augment(true, 0), &text), (augment(false, 28), &image)] {
+            let err = cfg.check_for(task).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    AttnError::InvalidHyperParameter { name, .. } if name.starts_with("augment")
+                ),
+                "{err}"
+            );
+        }
+        // the selection rule is checked there too
+        let lm = TaskSpec::LanguageModel {
+            vocab: 8,
+            context: 4,
+        };
+        assert!(TrainConfig::default().check_for(&lm).is_err());
+    }
+
+    #[test]
+    fn settings_saved_before_augmentation_existed_load_without_it() {
+        let mut json = serde_json::to_value(TrainConfig::default()).unwrap();
+        json.as_object_mut().unwrap().remove("augment");
+        let cfg: TrainConfig = serde_json::from_value(json).unwrap();
+        assert!(cfg.augment.is_none());
     }
 }

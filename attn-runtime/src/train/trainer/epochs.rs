@@ -45,6 +45,12 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
         .wrapping_add(epoch as u64 + 1)
 }
 
+/// The seed of step `step`'s image augmentation in the epoch seeded `seed` (apart from its
+/// dropout seed, `seed ^ step`).
+fn augment_seed(seed: u64, step: usize) -> u64 {
+    (seed ^ step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0xA076_1D64_78BD_642F
+}
+
 impl Epochs<'_, '_> {
     /// Runs the epochs after `state.epochs_done` up to `cfg.epochs`, keeping `state` and
     /// `history` (every epoch's report) up to date, and says why it stopped.
@@ -143,10 +149,29 @@ impl Epochs<'_, '_> {
             Some(seed),
             cfg.bucket,
         );
+        let image = match self.meta.task {
+            TaskSpec::ImageClassify {
+                channels,
+                height,
+                width,
+                ..
+            } if !cfg.augment.is_none() => Some([channels, height, width]),
+            _ => None,
+        };
         for (i, batch) in batches.iter().enumerate() {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(None);
             }
+            let varied;
+            let batch = match image {
+                Some([c, h, w]) => {
+                    let mut b = batch.clone();
+                    cfg.augment.apply(&mut b, c, h, w, augment_seed(seed, i));
+                    varied = b;
+                    &varied
+                }
+                None => batch,
+            };
             let settings = StepSettings {
                 lr: self.schedule.at(state.steps + 1),
                 clip_norm: cfg.clip_norm,

@@ -117,7 +117,7 @@ pub fn train(
             )
         }
     };
-    cfg.selection.check(&meta.task)?;
+    cfg.check_for(&meta.task)?;
     let data = prepare(req.dataset, meta, &cfg.data, vocabs)?;
     // `prepare` refuses an empty split, so every part has an example from here on
     debug_assert!(!data.train.is_empty() && !data.valid.is_empty() && !data.test.is_empty());
