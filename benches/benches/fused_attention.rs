@@ -83,6 +83,8 @@ fn long_sequence(c: &mut Criterion) {
 }
 
 fn fused_attention(c: &mut Criterion) {
+    // measure as attn's binaries run: the calling thread is a worker of the kernels' pool
+    attn_runtime::threads::join_worker_pool();
     compare::<128, 4>(c, 32, 64);
     compare::<256, 8>(c, 16, 256);
     long_sequence(c);

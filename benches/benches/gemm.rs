@@ -7,6 +7,8 @@ use attn_runtime::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 fn gemm(c: &mut Criterion) {
+    // measure as attn's binaries run: the calling thread is a worker of the kernels' pool
+    attn_runtime::threads::join_worker_pool();
     let dev = Cpu::seed_from_u64(0);
     dev.enable_cache();
     let mut group = c.benchmark_group("gemm");

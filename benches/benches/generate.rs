@@ -8,6 +8,8 @@ use attn_runtime::zoo::{Batch, Inputs};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 
 fn generate(c: &mut Criterion) {
+    // measure as attn's binaries run: the calling thread is a worker of the kernels' pool
+    attn_runtime::threads::join_worker_pool();
     let entry = attn_models::find("bible-lm").expect("zoo model");
     let model = entry.instantiate(0).expect("builds");
     let context = 64;

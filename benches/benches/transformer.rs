@@ -22,6 +22,8 @@ attention_model! {
 type Block = EncoderBlock<128, 4, FeedForward<128, 512, Relu, f32, Cpu>, false, f32, Cpu>;
 
 fn transformer(c: &mut Criterion) {
+    // measure as attn's binaries run: the calling thread is a worker of the kernels' pool
+    attn_runtime::threads::join_worker_pool();
     let mut group = c.benchmark_group("transformer");
     group.sample_size(10);
 

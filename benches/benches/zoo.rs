@@ -7,6 +7,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 const BATCH: usize = 16;
 
 fn zoo(c: &mut Criterion) {
+    // measure as attn's binaries run: the calling thread is a worker of the kernels' pool
+    attn_runtime::threads::join_worker_pool();
     let mut group = c.benchmark_group("zoo");
     group.sample_size(20);
     for entry in attn_models::MODELS {
