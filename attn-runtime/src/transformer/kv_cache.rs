@@ -6,8 +6,12 @@ use dfdx::prelude::*;
 use crate::transformer::NormExt;
 
 use super::{DecoderBlock, EncoderBlock, FeedForwardNet, TransformerEncoder};
+use crate::attention::fused::{forward_cached, AttnDims, FusedParams, KvRows};
 use crate::attention::{
     try_apply_rotary, AttentionMask, AttentionOptions, BoolMask, MultiHeadAttention, Rotary,
+};
+use crate::cpu_op::{
+    buffer, f32_buffer, is_cpu_f32, realized, tensor_from_values, Dyn3, ONLY_CPU_F32,
 };
 use crate::error::{AttnError, DeviceResultExt};
 
@@ -18,10 +22,8 @@ pub type HeadTensor<const H: usize, E, D> = Tensor<(usize, Const<H>, usize, usiz
 /// cross-attention keys and values of the encoder output (computed once).
 #[derive(Clone, Debug)]
 pub struct BlockCache<const H: usize, E: Dtype, D: Storage<E>> {
-    /// Self-attention keys, one row per decoded position.
-    pub self_k: Option<HeadTensor<H, E, D>>,
-    /// Self-attention values.
-    pub self_v: Option<HeadTensor<H, E, D>>,
+    /// Self-attention keys and values, one row per decoded position.
+    pub self_attn: SelfAttentionCache<H, E, D>,
     /// Cross-attention keys of the memory.
     pub cross_k: HeadTensor<H, E, D>,
     /// Cross-attention values of the memory.
@@ -31,7 +33,7 @@ pub struct BlockCache<const H: usize, E: Dtype, D: Storage<E>> {
 impl<const H: usize, E: Dtype, D: Storage<E>> BlockCache<H, E, D> {
     /// How many positions have been decoded.
     pub fn len(&self) -> usize {
-        self.self_k.as_ref().map_or(0, |k| k.shape().2)
+        self.self_attn.len()
     }
 
     /// Whether nothing has been decoded yet.
@@ -40,34 +42,38 @@ impl<const H: usize, E: Dtype, D: Storage<E>> BlockCache<H, E, D> {
     }
 }
 
+/// `k`/`v` with `new_k`/`new_v`'s rows after their own (the tensor path, off the CPU).
+#[allow(clippy::type_complexity)]
 fn append<const H: usize, E: Dtype, D: Device<E>>(
-    cache: Option<HeadTensor<H, E, D>>,
-    new: HeadTensor<H, E, D>,
-) -> Result<HeadTensor<H, E, D>, AttnError> {
-    match cache {
-        None => Ok(new),
-        Some(old) => (old, new).try_concat_along(Axis::<2>).dev(),
+    old: Option<(HeadTensor<H, E, D>, HeadTensor<H, E, D>)>,
+    new_k: HeadTensor<H, E, D>,
+    new_v: HeadTensor<H, E, D>,
+) -> Result<(HeadTensor<H, E, D>, HeadTensor<H, E, D>), AttnError> {
+    match old {
+        None => Ok((new_k, new_v)),
+        Some((k, v)) => Ok((
+            (k, new_k).try_concat_along(Axis::<2>).dev()?,
+            (v, new_v).try_concat_along(Axis::<2>).dev()?,
+        )),
     }
 }
 
 impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<M, H, M, M, E, D> {
     /// Self-attention of new positions over every position so far: the new keys and values are
-    /// appended to `k_cache`/`v_cache` (rotated at their positions when `opts.rotary`), and the
-    /// queries see the cached keys `opts.mask` allows at their positions (its causal and window
+    /// appended to `cache` (rotated at their positions when `opts.rotary`), and the queries see
+    /// the cached keys `opts.mask` allows at their positions (its causal and window
     /// constraints; key lengths and a boolean mask are read for the first sequence, so leave
     /// them out of incremental options).
     ///
     /// # Shapes
-    /// `x: [B, S_new, M]` → `[B, S_new, M]`; the caches grow by `S_new` rows.
-    #[allow(clippy::type_complexity)]
+    /// `x: [B, S_new, M]` → `[B, S_new, M]`; the cache grows by `S_new` rows.
     pub fn try_attend_incremental(
         &self,
         x: Tensor<(usize, usize, Const<M>), E, D>,
-        k_cache: &mut Option<HeadTensor<H, E, D>>,
-        v_cache: &mut Option<HeadTensor<H, E, D>>,
+        cache: &mut SelfAttentionCache<H, E, D>,
         opts: &AttentionOptions,
     ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
-        let offset = k_cache.as_ref().map_or(0, |k| k.shape().2);
+        let offset = cache.len();
         let x_len = x.shape().1;
         let q = self.try_project_query(x.clone())?;
         let (k, v) =
@@ -82,10 +88,6 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<
             }
             None => (q, k),
         };
-        let k = append(k_cache.take(), k)?;
-        let v = append(v_cache.take(), v)?;
-        *k_cache = Some(k.clone());
-        *v_cache = Some(v.clone());
         // the new queries sit at positions `offset..`: the declared constraints (causal, local
         // window) are read at those positions; one new query past a causal mask sees every key
         let new = x_len;
@@ -102,7 +104,71 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<
             mask,
             ..opts.clone()
         };
+        if is_cpu_f32::<E, D>() {
+            return self.attend_rows(q, k, v, cache, &opts);
+        }
+        let old = match std::mem::take(&mut cache.rows) {
+            Rows::Tensors { k, v } => Some((k, v)),
+            _ => None,
+        };
+        let (k, v) = append(old, k, v)?;
+        cache.rows = Rows::Tensors {
+            k: k.clone(),
+            v: v.clone(),
+        };
         Ok(self.try_attend_heads(q, k, v, &opts)?.context)
+    }
+
+    /// The CPU path of [`Self::try_attend_incremental`]: the new rows go into the cache's
+    /// [`KvRows`] in place and the fused kernel reads every cached row from there, so a step
+    /// copies only its own rows (the tensor path copied the whole cache two or three times).
+    fn attend_rows(
+        &self,
+        q: HeadTensor<H, E, D>,
+        k: HeadTensor<H, E, D>,
+        v: HeadTensor<H, E, D>,
+        cache: &mut SelfAttentionCache<H, E, D>,
+        opts: &AttentionOptions,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        let (b, _, n, w) = *q.shape();
+        let dev = q.device().clone();
+        let (Some(q), Some(k), Some(v)) = (f32_buffer(q), f32_buffer(k), f32_buffer(v)) else {
+            unreachable!("{ONLY_CPU_F32}");
+        };
+        if !matches!(cache.rows, Rows::Packed(_)) {
+            cache.rows = Rows::Packed(KvRows::new(b, H, w, w));
+        }
+        let Rows::Packed(rows) = &mut cache.rows else {
+            unreachable!("set above");
+        };
+        rows.append(&k, &v)?;
+        opts.mask.validate(b, n, rows.len())?;
+        let params = FusedParams {
+            dims: AttnDims {
+                batch: b,
+                heads: H,
+                q_len: n,
+                k_len: rows.len(),
+                head_dim: w,
+                value_dim: w,
+            },
+            scale: opts.scale.factor(w) as f32,
+            mask: opts.mask.kernel_view(),
+            dropout: None,
+        };
+        let mut out = buffer::<E, D>(&dev, b * H * n * w).dev()?;
+        let mut lse = buffer::<E, D>(&dev, b * H * n).dev()?;
+        forward_cached(&params, &q, rows, &mut out, &mut lse)?;
+        // [B, H, n, W] -> [B, n, H·W], then the output projection
+        let mut merged = buffer::<E, D>(&dev, out.len()).dev()?;
+        for (bh, head) in out.chunks_exact(n * w).enumerate() {
+            let (bi, h) = (bh / H, bh % H);
+            for (i, row) in head.chunks_exact(w).enumerate() {
+                merged[((bi * n + i) * H + h) * w..][..w].copy_from_slice(row);
+            }
+        }
+        let context: Tensor<Dyn3, E, D> = tensor_from_values(&dev, (b, n, H * w), &merged).dev()?;
+        realized(self.erased()?.out.try_forward_3d(context)?)
     }
 }
 
@@ -126,8 +192,7 @@ where
                 memory.clone(),
             )?;
         Ok(BlockCache {
-            self_k: None,
-            self_v: None,
+            self_attn: SelfAttentionCache::default(),
             cross_k,
             cross_v,
         })
@@ -147,12 +212,8 @@ where
     ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
         let self_attend = |x: Tensor<(usize, usize, Const<M>), E, D>,
                            cache: &mut BlockCache<H, E, D>| {
-            self.self_attn.try_attend_incremental(
-                x,
-                &mut cache.self_k,
-                &mut cache.self_v,
-                self_opts,
-            )
+            self.self_attn
+                .try_attend_incremental(x, &mut cache.self_attn, self_opts)
         };
         let cross_attend = |x: Tensor<(usize, usize, Const<M>), E, D>,
                             cache: &BlockCache<H, E, D>| {
@@ -182,28 +243,45 @@ where
     }
 }
 
-/// The keys and values one self-attention layer has seen so far, `[B, H, S, M/H]` each: what a
-/// decoder-only model keeps between generation steps.
+/// The keys and values one self-attention layer has seen so far: what a decoder-only model
+/// keeps between generation steps. On the CPU in `f32` they are kept as the fused kernel reads
+/// them ([`KvRows`]), written in place; elsewhere as `[B, H, S, M/H]` tensors.
 ///
 /// **PyTorch equivalent**: one layer's entry of Hugging Face's `past_key_values`.
 #[derive(Clone, Debug)]
 pub struct SelfAttentionCache<const H: usize, E: Dtype, D: Storage<E>> {
-    /// Keys, one row per position seen.
-    pub k: Option<HeadTensor<H, E, D>>,
-    /// Values.
-    pub v: Option<HeadTensor<H, E, D>>,
+    rows: Rows<H, E, D>,
+}
+
+/// Where a [`SelfAttentionCache`] keeps its rows.
+#[derive(Clone, Debug, Default)]
+enum Rows<const H: usize, E: Dtype, D: Storage<E>> {
+    /// Nothing seen yet.
+    #[default]
+    Empty,
+    /// `f32` on the CPU: in the fused kernel's layout.
+    Packed(KvRows),
+    /// Other dtypes and devices: tensors grown by concatenation.
+    Tensors {
+        k: HeadTensor<H, E, D>,
+        v: HeadTensor<H, E, D>,
+    },
 }
 
 impl<const H: usize, E: Dtype, D: Storage<E>> Default for SelfAttentionCache<H, E, D> {
     fn default() -> Self {
-        SelfAttentionCache { k: None, v: None }
+        SelfAttentionCache { rows: Rows::Empty }
     }
 }
 
 impl<const H: usize, E: Dtype, D: Storage<E>> SelfAttentionCache<H, E, D> {
     /// How many positions it holds.
     pub fn len(&self) -> usize {
-        self.k.as_ref().map_or(0, |k| k.shape().2)
+        match &self.rows {
+            Rows::Empty => 0,
+            Rows::Packed(rows) => rows.len(),
+            Rows::Tensors { k, .. } => k.shape().2,
+        }
     }
 
     /// Whether it holds none.
@@ -230,8 +308,7 @@ where
         opts: &AttentionOptions,
     ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
         let attend = |x, cache: &mut SelfAttentionCache<H, E, D>| {
-            self.self_attn
-                .try_attend_incremental(x, &mut cache.k, &mut cache.v, opts)
+            self.self_attn.try_attend_incremental(x, cache, opts)
         };
         let ffn = |x| self.ffn.try_feed_forward(x, 0.0);
         let add = |a: Tensor<(usize, usize, Const<M>), E, D>,

@@ -9,8 +9,10 @@
 use rayon::prelude::*;
 
 use super::dropout::RowDropout;
+use super::kv_rows::KvRows;
 use super::params::{expect_len, AttnDims, FusedParams};
 use super::tile::{gemm, Strided};
+use crate::cpu_op::for_each_maybe_parallel;
 use crate::error::AttnError;
 use crate::simd::{self, Arith, Plain};
 #[cfg(target_arch = "x86_64")]
@@ -48,7 +50,7 @@ impl Scratch {
     }
 }
 
-fn packed_len(k_len: usize, width: usize) -> usize {
+pub(super) fn packed_len(k_len: usize, width: usize) -> usize {
     k_len.div_ceil(BLOCK_K) * BLOCK_K * width
 }
 
@@ -85,20 +87,11 @@ pub fn forward(
     out: &mut [f32],
     lse: &mut [f32],
 ) -> Result<(), AttnError> {
-    params.check()?;
     let d = params.dims;
-    let (nq, nk, nv, no, nl) = d.lens();
-    expect_len("q", nq, q.len())?;
+    let (_, nk, nv, _, _) = d.lens();
     expect_len("k", nk, k.len())?;
     expect_len("v", nv, v.len())?;
-    expect_len("out", no, out.len())?;
-    expect_len("lse", nl, lse.len())?;
-    if nl == 0 {
-        return Ok(());
-    }
-    if d.k_len == 0 {
-        out.fill(0.0);
-        lse.fill(f32::INFINITY);
+    if nothing_to_attend(params, q, out, lse)? {
         return Ok(());
     }
     let (dk, dv, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
@@ -109,17 +102,93 @@ pub fn forward(
             let q = &q[bh * sq * dk..][..sq * dk];
             let mut kt = vec![0.0f32; packed_len(sk, dk)];
             pack_transposed(&k[bh * sk * dk..][..sk * dk], sk, dk, &mut kt);
-            let kt = &kt[..];
             let v = &v[bh * sk * dv..][..sk * dv];
-            o.par_chunks_mut(BLOCK_Q * dv)
-                .zip(l.par_chunks_mut(BLOCK_Q))
-                .enumerate()
-                .for_each(|(qb, (o, l))| {
-                    let block = QueryBlock::new(params, bh, qb * BLOCK_Q, l.len());
-                    dispatch_forward(params, &block, q, kt, v, o, l);
-                });
+            forward_problem(params, bh, q, &kt, v, o, l);
         });
     Ok(())
+}
+
+/// [`forward`] over the keys and values in `kv` (its `k_len` rows of every (batch, head)), which
+/// keeps them in the layout the kernel reads: nothing is copied or packed per call, so a call
+/// costs the arithmetic of its queries over the keys and no more. What incremental decoding
+/// with a key/value cache calls for each new position.
+///
+/// # Shapes
+/// `q: [B, H, Sq, Dk]` → `out: [B, H, Sq, Dv]`, `lse: [B, H, Sq]`, with `params.dims` giving
+/// `kv`'s batch, heads, widths and length as `k_len`.
+///
+/// # Errors
+/// As [`forward`], and [`AttnError::ShapeMismatch`] when `kv` does not match `params.dims`.
+pub fn forward_cached(
+    params: &FusedParams<'_>,
+    q: &[f32],
+    kv: &KvRows,
+    out: &mut [f32],
+    lse: &mut [f32],
+) -> Result<(), AttnError> {
+    let d = params.dims;
+    kv.expect_dims(&d)?;
+    if nothing_to_attend(params, q, out, lse)? {
+        return Ok(());
+    }
+    let (dk, dv, sq) = (d.head_dim, d.value_dim, d.q_len);
+    let problems = out.par_chunks_mut(sq * dv).zip(lse.par_chunks_mut(sq));
+    for_each_maybe_parallel(
+        d.problems() * sq * d.k_len * (dk + dv),
+        problems,
+        |bh, (o, l)| {
+            let q = &q[bh * sq * dk..][..sq * dk];
+            forward_problem(params, bh, q, kv.packed_keys(bh), kv.values(bh), o, l);
+        },
+    );
+    Ok(())
+}
+
+/// Checks a forward call's parameters and the sizes of `q`, `out` and `lse`, and settles the
+/// calls with no query (`true`, nothing to do) or no key (`true`, zero outputs and `+inf`
+/// log-sum-exps); `false` when the kernel has work.
+fn nothing_to_attend(
+    params: &FusedParams<'_>,
+    q: &[f32],
+    out: &mut [f32],
+    lse: &mut [f32],
+) -> Result<bool, AttnError> {
+    params.check()?;
+    let (nq, _, _, no, nl) = params.dims.lens();
+    expect_len("q", nq, q.len())?;
+    expect_len("out", no, out.len())?;
+    expect_len("lse", nl, lse.len())?;
+    if nl == 0 {
+        return Ok(true);
+    }
+    if params.dims.k_len == 0 {
+        out.fill(0.0);
+        lse.fill(f32::INFINITY);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// The forward pass of one (batch, head): `q: [Sq, Dk]` over keys packed by
+/// [`pack_transposed`] and values `[Sk, Dv]`, into `o: [Sq, Dv]` and `l: [Sq]`, in parallel
+/// over blocks of queries.
+fn forward_problem(
+    params: &FusedParams<'_>,
+    bh: usize,
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    o: &mut [f32],
+    l: &mut [f32],
+) {
+    let dv = params.dims.value_dim;
+    o.par_chunks_mut(BLOCK_Q * dv)
+        .zip(l.par_chunks_mut(BLOCK_Q))
+        .enumerate()
+        .for_each(|(qb, (o, l))| {
+            let block = QueryBlock::new(params, bh, qb * BLOCK_Q, l.len());
+            dispatch_forward(params, &block, q, kt, v, o, l);
+        });
 }
 
 /// Backward pass: given `dout = ∂L/∂out`, **adds** `∂L/∂q`, `∂L/∂k`, `∂L/∂v` into `dq`, `dk`,

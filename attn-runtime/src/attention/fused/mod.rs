@@ -10,6 +10,7 @@
 pub(crate) mod dropout;
 mod head_layout;
 mod kernel;
+mod kv_rows;
 mod op;
 mod params;
 pub(crate) mod tile;
@@ -17,6 +18,7 @@ pub(crate) mod tile;
 #[cfg(test)]
 mod tests;
 
-pub use kernel::{backward, forward, Scratch, BLOCK_K, BLOCK_Q};
+pub use kernel::{backward, forward, forward_cached, Scratch, BLOCK_K, BLOCK_Q};
+pub use kv_rows::KvRows;
 pub(crate) use op::{try_fused_merged_heads, try_fused_sdpa};
 pub use params::{AllowedKeys, AttnDims, FusedParams, KernelDropout, KernelMask};

@@ -268,3 +268,64 @@ fn scratch_grows_with_sequence_times_width_not_its_square() {
     let s2 = Scratch::of(&d2, 16);
     assert!(s2.forward <= 2 * s.forward && s2.backward <= 2 * s.backward);
 }
+
+/// Rows `from..to` of every (batch, head) of `x: [B·H, S, W]`.
+fn rows(x: &[f32], problems: usize, s: usize, w: usize, from: usize, to: usize) -> Vec<f32> {
+    (0..problems)
+        .flat_map(|bh| x[(bh * s + from) * w..(bh * s + to) * w].iter().copied())
+        .collect()
+}
+
+#[test]
+fn cached_rows_appended_in_pieces_give_the_full_forward_exactly() {
+    use crate::attention::fused::{forward_cached, KvRows};
+    // 2 sequences, 3 heads, 150 keys (past two key blocks) arriving as 1 + 63 + 1 + 85 rows
+    let (b, h, sk, hd, vd) = (2, 3, 150, 5, 4);
+    let full = dims(b, h, 4, sk, hd, vd);
+    let (nq, nk, nv, no, nl) = full.lens();
+    let (q, k, v) = (values(nq, 21), values(nk, 22), values(nv, 23));
+    let mut kv = KvRows::new(b, h, hd, vd);
+    let mut at = 0;
+    for n in [1, 63, 1, 85] {
+        let (kp, vp) = (
+            rows(&k, b * h, sk, hd, at, at + n),
+            rows(&v, b * h, sk, vd, at, at + n),
+        );
+        kv.append(&kp, &vp).unwrap();
+        at += n;
+        assert_eq!(kv.len(), at);
+    }
+    for (name, mask) in [
+        ("none", AttentionMask::none()),
+        ("window", AttentionMask::none().window(30)),
+    ] {
+        let params = FusedParams {
+            dims: full,
+            scale: 0.4,
+            mask: mask.kernel_view(),
+            dropout: None,
+        };
+        let (mut want, mut want_lse) = (vec![0.0; no], vec![0.0; nl]);
+        forward(&params, &q, &k, &v, &mut want, &mut want_lse).unwrap();
+        let (mut out, mut lse) = (vec![f32::NAN; no], vec![f32::NAN; nl]);
+        forward_cached(&params, &q, &kv, &mut out, &mut lse).unwrap();
+        assert_eq!(out, want, "{name}");
+        assert_eq!(lse, want_lse, "{name}");
+        let reference = reference(&params, &q, &k, &v, &values(no, 24), &|_, _, _| 1.0);
+        assert_close(name, &out, &reference.out, TOL);
+    }
+    // a call that does not match what the rows hold is an error
+    let none = AttentionMask::none();
+    let params = FusedParams {
+        dims: dims(b, h, 4, sk - 1, hd, vd),
+        scale: 0.4,
+        mask: none.kernel_view(),
+        dropout: None,
+    };
+    let (mut out, mut lse) = (vec![0.0; no], vec![0.0; nl]);
+    assert!(matches!(
+        forward_cached(&params, &q, &kv, &mut out, &mut lse),
+        Err(AttnError::ShapeMismatch { .. })
+    ));
+    assert!(kv.append(&[0.0; 7], &[]).is_err());
+}
