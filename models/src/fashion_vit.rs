@@ -3,7 +3,7 @@
 use attn_runtime::attention_model;
 
 attention_model! {
-    /// Clothing images (Fashion-MNIST, 28×28) with a vision transformer over 7×7 patches and a class token.
+    /// Clothing images (Fashion-MNIST, 28×28) with a vision transformer over 7×7 patches, mean-pooled.
     #[name = "fashion-vit", data = "fashion-mnist"]
     pub struct FashionVit {
         arch: Transformer,
@@ -15,6 +15,6 @@ attention_model! {
         ff: 128,
         activation: Gelu,
         norm: Pre,
-        pooling: Cls,
+        pooling: Mean,
     }
 }

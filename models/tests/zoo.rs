@@ -212,3 +212,19 @@ fn out_of_vocabulary_ids_are_an_error_not_a_panic() {
         "{err}"
     );
 }
+
+#[test]
+fn fashion_vit_trains_mirrored_images_by_default_and_text_models_do_not() {
+    use attn_runtime::train::recommended;
+    let fashion = find("fashion-vit").unwrap().meta();
+    let cfg = recommended(fashion, "fashion-mnist");
+    assert!(cfg.augment.horizontal_flip && cfg.augment.max_shift == 0);
+    assert!(cfg.check_for(&fashion.task).is_ok());
+    for model in ["dates-transformer", "digits-vit", "bible-lm"] {
+        let meta = find(model).unwrap().meta();
+        let data = meta.data.unwrap().name();
+        let cfg = recommended(meta, data);
+        assert!(cfg.augment.is_none(), "{model}");
+        assert!(cfg.check_for(&meta.task).is_ok(), "{model}");
+    }
+}
