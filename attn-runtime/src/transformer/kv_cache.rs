@@ -141,8 +141,9 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<
         let Rows::Packed(rows) = &mut cache.rows else {
             unreachable!("set above");
         };
+        // refused before the rows grow, so a failed step leaves the cache as it was
+        opts.mask.validate(b, n, rows.len() + n)?;
         rows.append(&k, &v)?;
-        opts.mask.validate(b, n, rows.len())?;
         let params = FusedParams {
             dims: AttnDims {
                 batch: b,
