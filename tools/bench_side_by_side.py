@@ -8,7 +8,9 @@ rounds become the table between the `side-by-side` markers of docs/PERFORMANCE.m
 
 Needs no third-party module itself (it only runs cargo and the twin scripts). Targets (issue 10):
 attention and multi-head attention no slower than PyTorch, the training step within 1.2×, the
-2048² GEMM at 80% or more of the machine's FMA peak (`benches/src/peak.rs`).
+2048² GEMM at 80% or more of the machine's FMA peak (`benches/src/peak.rs`). Each row also
+gives the achieved model FLOP rate and its share of that peak (MFU) for attn and PyTorch, from
+FLOP counts computed from the case's shapes (`FLOPS`).
 """
 import argparse
 import json
@@ -47,6 +49,59 @@ CASES = [
     ("GEMM", "2048×2048×2048", "gemm/matmul/2048x2048x2048", r"^gemm/matmul/2048x2048x2048: ([\d.]+) ms", None),
 ]
 GEMM_ID, GEMM_FLOPS = "gemm/matmul/2048x2048x2048", 2.0 * 2048**3
+
+
+# Model FLOPs of each case from its shapes: 2 per multiply-add of the matrix products
+# (projections, attention scores and mixing, feed-forward, output layer); a backward pass counts
+# twice its forward (the usual MFU convention: FlashAttention's recomputation and the element-wise
+# passes do not count). Decoder lengths are the declared maxima, as the benchmarks pad to them.
+def sdpa_flops(b, s, d):
+    return 2.0 * 2 * b * s * s * d  # q·kᵀ and weights·v over all heads
+
+
+def mha_flops(b, s, d):
+    return 2.0 * 4 * b * s * d * d + sdpa_flops(b, s, d)
+
+
+def encoder_block_flops(b, s, d, ff):
+    return mha_flops(b, s, d) + 2.0 * 2 * b * s * d * ff
+
+
+def decoder_block_flops(b, st, ss, d, ff):
+    self_attn = mha_flops(b, st, d)
+    cross = 2.0 * (2 * b * st * d * d + 2 * b * ss * d * d + 2 * b * st * ss * d)
+    return self_attn + cross + 2.0 * 2 * b * st * d * ff
+
+
+TRAIN = 3.0  # forward + backward
+FLOPS = {
+    "sdpa/forward/B32_S64_D128_H4": sdpa_flops(32, 64, 128),
+    "sdpa/forward_backward/B32_S64_D128_H4": TRAIN * sdpa_flops(32, 64, 128),
+    "sdpa/forward/B16_S256_D256_H8": sdpa_flops(16, 256, 256),
+    "sdpa/forward_backward/B16_S256_D256_H8": TRAIN * sdpa_flops(16, 256, 256),
+    "mha/forward/B32_S64_D128_H4": mha_flops(32, 64, 128),
+    "mha/forward_backward/B32_S64_D128_H4": TRAIN * mha_flops(32, 64, 128),
+    "mha/forward/B16_S256_D256_H8": mha_flops(16, 256, 256),
+    "mha/forward_backward/B16_S256_D256_H8": TRAIN * mha_flops(16, 256, 256),
+    "transformer/encoder_block_forward_backward/B32_S64_D128_H4_FF512":
+        TRAIN * encoder_block_flops(32, 64, 128, 512),
+    # 2 blocks and a per-token 1000-way output layer
+    "transformer/encoder_2_layers_train_step/B32_S64_D128_H4_FF512_V1000":
+        TRAIN * (2 * encoder_block_flops(32, 64, 128, 512) + 2.0 * 32 * 64 * 128 * 1000),
+    # dates-transformer: d 64, ff 256, 2 + 2 blocks, source 32, target 12, 16 output classes
+    "seq2seq/train_step/dates-transformer":
+        TRAIN * (2 * encoder_block_flops(32, 32, 64, 256)
+                 + 2 * decoder_block_flops(32, 12, 32, 64, 256) + 2.0 * 32 * 12 * 64 * 16),
+    GEMM_ID: GEMM_FLOPS,
+}
+
+
+def utilisation(ms, flops, peak):
+    """`GFLOP/s (share of peak)` of a case that took `ms`."""
+    if ms is None or flops is None:
+        return "—"
+    rate = flops / (ms / 1e3) / 1e9
+    return f"{rate:.0f} ({100 * rate / peak:.0f}%)" if peak else f"{rate:.0f}"
 PEAK_PREFIX = "peak/fma/"
 
 
@@ -86,23 +141,34 @@ def fmt(ms):
 
 
 def table(attn, torch, threads, torch_version):
-    rows = ["| case | shape | attn (ms) | PyTorch (ms) | ratio | target | met |",
-            "|---|---|---:|---:|---:|---|---|"]
+    peak_id = next((k for k in attn if k.startswith(PEAK_PREFIX)), None)
+    peak = None
+    if peak_id:
+        # the id says how many threads ran how many multiply-adds each: threads2_fmas786432
+        threads_run, fmas = map(int, re.findall(r"\d+", peak_id[len(PEAK_PREFIX):]))
+        peak = 2.0 * fmas * threads_run / (attn[peak_id] / 1e3) / 1e9
+    rows = ["| case | shape | attn (ms) | PyTorch (ms) | ratio | target | met "
+            "| attn GFLOP/s (MFU) | PyTorch GFLOP/s (MFU) |",
+            "|---|---|---:|---:|---:|---|---|---:|---:|"]
     for label, shape, full_id, _, target in CASES:
         a, t = attn.get(full_id), torch.get(full_id)
+        flops = FLOPS.get(full_id)
+        mfu = f"{utilisation(a, flops, peak)} | {utilisation(t, flops, peak)}"
         if a is None or t is None:
-            rows.append(f"| {label} | {shape} | {fmt(a) if a else '—'} | {fmt(t) if t else '—'} | — | — | — |")
+            rows.append(f"| {label} | {shape} | {fmt(a) if a else '—'} | {fmt(t) if t else '—'} "
+                        f"| — | — | — | {mfu} |")
             continue
         ratio = a / t
         goal = f"≤ {target:.1f}×" if target else ""
         met = ("yes" if ratio <= target else "no") if target else ""
-        rows.append(f"| {label} | {shape} | {fmt(a)} | {fmt(t)} | {ratio:.2f}× | {goal} | {met} |")
-    peak_id = next((k for k in attn if k.startswith(PEAK_PREFIX)), None)
+        rows.append(f"| {label} | {shape} | {fmt(a)} | {fmt(t)} | {ratio:.2f}× | {goal} | {met} "
+                    f"| {mfu} |")
     lines = ["\n".join(rows), ""]
-    if peak_id and GEMM_ID in attn and GEMM_ID in torch:
-        # the id says how many threads ran how many multiply-adds each: threads2_fmas786432
-        threads_run, fmas = map(int, re.findall(r"\d+", peak_id[len(PEAK_PREFIX):]))
-        peak = 2.0 * fmas * threads_run / (attn[peak_id] / 1e3) / 1e9
+    if peak:
+        lines.append(f"MFU: model FLOPs (from the shapes, backward = 2 × forward) per second as a "
+                     f"share of the measured FMA peak ({peak:.0f} GFLOP/s on {threads} threads).")
+        lines.append("")
+    if peak and GEMM_ID in attn and GEMM_ID in torch:
         ours = GEMM_FLOPS / (attn[GEMM_ID] / 1e3) / 1e9
         theirs = GEMM_FLOPS / (torch[GEMM_ID] / 1e3) / 1e9
         lines.append(
