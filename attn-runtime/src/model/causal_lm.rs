@@ -13,7 +13,6 @@ use super::{
     impl_attn_model, token_input, Batch, BatchInput, DeclaredModel, ForwardOptions, ModelMeta,
     ModelOutput, PositionalEncoding, SequenceEncoder, TokenStepper,
 };
-use crate::attention::AttentionOptions;
 use crate::error::{AttnError, DeviceResultExt};
 use crate::transformer::{CachedDecoder, OutputProjection};
 
@@ -233,12 +232,7 @@ where
             .dev()?
             .try_add(rows)
             .dev()?;
-        let opts = AttentionOptions {
-            need_weights: false,
-            training: false,
-            dropout: 0.0,
-            ..S::META.attention_options(None)
-        };
+        let opts = S::META.forward_attention_options(None, &ForwardOptions::eval());
         let x = model.decoder.try_step(x, &mut self.cache, &opts)?;
         let last = x
             .try_slice((.., n - 1..n, ..))

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::ForwardOptions;
 use crate::attention::{AttentionMask, AttentionOptions, Rotary, Scale};
 use crate::spec::{
     Activation, Cell, DataSet, Norm, Pooling, Positional, RnnAttention, Scoring, TaskKind,
@@ -217,6 +218,21 @@ impl ModelMeta {
         AttentionOptions {
             rotary,
             ..AttentionOptions::default().mask(mask).scale(scale)
+        }
+    }
+
+    /// [`Self::attention_options`] for one forward pass under `opts`: weights captured when it
+    /// asks for them, and in training the dropout it sets (the declared rate by default).
+    pub fn forward_attention_options(
+        &self,
+        lengths: Option<Vec<usize>>,
+        opts: &ForwardOptions,
+    ) -> AttentionOptions {
+        AttentionOptions {
+            need_weights: opts.need_weights,
+            training: opts.training(),
+            dropout: opts.effective_dropout(self.dropout),
+            ..self.attention_options(lengths)
         }
     }
 

@@ -231,10 +231,7 @@ impl_attn_model! {
             let x = self.patch_embed.try_forward_3d(patches)?;
             let x = self.class_token.try_prefix(x)?;
             let x = self.positional.try_add_positions(x)?;
-            let mut attn = S::META.attention_options(None);
-            attn.need_weights = opts.need_weights;
-            attn.training = opts.training();
-            attn.dropout = opts.effective_dropout(S::META.dropout);
+            let attn = S::META.forward_attention_options(None, opts);
             let mut attention = Vec::new();
             let x = self
                 .encoder

@@ -49,10 +49,7 @@ where
     let lengths = opts.checked_lengths(batch, L)?;
     let x = embedding.try_forward(ids).dev()?;
     let x = positional.try_add_positions(x)?;
-    let mut attn = meta.attention_options(lengths.clone());
-    attn.need_weights = opts.need_weights;
-    attn.training = opts.training();
-    attn.dropout = opts.effective_dropout(meta.dropout);
+    let attn = meta.forward_attention_options(lengths.clone(), opts);
     let mut weights = Vec::new();
     let x = encoder.try_encode(x, &attn, path, &mut weights)?;
     Ok((x, lengths, weights))

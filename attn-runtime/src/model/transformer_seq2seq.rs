@@ -332,11 +332,10 @@ where
         opts: &ForwardOptions,
         lengths: &[usize],
     ) -> (AttentionOptions, AttentionOptions, AttentionOptions) {
-        let mut base = S::META.attention_options(None);
-        base.mask = AttentionMask::none();
-        base.need_weights = opts.need_weights;
-        base.training = opts.training();
-        base.dropout = opts.effective_dropout(S::META.dropout);
+        let base = AttentionOptions {
+            mask: AttentionMask::none(),
+            ..S::META.forward_attention_options(None, opts)
+        };
         let enc = AttentionOptions {
             mask: AttentionMask::none().key_lengths(lengths.to_vec()),
             ..base.clone()
