@@ -6,7 +6,9 @@ use dfdx::prelude::*;
 use crate::transformer::NormExt;
 
 use super::{DecoderBlock, EncoderBlock, FeedForwardNet, TransformerEncoder};
-use crate::attention::fused::{forward_cached, AttnDims, FusedParams, KvRows};
+use crate::attention::fused::{
+    forward_cached, AttnDims, FusedParams, HeadLayout, HeadRows, KvRows,
+};
 use crate::attention::{
     try_apply_rotary, AttentionMask, AttentionOptions, BoolMask, MultiHeadAttention, Rotary,
 };
@@ -160,14 +162,16 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<
         let mut out = buffer::<E, D>(&dev, b * H * n * w).dev()?;
         let mut lse = buffer::<E, D>(&dev, b * H * n).dev()?;
         forward_cached(&params, &q, rows, &mut out, &mut lse)?;
-        // [B, H, n, W] -> [B, n, H·W], then the output projection
+        // [B, H, n, W] -> [B, n, H·W], as the fused op merges its output, then the output
+        // projection
         let mut merged = buffer::<E, D>(&dev, out.len()).dev()?;
-        for (bh, head) in out.chunks_exact(n * w).enumerate() {
-            let (bi, h) = (bh / H, bh % H);
-            for (i, row) in head.chunks_exact(w).enumerate() {
-                merged[((bi * n + i) * H + h) * w..][..w].copy_from_slice(row);
-            }
-        }
+        let layout = HeadRows {
+            batch: b,
+            heads: H,
+            seq: n,
+            width: w,
+        };
+        layout.scatter(HeadLayout::Merged, &out, &mut merged);
         let context: Tensor<Dyn3, E, D> = tensor_from_values(&dev, (b, n, H * w), &merged).dev()?;
         realized(self.erased()?.out.try_forward_3d(context)?)
     }

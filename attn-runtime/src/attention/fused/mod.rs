@@ -18,6 +18,7 @@ pub(crate) mod tile;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use head_layout::{HeadLayout, HeadRows};
 pub use kernel::{backward, forward, forward_cached, Scratch, BLOCK_K, BLOCK_Q};
 pub use kv_rows::KvRows;
 pub(crate) use op::{try_fused_merged_heads, try_fused_sdpa};
