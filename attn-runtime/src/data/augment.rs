@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn a_shift_moves_the_picture_and_fills_the_border_with_black() {
-        // one right, one up: numpy.pad(x, 1)[1 + 1 : 1 + 1 + 3, 1 - 1 : 1 - 1 + 4]
+        // one right, one up (readable examples; the golden cases are in the fixture test)
         #[rustfmt::skip]
         let expected = [
             0.0, 11.0, 12.0, 13.0,
@@ -148,6 +148,53 @@ mod tests {
         ];
         assert_eq!(moved(true, -2, 0), expected);
         assert_eq!(moved(false, 0, 0), grid());
+    }
+
+    #[test]
+    fn moves_match_numpy_pad_and_crop() {
+        // tools/gen_augment_fixtures.py: torchvision's flip + padded crop with fixed draws
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/data/augment.json"
+        )))
+        .unwrap();
+        let cases = fixture["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 36);
+        let numbers = |v: &serde_json::Value| -> Vec<f32> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        };
+        for case in cases {
+            let shape: Vec<usize> = case["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
+            let (flip, dx, dy) = (
+                case["flip"].as_bool().unwrap(),
+                case["dx"].as_i64().unwrap() as isize,
+                case["dy"].as_i64().unwrap() as isize,
+            );
+            let mut image = numbers(&case["image"]);
+            let mut scratch = vec![0.0; image.len()];
+            transform(
+                &mut image,
+                &mut scratch,
+                [shape[0], shape[1], shape[2]],
+                flip,
+                dx,
+                dy,
+            );
+            assert_eq!(
+                image,
+                numbers(&case["expected"]),
+                "{shape:?} {flip} {dx} {dy}"
+            );
+        }
     }
 
     #[test]
