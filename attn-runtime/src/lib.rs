@@ -72,23 +72,19 @@ macro_rules! kernel_tables {
                 &CUDA_NONE,
                 &CUDA_OWNED,
             ];
-            crate::cpu_op::pick(&tables)
+            crate::kernels::cpu_op::pick(&tables)
         }
     };
 }
 
 pub mod attention;
-mod counter_hash;
-mod cpu_gemm;
-mod cpu_op;
 pub mod data;
-pub mod elementwise;
+pub use kernels::elementwise;
 mod error;
 pub mod experiment;
 pub mod infer;
-mod linear_kernel;
+mod kernels;
 pub mod loss;
-mod loss_kernel;
 pub mod metrics;
 pub mod model;
 pub mod optim;
@@ -96,7 +92,6 @@ pub mod param;
 pub mod registry;
 pub mod rnn;
 pub mod run;
-mod simd;
 pub mod state_dict;
 pub mod suggest;
 pub mod tape_holder;

@@ -114,8 +114,8 @@ fn cross_entropy_impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
             fix: "a batch needs at least one target that is not padding".into(),
         });
     }
-    if crate::cpu_op::is_cpu_f32::<E, D>() {
-        let rows = crate::loss_kernel::CrossEntropyRows {
+    if crate::kernels::cpu_op::is_cpu_f32::<E, D>() {
+        let rows = crate::kernels::cross_entropy::CrossEntropyRows {
             targets: targets
                 .iter()
                 .map(|&t| if t == IGNORE { 0 } else { t })
@@ -132,7 +132,7 @@ fn cross_entropy_impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
                 .collect(),
             epsilon: epsilon as f32,
         };
-        return crate::loss_kernel::try_fused_cross_entropy(logits, rows);
+        return crate::kernels::cross_entropy::try_fused_cross_entropy(logits, rows);
     }
     composite(logits, targets, epsilon, counted)
 }

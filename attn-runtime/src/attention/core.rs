@@ -4,8 +4,8 @@
 use dfdx::prelude::*;
 
 use super::{multi_head::onto_tape, AttentionOptions, AttnOutput};
-use crate::cpu_op::{realized, Dyn4};
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn4};
 
 /// Turns raw attention scores into weights and weights the values by them.
 ///

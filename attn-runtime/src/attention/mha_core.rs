@@ -11,8 +11,8 @@ use super::{
     scaled_dot_product::{sdpa_erased, use_fused},
     AttentionOptions, AttnOutput,
 };
-use crate::cpu_op::{Dyn3, Dyn4};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{Dyn3, Dyn4};
 
 /// A multi-head attention's parameters on run-time shapes, and its head count.
 pub(crate) struct DynMha<E: Dtype, D: Storage<E>> {

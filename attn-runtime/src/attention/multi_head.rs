@@ -5,8 +5,8 @@ use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::{core::realize_output, mha_core::DynMha, AttentionOptions, AttnOutput, Projection};
-use crate::cpu_op::{realized, Dyn3, Dyn4};
 use crate::error::{expect_dim, AttnError};
+use crate::kernels::cpu_op::{realized, Dyn3, Dyn4};
 
 /// The output of [`MultiHeadAttention::try_attend`]: context `[B, Sq, M]`, weights
 /// `[B, H, Sq, Sk]`.

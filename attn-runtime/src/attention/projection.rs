@@ -4,9 +4,9 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::{uniform::SampleUniform, Uniform};
 
-use crate::cpu_op::{is_cpu_f32, realized, Dyn2, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
-use crate::linear_kernel::try_linear;
+use crate::kernels::cpu_op::{is_cpu_f32, realized, Dyn2, Dyn3};
+use crate::kernels::linear::try_linear;
 
 /// `y = x · Wᵀ + b` over the last axis, with the bias present only when `BIAS` is `true`.
 ///

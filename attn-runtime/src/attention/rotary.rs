@@ -3,8 +3,8 @@
 
 use dfdx::prelude::*;
 
-use crate::cpu_op::{realized, Dyn4};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn4};
 use crate::tape_holder::TapeHolder;
 
 /// Rotary settings: the angle base and the position of the first query/key.

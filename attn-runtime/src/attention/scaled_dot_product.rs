@@ -8,8 +8,8 @@ use super::{
     multi_head::onto_tape,
     AttentionKernel, AttentionOptions, AttnOutput, Scale,
 };
-use crate::cpu_op::{realized, Dyn4};
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn4};
 
 /// The output of [`try_scaled_dot_product_attention`]: context `[B, H, Sq, Dv]`, weights
 /// `[B, H, Sq, Sk]`.
@@ -139,7 +139,7 @@ pub(crate) fn use_fused<E: Dtype, D: 'static>(
     head_dim: usize,
     value_dim: usize,
 ) -> Result<bool, AttnError> {
-    let applies = crate::cpu_op::is_cpu_f32::<E, D>();
+    let applies = crate::kernels::cpu_op::is_cpu_f32::<E, D>();
     match opts.kernel {
         AttentionKernel::Composite => Ok(false),
         AttentionKernel::Auto => Ok(applies && !opts.need_weights && head_dim > 0 && value_dim > 0),

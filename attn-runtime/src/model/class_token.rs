@@ -5,8 +5,8 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::{uniform::SampleUniform, Distribution, StandardNormal};
 
-use crate::cpu_op::{realized, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn3};
 
 /// Turns `NP` embedded patches `[B, NP, M]` into the encoder's sequence `[B, L, M]`.
 pub trait PatchPrefix<const NP: usize, const L: usize, const M: usize, E: Dtype, D: Device<E>> {

@@ -12,8 +12,8 @@ use rand_distr::uniform::SampleUniform;
 
 use super::{BuiltInScores, HeadScoring, LayerAttention};
 use crate::attention::{AttentionOptions, MultiHeadAttention};
-use crate::cpu_op::{realized, Dyn3};
 use crate::error::AttnError;
+use crate::kernels::cpu_op::{realized, Dyn3};
 
 /// Maps `[B, S, M]` to `[B, S, M]` with attention, recording each layer's weights when asked.
 pub trait SequenceEncoder<const M: usize, E: Dtype, D: Device<E>> {

@@ -4,8 +4,8 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::{uniform::SampleUniform, Distribution, StandardNormal};
 
-use crate::cpu_op::{realized, Dyn2, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn2, Dyn3};
 
 /// Adds position information to `[B, S, M]` embeddings.
 pub trait PositionalEncoding<const M: usize, E: Dtype, D: Device<E>> {

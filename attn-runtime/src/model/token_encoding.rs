@@ -4,8 +4,8 @@ use dfdx::nn::modules::Embedding;
 use dfdx::prelude::*;
 
 use super::{ForwardOptions, LayerAttention, ModelMeta, PositionalEncoding, SequenceEncoder};
-use crate::cpu_op::{realized, Dyn2, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn2, Dyn3};
 
 /// An encoded token batch: `[B, L, M]`, the checked lengths, and the captured weights.
 pub(crate) type Encoded<B, const L: usize, const M: usize, E, D, T> = (

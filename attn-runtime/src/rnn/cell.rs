@@ -2,8 +2,8 @@
 
 use dfdx::prelude::*;
 
-use crate::cpu_op::{realized, Dyn2};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn2};
 use crate::tape_holder::TapeHolder;
 
 /// The recurrent state between steps: `h` and, for an LSTM, `c` (`[B, H]` each).

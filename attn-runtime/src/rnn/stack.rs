@@ -8,8 +8,8 @@ use num_traits::Float;
 use rand_distr::{uniform::SampleUniform, Uniform};
 
 use super::cell::{CellState, DynState, GruCell, LstmCell, RecurrentCell};
-use crate::cpu_op::{realized, Dyn2, Dyn3};
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn2, Dyn3};
 use crate::tape_holder::TapeHolder;
 
 /// `L` recurrent layers of hidden size `H` over inputs of width `I`, each one or two directions;

@@ -2,8 +2,8 @@
 
 use dfdx::prelude::*;
 
-use crate::cpu_op::Dyn3;
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::Dyn3;
 use crate::tape_holder::TapeHolder;
 
 /// An elementwise activation: one of the built-ins below, or a type of your own, which a
@@ -118,7 +118,7 @@ macro_rules! unary_activation {
                 x: Tensor<S, E, D, T>,
             ) -> Result<Tensor<S, E, D, T>, AttnError> {
                 $(
-                    if crate::cpu_op::is_cpu_f32::<E, D>() {
+                    if crate::kernels::cpu_op::is_cpu_f32::<E, D>() {
                         return $kernel(x);
                     }
                 )?
@@ -130,7 +130,7 @@ macro_rules! unary_activation {
 
 unary_activation!(
     /// `max(0, x)`. **PyTorch equivalent**: `F.relu`.
-    Relu, "Relu", relu, try_relu, cpu: crate::elementwise::try_relu_cpu
+    Relu, "Relu", relu, try_relu, cpu: crate::kernels::elementwise::try_relu_cpu
 );
 unary_activation!(
     /// The tanh approximation of GELU, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
@@ -180,8 +180,8 @@ impl Activation for Silu {
     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError> {
-        if crate::cpu_op::is_cpu_f32::<E, D>() {
-            return crate::elementwise::try_silu_cpu(x);
+        if crate::kernels::cpu_op::is_cpu_f32::<E, D>() {
+            return crate::kernels::elementwise::try_silu_cpu(x);
         }
         let (mut tape, x) = TapeHolder::split(x);
         let gate = tape.run(&x, |x| x.try_sigmoid().dev())?;
@@ -208,8 +208,8 @@ impl Activation for Gelu {
     fn try_apply<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<S, E, D, T>,
     ) -> Result<Tensor<S, E, D, T>, AttnError> {
-        if crate::cpu_op::is_cpu_f32::<E, D>() {
-            return crate::elementwise::try_gelu_cpu(x);
+        if crate::kernels::cpu_op::is_cpu_f32::<E, D>() {
+            return crate::kernels::elementwise::try_gelu_cpu(x);
         }
         Self::try_apply_composite(x)
     }

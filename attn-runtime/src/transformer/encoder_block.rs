@@ -12,8 +12,8 @@ use super::residual::residual;
 use super::FeedForwardNet;
 use crate::attention::LayerAttention;
 use crate::attention::{AttentionOptions, MultiHeadAttention};
-use crate::cpu_op::{realized, Dyn3};
 use crate::error::AttnError;
+use crate::kernels::cpu_op::{realized, Dyn3};
 use crate::tape_holder::TapeHolder;
 
 /// One encoder block of width `M`, `H` heads and feed-forward `Ffn`.

@@ -8,8 +8,8 @@ use rand_distr::uniform::SampleUniform;
 
 use super::Activation;
 use crate::attention::Projection;
-use crate::cpu_op::{realized, Dyn3};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{realized, Dyn3};
 use crate::tape_holder::TapeHolder;
 
 /// A feed-forward network over the last axis, `[B, S, M] → [B, S, M]`.

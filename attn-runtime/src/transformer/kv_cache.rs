@@ -12,10 +12,10 @@ use crate::attention::fused::{
 use crate::attention::{
     try_apply_rotary, AttentionMask, AttentionOptions, BoolMask, MultiHeadAttention, Rotary,
 };
-use crate::cpu_op::{
+use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{
     buffer, f32_buffer, is_cpu_f32, realized, tensor_from_values, Dyn3, ONLY_CPU_F32,
 };
-use crate::error::{AttnError, DeviceResultExt};
 
 /// Keys or values of one attention layer, `[B, H, S, M/H]`.
 pub type HeadTensor<const H: usize, E, D> = Tensor<(usize, Const<H>, usize, usize), E, D>;

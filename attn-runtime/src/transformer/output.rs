@@ -6,8 +6,8 @@ use rand_distr::uniform::SampleUniform;
 
 use crate::attention::DynLinear;
 use crate::attention::Projection;
-use crate::cpu_op::{realized, Dyn2, Dyn3};
 use crate::error::AttnError;
+use crate::kernels::cpu_op::{realized, Dyn2, Dyn3};
 
 /// Maps decoder states `[B, T, M]` to logits `[B, T, V]`, possibly through the target embedding.
 pub trait OutputProjection<const M: usize, const V: usize, E: Dtype, D: Device<E>> {

@@ -3,8 +3,8 @@
 
 use dfdx::prelude::*;
 
-use crate::cpu_op::Dyn3;
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::Dyn3;
 
 /// `x + dropout(y)`, recorded, with `y` carrying the tape.
 ///
@@ -26,7 +26,7 @@ fn residual_impl<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: &Tensor<Dyn3, E, D>,
     p: f64,
 ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
-    let y = crate::elementwise::try_dropout(y, p)?;
+    let y = crate::kernels::elementwise::try_dropout(y, p)?;
     y.try_add(x.clone()).dev()
 }
 
@@ -48,6 +48,6 @@ kernel_tables! {
         ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
             = residual_impl::<E, D, T>,
         dropout: fn(Tensor<Dyn3, E, D, T>, f64) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
-            = crate::elementwise::try_dropout::<Dyn3, E, D, T>,
+            = crate::kernels::elementwise::try_dropout::<Dyn3, E, D, T>,
     }
 }

@@ -10,8 +10,8 @@ use rand_distr::uniform::SampleUniform;
 use super::{DecoderBlock, EncoderBlock, FeedForwardNet};
 use crate::attention::AttentionOptions;
 use crate::attention::LayerAttention;
-use crate::cpu_op::{realized, Dyn3};
 use crate::error::AttnError;
+use crate::kernels::cpu_op::{realized, Dyn3};
 
 /// `N` encoder blocks (`layers.0` …), then a final `norm` when pre-norm (a pre-norm stack's
 /// output is otherwise un-normalised).

@@ -3,15 +3,15 @@
 
 use dfdx::prelude::*;
 
-use super::head_layout::{HeadLayout, HeadRows};
-use super::kernel;
-use super::params::{AttnDims, FusedParams, KernelDropout};
 use crate::attention::{core::check_dropout, AttentionMask, AttentionOptions};
-use crate::cpu_op::{
+use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::attention::{
+    self as kernel, AttnDims, FusedParams, HeadLayout, HeadRows, KernelDropout,
+};
+use crate::kernels::cpu_op::{
     buffer, cast, cpu_values_mut, is_cpu_f32, realized, tensor_from_values, values, CpuBuf, Dyn3,
     Dyn4, ONLY_CPU_F32,
 };
-use crate::error::{AttnError, DeviceResultExt};
 
 fn not_cpu_f32() -> AttnError {
     AttnError::InvalidInput {

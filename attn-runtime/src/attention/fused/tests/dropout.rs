@@ -5,9 +5,9 @@
 use dfdx::prelude::*;
 
 use super::reference::{assert_close, reference, values};
-use crate::attention::fused::dropout::RowDropout;
 use crate::attention::fused::{backward, forward, AttnDims, FusedParams, KernelDropout};
 use crate::attention::{try_scaled_dot_product_attention, AttentionMask, AttentionOptions};
+use crate::kernels::attention::dropout::RowDropout;
 
 fn dims(q_len: usize, k_len: usize, hd: usize, vd: usize) -> AttnDims {
     AttnDims {

@@ -1,8 +1,8 @@
 //! The matrix product inside one attention tile: a small register-blocked GEMM on plain slices
 //! with fixed-size inner loops, which LLVM vectorises; instantiated with the multiply-adds of
-//! [`crate::simd`].
+//! [`crate::kernels::simd`].
 
-use crate::simd::Arith;
+use crate::kernels::simd::Arith;
 
 /// One operand of [`gemm`]: a matrix `A` whose element `(r, kk)` is `data[r * rs + kk * cs]`, so
 /// that a row-major matrix (`rs = width, cs = 1`) and its transpose (`rs = 1, cs = width`) are
@@ -122,7 +122,7 @@ fn block<A: Arith, const MR: usize, const NR: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simd::Plain;
+    use crate::kernels::simd::Plain;
 
     #[test]
     fn gemm_matches_a_naive_product_for_odd_sizes_and_transposed_operands() {

@@ -9,9 +9,9 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::cpu_op::{cast, f32_buffer, min_len, CpuBuf};
 use crate::error::{AttnError, DeviceResultExt};
-use crate::simd::{self, exp, Plain};
+use crate::kernels::cpu_op::{cast, f32_buffer, min_len, CpuBuf};
+use crate::kernels::simd::{self, exp, Plain};
 
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 8;

@@ -12,11 +12,11 @@ use super::dropout::RowDropout;
 use super::kv_rows::KvRows;
 use super::params::{expect_len, AttnDims, FusedParams};
 use super::tile::{gemm, Strided};
-use crate::cpu_op::for_each_maybe_parallel;
 use crate::error::AttnError;
-use crate::simd::{self, Arith, Plain};
+use crate::kernels::cpu_op::for_each_maybe_parallel;
+use crate::kernels::simd::{self, Arith, Plain};
 #[cfg(target_arch = "x86_64")]
-use crate::simd::{has_avx2_fma, has_avx512};
+use crate::kernels::simd::{has_avx2_fma, has_avx512};
 
 /// Queries per block (rows of a tile).
 pub const BLOCK_Q: usize = 32;

@@ -8,9 +8,11 @@
 
 use dfdx::prelude::*;
 
-use crate::cpu_gemm::{matmul_into, MatRef};
-use crate::cpu_op::{buffer, cpu_values_mut, f32_buffer, tensor_from_values, Dyn2, ONLY_CPU_F32};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::cpu_op::{
+    buffer, cpu_values_mut, f32_buffer, tensor_from_values, Dyn2, ONLY_CPU_F32,
+};
+use crate::kernels::gemm::{matmul_into, MatRef};
 
 /// `x · Wᵀ + b` with dfdx autograd, for `f32` tensors on the `Cpu`.
 ///

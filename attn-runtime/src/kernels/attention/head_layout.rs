@@ -7,7 +7,7 @@
 //! again in the backward pass). The fused op instead reads and writes the merged layout directly,
 //! reordering rows while it copies the values it needs anyway.
 
-use crate::cpu_op::for_each_maybe_parallel;
+use crate::kernels::cpu_op::for_each_maybe_parallel;
 
 /// How the values of a tensor given to (or returned by) the fused kernel are ordered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,13 +7,13 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::counter_hash::{mix32, mix64};
-use crate::cpu_op::{
+use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::counter_hash::{mix32, mix64};
+use crate::kernels::cpu_op::{
     add_into, buffer, cpu_values_mut, f32_buffer, for_each_maybe_parallel, is_cpu_f32,
     tensor_from_values, ONLY_CPU_F32,
 };
-use crate::error::{AttnError, DeviceResultExt};
-use crate::simd::{exp, Plain};
+use crate::kernels::simd::{exp, Plain};
 
 /// Elements per parallel task (and per dropout random stream).
 const CHUNK: usize = 4096;

@@ -3,7 +3,7 @@
 //! an `[B, H, Sq, Sk]` tensor.
 
 use super::params::KernelDropout;
-use crate::counter_hash::{mix32, mix64};
+use crate::kernels::counter_hash::{mix32, mix64};
 
 /// The dropout stream of one query row `(b, h, i)`: keys are hashed with a 32-bit key derived
 /// from the seed and the row.

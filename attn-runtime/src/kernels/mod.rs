@@ -1,0 +1,18 @@
+//! attn's own CPU kernels for `f32`, in one place: the dfdx plumbing they share
+//! ([`cpu_op`]), the matrix products ([`gemm`]), the vectorised math ([`simd`], [`counter_hash`])
+//! and the kernels themselves — the fused projection ([`linear`]), the element-wise passes
+//! ([`elementwise`]), softmax cross-entropy ([`cross_entropy`]), layer norm ([`layer_norm`]) and
+//! flash attention ([`attention`]).
+//!
+//! Layers call these for `f32` tensors on the `Cpu` and fall back to dfdx's composite ops on other
+//! devices and dtypes; nothing here depends on the layers.
+
+pub mod attention;
+pub(crate) mod counter_hash;
+pub(crate) mod cpu_op;
+pub(crate) mod cross_entropy;
+pub mod elementwise;
+pub(crate) mod gemm;
+pub(crate) mod layer_norm;
+pub(crate) mod linear;
+pub(crate) mod simd;
