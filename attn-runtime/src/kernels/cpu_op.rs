@@ -1,11 +1,8 @@
-//! Plumbing for attn's own CPU kernels inside dfdx's autograd: telling `f32` tensors on the `Cpu`
-//! apart from the generic `E`/`D` the layers are written over, and adding a kernel's gradient
-//! into dfdx's gradient buffers.
-//!
-//! dfdx 0.13 has no public way to add a device kernel from outside; its public `Tape` API
-//! (`split_tape`, `add_backward_op`, ghosts and `Gradients::get_or_alloc_mut`) is enough to
-//! register a backward pass, and `Any` turns the generic types into the concrete ones when they
-//! are the `Cpu` and `f32`.
+//! Plumbing for attn's own CPU kernels: telling `f32` tensors on the `Cpu` apart from the generic
+//! `E`/`D` the layers are written over (`Any` turns the generic types into the concrete ones
+//! when they are), buffers from the device's allocation cache and tensors that own them, the
+//! parallel-or-not split of a kernel's work, run-time shapes and kernel tables. The wiring of a
+//! kernel into dfdx's autograd is [`super::op`].
 
 use std::any::{Any, TypeId};
 
@@ -37,24 +34,37 @@ pub(crate) fn f32_buffer<S: Shape, E: Dtype, D: Storage<E>>(t: Tensor<S, E, D>) 
     Some(values)
 }
 
-/// A tensor of `shape` holding `values` (row-major) on `dev`, known to be the `Cpu` with
-/// `E = f32`, its storage from the device's allocation cache as dfdx's own ops take theirs.
+/// A tensor of `shape` on `dev` (known to be the `Cpu` with `E = f32`) that owns `values`, a
+/// buffer from the device's allocation cache ([`buffer`]): no copy, and the storage returns to
+/// the cache when the tensor is dropped, as dfdx's own outputs do.
 ///
-/// Our kernels compute into cache buffers ([`buffer`]) and copy the result out this way: a
-/// fresh `Vec` per call would cost page faults for every large output, and each would join
-/// dfdx's cache when dropped, growing it by a buffer per call.
+/// # Errors
+/// A device error when `values` does not hold `shape`'s number of values.
 ///
 /// # Panics
 /// When `D` is not the `Cpu` or `E` not `f32`; callers check [`is_cpu_f32`] first.
-pub(crate) fn tensor_from_values<S: Shape, E: Dtype, D: Device<E>>(
+pub(crate) fn tensor_from_buffer<S: Shape, E: Dtype, D: Device<E>>(
     dev: &D,
     shape: S,
-    values: &[f32],
+    values: CpuBuf,
 ) -> Result<Tensor<S, E, D>, D::Err> {
-    let t: Tensor<S, E, D> = dev.try_zeros_like(&shape)?;
-    let mut t: Tensor<S, f32, Cpu> = cast(t).expect(ONLY_CPU_F32);
-    t.copy_from(values);
-    Ok(cast(t).expect(ONLY_CPU_F32))
+    let cpu: Cpu = cast(dev.clone()).expect(ONLY_CPU_F32);
+    match cpu.try_tensor_from_vec(take_vec(values), shape) {
+        Ok(t) => Ok(cast(t).expect(ONLY_CPU_F32)),
+        Err(e) => Err(cast(e).expect(ONLY_CPU_F32)),
+    }
+}
+
+/// The `Vec` inside a buffer from the `Cpu`'s allocation cache, for a tensor to own.
+///
+/// Emptied, the buffer is forgotten rather than dropped: dropped, it would file a zero-length
+/// allocation in the cache on every call, and nothing takes those out again. Forgetting it leaks
+/// nothing but a count on the cache's `Arc` (its `Vec` is empty), which keeps the device's cache
+/// alive as the device itself does.
+pub(crate) fn take_vec(mut buf: CpuBuf) -> Vec<f32> {
+    let values = std::mem::take(&mut *buf);
+    std::mem::forget(buf);
+    values
 }
 
 /// The `Cpu`'s `f32` buffer type (what `Gradients` holds per tensor).
@@ -68,40 +78,9 @@ pub(crate) fn buffer<E, D: Storage<E>>(dev: &D, n: usize) -> Result<CpuBuf, D::E
     Ok(cast(dev.try_alloc_len(n)?).expect("a buffer of the Cpu's f32 storage"))
 }
 
-/// The values of a contiguous `Cpu` tensor, row-major, in a buffer from the device `D`.
-pub(crate) fn values<S: Shape, E, D: Storage<E>>(
-    dev: &D,
-    t: &Tensor<S, f32, Cpu>,
-) -> Result<CpuBuf, D::Err> {
-    let mut buf = buffer(dev, t.shape().num_elements())?;
-    t.copy_into(&mut buf);
-    Ok(buf)
-}
-
 /// Why a backward pass registered by one of our kernels may assume the `Cpu` and `f32`.
 pub(crate) const ONLY_CPU_F32: &str =
     "attn's CPU kernels run (and register their backward passes) only for f32 on the Cpu";
-
-/// Adds `src` into a gradient buffer that is the `Cpu`'s `f32` buffer; `false` (nothing added)
-/// when it is not, which the callers rule out by checking [`is_cpu_f32`] first.
-pub(crate) fn add_into<V: 'static>(buf: &mut V, src: &[f32]) -> bool {
-    let Some(buf) = cpu_values_mut(buf) else {
-        return false;
-    };
-    for (g, s) in buf.iter_mut().zip(src) {
-        *g += s;
-    }
-    true
-}
-
-/// The values of a device buffer (such as a gradient from `Gradients::get_or_alloc_mut`) that is
-/// the `Cpu`'s `f32` buffer, in place: reading a gradient this way spares the copy that
-/// `Gradients::get` makes.
-pub(crate) fn cpu_values_mut<V: 'static>(buf: &mut V) -> Option<&mut [f32]> {
-    (buf as &mut dyn Any)
-        .downcast_mut::<CpuBuf>()
-        .map(|b| &mut b[..])
-}
 
 /// Below this many values a kernel runs on the calling thread: handing a job to rayon's pool
 /// from outside it (every op of a training step) costs two thread wake-ups, more than the work.

@@ -9,8 +9,9 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::error::{AttnError, DeviceResultExt};
-use crate::kernels::cpu_op::{cast, f32_buffer, min_len, CpuBuf};
+use crate::error::AttnError;
+use crate::kernels::cpu_op::{min_len, CpuBuf};
+use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
 use crate::kernels::simd::{self, exp, Plain};
 
 /// Rows per parallel task.
@@ -105,6 +106,41 @@ pub(crate) fn backward(
         });
 }
 
+/// The loss as a [`CpuOp`] on `[N, classes]` logits, to a scalar.
+struct CrossEntropy {
+    classes: usize,
+    rows: CrossEntropyRows,
+}
+
+impl CpuOp<1> for CrossEntropy {
+    /// The logits and each row's log-sum-exp.
+    type Saved = (CpuBuf, Vec<f32>);
+
+    fn forward(
+        &self,
+        _: &Cpu,
+        [logits]: [CpuBuf; 1],
+        out: &mut [f32],
+    ) -> Result<Self::Saved, AttnError> {
+        let mut lse = vec![0f32; logits.len() / self.classes];
+        out[0] = forward(&logits, self.classes, &self.rows, &mut lse);
+        Ok((logits, lse))
+    }
+
+    fn backward(
+        self,
+        _: &Cpu,
+        (logits, lse): Self::Saved,
+        dy: &[f32],
+        grads: &mut dyn InputGrads,
+    ) -> Result<(), CpuError> {
+        // adds in place: the gradient of other uses of the logits stays
+        let dlogits = grads.input(0)?.expect("the logits have a gradient");
+        backward(&logits, self.classes, &self.rows, &lse, dy[0], dlogits);
+        Ok(())
+    }
+}
+
 /// The loss on dfdx tensors (the caller checked that `E` is `f32` and `D` the `Cpu`, and the
 /// targets), gradients into `logits` on its tape.
 ///
@@ -114,29 +150,10 @@ pub(crate) fn try_fused_cross_entropy<E: Dtype, D: Device<E>, T: Tape<E, D> + 's
     logits: Tensor<(usize, usize), E, D, T>,
     rows: CrossEntropyRows,
 ) -> Result<Tensor<Rank0, E, D, T>, AttnError> {
-    let wrong = || AttnError::device("the fused cross-entropy runs on f32 tensors on the Cpu only");
-    let (n, classes) = *logits.shape();
-    let (logits, mut tape) = logits.try_contiguous().dev()?.split_tape();
-    let ghost = logits.ghost();
-    let device = logits.device().clone();
-    let saved: CpuBuf = f32_buffer(logits).ok_or_else(wrong)?;
-    let mut lse = vec![0f32; n];
-    let loss = forward(&saved, classes, &rows, &mut lse);
-    let value: E = cast(loss).ok_or_else(wrong)?;
-    let out = device.try_tensor(value).dev()?;
-    if T::OWNS_TAPE {
-        let out_ghost = out.ghost();
-        tape.add_backward_op(move |grads| {
-            grads.try_alloc_for(&out_ghost)?;
-            let upstream: f32 = cast::<_, Tensor<Rank0, f32, Cpu>>(grads.get(&out_ghost))
-                .map_or(0.0, |t| t.array());
-            let dlogits = grads.get_or_alloc_mut(&ghost)?;
-            // adds in place: the gradient of other uses of the logits stays
-            if let Some(dlogits) = (dlogits as &mut dyn std::any::Any).downcast_mut::<CpuBuf>() {
-                backward(&saved, classes, &rows, &lse, upstream, dlogits);
-            }
-            Ok(())
-        });
-    }
-    Ok(out.put_tape(tape))
+    const NAME: &str = "the fused cross-entropy";
+    let classes = logits.shape().1;
+    let dev = logits.device().clone();
+    let (logits, tape) = split_operand(logits, NAME)?;
+    let op = CrossEntropy { classes, rows };
+    apply(op, NAME, &dev, [logits], tape, ())
 }

@@ -9,17 +9,60 @@ use rayon::prelude::*;
 
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::counter_hash::{mix32, mix64};
-use crate::kernels::cpu_op::{
-    add_into, buffer, cpu_values_mut, f32_buffer, for_each_maybe_parallel, is_cpu_f32,
-    tensor_from_values, ONLY_CPU_F32,
-};
+use crate::kernels::cpu_op::{for_each_maybe_parallel, is_cpu_f32, CpuBuf};
+use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
 use crate::kernels::simd::{exp, Plain};
 
 /// Elements per parallel task (and per dropout random stream).
 const CHUNK: usize = 4096;
 
+/// An element-wise [`CpuOp`]: `forward(chunk, x, y)` writes a chunk of the output,
+/// `backward(chunk, x, dy, dx)` adds a chunk of the input gradient; chunks of [`CHUNK`] values
+/// run in parallel.
+struct Unary<F, B> {
+    forward: F,
+    backward: B,
+}
+
+impl<F, B> CpuOp<1> for Unary<F, B>
+where
+    F: Fn(usize, &[f32], &mut [f32]) + Sync + 'static,
+    B: Fn(usize, &[f32], &[f32], &mut [f32]) + Sync + 'static,
+{
+    /// The input's values.
+    type Saved = CpuBuf;
+
+    fn forward(&self, _: &Cpu, [xs]: [CpuBuf; 1], out: &mut [f32]) -> Result<CpuBuf, AttnError> {
+        for_each_maybe_parallel(
+            xs.len(),
+            out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)),
+            |c, (y, x)| (self.forward)(c, x, y),
+        );
+        Ok(xs)
+    }
+
+    fn backward(
+        self,
+        _: &Cpu,
+        xs: CpuBuf,
+        dy: &[f32],
+        grads: &mut dyn InputGrads,
+    ) -> Result<(), CpuError> {
+        let dx = grads
+            .input(0)?
+            .expect("the input of an element-wise op has a gradient");
+        for_each_maybe_parallel(
+            xs.len(),
+            dx.par_chunks_mut(CHUNK)
+                .zip(xs.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))),
+            |c, (dx, (x, dy))| (self.backward)(c, x, dy, dx),
+        );
+        Ok(())
+    }
+}
+
 /// Runs `forward` over `x`'s values into a new tensor and, on a tape, `backward(x, dy, dx)` to
-/// add the input gradient. Both get one chunk at a time (with its index) and run in parallel.
+/// add the input gradient (see [`Unary`]).
 fn try_unary<S, E, D, T, F, B>(
     x: Tensor<S, E, D, T>,
     forward: F,
@@ -30,40 +73,14 @@ where
     E: Dtype,
     D: Device<E>,
     T: Tape<E, D> + 'static,
-    F: Fn(usize, &[f32], &mut [f32]) + Sync,
-    B: Fn(usize, &[f32], &[f32], &mut [f32]) + Sync + Send + 'static,
+    F: Fn(usize, &[f32], &mut [f32]) + Sync + 'static,
+    B: Fn(usize, &[f32], &[f32], &mut [f32]) + Sync + 'static,
 {
-    let wrong = || AttnError::device("an element-wise CPU kernel got a tensor not f32 on the Cpu");
+    const NAME: &str = "an element-wise CPU kernel";
     let shape = *x.shape();
-    let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
-    let x_ghost = x.ghost();
-    let device = x.device().clone();
-    let xs = f32_buffer(x).ok_or_else(wrong)?;
-    let n = xs.len();
-    let mut ys = buffer::<E, _>(&device, n).dev()?;
-    for_each_maybe_parallel(
-        n,
-        ys.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)),
-        |c, (y, x)| forward(c, x, y),
-    );
-    let out = tensor_from_values(&device, shape, &ys).dev()?;
-    if T::OWNS_TAPE {
-        let out_ghost = out.ghost();
-        tape.add_backward_op(move |grads| {
-            // read in place: the gradient's own buffer, no copy
-            let dy = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
-            let mut dx = buffer::<E, _>(&device, n)?;
-            for_each_maybe_parallel(
-                n,
-                dx.par_chunks_mut(CHUNK)
-                    .zip(xs.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))),
-                |c, (dx, (x, dy))| backward(c, x, dy, dx),
-            );
-            add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
-            Ok(())
-        });
-    }
-    Ok(out.put_tape(tape))
+    let dev = x.device().clone();
+    let (x, tape) = split_operand(x, NAME)?;
+    apply(Unary { forward, backward }, NAME, &dev, [x], tape, shape)
 }
 
 /// `factor[i] = 1/(1-p)` where element `chunk·CHUNK + i` is kept, else 0: a hash of the seed,
@@ -109,8 +126,12 @@ pub fn try_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
             y.iter_mut().zip(x).for_each(|(y, x)| *y *= x);
         },
         move |c, _x, dy, dx| {
-            dropout_factors(seed, c, p, dx);
-            dx.iter_mut().zip(dy).for_each(|(dx, dy)| *dx *= dy);
+            let mut factors = [0f32; CHUNK];
+            let factors = &mut factors[..dx.len()];
+            dropout_factors(seed, c, p, factors);
+            for ((dx, dy), f) in dx.iter_mut().zip(dy).zip(&*factors) {
+                *dx += dy * f;
+            }
         },
     )
 }
@@ -204,8 +225,8 @@ where
     E: Dtype,
     D: Device<E>,
     T: Tape<E, D> + 'static,
-    F: Fn(f32) -> f32 + Sync,
-    Df: Fn(f32) -> f32 + Sync + Send + 'static,
+    F: Fn(f32) -> f32 + Sync + 'static,
+    Df: Fn(f32) -> f32 + Sync + 'static,
 {
     try_unary(
         x,
@@ -216,7 +237,7 @@ where
         },
         move |_, x, dy, dx| {
             for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                *dx = dy * derivative(x);
+                *dx += dy * derivative(x);
             }
         },
     )

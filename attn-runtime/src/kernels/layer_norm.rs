@@ -6,11 +6,9 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use crate::error::{AttnError, DeviceResultExt};
-use crate::kernels::cpu_op::{
-    add_into, buffer, cpu_values_mut, f32_buffer, for_each_maybe_parallel, min_len,
-    tensor_from_values, ONLY_CPU_F32,
-};
+use crate::error::AttnError;
+use crate::kernels::cpu_op::{for_each_maybe_parallel, min_len, CpuBuf};
+use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
 
 /// Rows per parallel task: enough work to pay for the hand-off.
 const ROWS_PER_TASK: usize = 16;
@@ -53,7 +51,7 @@ pub(crate) fn forward(
     });
 }
 
-/// The gradients of [`forward`] given the output gradient `dy`: `dx` (overwritten) and the sums
+/// The gradients of [`forward`] given the output gradient `dy`: `dx` (added to) and the sums
 /// over rows for `gamma` and `beta` (returned).
 ///
 /// With `x̂ = (x − mean)·rstd` and `g = dy·gamma`: `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))`,
@@ -97,7 +95,7 @@ pub(crate) fn backward(
                 let (mean_g, mean_gx) = (sum_g / m as f32, sum_gx / m as f32);
                 for i in 0..m {
                     let xhat = (x[i] - mu) * r;
-                    dx[i] = r * (dy[i] * gamma[i] - mean_g - xhat * mean_gx);
+                    dx[i] += r * (dy[i] * gamma[i] - mean_g - xhat * mean_gx);
                 }
             }
             (dgamma, dbeta)
@@ -113,48 +111,86 @@ pub(crate) fn backward(
         })
 }
 
-/// The fused path; the caller checked that `E` is `f32` and `D` the `Cpu`.
+/// Layer norm over rows of `gamma.len()` values as a [`CpuOp`]; inputs `x`, `gamma`, `beta`.
+struct LayerNorm {
+    epsilon: f32,
+}
+
+/// What the backward pass reads: `x`, `gamma`, and each row's mean and `1 / std`.
+struct Saved {
+    x: CpuBuf,
+    gamma: CpuBuf,
+    mean: Vec<f32>,
+    rstd: Vec<f32>,
+}
+
+impl CpuOp<3> for LayerNorm {
+    type Saved = Saved;
+
+    fn forward(
+        &self,
+        _: &Cpu,
+        [x, gamma, beta]: [CpuBuf; 3],
+        out: &mut [f32],
+    ) -> Result<Saved, AttnError> {
+        let rows = x.len() / gamma.len();
+        let (mut mean, mut rstd) = (vec![0f32; rows], vec![0f32; rows]);
+        forward(&x, &gamma, &beta, self.epsilon, out, &mut mean, &mut rstd);
+        Ok(Saved {
+            x,
+            gamma,
+            mean,
+            rstd,
+        })
+    }
+
+    fn backward(
+        self,
+        _: &Cpu,
+        s: Saved,
+        dy: &[f32],
+        grads: &mut dyn InputGrads,
+    ) -> Result<(), CpuError> {
+        let dx = grads.input(0)?.expect(HAS_GRADIENT);
+        let (dgamma, dbeta) = backward(&s.x, &s.gamma, &s.mean, &s.rstd, dy, dx);
+        add(grads.input(1)?.expect(HAS_GRADIENT), &dgamma);
+        add(grads.input(2)?.expect(HAS_GRADIENT), &dbeta);
+        Ok(())
+    }
+}
+
+/// Why every input of the layer norm has a gradient buffer.
+const HAS_GRADIENT: &str = "the layer norm's inputs are all tensors with gradients";
+
+/// `dst += src`.
+fn add(dst: &mut [f32], src: &[f32]) {
+    dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+}
+
+/// The layer norm of `x`'s rows (of `gamma`'s size) with dfdx autograd, gradients into `x`,
+/// `gamma` and `beta`.
+///
+/// # Shapes
+/// `x: [..., M]`, `gamma`, `beta`: `[M]` → `x`'s shape.
+///
+/// **PyTorch equivalent**: `F.layer_norm(x, (M,), gamma, beta, epsilon)`.
+///
+/// # Errors
+/// [`AttnError::Device`] when the tensors are not `f32` on the `Cpu` (the caller checks first),
+/// or an allocation fails.
 pub(crate) fn fused<S: Shape, G: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     gamma: &Tensor<G, E, D>,
     beta: &Tensor<G, E, D>,
     epsilon: f64,
     x: Tensor<S, E, D, T>,
 ) -> Result<Tensor<S, E, D, T>, AttnError> {
-    let wrong = || AttnError::device("the fused layer norm runs on f32 tensors on the Cpu only");
+    const NAME: &str = "the fused layer norm";
     let shape = *x.shape();
-    let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
-    let x_ghost = x.ghost();
-    let (gamma_ghost, beta_ghost) = (gamma.ghost(), beta.ghost());
-    let device = x.device().clone();
-    let xs = f32_buffer(x).ok_or_else(wrong)?;
-    let width = gamma.shape().num_elements();
-    let gamma = f32_buffer(gamma.clone()).ok_or_else(wrong)?;
-    let beta = f32_buffer(beta.clone()).ok_or_else(wrong)?;
-    let rows = xs.len() / width;
-    let mut ys = buffer::<E, _>(&device, xs.len()).dev()?;
-    let (mut mean, mut rstd) = (vec![0f32; rows], vec![0f32; rows]);
-    forward(
-        &xs,
-        &gamma,
-        &beta,
-        epsilon as f32,
-        &mut ys,
-        &mut mean,
-        &mut rstd,
-    );
-    let out = tensor_from_values(&device, shape, &ys).dev()?;
-    if T::OWNS_TAPE {
-        let out_ghost = out.ghost();
-        tape.add_backward_op(move |grads| {
-            // read in place: the gradient's own buffer, no copy
-            let dy = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
-            let mut dx = buffer::<E, _>(&device, xs.len())?;
-            let (dgamma, dbeta) = backward(&xs, &gamma, &mean, &rstd, dy, &mut dx);
-            add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
-            add_into(grads.get_or_alloc_mut(&gamma_ghost)?, &dgamma);
-            add_into(grads.get_or_alloc_mut(&beta_ghost)?, &dbeta);
-            Ok(())
-        });
-    }
-    Ok(out.put_tape(tape))
+    let dev = x.device().clone();
+    let (x, tape) = split_operand(x, NAME)?;
+    let inputs = [x, Operand::of(gamma, NAME)?, Operand::of(beta, NAME)?];
+    let op = LayerNorm {
+        epsilon: epsilon as f32,
+    };
+    apply(op, NAME, &dev, inputs, tape, shape)
 }

@@ -8,11 +8,72 @@
 
 use dfdx::prelude::*;
 
-use crate::error::{AttnError, DeviceResultExt};
-use crate::kernels::cpu_op::{
-    buffer, cpu_values_mut, f32_buffer, tensor_from_values, Dyn2, ONLY_CPU_F32,
-};
+use crate::error::AttnError;
+use crate::kernels::cpu_op::{CpuBuf, Dyn2};
 use crate::kernels::gemm::{matmul_into, MatRef};
+use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
+
+/// `x · Wᵀ + b` as a [`CpuOp`]; inputs `x: [rows, i]`, `weight: [o, i]` and `bias: [o]` (empty
+/// when absent).
+struct Linear {
+    rows: usize,
+    i: usize,
+    o: usize,
+}
+
+impl CpuOp<3> for Linear {
+    /// `x` and `weight`, which the gradients of each other need.
+    type Saved = (CpuBuf, CpuBuf);
+
+    fn forward(
+        &self,
+        _: &Cpu,
+        [xs, ws, bs]: [CpuBuf; 3],
+        out: &mut [f32],
+    ) -> Result<Self::Saved, AttnError> {
+        let Linear { rows, i, o } = *self;
+        let bias = !bs.is_empty();
+        if bias {
+            for row in out.chunks_exact_mut(o) {
+                row.copy_from_slice(&bs);
+            }
+        }
+        matmul_into(
+            out,
+            bias,
+            MatRef::row_major(&xs, rows, i),
+            MatRef::row_major(&ws, o, i).t(),
+        );
+        Ok((xs, ws))
+    }
+
+    fn backward(
+        self,
+        _: &Cpu,
+        (xs, ws): Self::Saved,
+        dy: &[f32],
+        grads: &mut dyn InputGrads,
+    ) -> Result<(), CpuError> {
+        let Linear { rows, i, o } = self;
+        let dy_mat = MatRef::row_major(dy, rows, o);
+        // dx += dy · W, dW += dyᵀ · x, db += Σ_rows dy
+        let dx = grads.input(0)?.expect(HAS_GRADIENT);
+        matmul_into(dx, true, dy_mat, MatRef::row_major(&ws, o, i));
+        let dw = grads.input(1)?.expect(HAS_GRADIENT);
+        matmul_into(dw, true, dy_mat.t(), MatRef::row_major(&xs, rows, i));
+        if let Some(db) = grads.input(2)? {
+            for row in dy.chunks_exact(o) {
+                for (g, d) in db.iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why `x` and the weight have gradient buffers.
+const HAS_GRADIENT: &str = "the projection's input and weight are tensors with gradients";
 
 /// `x · Wᵀ + b` with dfdx autograd, for `f32` tensors on the `Cpu`.
 ///
@@ -36,57 +97,18 @@ where
     D: Device<E>,
     T: Tape<E, D> + 'static,
 {
+    const NAME: &str = "the fused projection";
     let (o, i) = *weight.shape();
     debug_assert_eq!(x.shape().1, i, "the input's width is the weight's");
-    let wrong = || AttnError::device("the fused projection runs on f32 tensors on the Cpu only");
     let rows = x.shape().0;
-    let (x, mut tape) = x.try_contiguous().dev()?.split_tape();
-    let x_ghost = x.ghost();
-    let w_ghost = weight.ghost();
-    let b_ghost = bias.map(|b| b.ghost());
-    let device = x.device().clone();
-    let xs = f32_buffer(x).ok_or_else(wrong)?;
-    let ws = f32_buffer(weight.clone()).ok_or_else(wrong)?;
-    let mut ys = buffer::<E, _>(&device, rows * o).dev()?;
-    if let Some(b) = bias {
-        let bs = f32_buffer(b.clone()).ok_or_else(wrong)?;
-        for row in ys.chunks_exact_mut(o) {
-            row.copy_from_slice(&bs);
-        }
-    }
-    matmul_into(
-        &mut ys,
-        bias.is_some(),
-        MatRef::row_major(&xs, rows, i),
-        MatRef::row_major(&ws, o, i).t(),
-    );
-    let out = tensor_from_values(&device, (rows, o), &ys).dev()?;
-    drop(ys);
-    if T::OWNS_TAPE {
-        let out_ghost = out.ghost();
-        tape.add_backward_op(move |grads| {
-            let mut dy = buffer::<E, _>(&device, rows * o)?;
-            dy.copy_from_slice(
-                cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32),
-            );
-            let dy_mat = MatRef::row_major(&dy, rows, o);
-            // dx += dy · W, dW += dyᵀ · x, db += Σ_rows dy
-            let dx = cpu_values_mut(grads.get_or_alloc_mut(&x_ghost)?).expect(ONLY_CPU_F32);
-            matmul_into(dx, true, dy_mat, MatRef::row_major(&ws, o, i));
-            let dw = cpu_values_mut(grads.get_or_alloc_mut(&w_ghost)?).expect(ONLY_CPU_F32);
-            matmul_into(dw, true, dy_mat.t(), MatRef::row_major(&xs, rows, i));
-            if let Some(b_ghost) = &b_ghost {
-                let db = cpu_values_mut(grads.get_or_alloc_mut(b_ghost)?).expect(ONLY_CPU_F32);
-                for row in dy.chunks_exact(o) {
-                    for (g, d) in db.iter_mut().zip(row) {
-                        *g += d;
-                    }
-                }
-            }
-            Ok(())
-        });
-    }
-    Ok(out.put_tape(tape))
+    let dev = x.device().clone();
+    let (x, tape) = split_operand(x, NAME)?;
+    let bias = match bias {
+        Some(b) => Operand::of(b, NAME)?,
+        None => Operand::absent(&dev, NAME)?,
+    };
+    let inputs = [x, Operand::of(weight, NAME)?, bias];
+    apply(Linear { rows, i, o }, NAME, &dev, inputs, tape, (rows, o))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! attn's own CPU kernels for `f32`, in one place: the dfdx plumbing they share
-//! ([`cpu_op`]), the matrix products ([`gemm`]), the vectorised math ([`simd`], [`counter_hash`])
+//! attn's own CPU kernels for `f32`, in one place: the op trait that wires a kernel into dfdx's
+//! autograd ([`op`]), the plumbing it shares ([`cpu_op`]), the matrix products ([`gemm`]), the vectorised math ([`simd`], [`counter_hash`])
 //! and the kernels themselves — the fused projection ([`linear`]), the element-wise passes
 //! ([`elementwise`]), softmax cross-entropy ([`cross_entropy`]), layer norm ([`layer_norm`]) and
 //! flash attention ([`attention`]).
@@ -15,4 +15,5 @@ pub mod elementwise;
 pub(crate) mod gemm;
 pub(crate) mod layer_norm;
 pub(crate) mod linear;
+pub(crate) mod op;
 pub(crate) mod simd;

@@ -14,7 +14,7 @@ use crate::attention::{
 };
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::cpu_op::{
-    buffer, f32_buffer, is_cpu_f32, realized, tensor_from_values, Dyn3, ONLY_CPU_F32,
+    buffer, f32_buffer, is_cpu_f32, realized, tensor_from_buffer, Dyn3, ONLY_CPU_F32,
 };
 
 /// Keys or values of one attention layer, `[B, H, S, M/H]`.
@@ -172,7 +172,7 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<
             width: w,
         };
         layout.scatter(HeadLayout::Merged, &out, &mut merged);
-        let context: Tensor<Dyn3, E, D> = tensor_from_values(&dev, (b, n, H * w), &merged).dev()?;
+        let context: Tensor<Dyn3, E, D> = tensor_from_buffer(&dev, (b, n, H * w), merged).dev()?;
         realized(self.erased()?.out.try_forward_3d(context)?)
     }
 }

@@ -8,10 +8,8 @@ use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::attention::{
     self as kernel, AttnDims, FusedParams, HeadLayout, HeadRows, KernelDropout,
 };
-use crate::kernels::cpu_op::{
-    buffer, cast, cpu_values_mut, is_cpu_f32, realized, tensor_from_values, values, CpuBuf, Dyn3,
-    Dyn4, ONLY_CPU_F32,
-};
+use crate::kernels::cpu_op::{is_cpu_f32, realized, CpuBuf, Dyn3, Dyn4};
+use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
 
 fn not_cpu_f32() -> AttnError {
     AttnError::InvalidInput {
@@ -21,13 +19,18 @@ fn not_cpu_f32() -> AttnError {
     }
 }
 
-/// What the backward pass needs of the forward: its inputs, output and log-sum-exp, and the
-/// settings to rebuild the same weights (mask and dropout seed).
-struct Saved {
+/// The kernel as a [`CpuOp`] on `q`, `k`, `v` laid out as `layout`: the settings to run it and
+/// to rebuild the same weights backwards (mask and dropout seed).
+struct FusedAttention {
     dims: AttnDims,
+    layout: HeadLayout,
     scale: f32,
     mask: AttentionMask,
     dropout: Option<KernelDropout>,
+}
+
+/// What the backward pass reads of the forward one, in the kernel's (split) layout.
+struct Saved {
     q: CpuBuf,
     k: CpuBuf,
     v: CpuBuf,
@@ -35,7 +38,7 @@ struct Saved {
     lse: CpuBuf,
 }
 
-impl Saved {
+impl FusedAttention {
     fn params(&self) -> FusedParams<'_> {
         FusedParams {
             dims: self.dims,
@@ -43,6 +46,93 @@ impl Saved {
             mask: self.mask.kernel_view(),
             dropout: self.dropout,
         }
+    }
+
+    /// `values` (laid out as `self.layout`) in the kernel's order.
+    fn split(&self, cpu: &Cpu, values: CpuBuf, rows: HeadRows) -> Result<CpuBuf, AttnError> {
+        if self.layout == HeadLayout::Split {
+            return Ok(values);
+        }
+        let mut split = cpu.try_alloc_len(values.len()).dev()?;
+        rows.gather(self.layout, &values, &mut split);
+        Ok(split)
+    }
+}
+
+impl CpuOp<3> for FusedAttention {
+    type Saved = Saved;
+
+    fn forward(
+        &self,
+        cpu: &Cpu,
+        [q, k, v]: [CpuBuf; 3],
+        out: &mut [f32],
+    ) -> Result<Saved, AttnError> {
+        let [q_rows, k_rows, v_rows, out_rows] = head_rows(&self.dims);
+        let (_, _, _, n_out, n_lse) = self.dims.lens();
+        let mut saved = Saved {
+            q: self.split(cpu, q, q_rows)?,
+            k: self.split(cpu, k, k_rows)?,
+            v: self.split(cpu, v, v_rows)?,
+            out: cpu.try_alloc_len(n_out).dev()?,
+            lse: cpu.try_alloc_len(n_lse).dev()?,
+        };
+        let Saved {
+            q,
+            k,
+            v,
+            out: o,
+            lse,
+        } = &mut saved;
+        kernel::forward(&self.params(), q, k, v, o, lse)?;
+        match self.layout {
+            HeadLayout::Split => out.copy_from_slice(o),
+            HeadLayout::Merged => out_rows.scatter(self.layout, o, out),
+        }
+        Ok(saved)
+    }
+
+    fn backward(
+        self,
+        cpu: &Cpu,
+        s: Saved,
+        dy: &[f32],
+        grads: &mut dyn InputGrads,
+    ) -> Result<(), CpuError> {
+        let rows = head_rows(&self.dims);
+        let (nq, nk, nv, n_out, _) = self.dims.lens();
+        let gathered;
+        let dout = match self.layout {
+            HeadLayout::Split => dy,
+            HeadLayout::Merged => {
+                let mut d = cpu.try_alloc_len(n_out)?;
+                rows[3].gather(self.layout, dy, &mut d);
+                gathered = d;
+                &gathered[..]
+            }
+        };
+        let mut dq = cpu.try_alloc_len(nq)?;
+        let mut dk = cpu.try_alloc_len(nk)?;
+        let mut dv = cpu.try_alloc_len(nv)?;
+        if let Err(e) = kernel::backward(
+            &self.params(),
+            &s.q,
+            &s.k,
+            &s.v,
+            &s.out,
+            &s.lse,
+            dout,
+            &mut dq,
+            &mut dk,
+            &mut dv,
+        ) {
+            unreachable!("the forward pass checked these sizes: {e}");
+        }
+        for (i, d) in [dq, dk, dv].iter().enumerate() {
+            let grad = grads.input(i)?.expect("q, k and v have gradients");
+            rows[i].scatter_add(self.layout, d, grad);
+        }
+        Ok(())
     }
 }
 
@@ -155,23 +245,6 @@ fn head_rows(d: &AttnDims) -> [HeadRows; 4] {
     ]
 }
 
-/// The values of a contiguous `Cpu` tensor laid out as `layout`, in the kernel's order, in a
-/// buffer from the device `D`.
-fn split_values<S: Shape, E, D: Storage<E>>(
-    dev: &D,
-    t: &Tensor<S, f32, Cpu>,
-    rows: HeadRows,
-    layout: HeadLayout,
-) -> Result<CpuBuf, D::Err> {
-    let buf = values::<_, E, _>(dev, t)?;
-    if layout == HeadLayout::Split {
-        return Ok(buf);
-    }
-    let mut split = buffer(dev, buf.len())?;
-    rows.gather(layout, &buf, &mut split);
-    Ok(split)
-}
-
 /// The fused op on tensors of any shape whose values are `dims` laid out as `layout`.
 fn try_fused_op<Sq, Sk, Sv, So, E, D, T>(
     q: Tensor<Sq, E, D, T>,
@@ -191,107 +264,27 @@ where
     D: Device<E>,
     T: Tape<E, D> + 'static,
 {
+    const NAME: &str = "the fused attention kernel";
     if !is_cpu_f32::<E, D>() {
         return Err(not_cpu_f32());
     }
     opts.mask.validate(dims.batch, dims.q_len, dims.k_len)?;
     let p = opts.effective_dropout();
     check_dropout(p)?;
-    // Reading values needs them row-major (a no-op when they already are).
-    let (q, tape_q) = q.try_contiguous().dev()?.split_tape();
-    let (k, tape_k) = k.try_contiguous().dev()?.split_tape();
-    let (v, tape_v) = v.try_contiguous().dev()?.split_tape();
-    let mut tape = tape_q.merge(tape_k).merge(tape_v);
-    let (q_ghost, k_ghost, v_ghost) = (q.ghost(), k.ghost(), v.ghost());
-    let device = q.device().clone();
-    let cq: Tensor<Sq, f32, Cpu> = cast(q).ok_or_else(not_cpu_f32)?;
-    let ck: Tensor<Sk, f32, Cpu> = cast(k).ok_or_else(not_cpu_f32)?;
-    let cv: Tensor<Sv, f32, Cpu> = cast(v).ok_or_else(not_cpu_f32)?;
-    let cpu = cq.device().clone();
-    let dropout = (p > 0.0).then(|| KernelDropout {
-        p: p as f32,
-        seed: cpu.random_u64(),
-    });
-    let [q_rows, k_rows, v_rows, out_rows] = head_rows(&dims);
-    let (_, _, _, n_out, n_lse) = dims.lens();
-    let mut saved = Saved {
+    let dev = q.device().clone();
+    let (q, tape_q) = split_operand(q, NAME)?;
+    let (k, tape_k) = split_operand(k, NAME)?;
+    let (v, tape_v) = split_operand(v, NAME)?;
+    let tape = tape_q.merge(tape_k).merge(tape_v);
+    let op = FusedAttention {
         dims,
+        layout,
         scale: opts.scale.factor(dims.head_dim) as f32,
         mask: opts.mask.clone(),
-        dropout,
-        q: split_values::<_, E, _>(&device, &cq, q_rows, layout).dev()?,
-        k: split_values::<_, E, _>(&device, &ck, k_rows, layout).dev()?,
-        v: split_values::<_, E, _>(&device, &cv, v_rows, layout).dev()?,
-        out: buffer::<E, _>(&device, n_out).dev()?,
-        lse: buffer::<E, _>(&device, n_lse).dev()?,
+        dropout: (p > 0.0).then(|| KernelDropout {
+            p: p as f32,
+            seed: dev.random_u64(),
+        }),
     };
-    drop((cq, ck, cv));
-    {
-        let Saved {
-            q, k, v, out, lse, ..
-        } = &mut saved;
-        let params = FusedParams {
-            dims,
-            scale: opts.scale.factor(dims.head_dim) as f32,
-            mask: opts.mask.kernel_view(),
-            dropout,
-        };
-        kernel::forward(&params, q, k, v, out, lse)?;
-    }
-    let out: Tensor<So, E, D> = match layout {
-        HeadLayout::Split => tensor_from_values(&device, out_shape, &saved.out),
-        HeadLayout::Merged => {
-            let mut merged = buffer::<E, _>(&device, n_out).dev()?;
-            out_rows.scatter(layout, &saved.out, &mut merged);
-            tensor_from_values(&device, out_shape, &merged)
-        }
-    }
-    .dev()?;
-    if T::OWNS_TAPE {
-        let out_ghost = out.ghost();
-        tape.add_backward_op(move |grads| {
-            let mut dout = buffer::<E, _>(&device, n_out)?;
-            let grad_out = cpu_values_mut(grads.get_or_alloc_mut(&out_ghost)?).expect(ONLY_CPU_F32);
-            out_rows.gather(layout, grad_out, &mut dout);
-            let (nq, nk, nv, _, _) = saved.dims.lens();
-            let mut dq = buffer::<E, _>(&device, nq)?;
-            let mut dk = buffer::<E, _>(&device, nk)?;
-            let mut dv = buffer::<E, _>(&device, nv)?;
-            let s = &saved;
-            if let Err(e) = kernel::backward(
-                &s.params(),
-                &s.q,
-                &s.k,
-                &s.v,
-                &s.out,
-                &s.lse,
-                &dout,
-                &mut dq,
-                &mut dk,
-                &mut dv,
-            ) {
-                unreachable!("the forward pass checked these sizes: {e}");
-            }
-            let add = |rows: HeadRows, grad: Option<&mut [f32]>, d: &[f32]| {
-                rows.scatter_add(layout, d, grad.expect(ONLY_CPU_F32));
-            };
-            add(
-                q_rows,
-                cpu_values_mut(grads.get_or_alloc_mut(&q_ghost)?),
-                &dq,
-            );
-            add(
-                k_rows,
-                cpu_values_mut(grads.get_or_alloc_mut(&k_ghost)?),
-                &dk,
-            );
-            add(
-                v_rows,
-                cpu_values_mut(grads.get_or_alloc_mut(&v_ghost)?),
-                &dv,
-            );
-            Ok(())
-        });
-    }
-    Ok(out.put_tape(tape))
+    apply(op, NAME, &dev, [q, k, v], tape, out_shape)
 }

@@ -1,0 +1,209 @@
+//! One op trait for attn's CPU kernels, in the spirit of candle's `CustomOp`: a kernel writes its
+//! forward and backward passes on `f32` slices ([`CpuOp`]); [`apply`] owns the wiring into dfdx's
+//! autograd — the `f32`-on-`Cpu` check, the input values, the output tensor built from the
+//! kernel's own buffer, the backward registration, the output gradient and the input gradients.
+//!
+//! dfdx 0.13 has no public way to add a device kernel from outside; its public `Tape` API
+//! (`split_tape`, `add_backward_op`, ghosts and `Gradients::get_or_alloc_mut`) is enough to
+//! register a backward pass, and `Any` turns the generic `E`/`D` into `f32`/`Cpu` when they are.
+
+use dfdx::prelude::*;
+use dfdx::tensor::Gradients;
+
+use super::cpu_op::{cast, f32_buffer, is_cpu_f32, tensor_from_buffer, CpuBuf, ONLY_CPU_F32};
+use crate::error::{AttnError, DeviceResultExt};
+
+/// A CPU kernel on `f32` slices with its own backward pass, applied to dfdx tensors by
+/// [`apply`]. `N` is the number of input tensors.
+///
+/// The kernel sees its inputs as row-major values (copies it may keep for the backward pass) and
+/// writes every value of its output; the backward pass gets the output's gradient and adds
+/// (never assigns: an input may be used elsewhere, or twice by this op) each input's gradient.
+pub(crate) trait CpuOp<const N: usize>: 'static {
+    /// What the backward pass keeps of the forward one: the inputs it reads, row statistics, a
+    /// dropout seed.
+    type Saved: 'static;
+
+    /// Computes the output into `out` (zeroed on entry; every value must be written) from the
+    /// inputs' values, returning what the backward pass needs. `cpu` hands out buffers from the
+    /// device's allocation cache (`try_alloc_len`).
+    ///
+    /// # Errors
+    /// Invalid sizes or settings the op checks, and allocation failures.
+    fn forward(
+        &self,
+        cpu: &Cpu,
+        inputs: [CpuBuf; N],
+        out: &mut [f32],
+    ) -> Result<Self::Saved, AttnError>;
+
+    /// Adds the inputs' gradients into `grads`, given the output's gradient `dy`.
+    ///
+    /// # Errors
+    /// Allocation failures.
+    fn backward(
+        self,
+        cpu: &Cpu,
+        saved: Self::Saved,
+        dy: &[f32],
+        grads: &mut dyn InputGrads,
+    ) -> Result<(), CpuError>;
+}
+
+/// The gradient buffers of an op's inputs during its backward pass, one at a time.
+pub(crate) trait InputGrads {
+    /// The gradient of input `i`, in place (its row-major values, to be added to); `None` for an
+    /// [`Operand::absent`] input.
+    ///
+    /// # Errors
+    /// Allocation failures.
+    fn input(&mut self, i: usize) -> Result<Option<&mut [f32]>, CpuError>;
+}
+
+/// Finds (allocating when first asked) a tensor's gradient buffer in a `Gradients`.
+type GradSlot<E, D> = Box<
+    dyn for<'a> Fn(
+        &'a mut Gradients<E, D>,
+    ) -> Result<&'a mut <D as Storage<E>>::Vec, <D as HasErr>::Err>,
+>;
+
+/// One input of a [`CpuOp`]: its values, row-major, and where its gradient goes.
+pub(crate) struct Operand<E: Dtype, D: Storage<E>> {
+    values: CpuBuf,
+    grad: Option<GradSlot<E, D>>,
+}
+
+impl<E: Dtype, D: Device<E>> Operand<E, D> {
+    /// `t`'s values (made contiguous first) and its gradient, when it is an `f32` tensor on the
+    /// `Cpu`.
+    ///
+    /// # Errors
+    /// [`AttnError::Device`] naming `op` when it is not, or an allocation fails.
+    pub(crate) fn of<S: Shape>(t: &Tensor<S, E, D>, op: &'static str) -> Result<Self, AttnError> {
+        let t = t.clone().try_contiguous().dev()?;
+        let ghost = t.ghost();
+        let values = f32_buffer(t).ok_or_else(|| not_cpu_f32(op))?;
+        Ok(Operand {
+            values,
+            grad: Some(Box::new(move |grads| grads.get_or_alloc_mut(&ghost))),
+        })
+    }
+
+    /// An input that is not there (a projection without bias): no values and no gradient.
+    ///
+    /// # Errors
+    /// [`AttnError::Device`] when `dev` is not the `Cpu`.
+    pub(crate) fn absent(dev: &D, op: &'static str) -> Result<Self, AttnError> {
+        let cpu: Cpu = cast(dev.clone()).ok_or_else(|| not_cpu_f32(op))?;
+        Ok(Operand {
+            values: cpu.try_alloc_len(0).dev()?,
+            grad: None,
+        })
+    }
+}
+
+/// `x` without its tape, as an [`Operand`], and the tape: the usual first input of an op.
+///
+/// # Errors
+/// As [`Operand::of`].
+pub(crate) fn split_operand<S, E, D, T>(
+    x: Tensor<S, E, D, T>,
+    op: &'static str,
+) -> Result<(Operand<E, D>, T), AttnError>
+where
+    S: Shape,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D> + 'static,
+{
+    let (x, tape) = x.split_tape();
+    Ok((Operand::of(&x, op)?, tape))
+}
+
+/// The error of an op given tensors that are not `f32` on the `Cpu`.
+pub(crate) fn not_cpu_f32(op: &'static str) -> AttnError {
+    AttnError::device(format!("{op} runs on f32 tensors on the Cpu only"))
+}
+
+/// Runs `op` on `inputs` into a tensor of `out_shape` on `dev` and, when `tape` records,
+/// registers its backward pass.
+///
+/// The output tensor takes the buffer the kernel wrote (no copy); during the backward pass the
+/// output's gradient is lent to the kernel in place and put back after, so a leaky tape still
+/// finds it.
+///
+/// # Errors
+/// [`AttnError::Device`] when `E` is not `f32` or `D` not the `Cpu` (callers check
+/// [`is_cpu_f32`] first and take dfdx's composite ops otherwise); the op's own errors.
+pub(crate) fn apply<Op, const N: usize, So, E, D, T>(
+    op: Op,
+    name: &'static str,
+    dev: &D,
+    inputs: [Operand<E, D>; N],
+    mut tape: T,
+    out_shape: So,
+) -> Result<Tensor<So, E, D, T>, AttnError>
+where
+    Op: CpuOp<N>,
+    So: Shape,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D> + 'static,
+{
+    if !is_cpu_f32::<E, D>() {
+        return Err(not_cpu_f32(name));
+    }
+    let cpu: Cpu = cast(dev.clone()).ok_or_else(|| not_cpu_f32(name))?;
+    let mut slots = Vec::with_capacity(N);
+    let values = inputs.map(|operand| {
+        slots.push(operand.grad);
+        operand.values
+    });
+    let mut out_values = cpu.try_alloc_len(out_shape.num_elements()).dev()?;
+    let saved = op.forward(&cpu, values, &mut out_values)?;
+    let out: Tensor<So, E, D> = tensor_from_buffer(dev, out_shape, out_values).dev()?;
+    if T::OWNS_TAPE {
+        let out_ghost = out.ghost();
+        tape.add_backward_op(move |grads| {
+            let dy = std::mem::take(gradient_vec(grads.get_or_alloc_mut(&out_ghost)?));
+            let result = op.backward(
+                &cpu,
+                saved,
+                &dy,
+                &mut Slots {
+                    grads,
+                    slots: &slots,
+                },
+            );
+            *gradient_vec(grads.get_or_alloc_mut(&out_ghost)?) = dy;
+            result.map_err(|e| cast(e).expect(ONLY_CPU_F32))
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// The values of a gradient buffer that is the `Cpu`'s `f32` buffer, as the `Vec` it holds.
+fn gradient_vec<V: 'static>(buf: &mut V) -> &mut Vec<f32> {
+    let buf: &mut CpuBuf = (buf as &mut dyn std::any::Any)
+        .downcast_mut()
+        .expect(ONLY_CPU_F32);
+    buf
+}
+
+/// [`InputGrads`] over dfdx's `Gradients`.
+struct Slots<'a, E: Dtype, D: Storage<E>> {
+    grads: &'a mut Gradients<E, D>,
+    slots: &'a [Option<GradSlot<E, D>>],
+}
+
+impl<E: Dtype, D: Storage<E>> InputGrads for Slots<'_, E, D> {
+    fn input(&mut self, i: usize) -> Result<Option<&mut [f32]>, CpuError> {
+        let Some(slot) = &self.slots[i] else {
+            return Ok(None);
+        };
+        match slot(self.grads) {
+            Ok(buf) => Ok(Some(&mut gradient_vec(buf)[..])),
+            Err(e) => Err(cast(e).expect(ONLY_CPU_F32)),
+        }
+    }
+}
