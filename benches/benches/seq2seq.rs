@@ -1,5 +1,6 @@
 //! The recurrent encoder-decoder's training step (forward with teacher forcing, cross-entropy,
-//! backward, Adam) for `dates-gru-bahdanau` and `dates-lstm-luong` at batch 32 with full-length
+//! backward, Adam) for `dates-gru-bahdanau`, `dates-lstm-luong` and `dates-transformer` at batch 32
+//! (the transformer also at 64, its recipe's batch, as `dates-transformer-b64`) with full-length
 //! sequences (32 source, 12 target tokens). The PyTorch twin is `tools/bench_seq2seq_torch.py`.
 
 use attn_runtime::zoo::{Batch, Inputs, StepSettings};
@@ -10,13 +11,16 @@ fn seq2seq(c: &mut Criterion) {
     attn_runtime::threads::join_worker_pool();
     let mut group = c.benchmark_group("seq2seq");
     group.sample_size(10);
-    for name in [
-        "dates-gru-bahdanau",
-        "dates-lstm-luong",
-        "dates-transformer",
+    // the default model also at its recipe's batch of 64 (`train` runs 250 such steps an epoch)
+    for (name, batch_size) in [
+        ("dates-gru-bahdanau", 32),
+        ("dates-lstm-luong", 32),
+        ("dates-transformer", 32),
+        ("dates-transformer-b64", 64),
     ] {
-        let entry = attn_models::find(name).expect("zoo model");
-        let mut batch = Batch::random(entry.meta(), 32, 0);
+        let model_name = name.trim_end_matches("-b64");
+        let entry = attn_models::find(model_name).expect("zoo model");
+        let mut batch = Batch::random(entry.meta(), batch_size, 0);
         // full-length sequences, as the PyTorch twin runs them
         if let Inputs::Tokens { lengths, .. } = &mut batch.inputs {
             lengths.iter_mut().for_each(|l| *l = 32);
