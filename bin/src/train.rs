@@ -269,6 +269,9 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         return Ok(None);
     }
     check_device(args.device)?;
+    // the attention kernel's configuration for this CPU (or ATTN_KERNEL's): refused before any
+    // work when the override is wrong, shown in the run's header
+    let kernels = attn_runtime::tuning::KernelConfig::current()?;
     // resuming, the run is the source of truth: its model, data and settings continue
     let recorded = args.resume.as_deref().map(Recorded::read).transpose()?;
     let name = args
@@ -314,6 +317,7 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         bar: None,
         quiet: args.quiet,
         header_shown: false,
+        kernels: kernels.describe(),
     };
     let request = TrainRequest {
         entry,
@@ -397,6 +401,8 @@ struct Console {
     bar: Option<ProgressBar>,
     quiet: bool,
     header_shown: bool,
+    /// The attention kernel's configuration, one line for the header.
+    kernels: String,
 }
 
 impl Console {
@@ -414,6 +420,7 @@ impl TrainObserver for Console {
             "{} parameters; {} / {} / {} train / valid / test examples; {} batches per epoch; run directory {}",
             info.params, info.examples[0], info.examples[1], info.examples[2], info.batches_per_epoch, info.run_dir.display()
         );
+        println!("{}", self.kernels);
         if info.first_epoch > 1 {
             println!("resuming at epoch {} of {}", info.first_epoch, info.epochs);
         }

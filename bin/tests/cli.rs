@@ -331,3 +331,32 @@ fn an_unknown_sweep_lists_the_declared_ones() {
     assert!(o.status.success());
     assert_eq!(text(&o).lines().count(), 5, "{}", text(&o));
 }
+
+#[test]
+fn the_attention_kernel_configuration_is_shown_and_a_wrong_override_is_refused() {
+    let run = |spec: &str, out: &PathBuf| {
+        Command::new(env!("CARGO_BIN_EXE_train"))
+            .args(["dates-transformer", "--epochs", "1", "--max-train", "64"])
+            .args(["--max-eval", "16", "--batch-size", "16", "--quiet", "--out"])
+            .arg(out)
+            .env("ATTN_KERNEL", spec)
+            .output()
+            .expect("the train binary runs")
+    };
+    let (good, bad) = (scratch("kernel-config"), scratch("kernel-config-bad"));
+    let o = run("isa=portable,block_q=16", &good);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("attention kernel: isa=portable block_q=16 (set by ATTN_KERNEL)"),
+        "{}",
+        text(&o)
+    );
+    let o = run("isa=sse4", &bad);
+    assert_clean_failure(&o, "ATTN_KERNEL=\"isa=sse4\": unknown isa `sse4`");
+    assert_clean_failure(
+        &o,
+        "unset ATTN_KERNEL, or set it to e.g. `isa=avx2,block_q=32`",
+    );
+    assert!(!bad.exists(), "nothing is written for a wrong override");
+    std::fs::remove_dir_all(&good).ok();
+}

@@ -17,3 +17,4 @@ pub(crate) mod layer_norm;
 pub(crate) mod linear;
 pub(crate) mod op;
 pub(crate) mod simd;
+pub mod tuning;

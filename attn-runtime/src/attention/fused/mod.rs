@@ -13,7 +13,7 @@ mod tests;
 
 pub use crate::kernels::attention::{
     backward, forward, forward_cached, AllowedKeys, AttnDims, FusedParams, KernelDropout,
-    KernelMask, KvRows, Scratch, BLOCK_K, BLOCK_Q,
+    KernelMask, KvRows, Scratch, BLOCK_K,
 };
 pub(crate) use crate::kernels::attention::{HeadLayout, HeadRows};
 pub(crate) use op::{try_fused_merged_heads, try_fused_sdpa};

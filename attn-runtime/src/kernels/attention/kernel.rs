@@ -17,9 +17,8 @@ use crate::kernels::cpu_op::for_each_maybe_parallel;
 use crate::kernels::simd::{self, Arith, Plain};
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::simd::{has_avx2_fma, has_avx512};
+use crate::kernels::tuning::{Isa, KernelConfig};
 
-/// Queries per block (rows of a tile).
-pub const BLOCK_Q: usize = 32;
 /// Keys per block (columns of a tile).
 pub const BLOCK_K: usize = 64;
 
@@ -39,29 +38,43 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// The scratch of a call of the given sizes on `threads` threads.
+    /// The scratch of a call of the given sizes on `threads` threads, with the configuration
+    /// the kernels use ([`KernelConfig::current`], or the detected one where that fails).
     pub fn of(dims: &AttnDims, threads: usize) -> Self {
+        let config = KernelConfig::current().unwrap_or_else(|_| KernelConfig::detected());
+        Scratch::with(&config, dims, threads)
+    }
+
+    /// The scratch of a call of the given sizes on `threads` threads with `config`.
+    pub fn with(config: &KernelConfig, dims: &AttnDims, threads: usize) -> Self {
         let packed_k = packed_len(dims.k_len, dims.head_dim);
         let packed_v = packed_len(dims.k_len, dims.value_dim);
+        let block_q = block_q(config, dims);
         Scratch {
-            forward: dims.problems() * packed_k + threads * forward_block_scratch(dims),
-            backward: threads * (packed_k + packed_v + dims.q_len + backward_tiles_scratch(dims)),
+            forward: dims.problems() * packed_k + threads * forward_block_scratch(dims, block_q),
+            backward: threads
+                * (packed_k + packed_v + dims.q_len + backward_tiles_scratch(dims, block_q)),
         }
     }
+}
+
+/// Query rows per tile under `config` for heads of these sizes.
+fn block_q(config: &KernelConfig, dims: &AttnDims) -> usize {
+    config.block_q(dims.head_dim, dims.value_dim, BLOCK_K)
 }
 
 pub(super) fn packed_len(k_len: usize, width: usize) -> usize {
     k_len.div_ceil(BLOCK_K) * BLOCK_K * width
 }
 
-fn forward_block_scratch(dims: &AttnDims) -> usize {
+fn forward_block_scratch(dims: &AttnDims, block_q: usize) -> usize {
     // scaled queries, score tile, output accumulator, running max and sum, dropout factors
-    BLOCK_Q * dims.head_dim + BLOCK_Q * BLOCK_K + BLOCK_Q * dims.value_dim + 2 * BLOCK_Q + BLOCK_K
+    block_q * dims.head_dim + block_q * BLOCK_K + block_q * dims.value_dim + 2 * block_q + BLOCK_K
 }
 
-fn backward_tiles_scratch(dims: &AttnDims) -> usize {
+fn backward_tiles_scratch(dims: &AttnDims, block_q: usize) -> usize {
     // scaled queries, weights, their gradient, and the dropout factors
-    BLOCK_Q * dims.head_dim + 3 * BLOCK_Q * BLOCK_K
+    block_q * dims.head_dim + 3 * block_q * BLOCK_K
 }
 
 /// Forward pass: `out = softmax(scale · q · kᵀ + mask) · v` per (batch, head), with dropout on
@@ -87,6 +100,22 @@ pub fn forward(
     out: &mut [f32],
     lse: &mut [f32],
 ) -> Result<(), AttnError> {
+    forward_with(&KernelConfig::current()?, params, q, k, v, out, lse)
+}
+
+/// [`forward`] with `config` instead of the process's [`KernelConfig::current`].
+///
+/// # Errors
+/// As [`forward`].
+pub(crate) fn forward_with(
+    config: &KernelConfig,
+    params: &FusedParams<'_>,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    lse: &mut [f32],
+) -> Result<(), AttnError> {
     let d = params.dims;
     let (_, nk, nv, _, _) = d.lens();
     expect_len("k", nk, k.len())?;
@@ -103,7 +132,7 @@ pub fn forward(
             let mut kt = vec![0.0f32; packed_len(sk, dk)];
             pack_transposed(&k[bh * sk * dk..][..sk * dk], sk, dk, &mut kt);
             let v = &v[bh * sk * dv..][..sk * dv];
-            forward_problem(params, bh, q, &kt, v, o, l);
+            forward_problem(config, params, bh, q, &kt, v, o, l);
         });
     Ok(())
 }
@@ -126,6 +155,7 @@ pub fn forward_cached(
     out: &mut [f32],
     lse: &mut [f32],
 ) -> Result<(), AttnError> {
+    let config = KernelConfig::current()?;
     let d = params.dims;
     kv.expect_dims(&d)?;
     if nothing_to_attend(params, q, out, lse)? {
@@ -138,7 +168,16 @@ pub fn forward_cached(
         problems,
         |bh, (o, l)| {
             let q = &q[bh * sq * dk..][..sq * dk];
-            forward_problem(params, bh, q, kv.packed_keys(bh), kv.values(bh), o, l);
+            forward_problem(
+                &config,
+                params,
+                bh,
+                q,
+                kv.packed_keys(bh),
+                kv.values(bh),
+                o,
+                l,
+            );
         },
     );
     Ok(())
@@ -172,7 +211,9 @@ fn nothing_to_attend(
 /// The forward pass of one (batch, head): `q: [Sq, Dk]` over keys packed by
 /// [`pack_transposed`] and values `[Sk, Dv]`, into `o: [Sq, Dv]` and `l: [Sq]`, in parallel
 /// over blocks of queries.
+#[allow(clippy::too_many_arguments)]
 fn forward_problem(
+    config: &KernelConfig,
     params: &FusedParams<'_>,
     bh: usize,
     q: &[f32],
@@ -182,12 +223,13 @@ fn forward_problem(
     l: &mut [f32],
 ) {
     let dv = params.dims.value_dim;
-    o.par_chunks_mut(BLOCK_Q * dv)
-        .zip(l.par_chunks_mut(BLOCK_Q))
+    let block_q = block_q(config, &params.dims);
+    o.par_chunks_mut(block_q * dv)
+        .zip(l.par_chunks_mut(block_q))
         .enumerate()
         .for_each(|(qb, (o, l))| {
-            let block = QueryBlock::new(params, bh, qb * BLOCK_Q, l.len());
-            dispatch_forward(params, &block, q, kt, v, o, l);
+            let block = QueryBlock::new(params, bh, qb * block_q, l.len());
+            dispatch_forward(config.isa, params, &block, q, kt, v, o, l);
         });
 }
 
@@ -205,6 +247,28 @@ fn forward_problem(
 /// As [`forward`].
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
+    params: &FusedParams<'_>,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &[f32],
+    lse: &[f32],
+    dout: &[f32],
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+) -> Result<(), AttnError> {
+    let config = KernelConfig::current()?;
+    backward_with(&config, params, q, k, v, out, lse, dout, dq, dk, dv)
+}
+
+/// [`backward`] with `config` instead of the process's [`KernelConfig::current`].
+///
+/// # Errors
+/// As [`backward`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward_with(
+    config: &KernelConfig,
     params: &FusedParams<'_>,
     q: &[f32],
     k: &[f32],
@@ -250,7 +314,7 @@ pub fn backward(
                 lse: &lse[bh * sq..][..sq],
                 dout: &dout[bh * sq * vd..][..sq * vd],
             };
-            dispatch_backward(params, &head, dq, dk, dv);
+            dispatch_backward(config.isa, block_q(config, &d), params, &head, dq, dk, dv);
         });
     Ok(())
 }
@@ -369,14 +433,15 @@ struct Head<'a> {
     dout: &'a [f32],
 }
 
-/// Defines `$name`, which runs `$generic` compiled for the best instruction set this CPU has:
-/// AVX-512 (with the wide register block, [`simd::FusedWide`]), AVX2 + FMA ([`simd::Fused`]),
-/// or plain arithmetic ([`Plain`]), chosen at run time. Closures do not inherit target features,
-/// so each variant is its own `#[target_feature]` function around the same generic code.
+/// Defines `$name(isa, ...)`, which runs `$generic` compiled for the instruction set `isa`
+/// ([`KernelConfig::isa`]): AVX-512 (with the wide register block, [`simd::FusedWide`]), AVX2 +
+/// FMA ([`simd::Fused`]), or plain arithmetic ([`Plain`]); one this CPU lacks falls back to the
+/// best below it that it has. Closures do not inherit target features, so each variant is its own
+/// `#[target_feature]` function around the same generic code.
 macro_rules! simd_dispatch {
     ($(#[$doc:meta])* fn $name:ident => $generic:ident($($arg:ident: $ty:ty),* $(,)?)) => {
         $(#[$doc])*
-        fn $name($($arg: $ty),*) {
+        fn $name(isa: Isa, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
@@ -387,11 +452,11 @@ macro_rules! simd_dispatch {
                 unsafe fn avx2($($arg: $ty),*) {
                     $generic::<simd::Fused>($($arg),*)
                 }
-                if has_avx512() {
+                if isa == Isa::Avx512 && has_avx512() {
                     // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
                     return unsafe { avx512($($arg),*) };
                 }
-                if has_avx2_fma() {
+                if isa != Isa::Portable && has_avx2_fma() {
                     // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                     return unsafe { avx2($($arg),*) };
                 }
@@ -402,7 +467,7 @@ macro_rules! simd_dispatch {
 }
 
 simd_dispatch!(
-    /// [`forward_block`] on the best instruction set available.
+    /// [`forward_block`] on the instruction set asked for.
     fn dispatch_forward => forward_block(
         params: &FusedParams<'_>,
         block: &QueryBlock,
@@ -415,8 +480,9 @@ simd_dispatch!(
 );
 
 simd_dispatch!(
-    /// [`backward_head`] on the best instruction set available.
+    /// [`backward_head`] on the instruction set asked for.
     fn dispatch_backward => backward_head(
+        block_q: usize,
         params: &FusedParams<'_>,
         head: &Head<'_>,
         dq: &mut [f32],
@@ -514,6 +580,7 @@ fn forward_block<A: Arith>(
 /// `dK += scale·dSᵀ·Q`, where `P̃ = P ∘ Z` and `Z` holds the dropout factors (all 1 without).
 #[inline(always)]
 fn backward_head<A: Arith>(
+    block_q: usize,
     params: &FusedParams<'_>,
     head: &Head<'_>,
     dq: &mut [f32],
@@ -531,12 +598,12 @@ fn backward_head<A: Arith>(
     for (i, t) in row_terms.iter_mut().enumerate() {
         *t = simd::dot::<A>(&head.dout[i * vd..][..vd], &head.out[i * vd..][..vd]);
     }
-    let mut q_scaled = vec![0.0f32; BLOCK_Q * hd];
-    let mut p = vec![0.0f32; BLOCK_Q * BLOCK_K];
-    let mut dp = vec![0.0f32; BLOCK_Q * BLOCK_K];
-    let mut keep = vec![1.0f32; BLOCK_Q * BLOCK_K];
-    for i0 in (0..sq).step_by(BLOCK_Q) {
-        let rows = BLOCK_Q.min(sq - i0);
+    let mut q_scaled = vec![0.0f32; block_q * hd];
+    let mut p = vec![0.0f32; block_q * BLOCK_K];
+    let mut dp = vec![0.0f32; block_q * BLOCK_K];
+    let mut keep = vec![1.0f32; block_q * BLOCK_K];
+    for i0 in (0..sq).step_by(block_q) {
+        let rows = block_q.min(sq - i0);
         let block = QueryBlock::new(params, head.bh, i0, rows);
         let q = &head.q[i0 * hd..][..rows * hd];
         q_scaled[..rows * hd].copy_from_slice(q);

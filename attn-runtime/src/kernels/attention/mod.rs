@@ -14,6 +14,8 @@ mod params;
 pub(crate) mod tile;
 
 pub(crate) use head_layout::{HeadLayout, HeadRows};
-pub use kernel::{backward, forward, forward_cached, Scratch, BLOCK_K, BLOCK_Q};
+pub use kernel::{backward, forward, forward_cached, Scratch, BLOCK_K};
+#[cfg(test)]
+pub(crate) use kernel::{backward_with, forward_with};
 pub use kv_rows::KvRows;
 pub use params::{AllowedKeys, AttnDims, FusedParams, KernelDropout, KernelMask};

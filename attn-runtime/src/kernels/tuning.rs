@@ -1,0 +1,316 @@
+//! The attention kernel's configuration, chosen for the CPU at run time: which instruction set
+//! its tiles run on and how many query rows a tile holds. One binary is built for every x86-64
+//! CPU; the choice is made on first use from the CPU's features and level-1 data cache (cpuid),
+//! shown by [`KernelConfig::describe`] (`train --verbose` prints it), and overridable for
+//! benchmarks and tests with the environment variable [`ENV_VAR`]:
+//!
+//! ```text
+//! ATTN_KERNEL=isa=avx2,block_q=32
+//! ```
+//!
+//! `isa` is `avx512`, `avx2` or `portable` (the CPU must have it); `block_q` is one of
+//! [`BLOCK_Q_CHOICES`] (otherwise it follows the tile's working set, see
+//! [`KernelConfig::block_q`]). Every configuration gives the same function (tests check each one
+//! this machine can run against dfdx's composite attention, values and gradients); only the speed
+//! differs.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use crate::error::AttnError;
+
+/// The environment variable that overrides the detected configuration.
+pub const ENV_VAR: &str = "ATTN_KERNEL";
+
+/// The query-block heights a configuration may fix: multiples of the tiles' four-row register
+/// block.
+pub const BLOCK_Q_CHOICES: [usize; 4] = [8, 16, 32, 64];
+
+/// The instruction set the attention tiles are compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512 F/VL with AVX2 and FMA: 4 × 32 register blocks.
+    Avx512,
+    /// AVX2 with FMA: 4 × 16 register blocks.
+    Avx2,
+    /// Plain arithmetic, any CPU.
+    Portable,
+}
+
+impl Isa {
+    /// Every instruction set, best first.
+    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
+
+    /// Whether this CPU can run it.
+    pub fn available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => super::simd::has_avx512(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => super::simd::has_avx2_fma(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx512 | Isa::Avx2 => false,
+            Isa::Portable => true,
+        }
+    }
+
+    /// The best this CPU has.
+    pub fn best() -> Isa {
+        Isa::ALL
+            .into_iter()
+            .find(|isa| isa.available())
+            .unwrap_or(Isa::Portable)
+    }
+
+    /// Its name in [`ENV_VAR`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Portable => "portable",
+        }
+    }
+}
+
+/// How the attention kernel runs on this CPU (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelConfig {
+    /// The instruction set of the tiles.
+    pub isa: Isa,
+    /// Query rows per tile: fixed, or `None` to follow the tile's working set.
+    pub fixed_block_q: Option<usize>,
+    /// The level-1 data cache a tile's working set should fit, in bytes.
+    pub l1_bytes: usize,
+}
+
+/// Assumed where cpuid does not say (32 KiB, the smallest of current x86 cores).
+const DEFAULT_L1_BYTES: usize = 32 * 1024;
+
+impl KernelConfig {
+    /// What this CPU supports best: its best instruction set, query blocks sized to its level-1
+    /// data cache.
+    pub fn detected() -> KernelConfig {
+        KernelConfig {
+            isa: Isa::best(),
+            fixed_block_q: None,
+            l1_bytes: l1_data_bytes(),
+        }
+    }
+
+    /// The configuration the kernels use: [`detected`](Self::detected), or [`ENV_VAR`]'s when it
+    /// is set; decided once per process.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] when [`ENV_VAR`] does not parse, or names an instruction set
+    /// this CPU lacks.
+    pub fn current() -> Result<KernelConfig, AttnError> {
+        static CURRENT: OnceLock<Result<KernelConfig, String>> = OnceLock::new();
+        CURRENT
+            .get_or_init(|| match std::env::var(ENV_VAR) {
+                Ok(spec) => KernelConfig::parse(&spec).map_err(|e| e.to_string()),
+                Err(_) => Ok(KernelConfig::detected()),
+            })
+            .clone()
+            .map_err(|reason| AttnError::InvalidInput {
+                reason,
+                fix: format!(
+                    "unset {ENV_VAR}, or set it to e.g. `isa=avx2,block_q=32` (isa: avx512, \
+                     avx2 or portable, one this CPU has; block_q: one of {BLOCK_Q_CHOICES:?})"
+                ),
+            })
+    }
+
+    /// The detected configuration with the settings of `spec` (`key=value` pairs separated by
+    /// commas; keys `isa` and `block_q`).
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] for an unknown key or value, a block height outside
+    /// [`BLOCK_Q_CHOICES`], or an instruction set this CPU lacks.
+    pub fn parse(spec: &str) -> Result<KernelConfig, AttnError> {
+        let invalid = |reason: String| AttnError::InvalidInput {
+            reason: format!("{ENV_VAR}={spec:?}: {reason}"),
+            fix: "write `isa=<avx512|avx2|portable>` and/or `block_q=<8|16|32|64>`, separated by \
+                  a comma"
+                .into(),
+        };
+        let mut config = KernelConfig::detected();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| invalid(format!("`{item}` is not key=value")))?;
+            match key.trim() {
+                "isa" => {
+                    let isa = Isa::ALL
+                        .into_iter()
+                        .find(|isa| isa.name() == value.trim())
+                        .ok_or_else(|| invalid(format!("unknown isa `{value}`")))?;
+                    if !isa.available() {
+                        return Err(invalid(format!("this CPU has no {}", isa.name())));
+                    }
+                    config.isa = isa;
+                }
+                "block_q" => {
+                    let rows = value
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|r| BLOCK_Q_CHOICES.contains(r))
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "block_q `{value}` is not one of {BLOCK_Q_CHOICES:?}"
+                            ))
+                        })?;
+                    config.fixed_block_q = Some(rows);
+                }
+                other => return Err(invalid(format!("unknown key `{other}`"))),
+            }
+        }
+        Ok(config)
+    }
+
+    /// Every configuration this CPU can run that the selector or [`ENV_VAR`] can choose: each
+    /// available instruction set with each fixed block height and with the cache-sized one.
+    pub fn candidates() -> Vec<KernelConfig> {
+        let l1_bytes = l1_data_bytes();
+        let blocks = BLOCK_Q_CHOICES.into_iter().map(Some).chain([None]);
+        Isa::ALL
+            .into_iter()
+            .filter(|isa| isa.available())
+            .flat_map(|isa| {
+                blocks.clone().map(move |fixed_block_q| KernelConfig {
+                    isa,
+                    fixed_block_q,
+                    l1_bytes,
+                })
+            })
+            .collect()
+    }
+
+    /// Query rows per tile for heads of `head_dim` keys and `value_dim` values: the fixed
+    /// height, or the tallest of [`BLOCK_Q_CHOICES`] whose tile working set — the block of
+    /// queries, its scores against one key block, its output accumulator, and the key and value
+    /// block it reads — fits the level-1 data cache (the smallest choice when none does).
+    pub fn block_q(&self, head_dim: usize, value_dim: usize, block_k: usize) -> usize {
+        if let Some(rows) = self.fixed_block_q {
+            return rows;
+        }
+        let bytes = |rows: usize| {
+            4 * (rows * head_dim
+                + rows * block_k
+                + rows * value_dim
+                + block_k * (head_dim + value_dim))
+        };
+        BLOCK_Q_CHOICES
+            .into_iter()
+            .rev()
+            .find(|&rows| bytes(rows) <= self.l1_bytes)
+            .unwrap_or(BLOCK_Q_CHOICES[0])
+    }
+
+    /// One line for logs: the instruction set, the block rule and the cache it follows, and where
+    /// the choice came from.
+    pub fn describe(&self) -> String {
+        let source = if std::env::var_os(ENV_VAR).is_some() {
+            format!("set by {ENV_VAR}")
+        } else {
+            format!("detected; {ENV_VAR} overrides")
+        };
+        format!("attention kernel: {self} ({source})")
+    }
+}
+
+impl fmt::Display for KernelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "isa={} ", self.isa.name())?;
+        match self.fixed_block_q {
+            Some(rows) => write!(f, "block_q={rows}"),
+            None => write!(
+                f,
+                "block_q=auto (tiles sized to a {} KiB L1d)",
+                self.l1_bytes / 1024
+            ),
+        }
+    }
+}
+
+/// The level-1 data cache of this CPU's first core, from cpuid (Intel's deterministic cache
+/// parameters, AMD's L1 cache leaf), or [`DEFAULT_L1_BYTES`].
+fn l1_data_bytes() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let cpuid = raw_cpuid::CpuId::new();
+        let from_leaf_4 = cpuid.get_cache_parameters().and_then(|mut caches| {
+            caches
+                .find(|c| c.level() == 1 && c.cache_type() == raw_cpuid::CacheType::Data)
+                .map(|c| {
+                    c.associativity()
+                        * c.physical_line_partitions()
+                        * c.coherency_line_size()
+                        * c.sets()
+                })
+        });
+        let from_amd = || {
+            cpuid
+                .get_l1_cache_and_tlb_info()
+                .map(|l1| l1.dcache_size() as usize * 1024)
+        };
+        if let Some(bytes) = from_leaf_4.or_else(from_amd).filter(|&b| b > 0) {
+            return bytes;
+        }
+    }
+    DEFAULT_L1_BYTES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_bad_ones_say_what_is_wrong() {
+        let c = KernelConfig::parse("isa=portable, block_q=16").unwrap();
+        assert_eq!((c.isa, c.fixed_block_q), (Isa::Portable, Some(16)));
+        assert_eq!(c.to_string(), "isa=portable block_q=16");
+        let c = KernelConfig::parse("").unwrap();
+        assert_eq!(c, KernelConfig::detected());
+        for (spec, says) in [
+            ("isa=sse", "unknown isa"),
+            ("block_q=12", "not one of"),
+            ("blocks=8", "unknown key"),
+            ("avx2", "not key=value"),
+        ] {
+            let err = KernelConfig::parse(spec).unwrap_err();
+            assert!(
+                matches!(&err, AttnError::InvalidInput { reason, .. } if reason.contains(says)),
+                "{spec}: {err}"
+            );
+        }
+        if !Isa::Avx512.available() {
+            assert!(KernelConfig::parse("isa=avx512").is_err());
+        }
+    }
+
+    #[test]
+    fn auto_blocks_fit_the_cache_and_fixed_ones_are_kept() {
+        let auto = |l1_bytes| KernelConfig {
+            isa: Isa::Portable,
+            fixed_block_q: None,
+            l1_bytes,
+        };
+        // 64 rows of 32-wide heads: (64·32 + 64·64 + 64·32 + 64·64) · 4 = 48 KiB
+        assert_eq!(auto(48 * 1024).block_q(32, 32, 64), 64);
+        assert_eq!(auto(32 * 1024).block_q(32, 32, 64), 32);
+        assert_eq!(auto(48 * 1024).block_q(128, 128, 64), 8);
+        assert_eq!(auto(1024).block_q(64, 64, 64), 8);
+        let fixed = KernelConfig {
+            fixed_block_q: Some(16),
+            ..auto(1024)
+        };
+        assert_eq!(fixed.block_q(32, 32, 64), 16);
+        // every candidate runs here, and the best instruction set comes first
+        let all = KernelConfig::candidates();
+        assert!(all.iter().all(|c| c.isa.available()));
+        assert_eq!(all[0].isa, Isa::best());
+        assert_eq!(all.len() % (BLOCK_Q_CHOICES.len() + 1), 0);
+        assert!(KernelConfig::detected().l1_bytes >= 16 * 1024);
+    }
+}
