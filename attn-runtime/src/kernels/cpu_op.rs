@@ -22,16 +22,59 @@ pub(crate) fn cast<Src: 'static, Dst: 'static>(x: Src) -> Option<Dst> {
         .and_then(Option::take)
 }
 
-/// The values of `t`, row-major, when it is an `f32` tensor on the `Cpu` (`None` otherwise), in
-/// a buffer from its device's allocation cache.
-///
-/// One `memcpy` for a contiguous tensor (dfdx's `as_vec` walks it index by index, several times
-/// slower); a non-contiguous one is made contiguous first.
-pub(crate) fn f32_buffer<S: Shape, E: Dtype, D: Storage<E>>(t: Tensor<S, E, D>) -> Option<CpuBuf> {
+/// The values of an `f32` tensor on the `Cpu`, row-major, read in place from its storage (the
+/// tensor is kept alive, not copied), or of a buffer a kernel filled: what a kernel reads its
+/// inputs from and keeps for its backward pass.
+pub(crate) struct Input(Box<dyn AsValues>);
+
+/// Something holding `f32` values in row-major order.
+trait AsValues: 'static {
+    fn values(&self) -> &[f32];
+}
+
+impl<S: Shape> AsValues for Tensor<S, f32, Cpu> {
+    fn values(&self) -> &[f32] {
+        // `f32_input` keeps only tensors whose storage is exactly their row-major values
+        self.storage_values()
+    }
+}
+
+/// A buffer from the allocation cache as [`AsValues`].
+struct Buffer(CpuBuf);
+
+impl AsValues for Buffer {
+    fn values(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Input {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        self.0.values()
+    }
+}
+
+impl Input {
+    /// The values of a buffer a kernel filled.
+    pub(crate) fn buffer(buf: CpuBuf) -> Self {
+        Input(Box::new(Buffer(buf)))
+    }
+}
+
+/// The values of `t`, row-major, when it is an `f32` tensor on the `Cpu` (`None` otherwise):
+/// read in place when its storage holds exactly them (a contiguous tensor), else copied once
+/// into a buffer from the device's allocation cache.
+pub(crate) fn f32_input<S: Shape, E: Dtype, D: Storage<E>>(t: Tensor<S, E, D>) -> Option<Input> {
     let t = cast::<_, Tensor<S, f32, Cpu>>(t)?.try_contiguous().ok()?;
-    let mut values = t.device().try_alloc_len(t.shape().num_elements()).ok()?;
+    let n = t.shape().num_elements();
+    if t.storage_values().len() == n {
+        return Some(Input(Box::new(t)));
+    }
+    let mut values = t.device().try_alloc_len(n).ok()?;
     t.copy_into(&mut values);
-    Some(values)
+    Some(Input::buffer(values))
 }
 
 /// A tensor of `shape` on `dev` (known to be the `Cpu` with `E = f32`) that owns `values`, a

@@ -10,7 +10,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::AttnError;
-use crate::kernels::cpu_op::{min_len, CpuBuf};
+use crate::kernels::cpu_op::{min_len, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
 use crate::kernels::simd::{self, exp, Plain};
 
@@ -114,12 +114,12 @@ struct CrossEntropy {
 
 impl CpuOp<1> for CrossEntropy {
     /// The logits and each row's log-sum-exp.
-    type Saved = (CpuBuf, Vec<f32>);
+    type Saved = (Input, Vec<f32>);
 
     fn forward(
         &self,
         _: &Cpu,
-        [logits]: [CpuBuf; 1],
+        [logits]: [Input; 1],
         out: &mut [f32],
     ) -> Result<Self::Saved, AttnError> {
         let mut lse = vec![0f32; logits.len() / self.classes];
@@ -131,6 +131,7 @@ impl CpuOp<1> for CrossEntropy {
         self,
         _: &Cpu,
         (logits, lse): Self::Saved,
+        _: &[f32],
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {

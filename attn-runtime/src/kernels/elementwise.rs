@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::counter_hash::{mix32, mix64};
-use crate::kernels::cpu_op::{for_each_maybe_parallel, is_cpu_f32, CpuBuf};
+use crate::kernels::cpu_op::{for_each_maybe_parallel, is_cpu_f32, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
 use crate::kernels::simd::{exp, Plain};
 
@@ -30,9 +30,9 @@ where
     B: Fn(usize, &[f32], &[f32], &mut [f32]) + Sync + 'static,
 {
     /// The input's values.
-    type Saved = CpuBuf;
+    type Saved = Input;
 
-    fn forward(&self, _: &Cpu, [xs]: [CpuBuf; 1], out: &mut [f32]) -> Result<CpuBuf, AttnError> {
+    fn forward(&self, _: &Cpu, [xs]: [Input; 1], out: &mut [f32]) -> Result<Input, AttnError> {
         for_each_maybe_parallel(
             xs.len(),
             out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)),
@@ -44,7 +44,8 @@ where
     fn backward(
         self,
         _: &Cpu,
-        xs: CpuBuf,
+        xs: Input,
+        _: &[f32],
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {

@@ -7,7 +7,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::AttnError;
-use crate::kernels::cpu_op::{for_each_maybe_parallel, min_len, CpuBuf};
+use crate::kernels::cpu_op::{for_each_maybe_parallel, min_len, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
 
 /// Rows per parallel task: enough work to pay for the hand-off.
@@ -118,8 +118,8 @@ struct LayerNorm {
 
 /// What the backward pass reads: `x`, `gamma`, and each row's mean and `1 / std`.
 struct Saved {
-    x: CpuBuf,
-    gamma: CpuBuf,
+    x: Input,
+    gamma: Input,
     mean: Vec<f32>,
     rstd: Vec<f32>,
 }
@@ -130,7 +130,7 @@ impl CpuOp<3> for LayerNorm {
     fn forward(
         &self,
         _: &Cpu,
-        [x, gamma, beta]: [CpuBuf; 3],
+        [x, gamma, beta]: [Input; 3],
         out: &mut [f32],
     ) -> Result<Saved, AttnError> {
         let rows = x.len() / gamma.len();
@@ -148,6 +148,7 @@ impl CpuOp<3> for LayerNorm {
         self,
         _: &Cpu,
         s: Saved,
+        _: &[f32],
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {

@@ -9,7 +9,7 @@
 use dfdx::prelude::*;
 
 use crate::error::AttnError;
-use crate::kernels::cpu_op::{CpuBuf, Dyn2};
+use crate::kernels::cpu_op::{Dyn2, Input};
 use crate::kernels::gemm::{matmul_into, MatRef};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
 
@@ -23,12 +23,12 @@ struct Linear {
 
 impl CpuOp<3> for Linear {
     /// `x` and `weight`, which the gradients of each other need.
-    type Saved = (CpuBuf, CpuBuf);
+    type Saved = (Input, Input);
 
     fn forward(
         &self,
         _: &Cpu,
-        [xs, ws, bs]: [CpuBuf; 3],
+        [xs, ws, bs]: [Input; 3],
         out: &mut [f32],
     ) -> Result<Self::Saved, AttnError> {
         let Linear { rows, i, o } = *self;
@@ -51,6 +51,7 @@ impl CpuOp<3> for Linear {
         self,
         _: &Cpu,
         (xs, ws): Self::Saved,
+        _: &[f32],
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {

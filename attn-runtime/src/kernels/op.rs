@@ -10,22 +10,28 @@
 use dfdx::prelude::*;
 use dfdx::tensor::Gradients;
 
-use super::cpu_op::{cast, f32_buffer, is_cpu_f32, tensor_from_buffer, CpuBuf, ONLY_CPU_F32};
+use super::cpu_op::{cast, f32_input, is_cpu_f32, tensor_from_buffer, CpuBuf, Input, ONLY_CPU_F32};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// A CPU kernel on `f32` slices with its own backward pass, applied to dfdx tensors by
 /// [`apply`]. `N` is the number of input tensors.
 ///
-/// The kernel sees its inputs as row-major values (copies it may keep for the backward pass) and
-/// writes every value of its output; the backward pass gets the output's gradient and adds
+/// The kernel sees its inputs as row-major values, read in place ([`Input`], which it may keep for
+/// the backward pass: the input tensors' storage stays shared, not copied), and writes every value
+/// of its output; the backward pass gets the output's gradient and adds
 /// (never assigns: an input may be used elsewhere, or twice by this op) each input's gradient.
 pub(crate) trait CpuOp<const N: usize>: 'static {
     /// What the backward pass keeps of the forward one: the inputs it reads, row statistics, a
     /// dropout seed.
     type Saved: 'static;
 
-    /// Computes the output into `out` (zeroed on entry; every value must be written) from the
-    /// inputs' values, returning what the backward pass needs. `cpu` hands out buffers from the
+    /// Whether [`backward`](Self::backward) reads the output's values. Only then does the
+    /// backward pass keep the output's storage (shared): holding it stops dfdx from reusing that
+    /// buffer in place for a later op.
+    const READS_OUTPUT: bool = false;
+
+    /// Computes the output into `out` from the inputs' values — **every value of `out` must be
+    /// written**: it comes from the allocation cache unzeroed, holding whatever it last held — returning what the backward pass needs. `cpu` hands out buffers from the
     /// device's allocation cache (`try_alloc_len`).
     ///
     /// # Errors
@@ -33,11 +39,13 @@ pub(crate) trait CpuOp<const N: usize>: 'static {
     fn forward(
         &self,
         cpu: &Cpu,
-        inputs: [CpuBuf; N],
+        inputs: [Input; N],
         out: &mut [f32],
     ) -> Result<Self::Saved, AttnError>;
 
-    /// Adds the inputs' gradients into `grads`, given the output's gradient `dy`.
+    /// Adds the inputs' gradients into `grads`, given the output's values `out` (what
+    /// [`forward`](Self::forward) wrote; empty unless [`READS_OUTPUT`](Self::READS_OUTPUT)) and its
+    /// gradient `dy`.
     ///
     /// # Errors
     /// Allocation failures.
@@ -45,6 +53,7 @@ pub(crate) trait CpuOp<const N: usize>: 'static {
         self,
         cpu: &Cpu,
         saved: Self::Saved,
+        out: &[f32],
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError>;
@@ -69,7 +78,7 @@ type GradSlot<E, D> = Box<
 
 /// One input of a [`CpuOp`]: its values, row-major, and where its gradient goes.
 pub(crate) struct Operand<E: Dtype, D: Storage<E>> {
-    values: CpuBuf,
+    values: Input,
     grad: Option<GradSlot<E, D>>,
 }
 
@@ -82,7 +91,7 @@ impl<E: Dtype, D: Device<E>> Operand<E, D> {
     pub(crate) fn of<S: Shape>(t: &Tensor<S, E, D>, op: &'static str) -> Result<Self, AttnError> {
         let t = t.clone().try_contiguous().dev()?;
         let ghost = t.ghost();
-        let values = f32_buffer(t).ok_or_else(|| not_cpu_f32(op))?;
+        let values = f32_input(t).ok_or_else(|| not_cpu_f32(op))?;
         Ok(Operand {
             values,
             grad: Some(Box::new(move |grads| grads.get_or_alloc_mut(&ghost))),
@@ -96,7 +105,7 @@ impl<E: Dtype, D: Device<E>> Operand<E, D> {
     pub(crate) fn absent(dev: &D, op: &'static str) -> Result<Self, AttnError> {
         let cpu: Cpu = cast(dev.clone()).ok_or_else(|| not_cpu_f32(op))?;
         Ok(Operand {
-            values: cpu.try_alloc_len(0).dev()?,
+            values: Input::buffer(cpu.try_alloc_len(0).dev()?),
             grad: None,
         })
     }
@@ -128,9 +137,9 @@ pub(crate) fn not_cpu_f32(op: &'static str) -> AttnError {
 /// Runs `op` on `inputs` into a tensor of `out_shape` on `dev` and, when `tape` records,
 /// registers its backward pass.
 ///
-/// The output tensor takes the buffer the kernel wrote (no copy); during the backward pass the
-/// output's gradient is lent to the kernel in place and put back after, so a leaky tape still
-/// finds it.
+/// The output tensor takes the buffer the kernel wrote (no copy), and a backward pass that needs
+/// the output reads it in place; the output's gradient is lent to it in place and put back after, so a
+/// leaky tape still finds it.
 ///
 /// # Errors
 /// [`AttnError::Device`] when `E` is not `f32` or `D` not the `Cpu` (callers check
@@ -159,16 +168,24 @@ where
         slots.push(operand.grad);
         operand.values
     });
-    let mut out_values = cpu.try_alloc_len(out_shape.num_elements()).dev()?;
+    // unzeroed: the op writes every value (see `CpuOp::forward`)
+    let mut out_values = cpu.try_alloc_f32_unzeroed(out_shape.num_elements()).dev()?;
     let saved = op.forward(&cpu, values, &mut out_values)?;
     let out: Tensor<So, E, D> = tensor_from_buffer(dev, out_shape, out_values).dev()?;
     if T::OWNS_TAPE {
         let out_ghost = out.ghost();
+        // the output's storage, shared (the backward pass reads it; nothing is copied)
+        let out_values = if Op::READS_OUTPUT {
+            Some(f32_input(out.clone()).ok_or_else(|| not_cpu_f32(name))?)
+        } else {
+            None
+        };
         tape.add_backward_op(move |grads| {
             let dy = std::mem::take(gradient_vec(grads.get_or_alloc_mut(&out_ghost)?));
             let result = op.backward(
                 &cpu,
                 saved,
+                out_values.as_deref().unwrap_or(&[]),
                 &dy,
                 &mut Slots {
                     grads,

@@ -14,7 +14,7 @@ use crate::attention::{
 };
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::cpu_op::{
-    buffer, f32_buffer, is_cpu_f32, realized, tensor_from_buffer, Dyn3, ONLY_CPU_F32,
+    buffer, f32_input, is_cpu_f32, realized, tensor_from_buffer, Dyn3, ONLY_CPU_F32,
 };
 
 /// Keys or values of one attention layer, `[B, H, S, M/H]`.
@@ -134,7 +134,7 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> MultiHeadAttention<
     ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
         let (b, _, n, w) = *q.shape();
         let dev = q.device().clone();
-        let (Some(q), Some(k), Some(v)) = (f32_buffer(q), f32_buffer(k), f32_buffer(v)) else {
+        let (Some(q), Some(k), Some(v)) = (f32_input(q), f32_input(k), f32_input(v)) else {
             unreachable!("{ONLY_CPU_F32}");
         };
         if !matches!(cache.rows, Rows::Packed(_)) {

@@ -8,7 +8,7 @@ use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::attention::{
     self as kernel, AttnDims, FusedParams, HeadLayout, HeadRows, KernelDropout,
 };
-use crate::kernels::cpu_op::{is_cpu_f32, realized, CpuBuf, Dyn3, Dyn4};
+use crate::kernels::cpu_op::{is_cpu_f32, realized, CpuBuf, Dyn3, Dyn4, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
 
 fn not_cpu_f32() -> AttnError {
@@ -29,12 +29,13 @@ struct FusedAttention {
     dropout: Option<KernelDropout>,
 }
 
-/// What the backward pass reads of the forward one, in the kernel's (split) layout.
+/// What the backward pass reads of the forward one, in the kernel's (split) layout: the inputs,
+/// the output where it differs from the op's own (merged heads), and the log-sum-exps.
 struct Saved {
-    q: CpuBuf,
-    k: CpuBuf,
-    v: CpuBuf,
-    out: CpuBuf,
+    q: Input,
+    k: Input,
+    v: Input,
+    out_split: Option<CpuBuf>,
     lse: CpuBuf,
 }
 
@@ -49,45 +50,53 @@ impl FusedAttention {
     }
 
     /// `values` (laid out as `self.layout`) in the kernel's order.
-    fn split(&self, cpu: &Cpu, values: CpuBuf, rows: HeadRows) -> Result<CpuBuf, AttnError> {
+    fn split(&self, cpu: &Cpu, values: Input, rows: HeadRows) -> Result<Input, AttnError> {
         if self.layout == HeadLayout::Split {
             return Ok(values);
         }
         let mut split = cpu.try_alloc_len(values.len()).dev()?;
         rows.gather(self.layout, &values, &mut split);
-        Ok(split)
+        Ok(Input::buffer(split))
     }
 }
 
 impl CpuOp<3> for FusedAttention {
     type Saved = Saved;
+    /// `rowsum(dO ∘ O)` of the backward pass.
+    const READS_OUTPUT: bool = true;
 
     fn forward(
         &self,
         cpu: &Cpu,
-        [q, k, v]: [CpuBuf; 3],
+        [q, k, v]: [Input; 3],
         out: &mut [f32],
     ) -> Result<Saved, AttnError> {
         let [q_rows, k_rows, v_rows, out_rows] = head_rows(&self.dims);
         let (_, _, _, n_out, n_lse) = self.dims.lens();
+        // the kernel writes every output value and log-sum-exp: no zero-fill
         let mut saved = Saved {
             q: self.split(cpu, q, q_rows)?,
             k: self.split(cpu, k, k_rows)?,
             v: self.split(cpu, v, v_rows)?,
-            out: cpu.try_alloc_len(n_out).dev()?,
-            lse: cpu.try_alloc_len(n_lse).dev()?,
+            out_split: match self.layout {
+                HeadLayout::Split => None,
+                HeadLayout::Merged => Some(cpu.try_alloc_f32_unzeroed(n_out).dev()?),
+            },
+            lse: cpu.try_alloc_f32_unzeroed(n_lse).dev()?,
         };
         let Saved {
             q,
             k,
             v,
-            out: o,
+            out_split,
             lse,
         } = &mut saved;
-        kernel::forward(&self.params(), q, k, v, o, lse)?;
-        match self.layout {
-            HeadLayout::Split => out.copy_from_slice(o),
-            HeadLayout::Merged => out_rows.scatter(self.layout, o, out),
+        match out_split {
+            None => kernel::forward(&self.params(), q, k, v, out, lse)?,
+            Some(o) => {
+                kernel::forward(&self.params(), q, k, v, o, lse)?;
+                out_rows.scatter(self.layout, o, out);
+            }
         }
         Ok(saved)
     }
@@ -96,6 +105,7 @@ impl CpuOp<3> for FusedAttention {
         self,
         cpu: &Cpu,
         s: Saved,
+        out: &[f32],
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {
@@ -119,7 +129,7 @@ impl CpuOp<3> for FusedAttention {
             &s.q,
             &s.k,
             &s.v,
-            &s.out,
+            s.out_split.as_ref().map_or(out, |o| &o[..]),
             &s.lse,
             dout,
             &mut dq,
