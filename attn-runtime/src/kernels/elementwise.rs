@@ -296,6 +296,26 @@ mod tests {
     }
 
     #[test]
+    fn a_transposed_input_gets_its_gradient_in_its_own_layout() {
+        let dev = Cpu::seed_from_u64(3);
+        let x: Tensor<Rank2<40, 70>, f32, Cpu> = dev.sample_normal();
+        let up: Tensor<Rank2<70, 40>, f32, Cpu> = dev.sample_normal();
+        let grad = |fused: bool| {
+            let xt = x.leaky_trace().permute::<Rank2<70, 40>, _>();
+            let y = if fused {
+                try_gelu_cpu(xt).unwrap()
+            } else {
+                crate::transformer::Gelu::try_apply_composite(xt).unwrap()
+            };
+            (y * up.clone()).sum().backward().get(&x).as_vec()
+        };
+        let (a, b) = (grad(true), grad(false));
+        for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+            assert!((a - b).abs() < 2e-6 * (1.0 + b.abs()), "[{i}] {a} vs {b}");
+        }
+    }
+
+    #[test]
     fn gelu_kernel_matches_the_composite_gelu_values_and_gradients() {
         check_against_composite(try_gelu_cpu, crate::transformer::Gelu::try_apply_composite);
     }

@@ -83,15 +83,17 @@ pub(crate) struct Operand<E: Dtype, D: Storage<E>> {
 }
 
 impl<E: Dtype, D: Device<E>> Operand<E, D> {
-    /// `t`'s values (made contiguous first) and its gradient, when it is an `f32` tensor on the
-    /// `Cpu`.
+    /// `t`'s values, row-major, and its gradient, when it is an `f32` tensor on the `Cpu`.
+    ///
+    /// The gradient is added to `t`'s own in row-major order, so `t` must be laid out row-major
+    /// (a parameter, or a tensor made contiguous on the tape, as [`split_operand`] does): a
+    /// gradient buffer follows its tensor's storage order.
     ///
     /// # Errors
     /// [`AttnError::Device`] naming `op` when it is not, or an allocation fails.
     pub(crate) fn of<S: Shape>(t: &Tensor<S, E, D>, op: &'static str) -> Result<Self, AttnError> {
-        let t = t.clone().try_contiguous().dev()?;
         let ghost = t.ghost();
-        let values = f32_input(t).ok_or_else(|| not_cpu_f32(op))?;
+        let values = f32_input(t.clone()).ok_or_else(|| not_cpu_f32(op))?;
         Ok(Operand {
             values,
             grad: Some(Box::new(move |grads| grads.get_or_alloc_mut(&ghost))),
@@ -111,7 +113,8 @@ impl<E: Dtype, D: Device<E>> Operand<E, D> {
     }
 }
 
-/// `x` without its tape, as an [`Operand`], and the tape: the usual first input of an op.
+/// `x` made contiguous (on its tape: a permuted input's gradient reaches it through dfdx's copy),
+/// without its tape, as an [`Operand`], and the tape: the usual first input of an op.
 ///
 /// # Errors
 /// As [`Operand::of`].
@@ -125,7 +128,7 @@ where
     D: Device<E>,
     T: Tape<E, D> + 'static,
 {
-    let (x, tape) = x.split_tape();
+    let (x, tape) = x.try_contiguous().dev()?.split_tape();
     Ok((Operand::of(&x, op)?, tape))
 }
 

@@ -97,6 +97,34 @@ fn fused_gradients_add_to_gradients_from_other_uses() {
 }
 
 #[test]
+fn permuted_inputs_get_their_gradients_in_their_own_layout() {
+    // q, k, v as heads split from [B, S, H, D] by a permute: not contiguous, so the op reads a
+    // contiguous copy and the gradient must reach the original through it
+    let dev = Cpu::default();
+    let x = tensor(&dev, (2, 11, 3, 4), 9);
+    let up = tensor(&dev, (2, 3, 11, 4), 10);
+    let grads_of = |kernel| {
+        let opts = AttentionOptions::default()
+            .mask(AttentionMask::none().causal())
+            .skip_weights()
+            .kernel(kernel);
+        let heads = |t: Tensor<(usize, usize, usize, usize), f32, Cpu, _>| {
+            t.permute::<_, Axes4<0, 2, 1, 3>>()
+        };
+        let q = heads(x.leaky_trace());
+        let (k, v) = (heads(x.leaky_trace()), heads(x.leaky_trace()));
+        let out = try_scaled_dot_product_attention(q, k, v, &opts)
+            .unwrap()
+            .context;
+        let grads = (out * up.clone()).sum().backward();
+        grads.get(&x).as_vec()
+    };
+    let want = grads_of(AttentionKernel::Composite);
+    let got = grads_of(AttentionKernel::Fused);
+    assert_close("dx", &got, &want, 1e-5);
+}
+
+#[test]
 fn inference_without_a_tape_matches_and_auto_picks_fused_without_weights() {
     let dev = Cpu::default();
     let q = tensor(&dev, (3, 2, 20, 16), 6);
