@@ -441,6 +441,7 @@ struct Head<'a> {
 macro_rules! simd_dispatch {
     ($(#[$doc:meta])* fn $name:ident => $generic:ident($($arg:ident: $ty:ty),* $(,)?)) => {
         $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
         fn $name(isa: Isa, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
