@@ -12,14 +12,13 @@ fn seq2seq(c: &mut Criterion) {
     let mut group = c.benchmark_group("seq2seq");
     group.sample_size(10);
     // the default model also at its recipe's batch of 64 (`train` runs 250 such steps an epoch)
-    for (name, batch_size) in [
-        ("dates-gru-bahdanau", 32),
-        ("dates-lstm-luong", 32),
-        ("dates-transformer", 32),
-        ("dates-transformer-b64", 64),
+    for (label, name, batch_size) in [
+        ("dates-gru-bahdanau", "dates-gru-bahdanau", 32),
+        ("dates-lstm-luong", "dates-lstm-luong", 32),
+        ("dates-transformer", "dates-transformer", 32),
+        ("dates-transformer-b64", "dates-transformer", 64),
     ] {
-        let model_name = name.trim_end_matches("-b64");
-        let entry = attn_models::find(model_name).expect("zoo model");
+        let entry = attn_models::find(name).expect("zoo model");
         let mut batch = Batch::random(entry.meta(), batch_size, 0);
         // full-length sequences, as the PyTorch twin runs them
         if let Inputs::Tokens { lengths, .. } = &mut batch.inputs {
@@ -32,7 +31,7 @@ fn seq2seq(c: &mut Criterion) {
             clip_norm: Some(1.0),
             ..StepSettings::default()
         };
-        group.bench_function(BenchmarkId::new("train_step", name), |b| {
+        group.bench_function(BenchmarkId::new("train_step", label), |b| {
             b.iter(|| {
                 model
                     .train_step_with(&batch, &settings)

@@ -54,7 +54,8 @@ impl FusedAttention {
         if self.layout == HeadLayout::Split {
             return Ok(values);
         }
-        let mut split = cpu.try_alloc_len(values.len()).dev()?;
+        // the gather writes every value
+        let mut split = cpu.try_alloc_f32_unzeroed(values.len()).dev()?;
         rows.gather(self.layout, &values, &mut split);
         Ok(Input::buffer(split))
     }
@@ -115,7 +116,7 @@ impl CpuOp<3> for FusedAttention {
         let dout = match self.layout {
             HeadLayout::Split => dy,
             HeadLayout::Merged => {
-                let mut d = cpu.try_alloc_len(n_out)?;
+                let mut d = cpu.try_alloc_f32_unzeroed(n_out)?;
                 rows[3].gather(self.layout, dy, &mut d);
                 gathered = d;
                 &gathered[..]
