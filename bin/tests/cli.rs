@@ -347,7 +347,7 @@ fn the_attention_kernel_configuration_is_shown_and_a_wrong_override_is_refused()
     let o = run("isa=portable,block_q=16", &good);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("attention kernel: isa=portable block_q=16 (set by ATTN_KERNEL)"),
+        text(&o).contains("kernels: isa=portable block_q=16 spin_us=5000 (set by ATTN_KERNEL)"),
         "{}",
         text(&o)
     );

@@ -12,6 +12,8 @@ use dfdx::tensor::Gradients;
 
 use super::cpu_op::{cast, f32_input, is_cpu_f32, tensor_from_buffer, CpuBuf, Input, ONLY_CPU_F32};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::tuning::KernelConfig;
+use crate::threads::keep_workers_awake;
 
 /// A CPU kernel on `f32` slices with its own backward pass, applied to dfdx tensors by
 /// [`apply`]. `N` is the number of input tensors.
@@ -144,9 +146,13 @@ pub(crate) fn not_cpu_f32(op: &'static str) -> AttnError {
 /// the output reads it in place; the output's gradient is lent to it in place and put back after, so a
 /// leaky tape still finds it.
 ///
+/// Before each pass it keeps the thread pool's other workers awake
+/// ([`keep_workers_awake`], for the configured [`KernelConfig::spin`]).
+///
 /// # Errors
 /// [`AttnError::Device`] when `E` is not `f32` or `D` not the `Cpu` (callers check
-/// [`is_cpu_f32`] first and take dfdx's composite ops otherwise); the op's own errors.
+/// [`is_cpu_f32`] first and take dfdx's composite ops otherwise); [`AttnError::InvalidInput`]
+/// when [`crate::tuning::ENV_VAR`] is set wrong; the op's own errors.
 pub(crate) fn apply<Op, const N: usize, So, E, D, T>(
     op: Op,
     name: &'static str,
@@ -166,6 +172,8 @@ where
         return Err(not_cpu_f32(name));
     }
     let cpu: Cpu = cast(dev.clone()).ok_or_else(|| not_cpu_f32(name))?;
+    let spin = KernelConfig::current()?.spin;
+    keep_workers_awake(spin);
     let mut slots = Vec::with_capacity(N);
     let values = inputs.map(|operand| {
         slots.push(operand.grad);
@@ -184,6 +192,7 @@ where
             None
         };
         tape.add_backward_op(move |grads| {
+            keep_workers_awake(spin);
             let dy = std::mem::take(gradient_vec(grads.get_or_alloc_mut(&out_ghost)?));
             let result = op.backward(
                 &cpu,

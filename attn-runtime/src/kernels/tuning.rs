@@ -1,21 +1,25 @@
-//! The attention kernel's configuration, chosen for the CPU at run time: which instruction set
-//! its tiles run on and how many query rows a tile holds. One binary is built for every x86-64
+//! The kernels' configuration, chosen for the CPU at run time: which instruction set the
+//! attention tiles run on, how many query rows a tile holds, and how long the thread pool's
+//! workers stay awake between parallel passes. One binary is built for every x86-64
 //! CPU; the choice is made on first use from the CPU's features and level-1 data cache (cpuid),
 //! shown by [`KernelConfig::describe`] (`train --verbose` prints it), and overridable for
 //! benchmarks and tests with the environment variable [`ENV_VAR`]:
 //!
 //! ```text
-//! ATTN_KERNEL=isa=avx2,block_q=32
+//! ATTN_KERNEL=isa=avx2,block_q=32,spin_us=0
 //! ```
 //!
 //! `isa` is `avx512`, `avx2` or `portable` (the CPU must have it); `block_q` is one of
 //! [`BLOCK_Q_CHOICES`] (otherwise it follows the tile's working set, see
-//! [`KernelConfig::block_q`]). Every configuration gives the same function (tests check each one
-//! this machine can run against dfdx's composite attention, values and gradients); only the speed
-//! differs.
+//! [`KernelConfig::block_q`]); `spin_us` is how long, in microseconds, idle workers keep looking
+//! for work before they sleep (see [`crate::threads::keep_workers_awake`]; 0 lets them sleep at
+//! once, as rayon does by itself). Every configuration gives the same function (tests check each
+//! attention configuration this machine can run against dfdx's composite attention, values and
+//! gradients); only the speed differs.
 
 use std::fmt;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use crate::error::AttnError;
 
@@ -81,10 +85,17 @@ pub struct KernelConfig {
     pub fixed_block_q: Option<usize>,
     /// The level-1 data cache a tile's working set should fit, in bytes.
     pub l1_bytes: usize,
+    /// How long the pool's idle workers keep looking for work before they sleep.
+    pub spin: Duration,
 }
 
 /// Assumed where cpuid does not say (32 KiB, the smallest of current x86 cores).
 const DEFAULT_L1_BYTES: usize = 32 * 1024;
+
+/// Idle workers look for work this long before they sleep: longer than the serial stretches
+/// between a training step's parallel passes (tens to hundreds of microseconds), short enough
+/// that a pause in the program frees the cores at once to a person's eye.
+pub const DEFAULT_SPIN: Duration = Duration::from_millis(5);
 
 impl KernelConfig {
     /// What this CPU supports best: its best instruction set, query blocks sized to its level-1
@@ -94,6 +105,7 @@ impl KernelConfig {
             isa: Isa::best(),
             fixed_block_q: None,
             l1_bytes: l1_data_bytes(),
+            spin: DEFAULT_SPIN,
         }
     }
 
@@ -114,14 +126,15 @@ impl KernelConfig {
             .map_err(|reason| AttnError::InvalidInput {
                 reason,
                 fix: format!(
-                    "unset {ENV_VAR}, or set it to e.g. `isa=avx2,block_q=32` (isa: avx512, \
-                     avx2 or portable, one this CPU has; block_q: one of {BLOCK_Q_CHOICES:?})"
+                    "unset {ENV_VAR}, or set it to e.g. `isa=avx2,block_q=32,spin_us=0` (isa: \
+                     avx512, avx2 or portable, one this CPU has; block_q: one of \
+                     {BLOCK_Q_CHOICES:?}; spin_us: microseconds, 0 or more)"
                 ),
             })
     }
 
     /// The detected configuration with the settings of `spec` (`key=value` pairs separated by
-    /// commas; keys `isa` and `block_q`).
+    /// commas; keys `isa`, `block_q` and `spin_us`).
     ///
     /// # Errors
     /// [`AttnError::InvalidInput`] for an unknown key or value, a block height outside
@@ -129,8 +142,8 @@ impl KernelConfig {
     pub fn parse(spec: &str) -> Result<KernelConfig, AttnError> {
         let invalid = |reason: String| AttnError::InvalidInput {
             reason: format!("{ENV_VAR}={spec:?}: {reason}"),
-            fix: "write `isa=<avx512|avx2|portable>` and/or `block_q=<8|16|32|64>`, separated by \
-                  a comma"
+            fix: "write `isa=<avx512|avx2|portable>`, `block_q=<8|16|32|64>` and/or \
+                  `spin_us=<microseconds>`, separated by commas"
                 .into(),
         };
         let mut config = KernelConfig::detected();
@@ -162,6 +175,14 @@ impl KernelConfig {
                         })?;
                     config.fixed_block_q = Some(rows);
                 }
+                "spin_us" => {
+                    let us = value.trim().parse().map_err(|_| {
+                        invalid(format!(
+                            "spin_us `{value}` is not a whole number of microseconds"
+                        ))
+                    })?;
+                    config.spin = Duration::from_micros(us);
+                }
                 other => return Err(invalid(format!("unknown key `{other}`"))),
             }
         }
@@ -181,6 +202,7 @@ impl KernelConfig {
                     isa,
                     fixed_block_q,
                     l1_bytes,
+                    spin: DEFAULT_SPIN,
                 })
             })
             .collect()
@@ -215,7 +237,7 @@ impl KernelConfig {
         } else {
             format!("detected; {ENV_VAR} overrides")
         };
-        format!("attention kernel: {self} ({source})")
+        format!("kernels: {self} ({source})")
     }
 }
 
@@ -229,7 +251,8 @@ impl fmt::Display for KernelConfig {
                 "block_q=auto (tiles sized to a {} KiB L1d)",
                 self.l1_bytes / 1024
             ),
-        }
+        }?;
+        write!(f, " spin_us={}", self.spin.as_micros())
     }
 }
 
@@ -269,7 +292,9 @@ mod tests {
     fn specs_parse_and_bad_ones_say_what_is_wrong() {
         let c = KernelConfig::parse("isa=portable, block_q=16").unwrap();
         assert_eq!((c.isa, c.fixed_block_q), (Isa::Portable, Some(16)));
-        assert_eq!(c.to_string(), "isa=portable block_q=16");
+        assert_eq!(c.to_string(), "isa=portable block_q=16 spin_us=5000");
+        let c = KernelConfig::parse("spin_us=250").unwrap();
+        assert_eq!(c.spin, Duration::from_micros(250));
         let c = KernelConfig::parse("").unwrap();
         assert_eq!(c, KernelConfig::detected());
         for (spec, says) in [
@@ -277,6 +302,7 @@ mod tests {
             ("block_q=12", "not one of"),
             ("blocks=8", "unknown key"),
             ("avx2", "not key=value"),
+            ("spin_us=-1", "whole number of microseconds"),
         ] {
             let err = KernelConfig::parse(spec).unwrap_err();
             assert!(
@@ -295,6 +321,7 @@ mod tests {
             isa: Isa::Portable,
             fixed_block_q: None,
             l1_bytes,
+            spin: DEFAULT_SPIN,
         };
         // 64 rows of 32-wide heads: (64·32 + 64·64 + 64·32 + 64·64) · 4 = 48 KiB
         assert_eq!(auto(48 * 1024).block_q(32, 32, 64), 64);
