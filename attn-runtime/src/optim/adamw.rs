@@ -7,8 +7,14 @@ use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use rayon::prelude::*;
+
 use crate::error::AttnError;
 use crate::param::{for_each_param, for_each_param_mut};
+
+/// Parameter values per parallel task of an update: below this a hand-off costs more than the
+/// arithmetic.
+const ELEMENTS_PER_TASK: usize = 1 << 14;
 
 /// Adam's hyper-parameters. `weight_decay` is decoupled (AdamW, Loshchilov & Hutter) when
 /// `decoupled`, else added to the gradient (classic Adam's L2).
@@ -74,7 +80,11 @@ impl Adam {
     }
 
     /// One update of parameter `name` from its gradient, in place, at the current step
-    /// (call [`Adam::begin_step`] first). Pure arithmetic, the same as PyTorch's.
+    /// (call [`Adam::begin_step`] first). Pure arithmetic, the same as PyTorch's, element by
+    /// element in parallel (the result is the same on any number of threads).
+    ///
+    /// # Panics
+    /// When `grads` or the parameter's saved moments are not as long as `params`.
     pub fn update_values(
         &mut self,
         name: &str,
@@ -94,22 +104,37 @@ impl Adam {
             .v
             .entry(name.to_string())
             .or_insert_with(|| vec![0.0; params.len()]);
+        assert!(
+            grads.len() == params.len() && m.len() == params.len() && v.len() == params.len(),
+            "Adam update of `{name}`: {} values, {} gradients, moments of {} and {}",
+            params.len(),
+            grads.len(),
+            m.len(),
+            v.len()
+        );
         let (bc1, bc2) = (1.0 - cfg.beta1.powi(t), 1.0 - cfg.beta2.powi(t));
-        for i in 0..params.len() {
-            let mut g = grads[i] * grad_scale;
-            if cfg.weight_decay != 0.0 {
-                if cfg.decoupled {
-                    params[i] *= 1.0 - cfg.lr * cfg.weight_decay;
-                } else {
-                    g += cfg.weight_decay * params[i];
+        // each element on its own, with the same arithmetic in the same order wherever it runs:
+        // the result does not depend on the thread count
+        params
+            .par_iter_mut()
+            .zip(grads.par_iter())
+            .zip(m.par_iter_mut().zip(v.par_iter_mut()))
+            .with_min_len(ELEMENTS_PER_TASK)
+            .for_each(|((p, &g), (m, v))| {
+                let mut g = g * grad_scale;
+                if cfg.weight_decay != 0.0 {
+                    if cfg.decoupled {
+                        *p *= 1.0 - cfg.lr * cfg.weight_decay;
+                    } else {
+                        g += cfg.weight_decay * *p;
+                    }
                 }
-            }
-            m[i] = cfg.beta1 * m[i] + (1.0 - cfg.beta1) * g;
-            v[i] = cfg.beta2 * v[i] + (1.0 - cfg.beta2) * g * g;
-            let m_hat = m[i] / bc1;
-            let v_hat = v[i] / bc2;
-            params[i] -= cfg.lr * m_hat / (v_hat.sqrt() + cfg.eps);
-        }
+                *m = cfg.beta1 * *m + (1.0 - cfg.beta1) * g;
+                *v = cfg.beta2 * *v + (1.0 - cfg.beta2) * g * g;
+                let m_hat = *m / bc1;
+                let v_hat = *v / bc2;
+                *p -= cfg.lr * m_hat / (v_hat.sqrt() + cfg.eps);
+            });
     }
 
     /// Starts a step: counts it.

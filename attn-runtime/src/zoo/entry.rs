@@ -296,11 +296,15 @@ pub fn adam_state_to_state_dict(adam: &Adam) -> StateDict {
     sd
 }
 
-/// The inverse of [`adam_state_to_state_dict`].
+/// The inverse of [`adam_state_to_state_dict`], for the model whose parameters are `params`.
 ///
 /// # Errors
-/// [`AttnError::StateDict`] when the step or a moment is malformed.
-pub fn adam_state_from_state_dict(sd: &StateDict) -> Result<AdamState, AttnError> {
+/// [`AttnError::StateDict`] when the step or a moment is malformed, or a moment is not the
+/// size of the parameter of its name in `params` (an optimizer state saved with another model).
+pub fn adam_state_from_state_dict(
+    sd: &StateDict,
+    params: &StateDict,
+) -> Result<AdamState, AttnError> {
     let bad = |reason: String| AttnError::StateDict { reason };
     let step = sd
         .metadata()
@@ -313,15 +317,31 @@ pub fn adam_state_from_state_dict(sd: &StateDict) -> Result<AdamState, AttnError
     };
     for name in sd.names() {
         let values = sd.get(name)?.values.clone();
-        if let Some(p) = name.strip_prefix("m.") {
-            state.m.insert(p.to_string(), values);
+        let (moments, param) = if let Some(p) = name.strip_prefix("m.") {
+            (&mut state.m, p)
         } else if let Some(p) = name.strip_prefix("v.") {
-            state.v.insert(p.to_string(), values);
+            (&mut state.v, p)
         } else {
             return Err(bad(format!(
                 "unexpected tensor `{name}` in the optimizer state"
             )));
+        };
+        let size = params
+            .get(param)
+            .map_err(|_| {
+                bad(format!(
+                    "the optimizer state has `{name}`, the model no `{param}`"
+                ))
+            })?
+            .values
+            .len();
+        if values.len() != size {
+            return Err(bad(format!(
+                "the optimizer state's `{name}` holds {} values, the parameter `{param}` {size}",
+                values.len()
+            )));
         }
+        moments.insert(param.to_string(), values);
     }
     Ok(state)
 }
@@ -349,4 +369,37 @@ fn summarise<Mod: AttnModel<f32, Dev>>(
         attention,
         weights,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimizer_state_round_trips_and_is_refused_for_another_model() {
+        let mut adam = Adam::new(AdamConfig::default());
+        adam.state.step = 7;
+        adam.state.m.insert("w".into(), vec![0.5, -1.0, 2.0]);
+        adam.state.v.insert("w".into(), vec![0.25, 1.0, 4.0]);
+        let saved = adam_state_to_state_dict(&adam);
+        let params = |n: usize| {
+            let mut sd = StateDict::default();
+            sd.insert("w".to_string(), vec![n], vec![0.0; n], false);
+            sd
+        };
+        assert_eq!(
+            adam_state_from_state_dict(&saved, &params(3)).unwrap(),
+            adam.state
+        );
+        for (other, says) in [
+            (params(4), "holds 3 values, the parameter `w` 4"),
+            (StateDict::default(), "the model no `w`"),
+        ] {
+            let err = adam_state_from_state_dict(&saved, &other).unwrap_err();
+            assert!(
+                matches!(&err, AttnError::StateDict { reason } if reason.contains(says)),
+                "{err}"
+            );
+        }
+    }
 }

@@ -35,8 +35,9 @@ impl<'a> Checkpointer<'a> {
         let Some(checkpoint) = checkpoint else {
             return Ok(());
         };
-        model.load(&checkpoint.params()?)?;
-        model.optimizer().state = adam_state_from_state_dict(&checkpoint.optimizer()?)?;
+        let params = checkpoint.params()?;
+        model.load(&params)?;
+        model.optimizer().state = adam_state_from_state_dict(&checkpoint.optimizer()?, &params)?;
         if checkpoint.path != self.run.path {
             let best = self.run.checkpoint(checkpoint.state()?.best_epoch)?;
             best.params()?;
