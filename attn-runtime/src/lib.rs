@@ -80,6 +80,7 @@ macro_rules! kernel_tables {
 pub mod attention;
 pub mod data;
 pub use kernels::elementwise;
+pub use kernels::gemm;
 pub use kernels::tuning;
 mod error;
 pub mod experiment;

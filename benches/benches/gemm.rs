@@ -1,10 +1,29 @@
-//! Matrix products through dfdx (as every linear layer of attn runs them) at 2048², and the
-//! machine's FMA peak (`attn_benches::peak`). The PyTorch twin is `tools/bench_gemm_torch.py`;
+//! Matrix products: through dfdx at 2048³, and at the shapes a training step of our models makes
+//! through [`attn_runtime::gemm::matmul_into`], the product attn's projection kernel runs (into
+//! a buffer allocated once, so only the product is timed); and the machine's FMA peak
+//! (`attn_benches::peak`). The PyTorch twin is `tools/bench_gemm_torch.py`;
 //! `tools/bench_side_by_side.py` turns both into GFLOP/s and a share of the peak.
 
 use attn_benches::peak::{fma_burst, FMAS_PER_BURST};
+use attn_runtime::gemm::{matmul_into, MatRef};
 use attn_runtime::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+/// The products of a training step, `(rows, inner, cols)`, as the layers lay them out.
+///
+/// * `proj`: a projection's forward, `x · Wᵀ` with `x: [B·S, I]` and `W: [O, I]` (its input
+///   gradient `dy · W` has the same sizes). B·S = 2048 (B=32, S=64) or 4096 (B=16, S=256):
+///   model width 64 to 512, and the feed-forward's 4× widening and narrowing.
+/// * `weight_grad`: a projection's weight gradient, `dyᵀ · x` over the B·S = 2048 rows.
+const PROJ: [(usize, usize, usize); 6] = [
+    (2048, 64, 64),
+    (2048, 128, 128),
+    (2048, 128, 512),
+    (2048, 512, 128),
+    (4096, 256, 256),
+    (2048, 512, 512),
+];
+const WEIGHT_GRAD: [(usize, usize, usize); 2] = [(128, 2048, 128), (512, 2048, 128)];
 
 fn gemm(c: &mut Criterion) {
     // measure as attn's binaries run: the calling thread is a worker of the kernels' pool
@@ -19,6 +38,32 @@ fn gemm(c: &mut Criterion) {
         group.bench_function(
             BenchmarkId::new("matmul", format!("{n}x{n}x{n}")),
             |bench| bench.iter(|| a.clone().matmul(b.clone())),
+        );
+    }
+    let values = |len: usize, seed: usize| -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 31 + seed * 17) % 97) as f32 / 97.0 - 0.5)
+            .collect()
+    };
+    for (m, k, n) in PROJ {
+        let (x, w, mut y) = (values(m * k, 1), values(n * k, 2), vec![0.0; m * n]);
+        group.bench_function(BenchmarkId::new("proj", format!("{m}x{k}x{n}")), |bench| {
+            bench.iter(|| {
+                let w_t = MatRef::row_major(&w, n, k).t();
+                matmul_into(&mut y, false, MatRef::row_major(&x, m, k), w_t)
+            })
+        });
+    }
+    for (m, k, n) in WEIGHT_GRAD {
+        let (dy, x, mut dw) = (values(k * m, 3), values(k * n, 4), vec![0.0; m * n]);
+        group.bench_function(
+            BenchmarkId::new("weight_grad", format!("{m}x{k}x{n}")),
+            |bench| {
+                bench.iter(|| {
+                    let dy_t = MatRef::row_major(&dy, k, m).t();
+                    matmul_into(&mut dw, true, dy_t, MatRef::row_major(&x, k, n))
+                })
+            },
         );
     }
     group.finish();

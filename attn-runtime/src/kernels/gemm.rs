@@ -3,8 +3,10 @@
 
 /// A read-only view of a matrix in a slice: element `(r, c)` at `r · row_stride + c ·
 /// col_stride`, so a transpose is a view, not a copy.
+///
+/// **PyTorch equivalent**: a 2-d tensor and its `.t()` view.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct MatRef<'a> {
+pub struct MatRef<'a> {
     data: &'a [f32],
     rows: usize,
     cols: usize,
@@ -57,7 +59,7 @@ const PARALLEL_MIN_MACS: usize = 1 << 20;
 ///
 /// # Panics
 /// When the inner dimensions or `dst`'s size do not match.
-pub(crate) fn matmul_into(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>) {
+pub fn matmul_into(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "matmul_into: inner dimensions");
     assert_eq!(dst.len(), m * n, "matmul_into: destination size");
@@ -132,7 +134,8 @@ mod tests {
     #[test]
     fn products_and_transposed_views_match_the_triple_loop() {
         // big enough for the parallel path, odd sizes that fit no kernel tile
-        for (m, k, n) in [(3, 5, 4), (131, 67, 129)] {
+        // (and one wider than tall)
+        for (m, k, n) in [(3, 5, 4), (131, 67, 129), (67, 131, 203)] {
             let a = values(m * k, 1);
             let bt = values(n * k, 2);
             let am = MatRef::row_major(&a, m, k);

@@ -12,7 +12,7 @@ pub(crate) mod counter_hash;
 pub(crate) mod cpu_op;
 pub(crate) mod cross_entropy;
 pub mod elementwise;
-pub(crate) mod gemm;
+pub mod gemm;
 pub(crate) mod layer_norm;
 pub(crate) mod linear;
 pub(crate) mod op;
