@@ -64,6 +64,41 @@ pub(crate) fn has_avx512() -> bool {
     is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") && has_avx2_fma()
 }
 
+/// Defines `$name(isa, ...)`, which runs `$generic` compiled for the instruction set `isa`
+/// ([`crate::tuning::KernelConfig::isa`]): AVX-512 (with the wide register block, [`FusedWide`]), AVX2 +
+/// FMA ([`Fused`]), or plain arithmetic ([`Plain`]); one this CPU lacks falls back to the
+/// best below it that it has. Closures do not inherit target features, so each variant is its own
+/// `#[target_feature]` function around the same generic code.
+macro_rules! simd_dispatch {
+    ($(#[$doc:meta])* fn $name:ident => $generic:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name(isa: $crate::kernels::tuning::Isa, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $generic::<$crate::kernels::simd::FusedWide>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $generic::<$crate::kernels::simd::Fused>($($arg),*)
+                }
+                if isa == $crate::kernels::tuning::Isa::Avx512 && $crate::kernels::simd::has_avx512() {
+                    // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if isa != $crate::kernels::tuning::Isa::Portable && $crate::kernels::simd::has_avx2_fma() {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $generic::<$crate::kernels::simd::Plain>($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_dispatch;
+
 /// `exp(x)` for `x <= ~88`, within 2 ulp; `0` for `x < -87.3` (including `-inf`).
 ///
 /// Range reduction `x = n·ln2 + r` with `|r| <= ln2/2` (ln 2 split in a high and a low part so

@@ -14,10 +14,9 @@ use super::params::{expect_len, AttnDims, FusedParams};
 use super::tile::{gemm, Strided};
 use crate::error::AttnError;
 use crate::kernels::cpu_op::for_each_maybe_parallel;
-use crate::kernels::simd::{self, Arith, Plain};
+use crate::kernels::simd::{self, simd_dispatch, Arith};
 #[cfg(target_arch = "x86_64")]
-use crate::kernels::simd::{has_avx2_fma, has_avx512};
-use crate::kernels::tuning::{Isa, KernelConfig};
+use crate::kernels::tuning::KernelConfig;
 
 /// Keys per block (columns of a tile).
 pub const BLOCK_K: usize = 64;
@@ -431,40 +430,6 @@ struct Head<'a> {
     out: &'a [f32],
     lse: &'a [f32],
     dout: &'a [f32],
-}
-
-/// Defines `$name(isa, ...)`, which runs `$generic` compiled for the instruction set `isa`
-/// ([`KernelConfig::isa`]): AVX-512 (with the wide register block, [`simd::FusedWide`]), AVX2 +
-/// FMA ([`simd::Fused`]), or plain arithmetic ([`Plain`]); one this CPU lacks falls back to the
-/// best below it that it has. Closures do not inherit target features, so each variant is its own
-/// `#[target_feature]` function around the same generic code.
-macro_rules! simd_dispatch {
-    ($(#[$doc:meta])* fn $name:ident => $generic:ident($($arg:ident: $ty:ty),* $(,)?)) => {
-        $(#[$doc])*
-        #[allow(clippy::too_many_arguments)]
-        fn $name(isa: Isa, $($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                unsafe fn avx512($($arg: $ty),*) {
-                    $generic::<simd::FusedWide>($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) {
-                    $generic::<simd::Fused>($($arg),*)
-                }
-                if isa == Isa::Avx512 && has_avx512() {
-                    // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA (checked just above).
-                    return unsafe { avx512($($arg),*) };
-                }
-                if isa != Isa::Portable && has_avx2_fma() {
-                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            $generic::<Plain>($($arg),*)
-        }
-    };
 }
 
 simd_dispatch!(
