@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use crate::error::AttnError;
 use crate::kernels::cpu_op::{min_len, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
-use crate::kernels::simd::{self, exp, Plain};
+use crate::kernels::simd::{self, exp, simd_dispatch, Arith};
+use crate::kernels::tuning::{Isa, KernelConfig};
 
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 8;
@@ -27,17 +28,18 @@ pub(crate) struct CrossEntropyRows {
 }
 
 /// Fills `lse` with each row's log-sum-exp and returns
-/// `Σ_r weight_r · ((1 − ε)·logp_r[target_r] + ε·mean_j logp_r[j])`.
+/// `Σ_r weight_r · ((1 − ε)·logp_r[target_r] + ε·mean_j logp_r[j])`, with the rows' arithmetic
+/// on the instruction set `isa`.
 ///
 /// # Shapes
 /// `logits`: `[N, C]` row-major; `lse`: `[N]`.
 pub(crate) fn forward(
+    isa: Isa,
     logits: &[f32],
     classes: usize,
     rows: &CrossEntropyRows,
     lse: &mut [f32],
 ) -> f32 {
-    let eps = rows.epsilon;
     logits
         .par_chunks(classes * ROWS_PER_TASK)
         .zip(lse.par_chunks_mut(ROWS_PER_TASK))
@@ -46,21 +48,10 @@ pub(crate) fn forward(
         .map(|(task, (logits, lse))| {
             let mut total = 0f64;
             let mut exps = vec![0f32; classes];
-            for (i, (row, lse)) in logits.chunks(classes).zip(lse.iter_mut()).enumerate() {
-                let r = task * ROWS_PER_TASK + i;
-                let max = simd::row_max(row);
-                // a plain map loop, which LLVM vectorises, then the sum apart
-                for (e, &x) in exps.iter_mut().zip(row) {
-                    *e = exp::<Plain>(x - max);
-                }
-                *lse = max + simd::sum(&exps).ln();
-                let w = rows.weights[r];
-                if w != 0.0 {
-                    let target = row[rows.targets[r]] - *lse;
-                    let mean = row.iter().sum::<f32>() / classes as f32 - *lse;
-                    total += f64::from(w * ((1.0 - eps) * target + eps * mean));
-                }
-            }
+            let first = task * ROWS_PER_TASK;
+            dispatch_forward(
+                isa, logits, classes, rows, first, lse, &mut exps, &mut total,
+            );
             total
         })
         // added in task order, so every run gives the same bits
@@ -69,9 +60,60 @@ pub(crate) fn forward(
         .sum::<f64>() as f32
 }
 
+simd_dispatch!(
+    /// [`forward_rows`] on the instruction set asked for.
+    fn dispatch_forward => forward_rows(
+        logits: &[f32],
+        classes: usize,
+        rows: &CrossEntropyRows,
+        first: usize,
+        lse: &mut [f32],
+        exps: &mut [f32],
+        total: &mut f64,
+    )
+);
+
+/// [`forward`] on a task's rows, `first` onwards: their log-sum-exps into `lse`, their weighted
+/// loss added to `total`; `exps` is scratch of `classes` values.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_rows<A: Arith>(
+    logits: &[f32],
+    classes: usize,
+    rows: &CrossEntropyRows,
+    first: usize,
+    lse: &mut [f32],
+    exps: &mut [f32],
+    total: &mut f64,
+) {
+    let eps = rows.epsilon;
+    for (i, (row, lse)) in logits.chunks(classes).zip(lse.iter_mut()).enumerate() {
+        let r = first + i;
+        let max = simd::row_max(row);
+        // a plain map loop, which LLVM vectorises, then the sum apart
+        for (e, &x) in exps.iter_mut().zip(row) {
+            *e = exp::<A>(x - max);
+        }
+        *lse = max + simd::sum(exps).ln();
+        let w = rows.weights[r];
+        if w != 0.0 {
+            let target = row[rows.targets[r]] - *lse;
+            // the mean log-probability only counts with smoothing
+            let mean = if eps == 0.0 {
+                0.0
+            } else {
+                simd::sum(row) / classes as f32 - *lse
+            };
+            *total += f64::from(w * ((1.0 - eps) * target + eps * mean));
+        }
+    }
+}
+
 /// Adds the loss's gradient times `upstream` into `dlogits`:
-/// `upstream · weight_r · ((1 − ε)·[j = target_r] + ε/C − softmax_r[j])`.
+/// `upstream · weight_r · ((1 − ε)·[j = target_r] + ε/C − softmax_r[j])`, with the rows'
+/// arithmetic on the instruction set `isa`.
 pub(crate) fn backward(
+    isa: Isa,
     logits: &[f32],
     classes: usize,
     rows: &CrossEntropyRows,
@@ -79,31 +121,60 @@ pub(crate) fn backward(
     upstream: f32,
     dlogits: &mut [f32],
 ) {
-    let eps = rows.epsilon;
-    let spread = eps / classes as f32;
     dlogits
         .par_chunks_mut(classes * ROWS_PER_TASK)
         .zip(logits.par_chunks(classes * ROWS_PER_TASK))
         .with_min_len(min_len(logits.len()))
         .enumerate()
         .for_each(|(task, (dlogits, logits))| {
-            for (i, (drow, row)) in dlogits
-                .chunks_mut(classes)
-                .zip(logits.chunks(classes))
-                .enumerate()
-            {
-                let r = task * ROWS_PER_TASK + i;
-                let w = upstream * rows.weights[r];
-                if w == 0.0 {
-                    continue;
-                }
-                let l = lse[r];
-                for (d, &x) in drow.iter_mut().zip(row) {
-                    *d += w * (spread - exp::<Plain>(x - l));
-                }
-                drow[rows.targets[r]] += w * (1.0 - eps);
-            }
+            let first = task * ROWS_PER_TASK;
+            dispatch_backward(isa, logits, classes, rows, lse, upstream, first, dlogits);
         });
+}
+
+simd_dispatch!(
+    /// [`backward_rows`] on the instruction set asked for.
+    fn dispatch_backward => backward_rows(
+        logits: &[f32],
+        classes: usize,
+        rows: &CrossEntropyRows,
+        lse: &[f32],
+        upstream: f32,
+        first: usize,
+        dlogits: &mut [f32],
+    )
+);
+
+/// [`backward`] on a task's rows, `first` onwards.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_rows<A: Arith>(
+    logits: &[f32],
+    classes: usize,
+    rows: &CrossEntropyRows,
+    lse: &[f32],
+    upstream: f32,
+    first: usize,
+    dlogits: &mut [f32],
+) {
+    let eps = rows.epsilon;
+    let spread = eps / classes as f32;
+    for (i, (drow, row)) in dlogits
+        .chunks_mut(classes)
+        .zip(logits.chunks(classes))
+        .enumerate()
+    {
+        let r = first + i;
+        let w = upstream * rows.weights[r];
+        if w == 0.0 {
+            continue;
+        }
+        let l = lse[r];
+        for (d, &x) in drow.iter_mut().zip(row) {
+            *d += w * (spread - exp::<A>(x - l));
+        }
+        drow[rows.targets[r]] += w * (1.0 - eps);
+    }
 }
 
 /// The loss as a [`CpuOp`] on `[N, classes]` logits, to a scalar.
@@ -113,8 +184,8 @@ struct CrossEntropy {
 }
 
 impl CpuOp<1> for CrossEntropy {
-    /// The logits and each row's log-sum-exp.
-    type Saved = (Input, Vec<f32>);
+    /// The logits, each row's log-sum-exp, and the instruction set the forward pass ran on.
+    type Saved = (Input, Vec<f32>, Isa);
 
     fn forward(
         &self,
@@ -122,22 +193,23 @@ impl CpuOp<1> for CrossEntropy {
         [logits]: [Input; 1],
         out: &mut [f32],
     ) -> Result<Self::Saved, AttnError> {
+        let isa = KernelConfig::current()?.isa;
         let mut lse = vec![0f32; logits.len() / self.classes];
-        out[0] = forward(&logits, self.classes, &self.rows, &mut lse);
-        Ok((logits, lse))
+        out[0] = forward(isa, &logits, self.classes, &self.rows, &mut lse);
+        Ok((logits, lse, isa))
     }
 
     fn backward(
         self,
         _: &Cpu,
-        (logits, lse): Self::Saved,
+        (logits, lse, isa): Self::Saved,
         _: &[f32],
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {
         // adds in place: the gradient of other uses of the logits stays
         let dlogits = grads.input(0)?.expect("the logits have a gradient");
-        backward(&logits, self.classes, &self.rows, &lse, dy[0], dlogits);
+        backward(isa, &logits, self.classes, &self.rows, &lse, dy[0], dlogits);
         Ok(())
     }
 }
@@ -157,4 +229,70 @@ pub(crate) fn try_fused_cross_entropy<E: Dtype, D: Device<E>, T: Tape<E, D> + 's
     let (logits, tape) = split_operand(logits, NAME)?;
     let op = CrossEntropy { classes, rows };
     apply(op, NAME, &dev, [logits], tape, ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loss and its gradient (upstream 1) in f64, from the definition.
+    fn reference(logits: &[f32], classes: usize, rows: &CrossEntropyRows) -> (f64, Vec<f64>) {
+        let eps = f64::from(rows.epsilon);
+        let mut loss = 0.0;
+        let mut grad = vec![0.0; logits.len()];
+        for (r, row) in logits.chunks(classes).enumerate() {
+            let w = f64::from(rows.weights[r]);
+            let max = row.iter().fold(f64::MIN, |m, &x| m.max(f64::from(x)));
+            let lse = max
+                + row
+                    .iter()
+                    .map(|&x| (f64::from(x) - max).exp())
+                    .sum::<f64>()
+                    .ln();
+            let logp = |j: usize| f64::from(row[j]) - lse;
+            let mean = (0..classes).map(logp).sum::<f64>() / classes as f64;
+            loss += w * ((1.0 - eps) * logp(rows.targets[r]) + eps * mean);
+            for j in 0..classes {
+                let hit = if j == rows.targets[r] { 1.0 - eps } else { 0.0 };
+                grad[r * classes + j] = w * (hit + eps / classes as f64 - logp(j).exp());
+            }
+        }
+        (loss, grad)
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_definition_with_and_without_smoothing() {
+        let (n, classes) = (37, 203);
+        let logits: Vec<f32> = (0..n * classes)
+            .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 12.0)
+            .collect();
+        for epsilon in [0.0, 0.1] {
+            let rows = CrossEntropyRows {
+                targets: (0..n).map(|r| r * 31 % classes).collect(),
+                // every fifth row ignored, the others averaged
+                weights: (0..n)
+                    .map(|r| if r % 5 == 0 { 0.0 } else { -1.0 / 29.0 })
+                    .collect(),
+                epsilon,
+            };
+            let (want_loss, want_grad) = reference(&logits, classes, &rows);
+            for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
+                let mut lse = vec![0.0; n];
+                let loss = forward(isa, &logits, classes, &rows, &mut lse);
+                assert!(
+                    (f64::from(loss) - want_loss).abs() < 1e-5 * (1.0 + want_loss.abs()),
+                    "{isa:?} ε={epsilon}: {loss} vs {want_loss}"
+                );
+                // the gradient adds onto what is there
+                let mut grad = vec![0.25f32; logits.len()];
+                backward(isa, &logits, classes, &rows, &lse, 1.0, &mut grad);
+                for (i, (g, w)) in grad.iter().zip(&want_grad).enumerate() {
+                    assert!(
+                        (f64::from(*g) - 0.25 - w).abs() < 1e-6,
+                        "{isa:?} ε={epsilon} [{i}]: {g} vs 0.25 + {w}"
+                    );
+                }
+            }
+        }
+    }
 }
