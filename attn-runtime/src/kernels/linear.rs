@@ -7,9 +7,11 @@
 //! feed-forward layers that pass cost as much as the product.
 
 use dfdx::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::AttnError;
-use crate::kernels::cpu_op::{Dyn2, Input};
+
+use crate::kernels::cpu_op::{for_each_maybe_parallel, Dyn2, Input};
 use crate::kernels::gemm::{matmul_into, MatRef};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
 
@@ -63,11 +65,19 @@ impl CpuOp<3> for Linear {
         let dw = grads.input(1)?.expect(HAS_GRADIENT);
         matmul_into(dw, true, dy_mat.t(), MatRef::row_major(&xs, rows, i));
         if let Some(db) = grads.input(2)? {
-            for row in dy.chunks_exact(o) {
-                for (g, d) in db.iter_mut().zip(row) {
-                    *g += d;
+            // bands of columns in parallel, each summed over the rows in order: the same sums
+            // on any number of threads
+            let band = o
+                .div_ceil(rayon::current_num_threads())
+                .next_multiple_of(16);
+            for_each_maybe_parallel(rows * o, db.par_chunks_mut(band), |b, db| {
+                let first = b * band;
+                for row in dy.chunks_exact(o) {
+                    for (g, d) in db.iter_mut().zip(&row[first..]) {
+                        *g += d;
+                    }
                 }
-            }
+            });
         }
         Ok(())
     }
@@ -186,5 +196,25 @@ mod tests {
     fn the_fused_projection_matches_matmul_plus_bias_with_gradients() {
         check::<true>();
         check::<false>();
+    }
+
+    /// Large enough that the bias gradient is summed in parallel bands of columns.
+    #[test]
+    fn a_wide_bias_gradient_summed_in_bands_matches_the_composite() {
+        let dev = Cpu::seed_from_u64(9);
+        let p = dev.build_module::<ProjectionBuilder<16, 40, true>, f32>();
+        let x: Tensor<(usize, Const<16>), f32, _> = dev.sample_normal_like(&(1000, Const));
+        let up: Tensor<(usize, Const<40>), f32, _> = dev.sample_normal_like(&(1000, Const));
+        let bias_grad = |fused: bool| {
+            let xt = x.leaky_trace();
+            let y = if fused {
+                p.try_forward_2d(xt).unwrap()
+            } else {
+                p.try_forward_2d_composite(xt).unwrap()
+            };
+            let grads = (y * up.clone()).sum().backward();
+            grads.get(p.bias.as_ref().unwrap()).as_vec()
+        };
+        close("bias gradient", &bias_grad(true), &bias_grad(false));
     }
 }
