@@ -9,16 +9,21 @@ use rayon::prelude::*;
 use crate::error::AttnError;
 use crate::kernels::cpu_op::{for_each_maybe_parallel, min_len, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
+use crate::kernels::simd::{self, simd_dispatch, Arith};
+use crate::kernels::tuning::{Isa, KernelConfig};
 
 /// Rows per parallel task: enough work to pay for the hand-off.
 const ROWS_PER_TASK: usize = 16;
 
 /// `y = (x − mean) / sqrt(var + eps) · gamma + beta` over each row of `m` values (`var` is the
-/// biased variance, as PyTorch's); fills each row's mean and `1 / sqrt(var + eps)`.
+/// biased variance, as PyTorch's); fills each row's mean and `1 / sqrt(var + eps)`. The rows'
+/// arithmetic runs on the instruction set `isa`.
 ///
 /// # Shapes
 /// `x`, `y`: `[rows, m]`; `gamma`, `beta`: `[m]`; `mean`, `rstd`: `[rows]`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
+    isa: Isa,
     x: &[f32],
     gamma: &[f32],
     beta: &[f32],
@@ -34,29 +39,64 @@ pub(crate) fn forward(
         .zip(mean.par_chunks_mut(ROWS_PER_TASK))
         .zip(rstd.par_chunks_mut(ROWS_PER_TASK));
     for_each_maybe_parallel(x.len(), items, |_, (((y, x), mean), rstd)| {
-        for (((y, x), mean), rstd) in y
-            .chunks_mut(m)
-            .zip(x.chunks(m))
-            .zip(mean.iter_mut())
-            .zip(rstd.iter_mut())
-        {
-            let mu = x.iter().sum::<f32>() / m as f32;
-            let var = x.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / m as f32;
-            let r = 1.0 / (var + eps).sqrt();
-            for (((y, x), g), b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
-                *y = (x - mu) * r * g + b;
-            }
-            (*mean, *rstd) = (mu, r);
-        }
+        dispatch_forward(isa, x, gamma, beta, eps, y, mean, rstd)
     });
 }
 
+simd_dispatch!(
+    /// [`forward_rows`] on the instruction set asked for.
+    fn dispatch_forward => forward_rows(
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f32,
+        y: &mut [f32],
+        mean: &mut [f32],
+        rstd: &mut [f32],
+    )
+);
+
+/// [`forward`] on a task's rows.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_rows<A: Arith>(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    y: &mut [f32],
+    mean: &mut [f32],
+    rstd: &mut [f32],
+) {
+    let m = gamma.len();
+    for (((y, x), mean), rstd) in y
+        .chunks_mut(m)
+        .zip(x.chunks(m))
+        .zip(mean.iter_mut())
+        .zip(rstd.iter_mut())
+    {
+        let mu = simd::sum(x) / m as f32;
+        // the deviations go to `y` first, for the variance
+        for (y, x) in y.iter_mut().zip(x) {
+            *y = x - mu;
+        }
+        let var = simd::dot::<A>(y, y) / m as f32;
+        let r = 1.0 / (var + eps).sqrt();
+        for ((y, g), b) in y.iter_mut().zip(gamma).zip(beta) {
+            *y = A::madd(*y * r, *g, *b);
+        }
+        (*mean, *rstd) = (mu, r);
+    }
+}
+
 /// The gradients of [`forward`] given the output gradient `dy`: `dx` (added to) and the sums
-/// over rows for `gamma` and `beta` (returned).
+/// over rows for `gamma` and `beta` (returned). The rows' arithmetic runs on `isa`.
 ///
 /// With `x̂ = (x − mean)·rstd` and `g = dy·gamma`: `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))`,
 /// `dgamma = Σ dy·x̂`, `dbeta = Σ dy`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
+    isa: Isa,
     x: &[f32],
     gamma: &[f32],
     mean: &[f32],
@@ -76,28 +116,10 @@ pub(crate) fn backward(
         .with_min_len(min_len(x.len()))
         .map(|(((dx, x), dy), (mean, rstd))| {
             let (mut dgamma, mut dbeta) = zeros();
-            for ((((dx, x), dy), &mu), &r) in dx
-                .chunks_mut(m)
-                .zip(x.chunks(m))
-                .zip(dy.chunks(m))
-                .zip(mean)
-                .zip(rstd)
-            {
-                let (mut sum_g, mut sum_gx) = (0f32, 0f32);
-                for i in 0..m {
-                    let xhat = (x[i] - mu) * r;
-                    let g = dy[i] * gamma[i];
-                    sum_g += g;
-                    sum_gx += g * xhat;
-                    dgamma[i] += dy[i] * xhat;
-                    dbeta[i] += dy[i];
-                }
-                let (mean_g, mean_gx) = (sum_g / m as f32, sum_gx / m as f32);
-                for i in 0..m {
-                    let xhat = (x[i] - mu) * r;
-                    dx[i] += r * (dy[i] * gamma[i] - mean_g - xhat * mean_gx);
-                }
-            }
+            let (mut xhat, mut g) = zeros();
+            let sums = (&mut dgamma[..], &mut dbeta[..]);
+            let scratch = (&mut xhat[..], &mut g[..]);
+            dispatch_backward(isa, x, gamma, mean, rstd, dy, dx, sums, scratch);
             (dgamma, dbeta)
         })
         // partial sums in task order, added in that order: the same bits on every run (a
@@ -111,17 +133,72 @@ pub(crate) fn backward(
         })
 }
 
+/// Two slices of one row's length.
+type RowPair<'a> = (&'a mut [f32], &'a mut [f32]);
+
+simd_dispatch!(
+    /// [`backward_rows`] on the instruction set asked for.
+    fn dispatch_backward => backward_rows(
+        x: &[f32],
+        gamma: &[f32],
+        mean: &[f32],
+        rstd: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+        sums: RowPair<'_>,
+        scratch: RowPair<'_>,
+    )
+);
+
+/// [`backward`] on a task's rows: `dx` added to, `dy·x̂` and `dy` added to `sums`; `scratch`
+/// holds a row's `x̂` and `g`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_rows<A: Arith>(
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    rstd: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    (dgamma, dbeta): RowPair<'_>,
+    (xhat, g): RowPair<'_>,
+) {
+    let m = gamma.len();
+    for ((((dx, x), dy), &mu), &r) in dx
+        .chunks_mut(m)
+        .zip(x.chunks(m))
+        .zip(dy.chunks(m))
+        .zip(mean)
+        .zip(rstd)
+    {
+        for i in 0..m {
+            xhat[i] = (x[i] - mu) * r;
+            g[i] = dy[i] * gamma[i];
+            dgamma[i] = A::madd(dy[i], xhat[i], dgamma[i]);
+            dbeta[i] += dy[i];
+        }
+        let mean_g = simd::sum(g) / m as f32;
+        let mean_gx = simd::dot::<A>(g, xhat) / m as f32;
+        for i in 0..m {
+            dx[i] += r * (g[i] - mean_g - xhat[i] * mean_gx);
+        }
+    }
+}
+
 /// Layer norm over rows of `gamma.len()` values as a [`CpuOp`]; inputs `x`, `gamma`, `beta`.
 struct LayerNorm {
     epsilon: f32,
 }
 
-/// What the backward pass reads: `x`, `gamma`, and each row's mean and `1 / std`.
+/// What the backward pass reads: `x`, `gamma`, each row's mean and `1 / std`, and the
+/// instruction set the forward pass ran on.
 struct Saved {
     x: Input,
     gamma: Input,
     mean: Vec<f32>,
     rstd: Vec<f32>,
+    isa: Isa,
 }
 
 impl CpuOp<3> for LayerNorm {
@@ -133,14 +210,25 @@ impl CpuOp<3> for LayerNorm {
         [x, gamma, beta]: [Input; 3],
         out: &mut [f32],
     ) -> Result<Saved, AttnError> {
+        let isa = KernelConfig::current()?.isa;
         let rows = x.len() / gamma.len();
         let (mut mean, mut rstd) = (vec![0f32; rows], vec![0f32; rows]);
-        forward(&x, &gamma, &beta, self.epsilon, out, &mut mean, &mut rstd);
+        forward(
+            isa,
+            &x,
+            &gamma,
+            &beta,
+            self.epsilon,
+            out,
+            &mut mean,
+            &mut rstd,
+        );
         Ok(Saved {
             x,
             gamma,
             mean,
             rstd,
+            isa,
         })
     }
 
@@ -153,7 +241,7 @@ impl CpuOp<3> for LayerNorm {
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {
         let dx = grads.input(0)?.expect(HAS_GRADIENT);
-        let (dgamma, dbeta) = backward(&s.x, &s.gamma, &s.mean, &s.rstd, dy, dx);
+        let (dgamma, dbeta) = backward(s.isa, &s.x, &s.gamma, &s.mean, &s.rstd, dy, dx);
         add(grads.input(1)?.expect(HAS_GRADIENT), &dgamma);
         add(grads.input(2)?.expect(HAS_GRADIENT), &dbeta);
         Ok(())
@@ -194,4 +282,71 @@ pub(crate) fn fused<S: Shape, G: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 
         epsilon: epsilon as f32,
     };
     apply(op, NAME, &dev, inputs, tape, shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_instruction_set_gives_the_definition_forward_and_backward() {
+        let (rows, m, eps) = (37, 45, 1e-5f32);
+        let wave = |n: usize, k: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * k % 101) as f32 / 101.0 - 0.4) * 3.0)
+                .collect()
+        };
+        let (x, gamma, beta, dy) = (
+            wave(rows * m, 37),
+            wave(m, 11),
+            wave(m, 5),
+            wave(rows * m, 13),
+        );
+        // the definition in f64: y, and dx, dgamma, dbeta of Σ y·dy
+        let mut want_y = vec![0f64; rows * m];
+        let mut want_dx = vec![0f64; rows * m];
+        let (mut want_dgamma, mut want_dbeta) = (vec![0f64; m], vec![0f64; m]);
+        for r in 0..rows {
+            let row: Vec<f64> = x[r * m..(r + 1) * m]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let mu = row.iter().sum::<f64>() / m as f64;
+            let var = row.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / m as f64;
+            let rs = 1.0 / (var + f64::from(eps)).sqrt();
+            let xhat: Vec<f64> = row.iter().map(|v| (v - mu) * rs).collect();
+            let g: Vec<f64> = (0..m)
+                .map(|i| f64::from(dy[r * m + i]) * f64::from(gamma[i]))
+                .collect();
+            let mean_g = g.iter().sum::<f64>() / m as f64;
+            let mean_gx = (0..m).map(|i| g[i] * xhat[i]).sum::<f64>() / m as f64;
+            for i in 0..m {
+                want_y[r * m + i] = xhat[i] * f64::from(gamma[i]) + f64::from(beta[i]);
+                want_dx[r * m + i] = rs * (g[i] - mean_g - xhat[i] * mean_gx);
+                want_dgamma[i] += f64::from(dy[r * m + i]) * xhat[i];
+                want_dbeta[i] += f64::from(dy[r * m + i]);
+            }
+        }
+        let close = |what: &str, got: &[f32], want: &[f64], offset: f64| {
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                let w = w + offset;
+                assert!(
+                    (f64::from(*g) - w).abs() < 1e-4 * (1.0 + w.abs()),
+                    "{what}[{i}]: {g} vs {w}"
+                );
+            }
+        };
+        for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
+            let mut y = vec![0f32; rows * m];
+            let (mut mean, mut rstd) = (vec![0f32; rows], vec![0f32; rows]);
+            forward(isa, &x, &gamma, &beta, eps, &mut y, &mut mean, &mut rstd);
+            close(&format!("{isa:?} y"), &y, &want_y, 0.0);
+            // dx is added to what is there
+            let mut dx = vec![0.5f32; rows * m];
+            let (dgamma, dbeta) = backward(isa, &x, &gamma, &mean, &rstd, &dy, &mut dx);
+            close(&format!("{isa:?} dx"), &dx, &want_dx, 0.5);
+            close(&format!("{isa:?} dgamma"), &dgamma, &want_dgamma, 0.0);
+            close(&format!("{isa:?} dbeta"), &dbeta, &want_dbeta, 0.0);
+        }
+    }
 }
