@@ -214,15 +214,17 @@ def cpu_model():
 
 
 def write_section(doc, text, args):
-    """Writes the table as a section of its own, named by the CPU and the date, so that the
-    tables of other machines and days stay in the document as history; a rerun on the same CPU
-    and day replaces its own section (between markers that name both)."""
+    """Writes the table as a section of its own, named by the CPU, the date and the commit, so
+    that the tables of other machines, days and commits stay in the document as history; a rerun
+    on the same CPU, day and commit replaces its own section (between markers that name all
+    three)."""
     cpu, day = cpu_model(), datetime.date.today().isoformat()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                            capture_output=True, text=True).stdout.strip()
-    begin, end = f"<!-- side-by-side {cpu} {day}: begin -->", f"<!-- side-by-side {cpu} {day}: end -->"
+    key = f"{cpu} {day} {commit}"
+    begin, end = f"<!-- side-by-side {key}: begin -->", f"<!-- side-by-side {key}: end -->"
     command = (f"python3 tools/bench_side_by_side.py --threads {args.threads} --rounds {args.rounds} "
                f"--seconds {args.seconds}")
     block = (f"{begin}\n### Side by side on {cpu}, {day}\n\n`{command}` at commit {commit}"
