@@ -55,7 +55,8 @@ static DRIVER: OnceLock<ThreadId> = OnceLock::new();
 /// is given (`rayon::yield_now`) until `budget` passes without any, then ends, and the worker
 /// goes back to sleep. Those jobs never land on the caller, and nothing else is waiting on the
 /// workers they occupy: the caller's own parallel calls have all returned when it makes the
-/// next one.
+/// next one. (That holds as long as it is not called from inside a parallel job, which attn's
+/// kernels never are: they start parallel work, they do not run within it.)
 ///
 /// **PyTorch equivalent**: `OMP_WAIT_POLICY=active` / `GOMP_SPINCOUNT` for the intra-op pool.
 pub fn keep_workers_awake(budget: Duration) {
