@@ -355,7 +355,13 @@ fn the_attention_kernel_configuration_is_shown_and_a_wrong_override_is_refused()
     assert_clean_failure(&o, "ATTN_KERNEL=\"isa=sse4\": unknown isa `sse4`");
     assert_clean_failure(
         &o,
-        "unset ATTN_KERNEL, or set it to e.g. `isa=avx2,block_q=32`",
+        "unset ATTN_KERNEL, or set it to e.g. `isa=avx2,block_q=32,spin_us=0`",
+    );
+    // said once, not wrapped in a second "invalid input"
+    assert!(
+        !text(&o).contains("invalid input: invalid input"),
+        "{}",
+        text(&o)
     );
     assert!(!bad.exists(), "nothing is written for a wrong override");
     std::fs::remove_dir_all(&good).ok();

@@ -119,7 +119,11 @@ impl KernelConfig {
         static CURRENT: OnceLock<Result<KernelConfig, String>> = OnceLock::new();
         CURRENT
             .get_or_init(|| match std::env::var(ENV_VAR) {
-                Ok(spec) => KernelConfig::parse(&spec).map_err(|e| e.to_string()),
+                // the parse error's reason alone: the fix below says more than its own
+                Ok(spec) => KernelConfig::parse(&spec).map_err(|e| match e {
+                    AttnError::InvalidInput { reason, .. } => reason,
+                    other => other.to_string(),
+                }),
                 Err(_) => Ok(KernelConfig::detected()),
             })
             .clone()
