@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 
 use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::*;
-use serde::{Deserialize, Serialize};
-
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::error::AttnError;
 use crate::param::{for_each_param, for_each_param_mut};
