@@ -35,8 +35,17 @@ pub trait Param<E: Dtype, D: Device<E>> {
     fn set_values_f64(&mut self, values: &[f64]);
     /// Overwrites its values (row-major; as many as the tensor has).
     fn set_values(&mut self, values: &[E]);
-    /// Its gradient in `grads`, row-major, as `f64` (zeros when `grads` has none).
+    /// Its gradient in `grads`, row-major, as `f64`.
+    ///
+    /// # Panics
+    /// When `grads` holds no gradient for it (dfdx's `Gradients::get`).
     fn grad_values_f64(&self, grads: &Gradients<E, D>) -> Vec<f64>;
+    /// The sum of its gradient's squares in `grads`, accumulated in `f64` in storage order
+    /// (0 when `grads` holds none). Read in place for `f32` on the `Cpu`.
+    fn grad_sum_sq(&self, grads: &Gradients<E, D>) -> f64;
+    /// Its values and its gradient in `grads`, both in place, when it is an `f32` tensor on the
+    /// `Cpu` (the optimizer's path without copies); `None` for other dtypes and devices.
+    fn cpu_f32_mut<'a>(&'a mut self, grads: &'a Gradients<E, D>) -> Option<CpuF32<'a>>;
     /// Allocates a zeroed gradient for it in `grads` (when it has none).
     ///
     /// # Errors
@@ -79,6 +88,30 @@ impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
         to_f64(&grads.get(self))
     }
 
+    fn grad_sum_sq(&self, grads: &Gradients<E, D>) -> f64 {
+        let sum_sq = |g: &mut dyn Iterator<Item = f64>| g.map(|g| g.powi(2)).sum::<f64>();
+        let any_grads = grads as &dyn std::any::Any;
+        match (
+            (self as &dyn std::any::Any).downcast_ref::<Tensor<S, f32, Cpu>>(),
+            any_grads.downcast_ref::<Gradients<f32, Cpu>>(),
+        ) {
+            (Some(p), Some(grads)) => grads.storage_values_of(p).map_or(0.0, |g| {
+                sum_sq(&mut g.iter().map(|&g| <f64 as From<f32>>::from(g)))
+            }),
+            _ => sum_sq(&mut self.grad_values_f64(grads).into_iter()),
+        }
+    }
+
+    fn cpu_f32_mut<'a>(&'a mut self, grads: &'a Gradients<E, D>) -> Option<CpuF32<'a>> {
+        let p = (self as &mut dyn std::any::Any).downcast_mut::<Tensor<S, f32, Cpu>>()?;
+        let grads = (grads as &dyn std::any::Any).downcast_ref::<Gradients<f32, Cpu>>()?;
+        let grad = grads.storage_values_of(p);
+        Some(CpuF32 {
+            values: p.storage_values_mut(),
+            grad,
+        })
+    }
+
     fn try_alloc_grad(&self, grads: &mut Gradients<E, D>) -> Result<(), D::Err> {
         grads.try_alloc_for(self)
     }
@@ -87,6 +120,15 @@ impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
         *self = dev.try_tensor_from_vec(self.as_vec(), *self.shape())?;
         Ok(())
     }
+}
+
+/// An `f32` parameter on the `Cpu` and its gradient, both in storage order (row-major: a
+/// parameter is contiguous, never broadcast), borrowed in place.
+pub struct CpuF32<'a> {
+    /// The parameter's values, to write.
+    pub values: &'a mut [f32],
+    /// Its gradient, `None` when the gradients hold none for it.
+    pub grad: Option<&'a [f32]>,
 }
 
 /// A parameter's (or gradient's) values, row-major, as `f64`: one copy of its storage, which

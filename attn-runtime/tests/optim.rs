@@ -87,3 +87,80 @@ fn global_norm_clipping_scales_every_gradient_together() {
     assert_eq!(reported, norm);
     assert_ne!(before, model.q_proj.weight.as_vec());
 }
+
+/// `Adam::update` writes `f32` parameters on the `Cpu` in place; it must give, bit for bit, what
+/// the copy path gives (each value and gradient widened to `f64`, `update_values`, rounded back),
+/// over several steps, with AdamW's decay and with clipping, and a parameter without a gradient
+/// counts as a zero gradient.
+#[test]
+fn update_in_place_equals_update_through_copies() {
+    use attn_runtime::param::for_each_param_mut;
+    let dev = TestDevice::seed_from_u64(3);
+    let model = dev.build_module::<builder::MultiHeadAttention<8, 2>, f32>();
+    let x: Tensor<Rank3<2, 3, 8>, f32, _> = dev.sample_normal();
+    let cfg = AdamConfig {
+        lr: 0.05,
+        weight_decay: 0.1,
+        ..AdamConfig::default()
+    };
+    let (mut in_place, mut copied) = (model.clone(), model);
+    let (mut adam_a, mut adam_b) = (Adam::new(cfg), Adam::new(cfg));
+    for step in 0..3 {
+        let grads = in_place
+            .try_self_attend(
+                x.trace(in_place.alloc_grads()),
+                &AttentionOptions::default(),
+            )
+            .unwrap()
+            .context
+            .square()
+            .sum()
+            .backward();
+        let clip = (step == 1).then_some(0.5);
+        let norm = adam_a.update(&mut in_place, &grads, clip).unwrap();
+        assert!(norm > 0.0);
+
+        // the same step through f64 copies, on a model with the same values
+        let scale = match clip {
+            Some(c) if norm > c => c / (norm + 1e-6),
+            _ => 1.0,
+        };
+        adam_b.begin_step();
+        // `copied`'s tensors have their own ids: look its gradients up through `in_place`'s
+        let mut by_name = std::collections::BTreeMap::new();
+        for_each_param_mut(&mut in_place, |(name, _, p)| {
+            by_name.insert(name.to_string(), p.grad_values_f64(&grads));
+            Ok(())
+        })
+        .unwrap();
+        for_each_param_mut(&mut copied, |(name, trainable, p)| {
+            if trainable {
+                let mut values = p.values_f64();
+                adam_b.update_values(name, &mut values, &by_name[name], scale);
+                p.set_values_f64(&values);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            in_place.q_proj.weight.as_vec(),
+            copied.q_proj.weight.as_vec()
+        );
+        assert_eq!(
+            in_place.out_proj.bias.as_ref().unwrap().as_vec(),
+            copied.out_proj.bias.as_ref().unwrap().as_vec()
+        );
+        assert_eq!(adam_a.state, adam_b.state, "step {step}");
+    }
+
+    // no gradient for a parameter: a zero gradient (its moments decay, AdamW's decay applies)
+    let mut adam = Adam::new(cfg);
+    let before = copied.q_proj.weight.as_vec();
+    let empty = Gradients::leaky();
+    assert_eq!(adam.update(&mut copied, &empty, None).unwrap(), 0.0);
+    let want: Vec<f32> = before
+        .iter()
+        .map(|&w| ((w as f64) * (1.0 - cfg.lr * cfg.weight_decay)) as f32)
+        .collect();
+    assert_eq!(copied.q_proj.weight.as_vec(), want);
+}

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::*;
+use num_traits::Float;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AttnError;
-use crate::param::{for_each_param, for_each_param_mut};
+use crate::param::{for_each_param, for_each_param_mut, CpuF32};
 
 /// Parameter values per parallel task of an update: below this a hand-off costs more than the
 /// arithmetic.
@@ -91,49 +92,72 @@ impl Adam {
         grads: &[f64],
         grad_scale: f64,
     ) {
+        self.update_in_place(name, params, Some(grads), grad_scale);
+    }
+
+    /// [`Adam::update_values`] on values and gradients of any float type, each read as `f64`,
+    /// updated in `f64` and rounded back; no gradient (`None`) counts as zeros.
+    fn update_in_place<P: Float + Send + Sync, G: Float + Send + Sync>(
+        &mut self,
+        name: &str,
+        params: &mut [P],
+        grads: Option<&[G]>,
+        grad_scale: f64,
+    ) {
         let cfg = self.cfg;
         let t = self.state.step.max(1) as i32;
+        let n = params.len();
         let m = self
             .state
             .m
             .entry(name.to_string())
-            .or_insert_with(|| vec![0.0; params.len()]);
+            .or_insert_with(|| vec![0.0; n]);
         let v = self
             .state
             .v
             .entry(name.to_string())
-            .or_insert_with(|| vec![0.0; params.len()]);
+            .or_insert_with(|| vec![0.0; n]);
+        let n_grads = grads.map_or(n, <[G]>::len);
         assert!(
-            grads.len() == params.len() && m.len() == params.len() && v.len() == params.len(),
-            "Adam update of `{name}`: {} values, {} gradients, moments of {} and {}",
-            params.len(),
-            grads.len(),
+            n_grads == n && m.len() == n && v.len() == n,
+            "Adam update of `{name}`: {n} values, {n_grads} gradients, moments of {} and {}",
             m.len(),
             v.len()
         );
         let (bc1, bc2) = (1.0 - cfg.beta1.powi(t), 1.0 - cfg.beta2.powi(t));
         // each element on its own, with the same arithmetic in the same order wherever it runs:
         // the result does not depend on the thread count
-        params
-            .par_iter_mut()
-            .zip(grads.par_iter())
-            .zip(m.par_iter_mut().zip(v.par_iter_mut()))
-            .with_min_len(ELEMENTS_PER_TASK)
-            .for_each(|((p, &g), (m, v))| {
-                let mut g = g * grad_scale;
-                if cfg.weight_decay != 0.0 {
-                    if cfg.decoupled {
-                        *p *= 1.0 - cfg.lr * cfg.weight_decay;
-                    } else {
-                        g += cfg.weight_decay * *p;
-                    }
+        let step = |(p, g): (&mut P, f64), (m, v): (&mut f64, &mut f64)| {
+            let mut p64 = p.to_f64().unwrap_or(f64::NAN);
+            let mut g = g * grad_scale;
+            if cfg.weight_decay != 0.0 {
+                if cfg.decoupled {
+                    p64 *= 1.0 - cfg.lr * cfg.weight_decay;
+                } else {
+                    g += cfg.weight_decay * p64;
                 }
-                *m = cfg.beta1 * *m + (1.0 - cfg.beta1) * g;
-                *v = cfg.beta2 * *v + (1.0 - cfg.beta2) * g * g;
-                let m_hat = *m / bc1;
-                let v_hat = *v / bc2;
-                *p -= cfg.lr * m_hat / (v_hat.sqrt() + cfg.eps);
-            });
+            }
+            *m = cfg.beta1 * *m + (1.0 - cfg.beta1) * g;
+            *v = cfg.beta2 * *v + (1.0 - cfg.beta2) * g * g;
+            let m_hat = *m / bc1;
+            let v_hat = *v / bc2;
+            p64 -= cfg.lr * m_hat / (v_hat.sqrt() + cfg.eps);
+            *p = P::from(p64).unwrap_or_else(P::nan);
+        };
+        let moments = m.par_iter_mut().zip(v.par_iter_mut());
+        match grads {
+            Some(grads) => params
+                .par_iter_mut()
+                .zip(grads.par_iter())
+                .zip(moments)
+                .with_min_len(ELEMENTS_PER_TASK)
+                .for_each(|((p, g), mv)| step((p, g.to_f64().unwrap_or(f64::NAN)), mv)),
+            None => params
+                .par_iter_mut()
+                .zip(moments)
+                .with_min_len(ELEMENTS_PER_TASK)
+                .for_each(|(p, mv)| step((p, 0.0), mv)),
+        }
     }
 
     /// Starts a step: counts it.
@@ -170,10 +194,15 @@ impl Adam {
         self.begin_step();
         for_each_param_mut(model, |(name, trainable, p)| {
             if trainable {
-                let grads = p.grad_values_f64(grads);
-                let mut values = p.values_f64();
-                self.update_values(name, &mut values, &grads, scale);
-                p.set_values_f64(&values);
+                // f32 on the Cpu: in place, no copy of the values or the gradient
+                if let Some(CpuF32 { values, grad }) = p.cpu_f32_mut(grads) {
+                    self.update_in_place(name, values, grad, scale);
+                } else {
+                    let grads = p.grad_values_f64(grads);
+                    let mut values = p.values_f64();
+                    self.update_values(name, &mut values, &grads, scale);
+                    p.set_values_f64(&values);
+                }
             }
             Ok(())
         })?;
@@ -189,11 +218,7 @@ pub fn grad_norm<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
     let mut sum_sq = 0.0;
     for_each_param(model, |(_, trainable, p)| {
         if trainable {
-            sum_sq += p
-                .grad_values_f64(grads)
-                .iter()
-                .map(|g| g.powi(2))
-                .sum::<f64>();
+            sum_sq += p.grad_sum_sq(grads);
         }
         Ok(())
     })?;

@@ -315,3 +315,19 @@ impl<S: Shape, E: Unit, T> Tensor<S, E, Cpu, T> {
         &self.data[..]
     }
 }
+
+impl<S: Shape, E: Unit, T> Tensor<S, E, Cpu, T> {
+    /// The values of this tensor's storage, in storage order, for writing in place: the storage
+    /// is copied first only when another tensor shares it (what `copy_from` does). (attn patch)
+    pub fn storage_values_mut(&mut self) -> &mut [E] {
+        &mut Arc::make_mut(&mut self.data).data[..]
+    }
+}
+
+impl<E: Unit> crate::tensor::Gradients<E, Cpu> {
+    /// The storage of `t`'s gradient read in place, in `t`'s storage order, or `None` when these
+    /// gradients hold none for `t` (where `get` clones it, and panics). (attn patch)
+    pub fn storage_values_of<S: Shape, T>(&self, t: &Tensor<S, E, Cpu, T>) -> Option<&[E]> {
+        self.get_ref_checked(t).map(|v| &v.data[..])
+    }
+}
