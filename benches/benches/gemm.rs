@@ -1,12 +1,15 @@
 //! Matrix products: through dfdx at 2048³, and at the shapes a training step of our models makes
 //! through [`attn_runtime::gemm::matmul_into`], the product attn's projection kernel runs (into
-//! a buffer allocated once, so only the product is timed); and the machine's FMA peak
+//! a buffer allocated once, so only the product is timed; the pool's workers kept awake as the
+//! kernels keep them); and the machine's FMA peak
 //! (`attn_benches::peak`). The PyTorch twin is `tools/bench_gemm_torch.py`;
 //! `tools/bench_side_by_side.py` turns both into GFLOP/s and a share of the peak.
 
 use attn_benches::peak::{fma_burst, FMAS_PER_BURST};
 use attn_runtime::gemm::{matmul_into, MatRef};
 use attn_runtime::prelude::*;
+use attn_runtime::threads::keep_workers_awake;
+use attn_runtime::tuning::KernelConfig;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 /// The products of a training step, `(rows, inner, cols)`, as the layers lay them out.
@@ -28,6 +31,9 @@ const WEIGHT_GRAD: [(usize, usize, usize); 2] = [(128, 2048, 128), (512, 2048, 1
 fn gemm(c: &mut Criterion) {
     // measure as attn's binaries run: the calling thread is a worker of the kernels' pool
     attn_runtime::threads::join_worker_pool();
+    // and as attn's kernels call a product: with the pool's other workers kept awake
+    // (`kernels::op::apply` does this before each pass; `ATTN_KERNEL=spin_us=0` turns it off)
+    let spin = KernelConfig::current().expect("ATTN_KERNEL").spin;
     let dev = Cpu::seed_from_u64(0);
     dev.enable_cache();
     let mut group = c.benchmark_group("gemm");
@@ -49,6 +55,7 @@ fn gemm(c: &mut Criterion) {
         let (x, w, mut y) = (values(m * k, 1), values(n * k, 2), vec![0.0; m * n]);
         group.bench_function(BenchmarkId::new("proj", format!("{m}x{k}x{n}")), |bench| {
             bench.iter(|| {
+                keep_workers_awake(spin);
                 let w_t = MatRef::row_major(&w, n, k).t();
                 matmul_into(&mut y, false, MatRef::row_major(&x, m, k), w_t)
             })
@@ -60,6 +67,7 @@ fn gemm(c: &mut Criterion) {
             BenchmarkId::new("weight_grad", format!("{m}x{k}x{n}")),
             |bench| {
                 bench.iter(|| {
+                    keep_workers_awake(spin);
                     let dy_t = MatRef::row_major(&dy, k, m).t();
                     matmul_into(&mut dw, true, dy_t, MatRef::row_major(&x, k, n))
                 })
