@@ -160,32 +160,71 @@ fn strings(v: &Value, key: &str, at: &str) -> Result<Vec<String>, AttnError> {
         })
 }
 
-/// Splits one CSV line (RFC 4180 quoting, no line breaks inside fields) or TSV line.
-pub fn split_fields(line: &str, ext: &str) -> Result<Vec<String>, String> {
-    if ext != "csv" {
-        return Ok(line.split('\t').map(String::from).collect());
+/// One record of a delimited file: the line it starts on (1-based) and its fields.
+pub type Record = (usize, Vec<String>);
+
+/// The records of a delimited file's `text`, through the `csv` crate: for `csv`, RFC 4180
+/// quoting (a quoted field may hold commas, doubled quotes and line breaks); for any other
+/// extension (`tsv`), fields split at every tab with no quoting, so a quote is text (as in
+/// tab-separated corpora, where a sentence may begin with one). Line ends may be LF or CRLF;
+/// blank lines are skipped.
+///
+/// # Errors
+/// [`AttnError::Data`] naming `file` and the line, for a quoted field that is never closed.
+pub fn records(text: &str, ext: &str, file: &str) -> Result<Vec<Record>, AttnError> {
+    let csv = ext == "csv";
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(if csv { b',' } else { b'\t' })
+        .quoting(csv)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    // the line a record starts on, counted here: the reader's own count and offset include the
+    // blank lines it skipped before the record
+    let (mut counted_to, mut line) = (0, 1);
+    for record in reader.records() {
+        // `text` is UTF-8 and records may have any length: the reader has no error left to give
+        let record =
+            record.map_err(|e| AttnError::data(file, e.to_string(), "write UTF-8 text"))?;
+        let offset = record.position().map_or(0, |p| p.byte() as usize);
+        let start = text.len() - text[offset..].trim_start_matches(['\r', '\n']).len();
+        line += text[counted_to..start].matches('\n').count();
+        counted_to = start;
+        out.push((line, record.iter().map(String::from).collect::<Vec<_>>()));
     }
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
+    // the reader ends an unclosed quoted field at the end of the file, taking every line after it
+    if csv && ends_in_open_quote(text) {
+        let line = out.last().map_or(1, |(line, _)| *line);
+        return Err(AttnError::data(
+            format!("{file}:{line}"),
+            "a quoted field is not closed",
+            "close the quotes (write a quote inside a quoted field as two: \"\")",
+        ));
+    }
+    Ok(out)
+}
+
+/// Whether RFC 4180 quoting leaves a field of `text` open at its end.
+fn ends_in_open_quote(text: &str) -> bool {
+    let (mut quoted, mut field_start) = (false, true);
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match (c, quoted) {
             ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
                 chars.next();
             }
             ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
+            ('"', false) if field_start => quoted = true,
+            (',' | '\n' | '\r', false) => {
+                field_start = true;
+                continue;
+            }
+            _ => {}
         }
+        field_start = false;
     }
-    if quoted {
-        return Err("a quoted field is not closed".into());
-    }
-    fields.push(field);
-    Ok(fields)
+    quoted
 }
 
 fn columns<T>(
@@ -196,15 +235,11 @@ fn columns<T>(
     f: impl Fn(&[String]) -> T,
 ) -> Result<Vec<T>, AttnError> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    for (i, (line, fields)) in records(text, ext, file)?.into_iter().enumerate() {
+        if fields.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let at = format!("{file}:{}", i + 1);
-        let fields =
-            split_fields(line, ext).map_err(|e| AttnError::data(&at, e, "close the quotes"))?;
-        if out.is_empty()
-            && i == 0
+        if i == 0
             && fields.len() == 2
             && fields[0].trim() == header[0]
             && fields[1].trim() == header[1]
@@ -213,7 +248,7 @@ fn columns<T>(
         }
         if fields.len() != 2 {
             return Err(AttnError::data(
-                at,
+                format!("{file}:{line}"),
                 format!(
                     "{} fields where 2 were expected ({}, {})",
                     fields.len(),
@@ -290,12 +325,12 @@ fn pixel(raw: &str, k: usize, at: &str) -> Result<f32, AttnError> {
 fn images(text: &str, file: &str, shape: [usize; 3]) -> Result<Examples, AttnError> {
     let n = shape.iter().product::<usize>();
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    for (line, fields) in records(text, "csv", file)? {
+        if fields.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let at = format!("{file}:{}", i + 1);
-        let values: Vec<&str> = line.split(',').map(str::trim).collect();
+        let at = format!("{file}:{line}");
+        let values: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
         if values.len() != n + 1 {
             return Err(AttnError::data(
                 at,
@@ -412,6 +447,75 @@ mod tests {
             tagged.unwrap(),
             Examples::Tagged(vec![(vec!["a".into()], vec!["X".into()])])
         );
+    }
+
+    #[test]
+    fn csv_fields_may_hold_commas_quotes_and_line_breaks_and_crlf_reads_as_lf() {
+        let body = "source,target\n\"a, b\",\"line one\nline two\"\n\"say \"\"hi\"\"\",x\n";
+        let want = Examples::Pairs(vec![
+            ("a, b".into(), "line one\nline two".into()),
+            ("say \"hi\"".into(), "x".into()),
+        ]);
+        assert_eq!(load("q.csv", body, &SEQ2SEQ).unwrap(), want);
+        // CRLF line ends (and a CRLF inside a quoted field stays in the value)
+        let crlf = body.replace('\n', "\r\n");
+        let Examples::Pairs(pairs) = load("q.csv", &crlf, &SEQ2SEQ).unwrap() else {
+            panic!("pairs")
+        };
+        assert_eq!(pairs[0], ("a, b".into(), "line one\r\nline two".into()));
+        assert_eq!(pairs[1], ("say \"hi\"".into(), "x".into()));
+        // a line after a two-line record is still named by its own line number
+        let err = load("q.csv", &format!("{body}a,b,c\n"), &SEQ2SEQ)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("q.csv:5: 3 fields where 2 were expected"),
+            "{err}"
+        );
+        assert!(err.contains("quote fields that contain commas"), "{err}");
+        // and after blank lines, which count as lines
+        let err = load("q.csv", &format!("{body}\n\r\na,b,c\n"), &SEQ2SEQ)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("q.csv:7: 3 fields where 2 were expected"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_refused_at_its_line() {
+        let err = load("u.csv", "pos,good\nneg,\"bad\nneg,worse\n", &CLASSIFY)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("u.csv:2: a quoted field is not closed"),
+            "{err}"
+        );
+        assert!(err.contains("close the quotes"), "{err}");
+        // a quote inside an unquoted field is text, and closes nothing
+        let Examples::Labelled(v) = load("u.csv", "pos,a 5\" screen\n", &CLASSIFY).unwrap() else {
+            panic!("labelled")
+        };
+        assert_eq!(v, [("a 5\" screen".to_string(), "pos".to_string())]);
+    }
+
+    #[test]
+    fn tsv_fields_are_split_at_tabs_and_quotes_are_text() {
+        let body = "\"Go!\"\t\"¡Ve!\"\nHe said \"hi\", twice.\tDijo \"hola\"\r\n";
+        let want = Examples::Pairs(vec![
+            ("\"Go!\"".into(), "\"¡Ve!\"".into()),
+            ("He said \"hi\", twice.".into(), "Dijo \"hola\"".into()),
+        ]);
+        assert_eq!(load("quotes.tsv", body, &SEQ2SEQ).unwrap(), want);
+        let err = load("quotes.tsv", "a\tb\n\na\tb\tc\n", &SEQ2SEQ)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("quotes.tsv:3: 3 fields where 2 were expected"),
+            "{err}"
+        );
+        assert!(err.contains("separate the two fields by one tab"), "{err}");
     }
 
     #[test]

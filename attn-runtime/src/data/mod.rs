@@ -14,7 +14,7 @@ mod vocab;
 pub use augment::ImageAugment;
 pub use builtin::{builtin, load_builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES};
 pub use examples::{Dataset, Examples, Split, Splits, SPLIT_SEED};
-pub use files::{load_file, split_fields, MAX_PIXEL};
+pub use files::{load_file, records, Record, MAX_PIXEL};
 pub use prepare::{
     batches, bucketed_batches, language_model_windows, prepare, Encoded, PrepareOptions, Prepared,
     Vocabs, MIN_VOCAB,

@@ -284,11 +284,12 @@ impl RunDir {
         fault::at(FaultPoint::Begin, epoch, &dir)?;
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let name = Checkpoint::folder_name(epoch);
-        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-        }
-        std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+        // a folder named at random beside the checkpoints, removed (when dropped) unless renamed
+        let tmp_dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .tempdir_in(&dir)
+            .map_err(io(&dir))?;
+        let tmp = tmp_dir.path();
         let written = (|| {
             write_synced(&tmp.join(LAST), &files.params.to_bytes()?)?;
             fault::at(FaultPoint::Params, epoch, &tmp.join(LAST))?;
@@ -300,17 +301,13 @@ impl RunDir {
             fault::at(FaultPoint::State, epoch, &tmp.join(STATE))?;
             write_synced(&tmp.join(HISTORY), history_lines(files.history).as_bytes())?;
             fault::at(FaultPoint::History, epoch, &tmp.join(HISTORY))?;
-            sync_dir(&tmp)
+            sync_dir(tmp)
         })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
+        written?;
         let path = dir.join(&name);
-        if let Err(source) = std::fs::rename(&tmp, &path) {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(io(&path)(source));
-        }
+        std::fs::rename(tmp, &path).map_err(io(&path))?;
+        // renamed: nothing is left at the temporary path for the drop to remove
+        let _ = tmp_dir.keep();
         sync_dir(&dir)?;
         fault::at(FaultPoint::Commit, epoch, &path)?;
         Ok(Checkpoint { epoch, path })

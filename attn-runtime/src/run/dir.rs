@@ -153,7 +153,9 @@ pub struct RunDir {
     pub path: PathBuf,
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same directory (named at random by
+/// `tempfile`, removed if anything fails), flushed to disk, then renamed over `path`, and the
+/// directory flushed so the rename itself survives a crash.
 ///
 /// # Errors
 /// [`AttnError::Io`] naming the file.
@@ -162,19 +164,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AttnError> {
         path: path.display().to_string(),
         source,
     };
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".attn-write")
+        .tempfile_in(parent.unwrap_or(Path::new(".")))
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
     // the rename itself reaches the disk with its directory's entries
-    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+    match parent {
         Some(parent) => super::checkpoints::sync_dir(parent),
         None => Ok(()),
     }
@@ -327,4 +326,46 @@ fn timestamp() -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_atomic_write_replaces_the_file_and_leaves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["config.json"]);
+    }
+
+    #[test]
+    fn a_failed_atomic_write_names_the_file_and_leaves_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.json");
+        write_atomic(&path, b"kept").unwrap();
+        // a directory in the way of the rename: the write fails, the temporary file goes
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir(&blocked).unwrap();
+        std::fs::write(blocked.join("inside"), b"x").unwrap();
+        let err = write_atomic(&blocked, b"new").unwrap_err();
+        assert!(
+            matches!(&err, AttnError::Io { path, .. } if path.ends_with("blocked")),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["blocked", "metrics.json"]);
+    }
 }
