@@ -23,6 +23,11 @@ attention_model! {
 }
 
 fn trained(name: &str) -> (Predictor, PathBuf) {
+    trained_with(name, false)
+}
+
+/// A trained run; with `truncate`, trained as `train --truncate` trains.
+fn trained_with(name: &str, truncate: bool) -> (Predictor, PathBuf) {
     let out = std::env::temp_dir().join(format!("attn-inference-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let config = TrainConfig {
@@ -32,6 +37,7 @@ fn trained(name: &str) -> (Predictor, PathBuf) {
         data: PrepareOptions {
             max_train: Some(1200),
             max_eval: Some(32),
+            truncate,
             ..Default::default()
         },
         ..TrainConfig::default()
@@ -133,6 +139,26 @@ fn bad_inputs_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("beam_size"), "{err}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// A run trained with `--truncate` cuts a long text as training and evaluation cut their
+/// examples (its first `src_len` tokens), where a run trained without refuses it.
+#[test]
+fn a_run_trained_with_truncate_cuts_long_texts_as_training_did() {
+    let (predictor, out) = trained_with("truncate", true);
+    let long = predictor
+        .predict_text("1 2 3 4 5 6 7 8 9 1 2", None)
+        .unwrap();
+    let cut = predictor.predict_text("1 2 3 4 5 6 7 8 9 1", None).unwrap();
+    assert_eq!(long.input_tokens, cut.input_tokens);
+    assert_eq!(long.input_tokens.len(), 10);
+    let (Output::Sequence { text: a, .. }, Output::Sequence { text: b, .. }) =
+        (&long.output, &cut.output)
+    else {
+        panic!("sequence outputs")
+    };
+    assert_eq!(a, b);
     std::fs::remove_dir_all(&out).ok();
 }
 

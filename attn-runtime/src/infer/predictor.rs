@@ -127,6 +127,14 @@ impl Predictor {
                 fix: "pass some text".into(),
             });
         }
+        // a run trained with `--truncate` cuts a long text here as its training and evaluation
+        // cut their examples (the first `max_len` tokens, the class token included); a language
+        // model's windows are never cut
+        let truncates = self.run.config.train.data.truncate
+            && !matches!(meta.task, TaskSpec::LanguageModel { .. });
+        if tokens.len() > max_len && truncates {
+            tokens.truncate(max_len);
+        }
         if tokens.len() > max_len {
             return Err(AttnError::InvalidInput {
                 reason: format!(
