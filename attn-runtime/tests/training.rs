@@ -365,6 +365,11 @@ fn a_vocabulary_larger_than_declared_is_an_error_that_says_what_to_do() {
         err.contains("declares vocab: 64") && err.contains("--max-vocab 64"),
         "{err}"
     );
+    // the tokeniser that fits comes first: capping a word vocabulary turns text into UNKs
+    assert!(
+        err.contains("`--tokenizer char`") && err.contains("instead of word"),
+        "{err}"
+    );
     assert_no_partial_files(&out);
     std::fs::remove_dir_all(&out).ok();
 }

@@ -1,7 +1,7 @@
 //! `eval`: scores a trained run on its test split, or scores files the way the sacrebleu CLI does.
 //!
 //! ```text
-//! cargo run --release --bin eval -- runs/dates-transformer/20261130-104654
+//! cargo run --release --bin eval -- runs/dates-transformer/20261130-104654 [--predictions out.tsv]
 //! cargo run --release --bin eval -- bleu --hyp out.txt --ref ref.txt [ref2.txt ...] [--tokenize 13a|none] [--lowercase] [--sentence] [--json]
 //! cargo run --release --bin eval -- f1 --gold gold.txt --pred pred.txt [--json]
 //! ```
@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use attn_runtime::metrics::{classification_report, Bleu, BleuTokenizer, ClassificationReport};
+use attn_runtime::model::TaskSpec;
 use attn_runtime::registry::Registry;
-use attn_runtime::train::{evaluate_run, load_run, run_model_name, EvalReport};
+use attn_runtime::train::{
+    evaluate_run, load_run, run_model_name, write_test_predictions, EvalReport,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Evaluate a trained run, or score files.
@@ -23,6 +26,10 @@ pub struct Args {
     /// Examples per batch.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
+    /// Also write every test example's input, reference and prediction to this file (`.jsonl`
+    /// or `.tsv`), to score with other tools.
+    #[arg(long, value_name = "FILE")]
+    predictions: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -106,22 +113,55 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<EvalReport>> {
             _,
         ) => bleu(&hyp, &refs, tokenize, lowercase, sentence, json).map(|()| None),
         (Some(Command::F1 { gold, pred, json }), _) => f1(&gold, &pred, json).map(|()| None),
-        (None, Some(dir)) => evaluate(registry, &dir, args.batch_size).map(Some),
+        (None, Some(dir)) => {
+            evaluate(registry, &dir, args.batch_size, args.predictions.as_deref()).map(Some)
+        }
         (None, None) => bail!(
             "pass a run directory (e.g. runs/dates-transformer/<timestamp>), or `bleu` / `f1`"
         ),
     }
 }
 
-fn evaluate(registry: &Registry, dir: &Path, batch_size: usize) -> Result<EvalReport> {
+fn evaluate(
+    registry: &Registry,
+    dir: &Path,
+    batch_size: usize,
+    predictions: Option<&Path>,
+) -> Result<EvalReport> {
     let name = run_model_name(dir)?;
     let entry = registry.find(&name)?;
+    if let Some(path) = predictions {
+        // refused before the evaluation runs, not after
+        if let TaskSpec::LanguageModel { .. } = entry.meta().task {
+            bail!(
+                "--predictions writes one line per test example, and `{name}` is a language \
+                 model, scored per token: leave --predictions out (use `generate` to see its text)"
+            );
+        }
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("jsonl" | "tsv")
+        ) {
+            bail!(
+                "--predictions {}: name a .jsonl or .tsv file",
+                path.display()
+            );
+        }
+    }
     let run = load_run(dir, entry)?;
     // the data the run was trained on, by absolute path, refused if it changed since
     let dataset = run.dataset()?;
     let report = evaluate_run(&run, &dataset, batch_size)?;
     print_report(&report);
     println!("wrote {}", dir.join("eval.json").display());
+    if let Some(path) = predictions {
+        write_test_predictions(path, &report.predictions)?;
+        println!(
+            "wrote {} ({} test examples: input, reference, prediction)",
+            path.display(),
+            report.predictions.len()
+        );
+    }
     Ok(report)
 }
 

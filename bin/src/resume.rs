@@ -15,8 +15,10 @@ use serde_json::Value;
 pub(crate) struct Recorded {
     /// `config.json`.
     pub config: RunConfig,
-    /// The tokeniser its data was read with.
-    pub tokenizer: Tokenizer,
+    /// The tokeniser its data (or its sources) were read with.
+    pub src_tokenizer: Tokenizer,
+    /// The tokeniser of its targets.
+    pub tgt_tokenizer: Tokenizer,
 }
 
 impl Recorded {
@@ -27,23 +29,30 @@ impl Recorded {
         let vocabs: Vocabs = run.read_json("vocab.json")?;
         Ok(Recorded {
             config,
-            tokenizer: vocabs.src_tokenizer,
+            src_tokenizer: vocabs.src_tokenizer,
+            tgt_tokenizer: vocabs.tgt_tokenizer,
         })
     }
 
     /// Refuses the settings `given` (the run's own with the command line's flags set over
-    /// them) where a flag changed one, and a tokeniser other than the run's.
+    /// them) where a flag changed one, and source or target tokenisers other than the run's.
     pub(crate) fn refuse_contradictions(
         &self,
         given: &TrainConfig,
-        tokenizer: Tokenizer,
+        (src, tgt): (Tokenizer, Tokenizer),
     ) -> Result<()> {
         let mut clashes = Vec::new();
-        if tokenizer != self.tokenizer {
-            clashes.push(format!(
-                "--tokenizer: the run read its data with {:?}, the command line says {tokenizer:?}",
-                self.tokenizer
-            ));
+        for (side, run, flag) in [
+            ("its data (or sources)", self.src_tokenizer, src),
+            ("its targets", self.tgt_tokenizer, tgt),
+        ] {
+            if run != flag {
+                clashes.push(format!(
+                    "--tokenizer: the run read {side} with {}, the command line says {}",
+                    run.name(),
+                    flag.name()
+                ));
+            }
         }
         let recorded = serde_json::to_value(&self.config.train)?;
         let given = serde_json::to_value(given)?;

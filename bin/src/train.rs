@@ -10,7 +10,8 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use attn_runtime::data::{builtin, load_file, PrepareOptions, Tokenizer};
+use attn_runtime::data::{builtin, load_file, Dataset, PrepareOptions, Tokenizer};
+use attn_runtime::model::TaskSpec;
 use attn_runtime::optim::Decay;
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{
@@ -80,9 +81,17 @@ pub struct Args {
     /// another built-in data set by name.
     #[arg(long)]
     data: Option<String>,
-    /// Tokeniser for --data files (default word; a resumed run keeps its own).
+    /// Tokeniser of the text (default: word for --data files, a built-in data set's own; a
+    /// resumed run keeps its own).
     #[arg(long, value_enum)]
     tokenizer: Option<TokenizerArg>,
+    /// Tokeniser of a sequence-to-sequence model's sources, over --tokenizer (e.g. numerals by
+    /// character, words by word).
+    #[arg(long, value_enum)]
+    src_tokenizer: Option<TokenizerArg>,
+    /// Tokeniser of a sequence-to-sequence model's targets, over --tokenizer.
+    #[arg(long, value_enum)]
+    tgt_tokenizer: Option<TokenizerArg>,
     /// Cut sequences longer than the model's maximum instead of failing.
     #[arg(long)]
     truncate: bool,
@@ -150,6 +159,64 @@ enum TokenizerArg {
     Char,
     Word,
     Whitespace,
+}
+
+impl From<TokenizerArg> for Tokenizer {
+    fn from(arg: TokenizerArg) -> Tokenizer {
+        match arg {
+            TokenizerArg::Char => Tokenizer::Char,
+            TokenizerArg::Word => Tokenizer::Word,
+            TokenizerArg::Whitespace => Tokenizer::Whitespace,
+        }
+    }
+}
+
+/// The source and target tokenisers: `--src-tokenizer`/`--tgt-tokenizer` over `--tokenizer`,
+/// over a resumed run's own, over the data set's. Refuses the flags where they mean nothing: a
+/// source or target tokeniser for a model that is not sequence-to-sequence, any tokeniser for
+/// an image model.
+fn tokenizers(
+    args: &Args,
+    task: &TaskSpec,
+    recorded: Option<&Recorded>,
+    dataset: &Dataset,
+) -> Result<(Tokenizer, Tokenizer)> {
+    let given = [
+        ("--tokenizer", args.tokenizer),
+        ("--src-tokenizer", args.src_tokenizer),
+        ("--tgt-tokenizer", args.tgt_tokenizer),
+    ];
+    for (flag, arg) in given {
+        let applies = match task {
+            TaskSpec::ImageClassify { .. } => false,
+            TaskSpec::Seq2Seq { .. } => true,
+            _ => flag == "--tokenizer",
+        };
+        if arg.is_some() && !applies {
+            bail!(
+                "{flag} does not apply to a {} model{}",
+                task.name(),
+                if matches!(task, TaskSpec::ImageClassify { .. }) {
+                    ": it reads pixels, not text; leave it out"
+                } else {
+                    ": its text has one side; use --tokenizer"
+                }
+            );
+        }
+    }
+    let both = args.tokenizer.map(Tokenizer::from);
+    let src = args.src_tokenizer.map(Tokenizer::from).or(both);
+    let tgt = args.tgt_tokenizer.map(Tokenizer::from).or(both);
+    Ok(match recorded {
+        Some(r) => (
+            src.unwrap_or(r.src_tokenizer),
+            tgt.unwrap_or(r.tgt_tokenizer),
+        ),
+        None => (
+            src.unwrap_or(dataset.src_tokenizer),
+            tgt.unwrap_or(dataset.tgt_tokenizer),
+        ),
+    })
 }
 
 /// The `train` command over `registry`'s models, with the process's arguments: what a binary's
@@ -289,18 +356,14 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         .or(recorded.as_ref().map(|r| r.config.data_name()))
         .or(meta.data.map(|d| d.name().to_string()))
         .with_context(|| format!("`{name}` has no default data set: pass --data"))?;
-    let tokenizer = match args.tokenizer {
-        Some(TokenizerArg::Char) => Tokenizer::Char,
-        Some(TokenizerArg::Word) => Tokenizer::Word,
-        Some(TokenizerArg::Whitespace) => Tokenizer::Whitespace,
-        None => recorded.as_ref().map_or(Tokenizer::Word, |r| r.tokenizer),
-    };
     let path = PathBuf::from(&data_name);
-    let dataset = if path.is_file() {
-        load_file(&path, &meta.task, tokenizer)?
+    let mut dataset = if path.is_file() {
+        load_file(&path, &meta.task, Tokenizer::Word)?
     } else {
         builtin(&data_name)?
     };
+    let tokenizers = tokenizers(&args, &meta.task, recorded.as_ref(), &dataset)?;
+    (dataset.src_tokenizer, dataset.tgt_tokenizer) = tokenizers;
 
     let mut config = match &recorded {
         Some(r) => r.config.train.clone(),
@@ -308,7 +371,7 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
     };
     apply_flags(&mut config, &args);
     if let Some(r) = &recorded {
-        r.refuse_contradictions(&config, tokenizer)?;
+        r.refuse_contradictions(&config, tokenizers)?;
     }
 
     let stop = crate::stop_on_ctrl_c("stopping after this batch (Ctrl-C again to quit at once)")?;
@@ -456,6 +519,13 @@ impl TrainObserver for Console {
             (None, None, None) => ("", String::new()),
         };
         if !self.header_shown {
+            // what the columns measure, where it is not what their names suggest
+            self.print(
+                "train_acc: 256 training examples scored in evaluation mode after the epoch \
+                 (teacher-forced for sequence models), not the running accuracy of the epoch's \
+                 batches; valid_*: the whole validation split (sequence-to-sequence: greedy \
+                 decoding, valid_loss teacher-forced)",
+            );
             self.print(&format!(
                 "{:>5} {:>10} {:>9} {:>10} {:>9} {:>11} {:>10} {:>9} {:>8} {:>8}",
                 "epoch",

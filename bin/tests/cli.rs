@@ -366,3 +366,151 @@ fn the_attention_kernel_configuration_is_shown_and_a_wrong_override_is_refused()
     assert!(!bad.exists(), "nothing is written for a wrong override");
     std::fs::remove_dir_all(&good).ok();
 }
+
+/// Numerals to words, spelt digit by digit: `1207` → `one two zero seven`.
+fn numerals_file(dir: &std::path::Path, lines: usize) -> PathBuf {
+    const WORDS: [&str; 10] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ];
+    std::fs::create_dir_all(dir).unwrap();
+    let body: String = (0..lines)
+        .map(|i| {
+            let n = 1000 + i * 37;
+            let words: Vec<&str> = n
+                .to_string()
+                .chars()
+                .map(|c| WORDS[c.to_digit(10).unwrap() as usize])
+                .collect();
+            format!("{n}\t{}\n", words.join(" "))
+        })
+        .collect();
+    let path = dir.join("numerals.tsv");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn sources_and_targets_get_tokenisers_of_their_own() {
+    let out = scratch("src-tgt-tokenizers");
+    let data = numerals_file(&out, 80);
+    let data = data.to_str().unwrap();
+    let short = ["--epochs", "1", "--max-eval", "8", "--batch-size", "16"];
+
+    // by word, each of the 80 numerals is a source token of its own: the hint names the
+    // tokeniser that fits, not only --max-vocab
+    let mut args = vec!["dates-transformer", "--data", data];
+    args.extend(short);
+    assert_clean_failure(
+        &train(&args, &out),
+        "the source vocabulary has 68 entries but `dates-transformer` declares src_vocab: 64",
+    );
+    let all = text(&train(&args, &out));
+    assert!(
+        all.contains("`--src-tokenizer char`") && all.contains("instead of word"),
+        "{all}"
+    );
+    assert!(all.contains("--max-vocab 64"), "{all}");
+
+    // numerals by character, words by word: the run records both, and eval reads its data
+    // again with both
+    let mut args = vec![
+        "dates-transformer",
+        "--data",
+        data,
+        "--src-tokenizer",
+        "char",
+        "--tgt-tokenizer",
+        "word",
+    ];
+    args.extend(short);
+    let o = train(&args, &out);
+    assert!(o.status.success(), "{}", text(&o));
+    // the metrics table says what train_acc is: a teacher-forced sample
+    assert!(
+        text(&o).contains("train_acc: 256 training examples scored in evaluation mode")
+            && text(&o).contains("teacher-forced for sequence models"),
+        "{}",
+        text(&o)
+    );
+    let run = std::fs::read_dir(out.join("dates-transformer"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let vocabs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("vocab.json")).unwrap()).unwrap();
+    assert_eq!(vocabs["src_tokenizer"], "Char", "{vocabs}");
+    assert_eq!(vocabs["tgt_tokenizer"], "Word", "{vocabs}");
+    // the target vocabulary is the ten digit words and the reserved ids, not characters
+    let tgt = vocabs["tgt"]["tokens"].as_array().unwrap();
+    assert!(tgt.iter().any(|t| t == "seven"), "{vocabs}");
+    let preds = out.join("predictions.tsv");
+    let o = Command::new(env!("CARGO_BIN_EXE_eval"))
+        .arg(&run)
+        .arg("--predictions")
+        .arg(&preds)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // the prediction file scored by `eval bleu` gives the run's own test BLEU
+    let body = std::fs::read_to_string(&preds).unwrap();
+    let mut lines = body.lines();
+    assert_eq!(lines.next(), Some("input\treference\tprediction"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 8, "{body}");
+    assert!(
+        rows.iter()
+            .all(|r| r.len() == 3 && r[0].parse::<u32>().is_ok()),
+        "{body}"
+    );
+    let column = |k: usize| {
+        rows.iter()
+            .map(|r| format!("{}\n", r[k]))
+            .collect::<String>()
+    };
+    let (hyp, refs) = (out.join("hyp.txt"), out.join("ref.txt"));
+    std::fs::write(&hyp, column(2)).unwrap();
+    std::fs::write(&refs, column(1)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_eval"))
+        .args(["bleu", "--json", "--hyp"])
+        .arg(&hyp)
+        .arg("--ref")
+        .arg(&refs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let bleu: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(bleu["score"], report["seq2seq"]["bleu"], "{bleu} {report}");
+
+    // a resumed run keeps its tokenisers: another one is refused, naming both
+    let run_arg = run.to_str().unwrap();
+    let o = train(
+        &[
+            "--resume",
+            run_arg,
+            "--epochs",
+            "2",
+            "--tgt-tokenizer",
+            "char",
+        ],
+        &out,
+    );
+    assert_clean_failure(
+        &o,
+        "--tokenizer: the run read its targets with word, the command line says char",
+    );
+
+    // one-sided text has no source or target tokeniser; images no tokeniser at all
+    assert_clean_failure(
+        &train(&["sentiment-encoder", "--tgt-tokenizer", "char"], &out),
+        "--tgt-tokenizer does not apply to a Classify model: its text has one side; use --tokenizer",
+    );
+    assert_clean_failure(
+        &train(&["digits-patches", "--tokenizer", "char"], &out),
+        "--tokenizer does not apply to a",
+    );
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -164,6 +164,45 @@ fn a_trained_run_is_evaluated_and_predicts() {
         report["classification"]["accuracy"].as_f64().unwrap() > 0.5,
         "{report}"
     );
+    // every test example's prediction, written for other tools: they give eval's accuracy
+    let preds = Path::new(&run_dir).join("predictions.jsonl");
+    let o = run(
+        env!("CARGO_BIN_EXE_eval"),
+        &[&run_dir, "--predictions", preds.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&preds)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 179);
+    let right = rows
+        .iter()
+        .filter(|r| r["reference"] == r["prediction"])
+        .count();
+    assert_eq!(
+        right as f64 / 179.0,
+        report["classification"]["accuracy"].as_f64().unwrap()
+    );
+    // an image's input is its 64 pixels
+    assert_eq!(
+        rows[0]["input"].as_str().unwrap().split(',').count(),
+        64,
+        "{}",
+        rows[0]
+    );
+    let o = run(
+        env!("CARGO_BIN_EXE_eval"),
+        &[&run_dir, "--predictions", "p.txt"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("name a .jsonl or .tsv file"),
+        "{}",
+        text(&o)
+    );
+
     // a blank image, as 64 comma-separated pixels
     let pixels = vec!["0"; 64].join(",");
     let o = run(

@@ -327,25 +327,43 @@ fn check_sizes(
     name: &str,
     max_vocab: Option<usize>,
 ) -> Result<(), AttnError> {
-    let too_big = |what: &str, got: usize, declared: usize, key: &str| {
-        AttnError::data(
-            name,
-            format!(
-                "the {what} has {got} entries but `{}` declares {key}: {declared}",
-                meta.name
-            ),
-            if max_vocab.is_some() {
-                format!("declare {key}: {got} or more")
-            } else {
-                format!("pass --max-vocab {declared} to keep the most frequent tokens (others become UNK), or declare {key}: {got}")
-            },
-        )
-    };
+    // `tokens`: how the overflowing side was read, and the flag that chooses it (none for tags)
+    let too_big =
+        |what: &str, got: usize, declared: usize, key: &str, tokens: Option<(Tokenizer, &str)>| {
+            let mut fixes = Vec::new();
+            if let Some((tokenizer, flag)) = tokens.filter(|(t, _)| *t != Tokenizer::Char) {
+                fixes.push(format!(
+                    "read it with another tokeniser: `{flag} char` (one token per character, as \
+                 many entries as the text has distinct characters: numerals, codes, short \
+                 strings) instead of {}",
+                    tokenizer.name()
+                ));
+            }
+            if max_vocab.is_none() {
+                fixes.push(format!(
+                "pass --max-vocab {declared} to keep the most frequent tokens (the others become \
+                 UNK, which can hide most of a text)"
+            ));
+            }
+            fixes.push(format!("declare {key}: {got} or more"));
+            AttnError::data(
+                name,
+                format!(
+                    "the {what} has {got} entries but `{}` declares {key}: {declared}",
+                    meta.name
+                ),
+                fixes.join("; or "),
+            )
+        };
+    let (src_tokens, tgt_tokens) = (
+        Some((vocabs.src_tokenizer, "--tokenizer")),
+        Some((vocabs.tgt_tokenizer, "--tgt-tokenizer")),
+    );
     match meta.task {
         TaskSpec::Classify { vocab, classes, .. } => {
             let got = vocabs.src.as_ref().map_or(0, Vocab::len);
             if got > vocab {
-                return Err(too_big("vocabulary", got, vocab, "vocab"));
+                return Err(too_big("vocabulary", got, vocab, "vocab", src_tokens));
             }
             let labels = vocabs.labels.as_ref().map_or(0, Vec::len);
             if labels > classes {
@@ -362,7 +380,7 @@ fn check_sizes(
         TaskSpec::Tag { vocab, tags, .. } => {
             let got = vocabs.src.as_ref().map_or(0, Vocab::len);
             if got > vocab {
-                return Err(too_big("vocabulary", got, vocab, "vocab"));
+                return Err(too_big("vocabulary", got, vocab, "vocab", src_tokens));
             }
             let got = vocabs.tgt.as_ref().map_or(0, Vocab::len);
             if got > tags {
@@ -371,6 +389,7 @@ fn check_sizes(
                     got,
                     tags,
                     "tags",
+                    None,
                 ));
             }
         }
@@ -381,17 +400,29 @@ fn check_sizes(
         } => {
             let got = vocabs.src.as_ref().map_or(0, Vocab::len);
             if got > src_vocab {
-                return Err(too_big("source vocabulary", got, src_vocab, "src_vocab"));
+                return Err(too_big(
+                    "source vocabulary",
+                    got,
+                    src_vocab,
+                    "src_vocab",
+                    Some((vocabs.src_tokenizer, "--src-tokenizer")),
+                ));
             }
             let got = vocabs.tgt.as_ref().map_or(0, Vocab::len);
             if got > tgt_vocab {
-                return Err(too_big("target vocabulary", got, tgt_vocab, "tgt_vocab"));
+                return Err(too_big(
+                    "target vocabulary",
+                    got,
+                    tgt_vocab,
+                    "tgt_vocab",
+                    tgt_tokens,
+                ));
             }
         }
         TaskSpec::LanguageModel { vocab, .. } => {
             let got = vocabs.src.as_ref().map_or(0, Vocab::len);
             if got > vocab {
-                return Err(too_big("vocabulary", got, vocab, "vocab"));
+                return Err(too_big("vocabulary", got, vocab, "vocab", src_tokens));
             }
         }
         TaskSpec::ImageClassify { .. } => {}

@@ -48,6 +48,15 @@ impl Tokenizer {
         }
     }
 
+    /// Its name on the command line (`--tokenizer char`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Tokenizer::Char => "char",
+            Tokenizer::Word => "word",
+            Tokenizer::Whitespace => "whitespace",
+        }
+    }
+
     /// Joins tokens back into text.
     pub fn detokenize(&self, tokens: &[String]) -> String {
         match self {

@@ -68,7 +68,9 @@ pub struct EpochReport {
     pub epoch: usize,
     /// Training loss (mean over the epoch's rows).
     pub train_loss: f64,
-    /// Training accuracy (token accuracy for sequence models).
+    /// Training accuracy (token accuracy for sequence models) of up to 256 training examples
+    /// scored in evaluation mode after the epoch, teacher-forced for sequence models: a sample,
+    /// not the running accuracy of the epoch's batches.
     pub train_acc: f64,
     /// Validation loss (teacher-forced for sequence-to-sequence).
     pub valid_loss: f64,

@@ -27,8 +27,14 @@ impl LoadedRun {
     /// # Errors
     /// As [`RunConfig::load_data`].
     pub fn dataset(&self) -> Result<crate::data::Dataset, AttnError> {
-        self.config
-            .load_data(&self.model.meta().task, self.vocabs.src_tokenizer)
+        let mut data = self
+            .config
+            .load_data(&self.model.meta().task, self.vocabs.src_tokenizer)?;
+        // the tokenisers the run's vocabularies were built with (a sequence-to-sequence run's
+        // sources and targets may differ, and `train` may override a built-in set's)
+        (data.src_tokenizer, data.tgt_tokenizer) =
+            (self.vocabs.src_tokenizer, self.vocabs.tgt_tokenizer);
+        Ok(data)
     }
 }
 

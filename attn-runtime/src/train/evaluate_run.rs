@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::evaluate::{rows_per_example_of, References};
 use super::ngram_baseline::{ngram_baseline, NgramBaseline};
+use super::test_predictions::{test_predictions, TestPrediction};
 use crate::data::batches;
 use crate::data::{prepare, Dataset, Examples};
 use crate::error::AttnError;
@@ -65,6 +66,10 @@ pub struct EvalReport {
     pub tagging: Option<(f64, f64)>,
     /// Perplexity and token accuracy (language models).
     pub language_model: Option<LanguageModelReport>,
+    /// Every test example's input, reference and prediction (empty for language models; not
+    /// in `eval.json`: [`write_test_predictions`](super::write_test_predictions) writes them).
+    #[serde(skip)]
+    pub predictions: Vec<TestPrediction>,
 }
 
 fn metric(e: crate::metrics::MetricError) -> AttnError {
@@ -111,6 +116,7 @@ pub fn evaluate_run(
         seq2seq: None,
         tagging: None,
         language_model: None,
+        predictions: test_predictions(&data.test_raw, &predicted, &run.vocabs).unwrap_or_default(),
     };
     match meta.task {
         TaskSpec::Classify { .. } | TaskSpec::ImageClassify { .. } => {

@@ -48,6 +48,7 @@ mod evaluate;
 mod evaluate_run;
 mod ngram_baseline;
 mod recommended;
+mod test_predictions;
 mod trainer;
 
 pub use crate::run::{
@@ -61,4 +62,5 @@ pub use evaluate::{
 pub use evaluate_run::{evaluate_run, EvalReport, LanguageModelReport, Seq2SeqReport};
 pub use ngram_baseline::{ngram_baseline, NgramBaseline, BASELINE_GAMMAS, BASELINE_ORDERS};
 pub use recommended::recommended;
+pub use test_predictions::{write_test_predictions, TestPrediction};
 pub use trainer::{train, Quiet, RunInfo, Stop, TrainObserver, TrainOutcome, TrainRequest};
