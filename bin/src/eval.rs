@@ -1,7 +1,7 @@
 //! `eval`: scores a trained run on its test split, or scores files the way the sacrebleu CLI does.
 //!
 //! ```text
-//! cargo run --release --bin eval -- runs/dates-transformer/20261130-104654 [--predictions out.tsv]
+//! cargo run --release --bin eval -- runs/dates-transformer/20261130-104654 [--predictions out.tsv] [--split-out split/]
 //! cargo run --release --bin eval -- bleu --hyp out.txt --ref ref.txt [ref2.txt ...] [--tokenize 13a|none] [--lowercase] [--sentence] [--json]
 //! cargo run --release --bin eval -- f1 --gold gold.txt --pred pred.txt [--json]
 //! ```
@@ -9,9 +9,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use attn_runtime::data::split_for;
 use attn_runtime::metrics::{classification_report, Bleu, BleuTokenizer, ClassificationReport};
 use attn_runtime::model::TaskSpec;
 use attn_runtime::registry::Registry;
+use attn_runtime::run::write_split_files;
 use attn_runtime::train::{
     evaluate_run, load_run, run_model_name, write_test_predictions, EvalReport,
 };
@@ -30,6 +32,10 @@ pub struct Args {
     /// or `.tsv`), to score with other tools.
     #[arg(long, value_name = "FILE")]
     predictions: Option<PathBuf>,
+    /// Also write the run's split (the train, valid and test examples it used, as data files
+    /// `load` reads: JSON lines, or CSV for images) into this directory.
+    #[arg(long, value_name = "DIR")]
+    split_out: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -114,7 +120,11 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<EvalReport>> {
         ) => bleu(&hyp, &refs, tokenize, lowercase, sentence, json).map(|()| None),
         (Some(Command::F1 { gold, pred, json }), _) => f1(&gold, &pred, json).map(|()| None),
         (None, Some(dir)) => {
-            evaluate(registry, &dir, args.batch_size, args.predictions.as_deref()).map(Some)
+            let outputs = Outputs {
+                predictions: args.predictions.as_deref(),
+                split_out: args.split_out.as_deref(),
+            };
+            evaluate(registry, &dir, args.batch_size, outputs).map(Some)
         }
         (None, None) => bail!(
             "pass a run directory (e.g. runs/dates-transformer/<timestamp>), or `bleu` / `f1`"
@@ -122,11 +132,23 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<EvalReport>> {
     }
 }
 
+/// What `eval` writes besides `eval.json`.
+#[derive(Clone, Copy)]
+struct Outputs<'a> {
+    /// `--predictions`.
+    predictions: Option<&'a Path>,
+    /// `--split-out`.
+    split_out: Option<&'a Path>,
+}
+
 fn evaluate(
     registry: &Registry,
     dir: &Path,
     batch_size: usize,
-    predictions: Option<&Path>,
+    Outputs {
+        predictions,
+        split_out,
+    }: Outputs<'_>,
 ) -> Result<EvalReport> {
     let name = run_model_name(dir)?;
     let entry = registry.find(&name)?;
@@ -154,6 +176,18 @@ fn evaluate(
     let report = evaluate_run(&run, &dataset, batch_size)?;
     print_report(&report);
     println!("wrote {}", dir.join("eval.json").display());
+    if let Some(out) = split_out {
+        let splits = split_for(&dataset, entry.meta(), &run.config.train.data)?;
+        let sizes = [&splits.train, &splits.valid, &splits.test].map(|p| p.len());
+        write_split_files(out, &splits)?;
+        println!(
+            "wrote the split into {} (train {}, valid {}, test {} examples)",
+            out.display(),
+            sizes[0],
+            sizes[1],
+            sizes[2]
+        );
+    }
     if let Some(path) = predictions {
         write_test_predictions(path, &report.predictions)?;
         println!(

@@ -446,13 +446,34 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
     let tgt = vocabs["tgt"]["tokens"].as_array().unwrap();
     assert!(tgt.iter().any(|t| t == "seven"), "{vocabs}");
     let preds = out.join("predictions.tsv");
+    let split = out.join("split");
     let o = Command::new(env!("CARGO_BIN_EXE_eval"))
         .arg(&run)
         .arg("--predictions")
         .arg(&preds)
+        .arg("--split-out")
+        .arg(&split)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    // the split as the run used it: 80 lines, 8 held out for testing and 8 for validation
+    // (--max-eval 8 caps them at that), the test file the examples the predictions are of
+    let jsonl = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(split.join(name))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (train_rows, valid_rows, test_rows) = (
+        jsonl("train.jsonl"),
+        jsonl("valid.jsonl"),
+        jsonl("test.jsonl"),
+    );
+    assert_eq!(
+        [train_rows.len(), valid_rows.len(), test_rows.len()],
+        [64, 8, 8]
+    );
     // the prediction file scored by `eval bleu` gives the run's own test BLEU
     let body = std::fs::read_to_string(&preds).unwrap();
     let mut lines = body.lines();
@@ -464,6 +485,10 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
             .all(|r| r.len() == 3 && r[0].parse::<u32>().is_ok()),
         "{body}"
     );
+    for (row, example) in rows.iter().zip(&test_rows) {
+        let given = (example["source"].as_str(), example["target"].as_str());
+        assert_eq!((Some(row[0]), Some(row[1])), given);
+    }
     let column = |k: usize| {
         rows.iter()
             .map(|r| format!("{}\n", r[k]))

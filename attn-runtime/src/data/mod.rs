@@ -16,8 +16,8 @@ pub use builtin::{builtin, load_builtin, BUILTIN, DATA_SEED, GENERATED_EXAMPLES}
 pub use examples::{Dataset, Examples, Split, Splits, SPLIT_SEED};
 pub use files::{load_file, records, Record, MAX_PIXEL};
 pub use prepare::{
-    batches, bucketed_batches, language_model_windows, prepare, Encoded, PrepareOptions, Prepared,
-    Vocabs, MIN_VOCAB,
+    batches, bucketed_batches, language_model_windows, prepare, split_for, Encoded, PrepareOptions,
+    Prepared, Vocabs, MIN_VOCAB,
 };
 pub use tokenize::Tokenizer;
 pub use vocab::Vocab;

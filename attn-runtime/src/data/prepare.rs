@@ -4,7 +4,7 @@
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{Dataset, Examples, Tokenizer, Vocab};
+use super::{Dataset, Examples, Splits, Tokenizer, Vocab};
 use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::{ModelMeta, TaskSpec};
@@ -133,19 +133,11 @@ pub fn prepare(
     opts: &PrepareOptions,
     vocabs: Option<Vocabs>,
 ) -> Result<Prepared, AttnError> {
-    opts.validate()?;
-    let examples = adapt(&dataset.examples, &meta.task, &dataset.name)?;
-    let total = examples.len();
-    let splits = Dataset {
-        examples,
-        ..dataset.clone()
-    }
-    .split();
-    let mut train = splits.train;
-    if let Some(n) = opts.max_train {
-        let n = n.min(train.len());
-        train = train.select(&(0..n).collect::<Vec<_>>());
-    }
+    let Splits {
+        train,
+        valid: valid_raw,
+        test: test_raw,
+    } = split_for(dataset, meta, opts)?;
     let vocabs = match vocabs {
         Some(v) => v,
         None => build_vocabs(dataset, &train, opts.max_vocab),
@@ -160,23 +152,6 @@ pub fn prepare(
             &format!("{} ({which})", dataset.name),
         )
     };
-    let cap = |part: Examples| match opts.max_eval {
-        Some(n) if n < part.len() => part.select(&(0..n).collect::<Vec<_>>()),
-        _ => part,
-    };
-    let valid_raw = cap(splits.valid);
-    let test_raw = cap(splits.test);
-    // the caps are at least 1 (validated above): an empty part is a data set too small to split
-    if let Some(which) = first_empty([train.len(), valid_raw.len(), test_raw.len()]) {
-        return Err(AttnError::data(
-            &dataset.name,
-            format!(
-                "the {which} split is empty: the data set has {total} example{}, and a split needs at least 3 (one each for training, validation and test; 10% each are held out)",
-                if total == 1 { "" } else { "s" }
-            ),
-            "give the data set more examples (a few hundred to learn anything)",
-        ));
-    }
     let (train, valid, test) = (
         encode(&train, "train")?,
         encode(&valid_raw, "valid")?,
@@ -206,6 +181,52 @@ fn first_empty(sizes: [usize; 3]) -> Option<&'static str> {
         .into_iter()
         .zip(sizes)
         .find_map(|(which, n)| (n == 0).then_some(which))
+}
+
+/// The examples a model of `meta` trains, validates and is tested on, before encoding: the
+/// data set's split ([`Dataset::split`]) of its examples as the task reads them, with
+/// `opts.max_train` and `opts.max_eval` applied. What [`prepare`] encodes, and what `eval
+/// --split-out` writes.
+///
+/// # Errors
+/// [`AttnError::InvalidHyperParameter`] for options [`PrepareOptions::validate`] refuses;
+/// [`AttnError::Data`] when the data set's kind does not fit the task, or a split is empty
+/// (fewer than 3 examples).
+pub fn split_for(
+    dataset: &Dataset,
+    meta: &ModelMeta,
+    opts: &PrepareOptions,
+) -> Result<Splits, AttnError> {
+    opts.validate()?;
+    let examples = adapt(&dataset.examples, &meta.task, &dataset.name)?;
+    let total = examples.len();
+    let splits = Dataset {
+        examples,
+        ..dataset.clone()
+    }
+    .split();
+    let mut train = splits.train;
+    if let Some(n) = opts.max_train {
+        let n = n.min(train.len());
+        train = train.select(&(0..n).collect::<Vec<_>>());
+    }
+    let cap = |part: Examples| match opts.max_eval {
+        Some(n) if n < part.len() => part.select(&(0..n).collect::<Vec<_>>()),
+        _ => part,
+    };
+    let (valid, test) = (cap(splits.valid), cap(splits.test));
+    // the caps are at least 1 (validated above): an empty part is a data set too small to split
+    if let Some(which) = first_empty([train.len(), valid.len(), test.len()]) {
+        return Err(AttnError::data(
+            &dataset.name,
+            format!(
+                "the {which} split is empty: the data set has {total} example{}, and a split needs at least 3 (one each for training, validation and test; 10% each are held out)",
+                if total == 1 { "" } else { "s" }
+            ),
+            "give the data set more examples (a few hundred to learn anything)",
+        ));
+    }
+    Ok(Splits { train, valid, test })
 }
 
 /// Sequence pairs of equal lengths (copy, reverse, sort) also serve as tagging data.

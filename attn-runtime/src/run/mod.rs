@@ -14,6 +14,7 @@ pub mod fault;
 mod loaded;
 mod scores;
 mod selection;
+mod split_files;
 
 pub use checkpoints::{Checkpoint, EpochFiles, CHECKPOINTS, HISTORY, STATE};
 pub use config::TrainConfig;
@@ -26,3 +27,4 @@ pub use loaded::{load_run, run_model_name, LoadedRun};
 pub(crate) use scores::argmax;
 pub use scores::{output_bleu, Scores};
 pub use selection::{Selection, SelectionKey};
+pub use split_files::write_split_files;
