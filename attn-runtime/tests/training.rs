@@ -845,3 +845,44 @@ fn a_selection_the_task_has_no_score_for_is_refused_before_anything_is_written()
     );
     assert!(!out.exists());
 }
+
+/// The learning-rate range test: seeded (the same steps twice), one step per rate from the
+/// first to the last, the loss falling from its start before the large rates, a suggestion
+/// inside the range, and a stop where the loss diverges.
+#[test]
+fn the_learning_rate_range_test_is_seeded_and_suggests_a_rate_where_the_loss_falls() {
+    use attn_runtime::train::{find_lr, LrRangeTest};
+    let data = builtin("reverse").unwrap();
+    let entry = Entry::<TinyReverser>::NEW;
+    let test = LrRangeTest {
+        steps: 60,
+        ..LrRangeTest::default()
+    };
+    let range = find_lr(&entry, &data, &quick(1), &test).unwrap();
+    assert_eq!(range, find_lr(&entry, &data, &quick(1), &test).unwrap());
+    let n = range.points.len();
+    assert!(n > 20, "{n} steps");
+    for (i, p) in range.points.iter().enumerate() {
+        assert!((p.lr / test.lr_at(i) - 1.0).abs() < 1e-12);
+        assert!(p.loss.is_finite() && p.smoothed.is_finite());
+    }
+    let lowest = range
+        .points
+        .iter()
+        .map(|p| p.smoothed)
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        lowest < 0.95 * range.points[0].smoothed,
+        "the loss never fell: {:?}",
+        range.points
+    );
+    let lr = range.suggestion.expect("a suggestion");
+    assert!((test.min_lr..=test.max_lr).contains(&lr), "{lr}");
+    // where the rate ends far too high, the loss blows up and the test stops before the end
+    let wild = LrRangeTest {
+        max_lr: 1e4,
+        ..test
+    };
+    let range = find_lr(&entry, &data, &quick(1), &wild).unwrap();
+    assert!(range.diverged && range.points.len() < 60, "{range:?}");
+}

@@ -15,8 +15,8 @@ use attn_runtime::model::TaskSpec;
 use attn_runtime::optim::Decay;
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{
-    recommended, train, EpochReport, RunInfo, Selection, Stop, TrainConfig, TrainObserver,
-    TrainOutcome, TrainRequest,
+    find_lr, recommended, train, EpochReport, LrRange, LrRangeTest, RunInfo, Selection, Stop,
+    TrainConfig, TrainObserver, TrainOutcome, TrainRequest,
 };
 
 use crate::resume::Recorded;
@@ -120,6 +120,11 @@ pub struct Args {
     /// Continue this run directory (with --epochs to extend it).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Instead of training, run a learning-rate range test (100 steps, the rate growing from
+    /// 1e-7 to 1) and suggest a rate for --lr: where the smoothed loss falls fastest. Writes
+    /// nothing.
+    #[arg(long)]
+    find_lr: bool,
     /// No progress bar (logs and CI).
     #[arg(long)]
     quiet: bool,
@@ -217,6 +222,45 @@ fn tokenizers(
             tgt.unwrap_or(dataset.tgt_tokenizer),
         ),
     })
+}
+
+/// The range test's steps (every tenth, and the suggested one) and its suggestion.
+fn print_lr_range(range: &LrRange) {
+    println!(
+        "{:>5} {:>10} {:>10} {:>10}",
+        "step", "lr", "loss", "smoothed"
+    );
+    let suggested = range.suggestion;
+    for (i, p) in range.points.iter().enumerate() {
+        if i % 10 == 0 || i + 1 == range.points.len() || Some(p.lr) == suggested {
+            let mark = if Some(p.lr) == suggested {
+                "  <- steepest fall"
+            } else {
+                ""
+            };
+            println!(
+                "{:>5} {:>10.2e} {:>10.4} {:>10.4}{mark}",
+                i + 1,
+                p.lr,
+                p.loss,
+                p.smoothed
+            );
+        }
+    }
+    if range.diverged {
+        println!(
+            "the loss diverged at lr {:.2e}: the test stopped there",
+            range.points.last().map_or(f64::NAN, |p| p.lr)
+        );
+    }
+    match suggested {
+        Some(lr) => println!("suggested learning rate: {lr:.2e} (train with --lr {lr:.1e})"),
+        None => println!(
+            "no suggestion: the loss diverged after {} steps, too few to find its steepest fall; \
+             try a smaller --batch-size or check the data",
+            range.points.len()
+        ),
+    }
 }
 
 /// The `train` command over `registry`'s models, with the process's arguments: what a binary's
@@ -372,6 +416,16 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
     apply_flags(&mut config, &args);
     if let Some(r) = &recorded {
         r.refuse_contradictions(&config, tokenizers)?;
+    }
+    if args.find_lr {
+        if args.resume.is_some() {
+            bail!(
+                "--find-lr looks for a rate to start a run with; a resumed run keeps its own: \
+                 leave out --resume (or --find-lr)"
+            );
+        }
+        print_lr_range(&find_lr(entry, &dataset, &config, &LrRangeTest::default())?);
+        return Ok(None);
     }
 
     let stop = crate::stop_on_ctrl_c("stopping after this batch (Ctrl-C again to quit at once)")?;

@@ -528,6 +528,37 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
         "--tokenizer: the run read its targets with word, the command line says char",
     );
 
+    // the learning-rate range test suggests a rate and writes no run
+    let runs_before = std::fs::read_dir(out.join("dates-transformer"))
+        .unwrap()
+        .count();
+    let mut args = vec![
+        "dates-transformer",
+        "--data",
+        data,
+        "--src-tokenizer",
+        "char",
+        "--tgt-tokenizer",
+        "word",
+        "--find-lr",
+    ];
+    args.extend(short);
+    let o = train(&args, &out);
+    assert!(o.status.success(), "{}", text(&o));
+    let all = text(&o);
+    assert!(
+        all.contains("suggested learning rate: ") && all.contains("<- steepest fall"),
+        "{all}"
+    );
+    let runs_after = std::fs::read_dir(out.join("dates-transformer"))
+        .unwrap()
+        .count();
+    assert_eq!(runs_before, runs_after);
+    assert_clean_failure(
+        &train(&["--resume", run_arg, "--find-lr"], &out),
+        "--find-lr looks for a rate to start a run with",
+    );
+
     // one-sided text has no source or target tokeniser; images no tokeniser at all
     assert_clean_failure(
         &train(&["sentiment-encoder", "--tgt-tokenizer", "char"], &out),

@@ -46,6 +46,7 @@
 
 mod evaluate;
 mod evaluate_run;
+mod lr_finder;
 mod ngram_baseline;
 mod recommended;
 mod test_predictions;
@@ -60,6 +61,7 @@ pub use evaluate::{
     evaluate, evaluate_against, evaluate_teacher_forced, rows_per_example, References,
 };
 pub use evaluate_run::{evaluate_run, EvalReport, LanguageModelReport, Seq2SeqReport};
+pub use lr_finder::{find_lr, steepest_descent, LrPoint, LrRange, LrRangeTest};
 pub use ngram_baseline::{ngram_baseline, NgramBaseline, BASELINE_GAMMAS, BASELINE_ORDERS};
 pub use recommended::recommended;
 pub use test_predictions::{write_test_predictions, TestPrediction};

@@ -40,7 +40,7 @@ pub(super) struct Epochs<'r, 'a> {
 
 /// The seed of an epoch's shuffle and dropout, so that a resumed run repeats the epochs an
 /// uninterrupted one would have run.
-fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+pub(crate) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(epoch as u64 + 1)
 }

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use checkpointer::Checkpointer;
+pub(crate) use epochs::epoch_seed;
 use epochs::Epochs;
 use example_reports::write_example_reports;
 pub use observer::{Quiet, RunInfo, TrainObserver};
