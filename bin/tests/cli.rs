@@ -413,17 +413,14 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
 
     // numerals by character, words by word: the run records both, and eval reads its data
     // again with both
-    let mut args = vec![
-        "dates-transformer",
-        "--data",
-        data,
-        "--src-tokenizer",
-        "char",
-        "--tgt-tokenizer",
-        "word",
-    ];
-    args.extend(short);
-    let o = train(&args, &out);
+    let by_char_and_word = |more: &[&'static str]| {
+        let mut args = vec!["dates-transformer", "--data", data];
+        args.extend(["--src-tokenizer", "char", "--tgt-tokenizer", "word"]);
+        args.extend(short);
+        args.extend(more);
+        train(&args, &out)
+    };
+    let o = by_char_and_word(&[]);
     assert!(o.status.success(), "{}", text(&o));
     // the metrics table says what train_acc is: a teacher-forced sample
     assert!(
@@ -532,18 +529,7 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
     let runs_before = std::fs::read_dir(out.join("dates-transformer"))
         .unwrap()
         .count();
-    let mut args = vec![
-        "dates-transformer",
-        "--data",
-        data,
-        "--src-tokenizer",
-        "char",
-        "--tgt-tokenizer",
-        "word",
-        "--find-lr",
-    ];
-    args.extend(short);
-    let o = train(&args, &out);
+    let o = by_char_and_word(&["--find-lr"]);
     assert!(o.status.success(), "{}", text(&o));
     let all = text(&o);
     assert!(

@@ -95,7 +95,7 @@ impl LrRangeTest {
         if self.steps < SKIP_BEGIN + SKIP_END + 3 {
             return bad("steps", self.steps as f64, "must be at least 14");
         }
-        if !(self.stop_factor > 1.0) {
+        if self.stop_factor.is_nan() || self.stop_factor <= 1.0 {
             return bad("stop_factor", self.stop_factor, "must be above 1");
         }
         if !(0.0..1.0).contains(&self.smoothing) {
