@@ -1,11 +1,13 @@
 //! An attention report for one prediction: a heatmap per head (PNG and SVG), a grid per layer,
 //! an overview of every layer, the source–target alignment of sequence-to-sequence models,
-//! attention rollout, per-head statistics (table and JSON), and an `index.html` showing it all.
+//! attention rollout, per-head statistics (table and JSON), and an `index.html` to explore it
+//! all (`page.rs`: pick a layer and a head, hover a token, sort the heads).
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::page::{attention_page, PageData, PageImage, PageLayer, PageStats};
 use super::{
     head_similarity, head_stats, render_grid_png, render_png, render_svg, rollout, stats_table,
     HeadStats, Heatmap,
@@ -119,11 +121,13 @@ pub fn write_report(
     let mut similarity = Vec::new();
     let mut overview = Vec::new();
     let mut encoder_layers = Vec::new();
-    let mut html = format!(
-        "<!doctype html><meta charset=\"utf-8\"><title>{0}: attention</title><style>body{{font-family:sans-serif;margin:2em}}img{{max-width:100%;border:1px solid #ddd}}</style>\n<h1>{0}</h1><p>Input: <code>{1}</code></p>\n",
-        escape(model),
-        escape(input)
-    );
+    let mut page = PageData {
+        model: model.to_string(),
+        input: input.to_string(),
+        layers: Vec::new(),
+        stats: Vec::new(),
+        images: Vec::new(),
+    };
     for map in &prediction.attention {
         let (queries, keys) = axes(map, prediction);
         let heads: Vec<Vec<f32>> = (0..map.shape[1])
@@ -182,10 +186,16 @@ pub fn write_report(
         if map.layer.starts_with("encoder") && queries.len() == keys.len() {
             encoder_layers.push(averaged.clone());
         }
-        html.push_str(&format!(
-            "<h2>{0}</h2><img src=\"{0}.png\" alt=\"{0}\">\n",
-            escape(&map.layer)
+        page.images.push(PageImage::new(
+            format!("{}.png", map.layer),
+            format!("{}, every head", map.layer),
         ));
+        page.layers.push(PageLayer {
+            name: map.layer.clone(),
+            queries: queries.clone(),
+            keys: keys.clone(),
+            heads,
+        });
     }
     if !overview.is_empty() {
         write(
@@ -197,9 +207,9 @@ pub fn write_report(
             )
             .map_err(viz)?,
         )?;
-        html.insert_str(
-            html.find("\n").map_or(0, |i| i + 1),
-            "<h2>Overview</h2><img src=\"overview.png\" alt=\"overview\">\n",
+        page.images.insert(
+            0,
+            PageImage::new("overview.png", "every layer, heads averaged"),
         );
     }
     if let Some(cross) = overview
@@ -213,9 +223,10 @@ pub fn write_report(
         };
         write("alignment.png", &render_png(&hm).map_err(viz)?)?;
         write("alignment.svg", render_svg(&hm).map_err(viz)?.as_bytes())?;
-        html.push_str(
-            "<h2>Source–target alignment</h2><img src=\"alignment.png\" alt=\"alignment\">\n",
-        );
+        page.images.push(PageImage::new(
+            "alignment.png",
+            "source–target alignment (the last cross-attention, heads averaged)",
+        ));
     }
     let class_token = class_token_maps(prediction, model).map_err(viz)?;
     if let Some(last) = class_token.last() {
@@ -229,9 +240,11 @@ pub fn write_report(
             .map_err(viz)?,
         )?;
         write("class-token.svg", render_svg(last).map_err(viz)?.as_bytes())?;
-        html.push_str(
-            "<h2>What the class token reads</h2><p>Each layer's attention from the class token to every patch, heads averaged, laid out as the image.</p><img src=\"class-token.png\" alt=\"class token attention\">\n",
-        );
+        page.images.push(PageImage::new(
+            "class-token.png",
+            "What the class token reads: each layer's attention from the class token to every \
+             patch, heads averaged, laid out as the image",
+        ));
     }
     if !encoder_layers.is_empty() {
         let size = prediction
@@ -249,7 +262,10 @@ pub fn write_report(
             )
             .map_err(viz)?;
             write("rollout.png", &render_png(&hm).map_err(viz)?)?;
-            html.push_str("<h2>Attention rollout</h2><img src=\"rollout.png\" alt=\"rollout\">\n");
+            page.images.push(PageImage::new(
+                "rollout.png",
+                "attention rollout over the encoder's layers",
+            ));
         }
     }
     let rows: Vec<(String, HeadStats)> = stats
@@ -264,11 +280,15 @@ pub fn write_report(
             .unwrap_or_default()
             .as_bytes(),
     )?;
-    html.push_str(&format!(
-        "<h2>Head statistics</h2><pre>{}</pre>\n",
-        escape(&table)
-    ));
-    write("index.html", html.as_bytes())?;
+    page.stats = stats
+        .iter()
+        .map(|(layer, head, stats)| PageStats {
+            layer: layer.clone(),
+            head: *head,
+            stats: *stats,
+        })
+        .collect();
+    write("index.html", attention_page(&page).as_bytes())?;
     Ok(ReportFiles {
         dir: dir.to_path_buf(),
         stats,
@@ -313,11 +333,4 @@ fn class_token_maps(p: &Prediction, model: &str) -> Result<Vec<Heatmap>, super::
         )?);
     }
     Ok(out)
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
