@@ -186,16 +186,17 @@ fn tokenizers(
     recorded: Option<&Recorded>,
     dataset: &Dataset,
 ) -> Result<(Tokenizer, Tokenizer)> {
+    // (flag, value, whether it applies to one-sided text)
     let given = [
-        ("--tokenizer", args.tokenizer),
-        ("--src-tokenizer", args.src_tokenizer),
-        ("--tgt-tokenizer", args.tgt_tokenizer),
+        ("--tokenizer", args.tokenizer, true),
+        ("--src-tokenizer", args.src_tokenizer, false),
+        ("--tgt-tokenizer", args.tgt_tokenizer, false),
     ];
-    for (flag, arg) in given {
+    for (flag, arg, one_sided) in given {
         let applies = match task {
             TaskSpec::ImageClassify { .. } => false,
             TaskSpec::Seq2Seq { .. } => true,
-            _ => flag == "--tokenizer",
+            _ => one_sided,
         };
         if arg.is_some() && !applies {
             bail!(

@@ -135,9 +135,14 @@ pub fn find_lr(
             batches = bucketed_batches(&data.train, meta, cfg.batch_size, Some(seed), cfg.bucket);
             batches.reverse();
         }
-        let batch = batches
-            .pop()
-            .expect("a non-empty training split gives a batch");
+        let Some(batch) = batches.pop() else {
+            // `prepare` refuses an empty training split, so a pass always has a batch
+            return Err(AttnError::data(
+                &dataset.name,
+                "the training split gives no batch",
+                "give the data set more examples",
+            ));
+        };
         let lr = test.lr_at(i);
         let settings = StepSettings {
             lr,
