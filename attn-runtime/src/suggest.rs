@@ -1,6 +1,7 @@
 //! "Did you mean" for names typed by people (model names, dataset names, CLI values).
 //!
-//! (`attn-macros` has its own copy: a proc-macro crate cannot depend on this one.)
+//! (`attn-macros` has its own copy: a proc-macro crate cannot depend on this one, and
+//! `../shared/DESIGN.md` keeps its dependencies to syn, quote and proc-macro2.)
 
 /// The candidate closest to `word` by edit distance, if close enough to be a likely typo.
 ///
@@ -19,17 +20,9 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// Levenshtein distance over chars.
+///
+/// **Python equivalent**: `Levenshtein.distance(a, b)`.
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    // the crate clap's own suggestions use (already in every attn binary's build)
+    strsim::levenshtein(a, b)
 }

@@ -311,28 +311,41 @@ impl RunDir {
 
 /// UTC `YYYYMMDD-HHMMSS`.
 fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let (h, m, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
-    // days since 1970-01-01 to a civil date (Howard Hinnant's algorithm)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}")
+    // RFC 3339 (`2026-12-02T13:11:10Z`) from humantime, its separators dropped
+    let rfc3339 = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    rfc3339
+        .trim_end_matches('Z')
+        .replace(['-', ':'], "")
+        .replace('T', "-")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_timestamp_is_the_utc_time_now_as_yyyymmdd_hhmmss() {
+        let before = std::time::SystemTime::now();
+        let stamp = timestamp();
+        let (date, time) = stamp.split_once('-').unwrap();
+        assert!(date.len() == 8 && time.len() == 6, "{stamp}");
+        assert!(
+            date.chars().chain(time.chars()).all(|c| c.is_ascii_digit()),
+            "{stamp}"
+        );
+        let rfc3339 = format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &date[..4],
+            &date[4..6],
+            &date[6..],
+            &time[..2],
+            &time[2..4],
+            &time[4..]
+        );
+        let at = humantime::parse_rfc3339(&rfc3339).unwrap();
+        let apart = before.duration_since(at).unwrap_or_default();
+        assert!(apart.as_secs() <= 1, "{stamp} is not now");
+    }
 
     #[test]
     fn an_atomic_write_replaces_the_file_and_leaves_nothing_else() {
