@@ -28,6 +28,16 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The one run directory `train` made for `model` under `out`.
+fn only_run(out: &std::path::Path, model: &str) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(out.join(model))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
 fn assert_clean_failure(o: &Output, needle: &str) {
     let all = text(o);
     assert!(!o.status.success(), "expected a failure: {all}");
@@ -74,12 +84,7 @@ fn select_sets_the_checkpoint_rule_the_run_records() {
     };
     let o = short("loss");
     assert!(o.status.success(), "{}", text(&o));
-    let run = std::fs::read_dir(out.join("sort-tagger"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = only_run(&out, "sort-tagger");
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["selection"], "Loss", "{config}");
@@ -429,12 +434,7 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
         "{}",
         text(&o)
     );
-    let run = std::fs::read_dir(out.join("dates-transformer"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = only_run(&out, "dates-transformer");
     let vocabs: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("vocab.json")).unwrap()).unwrap();
     assert_eq!(vocabs["src_tokenizer"], "Char", "{vocabs}");

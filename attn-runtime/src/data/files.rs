@@ -405,6 +405,11 @@ mod tests {
         loaded
     }
 
+    /// The error of loading `body` as `name`, as text.
+    fn load_err(name: &str, body: &str, task: &TaskSpec) -> String {
+        load(name, body, task).unwrap_err().to_string()
+    }
+
     #[test]
     fn a_byte_order_mark_is_skipped_in_every_format() {
         let cases: [(&str, &str, &TaskSpec); 9] = [
@@ -465,18 +470,14 @@ mod tests {
         assert_eq!(pairs[0], ("a, b".into(), "line one\r\nline two".into()));
         assert_eq!(pairs[1], ("say \"hi\"".into(), "x".into()));
         // a line after a two-line record is still named by its own line number
-        let err = load("q.csv", &format!("{body}a,b,c\n"), &SEQ2SEQ)
-            .unwrap_err()
-            .to_string();
+        let err = load_err("q.csv", &format!("{body}a,b,c\n"), &SEQ2SEQ);
         assert!(
             err.contains("q.csv:5: 3 fields where 2 were expected"),
             "{err}"
         );
         assert!(err.contains("quote fields that contain commas"), "{err}");
         // and after blank lines, which count as lines
-        let err = load("q.csv", &format!("{body}\n\r\na,b,c\n"), &SEQ2SEQ)
-            .unwrap_err()
-            .to_string();
+        let err = load_err("q.csv", &format!("{body}\n\r\na,b,c\n"), &SEQ2SEQ);
         assert!(
             err.contains("q.csv:7: 3 fields where 2 were expected"),
             "{err}"
@@ -485,9 +486,7 @@ mod tests {
 
     #[test]
     fn an_unclosed_quote_is_refused_at_its_line() {
-        let err = load("u.csv", "pos,good\nneg,\"bad\nneg,worse\n", &CLASSIFY)
-            .unwrap_err()
-            .to_string();
+        let err = load_err("u.csv", "pos,good\nneg,\"bad\nneg,worse\n", &CLASSIFY);
         assert!(
             err.contains("u.csv:2: a quoted field is not closed"),
             "{err}"
@@ -508,9 +507,7 @@ mod tests {
             ("He said \"hi\", twice.".into(), "Dijo \"hola\"".into()),
         ]);
         assert_eq!(load("quotes.tsv", body, &SEQ2SEQ).unwrap(), want);
-        let err = load("quotes.tsv", "a\tb\n\na\tb\tc\n", &SEQ2SEQ)
-            .unwrap_err()
-            .to_string();
+        let err = load_err("quotes.tsv", "a\tb\n\na\tb\tc\n", &SEQ2SEQ);
         assert!(
             err.contains("quotes.tsv:3: 3 fields where 2 were expected"),
             "{err}"
@@ -529,9 +526,7 @@ mod tests {
             ("-1,0,0", "pixel 1 is -1, outside 0 to 65535"),
             ("0,x,0", "pixel 2 (`x`) is not a number"),
         ] {
-            let err = load("p.csv", &format!("0,1,1\n{row}\n"), &IMAGE)
-                .unwrap_err()
-                .to_string();
+            let err = load_err("p.csv", &format!("0,1,1\n{row}\n"), &IMAGE);
             assert!(err.contains(&format!("p.csv:2: {needle}")), "{row}: {err}");
             assert!(err.contains("from 0 to 65535"), "{err}");
         }

@@ -7,6 +7,7 @@ use crate::data::{ImageAugment, PrepareOptions};
 use crate::error::AttnError;
 use crate::model::TaskSpec;
 use crate::optim::{AdamConfig, Decay};
+use crate::zoo::StepSettings;
 
 /// Everything that shapes a training run besides the model and the data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +138,19 @@ impl TrainConfig {
             return bad("patience", "0".into(), "must be at least 1 (or unset)");
         }
         Ok(())
+    }
+    /// The settings of one training step at rate `lr`, its random choices seeded by `seed`:
+    /// this configuration's clipping, label smoothing, dropout and teacher forcing (what the
+    /// trainer and the learning-rate range test both step with).
+    pub fn step_settings(&self, lr: f64, seed: u64) -> StepSettings {
+        StepSettings {
+            lr,
+            clip_norm: self.clip_norm,
+            label_smoothing: self.label_smoothing,
+            dropout: self.dropout,
+            teacher_forcing: self.teacher_forcing,
+            seed,
+        }
     }
 
     /// Rejects settings the model's task cannot use: a selection rule without its score

@@ -7,7 +7,7 @@ use super::trainer::epoch_seed;
 use crate::data::{bucketed_batches, prepare, Dataset};
 use crate::error::AttnError;
 use crate::run::TrainConfig;
-use crate::zoo::{StepSettings, ZooEntry};
+use crate::zoo::ZooEntry;
 
 /// The range test's settings.
 ///
@@ -144,14 +144,7 @@ pub fn find_lr(
             ));
         };
         let lr = test.lr_at(i);
-        let settings = StepSettings {
-            lr,
-            clip_norm: cfg.clip_norm,
-            label_smoothing: cfg.label_smoothing,
-            dropout: cfg.dropout,
-            teacher_forcing: cfg.teacher_forcing,
-            seed: cfg.seed ^ i as u64,
-        };
+        let settings = cfg.step_settings(lr, cfg.seed ^ i as u64);
         let loss = match model.train_step_with(&batch, &settings) {
             Ok(report) => f64::from(report.loss),
             // a non-finite loss or gradient is the divergence the test looks for

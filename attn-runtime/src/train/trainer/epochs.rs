@@ -16,7 +16,7 @@ use crate::model::{ModelMeta, TaskSpec};
 use crate::optim::LrSchedule;
 use crate::run::{EpochReport, RunState, Scores, Selection, TrainConfig, INTERRUPTED};
 use crate::train::{evaluate_against, evaluate_teacher_forced, References};
-use crate::zoo::{StepSettings, ZooModel};
+use crate::zoo::ZooModel;
 
 /// What the epochs of a run work with.
 pub(super) struct Epochs<'r, 'a> {
@@ -172,14 +172,7 @@ impl Epochs<'_, '_> {
                 }
                 None => batch,
             };
-            let settings = StepSettings {
-                lr: self.schedule.at(state.steps + 1),
-                clip_norm: cfg.clip_norm,
-                label_smoothing: cfg.label_smoothing,
-                dropout: cfg.dropout,
-                teacher_forcing: cfg.teacher_forcing,
-                seed: seed ^ i as u64,
-            };
+            let settings = cfg.step_settings(self.schedule.at(state.steps + 1), seed ^ i as u64);
             let report = self
                 .model
                 .train_step_with(batch, &settings)
