@@ -91,6 +91,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod param;
+pub mod pytorch_names;
 pub mod registry;
 pub mod rnn;
 pub mod run;

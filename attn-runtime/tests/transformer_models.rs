@@ -5,6 +5,7 @@ mod common;
 
 use attn_runtime::loss::IGNORE;
 use attn_runtime::prelude::*;
+use attn_runtime::pytorch_names::{from_pytorch_names, to_pytorch_names};
 use attn_runtime::tokens::{BOS, EOS, PAD, RESERVED};
 use attn_runtime::zoo::{Batch, Entry, Inputs, ZooEntry};
 use common::*;
@@ -44,6 +45,19 @@ attention_model! {
         d_model: 32, heads: 2, ff: 48,
         encoder_layers: 1, decoder_layers: 1,
         activation: Swiglu, norm: Pre, positional: Learned,
+    }
+}
+
+attention_model! {
+    /// Post-norm, relu, learned positions, its own output layer, vocabularies and lengths that
+    /// differ, a deeper decoder: the other side of each choice `export --format pytorch` maps.
+    #[name = "tiny-post-translator", data = "reverse"]
+    pub struct TinyPostTranslator {
+        arch: Transformer,
+        task: Seq2Seq { src_vocab: 13, tgt_vocab: 11, src_len: 7, tgt_len: 6 },
+        d_model: 16, heads: 2, ff: 24,
+        encoder_layers: 1, decoder_layers: 2,
+        activation: Relu, norm: Post, positional: Learned,
     }
 }
 
@@ -298,4 +312,70 @@ fn dropout_applies_in_training_only() {
     let (a, b) = (run(&train), run(&train));
     assert_ne!(a, b, "training with p = 0.5 drops differently each call");
     assert_ne!(a, run(&eval));
+}
+
+/// Loads the PyTorch twin's state dict (`tools/gen_export_fixtures.py`, the twin from
+/// `tools/attn_torch.py`) into `entry`'s model, checks that exporting the model gives back that
+/// very state dict, name for name and value for value, and that the model's logits on it equal
+/// PyTorch's, teacher-forced and greedy.
+fn check_pytorch_round_trip(entry: &dyn ZooEntry, file: &str) {
+    let pt = StateDict::read(fixture_path("export", &format!("{file}.safetensors"))).unwrap();
+    let io = Fixture::load("export", &format!("{file}_io"));
+    let mut model = entry.instantiate(0).unwrap();
+    let ours = from_pytorch_names(&pt, &model.params().unwrap()).unwrap();
+    model.load(&ours).unwrap();
+
+    let exported = to_pytorch_names(&model.params().unwrap()).unwrap();
+    assert_eq!(
+        exported.names().collect::<Vec<_>>(),
+        pt.names().collect::<Vec<_>>(),
+        "{file}: exported names"
+    );
+    for name in pt.names() {
+        assert_eq!(
+            exported.get(name).unwrap(),
+            pt.get(name).unwrap(),
+            "{file}: {name}"
+        );
+    }
+
+    let ids = |name: &str| -> Vec<usize> { io.values(name).iter().map(|&v| v as usize).collect() };
+    let batch = Batch {
+        size: 2,
+        inputs: Inputs::Tokens {
+            ids: ids("src"),
+            lengths: io.lengths().unwrap(),
+        },
+        targets: ids("targets"),
+    };
+    let teacher_forced = model.forward_teacher_forced(&batch, false).unwrap();
+    io.assert_close("logits_teacher_forced", &teacher_forced.logits);
+    let greedy = model.forward(&batch, false).unwrap();
+    io.assert_close("logits_greedy", &greedy.logits);
+    // the greedy choices themselves (each next input is the previous position's argmax)
+    let tv = io.usize("tgt_vocab");
+    let chosen: Vec<usize> = greedy
+        .logits
+        .chunks(tv)
+        .map(|row| (0..tv).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap())
+        .collect();
+    let inputs = ids("greedy_inputs");
+    let tl = inputs.len() / 2;
+    for b in 0..2 {
+        assert_eq!(
+            &inputs[b * tl + 1..(b + 1) * tl],
+            &chosen[b * tl..(b + 1) * tl - 1],
+            "{file}: sequence {b}"
+        );
+    }
+}
+
+#[test]
+fn pytorch_export_of_a_pre_norm_tied_model_is_the_pytorch_twins_state_dict_and_outputs() {
+    check_pytorch_round_trip(&Entry::<TinyTranslator>::NEW, "tiny_translator");
+}
+
+#[test]
+fn pytorch_export_of_a_post_norm_untied_model_with_learned_positions_round_trips_too() {
+    check_pytorch_round_trip(&Entry::<TinyPostTranslator>::NEW, "tiny_post_translator");
 }

@@ -39,6 +39,7 @@ use clap::Subcommand;
 
 pub mod attend;
 pub mod eval;
+pub mod export;
 pub mod generate;
 pub mod predict;
 mod resume;
@@ -150,6 +151,8 @@ pub enum Command {
     Attend(attend::Args),
     /// Train every grid point of a declared sweep and report on it.
     Sweep(sweep::Args),
+    /// Export a trained run's parameters for PyTorch.
+    Export(export::Args),
 }
 
 /// Runs one command over `registry`'s models, as [`main`] does after parsing.
@@ -164,12 +167,14 @@ pub fn run(registry: &Registry, cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(registry, args, &mut std::io::stdout()).map(drop),
         Command::Attend(args) => attend::run(registry, args).map(drop),
         Command::Sweep(args) => sweep::run(registry, args),
+        Command::Export(args) => export::run(registry, args).map(drop),
     }
 }
 
 /// The whole tool over `registry`'s models: `<bin> train <model>`, `<bin> eval <run>`,
 /// `<bin> predict <run> <input>...`, `<bin> generate <run> --prompt <text>`,
-/// `<bin> attend <run> <input>`, `<bin> sweep <name>`, with
+/// `<bin> attend <run> <input>`, `<bin> sweep <name>`,
+/// `<bin> export <run> --format pytorch`, with
 /// the flags of our binaries of the same names. Exits with status 1 when the command fails
 /// (130 when a training was interrupted).
 pub fn main(registry: &Registry) {

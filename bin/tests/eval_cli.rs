@@ -1,6 +1,6 @@
 //! The `eval` and `predict` commands: scoring files like the sacrebleu CLI (values from
 //! sacreBLEU 2.6.0 and scikit-learn 1.9.1, computed once by hand in their Python), evaluating a
-//! trained run into `eval.json`, and predicting from it.
+//! trained run into `eval.json`, predicting from it, and exporting it for PyTorch.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,25 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Trains `model` with `extra` flags (the epochs, the caps) into `dir` and returns its run
+/// directory.
+fn train_run(dir: &Path, model: &str, extra: &[&str]) -> PathBuf {
+    let o = Command::new(env!("CARGO_BIN_EXE_train"))
+        .args([model, "--quiet"])
+        .args(extra)
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::read_dir(dir.join(model))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
 }
 
 fn write(dir: &Path, name: &str, body: &str) -> String {
@@ -135,19 +154,9 @@ fn f1_of_files_with_a_hundred_thousand_labels() {
 #[test]
 fn a_trained_run_is_evaluated_and_predicts() {
     let dir = scratch("run");
-    let o = Command::new(env!("CARGO_BIN_EXE_train"))
-        .args(["digits-patches", "--epochs", "2", "--quiet", "--out"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let run_dir = std::fs::read_dir(dir.join("digits-patches"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let run_dir = run_dir.display().to_string();
+    let run_dir = train_run(&dir, "digits-patches", &["--epochs", "2"])
+        .display()
+        .to_string();
     let o = run(env!("CARGO_BIN_EXE_eval"), &[&run_dir]);
     let all = text(&o);
     assert!(o.status.success(), "{all}");
@@ -320,30 +329,13 @@ fn beam_settings_out_of_range_are_refused_before_the_run_loads() {
 #[test]
 fn predict_answers_every_input_line_and_refuses_bad_ones() {
     let dir = scratch("predict-lines");
-    let o = Command::new(env!("CARGO_BIN_EXE_train"))
-        .args([
-            "digits-patches",
-            "--epochs",
-            "1",
-            "--max-train",
-            "64",
-            "--max-eval",
-            "16",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let run_dir = std::fs::read_dir(dir.join("digits-patches"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .display()
-        .to_string();
+    let run_dir = train_run(
+        &dir,
+        "digits-patches",
+        &["--epochs", "1", "--max-train", "64", "--max-eval", "16"],
+    )
+    .display()
+    .to_string();
     let predict = env!("CARGO_BIN_EXE_predict");
     let blank = vec!["0"; 64].join(",");
     let with = |first: &str| format!("{first},{}", vec!["0"; 63].join(","));
@@ -427,6 +419,87 @@ fn predict_answers_every_input_line_and_refuses_bad_ones() {
     assert!(!o.status.success());
     assert!(
         text(&o).contains("pixel 1 is NaN, not a finite number") && !text(&o).contains("panicked"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_trained_transformer_exports_under_pytorch_names() {
+    use attn_runtime::state_dict::StateDict;
+    let dir = scratch("export");
+    let run_dir = train_run(
+        &dir,
+        "dates-transformer",
+        &["--epochs", "1", "--max-train", "64", "--max-eval", "16"],
+    );
+    let out = dir.join("dates.safetensors");
+    let o = run(
+        env!("CARGO_BIN_EXE_export"),
+        &[
+            run_dir.to_str().unwrap(),
+            "--format",
+            "pytorch",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("attn_torch.load"), "{}", text(&o));
+    let pt = StateDict::read(&out).unwrap();
+    let ours = StateDict::read(run_dir.join("model.safetensors")).unwrap();
+    // nn.Transformer's names: fused input projections, the blocks' own linear layers and norms
+    let fused = pt.get("encoder.layers.0.self_attn.in_proj_weight").unwrap();
+    assert_eq!(fused.shape, vec![192, 64]);
+    for (k, p) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
+        let part = ours
+            .get(&format!("encoder.layers.0.self_attn.{p}.weight"))
+            .unwrap();
+        assert_eq!(
+            fused.values[k * 64 * 64..(k + 1) * 64 * 64],
+            part.values[..],
+            "{p}"
+        );
+    }
+    for name in [
+        "decoder.layers.1.multihead_attn.in_proj_bias",
+        "decoder.layers.1.linear2.weight",
+        "decoder.norm.weight",
+        "encoder.layers.1.norm2.bias",
+        "src_embedding.weight",
+        "out.bias",
+    ] {
+        assert!(
+            pt.contains(name),
+            "{name} missing: {:?}",
+            pt.names().collect::<Vec<_>>()
+        );
+    }
+    assert!(!pt
+        .names()
+        .any(|n| n.contains("gamma") || n.contains("q_proj")));
+    // the declaration and the vocabularies travel with the weights
+    let meta: serde_json::Value = serde_json::from_str(&pt.metadata()["attn.model"]).unwrap();
+    assert_eq!(meta["name"], "dates-transformer");
+    assert_eq!(meta["d_model"], 64);
+    let vocab: serde_json::Value = serde_json::from_str(&pt.metadata()["attn.vocab"]).unwrap();
+    assert!(vocab.is_object(), "{vocab}");
+
+    // not a run, or a format we do not write: clear errors, nothing written
+    let o = run(
+        env!("CARGO_BIN_EXE_export"),
+        &[dir.to_str().unwrap(), "--format", "pytorch"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("config.json"), "{}", text(&o));
+    let o = run(
+        env!("CARGO_BIN_EXE_export"),
+        &[run_dir.to_str().unwrap(), "--format", "onnx"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("possible values: pytorch"),
         "{}",
         text(&o)
     );

@@ -10,6 +10,7 @@ mod checkpoints;
 mod config;
 mod data_file;
 mod dir;
+mod export;
 pub mod fault;
 mod loaded;
 mod scores;
@@ -23,6 +24,7 @@ pub use dir::{
     write_atomic, EpochReport, RunConfig, RunDir, RunState, RunSummary, BEST, INTERRUPTED, LAST,
     OPTIMIZER,
 };
+pub use export::{export_pytorch, MODEL_KEY, VOCAB_KEY};
 pub use loaded::{load_run, run_model_name, LoadedRun};
 pub(crate) use scores::argmax;
 pub use scores::{output_bleu, Scores};

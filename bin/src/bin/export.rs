@@ -1,0 +1,5 @@
+//! `export` over the zoo: see [`attn_cli::export`].
+
+fn main() {
+    attn_cli::export::main(&attn_models::registry());
+}
