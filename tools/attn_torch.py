@@ -13,11 +13,14 @@ the `meta` of the run's config.json) and its vocabularies (`attn.vocab`, the run
 metadata. `load` builds the twin from the declaration and loads the parameters with
 `strict=True`, so every name and shape must agree.
 
-Architectures with a twin: the encoder-decoder transformer (`arch: Transformer` with a `Seq2Seq`
-task: `nn.TransformerEncoder`/`nn.TransformerDecoder` of `nn.TransformerEncoderLayer`/
-`DecoderLayer`, `batch_first=True`, `norm_first` for `norm: Pre`, final norms where attn has them,
-relu or exact gelu, embeddings without scaling, fixed sinusoids or learned positions, the output
-layer tied to the target embedding or its own `nn.Linear`). Others are refused with the reason.
+Architectures with a twin (`arch: Transformer`): the encoder-decoder for `Seq2Seq` tasks
+(`nn.TransformerEncoder`/`nn.TransformerDecoder` of `nn.TransformerEncoderLayer`/`DecoderLayer`,
+`batch_first=True`, `norm_first` for `norm: Pre`, final norms where attn has them, relu or exact
+gelu, embeddings without scaling, fixed sinusoids or learned positions, the output layer tied to
+the target embedding or its own `nn.Linear`), and the encoder with a classifier (mean or first
+position pooling) or tagger head for `Classify` and `Tag` tasks. Others (recurrent models, vision
+transformers, rotary positions, gated feed-forward layers) are refused with the reason; their
+exported names still follow PyTorch's layers (`nn.LSTM`'s `weight_ih_l0`, ...).
 
 Token ids follow attn's vocabularies: 0 = <pad>, 1 = <bos>, 2 = <eos>, 3 = <unk>.
 """
@@ -39,6 +42,26 @@ def sinusoid_table(positions, width):
             angle = p / 10000 ** ((2 * (i // 2)) / width)
             table[p, i] = math.sin(angle) if i % 2 == 0 else math.cos(angle)
     return table.float()
+
+
+def layer_settings(meta):
+    """nn.Transformer*Layer's arguments for the declaration: width, heads, feed-forward width,
+    dropout, activation, batch-first, norm placement."""
+    activation = {"Gelu": "gelu", "Relu": "relu"}.get(meta["activation"])
+    if activation is None:
+        raise ValueError(f"activation: {meta['activation']} has no nn.Transformer*Layer twin (relu or gelu)")
+    if meta["norm"] not in ("Pre", "Post"):
+        raise ValueError(f"norm: {meta['norm']} is not Pre or Post")
+    return dict(d_model=meta["d_model"], nhead=meta["heads"], dim_feedforward=meta["ff"], dropout=meta["dropout"],
+                activation=activation, batch_first=True, norm_first=meta["norm"] == "Pre")
+
+
+def encoder_layer(meta):
+    return nn.TransformerEncoderLayer(**layer_settings(meta))
+
+
+def decoder_layer(meta):
+    return nn.TransformerDecoderLayer(**layer_settings(meta))
 
 
 class Positions(nn.Module):
@@ -88,15 +111,8 @@ class TransformerSeq2Seq(nn.Module):
         super().__init__()
         task = meta["task"]["Seq2Seq"]
         self.src_len, self.tgt_len = task["src_len"], task["tgt_len"]
-        sv, tv, m, h, ff = task["src_vocab"], task["tgt_vocab"], meta["d_model"], meta["heads"], meta["ff"]
-        activation = {"Gelu": "gelu", "Relu": "relu"}.get(meta["activation"])
-        if activation is None:
-            raise ValueError(f"activation: {meta['activation']} has no nn.Transformer*Layer twin (relu or gelu)")
-        if meta["norm"] not in ("Pre", "Post"):
-            raise ValueError(f"norm: {meta['norm']} is not Pre or Post")
-        pre, p = meta["norm"] == "Pre", meta["dropout"]
-        enc_layer = nn.TransformerEncoderLayer(m, h, ff, p, activation, batch_first=True, norm_first=pre)
-        dec_layer = nn.TransformerDecoderLayer(m, h, ff, p, activation, batch_first=True, norm_first=pre)
+        sv, tv, m = task["src_vocab"], task["tgt_vocab"], meta["d_model"]
+        enc_layer, dec_layer = encoder_layer(meta), decoder_layer(meta)
         self.src_embedding = nn.Embedding(sv, m)
         self.src_positional = Positions(meta["positional"], self.src_len, m)
         self.encoder = nn.TransformerEncoder(enc_layer, meta["layers"], nn.LayerNorm(m) if final_norms else None,
@@ -139,6 +155,49 @@ class TransformerSeq2Seq(nn.Module):
         for t in range(self.tgt_len - 1):
             inputs[:, t + 1] = self.decode(memory, pad, inputs[:, : t + 1])[:, t].argmax(-1)
         return inputs, self.decode(memory, pad, inputs)
+
+
+class Head(nn.Module):
+    """attn's task heads (`model/heads.rs`): `proj` = nn.Linear(M, C) on the mean over unpadded
+    positions (`Mean`), on the first position (`Cls`, where the data puts <bos>), or at every
+    position (a tagger)."""
+
+    def __init__(self, width, classes, pooling):
+        super().__init__()
+        self.pooling = pooling
+        self.proj = nn.Linear(width, classes)
+
+    def forward(self, h, pad):
+        if self.pooling == "Tag":
+            return self.proj(h)
+        if self.pooling == "Cls":
+            return self.proj(h[:, 0])
+        keep = (~pad).to(h.dtype)[:, :, None]
+        return self.proj((h * keep).sum(1) / keep.sum(1))
+
+
+class TokenTransformer(nn.Module):
+    """attn's `TokenModel` with a transformer encoder (`arch: Transformer` with a `Classify` or
+    `Tag` task, `model/token_model.rs`) in PyTorch, with its names."""
+
+    def __init__(self, meta, final_norm):
+        super().__init__()
+        kind, task = next(iter(meta["task"].items()))
+        m = meta["d_model"]
+        self.max_len = task["max_len"]
+        self.embedding = nn.Embedding(task["vocab"], m)
+        self.positional = Positions(meta["positional"], self.max_len, m)
+        self.encoder = nn.TransformerEncoder(encoder_layer(meta), meta["layers"],
+                                             nn.LayerNorm(m) if final_norm else None, enable_nested_tensor=False)
+        pooling = "Tag" if kind == "Tag" else meta["pooling"]
+        self.head = Head(m, task["tags"] if kind == "Tag" else task["classes"], pooling)
+
+    def forward(self, ids, lengths):
+        """Token ids `[B, L]` (right-padded) and their lengths → logits `[B, C]` (`[B, L, G]` for
+        a tagger)."""
+        pad = torch.arange(ids.shape[1])[None, :] >= torch.as_tensor(lengths)[:, None]
+        h = self.encoder(self.positional(self.embedding(ids)), src_key_padding_mask=pad)
+        return self.head(h, pad)
 
 
 def tokenize(text, kind):
@@ -185,6 +244,8 @@ def build(meta, names):
     if meta["arch"] == "Transformer" and "Seq2Seq" in meta["task"]:
         return TransformerSeq2Seq(meta, tied="out.bias" in names and "out.proj.weight" not in names,
                                   final_norms="encoder.norm.weight" in names)
+    if meta["arch"] == "Transformer" and ("Classify" in meta["task"] or "Tag" in meta["task"]):
+        return TokenTransformer(meta, final_norm="encoder.norm.weight" in names)
     raise ValueError(f"{meta['name']}: arch {meta['arch']} with task {list(meta['task'])[0]} has no PyTorch "
                      "twin in tools/attn_torch.py yet (the exported names still follow PyTorch's layers)")
 

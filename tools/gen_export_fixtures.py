@@ -10,13 +10,16 @@ PyTorch (CPU) from PyPI:
 
 For each model declared in attn-runtime/tests/transformer_models.rs with a PyTorch twin
 (`TinyTranslator`: pre-norm, gelu, sinusoids, tied output; `TinyPostTranslator`: post-norm,
-relu, learned positions, own output layer, encoder and decoder of different depths) it writes
+relu, learned positions, own output layer, encoder and decoder of different depths;
+`TinyClassifier`; `TinyTagger`) it writes
 
 - `<name>.safetensors`: the twin's `state_dict()` (float32, parameters drawn from a fixed
   seed), with the declaration as `attn.model` metadata, as `export` writes it;
 - `<name>_io.safetensors`: a padded source batch (`src`, `lengths` in the config), targets,
-  the teacher-forced logits (decoder inputs BOS then the targets but the last) and the greedy
-  decoding's inputs and logits, computed in float64 from the float32 parameters.
+  and, for the encoder-decoders, the teacher-forced logits (decoder inputs BOS then the targets
+  but the last) and the greedy decoding's inputs and logits; for the classifier (mean pooling)
+  and the tagger (post-norm, learned positions), the logits; all computed in float64 from the
+  float32 parameters.
 
 The test (`pytorch_export_*` in transformer_models.rs) loads the state dict into attn's model,
 checks that exporting it gives back these very tensors, and compares its logits with these.
@@ -42,12 +45,40 @@ def meta(name, sv, tv, sl, tl, m, h, ff, ne, nd, activation, norm, positional):
             "activation": activation, "norm": norm, "positional": positional, "dropout": 0.1}
 
 
+def token_meta(name, kind, task, m, h, ff, layers, activation, norm, positional, pooling):
+    return {"name": name, "arch": "Transformer", "task": {kind: task}, "d_model": m, "heads": h, "ff": ff,
+            "layers": layers, "activation": activation, "norm": norm, "positional": positional,
+            "pooling": pooling, "dropout": 0.1}
+
+
 MODELS = [
     ("tiny_translator", meta("tiny-translator", 12, 12, 8, 9, 32, 4, 64, 2, 2, "Gelu", "Pre", "Sinusoidal"),
      {"out.bias"}, True),
     ("tiny_post_translator", meta("tiny-post-translator", 13, 11, 7, 6, 16, 2, 24, 1, 2, "Relu", "Post", "Learned"),
      {"out.proj.weight"}, False),
+    ("tiny_classifier", token_meta("tiny-classifier", "Classify", {"vocab": 14, "max_len": 7, "classes": 3},
+                                   16, 2, 24, 2, "Gelu", "Pre", "Sinusoidal", "Mean"), set(), True),
+    ("tiny_tagger", token_meta("tiny-tagger", "Tag", {"vocab": 10, "max_len": 6, "tags": 5},
+                               8, 2, 16, 1, "Relu", "Post", "Learned", "Mean"), set(), False),
 ]
+
+
+def write_token_io(file, m, model, g):
+    """A classifier's or tagger's padded batch, targets, and logits (float64)."""
+    kind, task = next(iter(m["task"].items()))
+    length, vocab = task["max_len"], task["vocab"]
+    labels = task["classes"] if kind == "Classify" else task["tags"]
+    lengths = [3, length]
+    ids = torch.randint(4, vocab, (2, length), generator=g)
+    ids[0, lengths[0]:] = attn_torch.PAD
+    targets = torch.randint(0, labels, (2,) if kind == "Classify" else (2, length), generator=g)
+    model = model.double().eval()
+    with torch.no_grad():
+        logits = model(ids, lengths)
+    io = {"src": ids.float(), "targets": targets.float(), "logits": logits.float()}
+    write_safetensors(io, os.path.join(OUT, f"{file}_io.safetensors"),
+                      {"config": json.dumps({"lengths": lengths, "labels": labels})})
+    print(f"{file}: {len(model.state_dict())} tensors")
 
 
 def main():
@@ -65,6 +96,9 @@ def main():
         sd = {n: t.detach().clone().contiguous() for n, t in model.state_dict().items()}
         write_safetensors(sd, os.path.join(OUT, f"{file}.safetensors"), {"attn.model": json.dumps(m)})
 
+        if "Seq2Seq" not in m["task"]:
+            write_token_io(file, m, model, g)
+            continue
         task = m["task"]["Seq2Seq"]
         sv, tv, sl, tl = task["src_vocab"], task["tgt_vocab"], task["src_len"], task["tgt_len"]
         lengths = [5, sl]
