@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use attn_runtime::data::{Tokenizer, Vocab};
+use attn_runtime::data::{Subwords, Tokenizer, Vocab};
 use attn_runtime::infer::{generate, Decoding, Generation, KvCache, Sampling};
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{load_run, run_model_name};
@@ -112,8 +112,7 @@ pub fn run(registry: &Registry, args: Args, out: &mut dyn Write) -> Result<Gener
     } else {
         Some(token_id(vocab, &args.stop)?)
     };
-    let tokenizer = run.vocabs.src_tokenizer;
-    let prompt_tokens = tokenizer.tokenize(&args.prompt);
+    let prompt_tokens = run.vocabs.src_tokens(&args.prompt);
     let unknown: Vec<&String> = prompt_tokens
         .iter()
         .filter(|t| vocab.id(t) == attn_runtime::tokens::UNK)
@@ -143,9 +142,10 @@ pub fn run(registry: &Registry, args: Args, out: &mut dyn Write) -> Result<Gener
             return Ok(());
         }
         let token = vocab.token(id).unwrap_or("<unk>").to_string();
-        let piece = match tokenizer {
+        let piece = match run.vocabs.src_tokenizer {
             Tokenizer::Char => token.clone(),
             Tokenizer::Word | Tokenizer::Whitespace => format!(" {token}"),
+            Tokenizer::Bpe => token.replace(Subwords::WORD_START, " "),
         };
         pieces.push(token);
         write!(out, "{piece}")
@@ -158,7 +158,7 @@ pub fn run(registry: &Registry, args: Args, out: &mut dyn Write) -> Result<Gener
     writeln!(out)?;
     Ok(Generated {
         ids,
-        text: tokenizer.detokenize(&pieces),
+        text: run.vocabs.src_text(&pieces),
     })
 }
 

@@ -161,9 +161,15 @@ enum DeviceArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum TokenizerArg {
+    /// One token per character.
     Char,
+    /// Lower-cased words, punctuation split off.
     Word,
+    /// Whitespace-separated tokens, as they are.
     Whitespace,
+    /// Subwords by byte-pair encoding (Hugging Face `tokenizers`), learnt from the training
+    /// split, as many as the declared vocabulary (or --max-vocab) holds.
+    Bpe,
 }
 
 impl From<TokenizerArg> for Tokenizer {
@@ -172,6 +178,7 @@ impl From<TokenizerArg> for Tokenizer {
             TokenizerArg::Char => Tokenizer::Char,
             TokenizerArg::Word => Tokenizer::Word,
             TokenizerArg::Whitespace => Tokenizer::Whitespace,
+            TokenizerArg::Bpe => Tokenizer::Bpe,
         }
     }
 }
@@ -209,6 +216,15 @@ fn tokenizers(
                 }
             );
         }
+    }
+    let bpe = given
+        .iter()
+        .find(|(_, arg, _)| matches!(arg, Some(TokenizerArg::Bpe)));
+    if let (Some((flag, ..)), TaskSpec::Tag { .. }) = (bpe, task) {
+        bail!(
+            "{flag} bpe does not apply to a tagging model: its text comes as tokens, one per tag; \
+             leave it out"
+        );
     }
     let both = args.tokenizer.map(Tokenizer::from);
     let src = args.src_tokenizer.map(Tokenizer::from).or(both);

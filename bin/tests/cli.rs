@@ -556,3 +556,77 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
     );
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn subwords_are_learnt_from_the_training_split_kept_with_the_run_and_joined_back() {
+    let out = scratch("bpe");
+    let data = numerals_file(&out, 80);
+    let args = [
+        "bible-transformer",
+        "--data",
+        data.to_str().unwrap(),
+        "--src-tokenizer",
+        "char",
+        "--tgt-tokenizer",
+        "bpe",
+        "--epochs",
+        "1",
+        "--max-eval",
+        "8",
+        "--batch-size",
+        "16",
+    ];
+    let o = train(&args, &out);
+    assert!(o.status.success(), "{}", text(&o));
+    let run = only_run(&out, "bible-transformer");
+    // the target side's subwords: frequent digit words become single pieces marked as word
+    // starts, saved with the vocabulary and as a Hugging Face file
+    let vocabs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("vocab.json")).unwrap()).unwrap();
+    assert_eq!(vocabs["tgt_tokenizer"], "Bpe", "{vocabs}");
+    let tgt = vocabs["tgt"]["tokens"].as_array().unwrap();
+    assert!(tgt.iter().any(|t| t == "\u{2581}seven"), "{tgt:?}");
+    assert!(vocabs.get("src_subwords").is_none(), "{vocabs}");
+    let hf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("tgt_tokenizer.json")).unwrap())
+            .unwrap();
+    assert_eq!(hf["model"]["type"], "BPE", "{hf}");
+    assert!(!run.join("tokenizer.json").exists());
+
+    // eval writes joined-back text: the references as given, predictions without word marks
+    let preds = out.join("predictions.tsv");
+    let o = Command::new(env!("CARGO_BIN_EXE_eval"))
+        .arg(&run)
+        .arg("--predictions")
+        .arg(&preds)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let body = std::fs::read_to_string(&preds).unwrap();
+    let rows: Vec<Vec<&str>> = body
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 8, "{body}");
+    assert!(!body.contains('\u{2581}'), "{body}");
+    assert!(
+        rows.iter().all(|r| r[1].split(' ').count() == 4),
+        "references are the file's four words: {body}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_predict"))
+        .arg(&run)
+        .arg("1207")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains('\u{2581}'), "{}", text(&o));
+
+    // a tagger's text comes as tokens: subwords are refused
+    let o = train(
+        &["sort-tagger", "--tokenizer", "bpe", "--epochs", "1"],
+        &out,
+    );
+    assert_clean_failure(&o, "--tokenizer bpe does not apply to a tagging model");
+    std::fs::remove_dir_all(&out).ok();
+}

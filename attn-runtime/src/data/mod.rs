@@ -7,6 +7,7 @@ pub mod dates;
 mod examples;
 mod files;
 mod prepare;
+mod subwords;
 pub mod synthetic;
 mod tokenize;
 mod vocab;
@@ -19,5 +20,6 @@ pub use prepare::{
     batches, bucketed_batches, language_model_windows, prepare, split_for, Encoded, PrepareOptions,
     Prepared, Vocabs, MIN_VOCAB,
 };
+pub use subwords::Subwords;
 pub use tokenize::Tokenizer;
 pub use vocab::Vocab;

@@ -4,7 +4,7 @@
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{Dataset, Examples, Splits, Tokenizer, Vocab};
+use super::{Dataset, Examples, Splits, Subwords, Tokenizer, Vocab};
 use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::{ModelMeta, TaskSpec};
@@ -76,9 +76,51 @@ pub struct Vocabs {
     pub src_tokenizer: Tokenizer,
     /// Tokeniser of targets.
     pub tgt_tokenizer: Tokenizer,
+    /// The subword model of the inputs, learnt from the training split (`Tokenizer::Bpe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_subwords: Option<Subwords>,
+    /// The subword model of the targets (`Tokenizer::Bpe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tgt_subwords: Option<Subwords>,
+}
+
+/// `text` as tokens: through the learnt subwords where there are some, else by `tokenizer`.
+fn tokens_of(tokenizer: Tokenizer, subwords: Option<&Subwords>, text: &str) -> Vec<String> {
+    match subwords {
+        Some(sw) => sw.tokenize(text),
+        None => tokenizer.tokenize(text),
+    }
+}
+
+/// Text from `tokens`, as [`tokens_of`] made them.
+fn text_of(tokenizer: Tokenizer, subwords: Option<&Subwords>, tokens: &[String]) -> String {
+    match subwords {
+        Some(sw) => sw.detokenize(tokens),
+        None => tokenizer.detokenize(tokens),
+    }
 }
 
 impl Vocabs {
+    /// An input text's tokens, as the run reads its inputs.
+    pub fn src_tokens(&self, text: &str) -> Vec<String> {
+        tokens_of(self.src_tokenizer, self.src_subwords.as_ref(), text)
+    }
+
+    /// A target text's tokens.
+    pub fn tgt_tokens(&self, text: &str) -> Vec<String> {
+        tokens_of(self.tgt_tokenizer, self.tgt_subwords.as_ref(), text)
+    }
+
+    /// Input tokens joined back into text.
+    pub fn src_text(&self, tokens: &[String]) -> String {
+        text_of(self.src_tokenizer, self.src_subwords.as_ref(), tokens)
+    }
+
+    /// Target tokens joined back into text (what BLEU scores).
+    pub fn tgt_text(&self, tokens: &[String]) -> String {
+        text_of(self.tgt_tokenizer, self.tgt_subwords.as_ref(), tokens)
+    }
+
     /// Restores the lookup indexes after deserialising.
     pub fn reindexed(self) -> Vocabs {
         Vocabs {
@@ -140,7 +182,7 @@ pub fn prepare(
     } = split_for(dataset, meta, opts)?;
     let vocabs = match vocabs {
         Some(v) => v,
-        None => build_vocabs(dataset, &train, opts.max_vocab),
+        None => build_vocabs(dataset, &train, meta, opts.max_vocab)?,
     };
     check_sizes(&vocabs, meta, &dataset.name, opts.max_vocab)?;
     let encode = |part: &Examples, which: &str| {
@@ -266,23 +308,78 @@ fn adapt(examples: &Examples, task: &TaskSpec, name: &str) -> Result<Examples, A
     ))
 }
 
-fn build_vocabs(dataset: &Dataset, train: &Examples, max_vocab: Option<usize>) -> Vocabs {
-    let tok = |t: Tokenizer, text: &str| t.tokenize(text);
+/// The declared vocabulary sizes of the inputs and the targets.
+fn declared_vocabs(task: &TaskSpec) -> (Option<usize>, Option<usize>) {
+    match *task {
+        TaskSpec::Classify { vocab, .. }
+        | TaskSpec::Tag { vocab, .. }
+        | TaskSpec::LanguageModel { vocab, .. } => (Some(vocab), None),
+        TaskSpec::Seq2Seq {
+            src_vocab,
+            tgt_vocab,
+            ..
+        } => (Some(src_vocab), Some(tgt_vocab)),
+        TaskSpec::ImageClassify { .. } => (None, None),
+    }
+}
+
+/// Subwords learnt from `texts` when `tokenizer` is [`Tokenizer::Bpe`]: as many as the declared
+/// vocabulary (or `--max-vocab`) holds beside attn's reserved tokens.
+fn learn_subwords<'a>(
+    tokenizer: Tokenizer,
+    texts: impl Iterator<Item = &'a str> + Send,
+    declared: Option<usize>,
+    max_vocab: Option<usize>,
+) -> Result<Option<Subwords>, AttnError> {
+    if tokenizer != Tokenizer::Bpe {
+        return Ok(None);
+    }
+    let cap = match (declared, max_vocab) {
+        (Some(d), Some(m)) => d.min(m),
+        (d, m) => d.or(m).unwrap_or(4096),
+    };
+    // `<unk>` is both BPE's and ours
+    Subwords::train(texts, cap.saturating_sub(RESERVED - 1).max(1)).map(Some)
+}
+
+fn build_vocabs(
+    dataset: &Dataset,
+    train: &Examples,
+    meta: &ModelMeta,
+    max_vocab: Option<usize>,
+) -> Result<Vocabs, AttnError> {
+    let (src_declared, tgt_declared) = declared_vocabs(&meta.task);
+    let (src_texts, tgt_texts): (Vec<&str>, Vec<&str>) = match train {
+        Examples::Labelled(v) => (v.iter().map(|(x, _)| x.as_str()).collect(), Vec::new()),
+        Examples::Pairs(v) => v.iter().map(|(x, y)| (x.as_str(), y.as_str())).unzip(),
+        Examples::Text(v) => (v.iter().map(String::as_str).collect(), Vec::new()),
+        Examples::Tagged(_) | Examples::Images { .. } => (Vec::new(), Vec::new()),
+    };
+    let src_subwords = learn_subwords(
+        dataset.src_tokenizer,
+        src_texts.iter().copied(),
+        src_declared,
+        max_vocab,
+    )?;
+    let tgt_subwords = learn_subwords(
+        dataset.tgt_tokenizer,
+        tgt_texts.iter().copied(),
+        tgt_declared,
+        max_vocab,
+    )?;
+    let src_tok = |text: &str| tokens_of(dataset.src_tokenizer, src_subwords.as_ref(), text);
+    let tgt_tok = |text: &str| tokens_of(dataset.tgt_tokenizer, tgt_subwords.as_ref(), text);
+    let vocab_of = |seqs: &[Vec<String>], min_count: usize, cap: Option<usize>| {
+        Vocab::build(seqs.iter().map(Vec::as_slice), min_count, cap)
+    };
     let (src, tgt, labels) = match train {
         Examples::Labelled(v) => {
-            let seqs: Vec<Vec<String>> = v
-                .iter()
-                .map(|(x, _)| tok(dataset.src_tokenizer, x))
-                .collect();
+            let seqs: Vec<Vec<String>> = src_texts.iter().map(|x| src_tok(x)).collect();
             let mut labels: Vec<String> = v.iter().map(|(_, l)| l.clone()).collect();
             labels.sort();
             labels.dedup();
             (
-                Some(Vocab::build(
-                    seqs.iter().map(Vec::as_slice),
-                    dataset.min_count,
-                    max_vocab,
-                )),
+                Some(vocab_of(&seqs, dataset.min_count, max_vocab)),
                 None,
                 Some(labels),
             )
@@ -296,50 +393,34 @@ fn build_vocabs(dataset: &Dataset, train: &Examples, max_vocab: Option<usize>) -
             Some(Vocab::build(v.iter().map(|(_, t)| t.as_slice()), 1, None)),
             None,
         ),
-        Examples::Pairs(v) => {
-            let src: Vec<Vec<String>> = v
-                .iter()
-                .map(|(x, _)| tok(dataset.src_tokenizer, x))
-                .collect();
-            let tgt: Vec<Vec<String>> = v
-                .iter()
-                .map(|(_, y)| tok(dataset.tgt_tokenizer, y))
-                .collect();
+        Examples::Pairs(_) => {
+            let src: Vec<Vec<String>> = src_texts.iter().map(|x| src_tok(x)).collect();
+            let tgt: Vec<Vec<String>> = tgt_texts.iter().map(|y| tgt_tok(y)).collect();
             (
-                Some(Vocab::build(
-                    src.iter().map(Vec::as_slice),
-                    dataset.min_count,
-                    max_vocab,
-                )),
-                Some(Vocab::build(
-                    tgt.iter().map(Vec::as_slice),
-                    dataset.min_count,
-                    max_vocab,
-                )),
+                Some(vocab_of(&src, dataset.min_count, max_vocab)),
+                Some(vocab_of(&tgt, dataset.min_count, max_vocab)),
                 None,
             )
         }
-        Examples::Text(v) => {
-            let seqs: Vec<Vec<String>> = v.iter().map(|x| tok(dataset.src_tokenizer, x)).collect();
+        Examples::Text(_) => {
+            let seqs: Vec<Vec<String>> = src_texts.iter().map(|x| src_tok(x)).collect();
             (
-                Some(Vocab::build(
-                    seqs.iter().map(Vec::as_slice),
-                    dataset.min_count,
-                    max_vocab,
-                )),
+                Some(vocab_of(&seqs, dataset.min_count, max_vocab)),
                 None,
                 None,
             )
         }
         Examples::Images { .. } => (None, None, None),
     };
-    Vocabs {
+    Ok(Vocabs {
         src,
         tgt,
         labels,
         src_tokenizer: dataset.src_tokenizer,
         tgt_tokenizer: dataset.tgt_tokenizer,
-    }
+        src_subwords,
+        tgt_subwords,
+    })
 }
 
 fn check_sizes(
@@ -483,8 +564,7 @@ fn encode_all(
 ) -> Result<Vec<Encoded>, AttnError> {
     let at = |i: usize| move || format!("{name}, example {}", i + 1);
     let src = vocabs.src.as_ref();
-    let ids_of =
-        |text: &str| src.map_or_else(Vec::new, |v| v.encode(&vocabs.src_tokenizer.tokenize(text)));
+    let ids_of = |text: &str| src.map_or_else(Vec::new, |v| v.encode(&vocabs.src_tokens(text)));
     let mut out = Vec::with_capacity(part.len());
     match (part, meta.task) {
         (Examples::Labelled(v), TaskSpec::Classify { max_len, .. }) => {
@@ -546,9 +626,7 @@ fn encode_all(
                 } else {
                     ids
                 };
-                let t = tgt.map_or_else(Vec::new, |t| {
-                    t.encode(&vocabs.tgt_tokenizer.tokenize(target))
-                });
+                let t = tgt.map_or_else(Vec::new, |t| t.encode(&vocabs.tgt_tokens(target)));
                 let mut t = fit_length(
                     t,
                     tgt_len.saturating_sub(1),

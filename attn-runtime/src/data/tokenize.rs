@@ -11,6 +11,11 @@ pub enum Tokenizer {
     Word,
     /// Whitespace-separated tokens, as they are (pre-tokenised text).
     Whitespace,
+    /// Subwords by byte-pair encoding, learnt from the training split (see
+    /// [`Subwords`](super::Subwords)); the run's vocabularies keep the learnt model, and text
+    /// goes through [`Vocabs::src_tokens`](super::Vocabs::src_tokens) and its kin. Alone, before
+    /// anything is learnt, it splits at whitespace, as [`Whitespace`](Self::Whitespace).
+    Bpe,
 }
 
 impl Tokenizer {
@@ -24,7 +29,9 @@ impl Tokenizer {
     pub fn tokenize(&self, text: &str) -> Vec<String> {
         match self {
             Tokenizer::Char => text.chars().map(String::from).collect(),
-            Tokenizer::Whitespace => text.split_whitespace().map(String::from).collect(),
+            Tokenizer::Whitespace | Tokenizer::Bpe => {
+                text.split_whitespace().map(String::from).collect()
+            }
             Tokenizer::Word => {
                 let mut tokens = Vec::new();
                 let mut word = String::new();
@@ -54,6 +61,7 @@ impl Tokenizer {
             Tokenizer::Char => "char",
             Tokenizer::Word => "word",
             Tokenizer::Whitespace => "whitespace",
+            Tokenizer::Bpe => "bpe",
         }
     }
 
@@ -61,7 +69,7 @@ impl Tokenizer {
     pub fn detokenize(&self, tokens: &[String]) -> String {
         match self {
             Tokenizer::Char => tokens.concat(),
-            Tokenizer::Word | Tokenizer::Whitespace => tokens.join(" "),
+            Tokenizer::Word | Tokenizer::Whitespace | Tokenizer::Bpe => tokens.join(" "),
         }
     }
 }

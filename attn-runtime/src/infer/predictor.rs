@@ -108,7 +108,7 @@ impl Predictor {
             reason: format!("`{}` reads images, not text", meta.name),
             fix: "pass an image (64 pixel values for digits) instead".into(),
         })?;
-        let mut tokens = vocabs.src_tokenizer.tokenize(text);
+        let mut tokens = vocabs.src_tokens(text);
         let (max_len, targets_per) = match meta.task {
             TaskSpec::Classify { max_len, .. } => (max_len, 1),
             TaskSpec::Tag { max_len, .. } => (max_len, max_len),
@@ -357,7 +357,7 @@ impl Predictor {
             .ok_or_else(|| AttnError::device("no target vocabulary"))?;
         let cut: Vec<usize> = ids.iter().copied().take_while(|&t| t != EOS).collect();
         let tokens = vocab.decode(&cut);
-        let text = self.run.vocabs.tgt_tokenizer.detokenize(&tokens);
+        let text = self.run.vocabs.tgt_text(&tokens);
         let mut output_tokens = tokens.clone();
         if ids.contains(&EOS) {
             output_tokens.push("<eos>".into());

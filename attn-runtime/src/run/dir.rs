@@ -21,6 +21,10 @@ pub const BEST: &str = "model.safetensors";
 pub const LAST: &str = "last.safetensors";
 /// The model when a run was stopped mid-epoch (Ctrl-C).
 pub const INTERRUPTED: &str = "interrupted.safetensors";
+/// The inputs' learnt subwords (`--tokenizer bpe`) as a Hugging Face `tokenizer.json`.
+pub const SRC_TOKENIZER: &str = "tokenizer.json";
+/// A sequence-to-sequence run's target subwords, likewise.
+pub const TGT_TOKENIZER: &str = "tgt_tokenizer.json";
 /// The optimizer state of the last checkpoint.
 pub const OPTIMIZER: &str = "optimizer.safetensors";
 
@@ -305,7 +309,18 @@ impl RunDir {
             attn_version: env!("CARGO_PKG_VERSION").to_string(),
         };
         self.write_json("config.json", &config)?;
-        self.write_json("vocab.json", vocabs)
+        self.write_json("vocab.json", vocabs)?;
+        // the learnt subwords as Hugging Face files too, for other tools (the run itself reads
+        // them from vocab.json)
+        for (file, subwords) in [
+            (SRC_TOKENIZER, &vocabs.src_subwords),
+            (TGT_TOKENIZER, &vocabs.tgt_subwords),
+        ] {
+            if let Some(sw) = subwords {
+                write_atomic(&self.path.join(file), sw.to_json()?.as_bytes())?;
+            }
+        }
+        Ok(())
     }
 }
 

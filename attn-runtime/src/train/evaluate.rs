@@ -30,9 +30,7 @@ impl<'a> References<'a> {
     /// The text of output ids: tokens up to EOS, joined as the target tokeniser joins them.
     pub fn hypothesis(&self, ids: &[usize]) -> String {
         let tokens = self.vocabs.tgt.as_ref().map(|v| v.decode(ids));
-        self.vocabs
-            .tgt_tokenizer
-            .detokenize(&tokens.unwrap_or_default())
+        self.vocabs.tgt_text(&tokens.unwrap_or_default())
     }
 
     /// The reference text of example `i`.

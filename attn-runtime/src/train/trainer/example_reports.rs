@@ -49,14 +49,13 @@ pub(super) fn write_example_reports(
             .take(3)
             .map(|text| {
                 // the start of the text, as much as the model reads at once
-                let tokenizer = data.vocabs.src_tokenizer;
-                let mut tokens = tokenizer.tokenize(text);
+                let mut tokens = data.vocabs.src_tokens(text);
                 if let crate::model::TaskSpec::LanguageModel { context, .. } =
                     predictor.run().model.meta().task
                 {
                     tokens.truncate(context);
                 }
-                let text = tokenizer.detokenize(&tokens);
+                let text = data.vocabs.src_text(&tokens);
                 Ok((text.clone(), predictor.predict_text(&text, None)?))
             })
             .collect(),
