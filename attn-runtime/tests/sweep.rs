@@ -1,13 +1,15 @@
 //! A sweep trains every grid point for every seed, records each run, aggregates them, and an
-//! interrupted sweep resumes by skipping the runs it already recorded.
+//! interrupted sweep resumes by skipping the runs it already recorded; a sweep run in shares
+//! merges into the records of the same sweep run at once.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
 use attn_runtime::data::{builtin, PrepareOptions};
 use attn_runtime::experiment::{
-    aggregate, largest_allocation_bytes, live_heap_bytes, peak_heap_bytes, read_records,
-    reset_peak_heap, run_sweep, PeakAlloc, SweepObserver, SweepRun, RECORDS_FILE,
+    aggregate, largest_allocation_bytes, live_heap_bytes, merge_records, peak_heap_bytes,
+    read_records, reset_peak_heap, run_sweep, PeakAlloc, RunRecord, Shard, SweepObserver, SweepRun,
+    RECORDS_FILE,
 };
 use attn_runtime::prelude::*;
 use attn_runtime::train::TrainConfig;
@@ -93,16 +95,15 @@ fn config() -> TrainConfig {
     }
 }
 
-#[test]
-fn a_sweep_records_every_run_and_resumes_where_it_stopped() {
-    let _marks = heap_marks();
-    let dir = std::env::temp_dir().join(format!("attn-sweep-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let data = builtin("sort").unwrap();
-    let (h1, h4) = (Entry::<SorterH1>::NEW, Entry::<SorterH4>::NEW);
+/// The runs of a sweep over one and four heads, `seeds` each.
+fn head_runs<'a>(
+    h1: &'a Entry<SorterH1>,
+    h4: &'a Entry<SorterH4>,
+    seeds: u64,
+) -> Vec<SweepRun<'a>> {
     let mut runs = Vec::new();
-    for (heads, entry) in [("1", &h1 as &dyn attn_runtime::zoo::ZooEntry), ("4", &h4)] {
-        for seed in [0, 1] {
+    for (heads, entry) in [("1", h1 as &dyn attn_runtime::zoo::ZooEntry), ("4", h4)] {
+        for seed in 0..seeds {
             runs.push(SweepRun {
                 point: BTreeMap::from([("heads".to_string(), heads.to_string())]),
                 entry,
@@ -111,6 +112,17 @@ fn a_sweep_records_every_run_and_resumes_where_it_stopped() {
             });
         }
     }
+    runs
+}
+
+#[test]
+fn a_sweep_records_every_run_and_resumes_where_it_stopped() {
+    let _marks = heap_marks();
+    let dir = std::env::temp_dir().join(format!("attn-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = builtin("sort").unwrap();
+    let (h1, h4) = (Entry::<SorterH1>::NEW, Entry::<SorterH4>::NEW);
+    let runs = head_runs(&h1, &h4, 2);
     let stop = AtomicBool::new(false);
     let mut started = Started::default();
     let records = run_sweep(&runs, &data, &dir, &mut started, &stop).unwrap();
@@ -184,6 +196,102 @@ fn a_sweep_records_every_run_and_resumes_where_it_stopped() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// What a run's record says about its training, leaving out what the clock and the allocator
+/// measured (time, peak memory), which two runs of the same settings do not share.
+fn outcome(r: &RunRecord) -> String {
+    let curve: Vec<_> = r
+        .curve
+        .iter()
+        .map(|c| (c.epoch, c.train_loss, c.valid_loss, c.valid))
+        .collect();
+    format!(
+        "{:?} {} {} {} {} {} {:?} {:?}",
+        r.point,
+        r.seed,
+        r.final_valid,
+        r.best_valid,
+        r.train_valid_gap,
+        r.params,
+        r.stability,
+        curve
+    )
+}
+
+#[test]
+fn a_sweep_run_as_three_shares_merges_into_the_one_process_sweeps_records() {
+    let _marks = heap_marks();
+    let base = std::env::temp_dir().join(format!("attn-sweep-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let data = builtin("sort").unwrap();
+    let (h1, h4) = (Entry::<SorterH1>::NEW, Entry::<SorterH4>::NEW);
+    let stop = AtomicBool::new(false);
+    let whole = run_sweep(
+        &head_runs(&h1, &h4, 3),
+        &data,
+        &base.join("whole"),
+        &mut Started::default(),
+        &stop,
+    )
+    .unwrap();
+    assert_eq!(whole.len(), 6);
+
+    // three tasks of a job array, each its share, into a directory they share
+    let shared = base.join("shared");
+    let mut ran = Vec::new();
+    for index in 0..3 {
+        let shard = Shard { index, count: 3 };
+        let mine = shard.select(head_runs(&h1, &h4, 3));
+        let mut started = Started::default();
+        run_sweep(
+            &mine,
+            &data,
+            &shared.join(shard.dir_name()),
+            &mut started,
+            &stop,
+        )
+        .unwrap();
+        ran.push(started.0);
+    }
+    // every third run of the list, in its order: (heads, seed)
+    let pair = |h: &str, s: u64| (h.to_string(), s);
+    assert_eq!(ran[0], [pair("1", 0), pair("4", 0)]);
+    assert_eq!(ran[1], [pair("1", 1), pair("4", 1)]);
+    assert_eq!(ran[2], [pair("1", 2), pair("4", 2)]);
+
+    let order: Vec<_> = head_runs(&h1, &h4, 3).iter().map(SweepRun::key).collect();
+    let outcomes = |records: &[RunRecord]| records.iter().map(outcome).collect::<Vec<_>>();
+    // merged from the share directories (as copied from three machines) ...
+    let dirs: Vec<_> = (0..3)
+        .map(|i| shared.join(Shard { index: i, count: 3 }.dir_name()))
+        .collect();
+    let merged = merge_records(&dirs, &order, Some(3)).unwrap();
+    assert_eq!(outcomes(&merged), outcomes(&whole));
+    // ... or read from the shared directory, where rerunning the whole sweep trains nothing
+    let mut again = Started::default();
+    let combined = run_sweep(&head_runs(&h1, &h4, 3), &data, &shared, &mut again, &stop).unwrap();
+    assert!(again.0.is_empty(), "{:?}", again.0);
+    assert_eq!(outcomes(&combined), outcomes(&whole));
+
+    // a share missing is named, with the share that runs it
+    let err = merge_records(&dirs[..2], &order, Some(3))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2 of the sweep's 6 runs have no record")
+            && err.contains("heads=1 seed 2 (share 2/3)")
+            && err.contains("heads=4 seed 2 (share 2/3)"),
+        "{err}"
+    );
+    // records of other settings are not this sweep's
+    let fewer: Vec<_> = head_runs(&h1, &h4, 2).iter().map(SweepRun::key).collect();
+    let err = merge_records(&dirs, &fewer, None).unwrap_err().to_string();
+    assert!(
+        err.contains("a record of `heads=1` seed 2 is not a run of this sweep"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&base).ok();
 }
 
 attention_sweep! {

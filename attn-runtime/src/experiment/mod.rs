@@ -8,6 +8,7 @@ mod aggregate;
 mod peak_memory;
 mod record;
 mod runner;
+mod shard;
 mod stability;
 mod sweep_decl;
 mod sweep_metric;
@@ -17,7 +18,10 @@ pub use peak_memory::{
     largest_allocation_bytes, live_heap_bytes, peak_heap_bytes, reset_peak_heap, PeakAlloc,
 };
 pub use record::{CurvePoint, RunRecord};
-pub use runner::{read_records, run_sweep, QuietSweep, SweepObserver, SweepRun, RECORDS_FILE};
+pub use runner::{
+    read_records, record_key, run_sweep, QuietSweep, RunKey, SweepObserver, SweepRun, RECORDS_FILE,
+};
+pub use shard::{merge_records, shard_dirs, Shard, ShardError, SHARD_PREFIX};
 pub use stability::{grad_norm_spread, loss_spikes, Stability, SPIKE_FACTOR, SPIKE_WINDOW};
 pub use sweep_decl::{SweepDecl, SweepPoint, RUNTIME_SETTINGS};
 pub use sweep_metric::SweepMetric;

@@ -62,15 +62,46 @@ impl TrainObserver for Collector {
     }
 }
 
-fn key(point: &BTreeMap<String, String>, seed: u64) -> (String, u64) {
+/// What tells the runs of a sweep apart: the grid point's label and the seed.
+pub type RunKey = (String, u64);
+
+fn key(point: &BTreeMap<String, String>, seed: u64) -> RunKey {
     (super::record::label(point), seed)
 }
 
-/// The records already in `dir`'s [`RECORDS_FILE`] (none when it does not exist).
+/// The key of a recorded run.
+pub fn record_key(record: &RunRecord) -> RunKey {
+    key(&record.point, record.seed)
+}
+
+impl SweepRun<'_> {
+    /// The key of this run.
+    pub fn key(&self) -> RunKey {
+        key(&self.point, self.seed)
+    }
+}
+
+/// The records already in `dir`: its [`RECORDS_FILE`] and those of the shares run into its
+/// `shard-i-of-n` subdirectories (see [`Shard`](super::Shard)), each run once (none when there
+/// are none).
 ///
 /// # Errors
 /// [`AttnError::Data`] when a line is not a record (the fix: delete the line or the file).
 pub fn read_records(dir: &Path) -> Result<Vec<RunRecord>, AttnError> {
+    let mut records = read_records_file(dir)?;
+    let mut seen: std::collections::BTreeSet<RunKey> = records.iter().map(record_key).collect();
+    for share in super::shard::shard_dirs(dir) {
+        for record in read_records_file(&share)? {
+            if seen.insert(record_key(&record)) {
+                records.push(record);
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// The records of `dir`'s own [`RECORDS_FILE`].
+fn read_records_file(dir: &Path) -> Result<Vec<RunRecord>, AttnError> {
     let path = dir.join(RECORDS_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(Vec::new());
