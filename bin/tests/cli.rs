@@ -310,6 +310,32 @@ fn a_declared_sweep_runs_and_writes_its_report() {
         std::fs::read_to_string(dir.join("records.jsonl")).unwrap(),
         records
     );
+    // --replot draws the charts again without training: from the records, then, without
+    // them, from summary.csv, which has no learning curves
+    let charts = [
+        "valid-vs-heads.svg",
+        "time-vs-heads.png",
+        "curves-by-heads.svg",
+    ];
+    let drawn: Vec<Vec<u8>> = charts
+        .iter()
+        .map(|c| std::fs::read(dir.join(c)).unwrap())
+        .collect();
+    for chart in charts {
+        std::fs::remove_file(dir.join(chart)).unwrap();
+    }
+    let replot = sweep(&["sweep-heads", "--replot", "--out", out_arg]);
+    assert!(replot.status.success(), "{}", text(&replot));
+    for (chart, before) in charts.iter().zip(&drawn) {
+        assert_eq!(&std::fs::read(dir.join(chart)).unwrap(), before, "{chart}");
+    }
+    std::fs::remove_file(dir.join("records.jsonl")).unwrap();
+    std::fs::remove_file(dir.join("valid-vs-heads.svg")).unwrap();
+    std::fs::remove_file(dir.join("curves-by-heads.svg")).unwrap();
+    let replot = sweep(&["sweep-heads", "--replot", "--out", out_arg]);
+    assert!(replot.status.success(), "{}", text(&replot));
+    assert_eq!(std::fs::read(dir.join(charts[0])).unwrap(), drawn[0]);
+    assert!(!dir.join("curves-by-heads.svg").exists());
     std::fs::remove_dir_all(&out).ok();
 }
 

@@ -9,6 +9,7 @@ mod peak_memory;
 mod record;
 mod runner;
 mod stability;
+mod summary_csv;
 mod sweep_decl;
 mod sweep_metric;
 
@@ -19,5 +20,6 @@ pub use peak_memory::{
 pub use record::{CurvePoint, RunRecord};
 pub use runner::{read_records, run_sweep, QuietSweep, SweepObserver, SweepRun, RECORDS_FILE};
 pub use stability::{grad_norm_spread, loss_spikes, Stability, SPIKE_FACTOR, SPIKE_WINDOW};
+pub use summary_csv::read_summary_csv;
 pub use sweep_decl::{SweepDecl, SweepPoint, RUNTIME_SETTINGS};
 pub use sweep_metric::SweepMetric;
