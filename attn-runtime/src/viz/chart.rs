@@ -56,7 +56,8 @@ impl Series {
 }
 
 /// A line/point chart: title, axis labels and one or more [`Series`], rendered by
-/// [`render_chart_png`] and [`render_chart_svg`] with the geometry of [`chart_layout`].
+/// [`render_chart_png`](super::render_chart_png) and [`render_chart_svg`](super::render_chart_svg)
+/// with the geometry of [`chart_layout`](super::chart_layout).
 ///
 /// Axis ranges come from the data: the smallest and largest value, widened by 5% of their span on
 /// each side (the y range includes the error bars); when all values on an axis are equal, the
