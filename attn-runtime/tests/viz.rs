@@ -27,6 +27,23 @@ fn pixel(img: &(u32, u32, Vec<u8>), x: u32, y: u32) -> Rgb {
     [img.2[at], img.2[at + 1], img.2[at + 2]]
 }
 
+/// The texts of an SVG's `<text>` elements, in document order.
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..t.find("</text>")?];
+            Some(body.trim().to_string())
+        })
+        .collect()
+}
+
+/// How many `cell x cell` rectangles (heat-map cells) an SVG holds.
+fn cells(svg: &str, cell: u32) -> usize {
+    svg.matches(&format!("width=\"{cell}\" height=\"{cell}\""))
+        .count()
+}
+
 fn dump(name: &str, bytes: &[u8]) {
     if let Some(dir) = std::env::var_os("ATTN_VIZ_DUMP") {
         std::fs::write(std::path::Path::new(&dir).join(name), bytes).expect("dump");
@@ -89,8 +106,13 @@ fn labels_title_and_colour_bar_draw_ink() {
     let map = one_hot(&[(0, 0)]);
     let img = decode(&render_png(&map).unwrap());
     let l = layout(&map);
+    // Anti-aliased text: count the pixels at least as dark as mid-grey.
     let dark = |x0: u32, y0: u32, x1: u32, y1: u32| {
-        (y0..y1).any(|y| (x0..x1).any(|x| pixel(&img, x, y) == [0x20, 0x20, 0x20]))
+        (y0..y1)
+            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+            .filter(|&(x, y)| pixel(&img, x, y).iter().all(|&c| c < 0x70))
+            .count()
+            >= 4
     };
     assert!(dark(0, 0, l.width, 24), "title");
     assert!(dark(0, l.top, l.left, l.top + l.cell), "first query label");
@@ -118,17 +140,25 @@ fn long_and_non_ascii_labels_render() {
     assert_eq!((img.0, img.1), (layout(&map).width, layout(&map).height));
     dump("labels.png", &png);
     let svg = render_svg(&map).unwrap();
+    let t = texts(&svg);
     assert!(
-        svg.contains(">a-very-long\u{2026}</text>"),
-        "truncated with an ellipsis"
+        t.iter().any(|s| s == "a-very-long\u{2026}"),
+        "truncated with an ellipsis: {t:?}"
     );
-    assert!(svg.contains("世界"));
-    // Truncation bounds the left margin: a 100-char label takes no more room than a 12-char one.
+    assert!(t.iter().any(|s| s == "héllo → 世界"));
+    assert!(t.iter().any(|s| s == "ünïcode"));
+    // Truncation bounds the left margin: a 100-char label takes the room of its 12-char cut.
     let mut longer = map.clone();
     longer.queries[0] = "x".repeat(100);
     let mut twelve = map.clone();
-    twelve.queries[0] = "x".repeat(12);
+    twelve.queries[0] = "x".repeat(11) + "\u{2026}";
     assert_eq!(layout(&longer), layout(&twelve));
+    let mut wider = map.clone();
+    wider.queries[0] = "W".repeat(100);
+    assert!(
+        layout(&wider).left > layout(&longer).left,
+        "a proportional font"
+    );
 }
 
 #[test]
@@ -140,8 +170,24 @@ fn svg_has_one_rect_per_cell_and_escapes_labels() {
     dump("escaped.svg", svg.as_bytes());
     assert!(svg.starts_with("<svg"));
     assert!(svg.trim_end().ends_with("</svg>"));
-    assert!(svg.contains("font-family=\"monospace\""));
-    assert_eq!(svg.matches("<rect").count(), 12);
+    assert!(svg.contains("font-family=\"sans-serif\""));
+    let l = layout(&map);
+    assert_eq!(cells(&svg, l.cell), 12);
+    let t = texts(&svg);
+    for label in [
+        "a&lt;b",
+        "c&amp;d",
+        "e&gt;f",
+        "k0",
+        "k3",
+        "x &lt; y &amp; z",
+    ] {
+        assert!(t.iter().any(|s| s == label), "{label}: {t:?}");
+    }
+    // The colour bar's ticks.
+    for tick in ["0", "0.5", "1"] {
+        assert!(t.iter().any(|s| s == tick), "colour-bar tick {tick}");
+    }
     assert!(svg.contains("a&lt;b") && svg.contains("c&amp;d") && svg.contains("e&gt;f"));
     assert!(svg.contains("x &lt; y &amp; z"));
     assert!(!svg.contains("a<b") && !svg.contains("c&d") && !svg.contains("e>f"));
@@ -156,7 +202,6 @@ fn svg_has_one_rect_per_cell_and_escapes_labels() {
     }
     assert_eq!(svg, render_svg(&map).unwrap());
     // Cells sit where the layout says.
-    let l = layout(&map);
     let want = format!(
         "<rect x=\"{}\" y=\"{}\"",
         l.left + 3 * l.cell,
@@ -190,7 +235,8 @@ fn grids_tile_the_maps() {
     let svg = render_grid_svg(&maps, 2, "layer 0").unwrap();
     dump("grid.svg", svg.as_bytes());
     assert!(svg.starts_with("<svg"));
-    assert_eq!(svg.matches("<rect").count(), 3 * 20);
+    assert_eq!(cells(&svg, l.cell), 3 * 20);
+    assert_eq!(texts(&svg).iter().filter(|s| *s == "one-hot").count(), 3);
     assert!(render_grid_png(&maps, 0, "").is_err());
     assert!(render_grid_svg(&[], 1, "").is_err());
 }

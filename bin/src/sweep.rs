@@ -7,14 +7,14 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
 use attn_runtime::data::builtin;
 use attn_runtime::experiment::{
-    aggregate, markdown_table, run_sweep, CurveSummary, MeanStd, PointSummary, RunRecord,
-    SweepMetric, SweepObserver, SweepRun,
+    aggregate, markdown_table, read_records, read_summary_csv, run_sweep, CurveSummary, MeanStd,
+    PointSummary, RunRecord, SweepDecl, SweepMetric, SweepObserver, SweepRun,
 };
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{recommended, write_atomic};
@@ -47,6 +47,11 @@ pub struct Args {
     /// sweeps compare numbers, and drawing takes time).
     #[arg(long)]
     heatmaps: bool,
+    /// Train nothing: draw the charts of <out>/<sweep-name> again, from its records.jsonl, or
+    /// where that is missing from its summary.csv (which has no learning curves, so those
+    /// charts are left out). summary.csv and summary.md are left as they are.
+    #[arg(long)]
+    replot: bool,
 }
 
 /// The `sweep` command over `registry`'s models, with the process's arguments: what a binary's
@@ -100,6 +105,9 @@ pub fn run(registry: &Registry, args: Args) -> Result<()> {
         bail!("name a sweep (see `sweep --list`), e.g. `sweep sweep-heads`");
     };
     let decl = registry.find_sweep(name)?;
+    if args.replot {
+        return replot(&args.out.join(decl.name), decl);
+    }
     if args.seeds == Some(0) || args.epochs == Some(0) {
         bail!("--seeds and --epochs must be at least 1");
     }
@@ -183,7 +191,7 @@ fn settings(records: &[RunRecord]) -> Vec<String> {
 }
 
 fn write_report(
-    dir: &std::path::Path,
+    dir: &Path,
     question: &str,
     records: &[RunRecord],
     summary: &[PointSummary],
@@ -194,8 +202,17 @@ fn write_report(
         csv.push_str(&(s.csv_row(&keys) + "\n"));
     }
     write_atomic(&dir.join("summary.csv"), csv.as_bytes())?;
-    let mut md = format!("# {question}\n\n{}\n", markdown_table(summary));
-    for key in &keys {
+    let md = format!("# {question}\n\n{}\n", markdown_table(summary));
+    let md = md + &write_charts(dir, &keys, summary)?;
+    write_atomic(&dir.join("summary.md"), md.as_bytes())?;
+    Ok(())
+}
+
+/// Draws the charts of `summary` against each of `keys` into `dir`, and returns the markdown
+/// that shows them.
+fn write_charts(dir: &Path, keys: &[String], summary: &[PointSummary]) -> Result<String> {
+    let mut md = String::new();
+    for key in keys {
         let charts = [
             (format!("valid-vs-{key}"), metric_chart(key, summary)),
             (format!("time-vs-{key}"), time_chart(key, summary)),
@@ -216,12 +233,39 @@ fn write_report(
             md.push_str(&format!("\n![{}]({file}.png)\n", chart.title));
         }
     }
-    write_atomic(&dir.join("summary.md"), md.as_bytes())?;
+    Ok(md)
+}
+
+/// `sweep --replot`: the charts of the sweep in `dir` drawn again without training.
+fn replot(dir: &Path, decl: &SweepDecl) -> Result<()> {
+    let records = read_records(dir)?;
+    let (keys, mut summary) = if records.is_empty() {
+        let path = dir.join("summary.csv");
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} has neither records.jsonl nor summary.csv to draw from",
+                dir.display()
+            )
+        })?;
+        read_summary_csv(&text, &path.display().to_string())?
+    } else {
+        (settings(&records), aggregate(&records))
+    };
+    // files older than the metric column: the metric is the sweep's models' own
+    let metric = decl
+        .points
+        .first()
+        .map(|p| SweepMetric::for_task(&p.entry.meta().task));
+    for s in summary.iter_mut().filter(|s| s.metric.is_none()) {
+        s.metric = metric;
+    }
+    write_charts(dir, &keys, &summary)?;
+    println!("charts redrawn in {}", dir.display());
     Ok(())
 }
 
 /// `<file>.png` and `<file>.svg` of `chart` in `dir`.
-fn write_chart(dir: &std::path::Path, file: &str, chart: &Chart) -> Result<()> {
+fn write_chart(dir: &Path, file: &str, chart: &Chart) -> Result<()> {
     write_atomic(
         &dir.join(format!("{file}.png")),
         &render_chart_png(chart).with_context(|| format!("drawing {file}"))?,

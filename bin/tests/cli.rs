@@ -223,6 +223,14 @@ fn a_resume_directory_that_is_not_a_run_is_refused() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The texts of an SVG's `<text>` elements, trimmed, in document order.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].trim().to_string()))
+        .collect()
+}
+
 fn sweep(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sweep"))
         .args(args)
@@ -267,9 +275,18 @@ fn a_declared_sweep_runs_and_writes_its_report() {
     let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(csv.lines().nth(1).unwrap().starts_with("1,2,0,"), "{csv}");
-    // one learning curve per head count, and the report shows every chart
+    // one learning curve per head count (a 2-pixel line each, and one in its legend row, named
+    // by its setting), and the report shows every chart
     let curves = std::fs::read_to_string(dir.join("curves-by-heads.svg")).unwrap();
-    assert_eq!(curves.matches("<polyline").count(), 4, "{curves}");
+    assert_eq!(
+        curves.matches("stroke-width=\"2\"").count(),
+        2 * 4,
+        "{curves}"
+    );
+    for heads in [1, 2, 4, 8] {
+        let label = format!("heads={heads}");
+        assert!(svg_texts(&curves).contains(&label), "{label}: {curves}");
+    }
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(md.contains("(curves-by-heads.png)"), "{md}");
     // each run records its own peak heap, and sweeps draw no heatmaps
@@ -298,6 +315,32 @@ fn a_declared_sweep_runs_and_writes_its_report() {
         std::fs::read_to_string(dir.join("records.jsonl")).unwrap(),
         records
     );
+    // --replot draws the charts again without training: from the records, then, without
+    // them, from summary.csv, which has no learning curves
+    let charts = [
+        "valid-vs-heads.svg",
+        "time-vs-heads.png",
+        "curves-by-heads.svg",
+    ];
+    let drawn: Vec<Vec<u8>> = charts
+        .iter()
+        .map(|c| std::fs::read(dir.join(c)).unwrap())
+        .collect();
+    for chart in charts {
+        std::fs::remove_file(dir.join(chart)).unwrap();
+    }
+    let replot = sweep(&["sweep-heads", "--replot", "--out", out_arg]);
+    assert!(replot.status.success(), "{}", text(&replot));
+    for (chart, before) in charts.iter().zip(&drawn) {
+        assert_eq!(&std::fs::read(dir.join(chart)).unwrap(), before, "{chart}");
+    }
+    std::fs::remove_file(dir.join("records.jsonl")).unwrap();
+    std::fs::remove_file(dir.join("valid-vs-heads.svg")).unwrap();
+    std::fs::remove_file(dir.join("curves-by-heads.svg")).unwrap();
+    let replot = sweep(&["sweep-heads", "--replot", "--out", out_arg]);
+    assert!(replot.status.success(), "{}", text(&replot));
+    assert_eq!(std::fs::read(dir.join(charts[0])).unwrap(), drawn[0]);
+    assert!(!dir.join("curves-by-heads.svg").exists());
     std::fs::remove_dir_all(&out).ok();
 }
 
@@ -318,8 +361,9 @@ fn a_categorical_setting_gets_a_chart_with_one_tick_per_value() {
     assert!(o.status.success(), "{}", text(&o));
     let svg =
         std::fs::read_to_string(out.join("sweep-activation/valid-vs-activation.svg")).unwrap();
+    let texts = svg_texts(&svg);
     for name in ["Relu", "Gelu", "Silu", "Swiglu"] {
-        assert!(svg.contains(&format!(">{name}<")), "{name} tick missing");
+        assert!(texts.contains(&name.to_string()), "{name} tick missing");
     }
     std::fs::remove_dir_all(&out).ok();
 }

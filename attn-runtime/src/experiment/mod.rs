@@ -10,6 +10,7 @@ mod record;
 mod runner;
 mod shard;
 mod stability;
+mod summary_csv;
 mod sweep_decl;
 mod sweep_metric;
 
@@ -23,5 +24,6 @@ pub use runner::{
 };
 pub use shard::{merge_records, shard_dirs, Shard, ShardError, SHARD_PREFIX};
 pub use stability::{grad_norm_spread, loss_spikes, Stability, SPIKE_FACTOR, SPIKE_WINDOW};
+pub use summary_csv::read_summary_csv;
 pub use sweep_decl::{SweepDecl, SweepPoint, RUNTIME_SETTINGS};
 pub use sweep_metric::SweepMetric;

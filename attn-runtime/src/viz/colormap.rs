@@ -50,11 +50,6 @@ pub fn viridis(t: f32) -> Rgb {
     [mix(0), mix(1), mix(2)]
 }
 
-/// `colour` as an SVG/CSS hex string, e.g. `#440154`.
-pub fn hex(colour: Rgb) -> String {
-    format!("#{:02x}{:02x}{:02x}", colour[0], colour[1], colour[2])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,7 +61,6 @@ mod tests {
         assert_eq!(viridis(-3.0), VIRIDIS[0]);
         assert_eq!(viridis(7.0), VIRIDIS[9]);
         assert_eq!(viridis(f32::NAN), VIRIDIS[0]);
-        assert_eq!(hex(viridis(1.0)), "#fde725");
     }
 
     #[test]

@@ -70,6 +70,12 @@ pub enum VizError {
     /// The PNG encoder failed.
     #[error("PNG encoding failed: {0}")]
     Encode(String),
+    /// The embedded font could not be loaded.
+    #[error("font: {0}")]
+    Font(String),
+    /// The plotting library failed to draw.
+    #[error("drawing failed: {0}")]
+    Draw(String),
 }
 
 impl From<::png::EncodingError> for VizError {

@@ -1,13 +1,16 @@
 //! Several heat maps (the heads of a layer, or the layers of a model) tiled in one picture
 //! under a shared title.
 
-use super::canvas::{Canvas, INK};
-use super::font::{text_width, GLYPH_HEIGHT};
+use plotters::coord::Shift;
+use plotters::prelude::{DrawingArea, DrawingBackend};
+use plotters::style::text_anchor::{HPos, VPos};
+
 use super::heatmap::{
-    check_size, plan, sat, truncate, Heatmap, Plan, MARGIN, MAX_TITLE_CHARS, TITLE_GAP, TITLE_SCALE,
+    check_size, plan, sat, truncate, Heatmap, Plan, MARGIN, MAX_TITLE_CHARS, TITLE_GAP, TITLE_SIZE,
 };
-use super::png::draw_heatmap;
-use super::svg::{document, escape, write_heatmap};
+use super::picture::{to_png, to_svg, Picture};
+use super::render::{draw_heatmap, ink};
+use super::typeface::{draw_text, text_width};
 use super::VizError;
 
 /// Where the tiles of a grid are, in pixels from the picture's top-left corner.
@@ -50,42 +53,53 @@ pub fn grid_layout(maps: &[Heatmap], columns: usize, title: &str) -> Result<Grid
 /// Renders `maps` as one PNG: each map as [`render_png`](super::render_png) would draw it,
 /// tiled left to right, top to bottom in `columns` columns, under `title` (may be empty).
 pub fn render_grid_png(maps: &[Heatmap], columns: usize, title: &str) -> Result<Vec<u8>, VizError> {
-    let (grid, plans, title) = prepare(maps, columns, title)?;
-    let mut canvas = Canvas::new(grid.width, grid.height)?;
-    let title_x = (grid.width - text_width(&title, TITLE_SCALE)) / 2;
-    canvas.text(
-        i64::from(title_x),
-        i64::from(MARGIN),
-        &title,
-        TITLE_SCALE,
-        INK,
-    );
-    for (k, (map, plan)) in maps.iter().zip(&plans).enumerate() {
-        let (x, y) = grid.origin(k);
-        draw_heatmap(&mut canvas, plan, map, i64::from(x), i64::from(y));
-    }
-    canvas.into_png()
+    to_png(&Grid::new(maps, columns, title)?)
 }
 
 /// The SVG twin of [`render_grid_png`]: same grid, each map as [`render_svg`](super::render_svg)
-/// would draw it, in its own translated `<g>`.
+/// would draw it.
 pub fn render_grid_svg(maps: &[Heatmap], columns: usize, title: &str) -> Result<String, VizError> {
-    let (grid, plans, title) = prepare(maps, columns, title)?;
-    let mut body = String::new();
-    if !title.is_empty() {
-        let x = (grid.width - text_width(&title, TITLE_SCALE)) / 2;
-        let y = MARGIN + GLYPH_HEIGHT * TITLE_SCALE;
-        body.push_str(&format!(
-            "<text x=\"{x}\" y=\"{y}\" font-size=\"{}\">{}</text>\n",
-            10 * TITLE_SCALE,
-            escape(&title)
-        ));
+    to_svg(&Grid::new(maps, columns, title)?)
+}
+
+/// A grid of heat maps as a picture.
+struct Grid<'a> {
+    maps: &'a [Heatmap],
+    grid: GridLayout,
+    plans: Vec<Plan>,
+    title: String,
+}
+
+impl<'a> Grid<'a> {
+    fn new(maps: &'a [Heatmap], columns: usize, title: &str) -> Result<Self, VizError> {
+        let (grid, plans, title) = prepare(maps, columns, title)?;
+        Ok(Grid {
+            maps,
+            grid,
+            plans,
+            title,
+        })
     }
-    for (k, (map, plan)) in maps.iter().zip(&plans).enumerate() {
-        let (x, y) = grid.origin(k);
-        write_heatmap(&mut body, plan, map, x, y);
+}
+
+impl Picture for Grid<'_> {
+    fn size(&self) -> (u32, u32) {
+        (self.grid.width, self.grid.height)
     }
-    Ok(document(grid.width, grid.height, &body))
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        raster: bool,
+    ) -> Result<(), VizError> {
+        let title = ink(TITLE_SIZE, HPos::Center, VPos::Top);
+        let at = (self.grid.width as i32 / 2, MARGIN as i32);
+        draw_text(area, &self.title, &title, at, raster)?;
+        for (k, (map, plan)) in self.maps.iter().zip(&self.plans).enumerate() {
+            let (x, y) = self.grid.origin(k);
+            draw_heatmap(area, plan, map, (x as i32, y as i32), raster)?;
+        }
+        Ok(())
+    }
 }
 
 /// Validates the inputs and computes the grid, each map's plan and the truncated title.
@@ -126,9 +140,9 @@ fn prepare(
     let top = if title.is_empty() {
         0
     } else {
-        MARGIN + GLYPH_HEIGHT * TITLE_SCALE + TITLE_GAP
+        MARGIN + TITLE_SIZE as u32 + TITLE_GAP
     };
-    let title_w = u64::from(text_width(&title, TITLE_SCALE) + 2 * MARGIN);
+    let title_w = u64::from(text_width(&title, TITLE_SIZE) + 2 * MARGIN);
     let width = (columns * tile_w).max(title_w);
     let height = u64::from(top) + rows * tile_h;
     check_size(width, height)?;
@@ -146,6 +160,7 @@ fn prepare(
 
 #[cfg(test)]
 mod tests {
+    use super::super::layout;
     use super::*;
 
     fn map(n: usize) -> Heatmap {
@@ -176,7 +191,9 @@ mod tests {
             Err(VizError::Empty { .. })
         ));
         let svg = render_grid_svg(&maps, 2, "a<b").unwrap();
-        assert_eq!(svg.matches("<rect").count(), 4 + 9 + 16);
+        let cell = layout(&maps[0]).cell;
+        let cells = format!("width=\"{cell}\" height=\"{cell}\"");
+        assert_eq!(svg.matches(&cells).count(), 4 + 9 + 16);
         assert!(svg.contains("a&lt;b"));
     }
 }

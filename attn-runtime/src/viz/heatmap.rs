@@ -1,12 +1,15 @@
 //! The data of one attention heat map, and the pixel layout both renderers share.
 //!
-//! The picture, top to bottom: the title (centred, embedded font at twice the size), the key
-//! labels (one per column, rotated to read bottom to top), then the matrix of square cells with
-//! the query labels right-aligned to its left and the colour bar to its right. Labels longer
-//! than [`MAX_LABEL_CHARS`] characters are cut to that many, the last replaced by `'…'`.
+//! The picture, top to bottom: the title (centred, larger), the key labels (one per column,
+//! rotated to read bottom to top), then the matrix of square cells with the query labels
+//! right-aligned to its left and the colour bar to its right. Labels longer than
+//! [`MAX_LABEL_CHARS`] characters are cut to that many, the last replaced by `'…'`. Text widths
+//! come from the embedded font ([`typeface`](super::typeface)), so the layout is the same for
+//! PNG and SVG and on every machine.
 
 use super::error::{check_finite, check_len, VizError};
-use super::font::{text_width, GLYPH_HEIGHT};
+use super::picture::printable;
+use super::typeface::text_width;
 
 /// Longest label drawn, in characters; longer ones end in `'…'`.
 pub const MAX_LABEL_CHARS: usize = 12;
@@ -14,8 +17,10 @@ pub const MAX_LABEL_CHARS: usize = 12;
 pub const MAX_TITLE_CHARS: usize = 60;
 /// Blank border around the picture, in pixels.
 pub const MARGIN: u32 = 8;
-/// Scale factor of the title's font.
-pub const TITLE_SCALE: u32 = 2;
+/// Font size of the title, in pixels.
+pub(crate) const TITLE_SIZE: f64 = 18.0;
+/// Font size of labels and ticks, in pixels.
+pub(crate) const LABEL_SIZE: f64 = 13.0;
 /// Largest picture, in pixels, the renderers produce; larger ones give [`VizError::TooLarge`].
 pub const MAX_PIXELS: u64 = 1 << 25;
 
@@ -26,7 +31,7 @@ pub(crate) const BAR_WIDTH: u32 = 12;
 pub(crate) const TICK_LEN: u32 = 3;
 pub(crate) const MIN_BAR_HEIGHT: u32 = 60;
 /// Colour-bar ticks: the value and its label.
-pub(crate) const TICKS: [(f32, &str); 3] = [(1.0, "1.0"), (0.5, "0.5"), (0.0, "0.0")];
+pub(crate) const TICKS: [(f32, &str); 3] = [(1.0, "1"), (0.5, "0.5"), (0.0, "0")];
 
 /// One attention matrix with its labels, ready to render.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +137,6 @@ pub fn layout(map: &Heatmap) -> Layout {
 pub(crate) struct Plan {
     pub layout: Layout,
     pub title: String,
-    pub title_x: u32,
     pub queries: Vec<String>,
     pub keys: Vec<String>,
     pub bar_x: u32,
@@ -159,10 +163,12 @@ pub(crate) fn sat(v: u64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
-/// `text` cut to at most `max` characters, the last replaced by `'…'` when cut.
+/// `text` cut to at most `max` characters, the last replaced by `'…'` when cut, with control
+/// characters replaced by U+FFFD.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
+    let text = printable(text);
     if text.chars().count() <= max {
-        text.to_string()
+        text
     } else {
         let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
         out.push('\u{2026}');
@@ -189,21 +195,27 @@ pub(crate) fn plan(map: &Heatmap) -> Plan {
     let queries = cut(&map.queries);
     let keys = cut(&map.keys);
     let title = truncate(&map.title, MAX_TITLE_CHARS);
-    let widest = |labels: &[String]| labels.iter().map(|l| text_width(l, 1)).max().unwrap_or(0);
+    let widest = |labels: &[String]| {
+        labels
+            .iter()
+            .map(|l| text_width(l, LABEL_SIZE))
+            .max()
+            .unwrap_or(0)
+    };
     let cell = cell_size(queries.len().max(keys.len()));
-    let title_w = u64::from(text_width(&title, TITLE_SCALE));
+    let title_w = u64::from(text_width(&title, TITLE_SIZE));
     let title_h = if title.is_empty() {
         0
     } else {
-        GLYPH_HEIGHT * TITLE_SCALE + TITLE_GAP
+        TITLE_SIZE as u32 + TITLE_GAP
     };
     let left = u64::from(MARGIN + widest(&queries) + LABEL_GAP);
     let top = u64::from(MARGIN + title_h + widest(&keys) + LABEL_GAP);
     let matrix_w = keys.len() as u64 * u64::from(cell);
     let matrix_h = queries.len() as u64 * u64::from(cell);
     let bar_x = left + matrix_w + u64::from(BAR_GAP);
-    let tick_w = u64::from(text_width("0.5", 1));
-    let right = bar_x + u64::from(BAR_WIDTH + TICK_LEN + 2 + MARGIN) + tick_w;
+    let tick_w = u64::from(text_width("0.5", LABEL_SIZE));
+    let right = bar_x + u64::from(BAR_WIDTH + TICK_LEN + LABEL_GAP + MARGIN) + tick_w;
     let width = right.max(title_w + 2 * u64::from(MARGIN));
     let bar_height = matrix_h.max(u64::from(MIN_BAR_HEIGHT));
     let height = top + bar_height + u64::from(MARGIN);
@@ -216,7 +228,6 @@ pub(crate) fn plan(map: &Heatmap) -> Plan {
     };
     Plan {
         layout,
-        title_x: sat((width - title_w) / 2),
         title,
         queries,
         keys,

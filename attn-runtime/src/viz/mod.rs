@@ -1,11 +1,11 @@
 //! Visualising attention: heat maps as PNG and SVG, grids of them, per-head statistics and
 //! attention rollout.
 //!
-//! Rendering needs no system font or native library: PNG text comes from an embedded 5x7
-//! bitmap font ([`font`]; printable ASCII only, other characters draw as a hollow replacement
-//! box), SVG text is left to the viewer's generic `monospace` font. Colours come from viridis
-//! ([`viridis`]) on a fixed `[0, 1]` scale. Output is deterministic: the same input always gives
-//! the same bytes.
+//! Pictures are drawn by the `plotters` crate: into an RGB buffer encoded as PNG, or as SVG.
+//! Rendering needs no system font or native library: the text is DejaVu Sans, embedded in the
+//! binary and rasterised anti-aliased for PNG; SVG text names the `sans-serif` family. Heat-map
+//! colours come from viridis ([`viridis`]) on a fixed `[0, 1]` scale. Output is deterministic:
+//! the same input always gives the same bytes.
 //!
 //! ```
 //! use attn_runtime::viz::{head_stats, layout, render_png, render_svg, Heatmap};
@@ -23,31 +23,33 @@
 //! # Ok::<(), attn_runtime::viz::VizError>(())
 //! ```
 
-mod canvas;
+mod axis;
 mod chart;
+mod chart_draw;
 mod colormap;
 mod error;
-pub mod font;
 mod grid;
 mod heatmap;
 mod page;
-mod png;
+mod picture;
+mod render;
 mod report;
 mod rollout;
 mod stats;
-mod svg;
+mod ticks;
+mod typeface;
 
-pub use self::chart::{
-    chart_layout, nice_ticks, render_chart_png, render_chart_svg, series_colour, Chart,
-    ChartLayout, Series, CHART_HEIGHT, CHART_WIDTH,
+pub use self::chart::{series_colour, Chart, Series};
+pub use self::chart_draw::{
+    chart_layout, render_chart_png, render_chart_svg, ChartLayout, CHART_HEIGHT, CHART_WIDTH,
 };
 pub use self::colormap::{viridis, Rgb, VIRIDIS};
 pub use self::error::VizError;
 pub use self::grid::{grid_layout, render_grid_png, render_grid_svg, GridLayout};
 pub use self::heatmap::{layout, Heatmap, Layout, MAX_LABEL_CHARS, MAX_PIXELS, MAX_TITLE_CHARS};
 pub use self::page::{attention_page, PageData, PageImage, PageLayer, PageStats};
-pub use self::png::render_png;
+pub use self::render::{render_png, render_svg};
 pub use self::report::{write_report, LayerSimilarity, ReportFiles};
 pub use self::rollout::rollout;
 pub use self::stats::{head_similarity, head_stats, stats_table, HeadStats};
-pub use self::svg::render_svg;
+pub use self::ticks::nice_ticks;
