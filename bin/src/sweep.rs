@@ -4,6 +4,8 @@
 //! ```text
 //! cargo run --release --bin sweep -- --list
 //! cargo run --release --bin sweep -- sweep-heads --epochs 3
+//! cargo run --release --bin sweep -- sweep-heads --shard 0/4   # one task of a job array
+//! cargo run --release --bin sweep -- sweep-heads --merge copies/shard-*   # their records
 //! ```
 
 use std::collections::BTreeMap;
@@ -13,8 +15,9 @@ use std::sync::atomic::Ordering;
 use anyhow::{bail, Context, Result};
 use attn_runtime::data::builtin;
 use attn_runtime::experiment::{
-    aggregate, markdown_table, read_records, read_summary_csv, run_sweep, CurveSummary, MeanStd,
-    PointSummary, RunRecord, SweepDecl, SweepMetric, SweepObserver, SweepRun,
+    aggregate, markdown_table, merge_records, read_records, read_summary_csv, run_sweep,
+    CurveSummary, MeanStd, PointSummary, RunRecord, Shard, SweepDecl, SweepMetric, SweepObserver,
+    SweepRun, RECORDS_FILE,
 };
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{recommended, write_atomic};
@@ -50,8 +53,19 @@ pub struct Args {
     /// Train nothing: draw the charts of <out>/<sweep-name> again, from its records.jsonl, or
     /// where that is missing from its summary.csv (which has no learning curves, so those
     /// charts are left out). summary.csv and summary.md are left as they are.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["shard", "merge"])]
     replot: bool,
+    /// Train only share i of n of the runs (0-based: every n-th run of the sweep's fixed run
+    /// list, from the i-th), into <out>/<sweep-name>/shard-i-of-n: one task of a job array
+    /// (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; Kubernetes:
+    /// $JOB_COMPLETION_INDEX/<completions>). The report is written once all shares are done, by
+    /// this command without --shard over the same --out, or by --merge.
+    #[arg(long, value_name = "i/n", conflicts_with = "merge")]
+    shard: Option<Shard>,
+    /// Train nothing: gather the records of these sweep or share directories (copied from the
+    /// machines that ran the shares) into <out>/<sweep-name> and write the report.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    merge: Vec<PathBuf>,
 }
 
 /// The `sweep` command over `registry`'s models, with the process's arguments: what a binary's
@@ -147,7 +161,31 @@ pub fn run(registry: &Registry, args: Args) -> Result<()> {
             .collect();
         runs.extend(extra);
     }
-    let dir = args.out.join(decl.name);
+    let mut dir = args.out.join(decl.name);
+    if !args.merge.is_empty() {
+        let order: Vec<_> = runs.iter().map(SweepRun::key).collect();
+        let records = merge_records(&args.merge, &order, None)?;
+        let lines: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).map(|l| l + "\n"))
+            .collect::<Result<_, _>>()?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        write_atomic(&dir.join(RECORDS_FILE), lines.as_bytes())?;
+        println!(
+            "{}: {} records merged from {} director{} into {}",
+            decl.name,
+            records.len(),
+            args.merge.len(),
+            if args.merge.len() == 1 { "y" } else { "ies" },
+            dir.display()
+        );
+        return report(&dir, decl.question, &records);
+    }
+    if let Some(shard) = args.shard {
+        runs = shard.select(runs);
+        dir = dir.join(shard.dir_name());
+    }
 
     let stop =
         crate::stop_on_ctrl_c("stopping after this batch (rerun the same command to resume)")?;
@@ -175,8 +213,23 @@ pub fn run(registry: &Registry, args: Args) -> Result<()> {
         );
         return Ok(());
     }
-    let summary = aggregate(&records);
-    write_report(&dir, decl.question, &records, &summary)?;
+    if let Some(shard) = args.shard {
+        println!(
+            "share {shard}: {} run(s) recorded in {}; once every share is done, `sweep {}` \
+             over the same --out (or `--merge` with the shares' directories) writes the report",
+            records.len(),
+            dir.display(),
+            decl.name
+        );
+        return Ok(());
+    }
+    report(&dir, decl.question, &records)
+}
+
+/// The summary and charts of `records` into `dir`, and the table on standard output.
+fn report(dir: &Path, question: &str, records: &[RunRecord]) -> Result<()> {
+    let summary = aggregate(records);
+    write_report(dir, question, records, &summary)?;
     println!("{}", markdown_table(&summary));
     println!("report: {}", dir.join("summary.md").display());
     Ok(())

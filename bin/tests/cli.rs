@@ -674,3 +674,78 @@ fn subwords_are_learnt_from_the_training_split_kept_with_the_run_and_joined_back
     assert_clean_failure(&o, "--tokenizer bpe does not apply to a tagging model");
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn a_sweep_runs_in_shares_and_their_records_make_the_report() {
+    let out = scratch("sweep-shares");
+    let shared = out.join("shared");
+    let base = [
+        "sweep-heads",
+        "--epochs",
+        "1",
+        "--max-train",
+        "64",
+        "--seeds",
+        "1",
+    ];
+    let with = |more: &[&str]| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(more);
+        sweep(&args)
+    };
+    let shared_arg = shared.to_str().unwrap();
+    for share in ["0/2", "1/2"] {
+        let o = with(&["--out", shared_arg, "--shard", share]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("share {share}: 2 run(s) recorded")),
+            "{}",
+            text(&o)
+        );
+    }
+    let dir = shared.join("sweep-heads");
+    for share in ["shard-0-of-2", "shard-1-of-2"] {
+        let records = std::fs::read_to_string(dir.join(share).join("records.jsonl")).unwrap();
+        assert_eq!(records.lines().count(), 2, "{share}: {records}");
+    }
+    assert!(
+        !dir.join("summary.csv").exists(),
+        "a share writes no report"
+    );
+    // the whole sweep over the shared directory trains nothing and writes the report
+    let o = with(&["--out", shared_arg]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(dir.join("valid-vs-heads.png").is_file());
+    // the shares' directories, copied elsewhere, merge into the same summary
+    let merged_out = out.join("merged");
+    let shares: Vec<String> = ["shard-0-of-2", "shard-1-of-2"]
+        .iter()
+        .map(|s| dir.join(s).display().to_string())
+        .collect();
+    let merged_arg = merged_out.to_str().unwrap();
+    let o = with(&["--out", merged_arg, "--merge", &shares[0], &shares[1]]);
+    assert!(o.status.success(), "{}", text(&o));
+    let merged = merged_out.join("sweep-heads");
+    let records = std::fs::read_to_string(merged.join("records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 4, "{records}");
+    let strip_times = |csv: &str| -> Vec<String> {
+        // heads, runs, diverged, params, then (past the allocator's peak) the metric and the
+        // final, best and gap columns; the times are the clock's
+        csv.lines()
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                [&cells[..4], &cells[5..12]].concat().join(",")
+            })
+            .collect()
+    };
+    let merged_csv = std::fs::read_to_string(merged.join("summary.csv")).unwrap();
+    assert_eq!(strip_times(&merged_csv), strip_times(&csv));
+    // a share missing, or a share that is not one: clear errors
+    let o = with(&["--out", merged_arg, "--merge", &shares[0]]);
+    assert_clean_failure(&o, "2 of the sweep's 4 runs have no record");
+    let o = with(&["--out", shared_arg, "--shard", "2/2"]);
+    assert_clean_failure(&o, "shares are numbered from 0 to n - 1");
+    std::fs::remove_dir_all(&out).ok();
+}
