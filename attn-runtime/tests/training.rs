@@ -886,3 +886,19 @@ fn the_learning_rate_range_test_is_seeded_and_suggests_a_rate_where_the_loss_fal
     let range = find_lr(&entry, &data, &quick(1), &wild).unwrap();
     assert!(range.diverged && range.points.len() < 60, "{range:?}");
 }
+
+#[test]
+fn subwords_are_refused_for_tagged_data_whose_tokens_come_one_per_tag() {
+    let mut data = builtin("sort").unwrap();
+    data.src_tokenizer = Tokenizer::Bpe;
+    let err =
+        attn_runtime::data::prepare(&data, &TinySorter::META, &PrepareOptions::default(), None)
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("subwords do not apply to tagged data")
+            && err.contains("leave --tokenizer out"),
+        "{err}"
+    );
+}

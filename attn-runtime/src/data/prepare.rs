@@ -348,6 +348,13 @@ fn build_vocabs(
     meta: &ModelMeta,
     max_vocab: Option<usize>,
 ) -> Result<Vocabs, AttnError> {
+    if matches!(train, Examples::Tagged(_)) && dataset.src_tokenizer == Tokenizer::Bpe {
+        return Err(AttnError::data(
+            &dataset.name,
+            "subwords do not apply to tagged data: its text comes as tokens, one per tag",
+            "read it with its own tokens (leave --tokenizer out)",
+        ));
+    }
     let (src_declared, tgt_declared) = declared_vocabs(&meta.task);
     let (src_texts, tgt_texts): (Vec<&str>, Vec<&str>) = match train {
         Examples::Labelled(v) => (v.iter().map(|(x, _)| x.as_str()).collect(), Vec::new()),
