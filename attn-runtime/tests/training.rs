@@ -367,7 +367,9 @@ fn a_vocabulary_larger_than_declared_is_an_error_that_says_what_to_do() {
     );
     // the tokeniser that fits comes first: capping a word vocabulary turns text into UNKs
     assert!(
-        err.contains("`--tokenizer char`") && err.contains("instead of word"),
+        err.contains("`--tokenizer char`")
+            && err.contains("`--tokenizer bpe` (subwords learnt from the training split, as many as vocab: 64 holds")
+            && err.contains("instead of word"),
         "{err}"
     );
     assert_no_partial_files(&out);

@@ -455,7 +455,9 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
     );
     let all = text(&train(&args, &out));
     assert!(
-        all.contains("`--src-tokenizer char`") && all.contains("instead of word"),
+        all.contains("`--src-tokenizer char`")
+            && all.contains("`--src-tokenizer bpe` (subwords learnt from the training split, as many as src_vocab: 64 holds")
+            && all.contains("instead of word"),
         "{all}"
     );
     assert!(all.contains("--max-vocab 64"), "{all}");

@@ -444,7 +444,8 @@ fn check_sizes(
                 fixes.push(format!(
                     "read it with another tokeniser: `{flag} char` (one token per character, as \
                  many entries as the text has distinct characters: numerals, codes, short \
-                 strings) instead of {}",
+                 strings) or `{flag} bpe` (subwords learnt from the training split, as many as \
+                 {key}: {declared} holds: words of a real language) instead of {}",
                     tokenizer.name()
                 ));
             }
