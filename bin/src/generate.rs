@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use attn_runtime::data::{Subwords, Tokenizer, Vocab};
+use attn_runtime::data::Vocab;
 use attn_runtime::infer::{generate, Decoding, Generation, KvCache, Sampling};
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{load_run, run_model_name};
@@ -142,11 +142,7 @@ pub fn run(registry: &Registry, args: Args, out: &mut dyn Write) -> Result<Gener
             return Ok(());
         }
         let token = vocab.token(id).unwrap_or("<unk>").to_string();
-        let piece = match run.vocabs.src_tokenizer {
-            Tokenizer::Char => token.clone(),
-            Tokenizer::Word | Tokenizer::Whitespace => format!(" {token}"),
-            Tokenizer::Bpe => token.replace(Subwords::WORD_START, " "),
-        };
+        let piece = run.vocabs.src_piece(&token);
         pieces.push(token);
         write!(out, "{piece}")
             .and_then(|()| out.flush())

@@ -116,6 +116,17 @@ impl Vocabs {
         text_of(self.src_tokenizer, self.src_subwords.as_ref(), tokens)
     }
 
+    /// The text an input token adds when it follows others, for printing tokens as they are
+    /// generated: a character as it is, a word after a space, a subword with its word mark
+    /// turned into a space.
+    pub fn src_piece(&self, token: &str) -> String {
+        match self.src_tokenizer {
+            Tokenizer::Char => token.to_string(),
+            Tokenizer::Word | Tokenizer::Whitespace => format!(" {token}"),
+            Tokenizer::Bpe => token.replace(Subwords::WORD_START, " "),
+        }
+    }
+
     /// Target tokens joined back into text (what BLEU scores).
     pub fn tgt_text(&self, tokens: &[String]) -> String {
         text_of(self.tgt_tokenizer, self.tgt_subwords.as_ref(), tokens)
