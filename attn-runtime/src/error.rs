@@ -125,6 +125,9 @@ pub enum AttnError {
     /// The tensor device failed (out of memory, a CUDA error, ...).
     #[error("device error: {0}")]
     Device(String),
+    /// Data-parallel ranks could not exchange what a step needs.
+    #[error("data-parallel training: {0}")]
+    Distributed(#[from] crate::distributed::CollectiveError),
 }
 
 impl AttnError {

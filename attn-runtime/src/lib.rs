@@ -79,6 +79,7 @@ macro_rules! kernel_tables {
 
 pub mod attention;
 pub mod data;
+pub mod distributed;
 pub use kernels::elementwise;
 pub use kernels::gemm;
 pub use kernels::tuning;

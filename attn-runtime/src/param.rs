@@ -43,6 +43,12 @@ pub trait Param<E: Dtype, D: Device<E>> {
     /// The sum of its gradient's squares in `grads`, accumulated in `f64` in storage order
     /// (0 when `grads` holds none). Read in place for `f32` on the `Cpu`.
     fn grad_sum_sq(&self, grads: &Gradients<E, D>) -> f64;
+    /// Appends its gradient in `grads` to `out`, row-major, as `f32` (zeros when `grads` holds
+    /// none): the one buffer data-parallel ranks exchange. Read in place for `f32` on the `Cpu`.
+    ///
+    /// # Panics
+    /// On other devices, when `grads` holds no gradient for it (dfdx's `Gradients::get`).
+    fn append_grad_f32(&self, grads: &Gradients<E, D>, out: &mut Vec<f32>);
     /// Its values and its gradient in `grads`, both in place, when it is an `f32` tensor on the
     /// `Cpu` (the optimizer's path without copies); `None` for other dtypes and devices.
     fn cpu_f32_mut<'a>(&'a mut self, grads: &'a Gradients<E, D>) -> Option<CpuF32<'a>>;
@@ -99,6 +105,19 @@ impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
                 sum_sq(&mut g.iter().map(|&g| <f64 as From<f32>>::from(g)))
             }),
             _ => sum_sq(&mut self.grad_values_f64(grads).into_iter()),
+        }
+    }
+
+    fn append_grad_f32(&self, grads: &Gradients<E, D>, out: &mut Vec<f32>) {
+        match (
+            (self as &dyn std::any::Any).downcast_ref::<Tensor<S, f32, Cpu>>(),
+            (grads as &dyn std::any::Any).downcast_ref::<Gradients<f32, Cpu>>(),
+        ) {
+            (Some(p), Some(grads)) => match grads.storage_values_of(p) {
+                Some(g) => out.extend_from_slice(g),
+                None => out.resize(out.len() + p.shape().num_elements(), 0.0),
+            },
+            _ => out.extend(self.grad_values_f64(grads).into_iter().map(|g| g as f32)),
         }
     }
 
