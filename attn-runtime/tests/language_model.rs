@@ -2,6 +2,8 @@
 //! perplexity, generation with and without the key/value cache (same logits), sampling with a
 //! seed (same text), and the refusals.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -294,9 +296,7 @@ fn text_dataset(lines: Vec<String>) -> Dataset {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("attn-lm-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch_dir("lm", name)
 }
 
 #[test]

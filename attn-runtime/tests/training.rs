@@ -46,9 +46,7 @@ attention_model! {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("attn-training-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch_dir("training", name)
 }
 
 fn quick(epochs: usize) -> TrainConfig {

@@ -143,4 +143,106 @@ impl Batch {
             }
         }
     }
+
+    /// Rank `rank`'s share of this batch among `ranks` data-parallel ranks: a contiguous run
+    /// of its examples, the shares' sizes differing by one at most (the first ones larger),
+    /// possibly empty when the batch has fewer examples than there are ranks. The shares
+    /// together are the batch, in order.
+    ///
+    /// # Shapes
+    /// `size` examples of the batch's per-example layout → `⌈size/ranks⌉` or `⌊size/ranks⌋`.
+    ///
+    /// **PyTorch equivalent**: `DistributedSampler` (which strides rather than splits).
+    pub fn share(&self, rank: usize, ranks: usize) -> Batch {
+        let ranks = ranks.max(1);
+        let (base, extra) = (self.size / ranks, self.size % ranks);
+        let start = rank * base + rank.min(extra);
+        let len = if rank < ranks {
+            base + usize::from(rank < extra)
+        } else {
+            0
+        };
+        let rows = |v_len: usize| v_len.checked_div(self.size).unwrap_or(0);
+        let cut = |per: usize| start * per..(start + len) * per;
+        let inputs = match &self.inputs {
+            Inputs::Tokens { ids, lengths } => Inputs::Tokens {
+                ids: ids[cut(rows(ids.len()))].to_vec(),
+                lengths: lengths[cut(1)].to_vec(),
+            },
+            Inputs::Images { pixels } => Inputs::Images {
+                pixels: pixels[cut(rows(pixels.len()))].to_vec(),
+            },
+        };
+        Batch {
+            size: len,
+            inputs,
+            targets: self.targets[cut(rows(self.targets.len()))].to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tagged(size: usize, len: usize) -> Batch {
+        Batch {
+            size,
+            inputs: Inputs::Tokens {
+                ids: (0..size * len).collect(),
+                lengths: (1..=size).collect(),
+            },
+            targets: (100..100 + size * len).collect(),
+        }
+    }
+
+    #[test]
+    fn shares_are_contiguous_nearly_equal_and_add_up_to_the_batch() {
+        let batch = tagged(5, 3);
+        for (ranks, sizes) in [
+            (1, vec![5]),
+            (2, vec![3, 2]),
+            (3, vec![2, 2, 1]),
+            (7, vec![1, 1, 1, 1, 1, 0, 0]),
+        ] {
+            let shares: Vec<Batch> = (0..ranks).map(|r| batch.share(r, ranks)).collect();
+            assert_eq!(shares.iter().map(|s| s.size).collect::<Vec<_>>(), sizes);
+            let (mut ids, mut lengths, mut targets) = (Vec::new(), Vec::new(), Vec::new());
+            for s in &shares {
+                let Inputs::Tokens { ids: i, lengths: l } = &s.inputs else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    (i.len(), l.len(), s.targets.len()),
+                    (3 * s.size, s.size, 3 * s.size)
+                );
+                ids.extend_from_slice(i);
+                lengths.extend_from_slice(l);
+                targets.extend_from_slice(&s.targets);
+            }
+            let whole = Batch {
+                size: 5,
+                inputs: Inputs::Tokens { ids, lengths },
+                targets,
+            };
+            assert_eq!(whole, batch, "{ranks} ranks");
+        }
+        // rank 1 of 2 of an image batch: the last two images' pixels
+        let images = Batch {
+            size: 3,
+            inputs: Inputs::Images {
+                pixels: (0..12).map(|p| p as f32).collect(),
+            },
+            targets: vec![7, 8, 9],
+        };
+        let share = images.share(1, 2);
+        assert_eq!(share.size, 1);
+        assert_eq!(share.targets, vec![9]);
+        assert_eq!(
+            share.inputs,
+            Inputs::Images {
+                pixels: vec![8.0, 9.0, 10.0, 11.0]
+            }
+        );
+    }
 }

@@ -181,6 +181,43 @@ impl Adam {
         clip_norm: Option<f64>,
     ) -> Result<f64, AttnError> {
         let norm = grad_norm(model, grads)?;
+        self.step_from(model, grads, None, norm, clip_norm)
+    }
+
+    /// [`Adam::update`] from `shared`, every trainable parameter's gradient in the model's walk
+    /// order as one buffer (what data-parallel ranks sum: the same on every rank), in place of
+    /// the gradients in `grads`.
+    ///
+    /// # Errors
+    /// As [`Adam::update`].
+    ///
+    /// # Panics
+    /// When `shared` is shorter than the model's trainable parameters.
+    pub fn update_shared<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
+        &mut self,
+        model: &mut M,
+        grads: &Gradients<E, D>,
+        shared: &[f32],
+        clip_norm: Option<f64>,
+    ) -> Result<f64, AttnError> {
+        let norm = shared
+            .iter()
+            .map(|&g| f64::from(g).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        self.step_from(model, grads, Some(shared), norm, clip_norm)
+    }
+
+    /// The step of [`Adam::update`] once the gradient's norm is known, from `grads` or from
+    /// `shared` when given.
+    fn step_from<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
+        &mut self,
+        model: &mut M,
+        grads: &Gradients<E, D>,
+        shared: Option<&[f32]>,
+        norm: f64,
+        clip_norm: Option<f64>,
+    ) -> Result<f64, AttnError> {
         if !norm.is_finite() {
             return Err(AttnError::NonFinite {
                 what: "gradient norm",
@@ -192,13 +229,22 @@ impl Adam {
             _ => 1.0,
         };
         self.begin_step();
+        let mut offset = 0;
         for_each_param_mut(model, |(name, trainable, p)| {
             if trainable {
+                let own = shared.map(|flat| {
+                    let n: usize = p.dims().iter().product();
+                    offset += n;
+                    &flat[offset - n..offset]
+                });
                 // f32 on the Cpu: in place, no copy of the values or the gradient
                 if let Some(CpuF32 { values, grad }) = p.cpu_f32_mut(grads) {
-                    self.update_in_place(name, values, grad, scale);
+                    self.update_in_place(name, values, own.or(grad), scale);
                 } else {
-                    let grads = p.grad_values_f64(grads);
+                    let grads = match own {
+                        Some(g) => g.iter().map(|&g| f64::from(g)).collect(),
+                        None => p.grad_values_f64(grads),
+                    };
                     let mut values = p.values_f64();
                     self.update_values(name, &mut values, &grads, scale);
                     p.set_values_f64(&values);

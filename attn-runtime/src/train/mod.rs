@@ -65,4 +65,6 @@ pub use lr_finder::{find_lr, steepest_descent, LrPoint, LrRange, LrRangeTest};
 pub use ngram_baseline::{ngram_baseline, NgramBaseline, BASELINE_GAMMAS, BASELINE_ORDERS};
 pub use recommended::recommended;
 pub use test_predictions::{write_test_predictions, TestPrediction};
-pub use trainer::{train, Quiet, RunInfo, Stop, TrainObserver, TrainOutcome, TrainRequest};
+pub use trainer::{
+    train, train_data_parallel, Quiet, RunInfo, Stop, TrainObserver, TrainOutcome, TrainRequest,
+};

@@ -6,8 +6,9 @@ use std::marker::PhantomData;
 use dfdx::prelude::*;
 
 use super::{load_params, params_to_state_dict, Batch};
+use crate::distributed::{flatten_gradients, share_gradients, Collective, SingleProcess};
 use crate::error::AttnError;
-use crate::loss::try_cross_entropy_rows_smoothed;
+use crate::loss::{try_cross_entropy_rows_smoothed, IGNORE};
 use crate::model::{AttnModel, DeclaredModel, ForwardOptions, ModelMeta, TokenStepper};
 use crate::optim::{Adam, AdamConfig, AdamState};
 use crate::param::{num_trainable_params, try_alloc_grads, try_build, try_move_to};
@@ -101,6 +102,36 @@ pub trait ZooModel {
     ) -> Result<StepReport, AttnError>;
     /// [`train_step_with`](Self::train_step_with) at the stored settings; returns the loss.
     fn train_step(&mut self, batch: &Batch) -> Result<f32, AttnError>;
+    /// One data-parallel training step: `batch` is this rank's share of the step's batch (it may
+    /// be empty), and the ranks of `collective` exchange their gradients after the backward pass
+    /// and before clipping and Adam, so every rank takes the step one process would take on the
+    /// whole batch. The report's loss is the whole batch's. With one rank this is
+    /// [`train_step_with`](Self::train_step_with).
+    ///
+    /// Models built from a declaration ([`Entry`]) implement it; the default refuses more than
+    /// one rank.
+    ///
+    /// # Errors
+    /// As [`train_step_with`](Self::train_step_with) (every rank returns the error of a loss
+    /// that is not finite on any rank); [`AttnError::Distributed`] when the exchange fails.
+    fn train_step_shared(
+        &mut self,
+        batch: &Batch,
+        settings: &StepSettings,
+        collective: &dyn Collective,
+    ) -> Result<StepReport, AttnError> {
+        if collective.size() == 1 {
+            return self.train_step_with(batch, settings);
+        }
+        Err(AttnError::InvalidInput {
+            reason: format!(
+                "the model `{}` cannot train on {} ranks: it does not implement train_step_shared",
+                self.meta().name,
+                collective.size()
+            ),
+            fix: "train it in one process, or implement ZooModel::train_step_shared for it".into(),
+        })
+    }
     /// Sets the stored settings' learning rate (1e-3 when built).
     fn set_learning_rate(&mut self, lr: f64);
     /// The optimizer (configuration and state).
@@ -214,32 +245,62 @@ where
         batch: &Batch,
         settings: &StepSettings,
     ) -> Result<StepReport, AttnError> {
+        self.train_step_shared(batch, settings, &SingleProcess)
+    }
+
+    fn train_step_shared(
+        &mut self,
+        batch: &Batch,
+        settings: &StepSettings,
+        collective: &dyn Collective,
+    ) -> Result<StepReport, AttnError> {
         let grads = try_alloc_grads(&self.model)?;
-        let anchor: Tensor<Rank0, f32, Dev> = self.dev.zeros();
-        let (_, tape) = anchor.trace(grads).split_tape();
-        let opts = ForwardOptions {
-            dropout: settings.dropout,
-            teacher_forcing: settings.teacher_forcing,
-            seed: settings.seed,
-            ..ForwardOptions::train()
+        let rows = batch.targets.iter().filter(|&&t| t != IGNORE).count();
+        // a rank whose share of a short last batch is empty (or all padding) still takes part
+        // in the exchange
+        let (value, grads) = if collective.size() > 1 && rows == 0 {
+            (0.0, grads)
+        } else {
+            let anchor: Tensor<Rank0, f32, Dev> = self.dev.zeros();
+            let (_, tape) = anchor.trace(grads).split_tape();
+            let opts = ForwardOptions {
+                dropout: settings.dropout,
+                teacher_forcing: settings.teacher_forcing,
+                seed: settings.seed,
+                ..ForwardOptions::train()
+            };
+            let out = self.model.try_forward_batch(batch, &opts, tape)?;
+            let loss = try_cross_entropy_rows_smoothed(
+                out.logits,
+                &batch.targets,
+                settings.label_smoothing,
+            )?;
+            let value = loss.array();
+            if collective.size() == 1 && !value.is_finite() {
+                return Err(AttnError::NonFinite {
+                    what: "loss",
+                    value: value.into(),
+                });
+            }
+            (value, loss.backward())
         };
-        let out = self.model.try_forward_batch(batch, &opts, tape)?;
-        let loss =
-            try_cross_entropy_rows_smoothed(out.logits, &batch.targets, settings.label_smoothing)?;
-        let value = loss.array();
-        if !value.is_finite() {
-            return Err(AttnError::NonFinite {
-                what: "loss",
-                value: value.into(),
+        self.adam.cfg.lr = settings.lr;
+        if collective.size() == 1 {
+            let grad_norm = self
+                .adam
+                .update(&mut self.model, &grads, settings.clip_norm)?;
+            return Ok(StepReport {
+                loss: value,
+                grad_norm,
             });
         }
-        let grads = loss.backward();
-        self.adam.cfg.lr = settings.lr;
-        let grad_norm = self
-            .adam
-            .update(&mut self.model, &grads, settings.clip_norm)?;
+        let mut shared = flatten_gradients(&self.model, &grads)?;
+        let totals = share_gradients(collective, &mut shared, value, rows)?;
+        let grad_norm =
+            self.adam
+                .update_shared(&mut self.model, &grads, &shared, settings.clip_norm)?;
         Ok(StepReport {
-            loss: value,
+            loss: totals.loss as f32,
             grad_norm,
         })
     }

@@ -106,6 +106,14 @@ impl Fixture {
     }
 }
 
+/// An empty scratch directory `attn-<group>-<pid>-<name>` in the system's temporary directory
+/// (not created: the code under test makes it), emptied of an earlier run's files.
+pub fn scratch_dir(group: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attn-{group}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 pub fn fixture_path(group: &str, file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

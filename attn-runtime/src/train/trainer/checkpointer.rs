@@ -24,13 +24,11 @@ impl<'a> Checkpointer<'a> {
     /// Continues a run from its newest committed checkpoint: its parameters and optimizer
     /// state. With none (no epoch was committed) the model keeps its seeded initial parameters,
     /// the ones the run started from. Every file the run goes on from is read and checked
-    /// here, before any training, and the views a crash may have left behind
-    /// (`model.safetensors`, `metrics.*`) are brought up to the checkpoint.
+    /// here, before any training.
     pub(super) fn restore(
         &self,
         model: &mut dyn ZooModel,
         checkpoint: Option<&Checkpoint>,
-        history: &[EpochReport],
     ) -> Result<(), AttnError> {
         let Some(checkpoint) = checkpoint else {
             return Ok(());
@@ -38,6 +36,19 @@ impl<'a> Checkpointer<'a> {
         let params = checkpoint.params()?;
         model.load(&params)?;
         model.optimizer().state = adam_state_from_state_dict(&checkpoint.optimizer()?, &params)?;
+        Ok(())
+    }
+
+    /// After [`restore`](Self::restore), by the run's writer: the views a crash may have left
+    /// behind (`model.safetensors`, `metrics.*`) brought up to the checkpoint.
+    pub(super) fn repair_views(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+        history: &[EpochReport],
+    ) -> Result<(), AttnError> {
+        let Some(checkpoint) = checkpoint else {
+            return Ok(());
+        };
         if checkpoint.path != self.run.path {
             let best = self.run.checkpoint(checkpoint.state()?.best_epoch)?;
             best.params()?;

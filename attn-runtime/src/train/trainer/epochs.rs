@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::{Checkpointer, Reporter, Stop};
 use crate::data::{bucketed_batches, Encoded, Prepared};
+use crate::distributed::Collective;
 use crate::error::AttnError;
 use crate::loss::IGNORE;
 use crate::model::{ModelMeta, TaskSpec};
@@ -36,7 +37,13 @@ pub(super) struct Epochs<'r, 'a> {
     pub reporter: &'r mut Reporter<'a>,
     /// Set to stop between two steps.
     pub stop: &'r AtomicBool,
+    /// The data-parallel ranks (one for a run in one process).
+    pub ranks: &'r dyn Collective,
 }
+
+/// Apart from rank 0, each data-parallel rank's step seeds are the step's plus its rank times
+/// this (an odd constant: distinct ranks, distinct seeds).
+const RANK_SEED: u64 = 0xA24B_AED4_963E_E407;
 
 /// The seed of an epoch's shuffle and dropout, so that a resumed run repeats the epochs an
 /// uninterrupted one would have run.
@@ -65,6 +72,9 @@ impl Epochs<'_, '_> {
         for epoch in state.epochs_done + 1..=self.cfg.epochs {
             let started = Instant::now();
             let Some(train_scores) = self.train_epoch(epoch, state)? else {
+                if !self.ranks.is_writer() {
+                    return Ok(Stop::Interrupted);
+                }
                 self.checkpoints.save_interrupted(self.model)?;
                 let from = match state.epochs_done {
                     0 => "starts it again from the beginning (no epoch was completed)".into(),
@@ -75,6 +85,15 @@ impl Epochs<'_, '_> {
                 ));
                 return Ok(Stop::Interrupted);
             };
+            if !self.ranks.is_writer() {
+                // rank 0 validates and checkpoints, then says whether to go on
+                state.seconds += started.elapsed().as_secs_f64();
+                state.epochs_done = epoch;
+                if self.ranks.root_says(false)? {
+                    return Ok(Stop::EarlyStopped);
+                }
+                continue;
+            }
             // training accuracy: 256 training examples in evaluation mode, teacher-forced
             let sample: Vec<Encoded> = self.data.train.iter().take(256).cloned().collect();
             let sample_scores = evaluate_teacher_forced(self.model, &sample, self.cfg.batch_size)?;
@@ -116,11 +135,11 @@ impl Epochs<'_, '_> {
                 .save_epoch(self.model, state, history, best)?;
             self.reporter.epoch(history)?;
             self.checkpoints.prune(state)?;
-            if self
+            let early = self
                 .cfg
                 .patience
-                .is_some_and(|p| state.epochs_without_improvement >= p)
-            {
+                .is_some_and(|p| state.epochs_without_improvement >= p);
+            if self.ranks.root_says(early)? {
                 self.reporter.note(&format!(
                     "early stopping: no better validation score for {} epochs",
                     state.epochs_without_improvement
@@ -158,8 +177,10 @@ impl Epochs<'_, '_> {
             } if !cfg.augment.is_none() => Some([channels, height, width]),
             _ => None,
         };
+        let (rank, ranks) = (self.ranks.rank(), self.ranks.size());
         for (i, batch) in batches.iter().enumerate() {
-            if self.stop.load(Ordering::SeqCst) {
+            // a stop asked of one rank stops every rank before the same step
+            if self.ranks.any(self.stop.load(Ordering::SeqCst))? {
                 return Ok(None);
             }
             let varied;
@@ -172,10 +193,19 @@ impl Epochs<'_, '_> {
                 }
                 None => batch,
             };
-            let settings = cfg.step_settings(self.schedule.at(state.steps + 1), seed ^ i as u64);
+            // each rank its own dropout and teacher-forcing draws (rank 0's are one process's)
+            let step_seed = (seed ^ i as u64).wrapping_add((rank as u64).wrapping_mul(RANK_SEED));
+            let settings = cfg.step_settings(self.schedule.at(state.steps + 1), step_seed);
+            let share;
+            let own = if ranks == 1 {
+                batch
+            } else {
+                share = batch.share(rank, ranks);
+                &share
+            };
             let report = self
                 .model
-                .train_step_with(batch, &settings)
+                .train_step_shared(own, &settings, self.ranks)
                 .map_err(|e| match e {
                     AttnError::NonFinite { what, value } => AttnError::Diverged {
                         epoch,

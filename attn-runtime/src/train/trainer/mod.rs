@@ -27,6 +27,7 @@ use resume::{resume_setup, Resumed};
 
 use super::{evaluate_against, References};
 use crate::data::{prepare, Dataset};
+use crate::distributed::{Collective, SingleProcess};
 use crate::error::AttnError;
 use crate::model::TaskSpec;
 use crate::optim::LrSchedule;
@@ -75,7 +76,7 @@ pub struct TrainRequest<'a> {
     pub resume: Option<PathBuf>,
 }
 
-/// Trains a model on a data set.
+/// Trains a model on a data set, in this process alone.
 ///
 /// # Errors
 /// Invalid settings, data that does not fit the model, an unwritable output directory, a
@@ -86,7 +87,33 @@ pub fn train(
     observer: &mut dyn TrainObserver,
     stop: &AtomicBool,
 ) -> Result<TrainOutcome, AttnError> {
+    train_data_parallel(req, &SingleProcess, observer, stop)
+}
+
+/// Trains a model on a data set as one rank of `ranks`: every rank calls this with the same
+/// request (and its own observer), takes its share ([`Batch::share`](crate::zoo::Batch::share))
+/// of every batch of `config.batch_size` examples (the batch of the whole run, whatever the
+/// number of ranks), and the ranks sum their gradients before each step, so the run trains as
+/// one process would with that batch. Rank 0 alone validates, writes the run directory,
+/// checkpoints and reports, and tells the others when to stop early; a run resumes on any
+/// number of ranks. Every rank reads the data set, and a resumed run's directory, itself.
+///
+/// On ranks other than 0 the outcome holds the run directory, why it stopped and the seconds;
+/// its history, best epoch and test scores are rank 0's to report (empty there).
+///
+/// **PyTorch equivalent**: `DistributedDataParallel` with a `DistributedSampler` over the
+/// global batch, rank 0 saving checkpoints.
+///
+/// # Errors
+/// As [`train`]; [`AttnError::Distributed`] when the ranks cannot exchange what a step needs.
+pub fn train_data_parallel(
+    req: TrainRequest<'_>,
+    ranks: &dyn Collective,
+    observer: &mut dyn TrainObserver,
+    stop: &AtomicBool,
+) -> Result<TrainOutcome, AttnError> {
     let meta = req.entry.meta();
+    let writer = ranks.is_writer();
     // settings and data are checked before a run directory is made: bad input writes nothing
     let (existing, cfg, vocabs, mut state, mut history) = match &req.resume {
         None => {
@@ -125,22 +152,32 @@ pub fn train(
     let (run, checkpoint) = match existing {
         Some((run, checkpoint, extended)) => {
             // the longer budget becomes the run's own (a later resume keeps it)
-            if let Some(config) = extended {
+            if let (Some(config), true) = (extended, writer) {
                 run.write_json("config.json", &config)?;
             }
             (run, checkpoint)
         }
         None => {
-            let run = RunDir::create(&req.out, meta.name)?;
-            run.write_setup(meta, &req.dataset.name, &cfg, &data.vocabs)?;
-            (run, None)
+            let mut path = Vec::new();
+            if writer {
+                let run = RunDir::create(&req.out, meta.name)?;
+                run.write_setup(meta, &req.dataset.name, &cfg, &data.vocabs)?;
+                path = run.path.to_string_lossy().into_owned().into_bytes();
+            }
+            // the others learn where rank 0 put the run, and write nothing there
+            ranks.broadcast_bytes(0, &mut path)?;
+            let path = PathBuf::from(String::from_utf8_lossy(&path).into_owned());
+            (RunDir { path }, None)
         }
     };
     let checkpoints = Checkpointer::new(&run);
     let mut reporter = Reporter::new(&run, observer);
     let mut model = req.entry.instantiate(cfg.seed)?;
     model.optimizer().cfg = cfg.adam;
-    checkpoints.restore(model.as_mut(), checkpoint.as_ref(), &history)?;
+    checkpoints.restore(model.as_mut(), checkpoint.as_ref())?;
+    if writer {
+        checkpoints.repair_views(checkpoint.as_ref(), &history)?;
+    }
     let per_epoch = data.train.len().div_ceil(cfg.batch_size);
     let schedule = LrSchedule {
         peak: cfg.lr,
@@ -166,11 +203,12 @@ pub fn train(
         checkpoints: &checkpoints,
         reporter: &mut reporter,
         stop,
+        ranks,
     }
     .run(&mut state, &mut history)?;
 
     let mut test = Scores::default();
-    if stopped != Stop::Interrupted && state.best_epoch > 0 {
+    if writer && stopped != Stop::Interrupted && state.best_epoch > 0 {
         checkpoints.load_best(model.as_mut())?;
         let references = References::of(&data.test_raw, &data.vocabs);
         test = evaluate_against(
@@ -195,6 +233,11 @@ pub fn train(
         if cfg.attention_reports {
             write_example_reports(model, &run, &data, &mut reporter);
         }
+    }
+    if !writer {
+        // rank 0's to report
+        history.clear();
+        state.best_epoch = 0;
     }
     Ok(TrainOutcome {
         run_dir: run.path.clone(),
