@@ -7,8 +7,9 @@
 #      `DefaultDevice`, which the feature switches to `Cuda`);
 #   3. one epoch of the default model (`train dates-transformer`) on the GPU, printing the step
 #      time and the exact match;
-#   4. where two GPUs exist, the 2-rank data-parallel equivalence over NCCL (issue 20), once it
-#      exists: until then the script says it is skipped.
+#   4. where two GPUs (and OpenMPI's mpirun, which starts the ranks) exist, the 2-rank
+#      data-parallel equivalence over NCCL: two processes, one GPU each, train the run one
+#      process trains (attn-runtime/tests/data_parallel.rs, `mpi::two_nccl_processes_...`).
 #
 #   tools/gpu_check.sh [--budget SECONDS]     (default 540: each step gets its share)
 #
@@ -77,8 +78,12 @@ if step "one epoch of dates-transformer on the GPU" $((budget * 20 / 100)) \
 fi
 rm -rf "$runs"
 
-if [ "$gpus" -ge 2 ]; then
-    results+=("skipped  2-rank NCCL equivalence: not implemented yet (issue 20, item 1)")
+if [ "$gpus" -ge 2 ] && command -v mpirun >/dev/null 2>&1; then
+    step "2-rank NCCL equivalence" $((budget * 25 / 100)) \
+        cargo test --release -p attn-runtime --features cuda,mpi --test data_parallel -- \
+        --ignored --exact mpi::two_nccl_processes_train_the_run_one_process_trains
+elif [ "$gpus" -ge 2 ]; then
+    results+=("skipped  2-rank NCCL equivalence: no mpirun here (it starts the ranks; Debian: openmpi-bin, libopenmpi-dev)")
 else
     results+=("skipped  2-rank NCCL equivalence: one GPU here, it needs two")
 fi

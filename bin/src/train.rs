@@ -11,12 +11,13 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use attn_runtime::data::{builtin, load_file, Dataset, PrepareOptions, Tokenizer};
+use attn_runtime::distributed::{Collective, SingleProcess, Timed};
 use attn_runtime::model::TaskSpec;
 use attn_runtime::optim::Decay;
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{
-    find_lr, recommended, train, EpochReport, LrRange, LrRangeTest, RunInfo, Selection, Stop,
-    TrainConfig, TrainObserver, TrainOutcome, TrainRequest,
+    find_lr, recommended, train_data_parallel, EpochReport, LrRange, LrRangeTest, Quiet, RunInfo,
+    Selection, Stop, TrainConfig, TrainObserver, TrainOutcome, TrainRequest,
 };
 
 use crate::resume::Recorded;
@@ -128,6 +129,36 @@ pub struct Args {
     /// No progress bar (logs and CI).
     #[arg(long)]
     quiet: bool,
+    /// Data-parallel training over the ranks `mpirun -np N` starts (a binary built with
+    /// `--features mpi`). --batch-size stays the batch of a whole step: each rank takes its
+    /// share, and the run trains (and resumes, on any number of ranks) as one process would.
+    #[arg(long, value_enum, default_value_t = DistributedArg::None)]
+    distributed: DistributedArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DistributedArg {
+    /// One process.
+    None,
+    /// The ranks of an `mpirun`, over MPI.
+    Mpi,
+}
+
+/// The ranks a run trains on, their exchanges timed.
+fn ranks(distributed: DistributedArg) -> Result<Timed> {
+    match distributed {
+        DistributedArg::None => Ok(Timed::new(Box::new(SingleProcess))),
+        #[cfg(feature = "mpi")]
+        DistributedArg::Mpi => Ok(Timed::new(Box::new(
+            attn_runtime::distributed::Mpi::start()?
+        ))),
+        #[cfg(not(feature = "mpi"))]
+        DistributedArg::Mpi => bail!(
+            "this binary was built without MPI: build it with `--features mpi` (which needs an \
+             MPI library and libclang, e.g. Debian's libopenmpi-dev and libclang-dev) and start \
+             it with `mpirun -np N`"
+        ),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -397,6 +428,7 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         return Ok(None);
     }
     check_device(args.device)?;
+    let ranks = ranks(args.distributed)?;
     // the attention kernel's configuration for this CPU (or ATTN_KERNEL's): refused before any
     // work when the override is wrong, shown in the run's header
     let kernels = attn_runtime::tuning::KernelConfig::current()?;
@@ -435,6 +467,12 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         r.refuse_contradictions(&config, tokenizers)?;
     }
     if args.find_lr {
+        if ranks.size() > 1 {
+            bail!(
+                "--find-lr runs its short range test in one process: start it without mpirun \
+                 (and without --distributed)"
+            );
+        }
         if args.resume.is_some() {
             bail!(
                 "--find-lr looks for a rate to start a run with; a resumed run keeps its own: \
@@ -447,11 +485,18 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
 
     let stop = crate::stop_on_ctrl_c("stopping after this batch (Ctrl-C again to quit at once)")?;
 
-    let mut observer = Console {
+    let mut console = Console {
         bar: None,
         quiet: args.quiet,
         header_shown: false,
         kernels: kernels.describe(),
+        ranks: ranks.size(),
+    };
+    // rank 0 speaks for the run
+    let observer: &mut dyn TrainObserver = if ranks.is_writer() {
+        &mut console
+    } else {
+        &mut Quiet
     };
     let request = TrainRequest {
         entry,
@@ -460,9 +505,22 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         out: args.out.clone(),
         resume: args.resume.clone(),
     };
-    let outcome = train(request, &mut observer, stop)?;
-    if let Some(bar) = observer.bar.take() {
+    let outcome = train_data_parallel(request, &ranks, observer, stop)?;
+    if let Some(bar) = console.bar.take() {
         bar.finish_and_clear();
+    }
+    if !ranks.is_writer() {
+        return Ok(Some(outcome));
+    }
+    if ranks.size() > 1 {
+        println!(
+            "data-parallel over {} ranks: {} exchanges took {:.2} s of rank 0's {:.1} s ({:.1}%, waiting for the other ranks included)",
+            ranks.size(),
+            ranks.calls(),
+            ranks.seconds(),
+            outcome.seconds,
+            100.0 * ranks.seconds() / outcome.seconds.max(1e-9)
+        );
     }
     match &outcome.stopped {
         Stop::Interrupted => {
@@ -537,6 +595,8 @@ struct Console {
     header_shown: bool,
     /// The attention kernel's configuration, one line for the header.
     kernels: String,
+    /// How many data-parallel ranks train the run.
+    ranks: usize,
 }
 
 impl Console {
@@ -555,6 +615,12 @@ impl TrainObserver for Console {
             info.params, info.examples[0], info.examples[1], info.examples[2], info.batches_per_epoch, info.run_dir.display()
         );
         println!("{}", self.kernels);
+        if self.ranks > 1 {
+            println!(
+                "data-parallel over {} ranks: each takes its share of every batch, gradients summed before each step",
+                self.ranks
+            );
+        }
         if info.first_epoch > 1 {
             println!("resuming at epoch {} of {}", info.first_epoch, info.epochs);
         }

@@ -591,6 +591,13 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
         "--find-lr looks for a rate to start a run with",
     );
 
+    // data-parallel training needs a binary built with MPI (the suite's is not); refused before
+    // any run directory is made
+    assert_clean_failure(
+        &train(&["dates-transformer", "--distributed", "mpi"], &out),
+        "this binary was built without MPI: build it with `--features mpi`",
+    );
+
     // one-sided text has no source or target tokeniser; images no tokeniser at all
     assert_clean_failure(
         &train(&["sentiment-encoder", "--tgt-tokenizer", "char"], &out),
