@@ -75,7 +75,12 @@ impl Nccl {
 
     fn all_reduce<T>(&self, values: &mut [T]) -> Result<(), CollectiveError>
     where
-        T: cudarc::nccl::NcclType + cudarc::driver::DeviceRepr + Default + Clone + Unpin,
+        T: cudarc::nccl::NcclType
+            + cudarc::driver::DeviceRepr
+            + cudarc::driver::ValidAsZeroBits
+            + Default
+            + Clone
+            + Unpin,
     {
         let send = self
             .device
