@@ -235,16 +235,25 @@ fn columns<T>(
     f: impl Fn(&[String]) -> T,
 ) -> Result<Vec<T>, AttnError> {
     let mut out = Vec::new();
-    for (i, (line, fields)) in records(text, ext, file)?.into_iter().enumerate() {
+    // a header names the columns: in our order, or the other way round (`text, label`, the
+    // order of Hugging Face's and pandas' files), which is then the order of every row
+    let mut swapped = false;
+    for (i, (line, mut fields)) in records(text, ext, file)?.into_iter().enumerate() {
         if fields.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        if i == 0
-            && fields.len() == 2
-            && fields[0].trim() == header[0]
-            && fields[1].trim() == header[1]
-        {
-            continue;
+        if i == 0 && fields.len() == 2 {
+            let names = [fields[0].trim(), fields[1].trim()];
+            if names == [header[0], header[1]] {
+                continue;
+            }
+            if names == [header[1], header[0]] {
+                swapped = true;
+                continue;
+            }
+        }
+        if swapped {
+            fields.reverse();
         }
         if fields.len() != 2 {
             return Err(AttnError::data(
@@ -452,6 +461,43 @@ mod tests {
             tagged.unwrap(),
             Examples::Tagged(vec![(vec!["a".into()], vec!["X".into()])])
         );
+    }
+
+    #[test]
+    fn a_header_naming_the_columns_the_other_way_round_is_followed() {
+        // `text, label` (Hugging Face's and pandas' order) and `target, source`: the header
+        // says which column is which, for every row; without one, our order
+        for (name, ours, theirs, task) in [
+            (
+                "swapped-c.tsv",
+                "label\ttext\npos\tgood\nneg\tbad\n",
+                "text\tlabel\ngood\tpos\nbad\tneg\n",
+                &CLASSIFY,
+            ),
+            (
+                "swapped-c.csv",
+                "label,text\npos,good\n",
+                "text,label\ngood,pos\n",
+                &CLASSIFY,
+            ),
+            (
+                "swapped-s.tsv",
+                "source\ttarget\na b\tb a\n",
+                "target\tsource\nb a\ta b\n",
+                &SEQ2SEQ,
+            ),
+        ] {
+            assert_eq!(
+                load(name, theirs, task).unwrap(),
+                load(name, ours, task).unwrap(),
+                "{name}"
+            );
+        }
+        let Examples::Labelled(v) = load("headerless.tsv", "good\tpos\n", &CLASSIFY).unwrap()
+        else {
+            panic!("labelled")
+        };
+        assert_eq!(v, [("pos".to_string(), "good".to_string())]);
     }
 
     #[test]
