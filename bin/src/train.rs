@@ -16,8 +16,8 @@ use attn_runtime::model::TaskSpec;
 use attn_runtime::optim::Decay;
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{
-    find_lr, recommended, train_data_parallel, EpochReport, LrRange, LrRangeTest, Quiet, RunInfo,
-    Selection, Stop, TrainConfig, TrainObserver, TrainOutcome, TrainRequest,
+    find_lr, recommended, train_data_parallel, valley, EpochReport, LrRange, LrRangeTest, Quiet,
+    RunInfo, Selection, Stop, TrainConfig, TrainObserver, TrainOutcome, TrainRequest,
 };
 
 use crate::resume::Recorded;
@@ -280,9 +280,11 @@ fn print_lr_range(range: &LrRange) {
     );
     let suggested = range.suggestion;
     for (i, p) in range.points.iter().enumerate() {
-        if i % 10 == 0 || i + 1 == range.points.len() || Some(p.lr) == suggested {
-            let mark = if Some(p.lr) == suggested {
-                "  <- steepest fall"
+        // the step of the lowest smoothed loss: the suggestion is a tenth of its rate
+        let lowest = Some(p.lr / 10.0) == suggested;
+        if i % 10 == 0 || i + 1 == range.points.len() || lowest {
+            let mark = if lowest {
+                "  <- lowest smoothed loss"
             } else {
                 ""
             };
@@ -302,9 +304,14 @@ fn print_lr_range(range: &LrRange) {
         );
     }
     match suggested {
-        Some(lr) => println!("suggested learning rate: {lr:.2e} (train with --lr {lr:.1e})"),
+        Some(lr) => println!(
+            "suggested learning rate: {lr:.2e}, a tenth of the rate at the lowest smoothed loss \
+             (train with --lr {lr:.1e}; fastai's valley rule says {})",
+            valley(&range.points, LrRangeTest::default().steps)
+                .map_or("nothing".into(), |v| format!("{v:.1e}"))
+        ),
         None => println!(
-            "no suggestion: the loss diverged after {} steps, too few to find its steepest fall; \
+            "no suggestion: the loss diverged after {} steps, too few to find its lowest point; \
              try a smaller --batch-size or check the data",
             range.points.len()
         ),

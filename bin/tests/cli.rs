@@ -579,7 +579,7 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
     assert!(o.status.success(), "{}", text(&o));
     let all = text(&o);
     assert!(
-        all.contains("suggested learning rate: ") && all.contains("<- steepest fall"),
+        all.contains("suggested learning rate: ") && all.contains("<- lowest smoothed loss"),
         "{all}"
     );
     let runs_after = std::fs::read_dir(out.join("dates-transformer"))

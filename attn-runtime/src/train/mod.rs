@@ -61,7 +61,7 @@ pub use evaluate::{
     evaluate, evaluate_against, evaluate_teacher_forced, rows_per_example, References,
 };
 pub use evaluate_run::{evaluate_run, EvalReport, LanguageModelReport, Seq2SeqReport};
-pub use lr_finder::{find_lr, steepest_descent, LrPoint, LrRange, LrRangeTest};
+pub use lr_finder::{find_lr, minimum, steepest_descent, valley, LrPoint, LrRange, LrRangeTest};
 pub use ngram_baseline::{ngram_baseline, NgramBaseline, BASELINE_GAMMAS, BASELINE_ORDERS};
 pub use recommended::recommended;
 pub use test_predictions::{write_test_predictions, TestPrediction};
