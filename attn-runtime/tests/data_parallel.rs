@@ -307,6 +307,32 @@ fn a_run_resumes_on_another_number_of_ranks() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
+#[test]
+fn when_rank_0_cannot_make_the_run_directory_every_rank_says_so() {
+    let out = scratch("blocked");
+    std::fs::create_dir_all(&out).unwrap();
+    // a file where the runs' directory would go
+    let blocker = out.join("a-file");
+    std::fs::write(&blocker, b"").unwrap();
+    let errors = on_ranks(2, |member| {
+        train_data_parallel(
+            request(config(1), &blocker.join("runs"), None),
+            member,
+            &mut Quiet,
+            &AtomicBool::new(false),
+        )
+        .unwrap_err()
+        .to_string()
+    });
+    assert!(errors[0].contains("a-file"), "{}", errors[0]);
+    assert!(
+        errors[1].contains("rank 0 could not make the run directory"),
+        "{}",
+        errors[1]
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
 /// The same run over MPI: `mpirun -np 2` starts this test binary twice as the ranks.
 #[cfg(feature = "mpi")]
 mod mpi {

@@ -158,16 +158,31 @@ pub fn train_data_parallel(
             (run, checkpoint)
         }
         None => {
-            let mut path = Vec::new();
-            if writer {
+            let created = writer.then(|| {
                 let run = RunDir::create(&req.out, meta.name)?;
                 run.write_setup(meta, &req.dataset.name, &cfg, &data.vocabs)?;
-                path = run.path.to_string_lossy().into_owned().into_bytes();
-            }
-            // the others learn where rank 0 put the run, and write nothing there
+                Ok::<_, AttnError>(run)
+            });
+            // the others learn where rank 0 put the run (and write nothing there), or, from an
+            // empty path, that it could not make one
+            let mut path = match &created {
+                Some(Ok(run)) => run.path.to_string_lossy().into_owned().into_bytes(),
+                _ => Vec::new(),
+            };
             ranks.broadcast_bytes(0, &mut path)?;
-            let path = PathBuf::from(String::from_utf8_lossy(&path).into_owned());
-            (RunDir { path }, None)
+            match created {
+                Some(run) => (run?, None),
+                None if path.is_empty() => {
+                    return Err(AttnError::InvalidInput {
+                        reason: "rank 0 could not make the run directory".into(),
+                        fix: "see rank 0's error".into(),
+                    })
+                }
+                None => {
+                    let path = PathBuf::from(String::from_utf8_lossy(&path).into_owned());
+                    (RunDir { path }, None)
+                }
+            }
         }
     };
     let checkpoints = Checkpointer::new(&run);
