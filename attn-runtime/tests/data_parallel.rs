@@ -80,6 +80,9 @@ fn on_ranks<T: Send>(ranks: usize, f: impl Fn(&LocalGroup) -> T + Sync) -> Vec<T
     })
 }
 
+/// A model's parameters after some steps, and the steps' reports.
+type Trained = (StateDict, Vec<StepReport>);
+
 /// `k` steps of one process on `batch` and of `ranks` ranks on its shares, from the same
 /// initial parameters: every rank's parameters (rank 0's first) and reports, then the one
 /// process's.
@@ -89,10 +92,7 @@ fn steps<M>(
     settings: &StepSettings,
     ranks: usize,
     k: usize,
-) -> (
-    Vec<(StateDict, Vec<StepReport>)>,
-    (StateDict, Vec<StepReport>),
-)
+) -> (Vec<Trained>, Trained)
 where
     Entry<M>: ZooEntry,
 {

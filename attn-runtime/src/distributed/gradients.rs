@@ -33,19 +33,10 @@ where
     Ok(flat)
 }
 
-/// What the ranks' shares of one step add up to.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct StepTotals {
-    /// The whole batch's mean loss.
-    pub loss: f64,
-    /// Its rows (targets that count), over every rank.
-    pub rows: f64,
-}
-
 /// Turns this rank's `gradient` of its share's mean loss `loss` over `rows` rows into the
 /// gradient of the whole batch's mean loss, the same bits on every rank: each share's gradient
-/// is weighted by its rows' part of the batch's, then the ranks' are summed. With one rank it
-/// changes nothing.
+/// is weighted by its rows' part of the batch's, then the ranks' are summed. Returns the whole
+/// batch's mean loss. With one rank it changes nothing.
 ///
 /// The totals come first, so that a loss that is not finite on any rank is seen by every rank
 /// before the gradients are exchanged (they then stop together, none left waiting).
@@ -61,7 +52,7 @@ pub(crate) fn share_gradients(
     gradient: &mut [f32],
     loss: f32,
     rows: usize,
-) -> Result<StepTotals, AttnError> {
+) -> Result<f64, AttnError> {
     let own = if rows == 0 {
         0.0
     } else {
@@ -90,8 +81,5 @@ pub(crate) fn share_gradients(
         *g *= weight;
     }
     collective.all_reduce_sum_f32(gradient)?;
-    Ok(StepTotals {
-        loss,
-        rows: all_rows,
-    })
+    Ok(loss)
 }

@@ -295,12 +295,12 @@ where
             });
         }
         let mut shared = flatten_gradients(&self.model, &grads)?;
-        let totals = share_gradients(collective, &mut shared, value, rows)?;
+        let loss = share_gradients(collective, &mut shared, value, rows)?;
         let grad_norm =
             self.adam
                 .update_shared(&mut self.model, &grads, &shared, settings.clip_norm)?;
         Ok(StepReport {
-            loss: totals.loss as f32,
+            loss: loss as f32,
             grad_norm,
         })
     }
