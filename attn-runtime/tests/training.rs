@@ -758,8 +758,38 @@ fn bleu_chooses_the_checkpoint_of_a_sequence_to_sequence_run() {
     // the BLEU summed batch by batch is the corpus BLEU `eval` computes on the same checkpoint
     let test_bleu = o.test.bleu().unwrap();
     let loaded = attn_runtime::train::load_run(&o.run_dir, &entry).unwrap();
-    let report = attn_runtime::train::evaluate_run(&loaded, &data, 7).unwrap();
-    assert_eq!(test_bleu, report.seq2seq.unwrap().bleu);
+    let report = attn_runtime::train::evaluate_run(&loaded, &data, 7, None).unwrap();
+    let greedy = report.seq2seq.clone().unwrap();
+    assert_eq!(test_bleu, greedy.bleu);
+    assert_eq!(greedy.decoding, "greedy");
+    // `eval --beam`: one beam ranked by log-probability is greedy decoding, output for output
+    let one = attn_runtime::infer::BeamSearch {
+        beam_size: 1,
+        length_penalty: 0.0,
+    };
+    let narrow = attn_runtime::train::evaluate_run(&loaded, &data, 7, Some(one)).unwrap();
+    let texts = |r: &attn_runtime::train::EvalReport| -> Vec<String> {
+        r.predictions.iter().map(|p| p.prediction.clone()).collect()
+    };
+    assert!(!report.predictions.is_empty());
+    assert_eq!(texts(&narrow), texts(&report));
+    assert_eq!(narrow.seq2seq.unwrap().bleu, greedy.bleu);
+    // four beams: every output is what `predict --beam 4` gives for that input, and the report
+    // says how it decoded
+    let four = attn_runtime::infer::BeamSearch::default();
+    let wide = attn_runtime::train::evaluate_run(&loaded, &data, 7, Some(four)).unwrap();
+    assert_eq!(
+        wide.seq2seq.as_ref().unwrap().decoding,
+        "beam 4, length penalty 0.6"
+    );
+    let predictor = attn_runtime::infer::Predictor::new(loaded);
+    for row in &wide.predictions {
+        let p = predictor.predict_text(&row.input, Some(four)).unwrap();
+        let attn_runtime::infer::Output::Sequence { text, .. } = p.output else {
+            panic!("a sequence model predicts sequences")
+        };
+        assert_eq!(row.prediction, text, "input {:?}", row.input);
+    }
     let summary = std::fs::read_to_string(o.run_dir.join("summary.json")).unwrap();
     let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(summary["test_bleu"].as_f64(), Some(test_bleu));
@@ -783,7 +813,15 @@ fn macro_f1_chooses_the_checkpoint_of_a_classifier_and_a_tagger() {
     assert!(o.history.iter().all(|e| e.valid_bleu.is_none()));
     // the counts summed batch by batch score as scikit-learn's report on all the predictions
     let loaded = attn_runtime::train::load_run(&o.run_dir, &entry).unwrap();
-    let report = attn_runtime::train::evaluate_run(&loaded, &data, 5).unwrap();
+    let report = attn_runtime::train::evaluate_run(&loaded, &data, 5, None).unwrap();
+    // a beam is refused for a classifier, not ignored
+    let beam = Some(attn_runtime::infer::BeamSearch::default());
+    match attn_runtime::train::evaluate_run(&loaded, &data, 5, beam) {
+        Err(AttnError::InvalidHyperParameter { name, .. }) => {
+            assert_eq!(name, "beam_size (--beam)")
+        }
+        other => panic!("a beam for a classifier: {:?}", other.map(|r| r.model)),
+    }
     let macro_f1 = report.classification.unwrap().macro_avg.f1;
     assert_eq!(o.test.macro_f1(), Some(macro_f1));
 

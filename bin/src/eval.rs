@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --bin eval -- runs/dates-transformer/20261130-104654 [--predictions out.tsv] [--split-out split/]
+//! cargo run --release --bin eval -- runs/bible-transformer/<timestamp> --beam 4 [--length-penalty 0.6]
 //! cargo run --release --bin eval -- bleu --hyp out.txt --ref ref.txt [ref2.txt ...] [--tokenize 13a|none] [--lowercase] [--sentence] [--json]
 //! cargo run --release --bin eval -- f1 --gold gold.txt --pred pred.txt [--json]
 //! ```
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use attn_runtime::data::split_for;
+use attn_runtime::infer::BeamSearch;
 use attn_runtime::metrics::{classification_report, Bleu, BleuTokenizer, ClassificationReport};
 use attn_runtime::model::TaskSpec;
 use attn_runtime::registry::Registry;
@@ -36,6 +38,13 @@ pub struct Args {
     /// `load` reads: JSON lines, or CSV for images) into this directory.
     #[arg(long, value_name = "DIR")]
     split_out: Option<PathBuf>,
+    /// Decode a sequence-to-sequence model's test outputs with beam search of this many beams,
+    /// 1 to 64, instead of greedily (slower: one test example at a time).
+    #[arg(long)]
+    beam: Option<usize>,
+    /// Beam search's length penalty α, from 0 to 10 (default 0.6; needs --beam).
+    #[arg(long, requires = "beam")]
+    length_penalty: Option<f64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -124,7 +133,15 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<EvalReport>> {
                 predictions: args.predictions.as_deref(),
                 split_out: args.split_out.as_deref(),
             };
-            evaluate(registry, &dir, args.batch_size, outputs).map(Some)
+            let beam = args.beam.map(|beam_size| BeamSearch {
+                beam_size,
+                length_penalty: args
+                    .length_penalty
+                    .unwrap_or(BeamSearch::default().length_penalty),
+            });
+            // checked before the run loads, as `predict` does
+            beam.as_ref().map(BeamSearch::validate).transpose()?;
+            evaluate(registry, &dir, args.batch_size, beam, outputs).map(Some)
         }
         (None, None) => bail!(
             "pass a run directory (e.g. runs/dates-transformer/<timestamp>), or `bleu` / `f1`"
@@ -145,6 +162,7 @@ fn evaluate(
     registry: &Registry,
     dir: &Path,
     batch_size: usize,
+    beam: Option<BeamSearch>,
     Outputs {
         predictions,
         split_out,
@@ -173,7 +191,7 @@ fn evaluate(
     let run = load_run(dir, entry)?;
     // the data the run was trained on, by absolute path, refused if it changed since
     let dataset = run.dataset()?;
-    let report = evaluate_run(&run, &dataset, batch_size)?;
+    let report = evaluate_run(&run, &dataset, batch_size, beam)?;
     print_report(&report);
     println!("wrote {}", dir.join("eval.json").display());
     if let Some(out) = split_out {
@@ -242,7 +260,7 @@ fn print_report(r: &EvalReport) {
         );
     }
     if let Some(s) = &r.seq2seq {
-        println!("{}", s.bleu_summary);
+        println!("{} ({} decoding)", s.bleu_summary, s.decoding);
         println!("signature: {}", s.bleu_signature);
         println!(
             "exact match {:.4}, token accuracy {:.4}",

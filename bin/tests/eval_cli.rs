@@ -212,6 +212,22 @@ fn a_trained_run_is_evaluated_and_predicts() {
         text(&o)
     );
 
+    // beam search is for sequence outputs: refused for a classifier, and a length penalty
+    // without a beam is refused rather than ignored
+    let o = run(env!("CARGO_BIN_EXE_eval"), &[&run_dir, "--beam", "4"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("applies to sequence-to-sequence models only"),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        env!("CARGO_BIN_EXE_eval"),
+        &[&run_dir, "--length-penalty", "1"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--beam <BEAM>"), "{}", text(&o));
+
     // a blank image, as 64 comma-separated pixels
     let pixels = vec!["0"; 64].join(",");
     let o = run(
@@ -323,6 +339,16 @@ fn beam_settings_out_of_range_are_refused_before_the_run_loads() {
             "{args:?}: expected `{needle}` in {all}"
         );
         assert!(!all.contains("panicked"), "{all}");
+        // `eval` checks the same settings the same way (it takes no input text)
+        if args.contains(&"--beam") {
+            let args: Vec<&str> = args.iter().copied().filter(|&a| a != "1 2").collect();
+            let o = run(env!("CARGO_BIN_EXE_eval"), &args);
+            let all = text(&o);
+            assert!(
+                !o.status.success() && all.contains(needle),
+                "{args:?}: {all}"
+            );
+        }
     }
 }
 

@@ -146,9 +146,14 @@ impl BeamSearch {
             for (b, (prefix, lp)) in beams.iter().enumerate() {
                 let row = &out.logits[(b * tgt_len + t) * vocab..(b * tgt_len + t + 1) * vocab];
                 let logp = log_softmax(row);
+                // the beam's best continuations, in no particular order (the candidates are
+                // ranked below): a selection, not a sort of the whole vocabulary
+                let keep = self.beam_size.min(vocab);
                 let mut order: Vec<usize> = (0..vocab).collect();
-                order.sort_by(|&x, &y| logp[y].total_cmp(&logp[x]));
-                for &tok in order.iter().take(self.beam_size) {
+                if keep < vocab {
+                    order.select_nth_unstable_by(keep - 1, |&x, &y| logp[y].total_cmp(&logp[x]));
+                }
+                for &tok in &order[..keep] {
                     let mut next = prefix.clone();
                     next.push(tok);
                     candidates.push((next, lp + logp[tok]));

@@ -9,6 +9,7 @@ use super::test_predictions::{test_predictions, TestPrediction};
 use crate::data::batches;
 use crate::data::{prepare, Dataset, Examples};
 use crate::error::AttnError;
+use crate::infer::BeamSearch;
 use crate::metrics::{classification_report, confusion_matrix, ClassificationReport};
 use crate::model::TaskSpec;
 use crate::run::{argmax, output_bleu, LoadedRun, Scores};
@@ -24,8 +25,10 @@ pub struct Seq2SeqReport {
     pub bleu_summary: String,
     /// Share of outputs entirely right.
     pub exact_match: f64,
-    /// Share of target tokens right (greedy decoding).
+    /// Share of target tokens right (position by position, of the outputs scored).
     pub token_accuracy: f64,
+    /// How the outputs were decoded: `greedy`, or `beam 4, length penalty 0.6`.
+    pub decoding: String,
     /// A few (source, reference, output) triples.
     pub samples: Vec<(String, String, String)>,
 }
@@ -77,18 +80,35 @@ fn metric(e: crate::metrics::MetricError) -> AttnError {
 }
 
 /// Evaluates `run` on the test split of `dataset` (the split it was trained with) and writes
-/// `eval.json` into the run directory.
+/// `eval.json` into the run directory. A sequence-to-sequence model's outputs are decoded
+/// greedily, or with `beam` (one test example at a time).
+///
+/// **PyTorch equivalent**: fairseq's `fairseq-generate --beam 4 --lenpen 0.6 --scoring
+/// sacrebleu` on the test split.
 ///
 /// # Errors
 /// Data other than the run's (or its file changed since: [`LoadedRun::dataset`] loads the
-/// right one), data that does not fit the run's vocabularies, or a failing forward pass.
+/// right one), data that does not fit the run's vocabularies, a failing forward pass, or a
+/// `beam` that [`BeamSearch::validate`] refuses or that is given for a model other than a
+/// sequence-to-sequence one ([`AttnError::InvalidHyperParameter`]).
 pub fn evaluate_run(
     run: &LoadedRun,
     dataset: &Dataset,
     batch_size: usize,
+    beam: Option<BeamSearch>,
 ) -> Result<EvalReport, AttnError> {
     run.config.check_data(dataset)?;
     let meta = run.model.meta();
+    if let Some(b) = &beam {
+        if !matches!(meta.task, TaskSpec::Seq2Seq { .. }) {
+            return Err(AttnError::InvalidHyperParameter {
+                name: "beam_size (--beam)",
+                value: b.beam_size.to_string(),
+                requirement: "applies to sequence-to-sequence models only (the others have no output sequence to search): leave --beam out",
+            });
+        }
+        b.validate()?;
+    }
     let data = prepare(
         dataset,
         meta,
@@ -98,12 +118,27 @@ pub fn evaluate_run(
     let per = rows_per_example_of(&meta.task);
     let mut predicted: Vec<Vec<usize>> = Vec::new();
     let mut scores = Scores::default();
-    for batch in batches(&data.test, meta, batch_size, None) {
-        let out = run.model.forward(&batch, false)?;
-        let labels = out.logits_shape[1];
-        scores.add(&Scores::of(&out.logits, labels, &batch.targets, per, true));
-        let rows: Vec<usize> = out.logits.chunks(labels).map(argmax).collect();
-        predicted.extend(rows.chunks(per).map(<[usize]>::to_vec));
+    match (&beam, meta.task) {
+        // refused above for the other tasks
+        (
+            Some(b),
+            TaskSpec::Seq2Seq {
+                src_len, tgt_len, ..
+            },
+        ) => {
+            for e in &data.test {
+                predicted.push(beam_output(b, run, &e.ids, src_len, tgt_len)?);
+            }
+        }
+        _ => {
+            for batch in batches(&data.test, meta, batch_size, None) {
+                let out = run.model.forward(&batch, false)?;
+                let labels = out.logits_shape[1];
+                scores.add(&Scores::of(&out.logits, labels, &batch.targets, per, true));
+                let rows: Vec<usize> = out.logits.chunks(labels).map(argmax).collect();
+                predicted.extend(rows.chunks(per).map(<[usize]>::to_vec));
+            }
+        }
     }
     let gold: Vec<Vec<usize>> = data.test.iter().map(|e| e.target.clone()).collect();
     let mut report = EvalReport {
@@ -141,7 +176,11 @@ pub fn evaluate_run(
             ));
         }
         TaskSpec::Seq2Seq { .. } => {
-            report.seq2seq = Some(seq2seq_report(run, &data.test_raw, &gold, &predicted)?)
+            let mut s = seq2seq_report(run, &data.test_raw, &gold, &predicted)?;
+            if let Some(b) = beam {
+                s.decoding = format!("beam {}, length penalty {}", b.beam_size, b.length_penalty);
+            }
+            report.seq2seq = Some(s)
         }
         TaskSpec::LanguageModel { .. } => {
             report.language_model = Some(LanguageModelReport {
@@ -155,6 +194,25 @@ pub fn evaluate_run(
     }
     run.dir.write_json("eval.json", &report)?;
     Ok(report)
+}
+
+/// The best hypothesis of a beam search for one source, padded to `tgt_len` as greedy outputs
+/// are.
+fn beam_output(
+    beam: &BeamSearch,
+    run: &LoadedRun,
+    ids: &[usize],
+    src_len: usize,
+    tgt_len: usize,
+) -> Result<Vec<usize>, AttnError> {
+    let hypotheses = beam.search(run.model.as_ref(), ids, src_len, tgt_len)?;
+    let mut best = hypotheses
+        .into_iter()
+        .next()
+        .map(|h| h.tokens)
+        .unwrap_or_default();
+    best.resize(tgt_len, crate::tokens::PAD);
+    Ok(best)
 }
 
 fn seq2seq_report(
@@ -203,6 +261,7 @@ fn seq2seq_report(
         bleu_summary: bleu.to_string(),
         exact_match: exact as f64 / gold.len().max(1) as f64,
         token_accuracy: right as f64 / total.max(1) as f64,
+        decoding: "greedy".to_string(),
         samples,
     })
 }
