@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --bin eval -- runs/dates-transformer/20261130-104654 [--predictions out.tsv] [--split-out split/]
-//! cargo run --release --bin eval -- runs/bible-transformer/<timestamp> --beam 4 [--length-penalty 0.6]
+//! cargo run --release --bin eval -- runs/bible-transformer/<timestamp> [--beam 4 [--length-penalty 0.6] | --greedy]
 //! cargo run --release --bin eval -- bleu --hyp out.txt --ref ref.txt [ref2.txt ...] [--tokenize 13a|none] [--lowercase] [--sentence] [--json]
 //! cargo run --release --bin eval -- f1 --gold gold.txt --pred pred.txt [--json]
 //! ```
@@ -20,6 +20,8 @@ use attn_runtime::train::{
     evaluate_run, load_run, run_model_name, write_test_predictions, EvalReport,
 };
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::decoding::Asked;
 
 /// Evaluate a trained run, or score files.
 #[derive(Parser, Debug, Clone)]
@@ -39,12 +41,16 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     split_out: Option<PathBuf>,
     /// Decode a sequence-to-sequence model's test outputs with beam search of this many beams,
-    /// 1 to 64, instead of greedily (slower: one test example at a time).
-    #[arg(long)]
+    /// 1 to 64 (slower: one test example at a time); default: the run's own decoding (greedy,
+    /// or the beam its recipe names, as for bible-transformer).
+    #[arg(long, conflicts_with = "greedy")]
     beam: Option<usize>,
     /// Beam search's length penalty α, from 0 to 10 (default 0.6; needs --beam).
     #[arg(long, requires = "beam")]
     length_penalty: Option<f64>,
+    /// Decode greedily, whatever the run's own decoding.
+    #[arg(long)]
+    greedy: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -133,15 +139,21 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<EvalReport>> {
                 predictions: args.predictions.as_deref(),
                 split_out: args.split_out.as_deref(),
             };
-            let beam = args.beam.map(|beam_size| BeamSearch {
-                beam_size,
-                length_penalty: args
-                    .length_penalty
-                    .unwrap_or(BeamSearch::default().length_penalty),
-            });
+            let asked = match args.beam {
+                Some(beam_size) => Asked::Beam(BeamSearch {
+                    beam_size,
+                    length_penalty: args
+                        .length_penalty
+                        .unwrap_or(BeamSearch::default().length_penalty),
+                }),
+                None if args.greedy => Asked::Greedy,
+                None => Asked::RunDefault,
+            };
             // checked before the run loads, as `predict` does
-            beam.as_ref().map(BeamSearch::validate).transpose()?;
-            evaluate(registry, &dir, args.batch_size, beam, outputs).map(Some)
+            if let Asked::Beam(beam) = &asked {
+                beam.validate()?;
+            }
+            evaluate(registry, &dir, args.batch_size, asked, outputs).map(Some)
         }
         (None, None) => bail!(
             "pass a run directory (e.g. runs/dates-transformer/<timestamp>), or `bleu` / `f1`"
@@ -162,7 +174,7 @@ fn evaluate(
     registry: &Registry,
     dir: &Path,
     batch_size: usize,
-    beam: Option<BeamSearch>,
+    asked: Asked,
     Outputs {
         predictions,
         split_out,
@@ -191,6 +203,7 @@ fn evaluate(
     let run = load_run(dir, entry)?;
     // the data the run was trained on, by absolute path, refused if it changed since
     let dataset = run.dataset()?;
+    let beam = asked.resolve(&run);
     let report = evaluate_run(&run, &dataset, batch_size, beam)?;
     print_report(&report);
     println!("wrote {}", dir.join("eval.json").display());

@@ -38,6 +38,7 @@ pub use clap::Parser;
 use clap::Subcommand;
 
 pub mod attend;
+mod decoding;
 pub mod eval;
 pub mod export;
 pub mod generate;

@@ -18,6 +18,8 @@ use attn_runtime::train::{load_run, run_model_name};
 use attn_runtime::AttnError;
 use clap::Parser;
 
+use crate::decoding::Asked;
+
 /// Predict with a trained run.
 #[derive(Parser, Debug, Clone)]
 #[command(version, about)]
@@ -27,9 +29,13 @@ pub struct Args {
     /// Inputs; standard input lines when none is given (one output line per input line, blank
     /// ones included).
     inputs: Vec<String>,
-    /// Beam search with this many beams, 1 to 64 (sequence-to-sequence models; greedy otherwise).
-    #[arg(long)]
+    /// Beam search with this many beams, 1 to 64 (sequence-to-sequence models); default: the
+    /// run's own decoding (greedy, or the beam its recipe names, as for bible-transformer).
+    #[arg(long, conflicts_with = "greedy")]
     beam: Option<usize>,
+    /// Decode greedily, whatever the run's own decoding.
+    #[arg(long)]
+    greedy: bool,
     /// Beam search's length penalty α, from 0 to 10.
     #[arg(long, default_value_t = 0.6)]
     length_penalty: f64,
@@ -62,10 +68,15 @@ pub fn run(registry: &Registry, args: Args) -> Result<Vec<Prediction>> {
         length_penalty: args.length_penalty,
     };
     settings.validate()?;
-    let beam = args.beam.map(|_| settings);
+    let asked = match args.beam {
+        Some(_) => Asked::Beam(settings),
+        None if args.greedy => Asked::Greedy,
+        None => Asked::RunDefault,
+    };
     let name = run_model_name(&args.run)?;
     let entry = registry.find(&name)?;
     let predictor = Predictor::new(load_run(&args.run, entry)?);
+    let beam = asked.resolve(predictor.run());
     let inputs: Vec<String> = if args.inputs.is_empty() {
         std::io::stdin()
             .lock()

@@ -17,7 +17,7 @@ use attn_runtime::optim::Decay;
 use attn_runtime::registry::Registry;
 use attn_runtime::train::{
     find_lr, recommended, train_data_parallel, valley, EpochReport, LrRange, LrRangeTest, Quiet,
-    RunInfo, Selection, Stop, TrainConfig, TrainObserver, TrainOutcome, TrainRequest,
+    RunConfig, RunInfo, Selection, Stop, TrainConfig, TrainObserver, TrainOutcome, TrainRequest,
 };
 
 use crate::resume::Recorded;
@@ -546,8 +546,19 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
                 meta.task,
                 attn_runtime::model::TaskSpec::LanguageModel { .. }
             );
+            // the run's own decoding, as `eval` and `predict` will use it
+            let beam = std::fs::read_to_string(outcome.run_dir.join("config.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<RunConfig>(&t).ok())
+                .and_then(|c| c.train.beam);
             let own = match (outcome.test.bleu(), outcome.test.macro_f1()) {
-                (Some(bleu), _) => format!(", BLEU {bleu:.2}"),
+                (Some(bleu), _) => match beam {
+                    Some(b) => format!(
+                        ", BLEU {bleu:.2} (greedy; `eval` decodes this run with {} beams, length penalty {})",
+                        b.beam_size, b.length_penalty
+                    ),
+                    None => format!(", BLEU {bleu:.2}"),
+                },
                 (None, Some(f1)) => format!(", macro F1 {f1:.4}"),
                 (None, None) if lm => format!(", perplexity {:.3}", outcome.test.perplexity()),
                 (None, None) => String::new(),

@@ -552,6 +552,46 @@ fn sources_and_targets_get_tokenisers_of_their_own() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
     assert_eq!(bleu["score"], report["seq2seq"]["bleu"], "{bleu} {report}");
+    assert_eq!(report["seq2seq"]["decoding"], "greedy", "{report}");
+
+    // a run whose configuration names a beam (as bible-transformer's recipe does) is decoded
+    // with it by `eval` and `predict`, unless --greedy says otherwise
+    let config_path = run.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    assert!(config["train"]["beam"].is_null(), "{config}");
+    config["train"]["beam"] = serde_json::json!({ "beam_size": 2, "length_penalty": 0.0 });
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let with = |bin: &str, more: &[&str]| Command::new(bin).arg(&run).args(more).output().unwrap();
+    let o = with(env!("CARGO_BIN_EXE_eval"), &[]);
+    assert!(
+        o.status.success() && text(&o).contains("(beam 2, length penalty 0 decoding)"),
+        "{}",
+        text(&o)
+    );
+    let o = with(env!("CARGO_BIN_EXE_eval"), &["--greedy"]);
+    assert!(
+        o.status.success() && text(&o).contains("(greedy decoding)"),
+        "{}",
+        text(&o)
+    );
+    let o = with(env!("CARGO_BIN_EXE_eval"), &["--greedy", "--beam", "3"]);
+    assert!(
+        !o.status.success() && text(&o).contains("cannot be used with"),
+        "{}",
+        text(&o)
+    );
+    // predict reports a beam's score, and none when decoding greedily
+    let score = |more: &[&str]| -> serde_json::Value {
+        let mut args = vec!["1207", "--json"];
+        args.extend(more);
+        let o = with(env!("CARGO_BIN_EXE_predict"), &args);
+        assert!(o.status.success(), "{}", text(&o));
+        let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        p["prediction"]["output"]["Sequence"]["score"].clone()
+    };
+    assert!(score(&[]).is_f64(), "{}", score(&[]));
+    assert!(score(&["--greedy"]).is_null());
 
     // a resumed run keeps its tokenisers: another one is refused, naming both
     let run_arg = run.to_str().unwrap();

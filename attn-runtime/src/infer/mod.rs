@@ -7,7 +7,8 @@ mod generate;
 mod predictor;
 mod sampling;
 
-pub use beam::{BeamSearch, Hypothesis, MAX_BEAM, MAX_LENGTH_PENALTY};
+pub use crate::run::{BeamSearch, MAX_BEAM, MAX_LENGTH_PENALTY};
+pub use beam::Hypothesis;
 pub use generate::{generate, Generation, KvCache};
 pub use predictor::{AttentionMap, Output, Prediction, Predictor};
 pub use sampling::{softmax, top_k_filter, top_p_filter, Decoding, Sampler, Sampling};

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Selection;
+use super::{BeamSearch, Selection};
 use crate::data::{ImageAugment, PrepareOptions};
 use crate::error::AttnError;
 use crate::model::TaskSpec;
@@ -53,6 +53,12 @@ pub struct TrainConfig {
     /// default, and in runs saved before the setting existed).
     #[serde(default)]
     pub augment: ImageAugment,
+    /// How `eval` and `predict` decode this run's outputs unless told otherwise (`--beam`,
+    /// `--greedy`): beam search with these settings, or greedy decoding when `None` (the
+    /// default, and what runs saved before the setting existed load with). Sequence-to-sequence
+    /// models only; training's own validation and test scores always decode greedily.
+    #[serde(default)]
+    pub beam: Option<BeamSearch>,
 }
 
 fn yes() -> bool {
@@ -79,6 +85,7 @@ impl Default for TrainConfig {
             attention_reports: true,
             selection: Selection::ExactMatch,
             augment: ImageAugment::default(),
+            beam: None,
         }
     }
 }
@@ -137,6 +144,9 @@ impl TrainConfig {
         if self.patience == Some(0) {
             return bad("patience", "0".into(), "must be at least 1 (or unset)");
         }
+        if let Some(beam) = &self.beam {
+            beam.validate()?;
+        }
         Ok(())
     }
     /// The settings of one training step at rate `lr`, its random choices seeded by `seed`:
@@ -154,13 +164,24 @@ impl TrainConfig {
     }
 
     /// Rejects settings the model's task cannot use: a selection rule without its score
-    /// ([`Selection::check`]), or image augmentation for a model that reads no images, or one
+    /// ([`Selection::check`]), a default beam search for a model without output sequences, or
+    /// image augmentation for a model that reads no images, or one
     /// that shifts an image by its whole size.
     ///
     /// # Errors
     /// [`AttnError::InvalidHyperParameter`] naming the setting and what the task allows.
     pub fn check_for(&self, task: &TaskSpec) -> Result<(), AttnError> {
         self.selection.check(task)?;
+        if let (Some(beam), false) = (&self.beam, matches!(task, TaskSpec::Seq2Seq { .. })) {
+            return Err(AttnError::InvalidHyperParameter {
+                name: "beam",
+                value: format!(
+                    "beam {}, length penalty {}",
+                    beam.beam_size, beam.length_penalty
+                ),
+                requirement: "beam search decodes sequence-to-sequence models only; leave it unset",
+            });
+        }
         if self.augment.is_none() {
             return Ok(());
         }
@@ -232,10 +253,51 @@ mod tests {
     }
 
     #[test]
+    fn a_default_beam_is_for_sequence_to_sequence_models_and_checked() {
+        let beam = |beam_size, length_penalty| TrainConfig {
+            beam: Some(BeamSearch {
+                beam_size,
+                length_penalty,
+            }),
+            ..TrainConfig::default()
+        };
+        let seq2seq = TaskSpec::Seq2Seq {
+            src_vocab: 8,
+            tgt_vocab: 8,
+            src_len: 4,
+            tgt_len: 4,
+        };
+        let text = TaskSpec::Classify {
+            vocab: 8,
+            max_len: 4,
+            classes: 2,
+        };
+        assert!(beam(4, 0.6).validate().is_ok());
+        assert!(beam(4, 0.6).check_for(&seq2seq).is_ok());
+        let err = beam(4, 0.6).check_for(&text).unwrap_err();
+        assert!(
+            matches!(err, AttnError::InvalidHyperParameter { name: "beam", .. }),
+            "{err}"
+        );
+        for bad in [beam(0, 0.6), beam(4, f64::NAN), beam(4, -1.0)] {
+            let err = bad.validate().unwrap_err();
+            assert!(
+                matches!(err, AttnError::InvalidHyperParameter { name, .. } if name.starts_with("beam_size") || name.starts_with("length_penalty")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn settings_saved_before_augmentation_existed_load_without_it() {
         let mut json = serde_json::to_value(TrainConfig::default()).unwrap();
         json.as_object_mut().unwrap().remove("augment");
         let cfg: TrainConfig = serde_json::from_value(json).unwrap();
         assert!(cfg.augment.is_none());
+        // nor a default beam: they decode greedily, as before
+        let mut json = serde_json::to_value(TrainConfig::default()).unwrap();
+        json.as_object_mut().unwrap().remove("beam");
+        let cfg: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(cfg.beam, None);
     }
 }

@@ -6,6 +6,7 @@
 //! [`infer`](crate::infer), which reads them: the types they share live here, so neither
 //! imports the other's (`train` re-exports them under their old paths).
 
+mod beam_settings;
 mod checkpoints;
 mod config;
 mod data_file;
@@ -17,6 +18,7 @@ mod scores;
 mod selection;
 mod split_files;
 
+pub use beam_settings::{BeamSearch, MAX_BEAM, MAX_LENGTH_PENALTY};
 pub use checkpoints::{Checkpoint, EpochFiles, CHECKPOINTS, HISTORY, STATE};
 pub use config::TrainConfig;
 pub use data_file::{record_data, DataFile};
