@@ -228,3 +228,30 @@ fn fashion_vit_trains_mirrored_images_by_default_and_text_models_do_not() {
         assert!(cfg.check_for(&meta.task).is_ok(), "{model}");
     }
 }
+
+#[test]
+fn the_translation_recipe_reads_subwords_and_decodes_with_a_beam() {
+    use attn_runtime::data::{builtin, Tokenizer};
+    use attn_runtime::infer::BeamSearch;
+    use attn_runtime::train::{recommended, Selection};
+    let meta = find("bible-transformer").unwrap().meta();
+    let cfg = recommended(meta, "bible-en-es");
+    assert!(cfg.check_for(&meta.task).is_ok());
+    assert_eq!(cfg.beam, Some(BeamSearch::default()));
+    assert_eq!(
+        (
+            cfg.beam.unwrap().beam_size,
+            cfg.beam.unwrap().length_penalty
+        ),
+        (4, 0.6)
+    );
+    assert_eq!(cfg.selection, Selection::Bleu);
+    assert!(cfg.data.truncate && cfg.label_smoothing == 0.1);
+    let data = builtin("bible-en-es").unwrap();
+    assert_eq!(
+        (data.src_tokenizer, data.tgt_tokenizer),
+        (Tokenizer::Bpe, Tokenizer::Bpe)
+    );
+    // the same model on another file decodes greedily unless asked
+    assert_eq!(recommended(meta, "my-verses.tsv").beam, None);
+}

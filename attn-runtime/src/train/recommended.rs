@@ -5,6 +5,7 @@ use super::{Selection, TrainConfig};
 use crate::data::ImageAugment;
 use crate::model::{ArchKind, ModelMeta};
 use crate::optim::Decay;
+use crate::run::BeamSearch;
 use crate::spec::DataSet;
 
 /// The settings `train <model>` uses unless told otherwise, for the data set called `dataset`
@@ -18,16 +19,18 @@ pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
         Some(DataSet::Copy | DataSet::Reverse | DataSet::Sort) => (4, 64, 2e-3),
         Some(DataSet::Digits) => (40, 32, 2e-3),
         Some(DataSet::Sentiment) => (12, 32, 1e-3),
-        Some(DataSet::BibleEnEs) => (15, 32, 1e-3),
+        Some(DataSet::BibleEnEs) => (20, 32, 3e-3),
         Some(DataSet::BibleEn) => (10, 32, 2e-3),
         Some(DataSet::FashionMnist) => (16, 64, 2e-3),
         None => (base.epochs, base.batch_size, base.lr),
     };
-    // the few sentiment reviews longer than the zoo's 64 tokens are cut (4 of 2,982); the
-    // translation vocabularies keep their 4,096 most frequent entries
+    // the few sentiment reviews longer than the zoo's 64 tokens are cut (4 of 2,982), and the
+    // few verse sides longer than 40 subwords (about 0.2%); the translation vocabularies
+    // keep their 4,096 most frequent entries
+    let bible = set == Some(DataSet::BibleEnEs);
     let data = crate::data::PrepareOptions {
-        truncate: set == Some(DataSet::Sentiment),
-        max_vocab: (set == Some(DataSet::BibleEnEs)).then_some(4096),
+        truncate: set == Some(DataSet::Sentiment) || bible,
+        max_vocab: bible.then_some(4096),
         ..base.data
     };
     TrainConfig {
@@ -35,22 +38,36 @@ pub fn recommended(meta: &ModelMeta, dataset: &str) -> TrainConfig {
         epochs,
         batch_size,
         lr,
-        warmup: if transformer { 100 } else { 0 },
+        // the translation model's higher rate warms up over its first epoch (301 steps)
+        warmup: match (transformer, bible) {
+            (true, true) => 300,
+            (true, false) => 100,
+            (false, _) => 0,
+        },
         decay: if transformer {
             Decay::Cosine
         } else {
             Decay::Constant
         },
-        // the vision transformer overfits Fashion-MNIST's 54,000 images within 16 epochs
-        label_smoothing: if set == Some(DataSet::FashionMnist) {
+        // the vision transformer overfits Fashion-MNIST's 54,000 images within 16 epochs, and
+        // the translation model its 9,624 training verses
+        label_smoothing: if set == Some(DataSet::FashionMnist) || bible {
             0.1
         } else {
             base.label_smoothing
         },
         patience: Some(5),
-        selection: Selection::default_for(&meta.task),
+        // a translation is judged by BLEU, so its checkpoint is chosen by BLEU
+        selection: if bible {
+            Selection::Bleu
+        } else {
+            Selection::default_for(&meta.task)
+        },
         // clothes are left-right symmetric: mirrored images are more training data (shifts
         // slowed learning more than they helped within the budget)
+        // four beams and a length penalty of 0.6 translate the test verses at BLEU 14.35
+        // where greedy decoding reaches 12.04 (README, "Results")
+        beam: bible.then(BeamSearch::default),
         augment: ImageAugment {
             horizontal_flip: set == Some(DataSet::FashionMnist),
             max_shift: 0,
