@@ -17,6 +17,15 @@ pub(crate) enum Asked {
 }
 
 impl Asked {
+    /// What `--beam` (its settings, when given) and `--greedy` ask for; clap refuses both at once.
+    pub(crate) fn new(beam: Option<BeamSearch>, greedy: bool) -> Asked {
+        match beam {
+            Some(beam) => Asked::Beam(beam),
+            None if greedy => Asked::Greedy,
+            None => Asked::RunDefault,
+        }
+    }
+
     /// The beam search to run for `run`'s outputs, `None` for greedy decoding.
     pub(crate) fn resolve(self, run: &LoadedRun) -> Option<BeamSearch> {
         match self {

@@ -139,16 +139,13 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<EvalReport>> {
                 predictions: args.predictions.as_deref(),
                 split_out: args.split_out.as_deref(),
             };
-            let asked = match args.beam {
-                Some(beam_size) => Asked::Beam(BeamSearch {
-                    beam_size,
-                    length_penalty: args
-                        .length_penalty
-                        .unwrap_or(BeamSearch::default().length_penalty),
-                }),
-                None if args.greedy => Asked::Greedy,
-                None => Asked::RunDefault,
-            };
+            let beam = args.beam.map(|beam_size| BeamSearch {
+                beam_size,
+                length_penalty: args
+                    .length_penalty
+                    .unwrap_or(BeamSearch::default().length_penalty),
+            });
+            let asked = Asked::new(beam, args.greedy);
             // checked before the run loads, as `predict` does
             if let Asked::Beam(beam) = &asked {
                 beam.validate()?;

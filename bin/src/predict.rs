@@ -68,11 +68,7 @@ pub fn run(registry: &Registry, args: Args) -> Result<Vec<Prediction>> {
         length_penalty: args.length_penalty,
     };
     settings.validate()?;
-    let asked = match args.beam {
-        Some(_) => Asked::Beam(settings),
-        None if args.greedy => Asked::Greedy,
-        None => Asked::RunDefault,
-    };
+    let asked = Asked::new(args.beam.map(|_| settings), args.greedy);
     let name = run_model_name(&args.run)?;
     let entry = registry.find(&name)?;
     let predictor = Predictor::new(load_run(&args.run, entry)?);

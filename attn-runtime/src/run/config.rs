@@ -211,6 +211,15 @@ impl TrainConfig {
 mod tests {
     use super::*;
 
+    /// A small text classifier's task: no images, no output sequences.
+    fn text_task() -> TaskSpec {
+        TaskSpec::Classify {
+            vocab: 8,
+            max_len: 4,
+            classes: 2,
+        }
+    }
+
     #[test]
     fn augmentation_is_for_image_classifiers_and_smaller_than_the_image() {
         let augment = |horizontal_flip, max_shift| TrainConfig {
@@ -226,11 +235,7 @@ mod tests {
             width: 28,
             classes: 10,
         };
-        let text = TaskSpec::Classify {
-            vocab: 8,
-            max_len: 4,
-            classes: 2,
-        };
+        let text = text_task();
         assert!(augment(true, 2).check_for(&image).is_ok());
         assert!(augment(false, 27).check_for(&image).is_ok());
         assert!(TrainConfig::default().check_for(&text).is_ok());
@@ -267,11 +272,7 @@ mod tests {
             src_len: 4,
             tgt_len: 4,
         };
-        let text = TaskSpec::Classify {
-            vocab: 8,
-            max_len: 4,
-            classes: 2,
-        };
+        let text = text_task();
         assert!(beam(4, 0.6).validate().is_ok());
         assert!(beam(4, 0.6).check_for(&seq2seq).is_ok());
         let err = beam(4, 0.6).check_for(&text).unwrap_err();
