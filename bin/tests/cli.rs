@@ -393,10 +393,12 @@ fn the_attention_kernel_configuration_is_shown_and_a_wrong_override_is_refused()
             .expect("the train binary runs")
     };
     let (good, bad) = (scratch("kernel-config"), scratch("kernel-config-bad"));
-    let o = run("isa=portable,block_q=16", &good);
+    let o = run("isa=portable,block_q=16,gemm_kc=128", &good);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("kernels: isa=portable block_q=16 spin_us=5000 (set by ATTN_KERNEL)"),
+        text(&o).contains(
+            "kernels: isa=portable block_q=16 gemm_kc=128 spin_us=5000 (set by ATTN_KERNEL)"
+        ),
         "{}",
         text(&o)
     );
@@ -404,7 +406,7 @@ fn the_attention_kernel_configuration_is_shown_and_a_wrong_override_is_refused()
     assert_clean_failure(&o, "ATTN_KERNEL=\"isa=sse4\": unknown isa `sse4`");
     assert_clean_failure(
         &o,
-        "unset ATTN_KERNEL, or set it to e.g. `isa=avx2,block_q=32,spin_us=0`",
+        "unset ATTN_KERNEL, or set it to e.g. `isa=avx2,block_q=32,gemm_kc=128,spin_us=0`",
     );
     // said once, not wrapped in a second "invalid input"
     assert!(

@@ -1,21 +1,25 @@
 //! The kernels' configuration, chosen for the CPU at run time: which instruction set the
-//! attention tiles run on, how many query rows a tile holds, and how long the thread pool's
+//! attention tiles and the matrix products run on, how many query rows an attention tile holds,
+//! how many inner steps a matrix product packs at a time, and how long the thread pool's
 //! workers stay awake between parallel passes. One binary is built for every x86-64
 //! CPU; the choice is made on first use from the CPU's features and level-1 data cache (cpuid),
 //! shown by [`KernelConfig::describe`] (`train --verbose` prints it), and overridable for
 //! benchmarks and tests with the environment variable [`ENV_VAR`]:
 //!
 //! ```text
-//! ATTN_KERNEL=isa=avx2,block_q=32,spin_us=0
+//! ATTN_KERNEL=isa=avx2,block_q=32,gemm_kc=128,spin_us=0
 //! ```
 //!
-//! `isa` is `avx512`, `avx2` or `portable` (the CPU must have it); `block_q` is one of
-//! [`BLOCK_Q_CHOICES`] (otherwise it follows the tile's working set, see
-//! [`KernelConfig::block_q`]); `spin_us` is how long, in microseconds, idle workers keep looking
+//! `isa` is `avx512`, `avx2` or `portable` (the CPU must have it; `portable` runs the matrix
+//! products on the `gemm` crate's own kernels); `block_q` is one of [`BLOCK_Q_CHOICES`]
+//! (otherwise it follows the tile's working set, see [`KernelConfig::block_q`]); `gemm_kc` is
+//! one of [`GEMM_KC_CHOICES`] (otherwise it follows the level-1 cache, see
+//! [`KernelConfig::gemm_kc`]); `spin_us` is how long, in microseconds, idle workers keep looking
 //! for work before they sleep (see [`crate::threads::keep_workers_awake`]; 0 lets them sleep at
 //! once, as rayon does by itself). Every configuration gives the same function (tests check each
 //! attention configuration this machine can run against dfdx's composite attention, values and
-//! gradients); only the speed differs.
+//! gradients, and every product configuration against the textbook product); only the speed
+//! differs.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -30,14 +34,17 @@ pub const ENV_VAR: &str = "ATTN_KERNEL";
 /// block.
 pub const BLOCK_Q_CHOICES: [usize; 4] = [8, 16, 32, 64];
 
+/// The inner steps per packed block of a matrix product a configuration may fix.
+pub const GEMM_KC_CHOICES: [usize; 5] = [64, 128, 256, 384, 512];
+
 /// The instruction set the attention tiles are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX-512 F/VL with AVX2 and FMA: 4 × 32 register blocks.
+    /// AVX-512 F/VL with AVX2 and FMA: 4 × 32 attention register blocks, 8 × 32 product tiles.
     Avx512,
-    /// AVX2 with FMA: 4 × 16 register blocks.
+    /// AVX2 with FMA: 4 × 16 attention register blocks, 6 × 16 product tiles.
     Avx2,
-    /// Plain arithmetic, any CPU.
+    /// Plain arithmetic, any CPU; matrix products on the `gemm` crate's own dispatch.
     Portable,
 }
 
@@ -66,6 +73,16 @@ impl Isa {
             .unwrap_or(Isa::Portable)
     }
 
+    /// How many columns its matrix-product tiles are wide (`None`: products run on the `gemm`
+    /// crate, which blocks them itself).
+    pub fn product_tile_cols(self) -> Option<usize> {
+        match self {
+            Isa::Avx512 => Some(32),
+            Isa::Avx2 => Some(16),
+            Isa::Portable => None,
+        }
+    }
+
     /// Its name in [`ENV_VAR`].
     pub fn name(self) -> &'static str {
         match self {
@@ -83,14 +100,22 @@ pub struct KernelConfig {
     pub isa: Isa,
     /// Query rows per tile: fixed, or `None` to follow the tile's working set.
     pub fixed_block_q: Option<usize>,
+    /// Inner steps per packed block of a matrix product: fixed, or `None` to follow the
+    /// level-1 cache.
+    pub fixed_gemm_kc: Option<usize>,
     /// The level-1 data cache a tile's working set should fit, in bytes.
     pub l1_bytes: usize,
+    /// The level-2 cache a matrix product's packed block of `B` should stay in, in bytes.
+    pub l2_bytes: usize,
     /// How long the pool's idle workers keep looking for work before they sleep.
     pub spin: Duration,
 }
 
 /// Assumed where cpuid does not say (32 KiB, the smallest of current x86 cores).
 const DEFAULT_L1_BYTES: usize = 32 * 1024;
+
+/// Assumed where cpuid does not say (512 KiB, the smallest of current x86 server cores).
+const DEFAULT_L2_BYTES: usize = 512 * 1024;
 
 /// Idle workers look for work this long before they sleep: longer than the serial stretches
 /// between a training step's parallel passes (tens to hundreds of microseconds), short enough
@@ -104,7 +129,9 @@ impl KernelConfig {
         KernelConfig {
             isa: Isa::best(),
             fixed_block_q: None,
-            l1_bytes: l1_data_bytes(),
+            fixed_gemm_kc: None,
+            l1_bytes: cache_bytes(1).unwrap_or(DEFAULT_L1_BYTES),
+            l2_bytes: cache_bytes(2).unwrap_or(DEFAULT_L2_BYTES),
             spin: DEFAULT_SPIN,
         }
     }
@@ -130,25 +157,36 @@ impl KernelConfig {
             .map_err(|reason| AttnError::InvalidInput {
                 reason,
                 fix: format!(
-                    "unset {ENV_VAR}, or set it to e.g. `isa=avx2,block_q=32,spin_us=0` (isa: \
-                     avx512, avx2 or portable, one this CPU has; block_q: one of \
-                     {BLOCK_Q_CHOICES:?}; spin_us: microseconds, 0 or more)"
+                    "unset {ENV_VAR}, or set it to e.g. `isa=avx2,block_q=32,gemm_kc=128,spin_us=0` \
+                     (isa: avx512, avx2 or portable, one this CPU has; block_q: one of \
+                     {BLOCK_Q_CHOICES:?}; gemm_kc: one of {GEMM_KC_CHOICES:?}; spin_us: \
+                     microseconds, 0 or more)"
                 ),
             })
     }
 
     /// The detected configuration with the settings of `spec` (`key=value` pairs separated by
-    /// commas; keys `isa`, `block_q` and `spin_us`).
+    /// commas; keys `isa`, `block_q`, `gemm_kc` and `spin_us`).
     ///
     /// # Errors
     /// [`AttnError::InvalidInput`] for an unknown key or value, a block height outside
-    /// [`BLOCK_Q_CHOICES`], or an instruction set this CPU lacks.
+    /// [`BLOCK_Q_CHOICES`], a product block outside [`GEMM_KC_CHOICES`], or an instruction set
+    /// this CPU lacks.
     pub fn parse(spec: &str) -> Result<KernelConfig, AttnError> {
         let invalid = |reason: String| AttnError::InvalidInput {
             reason: format!("{ENV_VAR}={spec:?}: {reason}"),
-            fix: "write `isa=<avx512|avx2|portable>`, `block_q=<8|16|32|64>` and/or \
-                  `spin_us=<microseconds>`, separated by commas"
+            fix: "write `isa=<avx512|avx2|portable>`, `block_q=<8|16|32|64>`, \
+                  `gemm_kc=<64|128|256|384|512>` and/or `spin_us=<microseconds>`, separated by \
+                  commas"
                 .into(),
+        };
+        let choice = |key: &str, value: &str, choices: &[usize]| {
+            value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v| choices.contains(v))
+                .ok_or_else(|| invalid(format!("{key} `{value}` is not one of {choices:?}")))
         };
         let mut config = KernelConfig::detected();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -167,17 +205,10 @@ impl KernelConfig {
                     config.isa = isa;
                 }
                 "block_q" => {
-                    let rows = value
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|r| BLOCK_Q_CHOICES.contains(r))
-                        .ok_or_else(|| {
-                            invalid(format!(
-                                "block_q `{value}` is not one of {BLOCK_Q_CHOICES:?}"
-                            ))
-                        })?;
-                    config.fixed_block_q = Some(rows);
+                    config.fixed_block_q = Some(choice("block_q", value, &BLOCK_Q_CHOICES)?);
+                }
+                "gemm_kc" => {
+                    config.fixed_gemm_kc = Some(choice("gemm_kc", value, &GEMM_KC_CHOICES)?);
                 }
                 "spin_us" => {
                     let us = value.trim().parse().map_err(|_| {
@@ -196,7 +227,7 @@ impl KernelConfig {
     /// Every configuration this CPU can run that the selector or [`ENV_VAR`] can choose: each
     /// available instruction set with each fixed block height and with the cache-sized one.
     pub fn candidates() -> Vec<KernelConfig> {
-        let l1_bytes = l1_data_bytes();
+        let detected = KernelConfig::detected();
         let blocks = BLOCK_Q_CHOICES.into_iter().map(Some).chain([None]);
         Isa::ALL
             .into_iter()
@@ -205,8 +236,7 @@ impl KernelConfig {
                 blocks.clone().map(move |fixed_block_q| KernelConfig {
                     isa,
                     fixed_block_q,
-                    l1_bytes,
-                    spin: DEFAULT_SPIN,
+                    ..detected
                 })
             })
             .collect()
@@ -233,6 +263,47 @@ impl KernelConfig {
             .unwrap_or(BLOCK_Q_CHOICES[0])
     }
 
+    /// Every matrix-product configuration this CPU can run that the selector or [`ENV_VAR`] can
+    /// choose: each available instruction set with each fixed product block and with the
+    /// cache-sized one.
+    pub fn gemm_candidates() -> Vec<KernelConfig> {
+        let detected = KernelConfig::detected();
+        let blocks = GEMM_KC_CHOICES.into_iter().map(Some).chain([None]);
+        Isa::ALL
+            .into_iter()
+            .filter(|isa| isa.available())
+            .flat_map(|isa| {
+                blocks.clone().map(move |fixed_gemm_kc| KernelConfig {
+                    isa,
+                    fixed_gemm_kc,
+                    ..detected
+                })
+            })
+            .collect()
+    }
+
+    /// Inner steps per packed block of a matrix product whose tiles are `tile_cols` wide: the
+    /// fixed number, or the largest of [`GEMM_KC_CHOICES`] whose packed panel (`kc ·
+    /// tile_cols` values, which a tile reads over and over while it walks the rows) fits the
+    /// level-1 data cache — 256 for AVX-512's 32 columns in 32 KiB, 384 in 48 KiB.
+    pub fn gemm_kc(&self, tile_cols: usize) -> usize {
+        if let Some(steps) = self.fixed_gemm_kc {
+            return steps;
+        }
+        GEMM_KC_CHOICES
+            .into_iter()
+            .rev()
+            .find(|&steps| 4 * steps * tile_cols <= self.l1_bytes)
+            .unwrap_or(GEMM_KC_CHOICES[0])
+    }
+
+    /// Columns of `B` per packed block of a matrix product with `kc` inner steps and tiles
+    /// `tile_cols` wide: as many whole panels as fill half the level-2 cache (at least one), so
+    /// that the block stays there while `A`'s rows stream past it.
+    pub fn gemm_block_cols(&self, kc: usize, tile_cols: usize) -> usize {
+        (self.l2_bytes / 2 / (4 * kc * tile_cols)).max(1) * tile_cols
+    }
+
     /// One line for logs: the instruction set, the block rule and the cache it follows, and where
     /// the choice came from.
     pub fn describe(&self) -> String {
@@ -252,23 +323,36 @@ impl fmt::Display for KernelConfig {
             Some(rows) => write!(f, "block_q={rows}"),
             None => write!(
                 f,
-                "block_q=auto (tiles sized to a {} KiB L1d)",
-                self.l1_bytes / 1024
+                "block_q=auto (tiles sized to a {} KiB L1d, {} KiB L2)",
+                self.l1_bytes / 1024,
+                self.l2_bytes / 1024
             ),
+        }?;
+        match self.fixed_gemm_kc {
+            Some(steps) => write!(f, " gemm_kc={steps}"),
+            None => match self.isa.product_tile_cols() {
+                Some(cols) => write!(f, " gemm_kc=auto ({})", self.gemm_kc(cols)),
+                None => write!(f, " gemm_kc=auto (the gemm crate's blocking)"),
+            },
         }?;
         write!(f, " spin_us={}", self.spin.as_micros())
     }
 }
 
-/// The level-1 data cache of this CPU's first core, from cpuid (Intel's deterministic cache
-/// parameters, AMD's L1 cache leaf), or [`DEFAULT_L1_BYTES`].
-fn l1_data_bytes() -> usize {
+/// The size of this CPU's first core's level-`level` data (or unified) cache, from cpuid
+/// (Intel's deterministic cache parameters, which recent AMD cores report too, else AMD's cache
+/// leaves); `None` where cpuid does not say.
+fn cache_bytes(level: u8) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
+        use raw_cpuid::CacheType;
         let cpuid = raw_cpuid::CpuId::new();
         let from_leaf_4 = cpuid.get_cache_parameters().and_then(|mut caches| {
             caches
-                .find(|c| c.level() == 1 && c.cache_type() == raw_cpuid::CacheType::Data)
+                .find(|c| {
+                    c.level() == level
+                        && matches!(c.cache_type(), CacheType::Data | CacheType::Unified)
+                })
                 .map(|c| {
                     c.associativity()
                         * c.physical_line_partitions()
@@ -276,16 +360,22 @@ fn l1_data_bytes() -> usize {
                         * c.sets()
                 })
         });
-        let from_amd = || {
-            cpuid
+        let from_amd = || match level {
+            1 => cpuid
                 .get_l1_cache_and_tlb_info()
-                .map(|l1| l1.dcache_size() as usize * 1024)
+                .map(|l1| l1.dcache_size() as usize * 1024),
+            2 => cpuid
+                .get_l2_l3_cache_and_tlb_info()
+                .map(|l2| l2.l2cache_size() as usize * 1024),
+            _ => None,
         };
-        if let Some(bytes) = from_leaf_4.or_else(from_amd).filter(|&b| b > 0) {
-            return bytes;
-        }
+        from_leaf_4.or_else(from_amd).filter(|&b| b > 0)
     }
-    DEFAULT_L1_BYTES
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = level;
+        None
+    }
 }
 
 #[cfg(test)]
@@ -296,7 +386,13 @@ mod tests {
     fn specs_parse_and_bad_ones_say_what_is_wrong() {
         let c = KernelConfig::parse("isa=portable, block_q=16").unwrap();
         assert_eq!((c.isa, c.fixed_block_q), (Isa::Portable, Some(16)));
-        assert_eq!(c.to_string(), "isa=portable block_q=16 spin_us=5000");
+        assert_eq!(
+            c.to_string(),
+            "isa=portable block_q=16 gemm_kc=auto (the gemm crate's blocking) spin_us=5000"
+        );
+        let c = KernelConfig::parse("gemm_kc=128").unwrap();
+        assert_eq!(c.fixed_gemm_kc, Some(128));
+        assert!(c.to_string().contains(" gemm_kc=128 "));
         let c = KernelConfig::parse("spin_us=250").unwrap();
         assert_eq!(c.spin, Duration::from_micros(250));
         let c = KernelConfig::parse("").unwrap();
@@ -304,6 +400,7 @@ mod tests {
         for (spec, says) in [
             ("isa=sse", "unknown isa"),
             ("block_q=12", "not one of"),
+            ("gemm_kc=100", "not one of"),
             ("blocks=8", "unknown key"),
             ("avx2", "not key=value"),
             ("spin_us=-1", "whole number of microseconds"),
@@ -324,7 +421,9 @@ mod tests {
         let auto = |l1_bytes| KernelConfig {
             isa: Isa::Portable,
             fixed_block_q: None,
+            fixed_gemm_kc: None,
             l1_bytes,
+            l2_bytes: 1024 * 1024,
             spin: DEFAULT_SPIN,
         };
         // 64 rows of 32-wide heads: (64·32 + 64·64 + 64·32 + 64·64) · 4 = 48 KiB
@@ -337,11 +436,28 @@ mod tests {
             ..auto(1024)
         };
         assert_eq!(fixed.block_q(32, 32, 64), 16);
+        // product panels: 256 · 32 · 4 B = 32 KiB; AVX2's 16-wide panels take the largest choice
+        assert_eq!(auto(32 * 1024).gemm_kc(32), 256);
+        assert_eq!(auto(48 * 1024).gemm_kc(32), 384);
+        assert_eq!(auto(32 * 1024).gemm_kc(16), 512);
+        assert_eq!(auto(1024).gemm_kc(32), 64);
+        let fixed_kc = KernelConfig {
+            fixed_gemm_kc: Some(128),
+            ..auto(48 * 1024)
+        };
+        assert_eq!(fixed_kc.gemm_kc(32), 128);
+        // B blocks of half the 1 MiB L2: 256 · 512 · 4 B; never less than one panel
+        assert_eq!(auto(32 * 1024).gemm_block_cols(256, 32), 512);
+        assert_eq!(auto(32 * 1024).gemm_block_cols(4096, 32), 32);
+        let gemm = KernelConfig::gemm_candidates();
+        assert!(gemm.iter().all(|c| c.isa.available()));
+        assert_eq!(gemm.len() % (GEMM_KC_CHOICES.len() + 1), 0);
         // every candidate runs here, and the best instruction set comes first
         let all = KernelConfig::candidates();
         assert!(all.iter().all(|c| c.isa.available()));
         assert_eq!(all[0].isa, Isa::best());
         assert_eq!(all.len() % (BLOCK_Q_CHOICES.len() + 1), 0);
-        assert!(KernelConfig::detected().l1_bytes >= 16 * 1024);
+        let detected = KernelConfig::detected();
+        assert!(detected.l1_bytes >= 16 * 1024 && detected.l2_bytes >= 128 * 1024);
     }
 }

@@ -1,0 +1,317 @@
+//! A bounds-checked `f32` matrix product on slices. Where `A`'s rows are contiguous (a
+//! projection's `x · Wᵀ` and its input gradient `dy · W`) it runs on attn's own blocked product
+//! over AVX-512 or AVX2 register tiles ([`blocked`], [`micro`], [`pack`]), chosen with the
+//! kernels' configuration ([`KernelConfig`]); a transposed `A` (a weight gradient's `dyᵀ · x`)
+//! and CPUs without AVX2 run on the same `gemm` crate (0.19) that serves dfdx's matmuls through
+//! `shims/gemm`.
+//!
+//! Why our own: at the projection shapes (B·S rows by widths of 64 to 512) gemm 0.19's split
+//! over two threads reached 79–90% of the measured FMA peak on a Zen 4 EPYC and 52–78% on a
+//! Xeon (docs/PERFORMANCE.md), while its single-threaded kernels reached 88–98%: the loss was
+//! the split, which gemm does not let a caller choose. The register tiles here are short and
+//! conventional; the split ([`blocked`]) is what differs. For the weight gradients gemm's own
+//! kernels stayed ahead of ours (docs/DESIGN_NOTES.md), so they stay there.
+
+mod blocked;
+mod micro;
+mod pack;
+
+use crate::kernels::tuning::{Isa, KernelConfig};
+
+/// A read-only view of a matrix in a slice: element `(r, c)` at `r · row_stride + c ·
+/// col_stride`, so a transpose is a view, not a copy.
+///
+/// **PyTorch equivalent**: a 2-d tensor and its `.t()` view.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// A `rows × cols` row-major matrix.
+    ///
+    /// # Panics
+    /// When `data` holds fewer than `rows · cols` values.
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "MatRef: {} values for a {rows}×{cols} matrix",
+            data.len()
+        );
+        MatRef {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// Rows `first..first + count` of this view, as a view.
+    fn rows_from(self, first: usize, count: usize) -> Self {
+        MatRef {
+            data: &self.data[first * self.row_stride..],
+            rows: count,
+            ..self
+        }
+    }
+
+    /// The transpose, as a view.
+    pub fn t(self) -> Self {
+        MatRef {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+}
+
+/// Below this many multiply-adds a product runs on the calling thread: waking the pool costs
+/// more than a few microseconds of AVX-512 work.
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// `dst = a · b`, or `dst += a · b` when `accumulate`; `dst` is `a.rows × b.cols` row-major.
+/// Runs with the process's kernel configuration ([`KernelConfig::current`], or the detected one
+/// where [`crate::tuning::ENV_VAR`] does not parse: the kernels that return errors report that).
+///
+/// # Shapes
+/// `a: [M, K]`, `b: [K, N]` (either may be a transposed view) → `dst: [M, N]`.
+///
+/// **PyTorch equivalent**: `torch.mm(a, b, out=dst)`, or `dst.addmm_(a, b)` when accumulating.
+///
+/// # Panics
+/// When the inner dimensions or `dst`'s size do not match.
+pub fn matmul_into(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>) {
+    let config = KernelConfig::current().unwrap_or_else(|_| KernelConfig::detected());
+    matmul_into_with(&config, dst, accumulate, a, b)
+}
+
+/// [`matmul_into`] with `config` instead of the process's configuration: its instruction set
+/// picks the register tiles ([`Isa::Portable`]: the `gemm` crate), its
+/// [`KernelConfig::gemm_kc`] the packed block. Every configuration gives the same values to
+/// rounding, and each gives the same bits on any number of threads.
+///
+/// # Panics
+/// When the inner dimensions or `dst`'s size do not match.
+pub fn matmul_into_with(
+    config: &KernelConfig,
+    dst: &mut [f32],
+    accumulate: bool,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "matmul_into: inner dimensions");
+    assert_eq!(dst.len(), m * n, "matmul_into: destination size");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.fill(0.0);
+        }
+        return;
+    }
+    let parallel = m * n * k >= PARALLEL_MIN_MACS;
+    match tiles_for(config.isa) {
+        // rows of `A` contiguous: attn's tiles; a transposed `A` (a weight gradient's `dyᵀ`):
+        // the gemm crate, which measured faster there (docs/DESIGN_NOTES.md)
+        Some(micro) if a.col_stride == 1 => {
+            let kc = config.gemm_kc(micro.nr);
+            let cols = config.gemm_block_cols(kc, micro.nr);
+            let blocking = blocked::Blocking { micro, kc, cols };
+            blocked::matmul(dst, accumulate, a, b, blocking, parallel)
+        }
+        _ => on_gemm_crate(dst, accumulate, a, b, parallel),
+    }
+}
+
+/// The register tiles of `isa`, or of the best instruction set below it that this CPU has;
+/// `None` for [`Isa::Portable`] or a CPU without AVX2.
+fn tiles_for(isa: Isa) -> Option<micro::Micro> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if isa == Isa::Avx512 && Isa::Avx512.available() {
+            return Some(micro::AVX512);
+        }
+        if isa != Isa::Portable && Isa::Avx2.available() {
+            return Some(micro::AVX2);
+        }
+    }
+    let _ = isa;
+    None
+}
+
+/// The product on the `gemm` crate (its own kernels and thread split).
+fn on_gemm_crate(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, parallel: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let parallelism = if parallel {
+        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `row_major` checked each view's slice covers `rows · cols` values at its strides
+    // (a transpose covers the same offsets), `dst` holds `m · n` row-major values, and the three
+    // slices cannot overlap (`dst` is borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The textbook product in `f64`, and for each output the sum of its terms' magnitudes
+    /// (what its `f32` rounding error scales with).
+    fn naive(a: MatRef<'_>, b: MatRef<'_>) -> (Vec<f32>, Vec<f32>) {
+        let mut out = vec![0.0; a.rows * b.cols];
+        let mut mag = vec![0.0; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                let (mut s, mut abs) = (0.0f64, 0.0f64);
+                for p in 0..a.cols {
+                    let x = a.data[i * a.row_stride + p * a.col_stride];
+                    let y = b.data[p * b.row_stride + j * b.col_stride];
+                    s += f64::from(x) * f64::from(y);
+                    abs += (f64::from(x) * f64::from(y)).abs();
+                }
+                out[i * b.cols + j] = s as f32;
+                mag[i * b.cols + j] = abs as f32;
+            }
+        }
+        (out, mag)
+    }
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 37 + seed * 11) % 23) as f32 - 11.0) / 7.0)
+            .collect()
+    }
+
+    fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+            .install(f)
+    }
+
+    /// Every configuration the selector or `ATTN_KERNEL` can choose on this CPU (each
+    /// instruction set with each packed block), on 1, 2 and 3 threads, against the `f64`
+    /// textbook product: written over and accumulated, `A` row-major and transposed, `B`
+    /// transposed and row-major, at sizes that fit no tile (rows, columns and inner steps with
+    /// remainders), past the parallel threshold, past one packed column block of the smallest
+    /// inner block, and with long inner dimensions (a transposed `A` runs on the gemm crate).
+    /// Each configuration must also give the same bits on every thread count.
+    #[test]
+    fn every_configuration_matches_the_textbook_product_on_any_thread_count() {
+        let shapes = [
+            (3, 5, 4),
+            (131, 67, 129),
+            (67, 131, 203),
+            (9, 600, 290),
+            (40, 2100, 40),
+            (13, 2200, 21),
+        ];
+        for config in KernelConfig::gemm_candidates() {
+            for (m, k, n) in shapes {
+                for transposed_a in [false, true] {
+                    let (a, b) = (values(m * k, 1), values(n * k, 2));
+                    let am = if transposed_a {
+                        MatRef::row_major(&a, k, m).t()
+                    } else {
+                        MatRef::row_major(&a, m, k)
+                    };
+                    // projections read Wᵀ, weight gradients a row-major x
+                    let bm = if transposed_a {
+                        MatRef::row_major(&b, k, n)
+                    } else {
+                        MatRef::row_major(&b, n, k).t()
+                    };
+                    let (want, mag) = naive(am, bm);
+                    let start = values(m * n, 3);
+                    let mut first: Option<(Vec<f32>, Vec<f32>)> = None;
+                    for threads in [1, 2, 3] {
+                        let (over, acc) = on_threads(threads, || {
+                            let mut over = vec![7.0; m * n];
+                            matmul_into_with(&config, &mut over, false, am, bm);
+                            let mut acc = start.clone();
+                            matmul_into_with(&config, &mut acc, true, am, bm);
+                            (over, acc)
+                        });
+                        let case =
+                            format!("{config} {m}x{k}x{n} aᵀ={transposed_a} {threads} threads");
+                        for e in 0..m * n {
+                            let tol = 1e-5 * (mag[e] + 1.0);
+                            assert!(
+                                (over[e] - want[e]).abs() <= tol,
+                                "{case} [{e}]: {} vs {}",
+                                over[e],
+                                want[e]
+                            );
+                            let w = start[e] + want[e];
+                            assert!(
+                                (acc[e] - w).abs() <= tol + 1e-6 * w.abs(),
+                                "{case} [{e}] accumulated: {} vs {w}",
+                                acc[e]
+                            );
+                        }
+                        match &first {
+                            None => first = Some((over, acc)),
+                            Some(one) => assert!(
+                                one.0 == over && one.1 == acc,
+                                "{case}: not the bits of one thread"
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_inner_dimension_gives_zeros_or_leaves_the_sum() {
+        let mut dst = vec![3.0; 4];
+        matmul_into(
+            &mut dst,
+            true,
+            MatRef::row_major(&[], 2, 0),
+            MatRef::row_major(&[], 0, 2),
+        );
+        assert_eq!(dst, vec![3.0; 4]);
+        matmul_into(
+            &mut dst,
+            false,
+            MatRef::row_major(&[], 2, 0),
+            MatRef::row_major(&[], 0, 2),
+        );
+        assert_eq!(dst, vec![0.0; 4]);
+    }
+}
