@@ -69,11 +69,39 @@ pub(super) fn pack_b(
             }
         } else if b.row_stride == 1 {
             // a transposed view (`Wᵀ`): each column of B is a contiguous row of the stored
-            // matrix, written into every step of the panel
+            // matrix; 8 × 8 blocks transposed in vector registers where the CPU has AVX (one
+            // column at a time, every value is a scalar store into a different line of the
+            // panel), the edges value by value
+            let cs = b.col_stride;
+            let (blocked_cols, blocked_steps) = if has_avx() {
+                (width / 8 * 8, kc / 8 * 8)
+            } else {
+                (0, 0)
+            };
+            if blocked_cols > 0 && blocked_steps > 0 {
+                // every block reads inside the view's slice, which `MatRef` checked
+                assert!(start + (blocked_cols - 1) * cs + blocked_steps <= b.data.len());
+                for jb in (0..blocked_cols).step_by(8) {
+                    for p0 in (0..blocked_steps).step_by(8) {
+                        // SAFETY: rows jb..jb + 8 of the stored matrix hold steps
+                        // p0..p0 + 8 (asserted above); the panel holds kc · nr values and
+                        // p0 + 8 ≤ kc, jb + 8 ≤ nr; the CPU has AVX (checked above).
+                        unsafe {
+                            transpose8(
+                                b.data.as_ptr().add(start + jb * cs + p0),
+                                cs,
+                                out.as_mut_ptr().add(p0 * nr + jb),
+                                nr,
+                            )
+                        };
+                    }
+                }
+            }
+            let column = |j: usize| &b.data[start + j * cs..][..kc];
             for j in 0..width {
-                let column = &b.data[start + j * b.col_stride..][..kc];
-                for (step, v) in out.chunks_exact_mut(nr).zip(column) {
-                    step[j] = *v;
+                let first_step = if j < blocked_cols { blocked_steps } else { 0 };
+                for (p, v) in column(j).iter().enumerate().skip(first_step) {
+                    out[p * nr + j] = *v;
                 }
             }
             if width < nr {
@@ -93,6 +121,62 @@ pub(super) fn pack_b(
                 }
             }
         }
+    }
+}
+
+/// Whether this CPU has AVX (cached by std).
+fn has_avx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Writes the transpose of the 8 × 8 block whose rows start at `src + r · src_stride` to the
+/// rows starting at `dst + c · dst_stride`: `dst[c][r] = src[r][c]`.
+///
+/// # Safety
+/// The 8 rows of 8 values at `src` are readable, those at `dst` writable, and the CPU has AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose8(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+    use std::arch::x86_64::*;
+    let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * src_stride)));
+    // pairs of rows interleaved, per 128-bit lane: [a0 b0 a1 b1 | a4 b4 a5 b5], ...
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    // four rows' column c in each lane: [a0 b0 c0 d0 | a4 b4 c4 d4], ...
+    let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    // the lanes joined: column c of all eight rows
+    let columns = [
+        _mm256_permute2f128_ps::<0x20>(s0, s4),
+        _mm256_permute2f128_ps::<0x20>(s1, s5),
+        _mm256_permute2f128_ps::<0x20>(s2, s6),
+        _mm256_permute2f128_ps::<0x20>(s3, s7),
+        _mm256_permute2f128_ps::<0x31>(s0, s4),
+        _mm256_permute2f128_ps::<0x31>(s1, s5),
+        _mm256_permute2f128_ps::<0x31>(s2, s6),
+        _mm256_permute2f128_ps::<0x31>(s3, s7),
+    ];
+    for (c, v) in columns.into_iter().enumerate() {
+        _mm256_storeu_ps(dst.add(c * dst_stride), v);
     }
 }
 
@@ -127,5 +211,30 @@ mod tests {
         let mut dst_t = vec![-1.0; packed_len(2, 4, 2)];
         pack_b(&mut dst_t, bt, 1, 2, 1, 4, 2);
         assert_eq!(dst_t, dst);
+    }
+
+    #[test]
+    fn transposed_views_pack_like_their_row_major_copies() {
+        // B = Wᵀ for a 45 × 37 W: blocks of 8 × 8 and edges in both directions, panels of 32
+        // and 16, a block of steps and columns away from the origin
+        let (rows, cols) = (45, 37);
+        let w: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+        let bt = MatRef::row_major(&w, rows, cols).t();
+        let copy: Vec<f32> = (0..cols * rows)
+            .map(|i| w[(i % rows) * cols + i / rows])
+            .collect();
+        let b = MatRef::row_major(&copy, cols, rows);
+        for nr in [32, 16] {
+            for (k0, kc, j0, j1) in [(0, 37, 0, 45), (3, 27, 5, 44), (8, 16, 8, 40)] {
+                let len = packed_len(kc, j1 - j0, nr);
+                let (mut from_t, mut from_rm) = (vec![-1.0; len], vec![-2.0; len]);
+                pack_b(&mut from_t, bt, k0, kc, j0, j1, nr);
+                pack_b(&mut from_rm, b, k0, kc, j0, j1, nr);
+                assert_eq!(
+                    from_t, from_rm,
+                    "nr {nr}, steps {k0}+{kc}, columns {j0}..{j1}"
+                );
+            }
+        }
     }
 }
