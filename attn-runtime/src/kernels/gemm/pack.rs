@@ -78,6 +78,7 @@ pub(super) fn pack_b(
             } else {
                 (0, 0)
             };
+            #[cfg(target_arch = "x86_64")]
             if blocked_cols > 0 && blocked_steps > 0 {
                 // every block reads inside the view's slice, which `MatRef` checked
                 assert!(start + (blocked_cols - 1) * cs + blocked_steps <= b.data.len());
