@@ -296,6 +296,19 @@ mod tests {
         }
     }
 
+    /// The widths the configuration sizes its blocks for are the tiles' own.
+    #[test]
+    fn each_instruction_set_names_its_tiles_width() {
+        for isa in Isa::ALL {
+            let tiles = tiles_for(isa).filter(|_| isa != Isa::Portable && isa.available());
+            if let Some(tiles) = tiles {
+                assert_eq!(isa.product_tile_cols(), Some(tiles.nr), "{}", isa.name());
+            }
+        }
+        assert_eq!(Isa::Portable.product_tile_cols(), None);
+        assert!(tiles_for(Isa::Portable).is_none());
+    }
+
     #[test]
     fn an_empty_inner_dimension_gives_zeros_or_leaves_the_sum() {
         let mut dst = vec![3.0; 4];
