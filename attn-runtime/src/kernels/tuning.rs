@@ -227,16 +227,26 @@ impl KernelConfig {
     /// Every configuration this CPU can run that the selector or [`ENV_VAR`] can choose: each
     /// available instruction set with each fixed block height and with the cache-sized one.
     pub fn candidates() -> Vec<KernelConfig> {
+        Self::per_isa(&BLOCK_Q_CHOICES, |config, rows| config.fixed_block_q = rows)
+    }
+
+    /// The detected configuration for each instruction set this CPU has, with `set` applied to
+    /// each of `choices` and to `None` (the cache-sized choice) in turn.
+    fn per_isa(
+        choices: &[usize],
+        set: impl Fn(&mut KernelConfig, Option<usize>),
+    ) -> Vec<KernelConfig> {
         let detected = KernelConfig::detected();
-        let blocks = BLOCK_Q_CHOICES.into_iter().map(Some).chain([None]);
+        let settings = choices.iter().copied().map(Some).chain([None]);
+        let set = &set;
         Isa::ALL
             .into_iter()
             .filter(|isa| isa.available())
             .flat_map(|isa| {
-                blocks.clone().map(move |fixed_block_q| KernelConfig {
-                    isa,
-                    fixed_block_q,
-                    ..detected
+                settings.clone().map(move |setting| {
+                    let mut config = KernelConfig { isa, ..detected };
+                    set(&mut config, setting);
+                    config
                 })
             })
             .collect()
@@ -267,19 +277,9 @@ impl KernelConfig {
     /// choose: each available instruction set with each fixed product block and with the
     /// cache-sized one.
     pub fn gemm_candidates() -> Vec<KernelConfig> {
-        let detected = KernelConfig::detected();
-        let blocks = GEMM_KC_CHOICES.into_iter().map(Some).chain([None]);
-        Isa::ALL
-            .into_iter()
-            .filter(|isa| isa.available())
-            .flat_map(|isa| {
-                blocks.clone().map(move |fixed_gemm_kc| KernelConfig {
-                    isa,
-                    fixed_gemm_kc,
-                    ..detected
-                })
-            })
-            .collect()
+        Self::per_isa(&GEMM_KC_CHOICES, |config, steps| {
+            config.fixed_gemm_kc = steps
+        })
     }
 
     /// Inner steps per packed block of a matrix product whose tiles are `tile_cols` wide: the

@@ -91,7 +91,6 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
                                 steps,
                                 a_row.as_ptr(),
                                 a.row_stride as isize,
-                                1,
                                 panel.as_ptr(),
                                 dst.as_mut_ptr().add(i * n + j),
                                 n,

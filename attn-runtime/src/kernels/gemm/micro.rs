@@ -7,8 +7,8 @@
 //!   and the broadcast `A` value in the 32 registers;
 //! * AVX2 + FMA: 6 rows × 16 columns, twelve 8-lane accumulators of the 16 registers.
 //!
-//! `A` is read in place through its strides (one broadcast per row and step, folded into the FMA),
-//! so a row-major `x`, a transposed `dyᵀ` or any other view costs no copy; `B` comes packed by
+//! `A` is read in place, its rows `a_rs` apart and each row's steps contiguous (one broadcast
+//! per row and step), so a row-major `x` or `dy` costs no copy; `B` comes packed by
 //! [`super::pack`], `NR` values per step, zero-padded past the matrix's last column. Each
 //! output is one chain of fused multiply-adds over the inner dimension in order, whatever the
 //! tile's height or the instruction set, so the same product gives the same bits on every
@@ -20,14 +20,13 @@ use std::arch::x86_64::*;
 /// One tile call: `c[0..MR, 0..cols] = (overwrite ? 0 : c) + a[0..MR, 0..k] · b`.
 ///
 /// # Safety
-/// `a + r·a_rs + p·a_cs` is readable for `r < MR`, `p < k`; `b` holds `k · NR` packed values;
+/// `a + r·a_rs + p` is readable for `r < MR`, `p < k`; `b` holds `k · NR` packed values;
 /// `c + r·ldc + j` is writable for `r < MR`, `j < cols ≤ NR`; the CPU has the kernel's
 /// instruction set.
 pub(super) type TileFn = unsafe fn(
     k: usize,
     a: *const f32,
     a_rs: isize,
-    a_cs: isize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -99,11 +98,11 @@ fn lanes16(n: usize) -> __mmask16 {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile_avx512<const MR: usize>(
     k: usize,
     a: *const f32,
     a_rs: isize,
-    a_cs: isize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -121,7 +120,7 @@ unsafe fn tile_avx512<const MR: usize>(
             acc[0] = _mm512_fmadd_ps(ar, b0, acc[0]);
             acc[1] = _mm512_fmadd_ps(ar, b1, acc[1]);
         }
-        a = a.offset(a_cs);
+        a = a.add(1);
         b = b.add(32);
     }
     let (m0, m1) = (lanes16(cols), lanes16(cols.saturating_sub(16)));
@@ -150,11 +149,11 @@ unsafe fn lanes8(n: usize) -> __m256i {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile_avx2<const MR: usize>(
     k: usize,
     a: *const f32,
     a_rs: isize,
-    a_cs: isize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -172,7 +171,7 @@ unsafe fn tile_avx2<const MR: usize>(
             acc[0] = _mm256_fmadd_ps(ar, b0, acc[0]);
             acc[1] = _mm256_fmadd_ps(ar, b1, acc[1]);
         }
-        a = a.offset(a_cs);
+        a = a.add(1);
         b = b.add(16);
     }
     let (m0, m1) = (lanes8(cols), lanes8(cols.saturating_sub(8)));

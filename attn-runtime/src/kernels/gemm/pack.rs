@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 
 use super::MatRef;
+use crate::kernels::tuning::Isa;
 
 thread_local! {
     /// Each thread's packing buffer, kept between products so that packing allocates (and
@@ -69,11 +70,11 @@ pub(super) fn pack_b(
             }
         } else if b.row_stride == 1 {
             // a transposed view (`Wᵀ`): each column of B is a contiguous row of the stored
-            // matrix; 8 × 8 blocks transposed in vector registers where the CPU has AVX (one
+            // matrix; 8 × 8 blocks transposed in vector registers where the CPU has AVX2 (one
             // column at a time, every value is a scalar store into a different line of the
             // panel), the edges value by value
             let cs = b.col_stride;
-            let (blocked_cols, blocked_steps) = if has_avx() {
+            let (blocked_cols, blocked_steps) = if Isa::Avx2.available() {
                 (width / 8 * 8, kc / 8 * 8)
             } else {
                 (0, 0)
@@ -86,7 +87,8 @@ pub(super) fn pack_b(
                     for p0 in (0..blocked_steps).step_by(8) {
                         // SAFETY: rows jb..jb + 8 of the stored matrix hold steps
                         // p0..p0 + 8 (asserted above); the panel holds kc · nr values and
-                        // p0 + 8 ≤ kc, jb + 8 ≤ nr; the CPU has AVX (checked above).
+                        // p0 + 8 ≤ kc, jb + 8 ≤ nr; the CPU has AVX2, hence AVX (checked
+                        // above).
                         unsafe {
                             transpose8(
                                 b.data.as_ptr().add(start + jb * cs + p0),
@@ -122,18 +124,6 @@ pub(super) fn pack_b(
                 }
             }
         }
-    }
-}
-
-/// Whether this CPU has AVX (cached by std).
-fn has_avx() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
