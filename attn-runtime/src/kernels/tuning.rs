@@ -285,15 +285,18 @@ impl KernelConfig {
     /// Inner steps per packed block of a matrix product whose tiles are `tile_cols` wide: the
     /// fixed number, or the largest of [`GEMM_KC_CHOICES`] whose packed panel (`kc ·
     /// tile_cols` values, which a tile reads over and over while it walks the rows) fits the
-    /// level-1 data cache — 256 for AVX-512's 32 columns in 32 KiB, 384 in 48 KiB.
-    pub fn gemm_kc(&self, tile_cols: usize) -> usize {
+    /// level-1 data cache beside `packed_rows` rows of a packed `A` (a weight gradient's tile,
+    /// also re-read for every panel; 0 where `A` is read in place) — 256 for AVX-512's 32
+    /// columns in 32 KiB, 384 in 48 KiB; for AVX2's 16 columns 512, or 256 beside a packed tile
+    /// of 6 rows.
+    pub fn gemm_kc(&self, tile_cols: usize, packed_rows: usize) -> usize {
         if let Some(steps) = self.fixed_gemm_kc {
             return steps;
         }
         GEMM_KC_CHOICES
             .into_iter()
             .rev()
-            .find(|&steps| 4 * steps * tile_cols <= self.l1_bytes)
+            .find(|&steps| 4 * steps * (tile_cols + packed_rows) <= self.l1_bytes)
             .unwrap_or(GEMM_KC_CHOICES[0])
     }
 
@@ -302,6 +305,13 @@ impl KernelConfig {
     /// that the block stays there while `A`'s rows stream past it.
     pub fn gemm_block_cols(&self, kc: usize, tile_cols: usize) -> usize {
         (self.l2_bytes / 2 / (4 * kc * tile_cols)).max(1) * tile_cols
+    }
+
+    /// Rows of `A` per packed chunk of a product whose `A` must be packed (a weight gradient's
+    /// `dyᵀ`), with `kc` inner steps and tiles `tile_rows` high: as many whole tiles as fill a
+    /// quarter of the level-2 cache (at least one), beside the half that `B`'s block takes.
+    pub fn gemm_block_rows(&self, kc: usize, tile_rows: usize) -> usize {
+        (self.l2_bytes / 4 / (4 * kc * tile_rows)).max(1) * tile_rows
     }
 
     /// One line for logs: the instruction set, the block rule and the cache it follows, and where
@@ -331,7 +341,7 @@ impl fmt::Display for KernelConfig {
         match self.fixed_gemm_kc {
             Some(steps) => write!(f, " gemm_kc={steps}"),
             None => match self.isa.product_tile_cols() {
-                Some(cols) => write!(f, " gemm_kc=auto ({})", self.gemm_kc(cols)),
+                Some(cols) => write!(f, " gemm_kc=auto ({})", self.gemm_kc(cols, 0)),
                 None => write!(f, " gemm_kc=auto (the gemm crate's blocking)"),
             },
         }?;
@@ -437,18 +447,23 @@ mod tests {
         };
         assert_eq!(fixed.block_q(32, 32, 64), 16);
         // product panels: 256 · 32 · 4 B = 32 KiB; AVX2's 16-wide panels take the largest choice
-        assert_eq!(auto(32 * 1024).gemm_kc(32), 256);
-        assert_eq!(auto(48 * 1024).gemm_kc(32), 384);
-        assert_eq!(auto(32 * 1024).gemm_kc(16), 512);
-        assert_eq!(auto(1024).gemm_kc(32), 64);
+        assert_eq!(auto(32 * 1024).gemm_kc(32, 0), 256);
+        assert_eq!(auto(48 * 1024).gemm_kc(32, 0), 384);
+        assert_eq!(auto(32 * 1024).gemm_kc(16, 0), 512);
+        // beside a packed tile of 6 rows: (16 + 6) · 4 B per step, 256 steps = 22 KiB
+        assert_eq!(auto(32 * 1024).gemm_kc(16, 6), 256);
+        assert_eq!(auto(1024).gemm_kc(32, 0), 64);
         let fixed_kc = KernelConfig {
             fixed_gemm_kc: Some(128),
             ..auto(48 * 1024)
         };
-        assert_eq!(fixed_kc.gemm_kc(32), 128);
+        assert_eq!(fixed_kc.gemm_kc(32, 8), 128);
         // B blocks of half the 1 MiB L2: 256 · 512 · 4 B; never less than one panel
         assert_eq!(auto(32 * 1024).gemm_block_cols(256, 32), 512);
         assert_eq!(auto(32 * 1024).gemm_block_cols(4096, 32), 32);
+        // packed A chunks of a quarter of it: 256 KiB / (512 · 4 B) = 128 rows → 126 in 6s
+        assert_eq!(auto(32 * 1024).gemm_block_rows(512, 6), 126);
+        assert_eq!(auto(32 * 1024).gemm_block_rows(1 << 20, 8), 8);
         let gemm = KernelConfig::gemm_candidates();
         assert!(gemm.iter().all(|c| c.isa.available()));
         assert_eq!(gemm.len() % (GEMM_KC_CHOICES.len() + 1), 0);

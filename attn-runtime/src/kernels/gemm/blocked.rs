@@ -1,7 +1,9 @@
-//! attn's own blocked matrix product on the register tiles of [`super::micro`], for an `A`
-//! whose rows are contiguous (a projection's `x · Wᵀ`, its input gradient `dy · W`): `B`
+//! attn's own blocked matrix product on the register tiles of [`super::micro`]: `B`
 //! packed a block of [`Blocking::kc`] inner steps by [`Blocking::cols`] columns at a time
-//! (sized to the level-1 and level-2 caches), `A` read in place, and the rows cut into bands of
+//! (sized to the level-1 and level-2 caches), `A` read in place where its rows are contiguous
+//! (a projection's `x · Wᵀ`, its input gradient `dy · W`) or packed a chunk of
+//! [`Blocking::rows`] rows at a time where they are not (a weight gradient's `dyᵀ · x`), and
+//! the rows cut into bands of
 //! whole register tiles, one per thread, each band packing the (small) `B` for itself. No
 //! thread waits on another's packing, and each output is computed exactly as on one thread, so
 //! a product gives the same bits on any number of threads.
@@ -12,7 +14,7 @@
 use rayon::prelude::*;
 
 use super::micro::Micro;
-use super::pack::{pack_b, packed_len, with_buffer};
+use super::pack::{pack_a, pack_b, packed_a_len, packed_len, with_buffer};
 use super::MatRef;
 
 /// How a product is blocked: its register tiles and the size of each packed block of `B`.
@@ -24,12 +26,15 @@ pub(super) struct Blocking {
     pub kc: usize,
     /// Columns per packed block, a multiple of the tiles' width.
     pub cols: usize,
+    /// Rows per packed chunk of an `A` that is packed, a multiple of the tiles' height.
+    pub rows: usize,
 }
 
 /// `dst = a · b`, or `dst += a · b` when `accumulate`, blocked by `blocking`; over rayon's
 /// current pool when `parallel`, in bands of whole tiles of rows, one per thread, each run by
 /// [`serial`]. The inner dimension must be non-empty, `a`'s rows contiguous (`col_stride` 1)
-/// and `dst` must hold `a.rows · b.cols` values (checked by the caller).
+/// or the tiles able to read a packed `A` ([`Micro::packs_a`]), and `dst` must hold `a.rows ·
+/// b.cols` values (checked by the caller).
 pub(super) fn matmul(
     dst: &mut [f32],
     accumulate: bool,
@@ -58,17 +63,28 @@ pub(super) fn matmul(
 
 /// `dst (+)= a · b` on the calling thread: for each block of columns and
 /// each block of inner steps, pack `B`, then run every tile of rows against every panel (the
-/// tile's rows of `A` stay in the level-1 cache across the panels, the packed block in the
-/// level-2).
+/// tile's rows of `A`, in place or packed, stay in the level-1 cache across the panels, the
+/// packed block in the level-2).
 fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, blocking: Blocking) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let Blocking {
         micro,
         kc,
         cols: block_cols,
+        rows: block_rows,
     } = blocking;
     let Micro { mr, nr, .. } = micro;
-    with_buffer(packed_len(kc, block_cols.min(n), nr), |packed| {
+    let packs_a = a.col_stride != 1;
+    // rows per pass over the panels: a packed chunk, or all of them where `A` is read in place
+    let chunk_rows = if packs_a { block_rows.min(m) } else { m };
+    let b_len = packed_len(kc, block_cols.min(n), nr);
+    let a_len = if packs_a {
+        packed_a_len(kc, chunk_rows)
+    } else {
+        0
+    };
+    with_buffer(b_len + a_len, |buffer| {
+        let (packed, a_packed) = buffer.split_at_mut(b_len);
         for j0 in (0..n).step_by(block_cols) {
             let j1 = (j0 + block_cols).min(n);
             for k0 in (0..k).step_by(kc) {
@@ -76,28 +92,44 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
                 pack_b(packed, b, k0, steps, j0, j1, nr);
                 let overwrite = !accumulate && k0 == 0;
                 let panels = &packed[..packed_len(steps, j1 - j0, nr)];
-                for i in (0..m).step_by(mr) {
-                    let a_row = &a.data[i * a.row_stride + k0..];
-                    let tile = micro.tile(mr.min(m - i));
-                    for (p, panel) in panels.chunks_exact(steps * nr).enumerate() {
-                        let j = j0 + p * nr;
-                        // SAFETY: the tile reads rows i..i + rows and steps k0..k0 + steps of
-                        // `a` (inside the view, which `MatRef` checked against its slice; its
-                        // rows are contiguous), `steps · nr` packed values of `B`, and writes
-                        // rows i.. and columns j..j + min(nr, n - j) of the m × n `dst`; the
-                        // instruction set was checked when `micro` was chosen.
-                        unsafe {
-                            tile(
-                                steps,
-                                a_row.as_ptr(),
-                                a.row_stride as isize,
-                                panel.as_ptr(),
-                                dst.as_mut_ptr().add(i * n + j),
-                                n,
-                                (n - j).min(nr),
-                                overwrite,
+                for c0 in (0..m).step_by(chunk_rows) {
+                    let c1 = (c0 + chunk_rows).min(m);
+                    if packs_a {
+                        pack_a(a_packed, a, c0, c1 - c0, k0, steps, mr);
+                    }
+                    // the next chunk's lines, spread over this chunk's tile calls
+                    for i in (c0..c1).step_by(mr) {
+                        let rows = mr.min(c1 - i);
+                        let (a_tile, a_rs, tile) = if packs_a {
+                            (&a_packed[(i - c0) * steps..], 0, micro.packed_tile(rows))
+                        } else {
+                            (
+                                &a.data[i * a.row_stride + k0..],
+                                a.row_stride,
+                                micro.tile(rows),
                             )
                         };
+                        for (p, panel) in panels.chunks_exact(steps * nr).enumerate() {
+                            let j = j0 + p * nr;
+                            // SAFETY: the tile reads rows i..i + rows and steps k0..k0 + steps
+                            // of `a` (inside the view, which `MatRef` checked against its
+                            // slice, its rows contiguous; or the `rows · steps` values packed
+                            // from it), `steps · nr` packed values of `B`, and writes rows i..
+                            // and columns j..j + min(nr, n - j) of the m × n `dst`; the
+                            // instruction set was checked when `micro` was chosen.
+                            unsafe {
+                                tile(
+                                    steps,
+                                    a_tile.as_ptr(),
+                                    a_rs as isize,
+                                    panel.as_ptr(),
+                                    dst.as_mut_ptr().add(i * n + j),
+                                    n,
+                                    (n - j).min(nr),
+                                    overwrite,
+                                )
+                            };
+                        }
                     }
                 }
             }

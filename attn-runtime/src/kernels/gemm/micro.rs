@@ -8,7 +8,9 @@
 //! * AVX2 + FMA: 6 rows × 16 columns, twelve 8-lane accumulators of the 16 registers.
 //!
 //! `A` is read in place, its rows `a_rs` apart and each row's steps contiguous (one broadcast
-//! per row and step), so a row-major `x` or `dy` costs no copy; `B` comes packed by
+//! per row and step), so a row-major `x` or `dy` costs no copy; or, for the packed tiles, from
+//! a copy made by [`super::pack::pack_a`] (a weight gradient's transposed `dyᵀ`, whose rows are
+//! not contiguous), `MR` values per step. `B` comes packed by
 //! [`super::pack`], `NR` values per step, zero-padded past the matrix's last column. Each
 //! output is one chain of fused multiply-adds over the inner dimension in order, whatever the
 //! tile's height or the instruction set, so the same product gives the same bits on every
@@ -17,10 +19,11 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// One tile call: `c[0..MR, 0..cols] = (overwrite ? 0 : c) + a[0..MR, 0..k] · b`.
+/// One tile call: `c[0..MR, 0..cols] = (overwrite ? 0 : c) + a[0..MR, 0..k] · b`, with `a[r, p]`
+/// at `a + r·a_rs + p`, or at `a + p·MR + r` for a packed tile (which ignores `a_rs`).
 ///
 /// # Safety
-/// `a + r·a_rs + p` is readable for `r < MR`, `p < k`; `b` holds `k · NR` packed values;
+/// `a[r, p]` is readable for `r < MR`, `p < k`; `b` holds `k · NR` packed values;
 /// `c + r·ldc + j` is writable for `r < MR`, `j < cols ≤ NR`; the CPU has the kernel's
 /// instruction set.
 pub(super) type TileFn = unsafe fn(
@@ -42,15 +45,75 @@ pub(super) struct Micro {
     pub mr: usize,
     /// Columns per tile and per packed panel.
     pub nr: usize,
-    /// `tiles[h - 1]` computes `h` rows.
+    /// `tiles[h - 1]` computes `h` rows, reading `A` in place.
     tiles: &'static [TileFn],
+    /// The same for a packed `A`, where these tiles measured faster than the gemm crate on a
+    /// transposed `A` (docs/DESIGN_NOTES.md); `None`: such products stay on the gemm crate.
+    packed: Option<&'static [TileFn]>,
 }
 
 impl Micro {
-    /// The tile for `rows` rows, `1 ≤ rows ≤ mr`.
+    /// The tile for `rows` rows, `1 ≤ rows ≤ mr`, reading `A` in place.
     pub fn tile(&self, rows: usize) -> TileFn {
         self.tiles[rows - 1]
     }
+
+    /// Whether a product whose `A` must be packed runs on these tiles.
+    pub fn packs_a(&self) -> bool {
+        self.packed.is_some()
+    }
+
+    /// The tile for `rows` rows of an `A` packed by [`super::pack::pack_a`].
+    ///
+    /// # Panics
+    /// Where [`Micro::packs_a`] is false.
+    pub fn packed_tile(&self, rows: usize) -> TileFn {
+        self.packed.expect("tiles for a packed A")[rows - 1]
+    }
+}
+
+/// The accumulation shared by the tiles: `acc[r][h] += a[r, p] · b[p, h·LANES..]` for every
+/// step `p < k`, one broadcast of `A` per row and step and two vectors of the packed panel,
+/// with one pointer per row of `A` indexed by the step (no address arithmetic in the loop) and
+/// the steps unrolled by four. `packed` (a constant): `A` packed, `MR` values per step (`MR`,
+/// the tile's height, in scope). Expands inside a tile, where the vector type's instruction set
+/// is enabled, with that set's load, broadcast and fused multiply-add.
+macro_rules! accumulate {
+    ($acc:ident, $k:expr, $a:expr, $a_rs:expr, $packed:expr, $b:expr, $lanes:expr, $load:ident, $set1:ident, $fmadd:ident) => {{
+        let (k, b, packed) = ($k, $b, $packed);
+        let rows: [*const f32; MR] = std::array::from_fn(|r| {
+            if packed {
+                $a.add(r)
+            } else {
+                $a.offset(r as isize * $a_rs)
+            }
+        });
+        // distance between a row's consecutive steps
+        let stride = if packed { MR } else { 1 };
+        let step = |acc: &mut [[_; 2]; MR], p: usize| {
+            // SAFETY (this closure): the tile's contract covers `k` steps of `a` and of `b`,
+            // and `p < k`.
+            let b0 = $load(b.add(2 * $lanes * p));
+            let b1 = $load(b.add(2 * $lanes * p + $lanes));
+            for (acc, row) in acc.iter_mut().zip(rows) {
+                let ar = $set1(*row.add(p * stride));
+                acc[0] = $fmadd(ar, b0, acc[0]);
+                acc[1] = $fmadd(ar, b1, acc[1]);
+            }
+        };
+        let mut p = 0;
+        while p + 4 <= k {
+            step(&mut $acc, p);
+            step(&mut $acc, p + 1);
+            step(&mut $acc, p + 2);
+            step(&mut $acc, p + 3);
+            p += 4;
+        }
+        while p < k {
+            step(&mut $acc, p);
+            p += 1;
+        }
+    }};
 }
 
 /// The AVX-512 tiles (8 × 32); only to be called where the CPU has AVX-512 F.
@@ -68,6 +131,7 @@ pub(super) const AVX512: Micro = Micro {
         tile_avx512::<7>,
         tile_avx512::<8>,
     ],
+    packed: None,
 };
 
 /// The AVX2 + FMA tiles (6 × 16); only to be called where the CPU has both.
@@ -76,13 +140,21 @@ pub(super) const AVX2: Micro = Micro {
     mr: 6,
     nr: 16,
     tiles: &[
-        tile_avx2::<1>,
-        tile_avx2::<2>,
-        tile_avx2::<3>,
-        tile_avx2::<4>,
-        tile_avx2::<5>,
-        tile_avx2::<6>,
+        tile_avx2::<1, false>,
+        tile_avx2::<2, false>,
+        tile_avx2::<3, false>,
+        tile_avx2::<4, false>,
+        tile_avx2::<5, false>,
+        tile_avx2::<6, false>,
     ],
+    packed: Some(&[
+        tile_avx2::<1, true>,
+        tile_avx2::<2, true>,
+        tile_avx2::<3, true>,
+        tile_avx2::<4, true>,
+        tile_avx2::<5, true>,
+        tile_avx2::<6, true>,
+    ]),
 };
 
 /// The lanes `0..n` (`n` clamped to 16) of a 16-lane mask.
@@ -110,19 +182,18 @@ unsafe fn tile_avx512<const MR: usize>(
     overwrite: bool,
 ) {
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    let (mut a, mut b) = (a, b);
-    for _ in 0..k {
-        // SAFETY (this block): the caller's contract covers `k` steps of `a` and of `b`.
-        let b0 = _mm512_loadu_ps(b);
-        let b1 = _mm512_loadu_ps(b.add(16));
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let ar = _mm512_set1_ps(*a.offset(r as isize * a_rs));
-            acc[0] = _mm512_fmadd_ps(ar, b0, acc[0]);
-            acc[1] = _mm512_fmadd_ps(ar, b1, acc[1]);
-        }
-        a = a.add(1);
-        b = b.add(32);
-    }
+    accumulate!(
+        acc,
+        k,
+        a,
+        a_rs,
+        false,
+        b,
+        16,
+        _mm512_loadu_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps
+    );
     let (m0, m1) = (lanes16(cols), lanes16(cols.saturating_sub(16)));
     for (r, acc) in acc.iter().enumerate() {
         let row = c.add(r * ldc);
@@ -150,7 +221,7 @@ unsafe fn lanes8(n: usize) -> __m256i {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile_avx2<const MR: usize>(
+unsafe fn tile_avx2<const MR: usize, const PACKED: bool>(
     k: usize,
     a: *const f32,
     a_rs: isize,
@@ -161,18 +232,32 @@ unsafe fn tile_avx2<const MR: usize>(
     overwrite: bool,
 ) {
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    let (mut a, mut b) = (a, b);
-    for _ in 0..k {
-        // SAFETY (this block): the caller's contract covers `k` steps of `a` and of `b`.
-        let b0 = _mm256_loadu_ps(b);
-        let b1 = _mm256_loadu_ps(b.add(8));
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let ar = _mm256_set1_ps(*a.offset(r as isize * a_rs));
-            acc[0] = _mm256_fmadd_ps(ar, b0, acc[0]);
-            acc[1] = _mm256_fmadd_ps(ar, b1, acc[1]);
+    accumulate!(
+        acc,
+        k,
+        a,
+        a_rs,
+        PACKED,
+        b,
+        8,
+        _mm256_loadu_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps
+    );
+    if cols >= 16 {
+        // Whole rows with plain loads and stores: AMD's Zen 2 runs a masked store as a
+        // microcoded sequence many times slower, which cost a quarter of a short product's time.
+        for (r, acc) in acc.iter().enumerate() {
+            let row = c.add(r * ldc);
+            let (mut v0, mut v1) = (acc[0], acc[1]);
+            if !overwrite {
+                v0 = _mm256_add_ps(_mm256_loadu_ps(row), v0);
+                v1 = _mm256_add_ps(_mm256_loadu_ps(row.add(8)), v1);
+            }
+            _mm256_storeu_ps(row, v0);
+            _mm256_storeu_ps(row.add(8), v1);
         }
-        a = a.add(1);
-        b = b.add(16);
+        return;
     }
     let (m0, m1) = (lanes8(cols), lanes8(cols.saturating_sub(8)));
     for (r, acc) in acc.iter().enumerate() {

@@ -1,8 +1,9 @@
 //! A bounds-checked `f32` matrix product on slices. Where `A`'s rows are contiguous (a
 //! projection's `x · Wᵀ` and its input gradient `dy · W`) it runs on attn's own blocked product
 //! over AVX-512 or AVX2 register tiles ([`blocked`], [`micro`], [`pack`]), chosen with the
-//! kernels' configuration ([`KernelConfig`]); a transposed `A` (a weight gradient's `dyᵀ · x`)
-//! and CPUs without AVX2 run on the same `gemm` crate (0.19) that serves dfdx's matmuls through
+//! kernels' configuration ([`KernelConfig`]); so does a transposed `A` (a weight gradient's
+//! `dyᵀ · x`, packed a chunk of rows at a time) on AVX2. A transposed `A` on AVX-512, and CPUs
+//! without AVX2, run on the same `gemm` crate (0.19) that serves dfdx's matmuls through
 //! `shims/gemm`.
 //!
 //! Why our own: at the projection shapes (B·S rows by widths of 64 to 512) gemm 0.19's split
@@ -10,7 +11,8 @@
 //! Xeon (docs/PERFORMANCE.md), while its single-threaded kernels reached 88–98%: the loss was
 //! the split, which gemm does not let a caller choose. The register tiles here are short and
 //! conventional; the split ([`blocked`]) is what differs. For the weight gradients gemm's own
-//! kernels stayed ahead of ours (docs/DESIGN_NOTES.md), so they stay there.
+//! AVX-512 kernels stayed ahead of ours on the Zen 4; on a Zen 2 (AVX2) ours with a packed `A`
+//! were ahead of gemm's (docs/DESIGN_NOTES.md), so each instruction set runs the faster one.
 
 mod blocked;
 mod micro;
@@ -121,11 +123,19 @@ pub fn matmul_into_with(
     let parallel = m * n * k >= PARALLEL_MIN_MACS;
     match tiles_for(config.isa) {
         // rows of `A` contiguous: attn's tiles; a transposed `A` (a weight gradient's `dyᵀ`):
-        // the gemm crate, which measured faster there (docs/DESIGN_NOTES.md)
-        Some(micro) if a.col_stride == 1 => {
-            let kc = config.gemm_kc(micro.nr);
+        // packed for the tiles where they measured faster than the gemm crate, else on the
+        // gemm crate (docs/DESIGN_NOTES.md)
+        Some(micro) if a.col_stride == 1 || micro.packs_a() => {
+            let packed_rows = if a.col_stride == 1 { 0 } else { micro.mr };
+            let kc = config.gemm_kc(micro.nr, packed_rows);
             let cols = config.gemm_block_cols(kc, micro.nr);
-            let blocking = blocked::Blocking { micro, kc, cols };
+            let rows = config.gemm_block_rows(kc, micro.mr);
+            let blocking = blocked::Blocking {
+                micro,
+                kc,
+                cols,
+                rows,
+            };
             blocked::matmul(dst, accumulate, a, b, blocking, parallel)
         }
         _ => on_gemm_crate(dst, accumulate, a, b, parallel),

@@ -1,4 +1,5 @@
-//! Packing a block of `B` for the register tiles: rows `k0..k0 + kc` and columns `j0..j1` laid
+//! Packing for the register tiles. [`pack_a`]: a tile's rows of an `A` whose rows are not
+//! contiguous, step by step. [`pack_b`]: a block of `B`, rows `k0..k0 + kc` and columns `j0..j1` laid
 //! out as panels of `nr` columns, each panel `kc` steps of `nr` consecutive values, the last
 //! panel zero-padded to full width. The tiles then read `B` sequentially from the level-1 cache
 //! whatever its strides were (a row-major `x`, or the transposed view `Wᵀ` of a projection's
@@ -127,6 +128,122 @@ pub(super) fn pack_b(
     }
 }
 
+/// The number of values [`pack_a`] writes for `rows` rows of `kc` steps, with room for the
+/// eight-wide copies that write past a tile of fewer rows.
+pub(super) fn packed_a_len(kc: usize, rows: usize) -> usize {
+    kc * rows + 8
+}
+
+/// Packs rows `i0..i0 + rows` and steps `k0..k0 + kc` of `a` for the packed tiles, tile after
+/// tile of `mr ≤ 8` rows (the last one shorter where `rows` is no multiple of `mr`), each
+/// tile's values step by step: tile `t` of height `h` at `t · mr · kc`, `a[i0 + t·mr + r, k0 +
+/// p]` at `p · h + r` within it (`dst` holds at least [`packed_a_len`] values).
+///
+/// A weight gradient's `dyᵀ` (a transposed row-major `dy`) is read step by step along `dy`'s
+/// rows, so the chunk streams through the caches once (a tile at a time, its steps would be
+/// lines a row of `dy` apart, which at power-of-two widths fall into a few sets of the level-1
+/// cache and miss it every time); where the CPU has AVX, each tile's values of a step go as
+/// one eight-wide copy, whose extra values the next step's copy overwrites (the last step's
+/// go value by value).
+pub(super) fn pack_a(
+    dst: &mut [f32],
+    a: MatRef<'_>,
+    i0: usize,
+    rows: usize,
+    k0: usize,
+    kc: usize,
+    mr: usize,
+) {
+    assert!(mr <= 8 && dst.len() >= packed_a_len(kc, rows));
+    if rows == 0 || kc == 0 {
+        return;
+    }
+    let tiles = rows.div_ceil(mr);
+    if a.row_stride == 1 {
+        let (start, cs) = (i0 + k0 * a.col_stride, a.col_stride);
+        #[cfg(target_arch = "x86_64")]
+        if start + (kc - 1) * cs + (tiles - 1) * mr + 8 <= a.data.len() && Isa::Avx2.available() {
+            // SAFETY: every copy reads 8 values at `start + p·cs + t·mr`, inside `a`'s slice
+            // (checked above), and writes 8 at `t·mr·kc + p·h`, at most `(rows - h)·kc + (kc -
+            // 1)·h + 8 ≤ rows·kc + 8` (checked above); the CPU has AVX2, hence AVX.
+            unsafe {
+                copy_steps_avx(
+                    a.data.as_ptr().add(start),
+                    cs,
+                    dst.as_mut_ptr(),
+                    rows,
+                    kc,
+                    mr,
+                )
+            };
+            return;
+        }
+        for p in 0..kc {
+            let src = &a.data[start + p * cs..][..rows];
+            for (t, from) in src.chunks(mr).enumerate() {
+                dst[t * mr * kc + p * from.len()..][..from.len()].copy_from_slice(from);
+            }
+        }
+    } else {
+        for t in 0..tiles {
+            let h = mr.min(rows - t * mr);
+            for p in 0..kc {
+                for r in 0..h {
+                    dst[t * mr * kc + p * h + r] =
+                        a.data[(i0 + t * mr + r) * a.row_stride + (k0 + p) * a.col_stride];
+                }
+            }
+        }
+    }
+}
+
+/// [`pack_a`]'s copies for a transposed row-major `A` starting at `src`, its steps `stride`
+/// apart: `dst[t·mr·kc + p·h..][..8] = src[p·stride + t·mr..][..8]` for every tile `t` (of
+/// height `h`) and step `p < kc - 1`, step by step, then the last step's `h` values of each
+/// tile. `kc ≥ 1`.
+///
+/// # Safety
+/// Those values are readable and writable, and the CPU has AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn copy_steps_avx(
+    src: *const f32,
+    stride: usize,
+    dst: *mut f32,
+    rows: usize,
+    kc: usize,
+    mr: usize,
+) {
+    use std::arch::x86_64::*;
+    let full = rows / mr;
+    let last = rows - full * mr;
+    for p in 0..kc - 1 {
+        let from = src.add(p * stride);
+        for t in 0..full {
+            let v = _mm256_loadu_ps(from.add(t * mr));
+            _mm256_storeu_ps(dst.add(t * mr * kc + p * mr), v);
+        }
+        if last > 0 {
+            let v = _mm256_loadu_ps(from.add(full * mr));
+            _mm256_storeu_ps(dst.add(full * mr * kc + p * last), v);
+        }
+    }
+    // the last step value by value: an eight-wide copy would write into the next tile
+    let from = src.add((kc - 1) * stride);
+    for t in 0..full + usize::from(last > 0) {
+        let h = mr.min(rows - t * mr);
+        std::ptr::copy_nonoverlapping(from.add(t * mr), dst.add(t * mr * kc + (kc - 1) * h), h);
+    }
+}
+
+/// `dst = src`, both `R` values long, as one fixed-size copy.
+#[inline(always)]
+fn copy_array<const R: usize>(dst: &mut [f32], src: &[f32]) {
+    let from: &[f32; R] = src.try_into().expect("R values");
+    let to: &mut [f32; R] = dst.try_into().expect("R values");
+    *to = *from;
+}
+
 /// Writes the transpose of the 8 × 8 block whose rows start at `src + r · src_stride` to the
 /// rows starting at `dst + c · dst_stride`: `dst[c][r] = src[r][c]`.
 ///
@@ -175,17 +292,64 @@ unsafe fn transpose8(src: *const f32, src_stride: usize, dst: *mut f32, dst_stri
 #[inline(always)]
 fn copy_steps<const R: usize>(dst: &mut [f32], src: &[f32], stride: usize) {
     for (p, step) in dst.chunks_exact_mut(R).enumerate() {
-        let from: &[f32; R] = src[p * stride..p * stride + R]
-            .try_into()
-            .expect("R values");
-        let to: &mut [f32; R] = step.try_into().expect("R values");
-        *to = *from;
+        copy_array::<R>(step, &src[p * stride..][..R]);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packs_tile_by_tile_step_by_step_from_any_layout() {
+        // A = dyᵀ for a 4 × 5 dy (values 10·row + col): A[i, p] = dy[p, i]
+        let dy: Vec<f32> = (0..20).map(|i| (10 * (i / 5) + i % 5) as f32).collect();
+        let at = MatRef::row_major(&dy, 4, 5).t();
+        let mut dst = vec![-1.0; packed_a_len(2, 4)];
+        pack_a(&mut dst, at, 1, 4, 2, 2, 3);
+        // rows 1..5 of A at steps 2 and 3 in tiles of 3 rows: dy[2, 1..4], dy[3, 1..4], then
+        // the one-row tile dy[2, 4], dy[3, 4] (an eight-wide copy would read past dy, so these
+        // go value by value)
+        assert_eq!(dst[..8], [21., 22., 23., 31., 32., 33., 24., 34.]);
+        // the same block from a row-major copy of A
+        let copy: Vec<f32> = (0..20).map(|i| dy[(i % 4) * 5 + i / 4]).collect();
+        let mut from_copy = vec![-2.0; packed_a_len(2, 4)];
+        pack_a(
+            &mut from_copy,
+            MatRef::row_major(&copy, 5, 4),
+            1,
+            4,
+            2,
+            2,
+            3,
+        );
+        assert_eq!(from_copy[..8], dst[..8]);
+        // from a wider dy, where the vector copies read inside the slice: dy 9 × 40
+        let dy: Vec<f32> = (0..360).map(|i| (100 * (i / 40) + i % 40) as f32).collect();
+        let at = MatRef::row_major(&dy, 9, 40).t();
+        for (i0, rows, k0, kc, mr) in [
+            (0, 12, 0, 4, 6),
+            (3, 17, 1, 5, 6),
+            (2, 1, 0, 6, 6),
+            (4, 29, 2, 7, 8),
+            (0, 16, 0, 9, 8),
+        ] {
+            let mut dst = vec![-1.0; packed_a_len(kc, rows)];
+            pack_a(&mut dst, at, i0, rows, k0, kc, mr);
+            for i in 0..rows {
+                let (t, r) = (i / mr, i % mr);
+                let h = mr.min(rows - t * mr);
+                for p in 0..kc {
+                    let want = (100 * (k0 + p) + i0 + i) as f32;
+                    let got = dst[t * mr * kc + p * h + r];
+                    assert_eq!(
+                        got, want,
+                        "rows {i0}+{rows} by {mr}, step {k0}+{p}, row {i}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn panels_hold_the_block_in_step_order_padded_with_zeros() {
