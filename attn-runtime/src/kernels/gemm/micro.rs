@@ -74,8 +74,9 @@ impl Micro {
 
 /// The accumulation shared by the tiles: `acc[r][h] += a[r, p] · b[p, h·LANES..]` for every
 /// step `p < k`, one broadcast of `A` per row and step and two vectors of the packed panel,
-/// with one pointer per row of `A` indexed by the step (no address arithmetic in the loop) and
-/// the steps unrolled by four. `packed` (a constant): `A` packed, `MR` values per step (`MR`,
+/// with one pointer per row of `A` indexed by the step and the steps unrolled by four (fewer
+/// address computations per step than a base plus multiples of the stride; none for a packed
+/// `A`, read at constant offsets). `packed` (a constant): `A` packed, `MR` values per step (`MR`,
 /// the tile's height, in scope). Expands inside a tile, where the vector type's instruction set
 /// is enabled, with that set's load, broadcast and fused multiply-add.
 macro_rules! accumulate {
