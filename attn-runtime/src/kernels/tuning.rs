@@ -83,6 +83,15 @@ impl Isa {
         }
     }
 
+    /// How many rows its matrix-product tiles for a packed `A` (a weight gradient's `dyᵀ`)
+    /// are high (`None`: such products run on the `gemm` crate).
+    pub fn packed_a_tile_rows(self) -> Option<usize> {
+        match self {
+            Isa::Avx2 => Some(6),
+            Isa::Avx512 | Isa::Portable => None,
+        }
+    }
+
     /// Its name in [`ENV_VAR`].
     pub fn name(self) -> &'static str {
         match self {
@@ -341,7 +350,13 @@ impl fmt::Display for KernelConfig {
         match self.fixed_gemm_kc {
             Some(steps) => write!(f, " gemm_kc={steps}"),
             None => match self.isa.product_tile_cols() {
-                Some(cols) => write!(f, " gemm_kc=auto ({})", self.gemm_kc(cols, 0)),
+                Some(cols) => {
+                    write!(f, " gemm_kc=auto ({}", self.gemm_kc(cols, 0))?;
+                    if let Some(rows) = self.isa.packed_a_tile_rows() {
+                        write!(f, "; {} for a transposed A", self.gemm_kc(cols, rows))?;
+                    }
+                    write!(f, ")")
+                }
                 None => write!(f, " gemm_kc=auto (the gemm crate's blocking)"),
             },
         }?;
@@ -452,6 +467,22 @@ mod tests {
         assert_eq!(auto(32 * 1024).gemm_kc(16, 0), 512);
         // beside a packed tile of 6 rows: (16 + 6) · 4 B per step, 256 steps = 22 KiB
         assert_eq!(auto(32 * 1024).gemm_kc(16, 6), 256);
+        // and the log line says both
+        let avx2 = KernelConfig {
+            isa: Isa::Avx2,
+            ..auto(32 * 1024)
+        };
+        let line = avx2.to_string();
+        assert!(
+            line.contains(" gemm_kc=auto (512; 256 for a transposed A) "),
+            "{line}"
+        );
+        let avx512 = KernelConfig {
+            isa: Isa::Avx512,
+            ..auto(32 * 1024)
+        };
+        let line = avx512.to_string();
+        assert!(line.contains(" gemm_kc=auto (256) "), "{line}");
         assert_eq!(auto(1024).gemm_kc(32, 0), 64);
         let fixed_kc = KernelConfig {
             fixed_gemm_kc: Some(128),

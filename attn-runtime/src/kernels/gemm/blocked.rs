@@ -17,7 +17,8 @@ use super::micro::Micro;
 use super::pack::{pack_a, pack_b, packed_a_len, packed_len, with_buffer};
 use super::MatRef;
 
-/// How a product is blocked: its register tiles and the size of each packed block of `B`.
+/// How a product is blocked: its register tiles, the size of each packed block of `B`, and of
+/// each packed chunk of an `A` that must be packed.
 #[derive(Clone, Copy)]
 pub(super) struct Blocking {
     /// The register tiles.
@@ -97,7 +98,6 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
                     if packs_a {
                         pack_a(a_packed, a, c0, c1 - c0, k0, steps, mr);
                     }
-                    // the next chunk's lines, spread over this chunk's tile calls
                     for i in (c0..c1).step_by(mr) {
                         let rows = mr.min(c1 - i);
                         let (a_tile, a_rs, tile) = if packs_a {

@@ -306,16 +306,20 @@ mod tests {
         }
     }
 
-    /// The widths the configuration sizes its blocks for are the tiles' own.
+    /// The widths (and packed-`A` heights) the configuration sizes its blocks for are the
+    /// tiles' own.
     #[test]
     fn each_instruction_set_names_its_tiles_width() {
         for isa in Isa::ALL {
             let tiles = tiles_for(isa).filter(|_| isa != Isa::Portable && isa.available());
             if let Some(tiles) = tiles {
                 assert_eq!(isa.product_tile_cols(), Some(tiles.nr), "{}", isa.name());
+                let packed = tiles.packs_a().then_some(tiles.mr);
+                assert_eq!(isa.packed_a_tile_rows(), packed, "{}", isa.name());
             }
         }
         assert_eq!(Isa::Portable.product_tile_cols(), None);
+        assert_eq!(Isa::Portable.packed_a_tile_rows(), None);
         assert!(tiles_for(Isa::Portable).is_none());
     }
 
