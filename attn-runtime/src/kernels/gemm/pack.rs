@@ -236,14 +236,6 @@ unsafe fn copy_steps_avx(
     }
 }
 
-/// `dst = src`, both `R` values long, as one fixed-size copy.
-#[inline(always)]
-fn copy_array<const R: usize>(dst: &mut [f32], src: &[f32]) {
-    let from: &[f32; R] = src.try_into().expect("R values");
-    let to: &mut [f32; R] = dst.try_into().expect("R values");
-    *to = *from;
-}
-
 /// Writes the transpose of the 8 × 8 block whose rows start at `src + r · src_stride` to the
 /// rows starting at `dst + c · dst_stride`: `dst[c][r] = src[r][c]`.
 ///
@@ -292,7 +284,11 @@ unsafe fn transpose8(src: *const f32, src_stride: usize, dst: *mut f32, dst_stri
 #[inline(always)]
 fn copy_steps<const R: usize>(dst: &mut [f32], src: &[f32], stride: usize) {
     for (p, step) in dst.chunks_exact_mut(R).enumerate() {
-        copy_array::<R>(step, &src[p * stride..][..R]);
+        let from: &[f32; R] = src[p * stride..p * stride + R]
+            .try_into()
+            .expect("R values");
+        let to: &mut [f32; R] = step.try_into().expect("R values");
+        *to = *from;
     }
 }
 
