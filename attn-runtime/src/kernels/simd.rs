@@ -11,6 +11,12 @@ pub(crate) trait Arith {
     /// would spill with 8-lane registers.
     const WIDE: bool = false;
 
+    /// Whether a matrix product's register block may be 6 rows tall: 6 rows × 16 columns is
+    /// twelve 8-lane accumulators, enough to keep two FMA units busy through a five-cycle
+    /// latency (4 × 16, eight, leaves a fifth of them idle), and with a row of `B` and a
+    /// broadcast still fits the sixteen AVX registers.
+    const TALL: bool = false;
+
     /// `a * b + c`.
     fn madd(a: f32, b: f32, c: f32) -> f32;
 }
@@ -32,6 +38,8 @@ pub(crate) struct Fused;
 
 #[cfg(target_arch = "x86_64")]
 impl Arith for Fused {
+    const TALL: bool = true;
+
     #[inline(always)]
     fn madd(a: f32, b: f32, c: f32) -> f32 {
         a.mul_add(b, c)

@@ -262,18 +262,19 @@ impl KernelConfig {
     }
 
     /// Query rows per tile for heads of `head_dim` keys and `value_dim` values: the fixed
-    /// height, or the tallest of [`BLOCK_Q_CHOICES`] whose tile working set — the block of
-    /// queries, its scores against one key block, its output accumulator, and the key and value
-    /// block it reads — fits the level-1 data cache (the smallest choice when none does).
+    /// height, or the tallest of [`BLOCK_Q_CHOICES`] whose working set fits the level-1 data
+    /// cache in each of a tile's two products (the smallest choice when none does): the scores
+    /// read the block of queries and the key block and write the score tile; the mixing reads
+    /// the tile and the value block into the output accumulator. The key block is not read
+    /// again once the scores are made, nor the value block before, so only one of them counts.
     pub fn block_q(&self, head_dim: usize, value_dim: usize, block_k: usize) -> usize {
         if let Some(rows) = self.fixed_block_q {
             return rows;
         }
         let bytes = |rows: usize| {
-            4 * (rows * head_dim
-                + rows * block_k
-                + rows * value_dim
-                + block_k * (head_dim + value_dim))
+            let scores = rows * head_dim + block_k * head_dim + rows * block_k;
+            let mixing = rows * block_k + block_k * value_dim + rows * value_dim;
+            4 * scores.max(mixing)
         };
         BLOCK_Q_CHOICES
             .into_iter()
@@ -451,10 +452,15 @@ mod tests {
             l2_bytes: 1024 * 1024,
             spin: DEFAULT_SPIN,
         };
-        // 64 rows of 32-wide heads: (64·32 + 64·64 + 64·32 + 64·64) · 4 = 48 KiB
-        assert_eq!(auto(48 * 1024).block_q(32, 32, 64), 64);
-        assert_eq!(auto(32 * 1024).block_q(32, 32, 64), 32);
-        assert_eq!(auto(48 * 1024).block_q(128, 128, 64), 8);
+        // 64 rows of 32-wide heads: (64·32 + 64·32 + 64·64) · 4 = 32 KiB in either product
+        assert_eq!(auto(32 * 1024).block_q(32, 32, 64), 64);
+        assert_eq!(auto(32 * 1024 - 4).block_q(32, 32, 64), 32);
+        // the larger of the two products decides: 32-wide keys but 64-wide values
+        assert_eq!(auto(32 * 1024).block_q(32, 64, 64), 32);
+        assert_eq!(auto(32 * 1024).block_q(64, 32, 64), 32);
+        // 128-wide heads: the key block alone is 32 KiB; 16 rows add 16 KiB
+        assert_eq!(auto(48 * 1024).block_q(128, 128, 64), 16);
+        assert_eq!(auto(32 * 1024).block_q(128, 128, 64), 8);
         assert_eq!(auto(1024).block_q(64, 64, 64), 8);
         let fixed = KernelConfig {
             fixed_block_q: Some(16),

@@ -16,8 +16,8 @@ pub(crate) struct Strided<'a> {
 
 /// `C[m, n] (+)= A[m, k] · B[k, n]`, with `B` and `C` row-major (leading dims `ldb`, `ldc`).
 ///
-/// `accumulate = false` overwrites `C`. Blocks of 4 rows by 16, 8 or 1 columns stay in
-/// registers for the whole `k` loop.
+/// `accumulate = false` overwrites `C`. Blocks of 4 (6 where [`Arith::TALL`]) rows by 32
+/// (where [`Arith::WIDE`]), 16, 8 or 1 columns stay in registers for the whole `k` loop.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm<A: Arith>(
@@ -32,6 +32,19 @@ pub(crate) fn gemm<A: Arith>(
     accumulate: bool,
 ) {
     let mut i = 0;
+    if A::TALL {
+        // blocks of 6 rows, then of 4: a remainder of 2 is taken as two blocks of 4 (8 = 6 + 2
+        // would leave two rows to the one-row blocks, which wait on the FMA latency)
+        let tall = if m % 6 == 2 && m >= 8 {
+            m - 8
+        } else {
+            m - m % 6
+        };
+        while i + 6 <= tall {
+            gemm_rows::<A, 6>(i, n, k, a, b, ldb, c, ldc, accumulate);
+            i += 6;
+        }
+    }
     while i + 4 <= m {
         gemm_rows::<A, 4>(i, n, k, a, b, ldb, c, ldc, accumulate);
         i += 4;
@@ -126,7 +139,58 @@ mod tests {
 
     #[test]
     fn gemm_matches_a_naive_product_for_odd_sizes_and_transposed_operands() {
-        for &(m, n, k) in &[(1, 1, 1), (5, 37, 3), (4, 16, 9), (9, 25, 17), (7, 8, 2)] {
+        check_against_naive(gemm::<Plain>);
+    }
+
+    /// The AVX2 instantiation, whose 6-row blocks the plain one never takes: heights that
+    /// leave 0 to 5 rows after the 6-row blocks (2 taken as two blocks of 4), on this CPU
+    /// when it has AVX2 and FMA. The values are small integers and halves, so fused and
+    /// unfused multiply-adds give the same bits.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_fused_instantiation_takes_six_row_blocks_and_matches_too() {
+        use crate::kernels::simd::{has_avx2_fma, Fused};
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn fused(
+            m: usize,
+            n: usize,
+            k: usize,
+            a: Strided<'_>,
+            b: &[f32],
+            ldb: usize,
+            c: &mut [f32],
+            ldc: usize,
+            accumulate: bool,
+        ) {
+            gemm::<Fused>(m, n, k, a, b, ldb, c, ldc, accumulate)
+        }
+        if !has_avx2_fma() {
+            eprintln!("skipped: this CPU lacks AVX2 and FMA");
+            return;
+        }
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        check_against_naive(|m, n, k, a, b, ldb, c, ldc, acc| unsafe {
+            fused(m, n, k, a, b, ldb, c, ldc, acc)
+        });
+    }
+
+    type Gemm = fn(usize, usize, usize, Strided<'_>, &[f32], usize, &mut [f32], usize, bool);
+
+    fn check_against_naive(gemm: Gemm) {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (5, 37, 3),
+            (4, 16, 9),
+            (9, 25, 17),
+            (7, 8, 2),
+            (6, 16, 5),
+            (8, 33, 4),
+            (14, 16, 3),
+            (17, 24, 6),
+            (32, 64, 32),
+            (64, 32, 64),
+        ] {
             let a: Vec<f32> = (0..m * k).map(|x| ((x * 7 % 13) as f32) - 6.0).collect();
             let b: Vec<f32> = (0..k * n)
                 .map(|x| ((x * 5 % 11) as f32) * 0.5 - 2.0)
@@ -143,7 +207,7 @@ mod tests {
                 rs: k,
                 cs: 1,
             };
-            gemm::<Plain>(m, n, k, a_rows, &b, n, &mut c, n, true);
+            gemm(m, n, k, a_rows, &b, n, &mut c, n, true);
             assert_eq!(c, want, "row-major A, {m}x{n}x{k}");
             // the same A stored transposed ([k, m]) and read with swapped strides
             let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
@@ -153,7 +217,7 @@ mod tests {
                 rs: 1,
                 cs: m,
             };
-            gemm::<Plain>(m, n, k, a_cols, &b, n, &mut c, n, false);
+            gemm(m, n, k, a_cols, &b, n, &mut c, n, false);
             let want0: Vec<f32> = want.iter().map(|w| w - 1.0).collect();
             assert_eq!(c, want0, "transposed A, {m}x{n}x{k}");
         }
