@@ -76,9 +76,18 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
     } = blocking;
     let Micro { mr, nr, .. } = micro;
     let packs_a = a.col_stride != 1;
+    // `B` read where it lies when its rows are contiguous and cut into whole panels, for the
+    // products that pack `A` (a weight gradient's row-major `x`): each panel is then `nr`
+    // values of each row, a row apart, and the copy would cost more than the tiles' strided
+    // reads (measured, docs/PERFORMANCE.md)
+    let b_in_place = packs_a && b.col_stride == 1 && n % nr == 0;
     // rows per pass over the panels: a packed chunk, or all of them where `A` is read in place
     let chunk_rows = if packs_a { block_rows.min(m) } else { m };
-    let b_len = packed_len(kc, block_cols.min(n), nr);
+    let b_len = if b_in_place {
+        0
+    } else {
+        packed_len(kc, block_cols.min(n), nr)
+    };
     let a_len = if packs_a {
         packed_a_len(kc, chunk_rows)
     } else {
@@ -90,9 +99,21 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
             let j1 = (j0 + block_cols).min(n);
             for k0 in (0..k).step_by(kc) {
                 let steps = kc.min(k - k0);
-                pack_b(packed, b, k0, steps, j0, j1, nr);
+                // the block's panels and the distance between a panel's steps
+                let (panels, b_rs): (&[f32], usize) = if b_in_place {
+                    (&b.data[k0 * b.row_stride..], b.row_stride)
+                } else {
+                    pack_b(packed, b, k0, steps, j0, j1, nr);
+                    (&packed[..packed_len(steps, j1 - j0, nr)], nr)
+                };
+                let panel = |p: usize| {
+                    if b_in_place {
+                        &panels[j0 + p * nr..]
+                    } else {
+                        &panels[p * steps * nr..]
+                    }
+                };
                 let overwrite = !accumulate && k0 == 0;
-                let panels = &packed[..packed_len(steps, j1 - j0, nr)];
                 for c0 in (0..m).step_by(chunk_rows) {
                     let c1 = (c0 + chunk_rows).min(m);
                     if packs_a {
@@ -109,12 +130,14 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
                                 micro.tile(rows),
                             )
                         };
-                        for (p, panel) in panels.chunks_exact(steps * nr).enumerate() {
+                        for p in 0..(j1 - j0).div_ceil(nr) {
                             let j = j0 + p * nr;
                             // SAFETY: the tile reads rows i..i + rows and steps k0..k0 + steps
                             // of `a` (inside the view, which `MatRef` checked against its
                             // slice, its rows contiguous; or the `rows · steps` values packed
-                            // from it), `steps · nr` packed values of `B`, and writes rows i..
+                            // from it), `steps · nr` packed values of `B` or, in place, steps
+                            // k0..k0 + steps and columns j..j + nr of the view (`nr` divides
+                            // its width), and writes rows i..
                             // and columns j..j + min(nr, n - j) of the m × n `dst`; the
                             // instruction set was checked when `micro` was chosen.
                             unsafe {
@@ -122,7 +145,8 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
                                     steps,
                                     a_tile.as_ptr(),
                                     a_rs as isize,
-                                    panel.as_ptr(),
+                                    panel(p).as_ptr(),
+                                    b_rs,
                                     dst.as_mut_ptr().add(i * n + j),
                                     n,
                                     (n - j).min(nr),

@@ -11,7 +11,9 @@
 //! per row and step), so a row-major `x` or `dy` costs no copy; or, for the packed tiles, from
 //! a copy made by [`super::pack::pack_a`] (a weight gradient's transposed `dyᵀ`, whose rows are
 //! not contiguous), `MR` values per step. `B` comes packed by
-//! [`super::pack`], `NR` values per step, zero-padded past the matrix's last column. Each
+//! [`super::pack`], `NR` values per step, zero-padded past the matrix's last column, or, for
+//! the products that pack `A`, is read in place where its rows are contiguous and `NR`
+//! divides its width, a row's `NR` values per step. Each
 //! output is one chain of fused multiply-adds over the inner dimension in order, whatever the
 //! tile's height or the instruction set, so the same product gives the same bits on every
 //! tile split and thread count.
@@ -20,10 +22,11 @@
 use std::arch::x86_64::*;
 
 /// One tile call: `c[0..MR, 0..cols] = (overwrite ? 0 : c) + a[0..MR, 0..k] · b`, with `a[r, p]`
-/// at `a + r·a_rs + p`, or at `a + p·MR + r` for a packed tile (which ignores `a_rs`).
+/// at `a + r·a_rs + p`, or at `a + p·MR + r` for a packed tile (which ignores `a_rs`), and
+/// `b[p, 0..NR]` at `b + p·b_rs` (`b_rs = NR` for a packed panel).
 ///
 /// # Safety
-/// `a[r, p]` is readable for `r < MR`, `p < k`; `b` holds `k · NR` packed values;
+/// `a[r, p]` is readable for `r < MR`, `p < k`; so is `b[p, h]` for `p < k`, `h < NR`;
 /// `c + r·ldc + j` is writable for `r < MR`, `j < cols ≤ NR`; the CPU has the kernel's
 /// instruction set.
 pub(super) type TileFn = unsafe fn(
@@ -31,6 +34,7 @@ pub(super) type TileFn = unsafe fn(
     a: *const f32,
     a_rs: isize,
     b: *const f32,
+    b_rs: usize,
     c: *mut f32,
     ldc: usize,
     cols: usize,
@@ -73,15 +77,16 @@ impl Micro {
 }
 
 /// The accumulation shared by the tiles: `acc[r][h] += a[r, p] · b[p, h·LANES..]` for every
-/// step `p < k`, one broadcast of `A` per row and step and two vectors of the packed panel,
+/// step `p < k`, one broadcast of `A` per row and step and two vectors of the panel (its steps
+/// `b_rs` apart),
 /// with one pointer per row of `A` indexed by the step and the steps unrolled by four (fewer
 /// address computations per step than a base plus multiples of the stride; none for a packed
 /// `A`, read at constant offsets). `packed` (a constant): `A` packed, `MR` values per step (`MR`,
 /// the tile's height, in scope). Expands inside a tile, where the vector type's instruction set
 /// is enabled, with that set's load, broadcast and fused multiply-add.
 macro_rules! accumulate {
-    ($acc:ident, $k:expr, $a:expr, $a_rs:expr, $packed:expr, $b:expr, $lanes:expr, $load:ident, $set1:ident, $fmadd:ident) => {{
-        let (k, b, packed) = ($k, $b, $packed);
+    ($acc:ident, $k:expr, $a:expr, $a_rs:expr, $packed:expr, $b:expr, $b_rs:expr, $lanes:expr, $load:ident, $set1:ident, $fmadd:ident) => {{
+        let (k, b, b_rs, packed) = ($k, $b, $b_rs, $packed);
         let rows: [*const f32; MR] = std::array::from_fn(|r| {
             if packed {
                 $a.add(r)
@@ -94,8 +99,8 @@ macro_rules! accumulate {
         let step = |acc: &mut [[_; 2]; MR], p: usize| {
             // SAFETY (this closure): the tile's contract covers `k` steps of `a` and of `b`,
             // and `p < k`.
-            let b0 = $load(b.add(2 * $lanes * p));
-            let b1 = $load(b.add(2 * $lanes * p + $lanes));
+            let b0 = $load(b.add(b_rs * p));
+            let b1 = $load(b.add(b_rs * p + $lanes));
             for (acc, row) in acc.iter_mut().zip(rows) {
                 let ar = $set1(*row.add(p * stride));
                 acc[0] = $fmadd(ar, b0, acc[0]);
@@ -177,6 +182,7 @@ unsafe fn tile_avx512<const MR: usize>(
     a: *const f32,
     a_rs: isize,
     b: *const f32,
+    b_rs: usize,
     c: *mut f32,
     ldc: usize,
     cols: usize,
@@ -190,6 +196,7 @@ unsafe fn tile_avx512<const MR: usize>(
         a_rs,
         false,
         b,
+        b_rs,
         16,
         _mm512_loadu_ps,
         _mm512_set1_ps,
@@ -227,6 +234,7 @@ unsafe fn tile_avx2<const MR: usize, const PACKED: bool>(
     a: *const f32,
     a_rs: isize,
     b: *const f32,
+    b_rs: usize,
     c: *mut f32,
     ldc: usize,
     cols: usize,
@@ -240,6 +248,7 @@ unsafe fn tile_avx2<const MR: usize, const PACKED: bool>(
         a_rs,
         PACKED,
         b,
+        b_rs,
         8,
         _mm256_loadu_ps,
         _mm256_set1_ps,

@@ -238,7 +238,8 @@ mod tests {
     /// textbook product: written over and accumulated, `A` row-major and transposed, `B`
     /// transposed and row-major, at sizes that fit no tile (rows, columns and inner steps with
     /// remainders), past the parallel threshold, past one packed column block of the smallest
-    /// inner block, and with long inner dimensions (a transposed `A` runs on the gemm crate).
+    /// inner block, with long inner dimensions, and with widths of whole panels (which a
+    /// transposed `A`'s row-major `B` is read in place at on AVX2).
     /// Each configuration must also give the same bits on every thread count.
     #[test]
     fn every_configuration_matches_the_textbook_product_on_any_thread_count() {
@@ -249,6 +250,10 @@ mod tests {
             (9, 600, 290),
             (40, 2100, 40),
             (13, 2200, 21),
+            // widths of whole 16-wide panels: a transposed `A`'s row-major `B` is read in
+            // place on AVX2
+            (70, 300, 48),
+            (37, 1100, 64),
         ];
         for config in KernelConfig::gemm_candidates() {
             for (m, k, n) in shapes {
