@@ -1,6 +1,7 @@
 //! attn's own blocked matrix product on the register tiles of [`super::micro`]: `B`
 //! packed a block of [`Blocking::kc`] inner steps by [`Blocking::cols`] columns at a time
-//! (sized to the level-1 and level-2 caches), `A` read in place where its rows are contiguous
+//! (sized to the level-1 and level-2 caches; read in place instead where `A` is packed and
+//! `B`'s rows are contiguous whole panels), `A` read in place where its rows are contiguous
 //! (a projection's `x · Wᵀ`, its input gradient `dy · W`) or packed a chunk of
 //! [`Blocking::rows`] rows at a time where they are not (a weight gradient's `dyᵀ · x`), and
 //! the rows cut into bands of
