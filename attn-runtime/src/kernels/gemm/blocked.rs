@@ -1,7 +1,7 @@
 //! attn's own blocked matrix product on the register tiles of [`super::micro`]: `B`
 //! packed a block of [`Blocking::kc`] inner steps by [`Blocking::cols`] columns at a time
 //! (sized to the level-1 and level-2 caches; read in place instead where `A` is packed and
-//! `B`'s rows are contiguous whole panels), `A` read in place where its rows are contiguous
+//! `B`'s rows are short, contiguous whole panels), `A` read in place where its rows are contiguous
 //! (a projection's `x · Wᵀ`, its input gradient `dy · W`) or packed a chunk of
 //! [`Blocking::rows`] rows at a time where they are not (a weight gradient's `dyᵀ · x`), and
 //! the rows cut into bands of
@@ -17,6 +17,11 @@ use rayon::prelude::*;
 use super::micro::Micro;
 use super::pack::{pack_a, pack_b, packed_a_len, packed_len, with_buffer};
 use super::MatRef;
+
+/// The longest row (values from one row of `B` to the next) at which a product that packs
+/// `A` reads `B` in place: on the Zen 2 of docs/PERFORMANCE.md a weight gradient with 128-wide
+/// rows gained 2–8% by it, 256-wide ones were even, 512-wide ones lost 25%.
+const IN_PLACE_B_MAX_ROW: usize = 128;
 
 /// How a product is blocked: its register tiles, the size of each packed block of `B`, and of
 /// each packed chunk of an `A` that must be packed.
@@ -77,11 +82,13 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
     } = blocking;
     let Micro { mr, nr, .. } = micro;
     let packs_a = a.col_stride != 1;
-    // `B` read where it lies when its rows are contiguous and cut into whole panels, for the
-    // products that pack `A` (a weight gradient's row-major `x`): each panel is then `nr`
-    // values of each row, a row apart, and the copy would cost more than the tiles' strided
-    // reads (measured, docs/PERFORMANCE.md)
-    let b_in_place = packs_a && b.col_stride == 1 && n % nr == 0;
+    // `B` read where it lies when its rows are contiguous, short and cut into whole panels,
+    // for the products that pack `A` (a weight gradient's row-major `x`): each panel is then
+    // `nr` values of each row, a row apart, and the copy would cost more than the tiles'
+    // strided reads; rows further apart crowd fewer sets of the L1d (measured,
+    // docs/PERFORMANCE.md)
+    let b_in_place =
+        packs_a && b.col_stride == 1 && n % nr == 0 && b.row_stride <= IN_PLACE_B_MAX_ROW;
     // rows per pass over the panels: a packed chunk, or all of them where `A` is read in place
     let chunk_rows = if packs_a { block_rows.min(m) } else { m };
     let b_len = if b_in_place {

@@ -12,8 +12,8 @@
 //! a copy made by [`super::pack::pack_a`] (a weight gradient's transposed `dyᵀ`, whose rows are
 //! not contiguous), `MR` values per step. `B` comes packed by
 //! [`super::pack`], `NR` values per step, zero-padded past the matrix's last column, or, for
-//! the products that pack `A`, is read in place where its rows are contiguous and `NR`
-//! divides its width, a row's `NR` values per step. Each
+//! the products that pack `A`, is read in place where its rows are contiguous, short, and
+//! `NR` divides its width, a row's `NR` values per step. Each
 //! output is one chain of fused multiply-adds over the inner dimension in order, whatever the
 //! tile's height or the instruction set, so the same product gives the same bits on every
 //! tile split and thread count.

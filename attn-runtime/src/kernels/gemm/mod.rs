@@ -251,9 +251,10 @@ mod tests {
             (40, 2100, 40),
             (13, 2200, 21),
             // widths of whole 16-wide panels: a transposed `A`'s row-major `B` is read in
-            // place on AVX2
+            // place on AVX2 where its rows are short enough, packed where they are not
             (70, 300, 48),
             (37, 1100, 64),
+            (20, 90, 144),
         ];
         for config in KernelConfig::gemm_candidates() {
             for (m, k, n) in shapes {
