@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn gemm_matches_a_naive_product_for_odd_sizes_and_transposed_operands() {
-        check_against_naive(gemm::<Plain>);
+        check_against_naive::<Plain>();
     }
 
     /// The AVX2 instantiation, whose 6-row blocks the plain one never takes: heights that
@@ -150,34 +150,21 @@ mod tests {
     #[test]
     fn the_fused_instantiation_takes_six_row_blocks_and_matches_too() {
         use crate::kernels::simd::{has_avx2_fma, Fused};
-        #[allow(clippy::too_many_arguments)]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn fused(
-            m: usize,
-            n: usize,
-            k: usize,
-            a: Strided<'_>,
-            b: &[f32],
-            ldb: usize,
-            c: &mut [f32],
-            ldc: usize,
-            accumulate: bool,
-        ) {
-            gemm::<Fused>(m, n, k, a, b, ldb, c, ldc, accumulate)
+        unsafe fn fused() {
+            check_against_naive::<Fused>()
         }
         if !has_avx2_fma() {
             eprintln!("skipped: this CPU lacks AVX2 and FMA");
             return;
         }
         // SAFETY: the CPU has AVX2 and FMA (checked above).
-        check_against_naive(|m, n, k, a, b, ldb, c, ldc, acc| unsafe {
-            fused(m, n, k, a, b, ldb, c, ldc, acc)
-        });
+        unsafe { fused() }
     }
 
-    type Gemm = fn(usize, usize, usize, Strided<'_>, &[f32], usize, &mut [f32], usize, bool);
-
-    fn check_against_naive(gemm: Gemm) {
+    /// Inlined so that the AVX2 instantiation is compiled with the caller's target features.
+    #[inline(always)]
+    fn check_against_naive<A: Arith>() {
         for &(m, n, k) in &[
             (1, 1, 1),
             (5, 37, 3),
@@ -207,7 +194,7 @@ mod tests {
                 rs: k,
                 cs: 1,
             };
-            gemm(m, n, k, a_rows, &b, n, &mut c, n, true);
+            gemm::<A>(m, n, k, a_rows, &b, n, &mut c, n, true);
             assert_eq!(c, want, "row-major A, {m}x{n}x{k}");
             // the same A stored transposed ([k, m]) and read with swapped strides
             let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
@@ -217,7 +204,7 @@ mod tests {
                 rs: 1,
                 cs: m,
             };
-            gemm(m, n, k, a_cols, &b, n, &mut c, n, false);
+            gemm::<A>(m, n, k, a_cols, &b, n, &mut c, n, false);
             let want0: Vec<f32> = want.iter().map(|w| w - 1.0).collect();
             assert_eq!(c, want0, "transposed A, {m}x{n}x{k}");
         }
