@@ -145,23 +145,22 @@ pub(super) const AVX512: Micro = Micro {
 pub(super) const AVX2: Micro = Micro {
     mr: 6,
     nr: 16,
-    tiles: &[
-        tile_avx2::<1, false>,
-        tile_avx2::<2, false>,
-        tile_avx2::<3, false>,
-        tile_avx2::<4, false>,
-        tile_avx2::<5, false>,
-        tile_avx2::<6, false>,
-    ],
-    packed: Some(&[
-        tile_avx2::<1, true>,
-        tile_avx2::<2, true>,
-        tile_avx2::<3, true>,
-        tile_avx2::<4, true>,
-        tile_avx2::<5, true>,
-        tile_avx2::<6, true>,
-    ]),
+    tiles: &avx2_tiles::<false>(),
+    packed: Some(&avx2_tiles::<true>()),
 };
+
+/// The AVX2 tiles of every height, reading `A` in place or packed.
+#[cfg(target_arch = "x86_64")]
+const fn avx2_tiles<const PACKED: bool>() -> [TileFn; 6] {
+    [
+        tile_avx2::<1, PACKED>,
+        tile_avx2::<2, PACKED>,
+        tile_avx2::<3, PACKED>,
+        tile_avx2::<4, PACKED>,
+        tile_avx2::<5, PACKED>,
+        tile_avx2::<6, PACKED>,
+    ]
+}
 
 /// The lanes `0..n` (`n` clamped to 16) of a 16-lane mask.
 #[cfg(target_arch = "x86_64")]
