@@ -80,8 +80,8 @@ macro_rules! kernel_tables {
 pub mod attention;
 pub mod data;
 pub mod distributed;
+pub use attn_gemm as gemm;
 pub use kernels::elementwise;
-pub use kernels::gemm;
 pub use kernels::tuning;
 mod error;
 pub mod experiment;

@@ -193,7 +193,7 @@ impl CpuOp<1> for CrossEntropy {
         [logits]: [Input; 1],
         out: &mut [f32],
     ) -> Result<Self::Saved, AttnError> {
-        let isa = KernelConfig::current()?.isa;
+        let isa = KernelConfig::current()?.isa();
         let mut lse = vec![0f32; logits.len() / self.classes];
         out[0] = forward(isa, &logits, self.classes, &self.rows, &mut lse);
         Ok((logits, lse, isa))

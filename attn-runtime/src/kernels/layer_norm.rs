@@ -210,7 +210,7 @@ impl CpuOp<3> for LayerNorm {
         [x, gamma, beta]: [Input; 3],
         out: &mut [f32],
     ) -> Result<Saved, AttnError> {
-        let isa = KernelConfig::current()?.isa;
+        let isa = KernelConfig::current()?.isa();
         let rows = x.len() / gamma.len();
         let (mut mean, mut rstd) = (vec![0f32; rows], vec![0f32; rows]);
         forward(

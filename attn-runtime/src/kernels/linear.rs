@@ -12,8 +12,8 @@ use rayon::prelude::*;
 use crate::error::AttnError;
 
 use crate::kernels::cpu_op::{for_each_maybe_parallel, Dyn2, Input};
-use crate::kernels::gemm::{matmul_into, MatRef};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
+use attn_gemm::{matmul_into, MatRef};
 
 /// `x · Wᵀ + b` as a [`CpuOp`]; inputs `x: [rows, i]`, `weight: [o, i]` and `bias: [o]` (empty
 /// when absent).

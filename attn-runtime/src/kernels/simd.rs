@@ -60,17 +60,8 @@ impl Arith for FusedWide {
     }
 }
 
-/// Whether this CPU has AVX2 and FMA (checked at run time, cached by std).
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn has_avx2_fma() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-}
-
-/// Whether this CPU has AVX-512 F and VL besides AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn has_avx512() -> bool {
-    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") && has_avx2_fma()
-}
+pub(crate) use attn_gemm::{has_avx2_fma, has_avx512};
 
 /// Defines `$name(isa, ...)`, which runs `$generic` compiled for the instruction set `isa`
 /// ([`crate::tuning::KernelConfig::isa`]): AVX-512 (with the wide register block, [`FusedWide`]), AVX2 +

@@ -228,7 +228,7 @@ fn forward_problem(
         .enumerate()
         .for_each(|(qb, (o, l))| {
             let block = QueryBlock::new(params, bh, qb * block_q, l.len());
-            dispatch_forward(config.isa, params, &block, q, kt, v, o, l);
+            dispatch_forward(config.isa(), params, &block, q, kt, v, o, l);
         });
 }
 
@@ -313,7 +313,7 @@ pub(crate) fn backward_with(
                 lse: &lse[bh * sq..][..sq],
                 dout: &dout[bh * sq * vd..][..sq * vd],
             };
-            dispatch_backward(config.isa, block_q(config, &d), params, &head, dq, dk, dv);
+            dispatch_backward(config.isa(), block_q(config, &d), params, &head, dq, dk, dv);
         });
     Ok(())
 }

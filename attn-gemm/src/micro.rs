@@ -9,9 +9,9 @@
 //!
 //! `A` is read in place, its rows `a_rs` apart and each row's steps contiguous (one broadcast
 //! per row and step), so a row-major `x` or `dy` costs no copy; or, for the packed tiles, from
-//! a copy made by [`super::pack::pack_a`] (a weight gradient's transposed `dyᵀ`, whose rows are
+//! a copy made by [`crate::pack::pack_a`] (a weight gradient's transposed `dyᵀ`, whose rows are
 //! not contiguous), `MR` values per step. `B` comes packed by
-//! [`super::pack`], `NR` values per step, zero-padded past the matrix's last column, or, for
+//! [`crate::pack`], `NR` values per step, zero-padded past the matrix's last column, or, for
 //! the products that pack `A`, is read in place where its rows are contiguous, short, and
 //! `NR` divides its width, a row's `NR` values per step. Each
 //! output is one chain of fused multiply-adds over the inner dimension in order, whatever the
@@ -21,6 +21,8 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use crate::isa::Isa;
+
 /// One tile call: `c[0..MR, 0..cols] = (overwrite ? 0 : c) + a[0..MR, 0..k] · b`, with `a[r, p]`
 /// at `a + r·a_rs + p`, or at `a + p·MR + r` for a packed tile (which ignores `a_rs`), and
 /// `b[p, 0..NR]` at `b + p·b_rs` (`b_rs = NR` for a packed panel).
@@ -29,7 +31,7 @@ use std::arch::x86_64::*;
 /// `a[r, p]` is readable for `r < MR`, `p < k`; so is `b[p, h]` for `p < k`, `h < NR`;
 /// `c + r·ldc + j` is writable for `r < MR`, `j < cols ≤ NR`; the CPU has the kernel's
 /// instruction set.
-pub(super) type TileFn = unsafe fn(
+pub(crate) type TileFn = unsafe fn(
     k: usize,
     a: *const f32,
     a_rs: isize,
@@ -44,7 +46,7 @@ pub(super) type TileFn = unsafe fn(
 /// A register-tile shape and its tiles for every height up to `mr` (the last rows of a matrix
 /// whose height is no multiple of `mr` take a shorter one).
 #[derive(Clone, Copy)]
-pub(super) struct Micro {
+pub(crate) struct Micro {
     /// Rows per full tile.
     pub mr: usize,
     /// Columns per tile and per packed panel.
@@ -67,7 +69,7 @@ impl Micro {
         self.packed.is_some()
     }
 
-    /// The tile for `rows` rows of an `A` packed by [`super::pack::pack_a`].
+    /// The tile for `rows` rows of an `A` packed by [`crate::pack::pack_a`].
     ///
     /// # Panics
     /// Where [`Micro::packs_a`] is false.
@@ -122,9 +124,21 @@ macro_rules! accumulate {
     }};
 }
 
+/// The tiles compiled for `isa` (whether or not this CPU has it); `None` for [`Isa::Portable`],
+/// whose products run on the gemm crate.
+pub(crate) fn of(isa: Isa) -> Option<Micro> {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some(AVX512),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => Some(AVX2),
+        _ => None,
+    }
+}
+
 /// The AVX-512 tiles (8 × 32); only to be called where the CPU has AVX-512 F.
 #[cfg(target_arch = "x86_64")]
-pub(super) const AVX512: Micro = Micro {
+pub(crate) const AVX512: Micro = Micro {
     mr: 8,
     nr: 32,
     tiles: &[
@@ -142,7 +156,7 @@ pub(super) const AVX512: Micro = Micro {
 
 /// The AVX2 + FMA tiles (6 × 16); only to be called where the CPU has both.
 #[cfg(target_arch = "x86_64")]
-pub(super) const AVX2: Micro = Micro {
+pub(crate) const AVX2: Micro = Micro {
     mr: 6,
     nr: 16,
     tiles: &avx2_tiles::<false>(),

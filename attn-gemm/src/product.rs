@@ -1,7 +1,7 @@
 //! A bounds-checked `f32` matrix product on slices. Where `A`'s rows are contiguous (a
 //! projection's `x · Wᵀ` and its input gradient `dy · W`) it runs on attn's own blocked product
 //! over AVX-512 or AVX2 register tiles ([`blocked`], [`micro`], [`pack`]), chosen with the
-//! kernels' configuration ([`KernelConfig`]); so does a transposed `A` (a weight gradient's
+//! configuration ([`ProductConfig`]); so does a transposed `A` (a weight gradient's
 //! `dyᵀ · x`, packed a chunk of rows at a time) on AVX2. A transposed `A` on AVX-512, and CPUs
 //! without AVX2, run on the same `gemm` crate (0.19) that serves dfdx's matmuls through
 //! `shims/gemm`.
@@ -14,73 +14,17 @@
 //! AVX-512 kernels stayed ahead of ours on the Zen 4; on a Zen 2 (AVX2) ours with a packed `A`
 //! were ahead of gemm's (docs/DESIGN_NOTES.md), so each instruction set runs the faster one.
 
-mod blocked;
-mod micro;
-mod pack;
-
-use crate::kernels::tuning::{Isa, KernelConfig};
-
-/// A read-only view of a matrix in a slice: element `(r, c)` at `r · row_stride + c ·
-/// col_stride`, so a transpose is a view, not a copy.
-///
-/// **PyTorch equivalent**: a 2-d tensor and its `.t()` view.
-#[derive(Clone, Copy, Debug)]
-pub struct MatRef<'a> {
-    data: &'a [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> MatRef<'a> {
-    /// A `rows × cols` row-major matrix.
-    ///
-    /// # Panics
-    /// When `data` holds fewer than `rows · cols` values.
-    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        assert!(
-            data.len() >= rows * cols,
-            "MatRef: {} values for a {rows}×{cols} matrix",
-            data.len()
-        );
-        MatRef {
-            data,
-            rows,
-            cols,
-            row_stride: cols,
-            col_stride: 1,
-        }
-    }
-
-    /// Rows `first..first + count` of this view, as a view.
-    fn rows_from(self, first: usize, count: usize) -> Self {
-        MatRef {
-            data: &self.data[first * self.row_stride..],
-            rows: count,
-            ..self
-        }
-    }
-
-    /// The transpose, as a view.
-    pub fn t(self) -> Self {
-        MatRef {
-            rows: self.cols,
-            cols: self.rows,
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-            ..self
-        }
-    }
-}
+use crate::config::ProductConfig;
+use crate::isa::Isa;
+use crate::mat::MatRef;
+use crate::{blocked, micro};
 
 /// Below this many multiply-adds a product runs on the calling thread: waking the pool costs
 /// more than a few microseconds of AVX-512 work.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
 /// `dst = a · b`, or `dst += a · b` when `accumulate`; `dst` is `a.rows × b.cols` row-major.
-/// Runs with the process's kernel configuration ([`KernelConfig::current`], or the detected one
-/// where [`crate::tuning::ENV_VAR`] does not parse: the kernels that return errors report that).
+/// Runs with the process's configuration ([`ProductConfig::current`]).
 ///
 /// # Shapes
 /// `a: [M, K]`, `b: [K, N]` (either may be a transposed view) → `dst: [M, N]`.
@@ -90,19 +34,18 @@ const PARALLEL_MIN_MACS: usize = 1 << 20;
 /// # Panics
 /// When the inner dimensions or `dst`'s size do not match.
 pub fn matmul_into(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>) {
-    let config = KernelConfig::current().unwrap_or_else(|_| KernelConfig::detected());
-    matmul_into_with(&config, dst, accumulate, a, b)
+    matmul_into_with(&ProductConfig::current(), dst, accumulate, a, b)
 }
 
 /// [`matmul_into`] with `config` instead of the process's configuration: its instruction set
 /// picks the register tiles ([`Isa::Portable`]: the `gemm` crate), its
-/// [`KernelConfig::gemm_kc`] the packed block. Every configuration gives the same values to
+/// [`ProductConfig::kc`] the packed block. Every configuration gives the same values to
 /// rounding, and each gives the same bits on any number of threads.
 ///
 /// # Panics
 /// When the inner dimensions or `dst`'s size do not match.
 pub fn matmul_into_with(
-    config: &KernelConfig,
+    config: &ProductConfig,
     dst: &mut [f32],
     accumulate: bool,
     a: MatRef<'_>,
@@ -127,9 +70,9 @@ pub fn matmul_into_with(
         // gemm crate (docs/DESIGN_NOTES.md)
         Some(micro) if a.col_stride == 1 || micro.packs_a() => {
             let packed_rows = if a.col_stride == 1 { 0 } else { micro.mr };
-            let kc = config.gemm_kc(micro.nr, packed_rows);
-            let cols = config.gemm_block_cols(kc, micro.nr);
-            let rows = config.gemm_block_rows(kc, micro.mr);
+            let kc = config.kc(micro.nr, packed_rows);
+            let cols = config.block_cols(kc, micro.nr);
+            let rows = config.block_rows(kc, micro.mr);
             let blocking = blocked::Blocking {
                 micro,
                 kc,
@@ -145,17 +88,11 @@ pub fn matmul_into_with(
 /// The register tiles of `isa`, or of the best instruction set below it that this CPU has;
 /// `None` for [`Isa::Portable`] or a CPU without AVX2.
 fn tiles_for(isa: Isa) -> Option<micro::Micro> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if isa == Isa::Avx512 && Isa::Avx512.available() {
-            return Some(micro::AVX512);
-        }
-        if isa != Isa::Portable && Isa::Avx2.available() {
-            return Some(micro::AVX2);
-        }
-    }
-    let _ = isa;
-    None
+    Isa::ALL
+        .into_iter()
+        .skip_while(|&below| below != isa)
+        .find(|below| below.available())
+        .and_then(micro::of)
 }
 
 /// The product on the `gemm` crate (its own kernels and thread split).
@@ -256,7 +193,7 @@ mod tests {
             (37, 1100, 64),
             (20, 90, 144),
         ];
-        for config in KernelConfig::gemm_candidates() {
+        for config in ProductConfig::candidates() {
             for (m, k, n) in shapes {
                 for transposed_a in [false, true] {
                     let (a, b) = (values(m * k, 1), values(n * k, 2));
@@ -310,23 +247,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// The widths (and packed-`A` heights) the configuration sizes its blocks for are the
-    /// tiles' own.
-    #[test]
-    fn each_instruction_set_names_its_tiles_width() {
-        for isa in Isa::ALL {
-            let tiles = tiles_for(isa).filter(|_| isa != Isa::Portable && isa.available());
-            if let Some(tiles) = tiles {
-                assert_eq!(isa.product_tile_cols(), Some(tiles.nr), "{}", isa.name());
-                let packed = tiles.packs_a().then_some(tiles.mr);
-                assert_eq!(isa.packed_a_tile_rows(), packed, "{}", isa.name());
-            }
-        }
-        assert_eq!(Isa::Portable.product_tile_cols(), None);
-        assert_eq!(Isa::Portable.packed_a_tile_rows(), None);
-        assert!(tiles_for(Isa::Portable).is_none());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! attn's own blocked matrix product on the register tiles of [`super::micro`]: `B`
+//! attn's own blocked matrix product on the register tiles of [`crate::micro`]: `B`
 //! packed a block of [`Blocking::kc`] inner steps by [`Blocking::cols`] columns at a time
 //! (sized to the level-1 and level-2 caches; read in place instead where `A` is packed and
 //! `B`'s rows are short, contiguous whole panels), `A` read in place where its rows are contiguous
@@ -14,9 +14,9 @@
 
 use rayon::prelude::*;
 
-use super::micro::Micro;
-use super::pack::{pack_a, pack_b, packed_a_len, packed_len, with_buffer};
-use super::MatRef;
+use crate::mat::MatRef;
+use crate::micro::Micro;
+use crate::pack::{pack_a, pack_b, packed_a_len, packed_len, with_buffer};
 
 /// The longest row (values from one row of `B` to the next) at which a product that packs
 /// `A` reads `B` in place: on the Zen 2 of docs/PERFORMANCE.md a weight gradient with 128-wide
@@ -26,7 +26,7 @@ const IN_PLACE_B_MAX_ROW: usize = 128;
 /// How a product is blocked: its register tiles, the size of each packed block of `B`, and of
 /// each packed chunk of an `A` that must be packed.
 #[derive(Clone, Copy)]
-pub(super) struct Blocking {
+pub(crate) struct Blocking {
     /// The register tiles.
     pub micro: Micro,
     /// Inner steps per packed block.
@@ -42,7 +42,7 @@ pub(super) struct Blocking {
 /// [`serial`]. The inner dimension must be non-empty, `a`'s rows contiguous (`col_stride` 1)
 /// or the tiles able to read a packed `A` ([`Micro::packs_a`]), and `dst` must hold `a.rows ·
 /// b.cols` values (checked by the caller).
-pub(super) fn matmul(
+pub(crate) fn matmul(
     dst: &mut [f32],
     accumulate: bool,
     a: MatRef<'_>,

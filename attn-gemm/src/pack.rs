@@ -7,8 +7,8 @@
 
 use std::cell::RefCell;
 
-use super::MatRef;
-use crate::kernels::tuning::Isa;
+use crate::isa::Isa;
+use crate::mat::MatRef;
 
 thread_local! {
     /// Each thread's packing buffer, kept between products so that packing allocates (and
@@ -19,7 +19,7 @@ thread_local! {
 /// Runs `f` on this thread's packing buffer, holding `len` values (their contents unspecified).
 /// On a fresh buffer where this thread's is already in use further up its stack (a rayon
 /// worker that, waiting inside one parallel call, picked up a job that makes a product).
-pub(super) fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+pub(crate) fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     PACKED.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.len() < len {
@@ -32,12 +32,12 @@ pub(super) fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 }
 
 /// The number of values [`pack_b`] writes for `cols` columns of `kc` rows.
-pub(super) fn packed_len(kc: usize, cols: usize, nr: usize) -> usize {
+pub(crate) fn packed_len(kc: usize, cols: usize, nr: usize) -> usize {
     cols.div_ceil(nr) * kc * nr
 }
 
 /// Packs `b[k0..k0 + kc, j0..j1]` into `dst` (at least [`packed_len`] values).
-pub(super) fn pack_b(
+pub(crate) fn pack_b(
     dst: &mut [f32],
     b: MatRef<'_>,
     k0: usize,
@@ -130,7 +130,7 @@ pub(super) fn pack_b(
 
 /// The number of values [`pack_a`] writes for `rows` rows of `kc` steps, with room for the
 /// eight-wide copies that write past a tile of fewer rows.
-pub(super) fn packed_a_len(kc: usize, rows: usize) -> usize {
+pub(crate) fn packed_a_len(kc: usize, rows: usize) -> usize {
     kc * rows + 8
 }
 
@@ -145,7 +145,7 @@ pub(super) fn packed_a_len(kc: usize, rows: usize) -> usize {
 /// cache and miss it every time); where the CPU has AVX, each tile's values of a step go as
 /// one eight-wide copy, whose extra values the next step's copy overwrites (the last step's
 /// go value by value).
-pub(super) fn pack_a(
+pub(crate) fn pack_a(
     dst: &mut [f32],
     a: MatRef<'_>,
     i0: usize,
