@@ -92,20 +92,26 @@ impl ProductConfig {
         Ok(config)
     }
 
-    /// Every configuration this CPU can run that the selector or [`ENV_VAR`] can choose: each
-    /// available instruction set with each fixed product block and with the cache-sized one.
-    pub fn candidates() -> Vec<ProductConfig> {
+    /// The detected configuration for each instruction set this CPU has, best first.
+    pub fn per_isa() -> Vec<ProductConfig> {
         let detected = ProductConfig::detected();
-        let settings = GEMM_KC_CHOICES.into_iter().map(Some).chain([None]);
         Isa::ALL
             .into_iter()
             .filter(|isa| isa.available())
-            .flat_map(|isa| {
-                settings.clone().map(move |fixed_kc| ProductConfig {
-                    isa,
-                    fixed_kc,
-                    ..detected
-                })
+            .map(|isa| ProductConfig { isa, ..detected })
+            .collect()
+    }
+
+    /// Every configuration this CPU can run that the selector or [`ENV_VAR`] can choose: each
+    /// available instruction set with each fixed product block and with the cache-sized one.
+    pub fn candidates() -> Vec<ProductConfig> {
+        let settings = GEMM_KC_CHOICES.into_iter().map(Some).chain([None]);
+        ProductConfig::per_isa()
+            .into_iter()
+            .flat_map(|config| {
+                settings
+                    .clone()
+                    .map(move |fixed_kc| ProductConfig { fixed_kc, ..config })
             })
             .collect()
     }

@@ -1,10 +1,10 @@
-//! A bounds-checked `f32` matrix product on slices. Where `A`'s rows are contiguous (a
-//! projection's `x · Wᵀ` and its input gradient `dy · W`) it runs on attn's own blocked product
+//! A bounds-checked `f32` matrix product on slices, for attn's kernels and (through
+//! `shims/gemm`) dfdx's matmuls. Where `A`'s rows are contiguous (a projection's `x · Wᵀ`, its
+//! input gradient `dy · W`, most of dfdx's products) it runs on attn's own blocked product
 //! over AVX-512 or AVX2 register tiles ([`blocked`], [`micro`], [`pack`]), chosen with the
 //! configuration ([`ProductConfig`]); so does a transposed `A` (a weight gradient's
 //! `dyᵀ · x`, packed a chunk of rows at a time) on AVX2. A transposed `A` on AVX-512, and CPUs
-//! without AVX2, run on the same `gemm` crate (0.19) that serves dfdx's matmuls through
-//! `shims/gemm`.
+//! without AVX2, run on the `gemm` crate (0.19).
 //!
 //! Why our own: at the projection shapes (B·S rows by widths of 64 to 512) gemm 0.19's split
 //! over two threads reached 79–90% of the measured FMA peak on a Zen 4 EPYC and 52–78% on a

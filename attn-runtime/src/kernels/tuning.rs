@@ -138,15 +138,11 @@ impl KernelConfig {
     pub fn candidates() -> Vec<KernelConfig> {
         let detected = KernelConfig::detected();
         let heights = BLOCK_Q_CHOICES.into_iter().map(Some).chain([None]);
-        Isa::ALL
+        ProductConfig::per_isa()
             .into_iter()
-            .filter(|isa| isa.available())
-            .flat_map(|isa| {
+            .flat_map(|product| {
                 heights.clone().map(move |fixed_block_q| KernelConfig {
-                    product: ProductConfig {
-                        isa,
-                        ..detected.product
-                    },
+                    product,
                     fixed_block_q,
                     ..detected
                 })
