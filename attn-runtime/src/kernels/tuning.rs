@@ -14,11 +14,12 @@
 //! products on the `gemm` crate's own kernels); `block_q` is one of [`BLOCK_Q_CHOICES`]
 //! (otherwise it follows the tile's working set, see [`KernelConfig::block_q`]); `gemm_kc` is
 //! one of [`GEMM_KC_CHOICES`] (otherwise it follows the level-1 cache, see
-//! [`ProductConfig::kc`]). Those two keys are the matrix product's (the `attn-gemm` crate's
-//! [`ProductConfig`], which dfdx's matmuls read too); `spin_us` is how long, in microseconds, idle workers keep looking
+//! [`ProductConfig::kc`]); `spin_us` is how long, in microseconds, idle workers keep looking
 //! for work before they sleep (see [`crate::threads::keep_workers_awake`]; 0 lets them sleep at
-//! once, as rayon does by itself). Every configuration gives the same function (tests check each
-//! attention configuration this machine can run against dfdx's composite attention, values and
+//! once, as rayon does by itself). `isa` and `gemm_kc` are parsed by the `attn-gemm` crate's
+//! [`ProductConfig`], which dfdx's matmuls read too (through `shims/gemm`), so the two read one
+//! spec alike. Every configuration gives the same function (tests check each attention
+//! configuration this machine can run against dfdx's composite attention, values and
 //! gradients, and every product configuration against the textbook product); only the speed
 //! differs.
 
@@ -34,7 +35,7 @@ use crate::error::AttnError;
 /// block.
 pub const BLOCK_Q_CHOICES: [usize; 4] = [8, 16, 32, 64];
 
-/// How the attention kernel runs on this CPU (see the module docs).
+/// How attn's kernels run on this CPU (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelConfig {
     /// The instruction set of every kernel's tiles, the matrix products' blocks, and the
