@@ -5,7 +5,7 @@
 //!
 //! Three ways to reach the other ranks, one trait:
 //! - [`SingleProcess`]: one rank, nothing to exchange (the default; no dependency).
-//! - [`Mpi`] (feature `mpi`): the `mpi` crate over the distribution's OpenMPI or MPICH, started
+//! - `Mpi` (feature `mpi`): the `mpi` crate over the distribution's OpenMPI or MPICH, started
 //!   with `mpirun -np N`.
 //! - `Nccl` (feature `cuda`): NVIDIA's collectives over cudarc, bootstrapped through MPI
 //!   (type-checked, never run on a GPU yet: docs/SCALING.md).

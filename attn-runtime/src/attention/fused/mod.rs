@@ -1,5 +1,5 @@
 //! Fused scaled-dot-product attention for `f32` on the CPU: the dfdx op that plugs the tiled
-//! flash-attention kernel of [`crate::kernels::attention`] into the scaled-dot-product seam, and
+//! flash-attention kernel of `kernels::attention` into the scaled-dot-product seam, and
 //! that kernel's public items, re-exported here.
 //!
 //! [`try_scaled_dot_product_attention`](crate::attention::try_scaled_dot_product_attention) takes
