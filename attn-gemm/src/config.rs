@@ -147,9 +147,7 @@ impl ProductConfig {
     pub fn block_rows(&self, kc: usize, tile_rows: usize) -> usize {
         (self.l2_bytes / 4 / (4 * kc * tile_rows)).max(1) * tile_rows
     }
-}
 
-impl ProductConfig {
     /// `gemm_kc=…`, as [`ENV_VAR`] would set it, with the automatic block's size for each kind
     /// of product.
     pub fn kc_setting(&self) -> String {

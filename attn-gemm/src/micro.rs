@@ -138,7 +138,7 @@ pub(crate) fn of(isa: Isa) -> Option<Micro> {
 
 /// The AVX-512 tiles (8 × 32); only to be called where the CPU has AVX-512 F.
 #[cfg(target_arch = "x86_64")]
-pub(crate) const AVX512: Micro = Micro {
+const AVX512: Micro = Micro {
     mr: 8,
     nr: 32,
     tiles: &[
@@ -156,7 +156,7 @@ pub(crate) const AVX512: Micro = Micro {
 
 /// The AVX2 + FMA tiles (6 × 16); only to be called where the CPU has both.
 #[cfg(target_arch = "x86_64")]
-pub(crate) const AVX2: Micro = Micro {
+const AVX2: Micro = Micro {
     mr: 6,
     nr: 16,
     tiles: &avx2_tiles::<false>(),

@@ -251,20 +251,11 @@ mod tests {
 
     #[test]
     fn an_empty_inner_dimension_gives_zeros_or_leaves_the_sum() {
-        let mut dst = vec![3.0; 4];
-        matmul_into(
-            &mut dst,
-            true,
-            MatRef::row_major(&[], 2, 0),
-            MatRef::row_major(&[], 0, 2),
-        );
-        assert_eq!(dst, vec![3.0; 4]);
-        matmul_into(
-            &mut dst,
-            false,
-            MatRef::row_major(&[], 2, 0),
-            MatRef::row_major(&[], 0, 2),
-        );
-        assert_eq!(dst, vec![0.0; 4]);
+        for (accumulate, want) in [(true, 3.0), (false, 0.0)] {
+            let mut dst = vec![3.0; 4];
+            let (a, b) = (MatRef::row_major(&[], 2, 0), MatRef::row_major(&[], 0, 2));
+            matmul_into(&mut dst, accumulate, a, b);
+            assert_eq!(dst, vec![want; 4], "accumulate={accumulate}");
+        }
     }
 }

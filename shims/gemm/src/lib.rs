@@ -197,26 +197,28 @@ mod tests {
             .collect()
     }
 
-    /// A `rows × cols` matrix laid out as `layout` says: row-major, column-major, or its rows
-    /// broadcast from one (row stride 0, as dfdx broadcasts a batch).
-    fn matrix(rows: usize, cols: usize, layout: &str, seed: usize) -> Strided {
-        match layout {
-            "row" => Strided {
-                data: values(rows * cols, seed),
-                rs: cols as isize,
-                cs: 1,
-            },
-            "col" => Strided {
-                data: values(rows * cols, seed),
-                rs: 1,
-                cs: rows as isize,
-            },
-            "broadcast" => Strided {
-                data: values(cols, seed),
-                rs: 0,
-                cs: 1,
-            },
-            _ => unreachable!(),
+    /// How a test matrix lies in its buffer.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Layout {
+        /// Row-major.
+        Rows,
+        /// Column-major (a transposed view).
+        Cols,
+        /// One row repeated (row stride 0, as dfdx broadcasts a batch).
+        Broadcast,
+    }
+
+    /// A `rows × cols` matrix laid out as `layout` says.
+    fn matrix(rows: usize, cols: usize, layout: Layout, seed: usize) -> Strided {
+        let (len, rs, cs) = match layout {
+            Layout::Rows => (rows * cols, cols, 1),
+            Layout::Cols => (rows * cols, 1, rows),
+            Layout::Broadcast => (cols, 0, 1),
+        };
+        Strided {
+            data: values(len, seed),
+            rs: rs as isize,
+            cs: cs as isize,
         }
     }
 
@@ -227,7 +229,7 @@ mod tests {
         (m, k, n): (usize, usize, usize),
         a: &Strided,
         b: &Strided,
-        dst_layout: &str,
+        dst_layout: Layout,
         accumulate: bool,
         alpha: f32,
         beta: f32,
@@ -274,7 +276,7 @@ mod tests {
                 let e = got[i * n + j];
                 assert!(
                     (f64::from(e) - want).abs() < 1e-4 * (1.0 + want.abs()),
-                    "({i}, {j}) of {m}x{k}x{n}, dst {dst_layout}: {e} vs {want}"
+                    "({i}, {j}) of {m}x{k}x{n}, dst {dst_layout:?}: {e} vs {want}"
                 );
             }
         }
@@ -290,15 +292,15 @@ mod tests {
     fn every_layout_dfdx_uses_gives_the_textbook_product() {
         for (m, k, n) in [(67, 129, 45), (5, 3, 7), (130, 40, 33)] {
             for (a_layout, b_layout) in [
-                ("row", "row"),
-                ("col", "row"),
-                ("row", "col"),
-                ("col", "col"),
-                ("broadcast", "row"),
+                (Layout::Rows, Layout::Rows),
+                (Layout::Cols, Layout::Rows),
+                (Layout::Rows, Layout::Cols),
+                (Layout::Cols, Layout::Cols),
+                (Layout::Broadcast, Layout::Rows),
             ] {
                 let a = matrix(m, k, a_layout, 1);
                 let b = matrix(k, n, b_layout, 2);
-                for dst_layout in ["row", "col"] {
+                for dst_layout in [Layout::Rows, Layout::Cols] {
                     for accumulate in [false, true] {
                         let pool = Parallelism::Rayon(rayon::current_num_threads());
                         let got = run((m, k, n), &a, &b, dst_layout, accumulate, 1.0, 1.0, pool);
@@ -308,9 +310,9 @@ mod tests {
                             .collect();
                         let av = MatRef::strided(&a.data, m, k, a.rs as usize, a.cs as usize);
                         let bv = MatRef::strided(&b.data, k, n, b.rs as usize, b.cs as usize);
-                        if dst_layout == "row" {
+                        if dst_layout == Layout::Rows {
                             attn_gemm::matmul_into(&mut want, accumulate, av, bv);
-                            assert!(got == want, "{m}x{k}x{n} {a_layout}·{b_layout}: bits");
+                            assert!(got == want, "{m}x{k}x{n} {a_layout:?}·{b_layout:?}: bits");
                         }
                         // gemm 0.19's path: scaled, or asked for one thread
                         run((m, k, n), &a, &b, dst_layout, true, 0.5, 2.0, pool);
