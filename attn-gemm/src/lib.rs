@@ -33,4 +33,4 @@ pub use isa::Isa;
 #[cfg(target_arch = "x86_64")]
 pub use isa::{has_avx2_fma, has_avx512};
 pub use mat::MatRef;
-pub use product::{matmul_into, matmul_into_with};
+pub use product::{matmul_into, matmul_into_with, release_buffers};

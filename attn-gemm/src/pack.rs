@@ -31,6 +31,26 @@ pub(crate) fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
+/// Gives back this thread's packing buffer and each of the current rayon pool's (where none is
+/// in use further up its stack); the next product allocates afresh.
+pub(crate) fn release_buffers() {
+    let release = || {
+        PACKED.with(|cell| {
+            if let Ok(mut buf) = cell.try_borrow_mut() {
+                *buf = Vec::new();
+            }
+        })
+    };
+    release();
+    rayon::broadcast(|_| release());
+}
+
+/// How many values this thread's packing buffer holds.
+#[cfg(test)]
+pub(crate) fn buffer_len() -> usize {
+    PACKED.with(|cell| cell.borrow().len())
+}
+
 /// The number of values [`pack_b`] writes for `cols` columns of `kc` rows.
 pub(crate) fn packed_len(kc: usize, cols: usize, nr: usize) -> usize {
     cols.div_ceil(nr) * kc * nr

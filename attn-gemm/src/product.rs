@@ -131,6 +131,17 @@ fn on_gemm_crate(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>
     }
 }
 
+/// Frees the scratch memory products keep between calls: each thread's packing buffer (this
+/// thread's and the current rayon pool's workers'), which grows to the largest block a thread
+/// has packed. For a program that is done with a model and goes on to another (a sweep), so
+/// that memory does not stay at the largest product's size; the next product allocates again.
+///
+/// **PyTorch equivalent**: none for the CPU (`torch.cuda.empty_cache()` plays this part for the
+/// GPU's caching allocator).
+pub fn release_buffers() {
+    crate::pack::release_buffers()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +258,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Released buffers come back empty and products after it still give the same values.
+    #[test]
+    fn released_buffers_are_empty_and_products_go_on() {
+        let (m, k, n) = (40, 300, 48);
+        let (a, b) = (values(m * k, 1), values(k * n, 2));
+        let product = || {
+            let mut c = vec![0.0; m * n];
+            let bm = MatRef::row_major(&b, k, n);
+            matmul_into(&mut c, false, MatRef::row_major(&a, m, k), bm);
+            c
+        };
+        let before = product();
+        assert!(
+            crate::pack::buffer_len() > 0,
+            "the product packed into this thread's buffer"
+        );
+        release_buffers();
+        assert_eq!(crate::pack::buffer_len(), 0);
+        assert_eq!(product(), before);
     }
 
     #[test]
