@@ -157,7 +157,8 @@ pub mod prelude {
         Seq2SeqInput,
     };
     pub use crate::{
-        attention_model, attention_sweep, state_dict::StateDict, AttnError, DefaultDevice,
+        attention_model, attention_sweep, pytorch_names::LoadPytorch, state_dict::StateDict,
+        AttnError, DefaultDevice,
     };
     pub use dfdx::prelude::*;
 }

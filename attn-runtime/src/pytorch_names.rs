@@ -1,6 +1,6 @@
 //! attn's parameter names and layouts ↔ those of the layers' PyTorch twins, both ways, from one
-//! rule per layer kind: what `export --format pytorch` writes and what a twin trained in PyTorch
-//! loads back through.
+//! rule per layer kind: what `export --format pytorch` writes, what a twin trained in PyTorch
+//! loads back through, and what [`LoadPytorch`] reads into any module built from our layers.
 //!
 //! | attn (dfdx names)                                   | PyTorch                                  |
 //! |-----------------------------------------------------|------------------------------------------|
@@ -21,8 +21,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
+use dfdx::nn::tensor_collection::TensorCollection;
+use dfdx::prelude::{Device, Dtype};
+
 use crate::error::AttnError;
 use crate::state_dict::StateDict;
+use crate::zoo::{load_params, param_shapes};
 
 /// Where one of our tensors lives in the PyTorch state dict: rows `rows` (along the first axis)
 /// of tensor `name`, whose whole shape is `shape`.
@@ -223,28 +227,41 @@ pub fn to_pytorch_names(params: &StateDict) -> Result<StateDict, AttnError> {
 /// [`AttnError::StateDict`] naming a tensor the model needs that `sd` lacks or has in another
 /// shape, or a tensor of `sd` the model has no place for (as `load_state_dict(strict=True)`).
 pub fn from_pytorch_names(sd: &StateDict, like: &StateDict) -> Result<StateDict, AttnError> {
-    let shapes = shapes_of(like)?;
+    ours_from(sd, "", &shapes_of(like)?)
+}
+
+/// Our tensors named in `shapes`, from the tensors of `sd` named `prefix` + their PyTorch name;
+/// every tensor of `sd` under `prefix` must be used.
+fn ours_from(
+    sd: &StateDict,
+    prefix: &str,
+    shapes: &BTreeMap<String, Vec<usize>>,
+) -> Result<StateDict, AttnError> {
     let mut used = BTreeSet::new();
     let mut out = StateDict::default();
-    for (name, shape) in &shapes {
-        let place = pytorch_place(name, shape, &shapes);
-        let src = sd.get(&place.name).map_err(|_| AttnError::StateDict {
-            reason: format!("`{}` (the model's `{name}`) is missing", place.name),
+    for (name, shape) in shapes {
+        let place = pytorch_place(name, shape, shapes);
+        let pt_name = format!("{prefix}{}", place.name);
+        let src = sd.get(&pt_name).map_err(|_| AttnError::StateDict {
+            reason: format!("`{pt_name}` (the model's `{name}`) is missing"),
         })?;
         if src.shape != place.shape {
             return Err(AttnError::StateDict {
                 reason: format!(
-                    "`{}` has shape {:?}, the model's `{name}` needs {:?}",
-                    place.name, src.shape, place.shape
+                    "`{pt_name}` has shape {:?}, the model's `{name}` needs {:?}",
+                    src.shape, place.shape
                 ),
             });
         }
         let row = row_len(&place.shape);
         let values = src.values[place.rows.start * row..place.rows.end * row].to_vec();
         out.insert(name.clone(), shape.clone(), values, false);
-        used.insert(place.name);
+        used.insert(pt_name);
     }
-    if let Some(extra) = sd.names().find(|n| !used.contains(*n)) {
+    if let Some(extra) = sd
+        .names()
+        .find(|n| n.starts_with(prefix) && !used.contains(*n))
+    {
         return Err(AttnError::StateDict {
             reason: format!(
                 "`{extra}` is not a parameter of this model (its PyTorch names are those \
@@ -253,6 +270,31 @@ pub fn from_pytorch_names(sd: &StateDict, like: &StateDict) -> Result<StateDict,
         });
     }
     Ok(out)
+}
+
+/// Loading any module built from attn's layers — an attention layer, a transformer block or
+/// stack, a recurrent stack, a whole model — from a PyTorch state dict, through the names and
+/// layouts of the module table (the same rules `export --format pytorch` writes by).
+///
+/// **PyTorch equivalent**: `module.load_state_dict({k[len(prefix):]: v for k, v in
+/// sd.items() if k.startswith(prefix)})`, strict.
+pub trait LoadPytorch<E: Dtype, D: Device<E>> {
+    /// Loads every parameter of this module from the tensors of `sd` named `prefix` + their
+    /// PyTorch name (`""` for a state dict of this module alone, `"layers.0."` for one block
+    /// of a stack's); tensors outside `prefix` are not looked at.
+    ///
+    /// # Errors
+    /// [`AttnError::StateDict`] naming a tensor the module needs that `sd` lacks or has in
+    /// another shape, or a tensor under `prefix` the module has no place for (biases given to
+    /// a module without them, say); the module is left as it was.
+    fn load_pytorch_state_dict(&mut self, sd: &StateDict, prefix: &str) -> Result<(), AttnError>;
+}
+
+impl<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>> LoadPytorch<E, D> for M {
+    fn load_pytorch_state_dict(&mut self, sd: &StateDict, prefix: &str) -> Result<(), AttnError> {
+        let shapes = param_shapes(self)?.into_iter().collect();
+        load_params(self, &ours_from(sd, prefix, &shapes)?)
+    }
 }
 
 #[cfg(test)]

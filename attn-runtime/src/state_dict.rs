@@ -252,32 +252,6 @@ impl StateDict {
         self.load_rows_into_param(name, 0..rows, dst)
     }
 
-    /// Copies tensor `name` into `dst` whose shape splits the source's first axis, e.g. PyTorch's
-    /// fused gate weights `[G·H, I]` into `[G, H, I]` (same values, same order).
-    pub fn load_reshaped_into<S: Shape, E: Dtype, D: Device<E>>(
-        &self,
-        name: &str,
-        dst: &mut Tensor<S, E, D>,
-    ) -> Result<(), AttnError> {
-        let src = self.get(name)?;
-        let got = Param::dims(dst);
-        let src_tail = src.shape.iter().skip(1);
-        let fits = src.shape.iter().product::<usize>() == got.iter().product::<usize>()
-            && got.len() >= src.shape.len()
-            && src_tail
-                .rev()
-                .eq(got.iter().rev().take(src.shape.len().saturating_sub(1)));
-        if !fits {
-            return Err(AttnError::StateDict {
-                reason: format!(
-                    "`{name}` has shape {:?}, which does not fit the model's {got:?}",
-                    src.shape
-                ),
-            });
-        }
-        self.copy_values(name, &src.values, dst)
-    }
-
     fn copy_values<E: Dtype, D: Device<E>>(
         &self,
         name: &str,
@@ -292,18 +266,6 @@ impl StateDict {
         }
         dst.set_values(&values);
         Ok(())
-    }
-
-    /// Copies rows `rows` (along the first axis) of tensor `name` into `dst`, whose shape must be
-    /// the source's with the first axis cut to `rows` (how PyTorch's fused `in_proj_weight`
-    /// splits into query, key and value parts).
-    pub fn load_rows_into<S: Shape, E: Dtype, D: Device<E>>(
-        &self,
-        name: &str,
-        rows: Range<usize>,
-        dst: &mut Tensor<S, E, D>,
-    ) -> Result<(), AttnError> {
-        self.load_rows_into_param(name, rows, dst)
     }
 
     fn load_rows_into_param<E: Dtype, D: Device<E>>(

@@ -277,11 +277,17 @@ fn mha_state_dict_with_bias_does_not_load_into_unbiased_module() {
     let dev = TestDevice::default();
     let sd = StateDict::read(fixture_path("attention", "mha_self.state_dict.safetensors")).unwrap();
     let mut mha = dev.build_module::<builder::MultiHeadAttention<8, 2, 8, 8, false>, f32>();
-    let err = mha
-        .load_pytorch_state_dict(&sd, "")
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("BIAS = true"), "{err}");
+    let before = mha.q_proj.weight.as_vec();
+    let err = mha.load_pytorch_state_dict(&sd, "").unwrap_err();
+    assert!(
+        matches!(&err, AttnError::StateDict { reason } if reason.contains("`in_proj_bias`")),
+        "{err}"
+    );
+    assert_eq!(
+        mha.q_proj.weight.as_vec(),
+        before,
+        "the module is left as it was"
+    );
 }
 
 #[test]

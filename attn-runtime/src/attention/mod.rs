@@ -34,7 +34,6 @@ mod general;
 
 pub use additive::{AdditiveAttention, AdditiveAttentionBuilder, ScoredOutput, StepOutput};
 pub use general::{dot_attention, GeneralAttention, GeneralAttentionBuilder};
-mod multi_head_pytorch;
 mod rotary;
 
 pub use rotary::{try_apply_rotary, Rotary};

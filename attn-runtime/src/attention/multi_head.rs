@@ -42,8 +42,9 @@ pub mod builder {
 /// `K` and `V` are the *input* widths of keys and values (PyTorch's `kdim`, `vdim`), so the
 /// same module does self-attention (`K = V = M`) and cross-attention between sequences of
 /// different widths and lengths. Parameters are named `q_proj`, `k_proj`, `v_proj`,
-/// `out_proj` (each `weight`, and `bias` when `BIAS`); PyTorch state dicts load with
-/// [`MultiHeadAttention::load_pytorch_state_dict`](crate::attention::MultiHeadAttention).
+/// `out_proj` (each `weight`, and `bias` when `BIAS`); a PyTorch state dict (the fused
+/// `in_proj_weight` where `K = V = M`, as PyTorch stores it) loads with
+/// [`LoadPytorch::load_pytorch_state_dict`](crate::pytorch_names::LoadPytorch).
 ///
 /// # Shapes
 /// - query `[B, Sq, M]`, key `[B, Sk, K]`, value `[B, Sk, V]`

@@ -18,7 +18,8 @@ use crate::tape_holder::TapeHolder;
 ///
 /// Parameters carry PyTorch's names and contents: `weight_ih_l{k}[_reverse]` (`[G·H, I]` stored
 /// as `[G, H, I]`), `weight_hh_l{k}[_reverse]`, `bias_ih_l{k}[_reverse]`, `bias_hh_l{k}[_reverse]`;
-/// [`RnnStack::load_pytorch_state_dict`] reads a PyTorch state dict directly. Initialisation is
+/// [`LoadPytorch::load_pytorch_state_dict`](crate::pytorch_names::LoadPytorch) reads a PyTorch
+/// state dict directly. Initialisation is
 /// PyTorch's: uniform in `±1/√H`.
 ///
 /// # Shapes
@@ -303,49 +304,6 @@ where
         let x = realized::<Dyn2, _, _, _, _>(x.clone())?;
         let step = cell_kernels::<Cell, E, D, T>()?.1;
         CellState::typed(step(&rnn, tape, &x, &state.erased()?)?)
-    }
-
-    /// Loads PyTorch `nn.LSTM`/`nn.GRU` parameters (names `{prefix}weight_ih_l0`, ...).
-    ///
-    /// # Errors
-    /// [`AttnError::StateDict`] naming a missing or misshapen tensor.
-    pub fn load_pytorch_state_dict(
-        &mut self,
-        sd: &crate::state_dict::StateDict,
-        prefix: &str,
-    ) -> Result<(), AttnError> {
-        let dirs = Self::DIRS;
-        for (k, w) in self.weight_ih_first.iter_mut().enumerate() {
-            sd.load_reshaped_into(
-                &format!("{prefix}{}", Self::param_name("weight_ih", 0, k)),
-                w,
-            )?;
-        }
-        for (k, w) in self.weight_ih_deeper.iter_mut().enumerate() {
-            sd.load_reshaped_into(
-                &format!(
-                    "{prefix}{}",
-                    Self::param_name("weight_ih", k / dirs + 1, k % dirs)
-                ),
-                w,
-            )?;
-        }
-        for k in 0..L * dirs {
-            let (layer, dir) = (k / dirs, k % dirs);
-            sd.load_reshaped_into(
-                &format!("{prefix}{}", Self::param_name("weight_hh", layer, dir)),
-                &mut self.weight_hh[k],
-            )?;
-            sd.load_reshaped_into(
-                &format!("{prefix}{}", Self::param_name("bias_ih", layer, dir)),
-                &mut self.bias_ih[k],
-            )?;
-            sd.load_reshaped_into(
-                &format!("{prefix}{}", Self::param_name("bias_hh", layer, dir)),
-                &mut self.bias_hh[k],
-            )?;
-        }
-        Ok(())
     }
 }
 

@@ -28,7 +28,8 @@ use crate::tape_holder::TapeHolder;
 /// cross-attention weights `[B, H, T, S]`.
 ///
 /// **PyTorch equivalent**: `nn.TransformerDecoderLayer(M, H, F, batch_first=True, norm_first=PRE)`
-/// (with `K = M`); [`load_pytorch_state_dict`](Self::load_pytorch_state_dict) reads its state dict.
+/// (with `K = M`); [`LoadPytorch::load_pytorch_state_dict`](crate::pytorch_names::LoadPytorch)
+/// reads its state dict.
 #[derive(Clone, Debug)]
 pub struct DecoderBlock<
     const M: usize,

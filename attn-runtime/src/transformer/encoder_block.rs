@@ -28,7 +28,8 @@ use crate::tape_holder::TapeHolder;
 /// `[B, S, M] → [B, S, M]`, self-attention weights `[B, H, S, S]`.
 ///
 /// **PyTorch equivalent**: `nn.TransformerEncoderLayer(M, H, F, batch_first=True, norm_first=PRE)`;
-/// [`load_pytorch_state_dict`](Self::load_pytorch_state_dict) reads its state dict.
+/// [`LoadPytorch::load_pytorch_state_dict`](crate::pytorch_names::LoadPytorch) reads its
+/// state dict.
 #[derive(Clone, Debug)]
 pub struct EncoderBlock<
     const M: usize,

@@ -10,7 +10,6 @@ mod feed_forward;
 mod kv_cache;
 mod layer_norm;
 mod output;
-mod pytorch;
 mod residual;
 mod stack;
 
