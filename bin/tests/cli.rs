@@ -231,6 +231,19 @@ fn svg_texts(svg: &str) -> Vec<String> {
         .collect()
 }
 
+/// A short sweep's arguments: one epoch of `max_train` examples, `seeds` seeds per point.
+fn short_sweep<'a>(name: &'a str, max_train: &'a str, seeds: &'a str) -> Vec<&'a str> {
+    vec![
+        name,
+        "--epochs",
+        "1",
+        "--max-train",
+        max_train,
+        "--seeds",
+        seeds,
+    ]
+}
+
 fn sweep(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sweep"))
         .args(args)
@@ -242,17 +255,8 @@ fn sweep(args: &[&str]) -> Output {
 fn a_declared_sweep_runs_and_writes_its_report() {
     let out = scratch("sweep");
     let out_arg = out.to_str().unwrap();
-    let args = [
-        "sweep-heads",
-        "--epochs",
-        "1",
-        "--max-train",
-        "64",
-        "--seeds",
-        "2",
-        "--out",
-        out_arg,
-    ];
+    let mut args = short_sweep("sweep-heads", "64", "2");
+    args.extend(["--out", out_arg]);
     let o = sweep(&args);
     assert!(o.status.success(), "{}", text(&o));
     let dir = out.join("sweep-heads");
@@ -347,17 +351,9 @@ fn a_declared_sweep_runs_and_writes_its_report() {
 #[test]
 fn a_categorical_setting_gets_a_chart_with_one_tick_per_value() {
     let out = scratch("sweep-activation");
-    let o = sweep(&[
-        "sweep-activation",
-        "--epochs",
-        "1",
-        "--max-train",
-        "32",
-        "--seeds",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut args = short_sweep("sweep-activation", "32", "1");
+    args.extend(["--out", out.to_str().unwrap()]);
+    let o = sweep(&args);
     assert!(o.status.success(), "{}", text(&o));
     let svg =
         std::fs::read_to_string(out.join("sweep-activation/valid-vs-activation.svg")).unwrap();
@@ -730,17 +726,8 @@ fn subwords_are_learnt_from_the_training_split_kept_with_the_run_and_joined_back
 fn a_sweep_runs_in_shares_and_their_records_make_the_report() {
     let out = scratch("sweep-shares");
     let shared = out.join("shared");
-    let base = [
-        "sweep-heads",
-        "--epochs",
-        "1",
-        "--max-train",
-        "64",
-        "--seeds",
-        "1",
-    ];
     let with = |more: &[&str]| {
-        let mut args: Vec<&str> = base.to_vec();
+        let mut args = short_sweep("sweep-heads", "64", "1");
         args.extend(more);
         sweep(&args)
     };
