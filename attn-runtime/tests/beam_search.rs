@@ -7,7 +7,7 @@ use attn_runtime::optim::Adam;
 use attn_runtime::prelude::*;
 use attn_runtime::state_dict::StateDict;
 use attn_runtime::tokens::EOS;
-use attn_runtime::zoo::{Batch, ForwardSummary, StepReport, StepSettings, ZooModel};
+use attn_runtime::zoo::{Batch, ForwardSummary, Inputs, StepReport, StepSettings, ZooModel};
 
 attention_model! {
     /// Only its metadata is used: the crafted distributions below stand in for its forward pass.
@@ -30,9 +30,19 @@ const B: usize = 5;
 /// The best sequence is B EOS (0.36); greedy finds A · EOS (at most 0.15).
 struct FixedDistributions;
 
-fn logits_for(prefix: &[usize]) -> Vec<f32> {
+/// Where the source starts with [`FLIP`], the first token is A 0.9 (then EOS 1.0), so A EOS is
+/// best there.
+const FLIP: usize = 1;
+
+fn logits_for(source: &[usize], prefix: &[usize]) -> Vec<f32> {
     let mut p = vec![1e-9f64; 8];
+    let flipped = source.first() == Some(&FLIP);
     match prefix {
+        [] if flipped => {
+            p[A] = 0.9;
+            p[B] = 0.1;
+        }
+        [a] if flipped && *a == A => p[EOS] = 1.0,
         [] => {
             p[A] = 0.6;
             p[B] = 0.4;
@@ -62,12 +72,15 @@ impl ZooModel for FixedDistributions {
         Err(AttnError::device("not used"))
     }
     fn forward_teacher_forced(&self, batch: &Batch, _: bool) -> Result<ForwardSummary, AttnError> {
+        let Inputs::Tokens { ids, .. } = &batch.inputs else {
+            return Err(AttnError::device("token inputs"));
+        };
         let mut logits = Vec::new();
-        for row in batch.targets.chunks(4) {
+        for (row, source) in batch.targets.chunks(4).zip(ids.chunks(4)) {
             for t in 0..4 {
                 let prefix: Vec<usize> =
                     row[..t].iter().copied().filter(|&x| x != IGNORE).collect();
-                logits.extend(logits_for(&prefix));
+                logits.extend(logits_for(source, &prefix));
             }
         }
         Ok(ForwardSummary {
@@ -130,6 +143,29 @@ fn beam_search_finds_the_more_probable_sequence_greedy_misses() {
         beam[0]
     );
     assert!(beam[0].log_prob > greedy[0].log_prob);
+}
+
+#[test]
+fn a_batch_of_sources_finds_what_each_source_finds_alone() {
+    let model = FixedDistributions;
+    let beam = BeamSearch {
+        beam_size: 2,
+        length_penalty: 0.6,
+    };
+    // the flipped source's search ends a step earlier than the others'
+    let sources: [&[usize]; 4] = [&[6, 7], &[FLIP, 2], &[6, 7, 1], &[FLIP]];
+    let batched = beam.search_batch(&model, &sources, 4, 4).unwrap();
+    assert_eq!(batched.len(), sources.len());
+    for (source, found) in sources.iter().zip(&batched) {
+        assert_eq!(
+            found,
+            &beam.search(&model, source, 4, 4).unwrap(),
+            "{source:?}"
+        );
+    }
+    let best: Vec<&[usize]> = batched.iter().map(|h| h[0].tokens.as_slice()).collect();
+    assert_eq!(best, [&[B, EOS][..], &[A, EOS], &[B, EOS], &[A, EOS]]);
+    assert!(beam.search_batch(&model, &[], 4, 4).unwrap().is_empty());
 }
 
 #[test]

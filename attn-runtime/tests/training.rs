@@ -774,10 +774,10 @@ fn bleu_chooses_the_checkpoint_of_a_sequence_to_sequence_run() {
     assert!(!report.predictions.is_empty());
     assert_eq!(texts(&narrow), texts(&report));
     assert_eq!(narrow.seq2seq.unwrap().bleu, greedy.bleu);
-    // four beams: every output is what `predict --beam 4` gives for that input, and the report
-    // says how it decoded
+    // four beams, four sources per forward pass (a batch of 16 rows): every output is what
+    // `predict --beam 4` gives for that input alone, and the report says how it decoded
     let four = attn_runtime::infer::BeamSearch::default();
-    let wide = attn_runtime::train::evaluate_run(&loaded, &data, 7, Some(four)).unwrap();
+    let wide = attn_runtime::train::evaluate_run(&loaded, &data, 16, Some(four)).unwrap();
     assert_eq!(
         wide.seq2seq.as_ref().unwrap().decoding,
         "beam 4, length penalty 0.6"

@@ -9,7 +9,7 @@ use super::test_predictions::{test_predictions, TestPrediction};
 use crate::data::batches;
 use crate::data::{prepare, Dataset, Examples};
 use crate::error::AttnError;
-use crate::infer::BeamSearch;
+use crate::infer::{BeamSearch, Hypothesis};
 use crate::metrics::{classification_report, confusion_matrix, ClassificationReport};
 use crate::model::TaskSpec;
 use crate::run::{argmax, output_bleu, LoadedRun, Scores};
@@ -81,7 +81,7 @@ fn metric(e: crate::metrics::MetricError) -> AttnError {
 
 /// Evaluates `run` on the test split of `dataset` (the split it was trained with) and writes
 /// `eval.json` into the run directory. A sequence-to-sequence model's outputs are decoded
-/// greedily, or with `beam` (one test example at a time).
+/// greedily, or with `beam` (as many test examples at once as make `batch_size` beams).
 ///
 /// **PyTorch equivalent**: fairseq's `fairseq-generate --beam 4 --lenpen 0.6 --scoring
 /// sacrebleu` on the test split.
@@ -126,8 +126,14 @@ pub fn evaluate_run(
                 src_len, tgt_len, ..
             },
         ) => {
-            for e in &data.test {
-                predicted.push(beam_output(b, run, &e.ids, src_len, tgt_len)?);
+            // as many sources at once as make a batch of `batch_size` beams (the rows a
+            // greedy batch has)
+            let sources = (batch_size / b.beam_size).max(1);
+            for chunk in data.test.chunks(sources) {
+                let ids: Vec<&[usize]> = chunk.iter().map(|e| e.ids.as_slice()).collect();
+                for hypotheses in b.search_batch(run.model.as_ref(), &ids, src_len, tgt_len)? {
+                    predicted.push(best_padded(hypotheses, tgt_len));
+                }
             }
         }
         _ => {
@@ -196,23 +202,15 @@ pub fn evaluate_run(
     Ok(report)
 }
 
-/// The best hypothesis of a beam search for one source, padded to `tgt_len` as greedy outputs
-/// are.
-fn beam_output(
-    beam: &BeamSearch,
-    run: &LoadedRun,
-    ids: &[usize],
-    src_len: usize,
-    tgt_len: usize,
-) -> Result<Vec<usize>, AttnError> {
-    let hypotheses = beam.search(run.model.as_ref(), ids, src_len, tgt_len)?;
+/// The best of a source's hypotheses (best first), padded to `tgt_len` as greedy outputs are.
+fn best_padded(hypotheses: Vec<Hypothesis>, tgt_len: usize) -> Vec<usize> {
     let mut best = hypotheses
         .into_iter()
         .next()
         .map(|h| h.tokens)
         .unwrap_or_default();
     best.resize(tgt_len, crate::tokens::PAD);
-    Ok(best)
+    best
 }
 
 fn seq2seq_report(
