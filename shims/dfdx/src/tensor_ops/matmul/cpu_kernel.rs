@@ -1,7 +1,7 @@
 #![allow(clippy::needless_return)]
 
 use crate::shapes::*;
-use crate::tensor::{Cpu, Tensor, ZerosTensor};
+use crate::tensor::{cpu::CachableVec, unique_id, Cpu, CpuError, Tensor, ZerosTensor};
 
 use std::sync::Arc;
 
@@ -47,6 +47,41 @@ pub(crate) trait MatMulImpl<E> {
         cp: *mut E,
         c_strides: [usize; 2],
     );
+
+    /// Storage for a product's `numel` outputs, which `matmul` with `accum = false` and a
+    /// non-empty inner dimension writes whole: zeros by default, not zeroed for `f32` (attn
+    /// patch, PATCH.md).
+    fn try_alloc_product(cpu: &Cpu, numel: usize) -> Result<CachableVec<E>, CpuError>
+    where
+        E: Unit,
+    {
+        cpu.try_alloc_zeros(numel)
+    }
+}
+
+/// A product's output tensor of `shape`, with inner dimension `k`: its storage from
+/// [`MatMulImpl::try_alloc_product`] where the product writes it whole, zeros for an empty inner
+/// dimension (attn patch, PATCH.md).
+fn product_out<S: Shape, E: Unit>(
+    cpu: &Cpu,
+    shape: S,
+    k: usize,
+) -> Result<Tensor<S, E, Cpu>, CpuError>
+where
+    Cpu: MatMulImpl<E>,
+{
+    if k == 0 {
+        return cpu.try_zeros_like(&shape);
+    }
+    let data = <Cpu as MatMulImpl<E>>::try_alloc_product(cpu, shape.num_elements())?;
+    Ok(Tensor {
+        id: unique_id(),
+        data: Arc::new(data),
+        shape,
+        strides: shape.strides(),
+        device: cpu.clone(),
+        tape: Default::default(),
+    })
 }
 
 #[cfg(feature = "f16")]
@@ -184,6 +219,10 @@ impl MatMulImpl<f32> for Cpu {
             )
         }
     }
+
+    fn try_alloc_product(cpu: &Cpu, numel: usize) -> Result<CachableVec<f32>, CpuError> {
+        cpu.try_alloc_f32_unzeroed(numel)
+    }
 }
 
 impl MatMulImpl<f64> for Cpu {
@@ -239,7 +278,7 @@ where
     ) -> Result<Tensor<(M, N), E, Self>, Self::Err> {
         let (m, k) = lhs.shape;
         let n = rhs.shape.1;
-        let mut out = self.try_zeros_like(&(m, n))?;
+        let mut out = product_out(self, (m, n), k.size())?;
         Self::matmul(
             (m, k, n),
             false,
@@ -298,7 +337,7 @@ where
     ) -> Result<Tensor<(B, M, N), E, Self>, Self::Err> {
         let (batch, m, k) = lhs.shape;
         let n = rhs.shape.1;
-        let mut out = self.try_zeros_like(&(batch, m, n))?;
+        let mut out = product_out(self, (batch, m, n), k.size())?;
         let cp = Arc::get_mut(&mut out.data).unwrap();
         for i in 0..batch.size() {
             Self::matmul(
@@ -362,7 +401,7 @@ where
     ) -> Result<Tensor<(B, M, N), E, Self>, Self::Err> {
         let (b, m, k) = lhs.shape;
         let n = rhs.shape.2;
-        let mut out = self.try_zeros_like(&(b, m, n))?;
+        let mut out = product_out(self, (b, m, n), k.size())?;
         let ap = lhs.data.as_ref();
         let bp = rhs.data.as_ref();
         let cp = Arc::get_mut(&mut out.data).unwrap();
@@ -428,7 +467,7 @@ where
     ) -> Result<Tensor<(B, S, M, N), E, Self>, Self::Err> {
         let (b, s, m, k) = lhs.shape;
         let n = rhs.shape.3;
-        let mut out = self.try_zeros_like(&(b, s, m, n))?;
+        let mut out = product_out(self, (b, s, m, n), k.size())?;
         let cp = Arc::get_mut(&mut out.data).unwrap();
         for i in 0..b.size() {
             for j in 0..s.size() {
