@@ -16,6 +16,14 @@ pub struct TapeHolder<T> {
     tape: Option<T>,
 }
 
+/// A holder with no tape yet: the first step starts `T`'s default tape (for evaluation,
+/// `NoneTape`, which records nothing).
+impl<T> Default for TapeHolder<T> {
+    fn default() -> Self {
+        TapeHolder { tape: None }
+    }
+}
+
 impl<T> TapeHolder<T> {
     /// Takes the tape off `x`, returning the holder and `x` without it.
     pub fn split<S: Shape, E: Dtype, D: Storage<E>>(

@@ -1,10 +1,12 @@
-//! Beam search for sequence-to-sequence models, through any model's teacher-forced forward pass
-//! (so it works for recurrent and transformer decoders alike).
+//! Beam search for sequence-to-sequence models: on the model's decoding session (one new token
+//! per beam and step, the caches following the beams) where it has one, otherwise through its
+//! teacher-forced forward pass over each prefix.
 
 use crate::error::AttnError;
 use crate::loss::IGNORE;
+use crate::model::SourceStepper;
 use crate::run::BeamSearch;
-use crate::tokens::EOS;
+use crate::tokens::{BOS, EOS};
 use crate::zoo::{Batch, Inputs, ZooModel};
 
 /// A finished hypothesis: target ids (EOS included when produced) and its scores.
@@ -41,17 +43,22 @@ impl BeamSearch {
     }
 
     /// Searches the best targets for several sources (`sources`, each unpadded) at once: each
-    /// step runs one forward pass over the live beams of every source still searching, so a
+    /// step runs one decoder pass over the live beams of every source still searching, so a
     /// test set decodes in batches rather than one source at a time. Each source's hypotheses,
     /// best first, are those [`search`](Self::search) finds for it alone (its rows of the
     /// batch are computed as they would be on their own).
     ///
-    /// **PyTorch equivalent**: batched beam search as in fairseq's `SequenceGenerator`, here
-    /// through the model's teacher-forced pass.
+    /// On the model's decoding session ([`ZooModel::source_stepper`]) where it has one: the
+    /// sources are encoded once and each step feeds one token per beam, the caches (or
+    /// recurrent states) following the beams; otherwise each step re-runs the teacher-forced
+    /// pass over every beam's whole prefix.
+    ///
+    /// **PyTorch equivalent**: batched beam search as in fairseq's `SequenceGenerator`, with
+    /// the incremental state reordered by the beams' parents (`reorder_incremental_state`).
     ///
     /// # Errors
     /// [`AttnError::InvalidHyperParameter`] for settings [`validate`](Self::validate) refuses;
-    /// forward-pass errors.
+    /// sources the model refuses; forward-pass errors.
     pub fn search_batch(
         &self,
         model: &dyn ZooModel,
@@ -61,6 +68,61 @@ impl BeamSearch {
     ) -> Result<Vec<Vec<Hypothesis>>, AttnError> {
         self.validate()?;
         let mut searches: Vec<Search> = sources.iter().map(|_| Search::default()).collect();
+        match model.source_stepper(sources)? {
+            Some(mut session) => self.search_stepping(&mut *session, &mut searches, tgt_len)?,
+            None => self.search_teacher_forced(model, sources, &mut searches, src_len, tgt_len)?,
+        }
+        Ok(searches.into_iter().map(|s| s.finish(self)).collect())
+    }
+
+    /// The search on a decoding session: one step per position, each live beam a row that
+    /// continues its parent's row and is fed the token it ended with.
+    fn search_stepping(
+        &self,
+        session: &mut dyn SourceStepper<f32>,
+        searches: &mut [Search],
+        tgt_len: usize,
+    ) -> Result<(), AttnError> {
+        // where each search's beams start among the previous step's rows (the sources, first)
+        let mut first_row: Vec<usize> = (0..searches.len()).collect();
+        for _ in 0..tgt_len {
+            let live: Vec<usize> = (0..searches.len()).filter(|&s| !searches[s].done).collect();
+            if live.is_empty() {
+                break;
+            }
+            let (mut parents, mut tokens) = (Vec::new(), Vec::new());
+            let mut next_first = first_row.clone();
+            for &s in &live {
+                next_first[s] = parents.len();
+                for beam in &searches[s].beams {
+                    parents.push(first_row[s] + beam.parent);
+                    tokens.push(beam.tokens.last().copied().unwrap_or(BOS));
+                }
+            }
+            let logits = session.try_step(&parents, &tokens)?;
+            let vocab = session.vocab();
+            for &s in &live {
+                let count = searches[s].beams.len();
+                let rows: Vec<&[f32]> = (next_first[s]..next_first[s] + count)
+                    .map(|r| &logits[r * vocab..][..vocab])
+                    .collect();
+                searches[s].advance(self, &rows, tgt_len);
+            }
+            first_row = next_first;
+        }
+        Ok(())
+    }
+
+    /// The search through the model's teacher-forced pass, for models without a decoding
+    /// session: each step runs the decoder over every live beam's whole prefix.
+    fn search_teacher_forced(
+        &self,
+        model: &dyn ZooModel,
+        sources: &[&[usize]],
+        searches: &mut [Search],
+        src_len: usize,
+        tgt_len: usize,
+    ) -> Result<(), AttnError> {
         for t in 0..tgt_len {
             let live: Vec<usize> = (0..searches.len()).filter(|&s| !searches[s].done).collect();
             if live.is_empty() {
@@ -74,7 +136,7 @@ impl BeamSearch {
             let mut lengths = Vec::with_capacity(size);
             let rows = live
                 .iter()
-                .flat_map(|&s| searches[s].beams.iter().map(move |(prefix, _)| (s, prefix)));
+                .flat_map(|&s| searches[s].beams.iter().map(move |beam| (s, &beam.tokens)));
             for (b, (s, prefix)) in rows.enumerate() {
                 let ids = sources[s];
                 src[b * src_len..b * src_len + ids.len()].copy_from_slice(ids);
@@ -102,14 +164,22 @@ impl BeamSearch {
                 first += count;
             }
         }
-        Ok(searches.into_iter().map(|s| s.finish(self)).collect())
+        Ok(())
     }
+}
+
+/// A live beam: its tokens so far, their summed log-probability, and the index of the beam of
+/// the previous step it extends (0 for the first step's empty beam).
+struct Beam {
+    tokens: Vec<usize>,
+    log_prob: f64,
+    parent: usize,
 }
 
 /// One source's search: its live beams (prefix and log-probability), the hypotheses finished
 /// so far, and whether it has stopped.
 struct Search {
-    beams: Vec<(Vec<usize>, f64)>,
+    beams: Vec<Beam>,
     finished: Vec<Hypothesis>,
     done: bool,
 }
@@ -117,7 +187,11 @@ struct Search {
 impl Default for Search {
     fn default() -> Self {
         Search {
-            beams: vec![(Vec::new(), 0.0)],
+            beams: vec![Beam {
+                tokens: Vec::new(),
+                log_prob: 0.0,
+                parent: 0,
+            }],
             finished: Vec::new(),
             done: false,
         }
@@ -129,8 +203,8 @@ impl Search {
     /// logits), keeps the best `beam_size` live candidates, finishes those that end in EOS or
     /// fill the target, and stops once no live beam can beat the finished ones.
     fn advance(&mut self, settings: &BeamSearch, logits: &[&[f32]], tgt_len: usize) {
-        let mut candidates: Vec<(Vec<usize>, f64)> = Vec::new();
-        for ((prefix, lp), row) in self.beams.iter().zip(logits) {
+        let mut candidates: Vec<Beam> = Vec::new();
+        for (parent, (beam, row)) in self.beams.iter().zip(logits).enumerate() {
             let logp = log_softmax(row);
             let vocab = logp.len();
             // the beam's best continuations, in no particular order (the candidates are
@@ -141,23 +215,27 @@ impl Search {
                 order.select_nth_unstable_by(keep - 1, |&x, &y| logp[y].total_cmp(&logp[x]));
             }
             for &tok in &order[..keep] {
-                let mut next = prefix.clone();
-                next.push(tok);
-                candidates.push((next, lp + logp[tok]));
+                let mut tokens = beam.tokens.clone();
+                tokens.push(tok);
+                candidates.push(Beam {
+                    tokens,
+                    log_prob: beam.log_prob + logp[tok],
+                    parent,
+                });
             }
         }
-        candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
+        candidates.sort_by(|a, b| b.log_prob.total_cmp(&a.log_prob));
         self.beams.clear();
-        for (tokens, lp) in candidates {
-            if tokens.last() == Some(&EOS) || tokens.len() == tgt_len {
-                let score = settings.penalised(lp, tokens.len());
+        for beam in candidates {
+            if beam.tokens.last() == Some(&EOS) || beam.tokens.len() == tgt_len {
+                let score = settings.penalised(beam.log_prob, beam.tokens.len());
                 self.finished.push(Hypothesis {
-                    tokens,
-                    log_prob: lp,
+                    tokens: beam.tokens,
+                    log_prob: beam.log_prob,
                     score,
                 });
             } else if self.beams.len() < settings.beam_size {
-                self.beams.push((tokens, lp));
+                self.beams.push(beam);
             }
             if self.beams.len() == settings.beam_size && self.finished.len() >= settings.beam_size {
                 break;
@@ -166,7 +244,7 @@ impl Search {
         let best_live = self
             .beams
             .iter()
-            .map(|(t, lp)| settings.penalised(*lp, t.len()))
+            .map(|beam| settings.penalised(beam.log_prob, beam.tokens.len()))
             .fold(f64::MIN, f64::max);
         let best_done = self
             .finished
@@ -179,11 +257,11 @@ impl Search {
 
     /// The hypotheses, best first: the finished ones and the beams still live.
     fn finish(mut self, settings: &BeamSearch) -> Vec<Hypothesis> {
-        for (tokens, lp) in self.beams {
-            let score = settings.penalised(lp, tokens.len());
+        for beam in self.beams {
+            let score = settings.penalised(beam.log_prob, beam.tokens.len());
             self.finished.push(Hypothesis {
-                tokens,
-                log_prob: lp,
+                tokens: beam.tokens,
+                log_prob: beam.log_prob,
                 score,
             });
         }

@@ -5,7 +5,9 @@
 
 use dfdx::prelude::*;
 
-use super::{Batch, ForwardOptions, LayerAttention, ModelMeta, ModelOutput, TokenStepper};
+use super::{
+    Batch, ForwardOptions, LayerAttention, ModelMeta, ModelOutput, SourceStepper, TokenStepper,
+};
 use crate::error::{AttnError, DeviceResultExt};
 
 /// Whether a forward pass trains (dropout on, sequence-to-sequence decoders teacher-forced) or
@@ -111,6 +113,22 @@ pub trait AttnModel<E: Dtype, D: Device<E>>: TensorCollection<E, D> {
         None
     }
 
+    /// A session that decodes `sources` (each unpadded, at most the declared source length)
+    /// one step at a time with a cache, its rows re-chosen at every step, for
+    /// sequence-to-sequence models that decode incrementally; `None` for the others (beam search
+    /// then re-runs the teacher-forced pass over each prefix).
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] for sources that do not fit (ids outside the vocabulary,
+    /// longer than the declared length, none at all); device errors.
+    fn source_stepper(
+        &self,
+        sources: &[&[usize]],
+    ) -> Result<Option<Box<dyn SourceStepper<E> + '_>>, AttnError> {
+        let _ = sources;
+        Ok(None)
+    }
+
     /// The logits alone, in `mode`, without padding or weights.
     ///
     /// # Errors
@@ -193,8 +211,8 @@ impl<B: Dim, const SL: usize, const TL: usize, D: Storage<usize>, T> Seq2SeqInpu
 /// }
 /// ```
 macro_rules! impl_attn_model {
-    // A sequence-to-sequence model with an inherent `try_decode(src, Option<&[usize]>, opts)`, a
-    // `src_embedding`, and const sizes named SL, TL and TV.
+    // A sequence-to-sequence model with an inherent `try_decode(src, Option<&[usize]>, opts)` and
+    // `try_source_stepper(sources)`, a `src_embedding`, and const sizes named SL, TL and TV.
     (
         seq2seq impl[$($g:tt)*] for $model:ty
         where [$($w:tt)*]
@@ -238,6 +256,13 @@ macro_rules! impl_attn_model {
                         &S::META,
                         tape,
                     )
+                }
+
+                fn source_stepper(
+                    &self,
+                    sources: &[&[usize]],
+                ) -> Result<Option<Box<dyn $crate::model::SourceStepper<E> + '_>>, AttnError> {
+                    Ok(Some(self.try_source_stepper(sources)?))
                 }
             }
         }

@@ -5,19 +5,23 @@
 
 mod batch;
 mod batch_input;
+mod cached_rows;
 mod causal_lm;
 mod class_token;
 mod contract;
 mod decoder_attention;
+mod decoding_session;
 mod encoder;
 mod heads;
 mod meta;
 mod output;
 mod patch_model;
 mod positional;
+mod recurrent_rows;
 mod rnn_classifier;
 mod rnn_seq2seq;
 mod scored_encoder;
+mod source_stepper;
 mod stepper;
 mod token_encoding;
 mod token_model;
@@ -42,6 +46,7 @@ pub use positional::{
 pub use rnn_classifier::{AttentionPool, RnnClassifier};
 pub use rnn_seq2seq::RnnSeq2Seq;
 pub use scored_encoder::{BuiltInScores, HeadScoring, ScoreFn, Scored, ScoredSingleHeadEncoder};
+pub use source_stepper::SourceStepper;
 pub use stepper::TokenStepper;
 pub use token_model::TokenModel;
 pub use transformer_seq2seq::TransformerSeq2Seq;

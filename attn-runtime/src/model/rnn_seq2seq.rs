@@ -8,9 +8,13 @@ use num_traits::Float;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::uniform::SampleUniform;
 
+use super::decoding_session::Session;
+use super::recurrent_rows::RecurrentRows;
+use super::source_stepper::source_batch;
 use super::token_encoding::check_token_ids;
 use super::{
     impl_attn_model, DeclaredModel, DecoderAttention, ForwardOptions, LayerAttention, ModelOutput,
+    SourceStepper,
 };
 use crate::attention::{AttentionMask, AttentionOptions, Projection};
 use crate::error::{AttnError, DeviceResultExt};
@@ -226,25 +230,7 @@ where
             check_targets(t, batch * TL, TV)?;
         }
         let dev = src.device().clone();
-        let x = self.src_embedding.try_forward(src).dev()?;
-        let enc = self.encoder.try_forward(x, lengths.as_deref())?;
-        let (mut tape, states) = TapeHolder::split(enc.output);
-
-        // the decoder starts from the top encoder layer's final state(s)
-        let top = (L - 1) * if BIDIR { 2 } else { 1 };
-        let last = tape.run(&enc.h_n[top], |h| {
-            if BIDIR {
-                concat_features::<B, H, H, O, E, D, T>(h, &enc.h_n[top + 1])
-            } else {
-                h.try_reshape_like(&(b, Const::<O>)).dev()
-            }
-        })?;
-        let h0 = tape.run(&last, |f| self.bridge.try_forward_2d(f)?.try_tanh().dev())?;
-        let zeros: Tensor<(B, Const<H>), E, D> = dev.try_zeros_like(&(b, Const::<H>)).dev()?;
-        let mut state = CellState {
-            h: h0,
-            c: Cell::HAS_CELL_STATE.then_some(zeros),
-        };
+        let (mut tape, states, mut state) = self.try_encode(src, lengths.as_deref())?;
 
         let mask = AttentionMask::none().key_lengths(lengths.unwrap_or_else(|| vec![SL; batch]));
         let attn_opts = AttentionOptions {
@@ -258,24 +244,9 @@ where
             (Vec::new(), Vec::new(), vec![PAD; batch * TL]);
         for t in 0..TL {
             let ids = dev.try_tensor_from_vec(prev.clone(), (b,)).dev()?;
-            let y = tape.run(&ids, |ids| self.tgt_embedding.try_forward(ids).dev())?;
-            let (context, weights) = if Attn::BEFORE_STEP {
-                let (context, weights) =
-                    self.try_attend(&mut tape, &state.h, &states, &attn_opts)?;
-                let input =
-                    tape.run(&y, |y| concat_features::<B, M, O, DI, E, D, T>(y, &context))?;
-                state = self.decoder.try_step(&mut tape, &input, &state)?;
-                (context, weights)
-            } else {
-                let input = tape.run(&y, |y| y.try_reshape_like(&(b, Const::<DI>)).dev())?;
-                state = self.decoder.try_step(&mut tape, &input, &state)?;
-                self.try_attend(&mut tape, &state.h, &states, &attn_opts)?
-            };
-            let logits = tape.run(&context, |c| {
-                let hidden = concat_features::<B, O, H, QO, E, D, T>(c, &state.h)?;
-                let hidden = self.combine.try_forward_2d(hidden)?.try_tanh().dev()?;
-                self.out.try_forward_2d(hidden)
-            })?;
+            let (logits, next, weights) =
+                self.try_decoder_step(&mut tape, &ids, &state, &states, &attn_opts)?;
+            state = next;
             let greedy = argmax_rows(&logits.as_vec(), TV);
             for (i, &g) in greedy.iter().enumerate() {
                 tokens[i * TL + t] = g;
@@ -311,6 +282,119 @@ where
             tokens,
             attention,
         })
+    }
+
+    /// Encodes `src` (`lengths`: its unpadded lengths, or none for full rows): the tape held
+    /// apart, the top layer's states `[B, SL, O]`, and the decoder's first state
+    /// `tanh(bridge(final encoder state))` (and a zero cell state for an LSTM).
+    #[allow(clippy::type_complexity)]
+    fn try_encode<B: Dim, T: Tape<E, D> + 'static>(
+        &self,
+        src: Tensor<(B, Const<SL>), usize, D, T>,
+        lengths: Option<&[usize]>,
+    ) -> Result<
+        (
+            TapeHolder<T>,
+            Tensor<(B, Const<SL>, Const<O>), E, D>,
+            CellState<B, H, E, D>,
+        ),
+        AttnError,
+    > {
+        let b = src.shape().0;
+        let dev = src.device().clone();
+        let x = self.src_embedding.try_forward(src).dev()?;
+        let enc = self.encoder.try_forward(x, lengths)?;
+        let (mut tape, states) = TapeHolder::split(enc.output);
+
+        // the decoder starts from the top encoder layer's final state(s)
+        let top = (L - 1) * if BIDIR { 2 } else { 1 };
+        let last = tape.run(&enc.h_n[top], |h| {
+            if BIDIR {
+                concat_features::<B, H, H, O, E, D, T>(h, &enc.h_n[top + 1])
+            } else {
+                h.try_reshape_like(&(b, Const::<O>)).dev()
+            }
+        })?;
+        let h0 = tape.run(&last, |f| self.bridge.try_forward_2d(f)?.try_tanh().dev())?;
+        let zeros: Tensor<(B, Const<H>), E, D> = dev.try_zeros_like(&(b, Const::<H>)).dev()?;
+        let state = CellState {
+            h: h0,
+            c: Cell::HAS_CELL_STATE.then_some(zeros),
+        };
+        Ok((tape, states, state))
+    }
+
+    /// One decoder step from `state`, fed the tokens `ids` (`[B]`): the step's logits
+    /// `[B, TV]`, the next state, and the attention weights over `states` (`[B, SL]`, when
+    /// `opts` asks for them).
+    #[allow(clippy::type_complexity)]
+    fn try_decoder_step<B: Dim, T: Tape<E, D> + 'static>(
+        &self,
+        tape: &mut TapeHolder<T>,
+        ids: &Tensor<(B,), usize, D>,
+        state: &CellState<B, H, E, D>,
+        states: &Tensor<(B, Const<SL>, Const<O>), E, D>,
+        opts: &AttentionOptions,
+    ) -> Result<
+        (
+            Tensor<(B, Const<TV>), E, D>,
+            CellState<B, H, E, D>,
+            Option<Tensor<(B, Const<SL>), E, D>>,
+        ),
+        AttnError,
+    > {
+        let b = ids.shape().0;
+        let y = tape.run(ids, |ids| self.tgt_embedding.try_forward(ids).dev())?;
+        let (context, weights, state) = if Attn::BEFORE_STEP {
+            let (context, weights) = self.try_attend(tape, &state.h, states, opts)?;
+            let input = tape.run(&y, |y| concat_features::<B, M, O, DI, E, D, T>(y, &context))?;
+            let state = self.decoder.try_step(tape, &input, state)?;
+            (context, weights, state)
+        } else {
+            let input = tape.run(&y, |y| y.try_reshape_like(&(b, Const::<DI>)).dev())?;
+            let state = self.decoder.try_step(tape, &input, state)?;
+            let (context, weights) = self.try_attend(tape, &state.h, states, opts)?;
+            (context, weights, state)
+        };
+        let logits = tape.run(&context, |c| {
+            let hidden = concat_features::<B, O, H, QO, E, D, T>(c, &state.h)?;
+            let hidden = self.combine.try_forward_2d(hidden)?.try_tanh().dev()?;
+            self.out.try_forward_2d(hidden)
+        })?;
+        Ok((logits, state, weights))
+    }
+
+    /// [`AttnModel::source_stepper`](super::AttnModel::source_stepper) for this model: the
+    /// sources encoded once, the decoder stepped from each row's recurrent state, the states
+    /// re-chosen by the rows' parents at every step.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] for sources that do not fit; device errors.
+    pub fn try_source_stepper(
+        &self,
+        sources: &[&[usize]],
+    ) -> Result<Box<dyn SourceStepper<E> + '_>, AttnError> {
+        let dev = self.src_embedding.weight.device().clone();
+        let (src, lengths) = source_batch::<SL, D>(&dev, sources, SV)?;
+        let (_, states, state) = self.try_encode(src, Some(&lengths))?;
+        let step = move |tokens: &[usize], _t: usize, rows: &mut RecurrentRows<H, SL, O, E, D>| {
+            let ids = dev
+                .try_tensor_from_vec(tokens.to_vec(), (tokens.len(),))
+                .dev()?;
+            let mut tape = TapeHolder::<NoneTape>::default();
+            let (logits, state, _) =
+                self.try_decoder_step(&mut tape, &ids, &rows.state, &rows.states, &rows.opts)?;
+            rows.state = state;
+            Ok(logits.as_vec())
+        };
+        let state = RecurrentRows {
+            states,
+            state,
+            opts: AttentionOptions::default()
+                .mask(AttentionMask::none().key_lengths(lengths.clone())),
+            lengths,
+        };
+        Ok(Box::new(Session::new(step, state, sources.len(), TL, TV)))
     }
 
     #[allow(clippy::type_complexity)]

@@ -7,10 +7,14 @@ use dfdx::prelude::*;
 use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
+use super::cached_rows::CachedRows;
+use super::decoding_session::Session;
 use super::rnn_seq2seq::argmax_rows;
+use super::source_stepper::source_batch;
 use super::token_encoding::check_token_ids;
 use super::{
-    impl_attn_model, DeclaredModel, ForwardOptions, LayerAttention, ModelOutput, PositionalEncoding,
+    impl_attn_model, DeclaredModel, ForwardOptions, LayerAttention, ModelOutput,
+    PositionalEncoding, SourceStepper,
 };
 use crate::attention::{AttentionMask, AttentionOptions};
 use crate::error::{AttnError, DeviceResultExt};
@@ -445,6 +449,38 @@ where
         let (enc, dec, cross) = self.options(&opts, &lengths);
         let memory = self.try_encode(src, &enc, &mut Vec::new())?;
         Ok((self.decoder.try_new_caches(&memory)?, dec, cross))
+    }
+
+    /// [`AttnModel::source_stepper`](super::AttnModel::source_stepper) for this model: the
+    /// sources encoded once, the decoder stepped with one key/value cache per block, the caches
+    /// re-chosen by the rows' parents at every step.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] for sources that do not fit; device errors.
+    pub fn try_source_stepper(
+        &self,
+        sources: &[&[usize]],
+    ) -> Result<Box<dyn SourceStepper<E> + '_>, AttnError> {
+        let dev = self.src_embedding.weight.device().clone();
+        let (src, lengths) = source_batch::<SL, D>(&dev, sources, SV)?;
+        let (caches, self_opts, cross_opts) = self.try_start_decoding(src, &lengths)?;
+        let step = move |tokens: &[usize], t: usize, rows: &mut CachedRows<H, E, D>| {
+            let CachedRows {
+                caches,
+                self_opts,
+                cross_opts,
+                ..
+            } = rows;
+            let logits = self.try_step_logits(&dev, tokens, t, caches, self_opts, cross_opts)?;
+            Ok(logits.as_vec())
+        };
+        let state = CachedRows {
+            caches,
+            lengths,
+            self_opts,
+            cross_opts,
+        };
+        Ok(Box::new(Session::new(step, state, sources.len(), TL, TV)))
     }
 }
 

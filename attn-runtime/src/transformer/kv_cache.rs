@@ -38,6 +38,51 @@ impl<const H: usize, E: Dtype, D: Storage<E>> BlockCache<H, E, D> {
         self.self_attn.len()
     }
 
+    /// The cache of the sequences `rows` name, in that order (a sequence may be named more
+    /// than once, or not at all): a beam search's beams after a step, each continuing the beam
+    /// it names.
+    ///
+    /// # Shapes
+    /// Every cached tensor `[B, H, S, W]` → `[rows.len(), H, S, W]`.
+    ///
+    /// **PyTorch equivalent**: `_reorder_cache` of a Hugging Face encoder-decoder: an
+    /// `index_select(0, rows)` of every cached key and value.
+    ///
+    /// # Errors
+    /// [`AttnError::InvalidInput`] for a row outside the batch; device errors.
+    pub fn try_selected(&self, rows: &[usize]) -> Result<Self, AttnError>
+    where
+        D: Device<E>,
+    {
+        let batch = self.cross_k.shape().0;
+        if let Some(&row) = rows.iter().find(|&&r| r >= batch) {
+            return Err(AttnError::InvalidInput {
+                reason: format!("row {row} of a decoding cache of {batch} sequences"),
+                fix: "name rows of the previous step, each below its number of rows".into(),
+            });
+        }
+        let dev = self.cross_k.device().clone();
+        let idx = dev
+            .try_tensor_from_vec(rows.to_vec(), (rows.len(),))
+            .dev()?;
+        let gather = |t: &HeadTensor<H, E, D>| -> Result<HeadTensor<H, E, D>, AttnError> {
+            t.clone().try_gather(idx.clone()).dev()
+        };
+        let rows = match &self.self_attn.rows {
+            Rows::Empty => Rows::Empty,
+            Rows::Packed(packed) => Rows::Packed(packed.select(rows)),
+            Rows::Tensors { k, v } => Rows::Tensors {
+                k: gather(k)?,
+                v: gather(v)?,
+            },
+        };
+        Ok(BlockCache {
+            self_attn: SelfAttentionCache { rows },
+            cross_k: gather(&self.cross_k)?,
+            cross_v: gather(&self.cross_v)?,
+        })
+    }
+
     /// Whether nothing has been decoded yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

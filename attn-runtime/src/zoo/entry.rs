@@ -9,7 +9,9 @@ use super::{load_params, params_to_state_dict, Batch};
 use crate::distributed::{flatten_gradients, share_gradients, Collective, SingleProcess};
 use crate::error::AttnError;
 use crate::loss::{try_cross_entropy_rows_smoothed, IGNORE};
-use crate::model::{AttnModel, DeclaredModel, ForwardOptions, ModelMeta, TokenStepper};
+use crate::model::{
+    AttnModel, DeclaredModel, ForwardOptions, ModelMeta, SourceStepper, TokenStepper,
+};
 use crate::optim::{Adam, AdamConfig, AdamState};
 use crate::param::{num_trainable_params, try_alloc_grads, try_build, try_move_to};
 use crate::state_dict::StateDict;
@@ -150,6 +152,19 @@ pub trait ZooModel {
     /// see [`AttnModel::generator`].
     fn generator(&self) -> Option<Box<dyn TokenStepper<f32> + '_>> {
         None
+    }
+    /// A decoding session over `sources` with a cache, its rows re-chosen at every step
+    /// (sequence-to-sequence models; `None` for the others): see
+    /// [`AttnModel::source_stepper`].
+    ///
+    /// # Errors
+    /// As [`AttnModel::source_stepper`].
+    fn source_stepper(
+        &self,
+        sources: &[&[usize]],
+    ) -> Result<Option<Box<dyn SourceStepper<f32> + '_>>, AttnError> {
+        let _ = sources;
+        Ok(None)
     }
 }
 
@@ -331,6 +346,13 @@ where
 
     fn generator(&self) -> Option<Box<dyn TokenStepper<f32> + '_>> {
         self.model.generator()
+    }
+
+    fn source_stepper(
+        &self,
+        sources: &[&[usize]],
+    ) -> Result<Option<Box<dyn SourceStepper<f32> + '_>>, AttnError> {
+        self.model.source_stepper(sources)
     }
 
     fn reseed(&mut self, seed: u64) -> Result<(), AttnError> {

@@ -83,6 +83,31 @@ impl KvRows {
         Ok(())
     }
 
+    /// The store of the sequences `rows` name, in that order (a sequence may be named more
+    /// than once, or not at all): what a beam search keeps of its beams after a step.
+    ///
+    /// # Panics
+    /// When a row is not below the batch size.
+    pub fn select(&self, rows: &[usize]) -> KvRows {
+        let pick = |per_bh: &[Vec<f32>]| -> Vec<Vec<f32>> {
+            rows.iter()
+                .flat_map(|&r| {
+                    assert!(r < self.batch, "KvRows::select: row {r} of {}", self.batch);
+                    per_bh[r * self.heads..][..self.heads].iter().cloned()
+                })
+                .collect()
+        };
+        KvRows {
+            batch: rows.len(),
+            heads: self.heads,
+            head_dim: self.head_dim,
+            value_dim: self.value_dim,
+            len: self.len,
+            keys: pick(&self.keys),
+            values: pick(&self.values),
+        }
+    }
+
     /// The packed keys of (batch, head) `bh`.
     pub(super) fn packed_keys(&self, bh: usize) -> &[f32] {
         &self.keys[bh]
