@@ -41,8 +41,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     split_out: Option<PathBuf>,
     /// Decode a sequence-to-sequence model's test outputs with beam search of this many beams,
-    /// 1 to 64 (slower: each step runs the decoder over every beam's prefix, `--batch-size`
-    /// beams at a time); default: the run's own decoding (greedy,
+    /// 1 to 64 (slower than greedy: each step feeds the decoder one token per beam,
+    /// `--batch-size` beams at a time); default: the run's own decoding (greedy,
     /// or the beam its recipe names, as for bible-transformer).
     #[arg(long, conflicts_with = "greedy")]
     beam: Option<usize>,
