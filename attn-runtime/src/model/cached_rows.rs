@@ -8,8 +8,13 @@ use crate::attention::{AttentionMask, AttentionOptions};
 use crate::error::AttnError;
 use crate::transformer::BlockCache;
 
-/// See the module docs.
-pub(crate) struct CachedRows<const H: usize, E: Dtype, D: Storage<E>> {
+/// The state of a [`DecodingSession`](super::DecodingSession) over a transformer decoder (see
+/// the module docs); [`RowState::try_select`] selects every block's cache
+/// ([`BlockCache::try_selected`]) and the key lengths by the parents.
+///
+/// **PyTorch equivalent**: an encoder-decoder's `past_key_values` (self- and cross-attention
+/// keys and values per layer) with its encoder's attention mask.
+pub struct CachedRows<const H: usize, E: Dtype, D: Storage<E>> {
     /// One cache per decoder block, one row per current row.
     pub caches: Vec<BlockCache<H, E, D>>,
     /// Each current row's source length (the cross-attention's key lengths).

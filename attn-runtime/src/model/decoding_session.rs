@@ -1,13 +1,18 @@
-//! The one [`SourceStepper`] of the sequence-to-sequence models: a model's per-row state (its
-//! caches or recurrent states) carried from step to step, re-chosen by the rows' parents, and
-//! the checks every step takes first.
+//! The one [`SourceStepper`] of the sequence-to-sequence models, ours and a user's: a model's
+//! per-row state (its caches or recurrent states) carried from step to step, re-chosen by the
+//! rows' parents, and the checks every step takes first.
 
 use super::source_stepper::check_step;
 use super::SourceStepper;
 use crate::error::AttnError;
 
-/// What a decoding session carries from step to step, one row per current row.
-pub(crate) trait RowState: Sized {
+/// What a decoding session carries from step to step, one row per current row: a
+/// transformer decoder's caches ([`CachedRows`](super::CachedRows)), a recurrent decoder's
+/// states ([`RecurrentRows`](super::RecurrentRows)), or a model's own.
+///
+/// **PyTorch equivalent**: the `past_key_values` of a Hugging Face model, whose
+/// `_reorder_cache(past, beam_idx)` is [`try_select`](Self::try_select).
+pub trait RowState: Sized {
     /// The state of the rows `parents` names, in that order (a row may be named more than once,
     /// or not at all; every name is a current row, checked before).
     ///
@@ -16,9 +21,18 @@ pub(crate) trait RowState: Sized {
     fn try_select(&self, parents: &[usize]) -> Result<Self, AttnError>;
 }
 
-/// A [`SourceStepper`] over a model's [`RowState`] and its incremental `step`: the rows' input
-/// tokens, the position and the state (grown by the step) in, the rows' logits `[R, V]` out.
-pub(crate) struct Session<S, F> {
+/// A [`SourceStepper`] over a model's [`RowState`] and its incremental `step`: what a model's
+/// [`AttnModel::source_stepper`](super::AttnModel::source_stepper) returns, its own step and
+/// state inside. The session checks each step's parents, tokens and position before anything
+/// changes, selects the state by the parents (committed only once the step has run), and steps
+/// rows that continue themselves in place.
+///
+/// # Shapes
+/// `step(tokens: [R], t, state) → logits [R, V]` (row-major), the state grown by one position.
+///
+/// **PyTorch equivalent**: the loop of a Hugging Face `generate(num_beams=…)` around the model's
+/// forward with `past_key_values`, reordered by the beams after each step.
+pub struct DecodingSession<S, F> {
     /// The model's incremental step.
     pub step: F,
     /// The current rows' state.
@@ -35,10 +49,11 @@ pub(crate) struct Session<S, F> {
     pub vocab: usize,
 }
 
-impl<S, F> Session<S, F> {
-    /// A session before its first step: `state` holds one row per source.
+impl<S, F> DecodingSession<S, F> {
+    /// A session before its first step: `state` holds one row per source; the model decodes
+    /// at most `tgt_len` positions over a target vocabulary of `vocab`.
     pub fn new(step: F, state: S, sources: usize, tgt_len: usize, vocab: usize) -> Self {
-        Session {
+        DecodingSession {
             step,
             state,
             rows: sources,
@@ -50,7 +65,7 @@ impl<S, F> Session<S, F> {
     }
 }
 
-impl<E, S, F> SourceStepper<E> for Session<S, F>
+impl<E, S, F> SourceStepper<E> for DecodingSession<S, F>
 where
     S: RowState,
     F: Fn(&[usize], usize, &mut S) -> Result<Vec<E>, AttnError>,

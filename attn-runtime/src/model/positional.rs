@@ -17,6 +17,35 @@ pub trait PositionalEncoding<const M: usize, E: Dtype, D: Device<E>> {
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError>;
+
+    /// Returns `x + positions[offset..offset + S]`: new rows placed after `offset` earlier
+    /// ones, as incremental decoding feeds them (each encoding sees the positions it would in
+    /// the full pass).
+    ///
+    /// # Shapes
+    /// `[B, S, M] -> [B, S, M]`
+    ///
+    /// **PyTorch equivalent**: `x + pe[offset:offset + S]`, as Hugging Face decoders add
+    /// `position_ids` past the cached length.
+    #[allow(clippy::type_complexity)]
+    fn try_add_positions_at(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        offset: usize,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        let (b, s, _) = *x.shape();
+        let zeros: Tensor<(usize, usize, Const<M>), E, D> = x
+            .device()
+            .try_zeros_like(&(b, offset + s, Const::<M>))
+            .dev()?;
+        let rows = self
+            .try_add_positions(zeros)?
+            .try_slice((.., offset..offset + s, ..))
+            .dev()?
+            .try_reshape_like(&(b, s, Const::<M>))
+            .dev()?;
+        x.try_add(rows).dev()
+    }
 }
 
 /// The fixed sinusoids of "Attention Is All You Need": `PE[p, 2i] = sin(p / 10000^(2i/M))`,

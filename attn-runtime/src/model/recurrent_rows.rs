@@ -9,8 +9,12 @@ use crate::attention::{AttentionMask, AttentionOptions};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::rnn::CellState;
 
-/// See the module docs.
-pub(crate) struct RecurrentRows<const H: usize, const SL: usize, const O: usize, E, D>
+/// The state of a [`DecodingSession`](super::DecodingSession) over a recurrent decoder with
+/// attention (see the module docs); [`RowState::try_select`] selects every part by the parents.
+///
+/// **PyTorch equivalent**: the `(encoder_outputs, (h, c), mask)` a seq2seq RNN decoder loop
+/// carries, `index_select`-ed by the beams.
+pub struct RecurrentRows<const H: usize, const SL: usize, const O: usize, E, D>
 where
     E: Dtype,
     D: Storage<E>,

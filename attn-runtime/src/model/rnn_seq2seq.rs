@@ -8,7 +8,7 @@ use num_traits::Float;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::uniform::SampleUniform;
 
-use super::decoding_session::Session;
+use super::decoding_session::DecodingSession;
 use super::recurrent_rows::RecurrentRows;
 use super::source_stepper::source_batch;
 use super::token_encoding::check_token_ids;
@@ -394,7 +394,13 @@ where
                 .mask(AttentionMask::none().key_lengths(lengths.clone())),
             lengths,
         };
-        Ok(Box::new(Session::new(step, state, sources.len(), TL, TV)))
+        Ok(Box::new(DecodingSession::new(
+            step,
+            state,
+            sources.len(),
+            TL,
+            TV,
+        )))
     }
 
     #[allow(clippy::type_complexity)]

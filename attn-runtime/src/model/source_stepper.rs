@@ -49,11 +49,17 @@ pub trait SourceStepper<E> {
 /// `sources` as one batch `[R, SL]` padded with PAD, and their lengths (an empty source counts
 /// as one PAD, as the padding mask needs a key to attend to): the input of a session.
 ///
+/// # Shapes
+/// `R` sources of at most `SL` ids → `[R, SL]` and `R` lengths.
+///
+/// **PyTorch equivalent**: `pad_sequence(sources, batch_first=True)` padded to `SL`, with the
+/// lengths kept for the attention mask.
+///
 /// # Errors
 /// [`AttnError::InvalidInput`] for no sources, a source longer than `SL`, or an id outside
 /// `vocab`.
 #[allow(clippy::type_complexity)]
-pub(crate) fn source_batch<const SL: usize, D: TensorFromVec<usize>>(
+pub fn source_batch<const SL: usize, D: TensorFromVec<usize>>(
     dev: &D,
     sources: &[&[usize]],
     vocab: usize,

@@ -8,7 +8,7 @@ use num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 
 use super::cached_rows::CachedRows;
-use super::decoding_session::Session;
+use super::decoding_session::DecodingSession;
 use super::rnn_seq2seq::argmax_rows;
 use super::source_stepper::source_batch;
 use super::token_encoding::check_token_ids;
@@ -404,29 +404,11 @@ where
             .try_tensor_from_vec(tokens.to_vec(), (batch, 1usize))
             .dev()?;
         let x = self.tgt_embedding.try_forward(ids).dev()?;
-        // positions are added for the full prefix and the last row kept, so every positional
-        // encoding (learned or fixed) sees the position it would in the full pass
-        let x = self.positioned(x, t)?;
+        // every positional encoding (learned or fixed) sees the position it would in the full
+        // pass
+        let x = self.tgt_positional.try_add_positions_at(x, t)?;
         let x = self.decoder.try_step(x, caches, self_opts, cross_opts)?;
         self.out.try_logits(x, &self.tgt_embedding.weight)
-    }
-
-    fn positioned(
-        &self,
-        x: Tensor<(usize, usize, Const<M>), E, D>,
-        t: usize,
-    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
-        let batch = x.shape().0;
-        let dev = x.device().clone();
-        let zeros: Tensor<(usize, usize, Const<M>), E, D> =
-            dev.try_zeros_like(&(batch, t + 1, Const::<M>)).dev()?;
-        let positions = self.tgt_positional.try_add_positions(zeros)?;
-        let row = positions
-            .try_slice((.., t..t + 1, ..))
-            .dev()?
-            .try_reshape_like(&(batch, 1usize, Const::<M>))
-            .dev()?;
-        x.try_add(row).dev()
     }
 
     /// Encodes `src` once and returns what incremental decoding needs: the memory and one cache
@@ -480,7 +462,13 @@ where
             self_opts,
             cross_opts,
         };
-        Ok(Box::new(Session::new(step, state, sources.len(), TL, TV)))
+        Ok(Box::new(DecodingSession::new(
+            step,
+            state,
+            sources.len(),
+            TL,
+            TV,
+        )))
     }
 }
 

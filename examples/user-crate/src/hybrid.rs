@@ -2,13 +2,17 @@
 //! under a transformer decoder. Implementing [`AttnModel`] (its typed input and forward pass),
 //! dfdx's `TensorCollection` (its parameters by name) and [`DeclaredModel`] (what it is, as data)
 //! is all it takes for attn's commands to train, checkpoint, resume, evaluate, predict with and
-//! draw it.
+//! draw it. Its decoding session ([`AttnModel::source_stepper`]: the sources encoded once, the
+//! decoder stepped one token per beam over its key/value caches) is optional and makes beam
+//! search fast: attn's `DecodingSession` and `CachedRows` do the bookkeeping, the model writes
+//! its step.
 
 use attn_runtime::attention::{AttentionMask, AttentionOptions, Projection};
 use attn_runtime::dfdx::nn::modules::Embedding;
 use attn_runtime::loss::IGNORE;
 use attn_runtime::model::{
-    seq2seq_input, Batch, BatchInput, LearnedPositions, PositionalEncoding, TaskSpec,
+    seq2seq_input, source_batch, Batch, BatchInput, CachedRows, DecodingSession, LearnedPositions,
+    PositionalEncoding, SourceStepper, TaskSpec,
 };
 use attn_runtime::prelude::*;
 use attn_runtime::rnn::Lstm;
@@ -151,6 +155,24 @@ impl<D: Device<f32>> LstmTransformerModel<f32, D> {
         self.out.try_forward_3d(x)
     }
 
+    /// The LSTM's states over `src` (`lengths`: its unpadded lengths): the decoder's memory.
+    #[allow(clippy::type_complexity)]
+    fn try_memory<B: Dim, T: Tape<f32, D> + 'static>(
+        &self,
+        src: Tensor<(B, Const<SL>), usize, D, T>,
+        lengths: &[usize],
+    ) -> Result<Tensor<(usize, Const<SL>, Const<M>), f32, D, T>, AttnError> {
+        let batch = src.shape().0.size();
+        let x = self
+            .src_embedding
+            .try_forward(src)
+            .map_err(AttnError::device)?;
+        let states = self.encoder.try_forward(x, Some(lengths))?.output;
+        states
+            .try_reshape_like(&(batch, Const::<SL>, Const::<M>))
+            .map_err(AttnError::device)
+    }
+
     /// Greedy decoding without a cache: one full causal pass per step, each step's choice fed
     /// as the next step's input.
     fn try_greedy_inputs(
@@ -212,14 +234,7 @@ impl<D: Device<f32>> AttnModel<f32, D> for LstmTransformerModel<f32, D> {
             .checked_lengths(batch, SL)?
             .unwrap_or_else(|| vec![SL; batch]);
         let dev = input.src.device().clone();
-        let x = self
-            .src_embedding
-            .try_forward(input.src)
-            .map_err(AttnError::device)?;
-        let states = self.encoder.try_forward(x, Some(&lengths))?.output;
-        let states = states
-            .try_reshape_like(&(batch, Const::<SL>, Const::<M>))
-            .map_err(AttnError::device)?;
+        let states = self.try_memory(input.src, &lengths)?;
         let (mut tape, memory) = TapeHolder::split(states);
 
         let base = AttentionOptions {
@@ -283,5 +298,42 @@ impl<D: Device<f32>> AttnModel<f32, D> for LstmTransformerModel<f32, D> {
             &LstmTransformer::META,
             tape,
         )
+    }
+
+    /// The sources encoded once; each step embeds one token per row at its position and runs
+    /// the decoder block on the rows' caches, which the session selects by the beams.
+    fn source_stepper(
+        &self,
+        sources: &[&[usize]],
+    ) -> Result<Option<Box<dyn SourceStepper<f32> + '_>>, AttnError> {
+        let dev = self.src_embedding.weight.device().clone();
+        let (src, lengths) = source_batch::<SL, D>(&dev, sources, SV)?;
+        let memory = self
+            .try_memory(src, &lengths)?
+            .try_reshape_like(&(sources.len(), SL, Const::<M>))
+            .map_err(AttnError::device)?;
+        let rows = CachedRows {
+            caches: self.decoder.try_new_caches(&memory)?,
+            self_opts: AttentionOptions::default().mask(AttentionMask::none().causal()),
+            cross_opts: AttentionOptions::default()
+                .mask(AttentionMask::none().key_lengths(lengths.clone())),
+            lengths,
+        };
+        let step = move |tokens: &[usize], t: usize, rows: &mut CachedRows<HEADS, f32, D>| {
+            let ids = dev
+                .try_tensor_from_vec(tokens.to_vec(), (tokens.len(), 1usize))
+                .map_err(AttnError::device)?;
+            let x = self
+                .tgt_embedding
+                .try_forward(ids)
+                .map_err(AttnError::device)?;
+            let x = self.tgt_positional.try_add_positions_at(x, t)?;
+            let x =
+                self.decoder
+                    .try_step(x, &mut rows.caches, &rows.self_opts, &rows.cross_opts)?;
+            Ok(self.out.try_forward_3d(x)?.as_vec())
+        };
+        let session = DecodingSession::new(step, rows, sources.len(), TL, TV);
+        Ok(Some(Box::new(session)))
     }
 }

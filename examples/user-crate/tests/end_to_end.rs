@@ -6,7 +6,11 @@ use std::process::Command;
 
 use attn_cli::{attend, eval, predict, sweep, train, Parser};
 use attn_runtime::infer::Output;
+use attn_runtime::loss::IGNORE;
+use attn_runtime::tokens::BOS;
 use attn_runtime::train::TrainOutcome;
+use attn_runtime::zoo::{Batch, Entry, Inputs, ZooEntry, ZooModel};
+use my_attn_models::hybrid::LstmTransformer;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("my-attn-{}-{name}", std::process::id()));
@@ -83,6 +87,21 @@ fn seq2seq_end_to_end(model: &str, heads: usize) {
     );
     assert!(Path::new(&dir).join("eval.json").is_file());
 
+    // beam search decodes the same test split (on the model's decoding session, where it has one)
+    let beam = eval::run(
+        &registry,
+        eval::Args::parse_from(["eval", &dir, "--beam", "3"]),
+    )
+    .expect("eval --beam runs")
+    .expect("a run's report");
+    assert_eq!(beam.examples, 64);
+    let beam = beam.seq2seq.expect("sequence-to-sequence scores");
+    assert!(
+        (0.0..=1.0).contains(&beam.exact_match),
+        "{}",
+        beam.exact_match
+    );
+
     // predict decodes digits, at most the declared 12 target tokens
     let predictions = predict::run(
         &registry,
@@ -127,6 +146,70 @@ fn my_declared_seq2seq_model_trains_resumes_evaluates_predicts_and_attends() {
 fn my_hand_built_hybrid_gets_every_tool_through_the_contract() {
     // no encoder attention (an LSTM), 1 decoder layer (self and cross attention), 2 heads each
     seq2seq_end_to_end("lstm-transformer", 4);
+}
+
+/// The logits the hybrid's teacher-forced pass gives each `(source, prefix)` row at position
+/// `prefix.len()` (sources of up to 12 digits, targets of 12, 16 tokens).
+fn teacher_forced(
+    model: &dyn ZooModel,
+    sources: &[&[usize]],
+    rows: &[(usize, Vec<usize>)],
+) -> Vec<f32> {
+    let (sl, tl, v) = (12, 12, 16);
+    let mut ids = vec![0; rows.len() * sl];
+    let mut targets = vec![IGNORE; rows.len() * tl];
+    let mut lengths = Vec::new();
+    for (b, (s, prefix)) in rows.iter().enumerate() {
+        ids[b * sl..][..sources[*s].len()].copy_from_slice(sources[*s]);
+        targets[b * tl..][..prefix.len()].copy_from_slice(prefix);
+        targets[b * tl + prefix.len()] = 0;
+        lengths.push(sources[*s].len());
+    }
+    let batch = Batch {
+        size: rows.len(),
+        inputs: Inputs::Tokens { ids, lengths },
+        targets,
+    };
+    let out = model.forward_teacher_forced(&batch, false).unwrap();
+    rows.iter()
+        .enumerate()
+        .flat_map(|(b, (_, prefix))| out.logits[(b * tl + prefix.len()) * v..][..v].to_vec())
+        .collect()
+}
+
+/// The hybrid's own decoding session: rows repeated and reordered as a beam search does, each
+/// step's logits those of its teacher-forced pass over the same prefixes.
+#[test]
+fn my_hybrids_decoding_session_steps_as_its_teacher_forced_pass_scores() {
+    let model = Entry::<LstmTransformer>::NEW.instantiate(5).unwrap();
+    let sources: [&[usize]; 2] = [&[3, 4, 5], &[6, 7, 8, 9, 10]];
+    let mut session = model
+        .source_stepper(&sources)
+        .unwrap()
+        .expect("the hybrid implements a session");
+    let steps = [
+        session.try_step(&[0, 1, 1], &[BOS; 3]).unwrap(),
+        session.try_step(&[2, 0], &[5, 6]).unwrap(),
+        session.try_step(&[1, 1, 0], &[7, 8, 9]).unwrap(),
+    ];
+    let want = [
+        teacher_forced(&*model, &sources, &[(0, vec![]), (1, vec![]), (1, vec![])]),
+        teacher_forced(&*model, &sources, &[(1, vec![5]), (0, vec![6])]),
+        teacher_forced(
+            &*model,
+            &sources,
+            &[(0, vec![6, 7]), (0, vec![6, 8]), (1, vec![5, 9])],
+        ),
+    ];
+    for (t, (got, want)) in steps.iter().zip(&want).enumerate() {
+        assert_eq!(got.len(), want.len(), "step {t}");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "step {t} [{i}]: {g} vs {w}"
+            );
+        }
+    }
 }
 
 #[test]
