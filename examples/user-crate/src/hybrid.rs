@@ -3,9 +3,9 @@
 //! dfdx's `TensorCollection` (its parameters by name) and [`DeclaredModel`] (what it is, as data)
 //! is all it takes for attn's commands to train, checkpoint, resume, evaluate, predict with and
 //! draw it. Its decoding session ([`AttnModel::source_stepper`]: the sources encoded once, the
-//! decoder stepped one token per beam over its key/value caches) is optional and makes beam
-//! search fast: attn's `DecodingSession` and `CachedRows` do the bookkeeping, the model writes
-//! its step.
+//! decoder stepped one token per row over its key/value caches) is optional; it makes beam
+//! search fast and is what its own greedy decoding runs on: attn's `DecodingSession` and
+//! `CachedRows` do the bookkeeping, the model writes its step.
 
 use attn_runtime::attention::{AttentionMask, AttentionOptions, Projection};
 use attn_runtime::dfdx::nn::modules::Embedding;
@@ -173,29 +173,70 @@ impl<D: Device<f32>> LstmTransformerModel<f32, D> {
             .map_err(AttnError::device)
     }
 
-    /// Greedy decoding without a cache: one full causal pass per step, each step's choice fed
-    /// as the next step's input.
+    /// A decoding session over `memory` (the LSTM states of `lengths.len()` sources): each
+    /// step embeds one token per row at its position and runs the decoder block on the rows'
+    /// key/value caches, which the session keeps following the rows' parents.
+    #[allow(clippy::type_complexity)]
+    fn try_session(
+        &self,
+        memory: &Tensor<(usize, Const<SL>, Const<M>), f32, D>,
+        lengths: Vec<usize>,
+    ) -> Result<
+        DecodingSession<
+            CachedRows<HEADS, f32, D>,
+            impl Fn(&[usize], usize, &mut CachedRows<HEADS, f32, D>) -> Result<Vec<f32>, AttnError> + '_,
+        >,
+        AttnError,
+    > {
+        let sources = lengths.len();
+        let memory = memory
+            .clone()
+            .try_reshape_like(&(sources, SL, Const::<M>))
+            .map_err(AttnError::device)?;
+        let rows = CachedRows {
+            caches: self.decoder.try_new_caches(&memory)?,
+            self_opts: AttentionOptions::default().mask(AttentionMask::none().causal()),
+            cross_opts: AttentionOptions::default()
+                .mask(AttentionMask::none().key_lengths(lengths.clone())),
+            lengths,
+        };
+        let dev = memory.device().clone();
+        let step = move |tokens: &[usize], t: usize, rows: &mut CachedRows<HEADS, f32, D>| {
+            let ids = dev
+                .try_tensor_from_vec(tokens.to_vec(), (tokens.len(), 1usize))
+                .map_err(AttnError::device)?;
+            let x = self
+                .tgt_embedding
+                .try_forward(ids)
+                .map_err(AttnError::device)?;
+            let x = self.tgt_positional.try_add_positions_at(x, t)?;
+            let x =
+                self.decoder
+                    .try_step(x, &mut rows.caches, &rows.self_opts, &rows.cross_opts)?;
+            Ok(self.out.try_forward_3d(x)?.as_vec())
+        };
+        Ok(DecodingSession::new(step, rows, sources, TL, TV))
+    }
+
+    /// Greedy decoding on the model's own session: each step's choice fed as the next step's
+    /// input, one token per sequence and step.
     fn try_greedy_inputs(
         &self,
         memory: &Tensor<(usize, Const<SL>, Const<M>), f32, D>,
-        opts: [&AttentionOptions; 2],
-        batch: usize,
+        lengths: &[usize],
     ) -> Result<Vec<usize>, AttnError> {
-        let dev = memory.device().clone();
+        let batch = lengths.len();
+        let mut session = self.try_session(memory, lengths.to_vec())?;
+        let rows: Vec<usize> = (0..batch).collect();
         let mut inputs = vec![PAD; batch * TL];
-        for b in 0..batch {
-            inputs[b * TL] = BOS;
-        }
-        for t in 0..TL - 1 {
-            let ids = dev
-                .try_tensor_from_vec(inputs.clone(), (batch, Const::<TL>))
-                .map_err(AttnError::device)?;
-            let logits = self
-                .try_decode(ids, memory, opts, &mut Vec::new())?
-                .as_vec();
-            for b in 0..batch {
-                let row = &logits[(b * TL + t) * TV..][..TV];
-                inputs[b * TL + t + 1] = argmax(row);
+        let mut fed = vec![BOS; batch];
+        for t in 0..TL {
+            for (b, &token) in fed.iter().enumerate() {
+                inputs[b * TL + t] = token;
+            }
+            if t + 1 < TL {
+                let logits = session.try_step(&rows, &fed)?;
+                fed = logits.chunks(TV).map(argmax).collect();
             }
         }
         Ok(inputs)
@@ -244,7 +285,7 @@ impl<D: Device<f32>> AttnModel<f32, D> for LstmTransformerModel<f32, D> {
             ..AttentionOptions::default()
         };
         let self_opts = base.clone().mask(AttentionMask::none().causal());
-        let cross_opts = base.mask(AttentionMask::none().key_lengths(lengths));
+        let cross_opts = base.mask(AttentionMask::none().key_lengths(lengths.clone()));
         let both = [&self_opts, &cross_opts];
 
         // teacher forcing feeds [BOS, target…]; otherwise the decoder feeds itself
@@ -262,7 +303,7 @@ impl<D: Device<f32>> AttnModel<f32, D> for LstmTransformerModel<f32, D> {
                     }))
                 })
                 .collect(),
-            _ => self.try_greedy_inputs(&memory, both, batch)?,
+            _ => self.try_greedy_inputs(&memory, &lengths)?,
         };
         let inputs = dev
             .try_tensor_from_vec(inputs, (batch, Const::<TL>))
@@ -308,32 +349,7 @@ impl<D: Device<f32>> AttnModel<f32, D> for LstmTransformerModel<f32, D> {
     ) -> Result<Option<Box<dyn SourceStepper<f32> + '_>>, AttnError> {
         let dev = self.src_embedding.weight.device().clone();
         let (src, lengths) = source_batch::<SL, D>(&dev, sources, SV)?;
-        let memory = self
-            .try_memory(src, &lengths)?
-            .try_reshape_like(&(sources.len(), SL, Const::<M>))
-            .map_err(AttnError::device)?;
-        let rows = CachedRows {
-            caches: self.decoder.try_new_caches(&memory)?,
-            self_opts: AttentionOptions::default().mask(AttentionMask::none().causal()),
-            cross_opts: AttentionOptions::default()
-                .mask(AttentionMask::none().key_lengths(lengths.clone())),
-            lengths,
-        };
-        let step = move |tokens: &[usize], t: usize, rows: &mut CachedRows<HEADS, f32, D>| {
-            let ids = dev
-                .try_tensor_from_vec(tokens.to_vec(), (tokens.len(), 1usize))
-                .map_err(AttnError::device)?;
-            let x = self
-                .tgt_embedding
-                .try_forward(ids)
-                .map_err(AttnError::device)?;
-            let x = self.tgt_positional.try_add_positions_at(x, t)?;
-            let x =
-                self.decoder
-                    .try_step(x, &mut rows.caches, &rows.self_opts, &rows.cross_opts)?;
-            Ok(self.out.try_forward_3d(x)?.as_vec())
-        };
-        let session = DecodingSession::new(step, rows, sources.len(), TL, TV);
-        Ok(Some(Box::new(session)))
+        let memory = self.try_memory(src, &lengths)?;
+        Ok(Some(Box::new(self.try_session(&memory, lengths)?)))
     }
 }
