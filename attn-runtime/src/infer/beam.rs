@@ -69,103 +69,112 @@ impl BeamSearch {
         self.validate()?;
         let mut searches: Vec<Search> = sources.iter().map(|_| Search::default()).collect();
         match model.source_stepper(sources)? {
-            Some(mut session) => self.search_stepping(&mut *session, &mut searches, tgt_len)?,
-            None => self.search_teacher_forced(model, sources, &mut searches, src_len, tgt_len)?,
+            Some(mut session) => {
+                // where each search's beams start among the previous step's rows (the sources,
+                // first)
+                let mut first_row: Vec<usize> = (0..sources.len()).collect();
+                self.run(&mut searches, tgt_len, |_, live, searches| {
+                    stepped_logits(&mut *session, &mut first_row, live, searches)
+                })?
+            }
+            None => self.run(&mut searches, tgt_len, |t, live, searches| {
+                teacher_forced_logits(model, sources, (src_len, tgt_len), t, live, searches)
+            })?,
         }
         Ok(searches.into_iter().map(|s| s.finish(self)).collect())
     }
 
-    /// The search on a decoding session: one step per position, each live beam a row that
-    /// continues its parent's row and is fed the token it ended with.
-    fn search_stepping(
+    /// The search loop: at each position, `step(t, live, searches)` gives the next-token logits
+    /// of every live search's beams (`[rows, vocab]`, rows in the order of `live` and of each
+    /// search's beams) and the vocabulary, and each live search advances on its rows.
+    fn run(
         &self,
-        session: &mut dyn SourceStepper<f32>,
         searches: &mut [Search],
         tgt_len: usize,
-    ) -> Result<(), AttnError> {
-        // where each search's beams start among the previous step's rows (the sources, first)
-        let mut first_row: Vec<usize> = (0..searches.len()).collect();
-        for _ in 0..tgt_len {
-            let live: Vec<usize> = (0..searches.len()).filter(|&s| !searches[s].done).collect();
-            if live.is_empty() {
-                break;
-            }
-            let (mut parents, mut tokens) = (Vec::new(), Vec::new());
-            let mut next_first = first_row.clone();
-            for &s in &live {
-                next_first[s] = parents.len();
-                for beam in &searches[s].beams {
-                    parents.push(first_row[s] + beam.parent);
-                    tokens.push(beam.tokens.last().copied().unwrap_or(BOS));
-                }
-            }
-            let logits = session.try_step(&parents, &tokens)?;
-            let vocab = session.vocab();
-            for &s in &live {
-                let count = searches[s].beams.len();
-                let rows: Vec<&[f32]> = (next_first[s]..next_first[s] + count)
-                    .map(|r| &logits[r * vocab..][..vocab])
-                    .collect();
-                searches[s].advance(self, &rows, tgt_len);
-            }
-            first_row = next_first;
-        }
-        Ok(())
-    }
-
-    /// The search through the model's teacher-forced pass, for models without a decoding
-    /// session: each step runs the decoder over every live beam's whole prefix.
-    fn search_teacher_forced(
-        &self,
-        model: &dyn ZooModel,
-        sources: &[&[usize]],
-        searches: &mut [Search],
-        src_len: usize,
-        tgt_len: usize,
+        mut step: impl FnMut(usize, &[usize], &[Search]) -> Result<(Vec<f32>, usize), AttnError>,
     ) -> Result<(), AttnError> {
         for t in 0..tgt_len {
             let live: Vec<usize> = (0..searches.len()).filter(|&s| !searches[s].done).collect();
             if live.is_empty() {
                 break;
             }
-            // one row per live beam: its source, and its prefix as targets (the decoder is fed
-            // BOS + prefix)
-            let size: usize = live.iter().map(|&s| searches[s].beams.len()).sum();
-            let mut src = vec![0; size * src_len];
-            let mut targets = vec![IGNORE; size * tgt_len];
-            let mut lengths = Vec::with_capacity(size);
-            let rows = live
-                .iter()
-                .flat_map(|&s| searches[s].beams.iter().map(move |beam| (s, &beam.tokens)));
-            for (b, (s, prefix)) in rows.enumerate() {
-                let ids = sources[s];
-                src[b * src_len..b * src_len + ids.len()].copy_from_slice(ids);
-                targets[b * tgt_len..b * tgt_len + prefix.len()].copy_from_slice(prefix);
-                // the position being predicted needs a target for the row to be decoded
-                targets[b * tgt_len + t] = 0;
-                lengths.push(ids.len().max(1));
-            }
-            let batch = Batch {
-                size,
-                inputs: Inputs::Tokens { ids: src, lengths },
-                targets,
-            };
-            let out = model.forward_teacher_forced(&batch, false)?;
-            let vocab = out.logits_shape[1];
-            let mut first = 0;
+            let (logits, vocab) = step(t, &live, searches)?;
+            let mut rows = logits.chunks_exact(vocab);
             for &s in &live {
-                let search = &mut searches[s];
-                let count = search.beams.len();
-                // the logits of position `t` of each of this search's rows
-                let rows: Vec<&[f32]> = (first..first + count)
-                    .map(|b| &out.logits[(b * tgt_len + t) * vocab..][..vocab])
-                    .collect();
-                search.advance(self, &rows, tgt_len);
-                first += count;
+                let count = searches[s].beams.len();
+                let own: Vec<&[f32]> = rows.by_ref().take(count).collect();
+                searches[s].advance(self, &own, tgt_len);
             }
         }
         Ok(())
     }
+}
+
+/// One step on a decoding session: each live beam a row that continues its parent's row
+/// (found through `first_row`, where each search's beams start among the previous step's rows,
+/// updated here) and is fed the token it ended with.
+fn stepped_logits(
+    session: &mut dyn SourceStepper<f32>,
+    first_row: &mut [usize],
+    live: &[usize],
+    searches: &[Search],
+) -> Result<(Vec<f32>, usize), AttnError> {
+    let (mut parents, mut tokens) = (Vec::new(), Vec::new());
+    let mut next_first = first_row.to_vec();
+    for &s in live {
+        next_first[s] = parents.len();
+        for beam in &searches[s].beams {
+            parents.push(first_row[s] + beam.parent);
+            tokens.push(beam.tokens.last().copied().unwrap_or(BOS));
+        }
+    }
+    let logits = session.try_step(&parents, &tokens)?;
+    first_row.copy_from_slice(&next_first);
+    Ok((logits, session.vocab()))
+}
+
+/// One step through the model's teacher-forced pass, for models without a decoding session:
+/// the decoder runs over every live beam's whole prefix, and position `t`'s logits are kept.
+fn teacher_forced_logits(
+    model: &dyn ZooModel,
+    sources: &[&[usize]],
+    (src_len, tgt_len): (usize, usize),
+    t: usize,
+    live: &[usize],
+    searches: &[Search],
+) -> Result<(Vec<f32>, usize), AttnError> {
+    // one row per live beam: its source, and its prefix as targets (the decoder is fed BOS +
+    // prefix)
+    let size: usize = live.iter().map(|&s| searches[s].beams.len()).sum();
+    let mut src = vec![0; size * src_len];
+    let mut targets = vec![IGNORE; size * tgt_len];
+    let mut lengths = Vec::with_capacity(size);
+    let rows = live
+        .iter()
+        .flat_map(|&s| searches[s].beams.iter().map(move |beam| (s, &beam.tokens)));
+    for (b, (s, prefix)) in rows.enumerate() {
+        let ids = sources[s];
+        src[b * src_len..b * src_len + ids.len()].copy_from_slice(ids);
+        targets[b * tgt_len..b * tgt_len + prefix.len()].copy_from_slice(prefix);
+        // the position being predicted needs a target for the row to be decoded
+        targets[b * tgt_len + t] = 0;
+        lengths.push(ids.len().max(1));
+    }
+    let batch = Batch {
+        size,
+        inputs: Inputs::Tokens { ids: src, lengths },
+        targets,
+    };
+    let out = model.forward_teacher_forced(&batch, false)?;
+    let vocab = out.logits_shape[1];
+    let logits = (0..size)
+        .flat_map(|b| {
+            out.logits[(b * tgt_len + t) * vocab..][..vocab]
+                .iter()
+                .copied()
+        })
+        .collect();
+    Ok((logits, vocab))
 }
 
 /// A live beam: its tokens so far, their summed log-probability, and the index of the beam of
