@@ -22,7 +22,6 @@ macro_rules! kernel_tables {
         }
     ) => {
         $(#[$doc])*
-        #[allow(clippy::type_complexity)]
         struct $table<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static> {
             $($field: $ty,)+
         }

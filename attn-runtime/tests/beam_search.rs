@@ -27,6 +27,7 @@ const B: usize = 5;
 /// - after A: four tokens 0.25 each, EOS excluded (so any continuation of A is at most 0.6·0.25 = 0.15);
 /// - after B: EOS 0.9;
 /// - after A x: EOS 1.0.
+///
 /// The best sequence is B EOS (0.36); greedy finds A · EOS (at most 0.15).
 struct FixedDistributions;
 
@@ -35,7 +36,7 @@ struct FixedDistributions;
 const FLIP: usize = 1;
 
 fn logits_for(source: &[usize], prefix: &[usize]) -> Vec<f32> {
-    let mut p = vec![1e-9f64; 8];
+    let mut p = [1e-9f64; 8];
     let flipped = source.first() == Some(&FLIP);
     match prefix {
         [] if flipped => {

@@ -25,7 +25,7 @@ fn check_sdpa_with(name: &str, kernel: AttentionKernel) {
     let v = tensor(&dev, &fx, "v", (b, h, sk, Dv::default()));
     let upstream = tensor(&dev, &fx, "upstream", (b, h, sq, Dv::default()));
     let scale = match fx.config["scale"].as_f64() {
-        Some(f) if f == 1.0 => Scale::Unscaled,
+        Some(1.0) => Scale::Unscaled,
         Some(f) => Scale::Factor(f),
         None => Scale::InverseSqrtHeadDim,
     };

@@ -55,7 +55,7 @@ fn global_norm_clipping_scales_every_gradient_together() {
         .square()
         .sum()
         .backward();
-    let norm = attn_runtime::optim::grad_norm(&mut model, &grads).unwrap();
+    let norm = attn_runtime::optim::grad_norm(&model, &grads).unwrap();
     let by_hand: f64 = [
         grads.get(&model.q_proj.weight).as_vec(),
         grads.get(model.q_proj.bias.as_ref().unwrap()).as_vec(),

@@ -12,6 +12,9 @@ use attn_runtime::threads::keep_workers_awake;
 use attn_runtime::tuning::KernelConfig;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
+/// The side of the square product (`matmul/2048x2048x2048`), through dfdx's `matmul`.
+const SQUARE: usize = 2048;
+
 /// The products of a training step, `(rows, inner, cols)`, as the layers lay them out.
 ///
 /// * `proj`: a projection's forward, `x · Wᵀ` with `x: [B·S, I]` and `W: [O, I]` (its input
@@ -38,14 +41,12 @@ fn gemm(c: &mut Criterion) {
     dev.enable_cache();
     let mut group = c.benchmark_group("gemm");
     group.sample_size(10);
-    for n in [2048usize] {
-        let a: Tensor<(usize, usize), f32, _> = dev.sample_normal_like(&(n, n));
-        let b: Tensor<(usize, usize), f32, _> = dev.sample_normal_like(&(n, n));
-        group.bench_function(
-            BenchmarkId::new("matmul", format!("{n}x{n}x{n}")),
-            |bench| bench.iter(|| a.clone().matmul(b.clone())),
-        );
-    }
+    let a: Tensor<(usize, usize), f32, _> = dev.sample_normal_like(&(SQUARE, SQUARE));
+    let b: Tensor<(usize, usize), f32, _> = dev.sample_normal_like(&(SQUARE, SQUARE));
+    group.bench_function(
+        BenchmarkId::new("matmul", format!("{SQUARE}x{SQUARE}x{SQUARE}")),
+        |bench| bench.iter(|| a.clone().matmul(b.clone())),
+    );
     let values = |len: usize, seed: usize| -> Vec<f32> {
         (0..len)
             .map(|i| ((i * 31 + seed * 17) % 97) as f32 / 97.0 - 0.5)

@@ -555,9 +555,9 @@ pub fn name_or_user_type(
 
 /// Multi-head attention splits the model width into equal heads.
 pub fn heads_divide(heads: usize, d_model: usize, heads_field: &Field, errs: &mut Errors) {
-    if d_model % heads != 0 {
+    if !d_model.is_multiple_of(heads) {
         let near: Vec<String> = (1..=d_model.min(64))
-            .filter(|h| d_model % h == 0)
+            .filter(|h| d_model.is_multiple_of(*h))
             .map(|h| h.to_string())
             .collect();
         errs.push(
@@ -573,7 +573,7 @@ pub fn heads_divide(heads: usize, d_model: usize, heads_field: &Field, errs: &mu
 
 /// A transformer encoder of width `kdim` splits it into the same heads as the decoder.
 pub fn heads_divide_kdim(heads: usize, kdim: usize, f: &Field, errs: &mut Errors) {
-    if kdim % heads != 0 {
+    if !kdim.is_multiple_of(heads) {
         errs.push(
             value_span(f),
             format!("{heads} heads do not divide kdim = {kdim}, the encoder width"),
@@ -600,7 +600,7 @@ pub fn patch_divides_image(
     f: &Field,
     errs: &mut Errors,
 ) {
-    if height % patch != 0 || width % patch != 0 {
+    if !height.is_multiple_of(patch) || !width.is_multiple_of(patch) {
         errs.push(
             value_span(f),
             format!("patch {patch} does not divide the {height}x{width} image: patches must tile it exactly"),

@@ -92,7 +92,6 @@ impl<const Q: usize, const K: usize, const A: usize, E: Dtype, D: Device<E>>
     /// # Errors
     /// [`AttnError::ShapeMismatch`] when batch sizes or key/value lengths disagree at run time;
     /// [`AttnError::InvalidMask`] when the mask does not fit (its shape is `[B, Sq, Sk]`).
-    #[allow(clippy::type_complexity)]
     pub fn try_attend<B, Sq, Sk, const DV: usize, T, Tk, Tv>(
         &self,
         query: Tensor<(B, Sq, Const<Q>), E, D, T>,
@@ -156,7 +155,6 @@ impl<const Q: usize, const K: usize, const A: usize, E: Dtype, D: Device<E>>
     ///
     /// # Errors
     /// As [`try_attend`](Self::try_attend).
-    #[allow(clippy::type_complexity)]
     pub fn try_attend_step<B, Sk, const DV: usize, T, Tk, Tv>(
         &self,
         query: Tensor<(B, Const<Q>), E, D, T>,
@@ -178,7 +176,6 @@ impl<const Q: usize, const K: usize, const A: usize, E: Dtype, D: Device<E>>
 }
 
 /// `[B, 1, Sq, Dv]`/`[B, 1, Sq, Sk]` → `[B, Sq, Dv]`/`[B, Sq, Sk]`.
-#[allow(clippy::type_complexity)]
 pub(crate) fn single_head<B, Sq, Sk, const DV: usize, E, D, T>(
     out: AttnOutput<(B, Const<1>, Sq, Const<DV>), (B, Const<1>, Sq, Sk), E, D, T>,
     sk: Sk,
@@ -201,7 +198,6 @@ where
 }
 
 /// `[B, 1, Dv]`/`[B, 1, Sk]` → `[B, Dv]`/`[B, Sk]`.
-#[allow(clippy::type_complexity)]
 pub(crate) fn squeeze_query<B, Sk, const DV: usize, E, D, T>(
     out: ScoredOutput<B, Const<1>, Sk, DV, E, D, T>,
 ) -> Result<StepOutput<B, Sk, DV, E, D, T>, AttnError>

@@ -66,7 +66,6 @@ impl<const Q: usize, const K: usize, E: Dtype, D: Device<E>> GeneralAttention<Q,
     /// # Errors
     /// [`AttnError::ShapeMismatch`] when batch sizes or key/value lengths disagree at run time;
     /// [`AttnError::InvalidMask`] when the mask does not fit (its shape is `[B, Sq, Sk]`).
-    #[allow(clippy::type_complexity)]
     pub fn try_attend<B, Sq, Sk, const DV: usize, T, Tk, Tv>(
         &self,
         query: Tensor<(B, Sq, Const<Q>), E, D, T>,
@@ -90,7 +89,6 @@ impl<const Q: usize, const K: usize, E: Dtype, D: Device<E>> GeneralAttention<Q,
     ///
     /// # Errors
     /// As [`try_attend`](Self::try_attend).
-    #[allow(clippy::type_complexity)]
     pub fn try_attend_step<B, Sk, const DV: usize, T, Tk, Tv>(
         &self,
         query: Tensor<(B, Const<Q>), E, D, T>,
@@ -122,7 +120,6 @@ impl<const Q: usize, const K: usize, E: Dtype, D: Device<E>> GeneralAttention<Q,
 ///
 /// # Errors
 /// As [`GeneralAttention::try_attend`].
-#[allow(clippy::type_complexity)]
 pub fn dot_attention<B, Sq, Sk, const K: usize, const DV: usize, E, D, T, Tk, Tv>(
     query: Tensor<(B, Sq, Const<K>), E, D, T>,
     keys: Tensor<(B, Sk, Const<K>), E, D, Tk>,

@@ -218,7 +218,7 @@ impl AttentionMask {
             }
         }
         if let Some(mask) = &self.allowed {
-            let batch_ok = mask.batch.map_or(true, |n| n == batch);
+            let batch_ok = mask.batch.is_none_or(|n| n == batch);
             if !batch_ok || mask.queries != queries || mask.keys != keys {
                 return Err(AttnError::InvalidMask {
                     reason: format!(

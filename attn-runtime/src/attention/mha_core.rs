@@ -64,7 +64,6 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
     }
 
     /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, H, Sk, M/H]` each.
-    #[allow(clippy::type_complexity)]
     pub(crate) fn try_project_key_value<T: Tape<E, D> + 'static>(
         &self,
         key: Tensor<Dyn3, E, D, T>,
@@ -123,7 +122,6 @@ impl<E: Dtype, D: Device<E>> DynMha<E, D> {
     }
 
     /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, H, Sk, M/H]` each.
-    #[allow(clippy::type_complexity)]
     fn project_key_value_impl<T: Tape<E, D> + 'static>(
         &self,
         key: Tensor<Dyn3, E, D, T>,

@@ -30,7 +30,7 @@ pub mod builder {
     {
         /// Compile-time check that the heads split the model dim evenly.
         pub const HEADS_DIVIDE_MODEL_DIM: () = assert!(
-            H > 0 && M % H == 0,
+            H > 0 && M.is_multiple_of(H),
             "MultiHeadAttention: the number of heads H must divide the model dim M"
         );
     }
@@ -164,7 +164,6 @@ where
     /// # Errors
     /// [`AttnError::ShapeMismatch`] when batch sizes or key/value lengths disagree at run time;
     /// [`AttnError::InvalidMask`] when the mask does not fit.
-    #[allow(clippy::type_complexity)]
     pub fn try_attend<B, Sq, Sk, Tq, Tk, Tv>(
         &self,
         query: Tensor<(B, Sq, Const<M>), E, D, Tq>,
@@ -220,7 +219,6 @@ where
     }
 
     /// The query projection split into heads: `[B, Sq, M] → [B, H, Sq, M/H]`.
-    #[allow(clippy::type_complexity)]
     pub fn try_project_query<B: Dim, Sq: Dim, T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<(B, Sq, Const<M>), E, D, T>,
@@ -233,7 +231,6 @@ where
 
     /// The key and value projections split into heads, recorded on the tape `T`:
     /// `[B, Sk, K]`, `[B, Sk, V]` → `[B, H, Sk, M/H]` each.
-    #[allow(clippy::type_complexity)]
     pub fn try_project_key_value<B: Dim, Sk: Dim, T, Tk, Tv>(
         &self,
         key: Tensor<(B, Sk, Const<K>), E, D, Tk>,
@@ -261,7 +258,6 @@ where
 
     /// Attention over already projected heads (rotary applied here when `opts.rotary`), then
     /// the heads merged and the output projection: `→ [B, Sq, M]`.
-    #[allow(clippy::type_complexity)]
     pub fn try_attend_heads<B: Dim, Sq: Dim, Sk: Dim, T, Tk, Tv>(
         &self,
         q: Tensor<(B, Const<H>, Sq, usize), E, D, T>,
@@ -289,7 +285,6 @@ where
     ///
     /// # Shapes
     /// `x: [B, S, M]` → context `[B, S, M]`, weights `[B, H, S, S]`.
-    #[allow(clippy::type_complexity)]
     pub fn try_self_attend<B, S, T>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
@@ -309,7 +304,6 @@ where
 pub trait SelfAttendable<B: Dim, S: Dim, T, const M: usize, const H: usize, E: Dtype, D: Storage<E>>
 {
     /// See [`MultiHeadAttention::try_self_attend`].
-    #[allow(clippy::type_complexity)]
     fn self_attend(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,

@@ -112,7 +112,7 @@ fn read_records_file(dir: &Path) -> Result<Vec<RunRecord>, AttnError> {
         .map(|(i, l)| {
             serde_json::from_str(l).map_err(|e| {
                 AttnError::data(
-                    &format!("{}:{}", path.display(), i + 1),
+                    format!("{}:{}", path.display(), i + 1),
                     format!("not a sweep record: {e}"),
                     "delete that line (its run is trained again) or the file",
                 )

@@ -55,7 +55,6 @@ pub fn token_input<const L: usize, E: Dtype, D: Device<E>, T: Tape<E, D> + 'stat
 ///
 /// # Errors
 /// [`AttnError::InvalidInput`] for a token batch or images of another size.
-#[allow(clippy::type_complexity)]
 pub fn image_input<
     const CH: usize,
     const IH: usize,
@@ -102,7 +101,6 @@ pub fn image_input<
 /// # Errors
 /// [`AttnError::InvalidInput`] for an image batch, sources not padded to `SL`, or a target
 /// count other than `B · TL`.
-#[allow(clippy::type_complexity)]
 pub fn seq2seq_input<
     const SL: usize,
     const TL: usize,

@@ -23,7 +23,6 @@ pub trait DecoderAttention<const H: usize, const O: usize, E: Dtype, D: Device<E
     ///
     /// # Shapes
     /// query `[B, H]`, states `[B, S, O]` → context `[B, O]`, weights `[B, S]`.
-    #[allow(clippy::type_complexity)]
     fn try_attend_states<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         query: Tensor<(B, Const<H>), E, D, T>,

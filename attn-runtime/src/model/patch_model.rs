@@ -89,8 +89,8 @@ where
     /// checked against the prefix's length when the model runs).
     pub const PATCHES_TILE_THE_IMAGE: () = assert!(
         P > 0
-            && IH % P == 0
-            && IW % P == 0
+            && IH.is_multiple_of(P)
+            && IW.is_multiple_of(P)
             && NP == (IH / P) * (IW / P)
             && PD == CH * P * P
             && (L == NP || L == NP + 1),

@@ -27,7 +27,6 @@ pub trait PositionalEncoding<const M: usize, E: Dtype, D: Device<E>> {
     ///
     /// **PyTorch equivalent**: `x + pe[offset:offset + S]`, as Hugging Face decoders add
     /// `position_ids` past the cached length.
-    #[allow(clippy::type_complexity)]
     fn try_add_positions_at(
         &self,
         x: Tensor<(usize, usize, Const<M>), E, D>,
@@ -195,12 +194,12 @@ fn add_rows<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
 }
 
 /// `x + table`, the `[S, M]` table broadcast over the batch.
-fn add_table<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static, Tt: Tape<E, D> + 'static>(
+fn add_table<E: Dtype, D: Device<E>, T, Tt: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
     table: Tensor<Dyn2, E, D, Tt>,
 ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
 where
-    T: Merge<Tt>,
+    T: Tape<E, D> + 'static + Merge<Tt>,
 {
     let shape = *x.shape();
     x.try_add(table.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)

@@ -55,7 +55,6 @@ where
 
 impl<const O: usize, E: Dtype, D: Device<E>> AttentionPool<O, E, D> {
     /// Pools `states` (see the type's docs); the mask is `[B, 1, S]`.
-    #[allow(clippy::type_complexity)]
     pub fn try_pool<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         states: Tensor<(B, S, Const<O>), E, D, T>,

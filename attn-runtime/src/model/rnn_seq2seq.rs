@@ -213,7 +213,6 @@ where
     /// # Errors
     /// [`AttnError::InvalidInput`] for ids outside the vocabularies, lengths that do not fit, or
     /// targets of the wrong count.
-    #[allow(clippy::type_complexity)]
     fn try_decode<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
@@ -287,7 +286,6 @@ where
     /// Encodes `src` (`lengths`: its unpadded lengths, or none for full rows): the tape held
     /// apart, the top layer's states `[B, SL, O]`, and the decoder's first state
     /// `tanh(bridge(final encoder state))` (and a zero cell state for an LSTM).
-    #[allow(clippy::type_complexity)]
     fn try_encode<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
@@ -327,7 +325,6 @@ where
     /// One decoder step from `state`, fed the tokens `ids` (`[B]`): the step's logits
     /// `[B, TV]`, the next state, and the attention weights over `states` (`[B, SL]`, when
     /// `opts` asks for them).
-    #[allow(clippy::type_complexity)]
     fn try_decoder_step<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         tape: &mut TapeHolder<T>,
@@ -403,7 +400,6 @@ where
         )))
     }
 
-    #[allow(clippy::type_complexity)]
     fn try_attend<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         tape: &mut TapeHolder<T>,

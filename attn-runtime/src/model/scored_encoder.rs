@@ -65,7 +65,6 @@ pub trait ScoreFn: Clone + Copy + std::fmt::Debug + Default + 'static {
     const NAME: &'static str;
 
     /// The raw scores of every query against every key.
-    #[allow(clippy::type_complexity)]
     fn try_score<B: Dim, Sq: Dim, Sk: Dim, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         q: Tensor<(B, Sq, usize), E, D, T>,
         k: Tensor<(B, Sk, usize), E, D, T>,

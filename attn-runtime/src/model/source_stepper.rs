@@ -58,7 +58,6 @@ pub trait SourceStepper<E> {
 /// # Errors
 /// [`AttnError::InvalidInput`] for no sources, a source longer than `SL`, or an id outside
 /// `vocab`.
-#[allow(clippy::type_complexity)]
 pub fn source_batch<const SL: usize, D: TensorFromVec<usize>>(
     dev: &D,
     sources: &[&[usize]],

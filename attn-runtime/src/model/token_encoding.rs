@@ -16,7 +16,6 @@ pub(crate) type Encoded<B, const L: usize, const M: usize, E, D, T> = (
 
 /// Token ids `[B, L]` → encoded `[B, L, M]`, with padding masked from `opts.lengths`; the
 /// attention layers' weights are named under `path` (the encoder's field name).
-#[allow(clippy::type_complexity)]
 pub(crate) fn try_encode_tokens<
     const V: usize,
     const L: usize,

@@ -256,7 +256,6 @@ where
     /// # Errors
     /// [`AttnError::InvalidInput`] for ids outside the vocabularies, lengths that do not fit, or
     /// targets of the wrong count.
-    #[allow(clippy::type_complexity)]
     fn try_decode<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
@@ -316,7 +315,6 @@ where
         })
     }
 
-    #[allow(clippy::type_complexity)]
     fn try_encode<B: Dim, T: Tape<E, D> + 'static>(
         &self,
         src: Tensor<(B, Const<SL>), usize, D, T>,
@@ -413,7 +411,6 @@ where
 
     /// Encodes `src` once and returns what incremental decoding needs: the memory and one cache
     /// per decoder block (evaluation mode).
-    #[allow(clippy::type_complexity)]
     pub fn try_start_decoding(
         &self,
         src: Tensor<(usize, Const<SL>), usize, D>,

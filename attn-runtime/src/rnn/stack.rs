@@ -246,7 +246,6 @@ where
     ///
     /// # Errors
     /// [`AttnError::InvalidInput`] when lengths do not fit the batch (count, 0, or longer than S).
-    #[allow(clippy::type_complexity)]
     pub fn try_forward<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<I>), E, D, T>,
@@ -270,11 +269,11 @@ where
 
     /// The parameters on run-time shapes (the same tensors: gradients reach them).
     fn erased(&self) -> Result<DynRnn<E, D>, AttnError> {
-        fn all<S: Shape, Dst: Shape<Concrete = S::Concrete>, E: Dtype, D: Device<E>>(
+        fn all<S, Dst: Shape<Concrete = S::Concrete>, E: Dtype, D: Device<E>>(
             ts: &[Tensor<S, E, D>],
         ) -> Result<Vec<Tensor<Dst, E, D>>, AttnError>
         where
-            S: RealizeShapeTo<Dst>,
+            S: Shape + RealizeShapeTo<Dst>,
         {
             ts.iter().map(|t| realized(t.clone())).collect()
         }
@@ -376,7 +375,6 @@ fn cell_kernels<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D> + 'st
 }
 
 /// Every layer over `x: [B, S, I]`: the top layer's `[B, S, O]` and the final `h` and `c`.
-#[allow(clippy::type_complexity)]
 fn forward_dyn<Cell: RecurrentCell, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     rnn: &DynRnn<E, D>,
     x: Tensor<Dyn3, E, D, T>,
@@ -571,7 +569,6 @@ pub(crate) struct StepMask<E: Dtype, D: Storage<E>> {
 impl<E: Dtype, D: Device<E>> StepMask<E, D> {
     /// New state where running, old state where finished; the output is the new hidden state
     /// where running and zero where finished (PyTorch's packed-sequence outputs).
-    #[allow(clippy::type_complexity)]
     fn apply<T: Tape<E, D> + 'static>(
         &self,
         tape: &mut TapeHolder<T>,
@@ -597,7 +594,6 @@ impl<E: Dtype, D: Device<E>> StepMask<E, D> {
 
 /// Per-step masks for right-padded sequences of `[B, H]` states, `None` when every sequence is
 /// full.
-#[allow(clippy::type_complexity)]
 fn step_masks<E: Dtype, D: Device<E>>(
     dev: &D,
     b: usize,
@@ -627,11 +623,11 @@ fn step_masks<E: Dtype, D: Device<E>>(
             let running: Vec<bool> = lengths.iter().map(|&l| t < l).collect();
             let new: Vec<E> = running
                 .iter()
-                .flat_map(|&r| std::iter::repeat(if r { one } else { zero }).take(h))
+                .flat_map(|&r| std::iter::repeat_n(if r { one } else { zero }, h))
                 .collect();
             let old: Vec<E> = running
                 .iter()
-                .flat_map(|&r| std::iter::repeat(if r { zero } else { one }).take(h))
+                .flat_map(|&r| std::iter::repeat_n(if r { zero } else { one }, h))
                 .collect();
             Ok(StepMask {
                 keep_new: dev.try_tensor_from_vec(new, (b, h)).dev()?,

@@ -68,7 +68,6 @@ pub trait Activation: Clone + Copy + std::fmt::Debug + Default + 'static {
     ///
     /// # Errors
     /// As [`try_apply`](Self::try_apply).
-    #[allow(clippy::type_complexity)]
     fn try_apply_dyn<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
         x: Tensor<(usize, usize, usize), E, D, T>,
     ) -> Result<Tensor<(usize, usize, usize), E, D, T>, AttnError> {

@@ -90,7 +90,6 @@ impl<const H: usize, E: Dtype, D: Storage<E>> BlockCache<H, E, D> {
 }
 
 /// `k`/`v` with `new_k`/`new_v`'s rows after their own (the tensor path, off the CPU).
-#[allow(clippy::type_complexity)]
 fn append<const H: usize, E: Dtype, D: Device<E>>(
     old: Option<(HeadTensor<H, E, D>, HeadTensor<H, E, D>)>,
     new_k: HeadTensor<H, E, D>,

@@ -270,7 +270,7 @@ pub fn write_report(
     }
     let rows: Vec<(String, HeadStats)> = stats
         .iter()
-        .map(|(l, h, s)| (format!("{l} h{h}"), s.clone()))
+        .map(|(l, h, s)| (format!("{l} h{h}"), *s))
         .collect();
     let table = stats_table(&rows) + &similarity_table(&similarity);
     let json = serde_json::json!({ "heads": &stats, "similarity": &similarity });

@@ -103,7 +103,7 @@ pub fn head_similarity(a: &[f32], b: &[f32], keys: usize) -> Result<f64, VizErro
             what: "keys".into(),
         });
     }
-    if a.len() % keys != 0 {
+    if !a.len().is_multiple_of(keys) {
         return Err(VizError::SizeMismatch {
             what: "a (not a whole number of rows of `keys`)".into(),
             expected: (a.len() / keys + 1) * keys,

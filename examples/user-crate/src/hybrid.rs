@@ -137,6 +137,7 @@ impl<D: Device<f32>> TensorCollection<f32, D> for LstmTransformerModel<f32, D> {
 
 impl<D: Device<f32>> LstmTransformerModel<f32, D> {
     /// The decoder over target inputs `[batch, TL]` and the LSTM states: logits `[batch, TL, TV]`.
+    #[allow(clippy::type_complexity)]
     fn try_decode<T: Tape<f32, D> + 'static>(
         &self,
         inputs: Tensor<(usize, Const<TL>), usize, D, T>,

@@ -163,7 +163,6 @@ impl CpuOp<3> for FusedAttention {
 /// # Errors
 /// [`AttnError::InvalidInput`] when `E` is not `f32` or `D` not `Cpu`; mask, dropout and size
 /// errors as [`kernel::forward`].
-#[allow(clippy::type_complexity)]
 pub(crate) fn try_fused_sdpa<B, H, Sq, Sk, Dk, Dv, E, D, T>(
     q: Tensor<(B, H, Sq, Dk), E, D, T>,
     k: Tensor<(B, H, Sk, Dk), E, D, T>,

@@ -59,11 +59,7 @@ impl KvRows {
     pub fn append(&mut self, k: &[f32], v: &[f32]) -> Result<(), AttnError> {
         let problems = self.batch * self.heads;
         let (dk, dv) = (self.head_dim, self.value_dim);
-        let n = if problems * dk == 0 {
-            0
-        } else {
-            k.len() / (problems * dk)
-        };
+        let n = k.len().checked_div(problems * dk).unwrap_or(0);
         expect_len("k", problems * n * dk, k.len())?;
         expect_len("v", problems * n * dv, v.len())?;
         let len = self.len + n;
