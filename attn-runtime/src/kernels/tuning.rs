@@ -35,6 +35,16 @@ use crate::error::AttnError;
 /// block.
 pub const BLOCK_Q_CHOICES: [usize; 4] = [8, 16, 32, 64];
 
+/// The keys [`ENV_VAR`] takes and their values, for the fix of an error about it.
+fn settings() -> String {
+    let isas: Vec<&str> = Isa::ALL.iter().map(|isa| isa.name()).collect();
+    format!(
+        "isa: one of {} that this CPU has; block_q: one of {BLOCK_Q_CHOICES:?}; gemm_kc: one of \
+         {GEMM_KC_CHOICES:?}; spin_us: microseconds, 0 or more",
+        isas.join(", ")
+    )
+}
+
 /// How attn's kernels run on this CPU (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelConfig {
@@ -85,9 +95,8 @@ impl KernelConfig {
                 reason,
                 fix: format!(
                     "unset {ENV_VAR}, or set it to e.g. `isa=avx2,block_q=32,gemm_kc=128,spin_us=0` \
-                     (isa: avx512, avx2 or portable, one this CPU has; block_q: one of \
-                     {BLOCK_Q_CHOICES:?}; gemm_kc: one of {GEMM_KC_CHOICES:?}; spin_us: \
-                     microseconds, 0 or more)"
+                     ({})",
+                    settings()
                 ),
             })
     }
@@ -102,10 +111,10 @@ impl KernelConfig {
     pub fn parse(spec: &str) -> Result<KernelConfig, AttnError> {
         let invalid = |reason: String| AttnError::InvalidInput {
             reason: format!("{ENV_VAR}={spec:?}: {reason}"),
-            fix: "write `isa=<avx512|avx2|portable>`, `block_q=<8|16|32|64>`, \
-                  `gemm_kc=<64|128|256|384|512>` and/or `spin_us=<microseconds>`, separated by \
-                  commas"
-                .into(),
+            fix: format!(
+                "write `key=value` items separated by commas: {}",
+                settings()
+            ),
         };
         let mut config = KernelConfig {
             product: ProductConfig::from_spec(spec).map_err(|e| invalid(e.to_string()))?,
@@ -248,6 +257,19 @@ mod tests {
         if !Isa::Avx512.available() {
             assert!(KernelConfig::parse("isa=avx512").is_err());
         }
+        // the fix names every value each key takes
+        let Err(AttnError::InvalidInput { fix, .. }) = KernelConfig::parse("block_q=12") else {
+            panic!("block_q=12 is refused");
+        };
+        for isa in Isa::ALL {
+            assert!(fix.contains(isa.name()), "{fix}");
+        }
+        assert!(fix.contains("block_q: one of [8, 16, 32, 64]"), "{fix}");
+        assert!(
+            fix.contains("gemm_kc: one of [64, 128, 256, 384, 512]"),
+            "{fix}"
+        );
+        assert!(fix.contains("spin_us"), "{fix}");
     }
 
     #[test]
