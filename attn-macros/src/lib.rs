@@ -1,12 +1,14 @@
-//! The `attention_model!` declaration macro of attn. Use it through `attn_runtime`, which
-//! re-exports it with its documentation and the items its expansion names.
+//! The `attention_model!` declaration macro of attn, `attention_sweep!`, and
+//! `#[derive(TensorCollection)]` for hand-built modules. Use them through `attn_runtime`, which
+//! re-exports them with their documentation and the items their expansions name.
 //!
-//! Pipeline: [`parse`] (syntax tree with spans) → [`validate`] (one function per rule, all errors
+//! `attention_model!`'s pipeline: [`parse`] (syntax tree with spans) → [`validate`] (one function per rule, all errors
 //! reported at once) → [`codegen`] (dfdx modules with const-generic shapes).
 
 use proc_macro::TokenStream;
 
 mod codegen;
+mod collection;
 mod model;
 mod parse;
 mod suggest;
@@ -32,6 +34,16 @@ pub fn attention_model(input: TokenStream) -> TokenStream {
 pub fn attention_sweep(input: TokenStream) -> TokenStream {
     match syn::parse::<sweep::SweepDeclaration>(input) {
         Ok(decl) => sweep::expand(&decl).into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+/// dfdx's `TensorCollection` for a struct of sub-modules and tensors; see
+/// `attn_runtime::TensorCollection` for the attributes.
+#[proc_macro_derive(TensorCollection, attributes(collection))]
+pub fn derive_tensor_collection(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => collection::derive(input).into(),
         Err(err) => err.to_compile_error().into(),
     }
 }

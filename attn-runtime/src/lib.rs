@@ -7,6 +7,9 @@
 //! Errors that shapes cannot rule out come back as [`AttnError`].
 #![warn(missing_docs)]
 
+// `::attn_runtime::…` paths, which derive(TensorCollection) writes, resolve inside this crate too
+extern crate self as attn_runtime;
+
 /// Declares a module's kernel table: a struct of function pointers over the dtype `E`, device
 /// `D` and tape `T` (each field `name: fn-pointer type = the function at E, D, T`), its tables
 /// for the supported triples (f32 and f64 on the `Cpu`, f32 on `Cuda`; either tape) as statics —
@@ -118,6 +121,9 @@ pub use declaration_docs::attention_model;
 mod sweep_docs;
 pub use sweep_docs::attention_sweep;
 
+mod collection_docs;
+pub use collection_docs::TensorCollection;
+
 /// What `attention_model!` expansions name by absolute path; not a public API.
 #[doc(hidden)]
 pub mod __private {
@@ -132,6 +138,8 @@ pub mod __private {
     pub use crate::zoo::Entry;
     pub use attn_spec;
     pub use dfdx;
+    pub use num_traits::Float;
+    pub use rand_distr::uniform::SampleUniform;
 }
 
 /// The device tests and examples run on: CPU by default, CUDA with the `cuda` feature.
@@ -157,7 +165,7 @@ pub mod prelude {
     };
     pub use crate::{
         attention_model, attention_sweep, pytorch_names::LoadPytorch, state_dict::StateDict,
-        AttnError, DefaultDevice,
+        AttnError, DefaultDevice, TensorCollection,
     };
     pub use dfdx::prelude::*;
 }
