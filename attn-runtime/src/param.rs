@@ -352,11 +352,22 @@ where
     S: Shape,
     E: Dtype + num_traits::Float,
     D: Device<E>,
-    rand_distr::StandardNormal: rand_distr::Distribution<E>,
 {
     let std = E::from_f64(std).unwrap_or(E::ONE);
-    match rand_distr::Normal::new(E::default(), std) {
-        Ok(normal) => t.try_fill_with_distr(normal),
-        Err(_) => Ok(()),
+    t.try_fill_with_distr(NormalDraw { std })
+}
+
+/// N(0, `std`²) in any float `E`: a standard normal draw in `f64`, converted to `E`, times
+/// `std` in `E` — `rand_distr::Normal<E>`'s arithmetic for `f32` and `f64` (the same values)
+/// without its `StandardNormal: Distribution<E>` bound, which would otherwise be required of
+/// every module holding a normally initialised tensor, and of every module around it.
+struct NormalDraw<E> {
+    std: E,
+}
+
+impl<E: num_traits::Float> rand_distr::Distribution<E> for NormalDraw<E> {
+    fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> E {
+        let z: f64 = rng.sample(rand_distr::StandardNormal);
+        E::zero() + self.std * <E as NumCast>::from(z).unwrap_or_else(E::nan)
     }
 }

@@ -1,11 +1,10 @@
 //! Additive (Bahdanau) attention: `score(s, h) = vᵀ tanh(W s + U h + b)`.
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::{core::try_attend, multi_head::onto_tape, AttentionOptions, AttnOutput, Projection};
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
+use crate::TensorCollection;
 
 /// The output of a scoring attention over several queries: context `[B, Sq, Dv]`, weights
 /// `[B, Sq, Sk]`.
@@ -30,7 +29,7 @@ pub type StepOutput<B, Sk, const DV: usize, E, D, T> = AttnOutput<(B, Const<DV>)
 /// **PyTorch equivalent** (no built-in module): `v(torch.tanh(W(s)[:, :, None] + U(h)[:, None]))`
 /// with `W = nn.Linear(Q, A, bias=False)`, `U = nn.Linear(K, A)`, `v = nn.Linear(A, 1, bias=False)`,
 /// then `softmax` over keys and `weights @ values`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct AdditiveAttention<
     const Q: usize,
     const K: usize,
@@ -56,32 +55,6 @@ where
     AdditiveAttention<Q, K, A, E, D>: BuildModule<D, E>,
 {
     type Built = AdditiveAttention<Q, K, A, E, D>;
-}
-
-impl<const Q: usize, const K: usize, const A: usize, E, D> TensorCollection<E, D>
-    for AdditiveAttention<Q, K, A, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = AdditiveAttention<Q, K, A, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("query_proj", |s| &s.query_proj, |s| &mut s.query_proj),
-                Self::module("key_proj", |s| &s.key_proj, |s| &mut s.key_proj),
-                Self::module("score_proj", |s| &s.score_proj, |s| &mut s.score_proj),
-            ),
-            |(query_proj, key_proj, score_proj)| AdditiveAttention {
-                query_proj,
-                key_proj,
-                score_proj,
-            },
-        )
-    }
 }
 
 impl<const Q: usize, const K: usize, const A: usize, E: Dtype, D: Device<E>>

@@ -1,8 +1,6 @@
 //! Luong's multiplicative attention: "general" (`score(s, h) = sᵀ W h`) and "dot" (`sᵀ h`).
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::{
     additive::{single_head, squeeze_query, ScoredOutput, StepOutput},
@@ -11,6 +9,7 @@ use super::{
     AttentionOptions, Projection,
 };
 use crate::error::{expect_dim, AttnError, DeviceResultExt};
+use crate::TensorCollection;
 
 /// Luong et al. (2015) "general" attention for a decoder state over encoder states.
 ///
@@ -25,7 +24,7 @@ use crate::error::{expect_dim, AttnError, DeviceResultExt};
 ///
 /// **PyTorch equivalent** (no built-in module): `softmax(W(s) @ h.transpose(1, 2)) @ values`
 /// with `W = nn.Linear(Q, K, bias=False)`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct GeneralAttention<const Q: usize, const K: usize, E: Dtype, D: Storage<E>> {
     /// `W`: `Q -> K`, no bias.
     pub query_proj: Projection<Q, K, E, D, false>,
@@ -41,23 +40,6 @@ where
     GeneralAttention<Q, K, E, D>: BuildModule<D, E>,
 {
     type Built = GeneralAttention<Q, K, E, D>;
-}
-
-impl<const Q: usize, const K: usize, E, D> TensorCollection<E, D> for GeneralAttention<Q, K, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = GeneralAttention<Q, K, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            Self::module("query_proj", |s| &s.query_proj, |s| &mut s.query_proj),
-            |query_proj| GeneralAttention { query_proj },
-        )
-    }
 }
 
 impl<const Q: usize, const K: usize, E: Dtype, D: Device<E>> GeneralAttention<Q, K, E, D> {

@@ -5,8 +5,6 @@ use std::marker::PhantomData;
 
 use dfdx::nn::modules::Embedding;
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::token_encoding::{check_token_ids, try_encode_tokens};
 use super::{
@@ -15,6 +13,7 @@ use super::{
 };
 use crate::error::{AttnError, DeviceResultExt};
 use crate::transformer::{CachedDecoder, OutputProjection};
+use crate::TensorCollection;
 
 /// A language model over windows of `C` tokens from a vocabulary of `V`, of width `M`: token
 /// embedding, positional encoding `Pos`, a causal stack `Dec` (pre-norm transformer blocks and a
@@ -32,7 +31,7 @@ use crate::transformer::{CachedDecoder, OutputProjection};
 /// **PyTorch equivalent**: nanoGPT's `GPT` (`wte`, `wpe`, `h`, `ln_f`, `lm_head` tied to `wte`),
 /// or `nn.TransformerEncoder(norm_first=True)` run with `is_causal=True` between an
 /// `nn.Embedding` and an `nn.Linear`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct CausalLm<
     const V: usize,
     const C: usize,
@@ -53,39 +52,6 @@ pub struct CausalLm<
     /// The projection to the vocabulary.
     pub output: Out,
     spec: PhantomData<S>,
-}
-
-impl<const V: usize, const C: usize, const M: usize, Dec, Pos, Out, S, E, D> TensorCollection<E, D>
-    for CausalLm<V, C, M, Dec, Pos, Out, S, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-    Dec: TensorCollection<E, D>,
-    Pos: TensorCollection<E, D>,
-    Out: TensorCollection<E, D>,
-{
-    type To<E2: Dtype, D2: Device<E2>> =
-        CausalLm<V, C, M, Dec::To<E2, D2>, Pos::To<E2, D2>, Out::To<E2, D2>, S, E2, D2>;
-
-    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
-        visitor: &mut Vi,
-    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("embedding", |s| &s.embedding, |s| &mut s.embedding),
-                Self::module("positional", |s| &s.positional, |s| &mut s.positional),
-                Self::module("decoder", |s| &s.decoder, |s| &mut s.decoder),
-                Self::module("output", |s| &s.output, |s| &mut s.output),
-            ),
-            |(embedding, positional, decoder, output)| CausalLm {
-                embedding,
-                positional,
-                decoder,
-                output,
-                spec: PhantomData,
-            },
-        )
-    }
 }
 
 impl_attn_model! {

@@ -2,11 +2,10 @@
 //! `[CLS]`) whose output the classifier reads.
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::{uniform::SampleUniform, Distribution, StandardNormal};
 
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::cpu_op::{realized, Dyn3};
+use crate::TensorCollection;
 
 /// Turns `NP` embedded patches `[B, NP, M]` into the encoder's sequence `[B, L, M]`.
 pub trait PatchPrefix<const NP: usize, const L: usize, const M: usize, E: Dtype, D: Device<E>> {
@@ -52,33 +51,11 @@ impl<const NP: usize, const L: usize, const M: usize, E: Dtype, D: Device<E>>
 ///
 /// **PyTorch equivalent**: ViT's `cls_token` (`nn.Parameter(torch.zeros(1, 1, M))`),
 /// `torch.cat([cls_token.expand(B, -1, -1), x], dim=1)`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct ClassToken<const M: usize, E: Dtype, D: Storage<E>> {
     /// `[M]`.
+    #[collection(tensor = TensorOptions::reset_with(|t| crate::param::fill_normal(t, 0.02)))]
     pub token: Tensor<Rank1<M>, E, D>,
-}
-
-impl<const M: usize, E, D> TensorCollection<E, D> for ClassToken<M, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-    StandardNormal: Distribution<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = ClassToken<M, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            Self::tensor(
-                "token",
-                |s| &s.token,
-                |s| &mut s.token,
-                TensorOptions::reset_with(|t| crate::param::fill_normal(t, 0.02)),
-            ),
-            |token| ClassToken { token },
-        )
-    }
 }
 
 impl<const NP: usize, const L: usize, const M: usize, E: Dtype, D: Device<E>>

@@ -7,8 +7,7 @@ use dfdx::nn::modules::{LayerNorm1D, Repeated};
 use dfdx::prelude::*;
 
 use crate::transformer::{FeedForwardNet, NormExt, TransformerEncoder};
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
+use crate::TensorCollection;
 
 use super::{BuiltInScores, HeadScoring, LayerAttention};
 use crate::attention::{AttentionOptions, MultiHeadAttention};
@@ -41,31 +40,11 @@ pub trait SequenceEncoder<const M: usize, E: Dtype, D: Device<E>> {
 ///
 /// `Sc` says how queries meet keys: the declared (scaled) dot product by default, or a score
 /// function of the user's ([`ScoredSingleHeadEncoder`](super::ScoredSingleHeadEncoder)).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct SingleHeadEncoder<const M: usize, E: Dtype, D: Storage<E>, Sc = BuiltInScores> {
     /// The attention layer.
     pub attention: MultiHeadAttention<M, 1, M, M, E, D>,
     scoring: PhantomData<Sc>,
-}
-
-impl<const M: usize, E, D, Sc> TensorCollection<E, D> for SingleHeadEncoder<M, E, D, Sc>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = SingleHeadEncoder<M, E2, D2, Sc>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            Self::module("attention", |s| &s.attention, |s| &mut s.attention),
-            |attention| SingleHeadEncoder {
-                attention,
-                scoring: PhantomData,
-            },
-        )
-    }
 }
 
 impl<const M: usize, E: Dtype, D: Device<E>, Sc: HeadScoring> SequenceEncoder<M, E, D>
@@ -91,32 +70,12 @@ impl<const M: usize, E: Dtype, D: Device<E>, Sc: HeadScoring> SequenceEncoder<M,
 ///
 /// # Shapes
 /// `[B, S, M] -> [B, S, M]`, weights `[B, H, S, S]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct SelfAttentionLayer<const M: usize, const H: usize, E: Dtype, D: Storage<E>> {
     /// Multi-head self-attention.
     pub attention: MultiHeadAttention<M, H, M, M, E, D>,
     /// Layer norm after the residual sum.
     pub norm: LayerNorm1D<M, E, D>,
-}
-
-impl<const M: usize, const H: usize, E, D> TensorCollection<E, D> for SelfAttentionLayer<M, H, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = SelfAttentionLayer<M, H, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("attention", |s| &s.attention, |s| &mut s.attention),
-                Self::module("norm", |s| &s.norm, |s| &mut s.norm),
-            ),
-            |(attention, norm)| SelfAttentionLayer { attention, norm },
-        )
-    }
 }
 
 impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<M, H, E, D> {
@@ -143,7 +102,7 @@ impl<const M: usize, const H: usize, E: Dtype, D: Device<E>> SelfAttentionLayer<
 }
 
 /// `N` stacked [`SelfAttentionLayer`]s, named `layers.0`, `layers.1`, ...
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct SelfAttentionEncoder<
     const M: usize,
     const H: usize,
@@ -153,24 +112,6 @@ pub struct SelfAttentionEncoder<
 > {
     /// The layers, first to last.
     pub layers: Repeated<SelfAttentionLayer<M, H, E, D>, N>,
-}
-
-impl<const M: usize, const H: usize, const N: usize, E, D> TensorCollection<E, D>
-    for SelfAttentionEncoder<M, H, N, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = SelfAttentionEncoder<M, H, N, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            Self::module("layers", |s| &s.layers, |s| &mut s.layers),
-            |layers| SelfAttentionEncoder { layers },
-        )
-    }
 }
 
 impl<const M: usize, const H: usize, const N: usize, E: Dtype, D: Device<E>>

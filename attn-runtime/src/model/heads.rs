@@ -1,12 +1,11 @@
 //! Task heads: what turns an encoded sequence `[B, L, M]` into logits.
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::token_encoding::try_mean_pool;
 use crate::attention::Projection;
 use crate::error::AttnError;
+use crate::TensorCollection;
 
 /// Turns an encoded `[B, L, M]` sequence into the task's logits.
 pub trait TaskHead<const L: usize, const M: usize, E: Dtype, D: Device<E>> {
@@ -27,7 +26,7 @@ pub trait TaskHead<const L: usize, const M: usize, E: Dtype, D: Device<E>> {
 /// `[B, L, M] -> [B, C]`
 ///
 /// **PyTorch equivalent**: `nn.Linear(M, C)(x.mean(dim=1))` (masked to the lengths).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct MeanPoolClassifierHead<const M: usize, const C: usize, E: Dtype, D: Storage<E>> {
     /// `M -> C`.
     pub proj: Projection<M, C, E, D, true>,
@@ -39,31 +38,12 @@ pub struct MeanPoolClassifierHead<const M: usize, const C: usize, E: Dtype, D: S
 /// `[B, L, M] -> [B, L, G]`
 ///
 /// **PyTorch equivalent**: `nn.Linear(M, G)(x)`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct PerTokenHead<const M: usize, const G: usize, E: Dtype, D: Storage<E>> {
     /// `M -> G`.
     pub proj: Projection<M, G, E, D, true>,
 }
 
-macro_rules! head_collection {
-    ($head:ident) => {
-        impl<const M: usize, const N: usize, E, D> TensorCollection<E, D> for $head<M, N, E, D>
-        where
-            E: Dtype + Float + SampleUniform,
-            D: Device<E>,
-        {
-            type To<E2: Dtype, D2: Device<E2>> = $head<M, N, E2, D2>;
-
-            fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-                visitor: &mut V,
-            ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-                visitor.visit_fields(Self::module("proj", |s| &s.proj, |s| &mut s.proj), |proj| {
-                    $head { proj }
-                })
-            }
-        }
-    };
-}
 /// Classification from the first position (BERT's `[CLS]`): the data pipeline puts a marker token
 /// (BOS) first, and the encoder learns to gather the sequence into it.
 ///
@@ -71,15 +51,11 @@ macro_rules! head_collection {
 /// `[B, L, M] -> [B, C]`
 ///
 /// **PyTorch equivalent**: `nn.Linear(M, C)(x[:, 0])`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct ClsPoolClassifierHead<const M: usize, const C: usize, E: Dtype, D: Storage<E>> {
     /// `M -> C`.
     pub proj: Projection<M, C, E, D, true>,
 }
-
-head_collection!(MeanPoolClassifierHead);
-head_collection!(ClsPoolClassifierHead);
-head_collection!(PerTokenHead);
 
 impl<const L: usize, const M: usize, const C: usize, E: Dtype, D: Device<E>> TaskHead<L, M, E, D>
     for MeanPoolClassifierHead<M, C, E, D>

@@ -4,8 +4,6 @@
 use std::marker::PhantomData;
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::{
     image_input, impl_attn_model, Batch, BatchInput, DeclaredModel, ForwardOptions, ModelMeta,
@@ -13,6 +11,7 @@ use super::{
 };
 use crate::attention::Projection;
 use crate::error::{AttnError, DeviceResultExt};
+use crate::TensorCollection;
 
 /// Classifies `CH × IH × IW` images by cutting them into `P × P` patches (`NP` of them, each
 /// flattened to `PD = CH·P·P` values), projecting each to width `M`, putting the prefix `Cls`
@@ -32,7 +31,7 @@ use crate::error::{AttnError, DeviceResultExt};
 /// **PyTorch equivalent**: a ViT (`torchvision.models.VisionTransformer`, timm's `vit_*`) whose
 /// patch embedding is `nn.Conv2d(CH, M, P, stride=P)`, with `cls_token`, `pos_embed` and
 /// pre-norm encoder blocks.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct PatchModel<
     const CH: usize,
     const IH: usize,
@@ -96,75 +95,6 @@ where
             && (L == NP || L == NP + 1),
         "PatchModel: P must divide the image, NP = (IH/P)(IW/P), PD = CH·P·P and L = NP (+ 1 for a class token)"
     );
-}
-
-impl<
-        const CH: usize,
-        const IH: usize,
-        const IW: usize,
-        const P: usize,
-        const NP: usize,
-        const PD: usize,
-        const L: usize,
-        const M: usize,
-        Enc,
-        Pos,
-        Cls,
-        Head,
-        S,
-        E,
-        D,
-    > TensorCollection<E, D>
-    for PatchModel<CH, IH, IW, P, NP, PD, L, M, Enc, Pos, Cls, Head, S, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-    Enc: TensorCollection<E, D>,
-    Pos: TensorCollection<E, D>,
-    Cls: TensorCollection<E, D>,
-    Head: TensorCollection<E, D>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = PatchModel<
-        CH,
-        IH,
-        IW,
-        P,
-        NP,
-        PD,
-        L,
-        M,
-        Enc::To<E2, D2>,
-        Pos::To<E2, D2>,
-        Cls::To<E2, D2>,
-        Head::To<E2, D2>,
-        S,
-        E2,
-        D2,
-    >;
-
-    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
-        visitor: &mut Vi,
-    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
-        #[allow(clippy::let_unit_value)]
-        let _ = Self::PATCHES_TILE_THE_IMAGE;
-        visitor.visit_fields(
-            (
-                Self::module("patch_embed", |s| &s.patch_embed, |s| &mut s.patch_embed),
-                Self::module("class_token", |s| &s.class_token, |s| &mut s.class_token),
-                Self::module("positional", |s| &s.positional, |s| &mut s.positional),
-                Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
-                Self::module("head", |s| &s.head, |s| &mut s.head),
-            ),
-            |(patch_embed, class_token, positional, encoder, head)| PatchModel {
-                patch_embed,
-                class_token,
-                positional,
-                encoder,
-                head,
-                spec: PhantomData,
-            },
-        )
-    }
 }
 
 impl_attn_model! {

@@ -1,11 +1,10 @@
 //! Positional encodings added to token (or patch) embeddings.
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::{uniform::SampleUniform, Distribution, StandardNormal};
 
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::cpu_op::{realized, Dyn2, Dyn3};
+use crate::TensorCollection;
 
 /// Adds position information to `[B, S, M]` embeddings.
 pub trait PositionalEncoding<const M: usize, E: Dtype, D: Device<E>> {
@@ -102,33 +101,11 @@ impl<const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D> for NoP
 /// A learned embedding per position, `weight: [L, M]`, initialised from N(0, 0.02²).
 ///
 /// **PyTorch equivalent**: `nn.Parameter(torch.randn(L, M) * 0.02)` added to the embeddings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct LearnedPositions<const L: usize, const M: usize, E: Dtype, D: Storage<E>> {
     /// `[L, M]`
+    #[collection(tensor = TensorOptions::reset_with(|t| crate::param::fill_normal(t, 0.02)))]
     pub weight: Tensor<Rank2<L, M>, E, D>,
-}
-
-impl<const L: usize, const M: usize, E, D> TensorCollection<E, D> for LearnedPositions<L, M, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-    StandardNormal: Distribution<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = LearnedPositions<L, M, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            Self::tensor(
-                "weight",
-                |s| &s.weight,
-                |s| &mut s.weight,
-                TensorOptions::reset_with(|t| crate::param::fill_normal(t, 0.02)),
-            ),
-            |weight| LearnedPositions { weight },
-        )
-    }
 }
 
 impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D>

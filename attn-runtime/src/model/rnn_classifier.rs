@@ -5,8 +5,6 @@ use std::marker::PhantomData;
 
 use dfdx::nn::modules::Embedding;
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::token_encoding::check_token_ids;
 use super::{
@@ -17,6 +15,7 @@ use crate::attention::{try_attend, AttentionMask, AttentionOptions, Projection};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::rnn::{RecurrentCell, RnnStack};
 use crate::tape_holder::TapeHolder;
+use crate::TensorCollection;
 
 /// Attention pooling: `score_j = uᵀ tanh(W h_j + b)`, masked softmax over positions, weighted sum.
 ///
@@ -25,32 +24,12 @@ use crate::tape_holder::TapeHolder;
 ///
 /// **PyTorch equivalent**: `softmax(u(torch.tanh(W(h))).squeeze(-1)) @ h` with `W = nn.Linear(O, O)`,
 /// `u = nn.Linear(O, 1, bias=False)`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct AttentionPool<const O: usize, E: Dtype, D: Storage<E>> {
     /// `W`, `b`.
     pub proj: Projection<O, O, E, D, true>,
     /// `u`, the learned context vector.
     pub context: Projection<O, 1, E, D, false>,
-}
-
-impl<const O: usize, E, D> TensorCollection<E, D> for AttentionPool<O, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = AttentionPool<O, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("proj", |s| &s.proj, |s| &mut s.proj),
-                Self::module("context", |s| &s.context, |s| &mut s.context),
-            ),
-            |(proj, context)| AttentionPool { proj, context },
-        )
-    }
 }
 
 impl<const O: usize, E: Dtype, D: Device<E>> AttentionPool<O, E, D> {
@@ -92,7 +71,8 @@ impl<const O: usize, E: Dtype, D: Device<E>> AttentionPool<O, E, D> {
 ///
 /// # Shapes
 /// ids `[B, LEN]` → logits `[B, C]`; attention `[B, 1, 1, LEN]` (`pool.attention`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
+#[collection(marker(Cell))]
 pub struct RnnClassifier<
     Cell,
     const G: usize,
@@ -117,49 +97,6 @@ pub struct RnnClassifier<
     /// Pooled encoding → class logits.
     pub head: Projection<O, C, E, D, true>,
     spec: PhantomData<S>,
-}
-
-impl<
-        Cell,
-        const G: usize,
-        const V: usize,
-        const LEN: usize,
-        const M: usize,
-        const H: usize,
-        const O: usize,
-        const NL: usize,
-        const BIDIR: bool,
-        const C: usize,
-        S,
-        E,
-        D,
-    > TensorCollection<E, D> for RnnClassifier<Cell, G, V, LEN, M, H, O, NL, BIDIR, C, S, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> =
-        RnnClassifier<Cell, G, V, LEN, M, H, O, NL, BIDIR, C, S, E2, D2>;
-
-    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
-        visitor: &mut Vi,
-    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("embedding", |s| &s.embedding, |s| &mut s.embedding),
-                Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
-                Self::module("pool", |s| &s.pool, |s| &mut s.pool),
-                Self::module("head", |s| &s.head, |s| &mut s.head),
-            ),
-            |(embedding, encoder, pool, head)| RnnClassifier {
-                embedding,
-                encoder,
-                pool,
-                head,
-                spec: PhantomData,
-            },
-        )
-    }
 }
 
 impl_attn_model! {

@@ -4,9 +4,7 @@ use std::marker::PhantomData;
 
 use dfdx::nn::modules::Embedding;
 use dfdx::prelude::*;
-use num_traits::Float;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use rand_distr::uniform::SampleUniform;
 
 use super::decoding_session::DecodingSession;
 use super::recurrent_rows::RecurrentRows;
@@ -22,6 +20,7 @@ use crate::loss::IGNORE;
 use crate::rnn::{CellState, RecurrentCell, RnnStack};
 use crate::tape_holder::TapeHolder;
 use crate::tokens::{BOS, PAD};
+use crate::TensorCollection;
 
 /// Translates source sequences (`SL` tokens of `SV`) into target sequences (`TL` tokens of `TV`).
 ///
@@ -39,7 +38,8 @@ use crate::tokens::{BOS, PAD};
 ///
 /// # Shapes
 /// source ids `[B, SL]` → logits `[B, TL, TV]`; attention `[B, 1, TL, SL]` (`decoder.attention`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
+#[collection(marker(Cell))]
 pub struct RnnSeq2Seq<
     Cell,
     const G: usize,
@@ -76,78 +76,6 @@ pub struct RnnSeq2Seq<
     /// Attentional hidden state → target vocabulary logits.
     pub out: Projection<H, TV, E, D, true>,
     spec: PhantomData<S>,
-}
-
-impl<
-        Cell,
-        const G: usize,
-        const SV: usize,
-        const TV: usize,
-        const SL: usize,
-        const TL: usize,
-        const M: usize,
-        const H: usize,
-        const O: usize,
-        const L: usize,
-        const BIDIR: bool,
-        const DI: usize,
-        const QO: usize,
-        Attn,
-        S,
-        E,
-        D,
-    > TensorCollection<E, D>
-    for RnnSeq2Seq<Cell, G, SV, TV, SL, TL, M, H, O, L, BIDIR, DI, QO, Attn, S, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-    Attn: TensorCollection<E, D>,
-{
-    type To<E2: Dtype, D2: Device<E2>> =
-        RnnSeq2Seq<Cell, G, SV, TV, SL, TL, M, H, O, L, BIDIR, DI, QO, Attn::To<E2, D2>, S, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                (
-                    Self::module(
-                        "src_embedding",
-                        |s| &s.src_embedding,
-                        |s| &mut s.src_embedding,
-                    ),
-                    Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
-                    Self::module("bridge", |s| &s.bridge, |s| &mut s.bridge),
-                    Self::module(
-                        "tgt_embedding",
-                        |s| &s.tgt_embedding,
-                        |s| &mut s.tgt_embedding,
-                    ),
-                ),
-                (
-                    Self::module("decoder", |s| &s.decoder, |s| &mut s.decoder),
-                    Self::module("attention", |s| &s.attention, |s| &mut s.attention),
-                    Self::module("combine", |s| &s.combine, |s| &mut s.combine),
-                    Self::module("out", |s| &s.out, |s| &mut s.out),
-                ),
-            ),
-            |(
-                (src_embedding, encoder, bridge, tgt_embedding),
-                (decoder, attention, combine, out),
-            )| RnnSeq2Seq {
-                src_embedding,
-                encoder,
-                bridge,
-                tgt_embedding,
-                decoder,
-                attention,
-                combine,
-                out,
-                spec: PhantomData,
-            },
-        )
-    }
 }
 
 /// `[B, A] ⊕ [B, C] → [B, OUT]` along features, recorded.

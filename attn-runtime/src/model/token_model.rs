@@ -4,8 +4,6 @@ use std::marker::PhantomData;
 
 use dfdx::nn::modules::Embedding;
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::token_encoding::try_encode_tokens;
 use super::{
@@ -13,6 +11,7 @@ use super::{
     ModelOutput, PositionalEncoding, SequenceEncoder, TaskHead,
 };
 use crate::error::AttnError;
+use crate::TensorCollection;
 
 /// A model over token sequences of length `L` from a vocabulary of `V`, of width `M`: embedding,
 /// positional encoding `Pos`, encoder `Enc`, and task head `Head` (a classifier or a tagger).
@@ -23,7 +22,7 @@ use crate::error::AttnError;
 ///
 /// # Shapes
 /// token ids `[B, L]` (`usize`) → logits `[B, C]` (classifier) or `[B, L, G]` (tagger).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct TokenModel<
     const V: usize,
     const L: usize,
@@ -44,39 +43,6 @@ pub struct TokenModel<
     /// The task head.
     pub head: Head,
     spec: PhantomData<S>,
-}
-
-impl<const V: usize, const L: usize, const M: usize, Enc, Pos, Head, S, E, D> TensorCollection<E, D>
-    for TokenModel<V, L, M, Enc, Pos, Head, S, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-    Enc: TensorCollection<E, D>,
-    Pos: TensorCollection<E, D>,
-    Head: TensorCollection<E, D>,
-{
-    type To<E2: Dtype, D2: Device<E2>> =
-        TokenModel<V, L, M, Enc::To<E2, D2>, Pos::To<E2, D2>, Head::To<E2, D2>, S, E2, D2>;
-
-    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
-        visitor: &mut Vi,
-    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("embedding", |s| &s.embedding, |s| &mut s.embedding),
-                Self::module("positional", |s| &s.positional, |s| &mut s.positional),
-                Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
-                Self::module("head", |s| &s.head, |s| &mut s.head),
-            ),
-            |(embedding, positional, encoder, head)| TokenModel {
-                embedding,
-                positional,
-                encoder,
-                head,
-                spec: PhantomData,
-            },
-        )
-    }
 }
 
 impl_attn_model! {

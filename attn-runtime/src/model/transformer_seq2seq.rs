@@ -4,8 +4,6 @@ use std::marker::PhantomData;
 
 use dfdx::nn::modules::Embedding;
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::cached_rows::CachedRows;
 use super::decoding_session::DecodingSession;
@@ -24,6 +22,7 @@ use crate::tokens::{BOS, PAD};
 use crate::transformer::{
     FeedForwardNet, OutputProjection, TransformerDecoder, TransformerEncoder,
 };
+use crate::TensorCollection;
 
 /// Translates source sequences (`SL` tokens of `SV`) into targets (`TL` tokens of `TV`).
 ///
@@ -39,7 +38,7 @@ use crate::transformer::{
 /// decoder block `[B, H, TL, TL]` (self) and `[B, H, TL, SL]` (cross).
 ///
 /// **PyTorch equivalent**: `nn.Transformer` with embeddings, positions and an output layer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct TransformerSeq2Seq<
     const SV: usize,
     const TV: usize,
@@ -75,128 +74,6 @@ pub struct TransformerSeq2Seq<
     /// Decoder states → target logits.
     pub out: Out,
     spec: PhantomData<S>,
-}
-
-impl<
-        const SV: usize,
-        const TV: usize,
-        const SL: usize,
-        const TL: usize,
-        const KD: usize,
-        const M: usize,
-        const H: usize,
-        FfnE,
-        FfnD,
-        const NE: usize,
-        const ND: usize,
-        const PRE: bool,
-        SrcPos,
-        TgtPos,
-        Out,
-        S,
-        E,
-        D,
-    > TensorCollection<E, D>
-    for TransformerSeq2Seq<
-        SV,
-        TV,
-        SL,
-        TL,
-        KD,
-        M,
-        H,
-        FfnE,
-        FfnD,
-        NE,
-        ND,
-        PRE,
-        SrcPos,
-        TgtPos,
-        Out,
-        S,
-        E,
-        D,
-    >
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-    FfnE: TensorCollection<E, D>,
-    FfnD: TensorCollection<E, D>,
-    SrcPos: TensorCollection<E, D>,
-    TgtPos: TensorCollection<E, D>,
-    Out: TensorCollection<E, D>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = TransformerSeq2Seq<
-        SV,
-        TV,
-        SL,
-        TL,
-        KD,
-        M,
-        H,
-        FfnE::To<E2, D2>,
-        FfnD::To<E2, D2>,
-        NE,
-        ND,
-        PRE,
-        SrcPos::To<E2, D2>,
-        TgtPos::To<E2, D2>,
-        Out::To<E2, D2>,
-        S,
-        E2,
-        D2,
-    >;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                (
-                    Self::module(
-                        "src_embedding",
-                        |s| &s.src_embedding,
-                        |s| &mut s.src_embedding,
-                    ),
-                    Self::module(
-                        "src_positional",
-                        |s| &s.src_positional,
-                        |s| &mut s.src_positional,
-                    ),
-                    Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
-                ),
-                (
-                    Self::module(
-                        "tgt_embedding",
-                        |s| &s.tgt_embedding,
-                        |s| &mut s.tgt_embedding,
-                    ),
-                    Self::module(
-                        "tgt_positional",
-                        |s| &s.tgt_positional,
-                        |s| &mut s.tgt_positional,
-                    ),
-                    Self::module("decoder", |s| &s.decoder, |s| &mut s.decoder),
-                    Self::module("out", |s| &s.out, |s| &mut s.out),
-                ),
-            ),
-            |(
-                (src_embedding, src_positional, encoder),
-                (tgt_embedding, tgt_positional, decoder, out),
-            )| {
-                TransformerSeq2Seq {
-                    src_embedding,
-                    src_positional,
-                    encoder,
-                    tgt_embedding,
-                    tgt_positional,
-                    decoder,
-                    out,
-                    spec: PhantomData,
-                }
-            },
-        )
-    }
 }
 
 impl<

@@ -5,8 +5,7 @@ use dfdx::nn::modules::LayerNorm1D;
 use dfdx::prelude::*;
 
 use crate::transformer::NormExt;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
+use crate::TensorCollection;
 
 use super::residual::residual;
 use super::FeedForwardNet;
@@ -30,7 +29,7 @@ use crate::tape_holder::TapeHolder;
 /// **PyTorch equivalent**: `nn.TransformerDecoderLayer(M, H, F, batch_first=True, norm_first=PRE)`
 /// (with `K = M`); [`LoadPytorch::load_pytorch_state_dict`](crate::pytorch_names::LoadPytorch)
 /// reads its state dict.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct DecoderBlock<
     const M: usize,
     const H: usize,
@@ -52,39 +51,6 @@ pub struct DecoderBlock<
     pub norm2: LayerNorm1D<M, E, D>,
     /// Norm of the feed-forward sub-layer.
     pub norm3: LayerNorm1D<M, E, D>,
-}
-
-impl<const M: usize, const H: usize, const K: usize, Ffn, const PRE: bool, E, D>
-    TensorCollection<E, D> for DecoderBlock<M, H, K, Ffn, PRE, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-    Ffn: TensorCollection<E, D>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = DecoderBlock<M, H, K, Ffn::To<E2, D2>, PRE, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("self_attn", |s| &s.self_attn, |s| &mut s.self_attn),
-                Self::module("cross_attn", |s| &s.cross_attn, |s| &mut s.cross_attn),
-                Self::module("ffn", |s| &s.ffn, |s| &mut s.ffn),
-                Self::module("norm1", |s| &s.norm1, |s| &mut s.norm1),
-                Self::module("norm2", |s| &s.norm2, |s| &mut s.norm2),
-                Self::module("norm3", |s| &s.norm3, |s| &mut s.norm3),
-            ),
-            |(self_attn, cross_attn, ffn, norm1, norm2, norm3)| DecoderBlock {
-                self_attn,
-                cross_attn,
-                ffn,
-                norm1,
-                norm2,
-                norm3,
-            },
-        )
-    }
 }
 
 impl<const M: usize, const H: usize, const K: usize, Ffn, const PRE: bool, E, D>

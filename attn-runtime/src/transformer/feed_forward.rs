@@ -3,14 +3,13 @@
 use std::marker::PhantomData;
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use super::Activation;
 use crate::attention::Projection;
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::cpu_op::{realized, Dyn3};
 use crate::tape_holder::TapeHolder;
+use crate::TensorCollection;
 
 /// A feed-forward network over the last axis, `[B, S, M] → [B, S, M]`.
 pub trait FeedForwardNet<const M: usize, E: Dtype, D: Device<E>> {
@@ -44,7 +43,7 @@ pub trait FeedForwardNet<const M: usize, E: Dtype, D: Device<E>> {
 ///
 /// **PyTorch equivalent**: the `linear1`/`activation`/`dropout`/`linear2` of
 /// `nn.TransformerEncoderLayer(M, H, dim_feedforward=F)`; parameters load under the same names.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct FeedForward<const M: usize, const F: usize, A, E: Dtype, D: Storage<E>> {
     /// `M → F`.
     pub linear1: Projection<M, F, E, D, true>,
@@ -61,7 +60,7 @@ pub struct FeedForward<const M: usize, const F: usize, A, E: Dtype, D: Storage<E
 ///
 /// **PyTorch equivalent** (no built-in module): `down(act(gate(x)) * up(x))` with
 /// `nn.Linear(.., bias=False)` layers named `gate_proj`, `up_proj`, `down_proj` (LLaMA's names).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct GatedFeedForward<const M: usize, const F: usize, A, E: Dtype, D: Storage<E>> {
     /// `M → F`, activated.
     pub gate_proj: Projection<M, F, E, D, false>,
@@ -70,57 +69,6 @@ pub struct GatedFeedForward<const M: usize, const F: usize, A, E: Dtype, D: Stor
     /// `F → M`.
     pub down_proj: Projection<F, M, E, D, false>,
     act: PhantomData<A>,
-}
-
-impl<const M: usize, const F: usize, A, E, D> TensorCollection<E, D> for FeedForward<M, F, A, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = FeedForward<M, F, A, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("linear1", |s| &s.linear1, |s| &mut s.linear1),
-                Self::module("linear2", |s| &s.linear2, |s| &mut s.linear2),
-            ),
-            |(linear1, linear2)| FeedForward {
-                linear1,
-                linear2,
-                act: PhantomData,
-            },
-        )
-    }
-}
-
-impl<const M: usize, const F: usize, A, E, D> TensorCollection<E, D>
-    for GatedFeedForward<M, F, A, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = GatedFeedForward<M, F, A, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("gate_proj", |s| &s.gate_proj, |s| &mut s.gate_proj),
-                Self::module("up_proj", |s| &s.up_proj, |s| &mut s.up_proj),
-                Self::module("down_proj", |s| &s.down_proj, |s| &mut s.down_proj),
-            ),
-            |(gate_proj, up_proj, down_proj)| GatedFeedForward {
-                gate_proj,
-                up_proj,
-                down_proj,
-                act: PhantomData,
-            },
-        )
-    }
 }
 
 impl<const M: usize, const F: usize, A: Activation, E: Dtype, D: Device<E>> FeedForwardNet<M, E, D>

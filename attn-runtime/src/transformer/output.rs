@@ -1,13 +1,12 @@
 //! The decoder's output projection to the target vocabulary, with or without weight tying.
 
 use dfdx::prelude::*;
-use num_traits::Float;
-use rand_distr::uniform::SampleUniform;
 
 use crate::attention::DynLinear;
 use crate::attention::Projection;
 use crate::error::AttnError;
 use crate::kernels::cpu_op::{realized, Dyn2, Dyn3};
+use crate::TensorCollection;
 
 /// Maps decoder states `[B, T, M]` to logits `[B, T, V]`, possibly through the target embedding.
 pub trait OutputProjection<const M: usize, const V: usize, E: Dtype, D: Device<E>> {
@@ -20,7 +19,7 @@ pub trait OutputProjection<const M: usize, const V: usize, E: Dtype, D: Device<E
 }
 
 /// Its own projection `M → V`. **PyTorch equivalent**: `nn.Linear(M, V)`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct UntiedOutput<const M: usize, const V: usize, E: Dtype, D: Storage<E>> {
     /// `M → V`.
     pub proj: Projection<M, V, E, D, true>,
@@ -28,48 +27,11 @@ pub struct UntiedOutput<const M: usize, const V: usize, E: Dtype, D: Storage<E>>
 
 /// Weight tying (Press & Wolf 2017): logits `x · Eᵀ + b` with the target embedding `E`; only the
 /// bias is its own. **PyTorch equivalent**: `out.weight = tgt_embedding.weight`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, TensorCollection)]
 pub struct TiedOutput<const V: usize, E: Dtype, D: Storage<E>> {
     /// `[V]`.
+    #[collection(tensor = TensorOptions::reset_to_zeros())]
     pub bias: Tensor<Rank1<V>, E, D>,
-}
-
-impl<const M: usize, const V: usize, E, D> TensorCollection<E, D> for UntiedOutput<M, V, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = UntiedOutput<M, V, E2, D2>;
-
-    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
-        visitor: &mut Vi,
-    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
-        visitor.visit_fields(Self::module("proj", |s| &s.proj, |s| &mut s.proj), |proj| {
-            UntiedOutput { proj }
-        })
-    }
-}
-
-impl<const V: usize, E, D> TensorCollection<E, D> for TiedOutput<V, E, D>
-where
-    E: Dtype + Float + SampleUniform,
-    D: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = TiedOutput<V, E2, D2>;
-
-    fn iter_tensors<Vi: ModuleVisitor<Self, E, D>>(
-        visitor: &mut Vi,
-    ) -> Result<Option<Self::To<Vi::E2, Vi::D2>>, Vi::Err> {
-        visitor.visit_fields(
-            Self::tensor(
-                "bias",
-                |s| &s.bias,
-                |s| &mut s.bias,
-                TensorOptions::reset_to_zeros(),
-            ),
-            |bias| TiedOutput { bias },
-        )
-    }
 }
 
 impl<const M: usize, const V: usize, E: Dtype, D: Device<E>> OutputProjection<M, V, E, D>
