@@ -78,7 +78,10 @@ impl<D: Device<f32>> BuildOnDevice<D, f32> for LstmTransformer {
 /// # Shapes
 /// source ids `[B, 12]` (and targets `[B, 12]` to teacher-force) → logits `[B, 12, 16]`;
 /// attention `[B, 2, 12, 12]` for the decoder's self-attention and its cross-attention.
-#[derive(Clone, Debug)]
+///
+/// Its parameters are its fields, named as they are (`encoder.weight_ih_l0`, ...):
+/// `derive(TensorCollection)` writes the walk that builds, saves, loads and moves them.
+#[derive(Clone, Debug, TensorCollection)]
 pub struct LstmTransformerModel<E: Dtype, D: Storage<E>> {
     /// Source token embeddings.
     pub src_embedding: Embedding<SV, M, E, D>,
@@ -92,47 +95,6 @@ pub struct LstmTransformerModel<E: Dtype, D: Storage<E>> {
     pub decoder: TransformerDecoder<M, HEADS, M, FeedForward<M, FF, Gelu, E, D>, 1, true, E, D>,
     /// Decoder states → target logits.
     pub out: Projection<M, TV, E, D, true>,
-}
-
-impl<D: Device<f32>> TensorCollection<f32, D> for LstmTransformerModel<f32, D> {
-    type To<E2: Dtype, D2: Device<E2>> = LstmTransformerModel<E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, f32, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module(
-                    "src_embedding",
-                    |s| &s.src_embedding,
-                    |s| &mut s.src_embedding,
-                ),
-                Self::module("encoder", |s| &s.encoder, |s| &mut s.encoder),
-                Self::module(
-                    "tgt_embedding",
-                    |s| &s.tgt_embedding,
-                    |s| &mut s.tgt_embedding,
-                ),
-                Self::module(
-                    "tgt_positional",
-                    |s| &s.tgt_positional,
-                    |s| &mut s.tgt_positional,
-                ),
-                Self::module("decoder", |s| &s.decoder, |s| &mut s.decoder),
-                Self::module("out", |s| &s.out, |s| &mut s.out),
-            ),
-            |(src_embedding, encoder, tgt_embedding, tgt_positional, decoder, out)| {
-                LstmTransformerModel {
-                    src_embedding,
-                    encoder,
-                    tgt_embedding,
-                    tgt_positional,
-                    decoder,
-                    out,
-                }
-            },
-        )
-    }
 }
 
 impl<D: Device<f32>> LstmTransformerModel<f32, D> {
