@@ -153,65 +153,30 @@ where
         let hh: Vec<String> = (0..L * dirs).map(|k| name("weight_hh", k, 0)).collect();
         let bih: Vec<String> = (0..L * dirs).map(|k| name("bias_ih", k, 0)).collect();
         let bhh: Vec<String> = (0..L * dirs).map(|k| name("bias_hh", k, 0)).collect();
+        // one field's tensors under their PyTorch names, each reset as PyTorch's RNNs are
+        macro_rules! tensors {
+            ($names:ident, $field:ident) => {
+                $names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        Self::tensor(
+                            n,
+                            move |s| &s.$field[k],
+                            move |s| &mut s.$field[k],
+                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            };
+        }
         visitor.visit_fields(
             (
-                first
-                    .iter()
-                    .enumerate()
-                    .map(|(k, n)| {
-                        Self::tensor(
-                            n,
-                            move |s| &s.weight_ih_first[k],
-                            move |s| &mut s.weight_ih_first[k],
-                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-                deeper
-                    .iter()
-                    .enumerate()
-                    .map(|(k, n)| {
-                        Self::tensor(
-                            n,
-                            move |s| &s.weight_ih_deeper[k],
-                            move |s| &mut s.weight_ih_deeper[k],
-                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-                hh.iter()
-                    .enumerate()
-                    .map(|(k, n)| {
-                        Self::tensor(
-                            n,
-                            move |s| &s.weight_hh[k],
-                            move |s| &mut s.weight_hh[k],
-                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-                bih.iter()
-                    .enumerate()
-                    .map(|(k, n)| {
-                        Self::tensor(
-                            n,
-                            move |s| &s.bias_ih[k],
-                            move |s| &mut s.bias_ih[k],
-                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-                bhh.iter()
-                    .enumerate()
-                    .map(|(k, n)| {
-                        Self::tensor(
-                            n,
-                            move |s| &s.bias_hh[k],
-                            move |s| &mut s.bias_hh[k],
-                            TensorOptions::reset_with(rnn_uniform::<_, _, _, H>),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
+                tensors!(first, weight_ih_first),
+                tensors!(deeper, weight_ih_deeper),
+                tensors!(hh, weight_hh),
+                tensors!(bih, bias_ih),
+                tensors!(bhh, bias_hh),
             ),
             |(weight_ih_first, weight_ih_deeper, weight_hh, bias_ih, bias_hh)| RnnStack {
                 weight_ih_first,
