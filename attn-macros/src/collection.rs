@@ -12,6 +12,8 @@
 //! `E: Dtype + Float + SampleUniform, D: Device<E>` that dfdx's own layers need.
 
 use proc_macro2::TokenTree;
+
+use crate::errors::Errors;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{
@@ -53,32 +55,31 @@ pub fn derive(input: DeriveInput) -> TokenStream {
 
 fn expand(input: &DeriveInput) -> Result<TokenStream> {
     // every mistake at once, each on its own tokens
-    let mut errors: Vec<Error> = Vec::new();
+    let mut errors = Errors::default();
     let container = container(input).unwrap_or_else(|e| {
-        errors.push(e);
+        errors.add(e);
         Container::default()
     });
     let fields = fields(input).unwrap_or_else(|e| {
-        errors.push(e);
+        errors.add(e);
         Vec::new()
     });
     let params = dtype_and_device(input);
     for marker in &container.markers {
         if !input.generics.type_params().any(|p| p.ident == *marker) {
-            errors.push(Error::new(
+            errors.push(
                 marker.span(),
                 format!("`{marker}` is not a type parameter of this struct: `marker(..)` names the type parameters that stay as they are when the collection moves"),
-            ));
+            );
         }
     }
-    let (e, d) = match params {
-        Ok(ed) if errors.is_empty() => ed,
-        Ok(_) => return Err(combined(errors)),
-        Err(err) => {
-            errors.push(err);
-            return Err(combined(errors));
-        }
-    };
+    if let Err(e) = &params {
+        errors.add(e.clone());
+    }
+    if let Some(errors) = errors.combined() {
+        return Err(errors);
+    }
+    let (e, d) = params?;
     let modules: Vec<&Field> = fields
         .iter()
         .filter(|f| matches!(f.role, Role::Module))
@@ -190,13 +191,6 @@ fn expand(input: &DeriveInput) -> Result<TokenStream> {
     })
 }
 
-fn combined(errors: Vec<Error>) -> Error {
-    let mut errors = errors.into_iter();
-    let mut first = errors.next().expect("at least one error");
-    first.extend(errors);
-    first
-}
-
 /// One item as itself, several as a tuple, more than [`TUPLE_MAX`] as a tuple of tuples (the
 /// same grouping for the fields and for the pattern that takes them apart).
 fn grouped(items: Vec<TokenStream>) -> TokenStream {
@@ -292,12 +286,14 @@ fn fields(input: &DeriveInput) -> Result<Vec<Field>> {
             })
         })
         .partition(Result::is_ok);
-    if errors.is_empty() {
-        Ok(fields.into_iter().flatten().collect())
-    } else {
-        Err(combined(
-            errors.into_iter().filter_map(Result::err).collect(),
-        ))
+    let mut all = Errors::default();
+    errors
+        .into_iter()
+        .filter_map(Result::err)
+        .for_each(|e| all.add(e));
+    match all.combined() {
+        None => Ok(fields.into_iter().flatten().collect()),
+        Some(e) => Err(e),
     }
 }
 

@@ -2,13 +2,15 @@
 //! `#[derive(TensorCollection)]` for hand-built modules. Use them through `attn_runtime`, which
 //! re-exports them with their documentation and the items their expansions name.
 //!
-//! `attention_model!`'s pipeline: [`parse`] (syntax tree with spans) → [`validate`] (one function per rule, all errors
-//! reported at once) → [`codegen`] (dfdx modules with const-generic shapes).
+//! `attention_model!`'s pipeline: [`parse`] (syntax tree with spans) → [`validate`] (one
+//! function per rule, all errors reported at once) → [`codegen`] (dfdx modules with
+//! const-generic shapes).
 
 use proc_macro::TokenStream;
 
 mod codegen;
 mod collection;
+mod errors;
 mod model;
 mod parse;
 mod suggest;

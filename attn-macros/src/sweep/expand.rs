@@ -4,11 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{Ident, LitStr};
 
 use super::parse::{Axis, SweepDeclaration};
+use crate::errors::Errors;
 use crate::parse::{Declaration, Field, Setting, Value};
 use crate::suggest::did_you_mean;
 
@@ -28,26 +29,6 @@ fn runtime_ok(key: &str, v: f64) -> bool {
         "lr" => v > 0.0,
         "weight_decay" => v >= 0.0,
         _ => (0.0..=1.0).contains(&v),
-    }
-}
-
-/// The errors of a sweep, each reported once even when several grid points share it.
-#[derive(Default)]
-struct SweepErrors {
-    seen: BTreeSet<String>,
-    errors: Vec<syn::Error>,
-}
-
-impl SweepErrors {
-    fn push(&mut self, e: syn::Error) {
-        for one in e {
-            if self.seen.insert(format!("{:?} {one}", one.span())) {
-                self.errors.push(one);
-            }
-        }
-    }
-    fn at(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.push(syn::Error::new(span, message));
     }
 }
 
@@ -112,23 +93,23 @@ fn product(axes: &[Axis]) -> Vec<Vec<usize>> {
     out
 }
 
-fn check_axes(decl: &SweepDeclaration, errs: &mut SweepErrors) {
+fn check_axes(decl: &SweepDeclaration, errs: &mut Errors) {
     let mut keys = BTreeSet::new();
     for axis in decl.grid.iter().chain(&decl.runtime) {
         if !keys.insert(axis.key.to_string()) {
-            errs.at(axis.key.span(), format!("`{}` is swept twice", axis.key));
+            errs.push(axis.key.span(), format!("`{}` is swept twice", axis.key));
         }
     }
     for axis in &decl.grid {
         match axis.key.to_string().as_str() {
-            "arch" | "task" => errs.at(
+            "arch" | "task" => errs.push(
                 axis.key.span(),
                 format!(
                     "a grid varies hyper-parameters, not `{}`: declare one sweep per model family",
                     axis.key
                 ),
             ),
-            k if RUNTIME.iter().any(|(r, _)| *r == k) => errs.at(
+            k if RUNTIME.iter().any(|(r, _)| *r == k) => errs.push(
                 axis.key.span(),
                 format!(
                     "`{k}` is a run-time setting: sweep it under `runtime: {{ {k}: [..] }}`, \
@@ -141,7 +122,7 @@ fn check_axes(decl: &SweepDeclaration, errs: &mut SweepErrors) {
     for axis in &decl.runtime {
         let key = axis.key.to_string();
         let Some((_, range)) = RUNTIME.iter().find(|(r, _)| *r == key) else {
-            errs.at(
+            errs.push(
                 axis.key.span(),
                 format!(
                     "`{key}` cannot be swept at run time{}; run-time axes are {} (architecture \
@@ -159,8 +140,8 @@ fn check_axes(decl: &SweepDeclaration, errs: &mut SweepErrors) {
         for v in &axis.values {
             match number(v) {
                 Some(x) if runtime_ok(&key, x) => {}
-                Some(x) => errs.at(v.span(), format!("`{key}` must be {range}, got {x}")),
-                None => errs.at(v.span(), format!("`{key}` takes numbers, got {}", v.kind())),
+                Some(x) => errs.push(v.span(), format!("`{key}` must be {range}, got {x}")),
+                None => errs.push(v.span(), format!("`{key}` takes numbers, got {}", v.kind())),
             }
         }
     }
@@ -240,14 +221,14 @@ fn point_declaration(
 
 /// Expands a parsed sweep.
 pub fn expand(decl: &SweepDeclaration) -> TokenStream {
-    let mut errs = SweepErrors::default();
+    let mut errs = Errors::default();
     let name = decl
         .settings
         .iter()
         .find(|s| s.key == "name")
         .map(|s| s.value.clone());
     if name.is_none() {
-        errs.at(
+        errs.push(
             decl.ident.span(),
             "missing `#[name = \"..\"]`: the sweep's name, which `cargo run --bin sweep -- <name>` \
              takes and every grid point's model name starts with",
@@ -258,7 +239,7 @@ pub fn expand(decl: &SweepDeclaration) -> TokenStream {
         Some(lit) => match lit.base10_parse::<u64>() {
             Ok(n) if n >= 1 => n,
             _ => {
-                errs.at(lit.span(), "`seeds` must be at least 1");
+                errs.push(lit.span(), "`seeds` must be at least 1");
                 1
             }
         },
@@ -283,17 +264,18 @@ pub fn expand(decl: &SweepDeclaration) -> TokenStream {
                 }
                 Err(e) => {
                     if let Some(e) = e.combined() {
-                        errs.push(e);
+                        // each grid point repeats its declaration's mistakes: report them once
+                        errs.add_unique(e);
                     }
                 }
             }
         }
     }
     let (docs, vis, ident) = (&decl.docs, &decl.vis, &decl.ident);
-    if !errs.errors.is_empty() {
-        let errors = errs.errors.iter().map(syn::Error::to_compile_error);
+    if let Some(errors) = errs.combined() {
+        let errors = errors.to_compile_error();
         return quote! {
-            #(#errors)*
+            #errors
             #(#docs)*
             #[derive(Clone, Copy, Debug, Default)]
             #vis struct #ident;

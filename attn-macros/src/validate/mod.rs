@@ -11,38 +11,12 @@ use std::collections::BTreeMap;
 
 use proc_macro2::Span;
 
+pub use crate::errors::Errors;
 use crate::model::{
     Activation, Arch, Cell, Model, Norm, Pooling, Positional, RnnAttention, Scoring, Size, Task,
     TaskKind,
 };
 use crate::parse::{Declaration, Field, Value};
-
-/// Errors collected while validating; reported together.
-#[derive(Default)]
-pub struct Errors(Vec<syn::Error>);
-
-impl Errors {
-    pub fn push(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.0.push(syn::Error::new(span, message));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// All errors as one `syn::Error` (each keeps its own span).
-    pub fn combined(self) -> Option<syn::Error> {
-        self.0.into_iter().reduce(|mut a, b| {
-            a.combine(b);
-            a
-        })
-    }
-
-    #[cfg(test)]
-    pub fn messages(&self) -> Vec<String> {
-        self.0.iter().map(|e| e.to_string()).collect()
-    }
-}
 
 /// The declaration's fields by key (first occurrence), after unknown and duplicate keys were
 /// reported.
