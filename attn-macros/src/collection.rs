@@ -1,15 +1,7 @@
-//! `#[derive(TensorCollection)]`: dfdx's `TensorCollection` — the one walk over a module's
-//! tensors that builds, names, resets, saves, loads and moves it — written from the struct's
-//! fields, as a PyTorch `nn.Module` registers its sub-modules and parameters by assignment.
-//!
-//! Each named field is a sub-module (visited under the field's name), a tensor
-//! (`#[collection(tensor = <TensorOptions>)]`: how it is reset), or a `PhantomData` (not
-//! visited). The struct's dtype and device are the type parameters of its `D: Storage<E>` (or
-//! `Device<E>`) bound. A type parameter that occurs in a sub-module's type is taken to be a
-//! sub-module type itself: it moves with the collection (`P::To<E2, D2>`) and is bound by
-//! `P: TensorCollection<E, D>`; `#[collection(marker(P, ..))]` keeps such a parameter as it is
-//! (a cell kind, a scoring rule). `#[collection(bound(..))]` adds where-predicates to the
-//! `E: Dtype + Float + SampleUniform, D: Device<E>` that dfdx's own layers need.
+//! `#[derive(TensorCollection)]`: dfdx's `TensorCollection` written from a struct's fields.
+//! The rules users read (fields, `tensor = ..`, `marker(..)`, `bound(..)`) are documented once,
+//! on the re-export `attn_runtime::TensorCollection`; here: parse the attributes, classify the
+//! fields, find the dtype and device, work out which type parameters move, emit the impl.
 
 use proc_macro2::TokenTree;
 
