@@ -66,7 +66,7 @@ step "tests on the CUDA device" $((budget * 30 / 100)) \
 
 runs=$(mktemp -d)
 if step "one epoch of dates-transformer on the GPU" $((budget * 20 / 100)) \
-    target/release/train dates-transformer --epochs 1 --out "$runs"; then
+    target/release/train dates-transformer --epochs 1 --device cuda --out "$runs"; then
     run=$(ls -d "$runs"/dates-transformer/*/ 2>/dev/null | head -1)
     if [ -n "$run" ] && [ -f "$run/metrics.csv" ]; then
         batch=$(grep -o '"batch_size": *[0-9]*' "$run/config.json" | grep -o '[0-9]*$')
