@@ -35,19 +35,14 @@ pub trait Param<E: Dtype, D: Device<E>> {
     fn set_values_f64(&mut self, values: &[f64]);
     /// Overwrites its values (row-major; as many as the tensor has).
     fn set_values(&mut self, values: &[E]);
-    /// Its gradient in `grads`, row-major, as `f64`.
-    ///
-    /// # Panics
-    /// When `grads` holds no gradient for it (dfdx's `Gradients::get`).
+    /// Its gradient in `grads`, row-major, as `f64`; zeros when `grads` holds none (a parameter
+    /// the loss does not reach), as the in-place path for `f32` on the `Cpu` counts it.
     fn grad_values_f64(&self, grads: &Gradients<E, D>) -> Vec<f64>;
     /// The sum of its gradient's squares in `grads`, accumulated in `f64` in storage order
     /// (0 when `grads` holds none). Read in place for `f32` on the `Cpu`.
     fn grad_sum_sq(&self, grads: &Gradients<E, D>) -> f64;
     /// Appends its gradient in `grads` to `out`, row-major, as `f32` (zeros when `grads` holds
     /// none): the one buffer data-parallel ranks exchange. Read in place for `f32` on the `Cpu`.
-    ///
-    /// # Panics
-    /// On other devices, when `grads` holds no gradient for it (dfdx's `Gradients::get`).
     fn append_grad_f32(&self, grads: &Gradients<E, D>, out: &mut Vec<f32>);
     /// Its values and its gradient in `grads`, both in place, when it is an `f32` tensor on the
     /// `Cpu` (the optimizer's path without copies); `None` for other dtypes and devices.
@@ -91,7 +86,10 @@ impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
     }
 
     fn grad_values_f64(&self, grads: &Gradients<E, D>) -> Vec<f64> {
-        to_f64(&grads.get(self))
+        match grads.try_get(self) {
+            Some(grad) => to_f64(&grad),
+            None => vec![0.0; self.shape().num_elements()],
+        }
     }
 
     fn grad_sum_sq(&self, grads: &Gradients<E, D>) -> f64 {

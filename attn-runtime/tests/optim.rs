@@ -164,3 +164,43 @@ fn update_in_place_equals_update_through_copies() {
         .collect();
     assert_eq!(copied.q_proj.weight.as_vec(), want);
 }
+
+/// A parameter without a gradient counts as a zero gradient through the copy path too (any dtype
+/// or device but `f32` on the `Cpu`; here `f64`): the same update as an explicit zero gradient,
+/// AdamW's decay alone, where dfdx's `Gradients::get` used to panic (seen on CUDA).
+#[test]
+fn a_missing_gradient_is_a_zero_gradient_through_copies_too() {
+    let dev = TestDevice::seed_from_u64(5);
+    let model = dev.build_module::<builder::MultiHeadAttention<8, 2>, f64>();
+    let cfg = AdamConfig {
+        lr: 0.05,
+        weight_decay: 0.1,
+        ..AdamConfig::default()
+    };
+    let (mut missing, mut zeros) = (model.clone(), model.clone());
+    let empty = Gradients::leaky();
+    assert_eq!(
+        Adam::new(cfg).update(&mut missing, &empty, None).unwrap(),
+        0.0
+    );
+    let zero_grads = zeros.alloc_grads();
+    assert_eq!(
+        Adam::new(cfg)
+            .update(&mut zeros, &zero_grads, None)
+            .unwrap(),
+        0.0
+    );
+    let want: Vec<f64> = model
+        .q_proj
+        .weight
+        .as_vec()
+        .iter()
+        .map(|&w| w * (1.0 - cfg.lr * cfg.weight_decay))
+        .collect();
+    assert_eq!(missing.q_proj.weight.as_vec(), want);
+    assert_eq!(zeros.q_proj.weight.as_vec(), want);
+    assert_eq!(
+        missing.out_proj.bias.as_ref().unwrap().as_vec(),
+        zeros.out_proj.bias.as_ref().unwrap().as_vec()
+    );
+}

@@ -112,6 +112,12 @@ impl<E, D: Storage<E>> Gradients<E, D> {
         }
     }
 
+    /// The gradient of `t` as a tensor, as [`Gradients::get`] gives it, or `None` where there is
+    /// none (where `get` panics). (attn patch, PATCH.md)
+    pub fn try_get<S: Shape>(&self, t: &impl Tensorlike<S, E, D>) -> Option<Tensor<S, E, D>> {
+        self.gradient_by_id.contains_key(&t.id()).then(|| self.get(t))
+    }
+
     /// Borrows a pair of a gradients `(&mut L, &R)`.
     /// `l` is the gradient to update, and `r` is the gradient to backprop.
     ///
