@@ -496,7 +496,7 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         bar: None,
         quiet: args.quiet,
         header_shown: false,
-        kernels: kernels.describe(),
+        kernels: kernels_line(&kernels),
         ranks: ranks.size(),
     };
     // rank 0 speaks for the run
@@ -588,6 +588,17 @@ pub fn run(registry: &Registry, args: Args) -> Result<Option<TrainOutcome>> {
         }
     }
     Ok(Some(outcome))
+}
+
+/// The header's line about the kernels: the CPU kernels' configuration (`ATTN_KERNEL`'s keys),
+/// or, in a CUDA build, that dfdx's CUDA kernels run and that configuration does not apply.
+fn kernels_line(kernels: &attn_runtime::tuning::KernelConfig) -> String {
+    if cfg!(feature = "cuda") {
+        "kernels: dfdx's CUDA kernels (--device cuda; the CPU kernels' settings do not apply)"
+            .into()
+    } else {
+        kernels.describe()
+    }
 }
 
 #[cfg(feature = "cuda")]
