@@ -40,24 +40,8 @@ nvidia-smi -L
 nvcc --version | tail -1
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
 
-results=()
-step() {
-    # step NAME SECONDS COMMAND...: runs COMMAND under a time limit and records how it went
-    local name=$1 limit=$2
-    shift 2
-    echo
-    echo "== $name (at most ${limit} s)"
-    local t0=$SECONDS
-    timeout "$limit" "$@"
-    local rc=$?
-    local took=$((SECONDS - t0))
-    case $rc in
-        0) results+=("passed   $name (${took} s)") ;;
-        124) results+=("TIMEOUT  $name (${limit} s)") ;;
-        *) results+=("FAILED   $name (exit $rc, ${took} s)") ;;
-    esac
-    return $rc
-}
+# shellcheck source=tools/gpu_steps.sh
+source tools/gpu_steps.sh
 
 step "CUDA build" $((budget * 45 / 100)) \
     cargo build --release -p attn-cli --features cuda --bins
