@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod blocked;
+mod buffer;
 mod cache;
 mod config;
 mod error;
@@ -27,10 +28,13 @@ mod micro;
 mod pack;
 mod product;
 
+pub use buffer::{release_thread_buffer, with_thread_buffer, ThreadBuffer};
 pub use config::{choice, spec_items, ProductConfig, ENV_VAR, GEMM_KC_CHOICES};
 pub use error::SpecError;
 pub use isa::Isa;
 #[cfg(target_arch = "x86_64")]
 pub use isa::{has_avx2_fma, has_avx512};
 pub use mat::MatRef;
+#[cfg(target_arch = "x86_64")]
+pub use pack::transpose8;
 pub use product::{matmul_into, matmul_into_with, release_buffers};

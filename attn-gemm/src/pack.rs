@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 
+use crate::buffer::{release_thread_buffer, with_thread_buffer};
 use crate::isa::Isa;
 use crate::mat::MatRef;
 
@@ -16,33 +17,16 @@ thread_local! {
     static PACKED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` on this thread's packing buffer, holding `len` values (their contents unspecified).
-/// On a fresh buffer where this thread's is already in use further up its stack (a rayon
-/// worker that, waiting inside one parallel call, picked up a job that makes a product).
+/// Runs `f` on this thread's packing buffer, holding `len` values (their contents unspecified;
+/// [`with_thread_buffer`]).
 pub(crate) fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    PACKED.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            if buf.len() < len {
-                buf.resize(len, 0.0);
-            }
-            f(&mut buf[..len])
-        }
-        Err(_) => f(&mut vec![0.0; len]),
-    })
+    with_thread_buffer(&PACKED, len, f)
 }
 
 /// Gives back this thread's packing buffer and each of the current rayon pool's (where none is
 /// in use further up its stack); the next product allocates afresh.
 pub(crate) fn release_buffers() {
-    let release = || {
-        PACKED.with(|cell| {
-            if let Ok(mut buf) = cell.try_borrow_mut() {
-                *buf = Vec::new();
-            }
-        })
-    };
-    release();
-    rayon::broadcast(|_| release());
+    release_thread_buffer(&PACKED)
 }
 
 /// How many values this thread's packing buffer holds.
@@ -305,8 +289,9 @@ unsafe fn copy_steps_avx(
 /// # Safety
 /// The 8 rows of 8 values at `src` are readable, those at `dst` writable, and the CPU has AVX.
 #[cfg(target_arch = "x86_64")]
+#[inline]
 #[target_feature(enable = "avx")]
-unsafe fn transpose8(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+pub unsafe fn transpose8(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
     use std::arch::x86_64::*;
     let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * src_stride)));
     // pairs of rows interleaved, per 128-bit lane: [a0 b0 a1 b1 | a4 b4 a5 b5], ...
