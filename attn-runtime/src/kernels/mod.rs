@@ -20,3 +20,11 @@ pub(crate) mod linear;
 pub(crate) mod op;
 pub(crate) mod simd;
 pub mod tuning;
+
+/// Gives back the per-thread scratch buffers of the kernels and of the matrix product (on this
+/// thread and the current rayon pool's), sized to the largest call each thread made: what a
+/// process that trains one model after another calls between them.
+pub(crate) fn release_buffers() {
+    attention::release_buffers();
+    attn_gemm::release_buffers();
+}

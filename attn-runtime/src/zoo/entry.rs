@@ -216,9 +216,9 @@ impl<Mod> Drop for Instance<Mod> {
         // trained in a process (a sweep's runs) would leak its cache: empty and disable it first,
         // so the model's own buffers (dropped right after) go back to the system too.
         let _ = self.dev.try_disable_cache();
-        // and the matrix product's per-thread packing buffers, sized to the largest block this
-        // model's products packed (dfdx's matmuls run on it too)
-        attn_gemm::release_buffers();
+        // and the kernels' and the matrix product's per-thread buffers, sized to the largest
+        // call this model made (dfdx's matmuls run on the product too)
+        crate::kernels::release_buffers();
     }
 }
 

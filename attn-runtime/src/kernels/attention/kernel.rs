@@ -6,10 +6,14 @@
 //! over (batch, head). On x86-64 CPUs with AVX2 and FMA (detected at run time) the same code is
 //! compiled a second time with those features enabled.
 
+use std::cell::RefCell;
+
+use attn_gemm::with_thread_buffer;
 use rayon::prelude::*;
 
 use super::dropout::RowDropout;
 use super::kv_rows::KvRows;
+use super::pack::{pack_transposed, packed_len};
 use super::params::{expect_len, AttnDims, FusedParams};
 use super::tile::{gemm, Strided};
 use crate::error::AttnError;
@@ -20,6 +24,21 @@ use crate::kernels::tuning::KernelConfig;
 
 /// Keys per block (columns of a tile).
 pub const BLOCK_K: usize = 64;
+
+thread_local! {
+    /// Each thread's packed keys of the (batch, head) its forward pass works on.
+    static PACKED_KEYS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Each thread's scratch of one block of queries in the forward pass, or of one (batch,
+    /// head) in the backward pass (its packed keys and values among it).
+    static TASK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Gives back the kernel's per-thread buffers on this thread and the current rayon pool's
+/// threads (see [`attn_gemm::release_thread_buffer`]).
+pub(crate) fn release_buffers() {
+    attn_gemm::release_thread_buffer(&PACKED_KEYS);
+    attn_gemm::release_thread_buffer(&TASK);
+}
 
 /// Scratch memory of the kernel, in `f32` values, besides its inputs and outputs.
 ///
@@ -60,10 +79,6 @@ impl Scratch {
 /// Query rows per tile under `config` for heads of these sizes.
 fn block_q(config: &KernelConfig, dims: &AttnDims) -> usize {
     config.block_q(dims.head_dim, dims.value_dim, BLOCK_K)
-}
-
-pub(super) fn packed_len(k_len: usize, width: usize) -> usize {
-    k_len.div_ceil(BLOCK_K) * BLOCK_K * width
 }
 
 fn forward_block_scratch(dims: &AttnDims, block_q: usize) -> usize {
@@ -128,10 +143,11 @@ pub(crate) fn forward_with(
         .enumerate()
         .for_each(|(bh, (o, l))| {
             let q = &q[bh * sq * dk..][..sq * dk];
-            let mut kt = vec![0.0f32; packed_len(sk, dk)];
-            pack_transposed(&k[bh * sk * dk..][..sk * dk], sk, dk, &mut kt);
             let v = &v[bh * sk * dv..][..sk * dv];
-            forward_problem(config, params, bh, q, &kt, v, o, l);
+            with_thread_buffer(&PACKED_KEYS, packed_len(sk, dk), |kt| {
+                pack_transposed(config.isa(), &k[bh * sk * dk..][..sk * dk], sk, dk, kt);
+                forward_problem(config, params, bh, q, kt, v, o, l);
+            });
         });
     Ok(())
 }
@@ -228,7 +244,10 @@ fn forward_problem(
         .enumerate()
         .for_each(|(qb, (o, l))| {
             let block = QueryBlock::new(params, bh, qb * block_q, l.len());
-            dispatch_forward(config.isa(), params, &block, q, kt, v, o, l);
+            let scratch = forward_block_scratch(&params.dims, block.rows);
+            with_thread_buffer(&TASK, scratch, |scratch| {
+                dispatch_forward(config.isa(), params, &block, q, kt, v, o, l, scratch)
+            });
         });
 }
 
@@ -304,33 +323,29 @@ pub(crate) fn backward_with(
         .zip(dv.par_chunks_mut(sk * vd))
         .enumerate()
         .for_each(|(bh, ((dq, dk), dv))| {
-            let head = Head {
-                bh,
-                q: &q[bh * sq * hd..][..sq * hd],
-                k: &k[bh * sk * hd..][..sk * hd],
-                v: &v[bh * sk * vd..][..sk * vd],
-                out: &out[bh * sq * vd..][..sq * vd],
-                lse: &lse[bh * sq..][..sq],
-                dout: &dout[bh * sq * vd..][..sq * vd],
-            };
-            dispatch_backward(config.isa(), block_q(config, &d), params, &head, dq, dk, dv);
+            let block_q = block_q(config, &d);
+            let (packed_k, packed_v) = (packed_len(sk, hd), packed_len(sk, vd));
+            let scratch = packed_k + packed_v + sq + backward_tiles_scratch(&d, block_q);
+            with_thread_buffer(&TASK, scratch, |scratch| {
+                let (kt, rest) = scratch.split_at_mut(packed_k);
+                let (vt, rest) = rest.split_at_mut(packed_v);
+                let k = &k[bh * sk * hd..][..sk * hd];
+                pack_transposed(config.isa(), k, sk, hd, kt);
+                pack_transposed(config.isa(), &v[bh * sk * vd..][..sk * vd], sk, vd, vt);
+                let head = Head {
+                    bh,
+                    q: &q[bh * sq * hd..][..sq * hd],
+                    k,
+                    kt,
+                    vt,
+                    out: &out[bh * sq * vd..][..sq * vd],
+                    lse: &lse[bh * sq..][..sq],
+                    dout: &dout[bh * sq * vd..][..sq * vd],
+                };
+                dispatch_backward(config.isa(), block_q, params, &head, dq, dk, dv, rest)
+            });
         });
     Ok(())
-}
-
-/// `dst[t][d][jj] = src[t·BLOCK_K + jj][d]`: the keys (or values) of each key block transposed,
-/// zero-padded to whole blocks, so a tile's column block is contiguous.
-fn pack_transposed(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
-    for (t, block) in dst.chunks_mut(BLOCK_K * width).enumerate() {
-        let j0 = t * BLOCK_K;
-        let n = BLOCK_K.min(rows - j0);
-        for jj in 0..n {
-            let row = &src[(j0 + jj) * width..][..width];
-            for (dd, &x) in row.iter().enumerate() {
-                block[dd * BLOCK_K + jj] = x;
-            }
-        }
-    }
 }
 
 /// One block of query rows and the keys they may see.
@@ -426,7 +441,9 @@ struct Head<'a> {
     bh: usize,
     q: &'a [f32],
     k: &'a [f32],
-    v: &'a [f32],
+    /// The keys and the values packed by [`pack_transposed`].
+    kt: &'a [f32],
+    vt: &'a [f32],
     out: &'a [f32],
     lse: &'a [f32],
     dout: &'a [f32],
@@ -442,6 +459,7 @@ simd_dispatch!(
         v: &[f32],
         out: &mut [f32],
         lse: &mut [f32],
+        scratch: &mut [f32],
     )
 );
 
@@ -454,11 +472,14 @@ simd_dispatch!(
         dq: &mut [f32],
         dk: &mut [f32],
         dv: &mut [f32],
+        scratch: &mut [f32],
     )
 );
 
-/// The forward pass of one block of query rows: online softmax over the key blocks.
+/// The forward pass of one block of query rows: online softmax over the key blocks, in
+/// `scratch` ([`forward_block_scratch`] values for the block's rows, whatever they held).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn forward_block<A: Arith>(
     params: &FusedParams<'_>,
     block: &QueryBlock,
@@ -467,18 +488,23 @@ fn forward_block<A: Arith>(
     v: &[f32],
     out: &mut [f32],
     lse: &mut [f32],
+    scratch: &mut [f32],
 ) {
     let d = &params.dims;
     let (dk, dv, sk, rows) = (d.head_dim, d.value_dim, d.k_len, block.rows);
+    let (q_scaled, rest) = scratch.split_at_mut(rows * dk);
+    let (s, rest) = rest.split_at_mut(rows * BLOCK_K);
+    let (acc, rest) = rest.split_at_mut(rows * dv);
+    let (max, rest) = rest.split_at_mut(rows);
+    let (sum, keep) = rest.split_at_mut(rows);
     // the queries scaled once per block, so no tile needs a scaling pass over its scores
-    let mut q_scaled = q[block.i0 * dk..][..rows * dk].to_vec();
-    simd::scale(&mut q_scaled, params.scale);
+    for (x, &y) in q_scaled.iter_mut().zip(&q[block.i0 * dk..][..rows * dk]) {
+        *x = y * params.scale;
+    }
     let q = &q_scaled[..];
-    let mut s = vec![0.0f32; rows * BLOCK_K];
-    let mut acc = vec![0.0f32; rows * dv];
-    let mut max = vec![f32::NEG_INFINITY; rows];
-    let mut sum = vec![0.0f32; rows];
-    let mut keep = vec![0.0f32; BLOCK_K];
+    acc.fill(0.0);
+    max.fill(f32::NEG_INFINITY);
+    sum.fill(0.0);
     for t in block.key_blocks() {
         let j0 = t * BLOCK_K;
         let n = BLOCK_K.min(sk - j0);
@@ -492,7 +518,7 @@ fn forward_block<A: Arith>(
             cs: 1,
         };
         let kt = &kt[t * BLOCK_K * dk..][..BLOCK_K * dk];
-        gemm::<A>(rows, n, dk, q_rows, kt, BLOCK_K, &mut s, BLOCK_K, false);
+        gemm::<A>(rows, n, dk, q_rows, kt, BLOCK_K, s, BLOCK_K, false);
         for r in 0..rows {
             let row = &mut s[r * BLOCK_K..][..n];
             if tile == TileMask::Partial {
@@ -520,11 +546,11 @@ fn forward_block<A: Arith>(
             }
         }
         let weights = Strided {
-            data: &s,
+            data: s,
             rs: BLOCK_K,
             cs: 1,
         };
-        gemm::<A>(rows, dv, n, weights, &v[j0 * dv..], dv, &mut acc, dv, true);
+        gemm::<A>(rows, dv, n, weights, &v[j0 * dv..], dv, acc, dv, true);
     }
     for r in 0..rows {
         let o = &mut out[r * dv..][..dv];
@@ -544,7 +570,9 @@ fn forward_block<A: Arith>(
 /// The backward pass of one (batch, head): for every query block and visible key block,
 /// `P = exp(S - lse)`, `dV += P̃ᵀ·dO`, `dP̃ = dO·Vᵀ`, `dS = P ∘ (dP̃ ∘ Z − D)`, `dQ += scale·dS·K`,
 /// `dK += scale·dSᵀ·Q`, where `P̃ = P ∘ Z` and `Z` holds the dropout factors (all 1 without).
+/// In `scratch` (the row terms and [`backward_tiles_scratch`] values, whatever they held).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn backward_head<A: Arith>(
     block_q: usize,
     params: &FusedParams<'_>,
@@ -552,22 +580,18 @@ fn backward_head<A: Arith>(
     dq: &mut [f32],
     dk: &mut [f32],
     dv: &mut [f32],
+    scratch: &mut [f32],
 ) {
     let d = &params.dims;
     let (hd, vd, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
-    let mut kt = vec![0.0f32; packed_len(sk, hd)];
-    let mut vt = vec![0.0f32; packed_len(sk, vd)];
-    pack_transposed(head.k, sk, hd, &mut kt);
-    pack_transposed(head.v, sk, vd, &mut vt);
+    let (row_terms, rest) = scratch.split_at_mut(sq);
+    let (q_scaled, rest) = rest.split_at_mut(block_q * hd);
+    let (p, rest) = rest.split_at_mut(block_q * BLOCK_K);
+    let (dp, keep) = rest.split_at_mut(block_q * BLOCK_K);
     // a loop, not an iterator closure: closures do not inherit the caller's target features
-    let mut row_terms = vec![0.0f32; sq];
     for (i, t) in row_terms.iter_mut().enumerate() {
         *t = simd::dot::<A>(&head.dout[i * vd..][..vd], &head.out[i * vd..][..vd]);
     }
-    let mut q_scaled = vec![0.0f32; block_q * hd];
-    let mut p = vec![0.0f32; block_q * BLOCK_K];
-    let mut dp = vec![0.0f32; block_q * BLOCK_K];
-    let mut keep = vec![1.0f32; block_q * BLOCK_K];
     for i0 in (0..sq).step_by(block_q) {
         let rows = block_q.min(sq - i0);
         let block = QueryBlock::new(params, head.bh, i0, rows);
@@ -584,12 +608,12 @@ fn backward_head<A: Arith>(
                 continue;
             }
             let q_rows = Strided {
-                data: &q_scaled,
+                data: q_scaled,
                 rs: hd,
                 cs: 1,
             };
-            let kt = &kt[t * BLOCK_K * hd..][..BLOCK_K * hd];
-            gemm::<A>(rows, n, hd, q_rows, kt, BLOCK_K, &mut p, BLOCK_K, false);
+            let kt = &head.kt[t * BLOCK_K * hd..][..BLOCK_K * hd];
+            gemm::<A>(rows, n, hd, q_rows, kt, BLOCK_K, p, BLOCK_K, false);
             for r in 0..rows {
                 let row = &mut p[r * BLOCK_K..][..n];
                 let lse = head.lse[i0 + r];
@@ -610,8 +634,8 @@ fn backward_head<A: Arith>(
                 rs: vd,
                 cs: 1,
             };
-            let vt = &vt[t * BLOCK_K * vd..][..BLOCK_K * vd];
-            gemm::<A>(rows, n, vd, dout_rows, vt, BLOCK_K, &mut dp, BLOCK_K, false);
+            let vt = &head.vt[t * BLOCK_K * vd..][..BLOCK_K * vd];
+            gemm::<A>(rows, n, vd, dout_rows, vt, BLOCK_K, dp, BLOCK_K, false);
             if let Some(drop) = &params.dropout {
                 for r in 0..rows {
                     let rd = RowDropout::new(drop, head.bh, i0 + r);
@@ -629,7 +653,7 @@ fn backward_head<A: Arith>(
                     }
                 }
                 let dropped_t = Strided {
-                    data: &keep,
+                    data: keep,
                     rs: 1,
                     cs: BLOCK_K,
                 };
@@ -646,7 +670,7 @@ fn backward_head<A: Arith>(
                 );
             } else {
                 let p_t = Strided {
-                    data: &p,
+                    data: p,
                     rs: 1,
                     cs: BLOCK_K,
                 };
@@ -662,13 +686,13 @@ fn backward_head<A: Arith>(
             }
             // dQ += dS · K and dK += dSᵀ · Q (dS already holds the scale)
             let ds = Strided {
-                data: &dp,
+                data: dp,
                 rs: BLOCK_K,
                 cs: 1,
             };
             gemm::<A>(rows, hd, n, ds, &head.k[j0 * hd..], hd, dq, hd, true);
             let ds_t = Strided {
-                data: &dp,
+                data: dp,
                 rs: 1,
                 cs: BLOCK_K,
             };

@@ -1,7 +1,8 @@
 //! The keys and values of an attention layer kept between decoding steps, stored as the fused
 //! forward kernel reads them, so that a new position costs its own rows and nothing more.
 
-use super::kernel::{packed_len, BLOCK_K};
+use super::kernel::BLOCK_K;
+use super::pack::packed_len;
 use super::params::{expect_len, AttnDims};
 use crate::error::AttnError;
 

@@ -10,10 +10,12 @@ pub(crate) mod dropout;
 mod head_layout;
 mod kernel;
 mod kv_rows;
+mod pack;
 mod params;
 pub(crate) mod tile;
 
 pub(crate) use head_layout::{HeadLayout, HeadRows};
+pub(crate) use kernel::release_buffers;
 pub use kernel::{backward, forward, forward_cached, Scratch, BLOCK_K};
 #[cfg(test)]
 pub(crate) use kernel::{backward_with, forward_with};
