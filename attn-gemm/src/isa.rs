@@ -6,9 +6,9 @@ use crate::micro;
 /// binary and chosen at run time ([`Isa::best`], or the configuration's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX-512 F/VL with AVX2 and FMA: 4 × 32 attention register blocks, 8 × 32 product tiles.
+    /// AVX-512 F/VL with AVX2 and FMA: 6 × 32 attention register blocks, 8 × 32 product tiles.
     Avx512,
-    /// AVX2 with FMA: 4 × 16 (or 6 × 16) attention register blocks, 6 × 16 product tiles.
+    /// AVX2 with FMA: 6 × 16 attention register blocks, 6 × 16 product tiles.
     Avx2,
     /// Plain arithmetic, any CPU; matrix products on the `gemm` crate's own dispatch.
     Portable,

@@ -11,11 +11,13 @@ pub(crate) trait Arith {
     /// would spill with 8-lane registers.
     const WIDE: bool = false;
 
-    /// Whether a matrix product's register block may be 6 rows tall: 6 rows × 16 columns is
+    /// Rows of a matrix product's tallest register block (4, 6 or 8). 6 rows × 16 columns is
     /// twelve 8-lane accumulators, enough to keep two FMA units busy through a five-cycle
     /// latency (4 × 16, eight, leaves a fifth of them idle), and with a row of `B` and a
-    /// broadcast still fits the sixteen AVX registers.
-    const TALL: bool = false;
+    /// broadcast still fits the sixteen AVX registers; 8 rows × 32 columns is sixteen 16-lane
+    /// accumulators of the 32 AVX-512 registers (4 × 32, eight, measured 9% slower on an
+    /// AVX-512 Xeon, docs/PERFORMANCE.md).
+    const ROWS: usize = 4;
 
     /// `a * b + c`.
     fn madd(a: f32, b: f32, c: f32) -> f32;
@@ -38,7 +40,7 @@ pub(crate) struct Fused;
 
 #[cfg(target_arch = "x86_64")]
 impl Arith for Fused {
-    const TALL: bool = true;
+    const ROWS: usize = 6;
 
     #[inline(always)]
     fn madd(a: f32, b: f32, c: f32) -> f32 {
@@ -53,6 +55,7 @@ pub(crate) struct FusedWide;
 #[cfg(target_arch = "x86_64")]
 impl Arith for FusedWide {
     const WIDE: bool = true;
+    const ROWS: usize = 6;
 
     #[inline(always)]
     fn madd(a: f32, b: f32, c: f32) -> f32 {

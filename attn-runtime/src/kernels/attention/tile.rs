@@ -16,7 +16,7 @@ pub(crate) struct Strided<'a> {
 
 /// `C[m, n] (+)= A[m, k] · B[k, n]`, with `B` and `C` row-major (leading dims `ldb`, `ldc`).
 ///
-/// `accumulate = false` overwrites `C`. Blocks of 4 (6 where [`Arith::TALL`]) rows by 32
+/// `accumulate = false` overwrites `C`. Blocks of [`Arith::ROWS`], then 4 and 1 rows by 32
 /// (where [`Arith::WIDE`]), 16, 8 or 1 columns stay in registers for the whole `k` loop.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -32,7 +32,12 @@ pub(crate) fn gemm<A: Arith>(
     accumulate: bool,
 ) {
     let mut i = 0;
-    if A::TALL {
+    if A::ROWS == 8 {
+        while i + 8 <= m {
+            gemm_rows::<A, 8>(i, n, k, a, b, ldb, c, ldc, accumulate);
+            i += 8;
+        }
+    } else if A::ROWS == 6 {
         // blocks of 6 rows, then of 4: a remainder of 2 is taken as two blocks of 4 (8 = 6 + 2
         // would leave two rows to the one-row blocks, which wait on the FMA latency)
         let tall = if m % 6 == 2 && m >= 8 {
@@ -162,6 +167,24 @@ mod tests {
         unsafe { fused() }
     }
 
+    /// The AVX-512 instantiation: 6-row blocks 32 columns wide, on this CPU when it has
+    /// AVX-512 F and VL.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_wide_instantiation_takes_six_by_thirty_two_blocks_and_matches_too() {
+        use crate::kernels::simd::{has_avx512, FusedWide};
+        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+        unsafe fn wide() {
+            check_against_naive::<FusedWide>()
+        }
+        if !has_avx512() {
+            eprintln!("skipped: this CPU lacks AVX-512");
+            return;
+        }
+        // SAFETY: the CPU has AVX-512 F and VL, AVX2 and FMA (checked above).
+        unsafe { wide() }
+    }
+
     /// Inlined so that the AVX2 instantiation is compiled with the caller's target features.
     #[inline(always)]
     fn check_against_naive<A: Arith>() {
@@ -177,6 +200,8 @@ mod tests {
             (17, 24, 6),
             (32, 64, 32),
             (64, 32, 64),
+            (64, 64, 32),
+            (13, 70, 5),
         ] {
             let a: Vec<f32> = (0..m * k).map(|x| ((x * 7 % 13) as f32) - 6.0).collect();
             let b: Vec<f32> = (0..k * n)
