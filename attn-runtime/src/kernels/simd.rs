@@ -143,45 +143,55 @@ pub(crate) fn exp<A: Arith>(x: f32) -> f32 {
     }
 }
 
-/// The largest value of `row` (`-inf` for an empty row), eight lanes at a time.
+/// The largest value of `row` (`-inf` for an empty row), sixteen lanes at a time.
 #[inline(always)]
 pub(crate) fn row_max(row: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 8];
-    let mut chunks = row.chunks_exact(8);
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = row.chunks_exact(16);
     for c in &mut chunks {
-        for x in 0..8 {
+        for x in 0..16 {
             lanes[x] = if c[x] > lanes[x] { c[x] } else { lanes[x] };
         }
     }
-    let mut m = f32::NEG_INFINITY;
-    for &v in lanes.iter().chain(chunks.remainder()) {
-        m = if v > m { v } else { m };
-    }
-    m
+    let max = |a: f32, b: f32| if a > b { a } else { b };
+    chunks
+        .remainder()
+        .iter()
+        .fold(tree16(lanes, max), |m, &v| max(m, v))
 }
 
 /// `row[j] = exp(row[j] - shift)`, returning the sum of the new values.
 #[inline(always)]
 pub(crate) fn exp_shifted_sum<A: Arith>(row: &mut [f32], shift: f32) -> f32 {
-    // one plain loop (which LLVM vectorises) and the sum apart: fused into one loop the
-    // polynomial stayed scalar
-    for v in row.iter_mut() {
-        *v = exp::<A>(*v - shift);
+    // sixteen lanes at a time, each lane's exponential and running sum together
+    let mut lanes = [0.0f32; 16];
+    let mut chunks = row.chunks_exact_mut(16);
+    for c in &mut chunks {
+        for x in 0..16 {
+            let e = exp::<A>(c[x] - shift);
+            c[x] = e;
+            lanes[x] += e;
+        }
     }
-    sum(row)
+    let mut tail = 0.0;
+    for v in chunks.into_remainder() {
+        *v = exp::<A>(*v - shift);
+        tail += *v;
+    }
+    tree16(lanes, |a, b| a + b) + tail
 }
 
-/// `Σ row[j]`, eight lanes at a time.
+/// `Σ row[j]`, sixteen lanes at a time.
 #[inline(always)]
 pub(crate) fn sum(row: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let mut chunks = row.chunks_exact(8);
+    let mut lanes = [0.0f32; 16];
+    let mut chunks = row.chunks_exact(16);
     for c in &mut chunks {
-        for x in 0..8 {
+        for x in 0..16 {
             lanes[x] += c[x];
         }
     }
-    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+    tree16(lanes, |a, b| a + b) + chunks.remainder().iter().sum::<f32>()
 }
 
 /// `Σ a[i] · b[i]`, eight lanes at a time.
@@ -201,7 +211,28 @@ pub(crate) fn dot<A: Arith>(a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
         s = A::madd(*x, *y, s);
     }
-    lanes.iter().sum::<f32>() + s
+    tree8(lanes, |a, b| a + b) + s
+}
+
+/// [`tree8`] over sixteen lanes: lane `i` with `i + 8` first.
+#[inline(always)]
+fn tree16(l: [f32; 16], op: impl Fn(f32, f32) -> f32) -> f32 {
+    tree8(std::array::from_fn(|i| op(l[i], l[i + 8])), op)
+}
+
+/// `op` over the eight lanes pairwise, in three steps (lane `i` with `i + 4`, then `i + 2`, then
+/// `i + 1`) that stay in vector registers, where a fold is a chain of seven dependent scalar
+/// steps, which the softmax of every attention tile row waited on (perf, docs/PERFORMANCE.md).
+#[inline(always)]
+fn tree8(l: [f32; 8], op: impl Fn(f32, f32) -> f32) -> f32 {
+    let a = [
+        op(l[0], l[4]),
+        op(l[1], l[5]),
+        op(l[2], l[6]),
+        op(l[3], l[7]),
+    ];
+    let b = [op(a[0], a[2]), op(a[1], a[3])];
+    op(b[0], b[1])
 }
 
 /// `x[i] *= f`.
