@@ -6,17 +6,16 @@
 
 /// How a multiply-add is computed: plain `a * b + c`, or one fused instruction.
 pub(crate) trait Arith {
-    /// Whether a matrix product's register block may be 32 columns wide: 4 rows × 32 columns is eight
-    /// 16-lane accumulators, enough to keep two FMA units busy through their latency, but it
-    /// would spill with 8-lane registers.
+    /// Whether a matrix product's register block may be 32 columns wide (two 16-lane vectors
+    /// per row); it would spill with 8-lane registers.
     const WIDE: bool = false;
 
-    /// Rows of a matrix product's tallest register block (4, 6 or 8). 6 rows × 16 columns is
-    /// twelve 8-lane accumulators, enough to keep two FMA units busy through a five-cycle
-    /// latency (4 × 16, eight, leaves a fifth of them idle), and with a row of `B` and a
-    /// broadcast still fits the sixteen AVX registers; 8 rows × 32 columns is sixteen 16-lane
-    /// accumulators of the 32 AVX-512 registers (4 × 32, eight, measured 9% slower on an
-    /// AVX-512 Xeon, docs/PERFORMANCE.md).
+    /// Rows of a matrix product's tallest register block: 4, or 6 where the registers hold
+    /// twelve accumulators besides a row of `B` and a broadcast — 6 × 16 with 8-lane AVX2
+    /// vectors, 6 × 32 with 16-lane AVX-512 ones. Twelve keep two FMA units busy through their
+    /// four- or five-cycle latency; 4 rows hold eight, which left a fifth of them idle on the
+    /// Zen 2 and measured 5–9% slower on the AVX-512 Xeon (docs/PERFORMANCE.md). 8 × 32 is not
+    /// used: LLVM compiled its loop to gathers and scatters (docs/DESIGN_NOTES.md).
     const ROWS: usize = 4;
 
     /// `a * b + c`.

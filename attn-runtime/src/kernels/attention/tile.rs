@@ -32,12 +32,7 @@ pub(crate) fn gemm<A: Arith>(
     accumulate: bool,
 ) {
     let mut i = 0;
-    if A::ROWS == 8 {
-        while i + 8 <= m {
-            gemm_rows::<A, 8>(i, n, k, a, b, ldb, c, ldc, accumulate);
-            i += 8;
-        }
-    } else if A::ROWS == 6 {
+    if A::ROWS == 6 {
         // blocks of 6 rows, then of 4: a remainder of 2 is taken as two blocks of 4 (8 = 6 + 2
         // would leave two rows to the one-row blocks, which wait on the FMA latency)
         let tall = if m % 6 == 2 && m >= 8 {
