@@ -63,6 +63,18 @@ impl Input {
     }
 }
 
+/// Whether `t` is an `f32` tensor on the `Cpu` laid out row-major (its strides its shape's own):
+/// then an op may add a row-major gradient into its gradient buffer, which follows its storage.
+pub(crate) fn is_row_major<S: Shape, E: Dtype, D: Storage<E>>(t: &Tensor<S, E, D>) -> bool {
+    let Some(t) = cast::<_, Tensor<S, f32, Cpu>>(t.clone()) else {
+        return false;
+    };
+    // `try_contiguous` hands back the same storage exactly when the layout is row-major
+    t.clone()
+        .try_contiguous()
+        .is_ok_and(|c| c.storage_values().as_ptr() == t.storage_values().as_ptr())
+}
+
 /// The values of `t`, row-major, when it is an `f32` tensor on the `Cpu` (`None` otherwise):
 /// read in place when its storage holds exactly them (a contiguous tensor), else copied once
 /// into a buffer from the device's allocation cache.

@@ -9,8 +9,10 @@ use rayon::prelude::*;
 
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::counter_hash::{mix32, mix64};
+#[cfg(doc)]
+use crate::kernels::cpu_op::is_row_major;
 use crate::kernels::cpu_op::{for_each_maybe_parallel, is_cpu_f32, Input};
-use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
+use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
 use crate::kernels::simd::{exp, Plain};
 
 /// Elements per parallel task (and per dropout random stream).
@@ -135,6 +137,126 @@ pub fn try_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
             }
         },
     )
+}
+
+/// The residual connection `x + dropout(y)` as one [`CpuOp`] (dfdx's add runs on one thread, and
+/// dropout would be a pass of its own): `dropout` is `(seed, p)` when it drops, with
+/// [`dropout_factors`]' mask.
+struct Residual {
+    dropout: Option<(u64, f32)>,
+}
+
+impl Residual {
+    /// The dropout factors of chunk `c` (`len` values) into `factors`, or `None` without dropout.
+    fn factors<'a>(
+        &self,
+        c: usize,
+        factors: &'a mut [f32; CHUNK],
+        len: usize,
+    ) -> Option<&'a [f32]> {
+        let (seed, p) = self.dropout?;
+        dropout_factors(seed, c, p, &mut factors[..len]);
+        Some(&factors[..len])
+    }
+}
+
+impl CpuOp<2> for Residual {
+    type Saved = ();
+
+    fn forward(&self, _: &Cpu, [y, x]: [Input; 2], out: &mut [f32]) -> Result<(), AttnError> {
+        let len = out.len();
+        let chunks = out
+            .par_chunks_mut(CHUNK)
+            .zip(y.par_chunks(CHUNK).zip(x.par_chunks(CHUNK)));
+        for_each_maybe_parallel(len, chunks, |c, (out, (y, x))| {
+            let mut factors = [0f32; CHUNK];
+            match self.factors(c, &mut factors, out.len()) {
+                Some(f) => {
+                    for (((o, y), x), f) in out.iter_mut().zip(y).zip(x).zip(f) {
+                        *o = y * f + x;
+                    }
+                }
+                None => {
+                    for ((o, y), x) in out.iter_mut().zip(y).zip(x) {
+                        *o = y + x;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn backward(
+        self,
+        _: &Cpu,
+        _: (),
+        _: &[f32],
+        dy: &[f32],
+        grads: &mut dyn InputGrads,
+    ) -> Result<(), CpuError> {
+        if let Some(dx) = grads.input(1)? {
+            let chunks = dx.par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK));
+            for_each_maybe_parallel(dy.len(), chunks, |_, (dx, dy)| {
+                dx.iter_mut().zip(dy).for_each(|(dx, dy)| *dx += dy);
+            });
+        }
+        if let Some(dyin) = grads.input(0)? {
+            let chunks = dyin.par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK));
+            for_each_maybe_parallel(dy.len(), chunks, |c, (dyin, dy)| {
+                let mut factors = [0f32; CHUNK];
+                match self.factors(c, &mut factors, dy.len()) {
+                    Some(f) => {
+                        for ((g, dy), f) in dyin.iter_mut().zip(dy).zip(f) {
+                            *g += dy * f;
+                        }
+                    }
+                    None => dyin.iter_mut().zip(dy).for_each(|(g, dy)| *g += dy),
+                }
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `x + dropout(y, p)` for `f32` on the `Cpu`, in parallel passes forward and backward (the
+/// same dropout mask as [`try_dropout`] draws for `y` from the same seed).
+///
+/// # Shapes
+/// `y`, `x`: the same shape → that shape.
+///
+/// **PyTorch equivalent**: `x + F.dropout(y, p, training=True)`.
+///
+/// `x` must be row-major ([`is_row_major`](crate::kernels::cpu_op::is_row_major): its gradient
+/// is added in that order).
+///
+/// # Errors
+/// [`AttnError::ShapeMismatch`] when the shapes differ; a device error (allocation, or not
+/// `f32` on the `Cpu`).
+pub(crate) fn try_residual_cpu<S, E, D, T>(
+    y: Tensor<S, E, D, T>,
+    x: &Tensor<S, E, D>,
+    p: f64,
+) -> Result<Tensor<S, E, D, T>, AttnError>
+where
+    S: Shape,
+    E: Dtype,
+    D: Device<E>,
+    T: Tape<E, D> + 'static,
+{
+    const NAME: &str = "the residual connection's CPU kernel";
+    let shape = *y.shape();
+    if shape.concrete() != x.shape().concrete() {
+        return Err(AttnError::mismatch(
+            "residual.x",
+            format!("{:?}", shape.concrete()),
+            format!("{:?}", x.shape().concrete()),
+        ));
+    }
+    let dev = y.device().clone();
+    let dropout = (p > 0.0).then(|| (dev.random_u64(), p as f32));
+    let x = Operand::of(x, NAME)?;
+    let (y, tape) = split_operand(y, NAME)?;
+    apply(Residual { dropout }, NAME, &dev, [y, x], tape, shape)
 }
 
 /// `erf(x)` within 1.5e-7 (Abramowitz and Stegun 7.1.26, exponential from the fused attention's
