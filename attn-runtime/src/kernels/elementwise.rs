@@ -9,8 +9,6 @@ use rayon::prelude::*;
 
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::counter_hash::{mix32, mix64};
-#[cfg(doc)]
-use crate::kernels::cpu_op::is_row_major;
 use crate::kernels::cpu_op::{for_each_maybe_parallel, is_cpu_f32, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
 use crate::kernels::simd::{exp, Plain};
@@ -141,22 +139,20 @@ pub fn try_dropout<S: Shape, E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
 
 /// The residual connection `x + dropout(y)` as one [`CpuOp`] (dfdx's add runs on one thread, and
 /// dropout would be a pass of its own): `dropout` is `(seed, p)` when it drops, with
-/// [`dropout_factors`]' mask.
+/// [`dropout_factors`]' mask; without, every factor is 1 (`y · 1` is `y` exactly).
 struct Residual {
     dropout: Option<(u64, f32)>,
 }
 
 impl Residual {
-    /// The dropout factors of chunk `c` (`len` values) into `factors`, or `None` without dropout.
-    fn factors<'a>(
-        &self,
-        c: usize,
-        factors: &'a mut [f32; CHUNK],
-        len: usize,
-    ) -> Option<&'a [f32]> {
-        let (seed, p) = self.dropout?;
-        dropout_factors(seed, c, p, &mut factors[..len]);
-        Some(&factors[..len])
+    /// The factors of chunk `c` (`len` values), in `factors`.
+    fn factors<'a>(&self, c: usize, factors: &'a mut [f32; CHUNK], len: usize) -> &'a [f32] {
+        let factors = &mut factors[..len];
+        match self.dropout {
+            Some((seed, p)) => dropout_factors(seed, c, p, factors),
+            None => factors.fill(1.0),
+        }
+        factors
     }
 }
 
@@ -170,17 +166,9 @@ impl CpuOp<2> for Residual {
             .zip(y.par_chunks(CHUNK).zip(x.par_chunks(CHUNK)));
         for_each_maybe_parallel(len, chunks, |c, (out, (y, x))| {
             let mut factors = [0f32; CHUNK];
-            match self.factors(c, &mut factors, out.len()) {
-                Some(f) => {
-                    for (((o, y), x), f) in out.iter_mut().zip(y).zip(x).zip(f) {
-                        *o = y * f + x;
-                    }
-                }
-                None => {
-                    for ((o, y), x) in out.iter_mut().zip(y).zip(x) {
-                        *o = y + x;
-                    }
-                }
+            let f = self.factors(c, &mut factors, out.len());
+            for (((o, y), x), f) in out.iter_mut().zip(y).zip(x).zip(f) {
+                *o = y * f + x;
             }
         });
         Ok(())
@@ -204,13 +192,9 @@ impl CpuOp<2> for Residual {
             let chunks = dyin.par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK));
             for_each_maybe_parallel(dy.len(), chunks, |c, (dyin, dy)| {
                 let mut factors = [0f32; CHUNK];
-                match self.factors(c, &mut factors, dy.len()) {
-                    Some(f) => {
-                        for ((g, dy), f) in dyin.iter_mut().zip(dy).zip(f) {
-                            *g += dy * f;
-                        }
-                    }
-                    None => dyin.iter_mut().zip(dy).for_each(|(g, dy)| *g += dy),
+                let f = self.factors(c, &mut factors, dy.len());
+                for ((g, dy), f) in dyin.iter_mut().zip(dy).zip(f) {
+                    *g += dy * f;
                 }
             });
         }
@@ -226,12 +210,9 @@ impl CpuOp<2> for Residual {
 ///
 /// **PyTorch equivalent**: `x + F.dropout(y, p, training=True)`.
 ///
-/// `x` must be row-major ([`is_row_major`](crate::kernels::cpu_op::is_row_major): its gradient
-/// is added in that order).
-///
 /// # Errors
-/// [`AttnError::ShapeMismatch`] when the shapes differ; a device error (allocation, or not
-/// `f32` on the `Cpu`).
+/// [`AttnError::ShapeMismatch`] when the shapes differ; a device error (allocation, not `f32`
+/// on the `Cpu`, or an `x` that is not row-major: [`Operand::of`]).
 pub(crate) fn try_residual_cpu<S, E, D, T>(
     y: Tensor<S, E, D, T>,
     x: &Tensor<S, E, D>,

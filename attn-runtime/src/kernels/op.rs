@@ -10,7 +10,9 @@
 use dfdx::prelude::*;
 use dfdx::tensor::Gradients;
 
-use super::cpu_op::{cast, f32_input, is_cpu_f32, tensor_from_buffer, CpuBuf, Input, ONLY_CPU_F32};
+use super::cpu_op::{
+    cast, f32_input, is_cpu_f32, is_row_major, tensor_from_buffer, CpuBuf, Input, ONLY_CPU_F32,
+};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::tuning::KernelConfig;
 use crate::threads::keep_workers_awake;
@@ -92,10 +94,17 @@ impl<E: Dtype, D: Device<E>> Operand<E, D> {
     /// gradient buffer follows its tensor's storage order.
     ///
     /// # Errors
-    /// [`AttnError::Device`] naming `op` when it is not, or an allocation fails.
+    /// [`AttnError::Device`] naming `op` when it is not, when it is not laid out row-major, or
+    /// when an allocation fails.
     pub(crate) fn of<S: Shape>(t: &Tensor<S, E, D>, op: &'static str) -> Result<Self, AttnError> {
         let ghost = t.ghost();
         let values = f32_input(t.clone()).ok_or_else(|| not_cpu_f32(op))?;
+        if !is_row_major(t) {
+            return Err(AttnError::device(format!(
+                "{op} adds gradients in row-major order, and was given a tensor laid out \
+                 otherwise: make it contiguous on its tape first (`split_operand`)"
+            )));
+        }
         Ok(Operand {
             values,
             grad: Some(Box::new(move |grads| grads.get_or_alloc_mut(&ghost))),
@@ -234,5 +243,25 @@ impl<E: Dtype, D: Storage<E>> InputGrads for Slots<'_, E, D> {
             Ok(buf) => Ok(Some(&mut gradient_vec(buf)[..])),
             Err(e) => Err(cast(e).expect(ONLY_CPU_F32)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An operand's gradient is added in row-major order, so a permuted tensor is refused
+    /// (naming the op) rather than given its gradient in the wrong order; a row-major one, and
+    /// the same values made contiguous, are taken.
+    #[test]
+    fn an_operand_must_be_row_major() {
+        let dev = Cpu::default();
+        let t: Tensor<Rank2<3, 5>, f32, Cpu> = dev.sample_normal();
+        let permuted = t.clone().permute::<Rank2<5, 3>, _>();
+        let err = Operand::of(&permuted, "a test op").err().expect("refused");
+        assert!(matches!(err, AttnError::Device { .. }), "{err}");
+        assert!(err.to_string().contains("a test op"), "{err}");
+        assert!(Operand::of(&t, "a test op").is_ok());
+        assert!(Operand::of(&permuted.contiguous(), "a test op").is_ok());
     }
 }
