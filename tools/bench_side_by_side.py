@@ -11,7 +11,8 @@ Needs no third-party module itself (it only runs cargo and the twin scripts). Ta
 attention, multi-head attention, the encoder block and the 2-layer step no slower than PyTorch,
 the default model's step at 0.8× or less, every GEMM (2048³ and the products of a training step:
 projections and weight gradients) at 85% or more of the machine's FMA peak
-(`benches/src/peak.rs`). Each row also
+(`benches/src/peak.rs`), beside the ceiling that the register tiles' instruction mix reaches
+from the level-1 cache. Each row also
 gives the achieved model FLOP rate and its share of that peak (MFU) for attn and PyTorch, from
 FLOP counts computed from the case's shapes (`FLOPS`).
 """
@@ -126,6 +127,17 @@ def utilisation(ms, flops, peak):
     rate = flops / (ms / 1e3) / 1e9
     return f"{rate:.0f} ({100 * rate / peak:.0f}%)" if peak else f"{rate:.0f}"
 PEAK_PREFIX = "peak/fma/"
+TILE_MIX_PREFIX = "peak/tile_mix/"
+
+
+def burst_rate(attn, prefix):
+    """GFLOP/s of the burst benchmark whose id starts with `prefix`, or None where not run."""
+    burst_id = next((k for k in attn if k.startswith(prefix)), None)
+    if not burst_id:
+        return None
+    # the id says how many threads ran how many multiply-adds each: threads2_fmas786432
+    threads_run, fmas = map(int, re.findall(r"\d+", burst_id[len(prefix):]))
+    return 2.0 * fmas * threads_run / (attn[burst_id] / 1e3) / 1e9
 
 
 def target_dir():
@@ -164,12 +176,8 @@ def fmt(ms):
 
 
 def table(attn, torch, threads, torch_version):
-    peak_id = next((k for k in attn if k.startswith(PEAK_PREFIX)), None)
-    peak = None
-    if peak_id:
-        # the id says how many threads ran how many multiply-adds each: threads2_fmas786432
-        threads_run, fmas = map(int, re.findall(r"\d+", peak_id[len(PEAK_PREFIX):]))
-        peak = 2.0 * fmas * threads_run / (attn[peak_id] / 1e3) / 1e9
+    peak = burst_rate(attn, PEAK_PREFIX)
+    tile_mix = burst_rate(attn, TILE_MIX_PREFIX)
     rows = ["| case | shape | attn (ms) | PyTorch (ms) | ratio | target | met "
             "| attn GFLOP/s (MFU) | PyTorch GFLOP/s (MFU) |",
             "|---|---|---:|---:|---:|---|---|---:|---:|"]
@@ -198,6 +206,13 @@ def table(attn, torch, threads, torch_version):
             f"GEMM (target: every product at ≥ 85% of the measured FMA peak of {peak:.0f} GFLOP/s "
             f"on {threads} threads): {len(met)} of {len(measured)} products meet it"
             + (f" ({', '.join(i.removeprefix('gemm/') for i in met)})." if met else "."))
+        if tile_mix:
+            rates = [GEMM_CASES[i] / (attn[i] / 1e3) / 1e9 for i in measured]
+            lines.append(
+                f"The register tiles' own instruction mix with its operands in the level-1 cache "
+                f"(`tile_mix_burst`) runs at {tile_mix:.0f} GFLOP/s, {100 * tile_mix / peak:.0f}% "
+                f"of that peak: the ceiling of any product on these tiles. attn's products reach "
+                f"{100 * min(rates) / tile_mix:.0f}–{100 * max(rates) / tile_mix:.0f}% of it.")
         lines.append("")
     lines.append(f"Medians over the rounds; each round runs a criterion suite, then its PyTorch "
                  f"twin (torch {torch_version}), {threads} threads each.")

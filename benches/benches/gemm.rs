@@ -1,11 +1,11 @@
 //! Matrix products: through dfdx at 2048³, and at the shapes a training step of our models makes
 //! through [`attn_runtime::gemm::matmul_into`], the product attn's projection kernel runs (into
 //! a buffer allocated once, so only the product is timed; the pool's workers kept awake as the
-//! kernels keep them); and the machine's FMA peak
+//! kernels keep them); and the machine's FMA peak and the peak of the tiles' instruction mix
 //! (`attn_benches::peak`). The PyTorch twin is `tools/bench_gemm_torch.py`;
 //! `tools/bench_side_by_side.py` turns both into GFLOP/s and a share of the peak.
 
-use attn_benches::peak::{fma_burst, FMAS_PER_BURST};
+use attn_benches::peak::{fma_burst, tile_mix_burst, FMAS_PER_BURST};
 use attn_runtime::gemm::{matmul_into, MatRef};
 use attn_runtime::prelude::*;
 use attn_runtime::threads::keep_workers_awake;
@@ -82,6 +82,10 @@ fn gemm(c: &mut Criterion) {
     group.bench_function(
         BenchmarkId::new("fma", format!("threads{threads}_fmas{FMAS_PER_BURST}")),
         |bench| bench.iter(|| fma_burst(threads)),
+    );
+    group.bench_function(
+        BenchmarkId::new("tile_mix", format!("threads{threads}_fmas{FMAS_PER_BURST}")),
+        |bench| bench.iter(|| tile_mix_burst(threads)),
     );
     group.finish();
 }
