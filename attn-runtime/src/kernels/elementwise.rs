@@ -182,19 +182,29 @@ impl CpuOp<2> for Residual {
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {
-        if let Some(dx) = grads.input(1)? {
-            let chunks = dx.par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK));
+        // each gradient added to, or written where it is the input's first
+        if let Some(mut dx) = grads.input_whole(1)? {
+            let adds = dx.adds();
+            let chunks = dx.values().par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK));
             for_each_maybe_parallel(dy.len(), chunks, |_, (dx, dy)| {
-                dx.iter_mut().zip(dy).for_each(|(dx, dy)| *dx += dy);
+                if adds {
+                    dx.iter_mut().zip(dy).for_each(|(dx, dy)| *dx += dy);
+                } else {
+                    dx.copy_from_slice(dy);
+                }
             });
         }
-        if let Some(dyin) = grads.input(0)? {
-            let chunks = dyin.par_chunks_mut(CHUNK).zip(dy.par_chunks(CHUNK));
+        if let Some(mut dyin) = grads.input_whole(0)? {
+            let adds = dyin.adds();
+            let chunks = dyin
+                .values()
+                .par_chunks_mut(CHUNK)
+                .zip(dy.par_chunks(CHUNK));
             for_each_maybe_parallel(dy.len(), chunks, |c, (dyin, dy)| {
                 let mut factors = [0f32; CHUNK];
                 let f = self.factors(c, &mut factors, dy.len());
                 for ((g, dy), f) in dyin.iter_mut().zip(dy).zip(f) {
-                    *g += dy * f;
+                    *g = if adds { *g + dy * f } else { dy * f };
                 }
             });
         }

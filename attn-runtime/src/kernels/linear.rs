@@ -59,11 +59,19 @@ impl CpuOp<3> for Linear {
     ) -> Result<(), CpuError> {
         let Linear { rows, i, o } = self;
         let dy_mat = MatRef::row_major(dy, rows, o);
-        // dx += dy · W, dW += dyᵀ · x, db += Σ_rows dy
-        let dx = grads.input(0)?.expect(HAS_GRADIENT);
-        matmul_into(dx, true, dy_mat, MatRef::row_major(&ws, o, i));
-        let dw = grads.input(1)?.expect(HAS_GRADIENT);
-        matmul_into(dw, true, dy_mat.t(), MatRef::row_major(&xs, rows, i));
+        // dx += dy · W, dW += dyᵀ · x (each written instead where it is the first gradient),
+        // db += Σ_rows dy
+        let mut dx = grads.input_whole(0)?.expect(HAS_GRADIENT);
+        let adds = dx.adds();
+        matmul_into(dx.values(), adds, dy_mat, MatRef::row_major(&ws, o, i));
+        let mut dw = grads.input_whole(1)?.expect(HAS_GRADIENT);
+        let adds = dw.adds();
+        matmul_into(
+            dw.values(),
+            adds,
+            dy_mat.t(),
+            MatRef::row_major(&xs, rows, i),
+        );
         if let Some(db) = grads.input(2)? {
             // bands of columns in parallel, each summed over the rows in order: the same sums
             // on any number of threads
@@ -141,11 +149,13 @@ mod tests {
     }
 
     /// Output and the gradients of x, weight and bias of `Σ y ∘ up`, through the fused op or
-    /// dfdx's composite matmul + broadcast add; x is used twice so gradients must add up.
+    /// dfdx's composite matmul + broadcast add; with `twice`, x is used twice so gradients must
+    /// add up, without, the op writes x's first gradient (as it writes the weight's).
     fn run<const BIAS: bool>(
         p: &P<BIAS>,
         x: &Tensor<Rank2<7, 5>, f32, Cpu>,
         fused: bool,
+        twice: bool,
     ) -> Vec<Vec<f32>>
     where
         P<BIAS>: TensorCollection<f32, Cpu>,
@@ -161,10 +171,12 @@ mod tests {
         } else {
             p.try_forward_2d_composite(xt.with_empty_tape()).unwrap()
         };
-        let loss = (
-            y.retaped::<NoneTape>().as_vec(),
-            (y * up).sum() + xt.square().sum(),
-        );
+        let values = y.retaped::<NoneTape>().as_vec();
+        let loss = if twice {
+            (values, (y * up).sum() + xt.square().sum())
+        } else {
+            (values, (y * up).sum())
+        };
         let grads = loss.1.backward();
         let mut out = vec![loss.0, grads.get(x).as_vec(), grads.get(&p.weight).as_vec()];
         if let Some(b) = &p.bias {
@@ -184,12 +196,17 @@ mod tests {
             *b = dev.tensor([0.5, -1.0, 2.0]);
         }
         let x: Tensor<Rank2<7, 5>, f32, _> = dev.sample_normal();
-        let fused = run(&p, &x, true);
-        let composite = run(&p, &x, false);
-        for (i, (a, b)) in fused.iter().zip(&composite).enumerate() {
-            close(&format!("output {i}"), a, b);
+        // recycled buffers of NaN the size of x, the weight, the output and the bias: a
+        // gradient the op writes but leaves a value of shows
+        crate::kernels::op::fill_cache_with_nan(&dev, &[35, 15, 21, 3], 8);
+        for twice in [true, false] {
+            let fused = run(&p, &x, true, twice);
+            let composite = run(&p, &x, false, twice);
+            for (i, (a, b)) in fused.iter().zip(&composite).enumerate() {
+                close(&format!("output {i} (x used twice: {twice})"), a, b);
+            }
+            assert_eq!(fused.len(), if BIAS { 4 } else { 3 });
         }
-        assert_eq!(fused.len(), if BIAS { 4 } else { 3 });
     }
 
     #[test]

@@ -71,14 +71,43 @@ pub(crate) trait InputGrads {
     /// # Errors
     /// Allocation failures.
     fn input(&mut self, i: usize) -> Result<Option<&mut [f32]>, CpuError>;
+
+    /// The gradient of input `i` for a kernel that computes it whole: [`GradBuf::Add`] where
+    /// the input has a gradient already, [`GradBuf::Write`] where this is its first (a buffer
+    /// not zero-filled, so that the kernel writes it instead of zeroing it and adding); `None`
+    /// for an [`Operand::absent`] input.
+    ///
+    /// # Errors
+    /// Allocation failures.
+    fn input_whole(&mut self, i: usize) -> Result<Option<GradBuf<'_>>, CpuError>;
 }
 
-/// Finds (allocating when first asked) a tensor's gradient buffer in a `Gradients`.
-type GradSlot<E, D> = Box<
-    dyn for<'a> Fn(
-        &'a mut Gradients<E, D>,
-    ) -> Result<&'a mut <D as Storage<E>>::Vec, <D as HasErr>::Err>,
->;
+/// An input's gradient buffer as [`InputGrads::input_whole`] hands it out.
+pub(crate) enum GradBuf<'a> {
+    /// The gradient so far, row-major: the kernel adds to it.
+    Add(&'a mut [f32]),
+    /// A new buffer of unspecified values: the kernel writes every one.
+    Write(&'a mut [f32]),
+}
+
+impl GradBuf<'_> {
+    /// Whether the kernel adds to the buffer (rather than writing it).
+    pub(crate) fn adds(&self) -> bool {
+        matches!(self, GradBuf::Add(_))
+    }
+
+    /// The buffer, whichever it is.
+    pub(crate) fn values(&mut self) -> &mut [f32] {
+        match self {
+            GradBuf::Add(values) | GradBuf::Write(values) => values,
+        }
+    }
+}
+
+/// Finds (allocating when first asked) a tensor's gradient buffer in a `Gradients`, as the
+/// `f32` `Cpu`'s: with `whole`, a first one is not zero-filled, and the flag says it is new.
+type GradSlot<E, D> =
+    Box<dyn for<'a> Fn(&'a mut Gradients<E, D>, bool) -> Result<(&'a mut [f32], bool), CpuError>>;
 
 /// One input of a [`CpuOp`]: its values, row-major, and where its gradient goes.
 pub(crate) struct Operand<E: Dtype, D: Storage<E>> {
@@ -97,7 +126,6 @@ impl<E: Dtype, D: Device<E>> Operand<E, D> {
     /// [`AttnError::Device`] naming `op` when it is not, when it is not laid out row-major, or
     /// when an allocation fails.
     pub(crate) fn of<S: Shape>(t: &Tensor<S, E, D>, op: &'static str) -> Result<Self, AttnError> {
-        let ghost = t.ghost();
         let values = f32_input(t.clone()).ok_or_else(|| not_cpu_f32(op))?;
         if !is_row_major(t) {
             return Err(AttnError::device(format!(
@@ -105,9 +133,22 @@ impl<E: Dtype, D: Device<E>> Operand<E, D> {
                  otherwise: make it contiguous on its tape first (`split_operand`)"
             )));
         }
+        // the same tensor (its id) as the `f32` `Cpu`'s, whose gradients the slot finds
+        let ghost = cast::<_, Tensor<S, f32, Cpu>>(t.clone())
+            .ok_or_else(|| not_cpu_f32(op))?
+            .ghost();
         Ok(Operand {
             values,
-            grad: Some(Box::new(move |grads| grads.get_or_alloc_mut(&ghost))),
+            grad: Some(Box::new(move |grads, whole| {
+                let grads: &mut Gradients<f32, Cpu> = (grads as &mut dyn std::any::Any)
+                    .downcast_mut()
+                    .expect(ONLY_CPU_F32);
+                if whole {
+                    grads.get_or_alloc_unzeroed_mut(&ghost)
+                } else {
+                    Ok((&mut grads.get_or_alloc_mut(&ghost)?[..], false))
+                }
+            })),
         })
     }
 
@@ -239,11 +280,32 @@ impl<E: Dtype, D: Storage<E>> InputGrads for Slots<'_, E, D> {
         let Some(slot) = &self.slots[i] else {
             return Ok(None);
         };
-        match slot(self.grads) {
-            Ok(buf) => Ok(Some(&mut gradient_vec(buf)[..])),
-            Err(e) => Err(cast(e).expect(ONLY_CPU_F32)),
-        }
+        Ok(Some(slot(self.grads, false)?.0))
     }
+
+    fn input_whole(&mut self, i: usize) -> Result<Option<GradBuf<'_>>, CpuError> {
+        let Some(slot) = &self.slots[i] else {
+            return Ok(None);
+        };
+        Ok(Some(match slot(self.grads, true)? {
+            (values, true) => GradBuf::Write(values),
+            (values, false) => GradBuf::Add(values),
+        }))
+    }
+}
+
+/// Fills `dev`'s allocation cache (enabling it) with `copies` buffers of NaN for each of `lens`,
+/// so that a buffer a kernel takes without the zero-fill ([`GradBuf::Write`], an output) and
+/// does not write whole shows as NaN in what the test compares.
+#[cfg(test)]
+pub(crate) fn fill_cache_with_nan(dev: &Cpu, lens: &[usize], copies: usize) {
+    dev.enable_cache();
+    let junk: Vec<_> = lens
+        .iter()
+        .flat_map(|&len| std::iter::repeat_n(len, copies))
+        .map(|len| dev.tensor_from_vec(vec![f32::NAN; len], (len,)))
+        .collect();
+    drop(junk);
 }
 
 #[cfg(test)]

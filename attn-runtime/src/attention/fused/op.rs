@@ -9,7 +9,7 @@ use crate::kernels::attention::{
     self as kernel, AttnDims, FusedParams, HeadLayout, HeadRows, KernelDropout,
 };
 use crate::kernels::cpu_op::{is_cpu_f32, realized, CpuBuf, Dyn3, Dyn4, Input};
-use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads};
+use crate::kernels::op::{apply, split_operand, CpuOp, GradBuf, InputGrads};
 
 fn not_cpu_f32() -> AttnError {
     AttnError::InvalidInput {
@@ -140,8 +140,10 @@ impl CpuOp<3> for FusedAttention {
             unreachable!("the forward pass checked these sizes: {e}");
         }
         for (i, d) in [dq, dk, dv].iter().enumerate() {
-            let grad = grads.input(i)?.expect("q, k and v have gradients");
-            rows[i].scatter_add(self.layout, d, grad);
+            match grads.input_whole(i)?.expect("q, k and v have gradients") {
+                GradBuf::Add(grad) => rows[i].scatter_add(self.layout, d, grad),
+                GradBuf::Write(grad) => rows[i].scatter(self.layout, d, grad),
+            }
         }
         Ok(())
     }

@@ -288,3 +288,24 @@ impl<E, D: Storage<E>> Merge<OwnedTape<E, D>> for OwnedTape<E, D> {
         self
     }
 }
+
+impl Gradients<f32, crate::tensor::Cpu> {
+    /// The gradient of `t` and whether it is new: `false`, the gradient these hold, to be added
+    /// to; `true`, a buffer just taken from the allocation cache **without the zero-fill**
+    /// (`Cpu::try_alloc_f32_unzeroed`), whose values are unspecified and which the caller must
+    /// write whole. For a kernel that computes an input's gradient whole, so that a gradient
+    /// met first is written instead of zeroed and then added to. (attn patch, PATCH.md)
+    pub fn get_or_alloc_unzeroed_mut<S: Shape>(
+        &mut self,
+        t: &impl Tensorlike<S, f32, crate::tensor::Cpu>,
+    ) -> Result<(&mut [f32], bool), crate::tensor::CpuError> {
+        let fresh = match self.gradient_by_id.entry(t.id()) {
+            std::collections::btree_map::Entry::Occupied(_) => false,
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(t.dev().try_alloc_f32_unzeroed(t.len())?);
+                true
+            }
+        };
+        Ok((&mut self.get_mut(t).data[..], fresh))
+    }
+}

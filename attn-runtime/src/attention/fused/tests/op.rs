@@ -49,6 +49,10 @@ fn fused_op_matches_the_composite_path_with_every_mask() {
     let k = tensor(&dev, (b, h, sk, hd), 2);
     let v = tensor(&dev, (b, h, sk, vd), 3);
     let up = tensor(&dev, (b, h, sq, vd), 4);
+    // recycled buffers of NaN the size of q, k and v: a first gradient the op writes but leaves
+    // a value of shows
+    let lens = [b * h * sq * hd, b * h * sk * hd, b * h * sk * vd];
+    crate::kernels::op::fill_cache_with_nan(&dev, &lens, 8);
     let allowed = BoolMask::from_fn(sq, sk, |i, j| (i * 7 + j * 3) % 5 != 0);
     let masks = [
         AttentionMask::none(),
@@ -184,6 +188,9 @@ fn multi_head_attention_through_the_fused_kernel_matches_composite() {
     let dev = Cpu::seed_from_u64(3);
     let mha = dev.build_module::<builder::MultiHeadAttention<16, 4, 16, 16>, f32>();
     let x: Tensor<(usize, usize, Const<16>), f32, _> = dev.sample_normal_like(&(2, 11, Const));
+    // recycled buffers of NaN the size of the projected queries, keys and values (merged
+    // heads), whose first gradients the op writes
+    crate::kernels::op::fill_cache_with_nan(&dev, &[2 * 11 * 16], 16);
     let grads_of = |kernel| {
         let opts = AttentionOptions::default()
             .mask(AttentionMask::none().causal().key_lengths(vec![11, 6]))
