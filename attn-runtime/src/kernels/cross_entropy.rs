@@ -109,9 +109,11 @@ fn forward_rows<A: Arith>(
     }
 }
 
-/// Adds the loss's gradient times `upstream` into `dlogits`:
+/// Adds the loss's gradient times `upstream` into `dlogits` (or, where `adds` is false, writes
+/// it over whatever `dlogits` holds):
 /// `upstream · weight_r · ((1 − ε)·[j = target_r] + ε/C − softmax_r[j])`, with the rows'
 /// arithmetic on the instruction set `isa`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     isa: Isa,
     logits: &[f32],
@@ -119,6 +121,7 @@ pub(crate) fn backward(
     rows: &CrossEntropyRows,
     lse: &[f32],
     upstream: f32,
+    adds: bool,
     dlogits: &mut [f32],
 ) {
     dlogits
@@ -128,7 +131,9 @@ pub(crate) fn backward(
         .enumerate()
         .for_each(|(task, (dlogits, logits))| {
             let first = task * ROWS_PER_TASK;
-            dispatch_backward(isa, logits, classes, rows, lse, upstream, first, dlogits);
+            dispatch_backward(
+                isa, logits, classes, rows, lse, upstream, adds, first, dlogits,
+            );
         });
 }
 
@@ -140,6 +145,7 @@ simd_dispatch!(
         rows: &CrossEntropyRows,
         lse: &[f32],
         upstream: f32,
+        adds: bool,
         first: usize,
         dlogits: &mut [f32],
     )
@@ -154,6 +160,7 @@ fn backward_rows<A: Arith>(
     rows: &CrossEntropyRows,
     lse: &[f32],
     upstream: f32,
+    adds: bool,
     first: usize,
     dlogits: &mut [f32],
 ) {
@@ -167,11 +174,15 @@ fn backward_rows<A: Arith>(
         let r = first + i;
         let w = upstream * rows.weights[r];
         if w == 0.0 {
+            if !adds {
+                drow.fill(0.0);
+            }
             continue;
         }
         let l = lse[r];
         for (d, &x) in drow.iter_mut().zip(row) {
-            *d += w * (spread - exp::<A>(x - l));
+            let g = w * (spread - exp::<A>(x - l));
+            *d = if adds { *d + g } else { g };
         }
         drow[rows.targets[r]] += w * (1.0 - eps);
     }
@@ -207,9 +218,20 @@ impl CpuOp<1> for CrossEntropy {
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {
-        // adds in place: the gradient of other uses of the logits stays
-        let dlogits = grads.input(0)?.expect("the logits have a gradient");
-        backward(isa, &logits, self.classes, &self.rows, &lse, dy[0], dlogits);
+        // adds in place (the gradient of other uses of the logits stays), or writes the first
+        let mut dlogits = grads.input_whole(0)?.expect("the logits have a gradient");
+        let adds = dlogits.adds();
+        let (classes, rows) = (self.classes, &self.rows);
+        backward(
+            isa,
+            &logits,
+            classes,
+            rows,
+            &lse,
+            dy[0],
+            adds,
+            dlogits.values(),
+        );
         Ok(())
     }
 }
@@ -285,11 +307,20 @@ mod tests {
                 );
                 // the gradient adds onto what is there
                 let mut grad = vec![0.25f32; logits.len()];
-                backward(isa, &logits, classes, &rows, &lse, 1.0, &mut grad);
+                backward(isa, &logits, classes, &rows, &lse, 1.0, true, &mut grad);
                 for (i, (g, w)) in grad.iter().zip(&want_grad).enumerate() {
                     assert!(
                         (f64::from(*g) - 0.25 - w).abs() < 1e-6,
                         "{isa:?} ε={epsilon} [{i}]: {g} vs 0.25 + {w}"
+                    );
+                }
+                // or is written over every value, the ignored rows' zeros included
+                let mut grad = vec![f32::NAN; logits.len()];
+                backward(isa, &logits, classes, &rows, &lse, 1.0, false, &mut grad);
+                for (i, (g, w)) in grad.iter().zip(&want_grad).enumerate() {
+                    assert!(
+                        (f64::from(*g) - w).abs() < 1e-6,
+                        "{isa:?} ε={epsilon} [{i}] written: {g} vs {w}"
                     );
                 }
             }

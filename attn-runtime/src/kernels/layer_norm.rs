@@ -89,8 +89,9 @@ fn forward_rows<A: Arith>(
     }
 }
 
-/// The gradients of [`forward`] given the output gradient `dy`: `dx` (added to) and the sums
-/// over rows for `gamma` and `beta` (returned). The rows' arithmetic runs on `isa`.
+/// The gradients of [`forward`] given the output gradient `dy`: `dx` (added to, or where `adds`
+/// is false written over whatever it holds) and the sums over rows for `gamma` and `beta`
+/// (returned). The rows' arithmetic runs on `isa`.
 ///
 /// With `x̂ = (x − mean)·rstd` and `g = dy·gamma`: `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))`,
 /// `dgamma = Σ dy·x̂`, `dbeta = Σ dy`.
@@ -102,6 +103,7 @@ pub(crate) fn backward(
     mean: &[f32],
     rstd: &[f32],
     dy: &[f32],
+    adds: bool,
     dx: &mut [f32],
 ) -> (Vec<f32>, Vec<f32>) {
     let m = gamma.len();
@@ -119,7 +121,7 @@ pub(crate) fn backward(
             let (mut xhat, mut g) = zeros();
             let sums = (&mut dgamma[..], &mut dbeta[..]);
             let scratch = (&mut xhat[..], &mut g[..]);
-            dispatch_backward(isa, x, gamma, mean, rstd, dy, dx, sums, scratch);
+            dispatch_backward(isa, x, gamma, mean, rstd, dy, adds, dx, sums, scratch);
             (dgamma, dbeta)
         })
         // partial sums in task order, added in that order: the same bits on every run (a
@@ -144,13 +146,14 @@ simd_dispatch!(
         mean: &[f32],
         rstd: &[f32],
         dy: &[f32],
+        adds: bool,
         dx: &mut [f32],
         sums: RowPair<'_>,
         scratch: RowPair<'_>,
     )
 );
 
-/// [`backward`] on a task's rows: `dx` added to, `dy·x̂` and `dy` added to `sums`; `scratch`
+/// [`backward`] on a task's rows: `dx` added to (or written), `dy·x̂` and `dy` added to `sums`; `scratch`
 /// holds a row's `x̂` and `g`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -160,6 +163,7 @@ fn backward_rows<A: Arith>(
     mean: &[f32],
     rstd: &[f32],
     dy: &[f32],
+    adds: bool,
     dx: &mut [f32],
     (dgamma, dbeta): RowPair<'_>,
     (xhat, g): RowPair<'_>,
@@ -181,7 +185,8 @@ fn backward_rows<A: Arith>(
         let mean_g = simd::sum(g) / m as f32;
         let mean_gx = simd::dot::<A>(g, xhat) / m as f32;
         for i in 0..m {
-            dx[i] += r * (g[i] - mean_g - xhat[i] * mean_gx);
+            let d = r * (g[i] - mean_g - xhat[i] * mean_gx);
+            dx[i] = if adds { dx[i] + d } else { d };
         }
     }
 }
@@ -240,8 +245,10 @@ impl CpuOp<3> for LayerNorm {
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {
-        let dx = grads.input(0)?.expect(HAS_GRADIENT);
-        let (dgamma, dbeta) = backward(s.isa, &s.x, &s.gamma, &s.mean, &s.rstd, dy, dx);
+        let mut dx = grads.input_whole(0)?.expect(HAS_GRADIENT);
+        let adds = dx.adds();
+        let (x, gamma) = (&s.x, &s.gamma);
+        let (dgamma, dbeta) = backward(s.isa, x, gamma, &s.mean, &s.rstd, dy, adds, dx.values());
         add(grads.input(1)?.expect(HAS_GRADIENT), &dgamma);
         add(grads.input(2)?.expect(HAS_GRADIENT), &dbeta);
         Ok(())
@@ -343,8 +350,12 @@ mod tests {
             close(&format!("{isa:?} y"), &y, &want_y, 0.0);
             // dx is added to what is there
             let mut dx = vec![0.5f32; rows * m];
-            let (dgamma, dbeta) = backward(isa, &x, &gamma, &mean, &rstd, &dy, &mut dx);
+            let (dgamma, dbeta) = backward(isa, &x, &gamma, &mean, &rstd, &dy, true, &mut dx);
             close(&format!("{isa:?} dx"), &dx, &want_dx, 0.5);
+            // or written over every value
+            let mut dx = vec![f32::NAN; rows * m];
+            backward(isa, &x, &gamma, &mean, &rstd, &dy, false, &mut dx);
+            close(&format!("{isa:?} dx written"), &dx, &want_dx, 0.0);
             close(&format!("{isa:?} dgamma"), &dgamma, &want_dgamma, 0.0);
             close(&format!("{isa:?} dbeta"), &dbeta, &want_dbeta, 0.0);
         }
