@@ -104,10 +104,29 @@ impl GradBuf<'_> {
     }
 }
 
+impl<'a> GradBuf<'a> {
+    /// The buffer, whichever it is, for as long as it is lent.
+    fn into_values(self) -> &'a mut [f32] {
+        match self {
+            GradBuf::Add(values) | GradBuf::Write(values) => values,
+        }
+    }
+}
+
+/// What a kernel asks of an input's gradient buffer.
+#[derive(Clone, Copy)]
+enum Want {
+    /// The gradient to add to, zero-filled when it is new ([`InputGrads::input`]).
+    Add,
+    /// The gradient to compute whole: a new one is not zero-filled ([`InputGrads::input_whole`]).
+    Whole,
+}
+
 /// Finds (allocating when first asked) a tensor's gradient buffer in a `Gradients`, as the
-/// `f32` `Cpu`'s: with `whole`, a first one is not zero-filled, and the flag says it is new.
+/// `f32` `Cpu`'s: always [`GradBuf::Add`] for [`Want::Add`], [`GradBuf::Write`] for a new one
+/// asked [`Want::Whole`].
 type GradSlot<E, D> =
-    Box<dyn for<'a> Fn(&'a mut Gradients<E, D>, bool) -> Result<(&'a mut [f32], bool), CpuError>>;
+    Box<dyn for<'a> Fn(&'a mut Gradients<E, D>, Want) -> Result<GradBuf<'a>, CpuError>>;
 
 /// One input of a [`CpuOp`]: its values, row-major, and where its gradient goes.
 pub(crate) struct Operand<E: Dtype, D: Storage<E>> {
@@ -139,15 +158,17 @@ impl<E: Dtype, D: Device<E>> Operand<E, D> {
             .ghost();
         Ok(Operand {
             values,
-            grad: Some(Box::new(move |grads, whole| {
+            grad: Some(Box::new(move |grads, want| {
                 let grads: &mut Gradients<f32, Cpu> = (grads as &mut dyn std::any::Any)
                     .downcast_mut()
                     .expect(ONLY_CPU_F32);
-                if whole {
-                    grads.get_or_alloc_unzeroed_mut(&ghost)
-                } else {
-                    Ok((&mut grads.get_or_alloc_mut(&ghost)?[..], false))
-                }
+                Ok(match want {
+                    Want::Add => GradBuf::Add(&mut grads.get_or_alloc_mut(&ghost)?[..]),
+                    Want::Whole => match grads.get_or_alloc_unzeroed_mut(&ghost)? {
+                        (values, true) => GradBuf::Write(values),
+                        (values, false) => GradBuf::Add(values),
+                    },
+                })
             })),
         })
     }
@@ -277,20 +298,21 @@ struct Slots<'a, E: Dtype, D: Storage<E>> {
 
 impl<E: Dtype, D: Storage<E>> InputGrads for Slots<'_, E, D> {
     fn input(&mut self, i: usize) -> Result<Option<&mut [f32]>, CpuError> {
-        let Some(slot) = &self.slots[i] else {
-            return Ok(None);
-        };
-        Ok(Some(slot(self.grads, false)?.0))
+        Ok(self.slot(i, Want::Add)?.map(GradBuf::into_values))
     }
 
     fn input_whole(&mut self, i: usize) -> Result<Option<GradBuf<'_>>, CpuError> {
-        let Some(slot) = &self.slots[i] else {
-            return Ok(None);
-        };
-        Ok(Some(match slot(self.grads, true)? {
-            (values, true) => GradBuf::Write(values),
-            (values, false) => GradBuf::Add(values),
-        }))
+        self.slot(i, Want::Whole)
+    }
+}
+
+impl<E: Dtype, D: Storage<E>> Slots<'_, E, D> {
+    /// Input `i`'s gradient as `want` asks for it; `None` for an absent input.
+    fn slot(&mut self, i: usize, want: Want) -> Result<Option<GradBuf<'_>>, CpuError> {
+        match &self.slots[i] {
+            Some(slot) => Ok(Some(slot(self.grads, want)?)),
+            None => Ok(None),
+        }
     }
 }
 
