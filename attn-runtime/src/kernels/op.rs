@@ -145,17 +145,17 @@ impl<E: Dtype, D: Device<E>> Operand<E, D> {
     /// [`AttnError::Device`] naming `op` when it is not, when it is not laid out row-major, or
     /// when an allocation fails.
     pub(crate) fn of<S: Shape>(t: &Tensor<S, E, D>, op: &'static str) -> Result<Self, AttnError> {
-        let values = f32_input(t.clone()).ok_or_else(|| not_cpu_f32(op))?;
-        if !is_row_major(t) {
+        // the same tensor (its id) as the `f32` `Cpu`'s, whose values the op reads and whose
+        // gradients the slot finds
+        let t = cast::<_, Tensor<S, f32, Cpu>>(t.clone()).ok_or_else(|| not_cpu_f32(op))?;
+        if !is_row_major(&t) {
             return Err(AttnError::device(format!(
                 "{op} adds gradients in row-major order, and was given a tensor laid out \
                  otherwise: make it contiguous on its tape first (`split_operand`)"
             )));
         }
-        // the same tensor (its id) as the `f32` `Cpu`'s, whose gradients the slot finds
-        let ghost = cast::<_, Tensor<S, f32, Cpu>>(t.clone())
-            .ok_or_else(|| not_cpu_f32(op))?
-            .ghost();
+        let ghost = t.ghost();
+        let values = f32_input(t).ok_or_else(|| not_cpu_f32(op))?;
         Ok(Operand {
             values,
             grad: Some(Box::new(move |grads, want| {
