@@ -15,8 +15,9 @@
 use rayon::prelude::*;
 
 use crate::mat::MatRef;
-use crate::micro::Micro;
+use crate::micro::{Init, Micro};
 use crate::pack::{pack_a, pack_b, packed_a_len, packed_len, with_buffer};
+use crate::start::Start;
 
 /// The longest row (values from one row of `B` to the next) at which a product that packs
 /// `A` reads `B` in place: on the Zen 2 of docs/PERFORMANCE.md a weight gradient with 128-wide
@@ -37,14 +38,14 @@ pub(crate) struct Blocking {
     pub rows: usize,
 }
 
-/// `dst = a · b`, or `dst += a · b` when `accumulate`, blocked by `blocking`; over rayon's
+/// `dst = start + a · b`, blocked by `blocking`; over rayon's
 /// current pool when `parallel`, in bands of whole tiles of rows, one per thread, each run by
 /// [`serial`]. The inner dimension must be non-empty, `a`'s rows contiguous (`col_stride` 1)
 /// or the tiles able to read a packed `A` ([`Micro::packs_a`]), and `dst` must hold `a.rows ·
 /// b.cols` values (checked by the caller).
 pub(crate) fn matmul(
     dst: &mut [f32],
-    accumulate: bool,
+    start: Start<'_>,
     a: MatRef<'_>,
     b: MatRef<'_>,
     blocking: Blocking,
@@ -58,21 +59,21 @@ pub(crate) fn matmul(
     };
     let band = m.div_ceil(threads).next_multiple_of(blocking.micro.mr);
     if threads == 1 || band >= m {
-        return serial(dst, accumulate, a, b, blocking);
+        return serial(dst, start, a, b, blocking);
     }
     dst.par_chunks_mut(band * n)
         .enumerate()
         .for_each(|(i, dst)| {
             let rows = a.rows_from(i * band, dst.len() / n);
-            serial(dst, accumulate, rows, b, blocking);
+            serial(dst, start, rows, b, blocking);
         });
 }
 
-/// `dst (+)= a · b` on the calling thread: for each block of columns and
+/// `dst = start + a · b` on the calling thread: for each block of columns and
 /// each block of inner steps, pack `B`, then run every tile of rows against every panel (the
 /// tile's rows of `A`, in place or packed, stay in the level-1 cache across the panels, the
 /// packed block in the level-2).
-fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, blocking: Blocking) {
+fn serial(dst: &mut [f32], start: Start<'_>, a: MatRef<'_>, b: MatRef<'_>, blocking: Blocking) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let Blocking {
         micro,
@@ -121,7 +122,9 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
                         &panels[p * steps * nr..]
                     }
                 };
-                let overwrite = !accumulate && k0 == 0;
+                // what the block's sums add to: the start for the first block, what the
+                // blocks before it left in `dst` for the others
+                let start = if k0 == 0 { start } else { Start::Dst };
                 for c0 in (0..m).step_by(chunk_rows) {
                     let c1 = (c0 + chunk_rows).min(m);
                     if packs_a {
@@ -146,19 +149,27 @@ fn serial(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>, block
                             // from it), `steps · nr` packed values of `B` or, in place, steps
                             // k0..k0 + steps and columns j..j + nr of the view (`nr` divides
                             // its width), and writes rows i..
-                            // and columns j..j + min(nr, n - j) of the m × n `dst`; the
+                            // and columns j..j + min(nr, n - j) of the m × n `dst`, reading
+                            // the same of `dst` or those columns of the start's row (`n`
+                            // values, checked by the caller); the
                             // instruction set was checked when `micro` was chosen.
                             unsafe {
+                                let c = dst.as_mut_ptr().add(i * n + j);
+                                let init = match start {
+                                    Start::Zeros => Init::Zero,
+                                    Start::Dst => Init::From(c, n),
+                                    Start::Row(row) => Init::From(row.as_ptr().add(j), 0),
+                                };
                                 tile(
                                     steps,
                                     a_tile.as_ptr(),
                                     a_rs as isize,
                                     panel(p).as_ptr(),
                                     b_rs,
-                                    dst.as_mut_ptr().add(i * n + j),
+                                    c,
                                     n,
                                     (n - j).min(nr),
-                                    overwrite,
+                                    init,
                                 )
                             };
                         }

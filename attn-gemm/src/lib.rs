@@ -7,12 +7,13 @@
 //! that dfdx 0.13 asks for, so that every `f32` product of a model runs on the same tiles.
 //!
 //! ```
-//! use attn_gemm::{matmul_into, MatRef};
+//! use attn_gemm::{matmul_into, MatRef, Start};
 //!
 //! let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 × 3
 //! let w = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]; // 2 × 3, used as Wᵀ
 //! let mut y = [0.0; 4];
-//! matmul_into(&mut y, false, MatRef::row_major(&x, 2, 3), MatRef::row_major(&w, 2, 3).t());
+//! let (xm, wm) = (MatRef::row_major(&x, 2, 3), MatRef::row_major(&w, 2, 3));
+//! matmul_into(&mut y, Start::Zeros, xm, wm.t());
 //! assert_eq!(y, [4.0, 2.0, 10.0, 5.0]);
 //! ```
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@ mod mat;
 mod micro;
 mod pack;
 mod product;
+mod start;
 
 pub use buffer::{release_thread_buffer, with_thread_buffer, ThreadBuffer};
 pub use config::{choice, spec_items, ProductConfig, ENV_VAR, GEMM_KC_CHOICES};
@@ -38,3 +40,4 @@ pub use mat::MatRef;
 #[cfg(target_arch = "x86_64")]
 pub use pack::transpose8;
 pub use product::{matmul_into, matmul_into_with, release_buffers};
+pub use start::Start;

@@ -1,6 +1,7 @@
 //! The register tiles of attn's matrix product: `MR` rows of `A` times one packed panel of `B`
-//! (`NR` columns), accumulated in vector registers over the inner dimension and added to (or
-//! written over) `C` once at the end. Two shapes, one per instruction set:
+//! (`NR` columns), accumulated in vector registers over the inner dimension and stored into `C`
+//! once at the end, added to `C`'s values, to a bias row, or to nothing ([`Init`]). Two shapes,
+//! one per instruction set:
 //!
 //! * AVX-512: 8 rows × 32 columns, sixteen 16-lane accumulators — enough independent sums to
 //!   keep two FMA units busy through their four-cycle latency, with room for the two `B` vectors
@@ -23,14 +24,24 @@ use std::arch::x86_64::*;
 
 use crate::isa::Isa;
 
-/// One tile call: `c[0..MR, 0..cols] = (overwrite ? 0 : c) + a[0..MR, 0..k] · b`, with `a[r, p]`
+/// What a tile adds its sums to as it stores them.
+#[derive(Clone, Copy)]
+pub(crate) enum Init {
+    /// Nothing: `c` is written over.
+    Zero,
+    /// `src[r·row_stride + j]` for the tile's row `r` and column `j`: `c` itself (its `ldc`) to
+    /// accumulate, or a bias row for every row (stride 0).
+    From(*const f32, usize),
+}
+
+/// One tile call: `c[0..MR, 0..cols] = init + a[0..MR, 0..k] · b`, with `a[r, p]`
 /// at `a + r·a_rs + p`, or at `a + p·MR + r` for a packed tile (which ignores `a_rs`), and
 /// `b[p, 0..NR]` at `b + p·b_rs` (`b_rs = NR` for a packed panel).
 ///
 /// # Safety
 /// `a[r, p]` is readable for `r < MR`, `p < k`; so is `b[p, h]` for `p < k`, `h < NR`;
-/// `c + r·ldc + j` is writable for `r < MR`, `j < cols ≤ NR`; the CPU has the kernel's
-/// instruction set.
+/// `c + r·ldc + j` is writable for `r < MR`, `j < cols ≤ NR`, and an [`Init::From`]'s
+/// `src + r·row_stride + j` readable for the same; the CPU has the kernel's instruction set.
 pub(crate) type TileFn = unsafe fn(
     k: usize,
     a: *const f32,
@@ -40,7 +51,7 @@ pub(crate) type TileFn = unsafe fn(
     c: *mut f32,
     ldc: usize,
     cols: usize,
-    overwrite: bool,
+    init: Init,
 );
 
 /// A register-tile shape and its tiles for every height up to `mr` (the last rows of a matrix
@@ -199,7 +210,7 @@ unsafe fn tile_avx512<const MR: usize>(
     c: *mut f32,
     ldc: usize,
     cols: usize,
-    overwrite: bool,
+    init: Init,
 ) {
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     accumulate!(
@@ -219,9 +230,10 @@ unsafe fn tile_avx512<const MR: usize>(
     for (r, acc) in acc.iter().enumerate() {
         let row = c.add(r * ldc);
         let (mut v0, mut v1) = (acc[0], acc[1]);
-        if !overwrite {
-            v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), v0);
-            v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row.add(16)), v1);
+        if let Init::From(src, rs) = init {
+            let src = src.add(r * rs);
+            v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, src), v0);
+            v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, src.add(16)), v1);
         }
         _mm512_mask_storeu_ps(row, m0, v0);
         _mm512_mask_storeu_ps(row.add(16), m1, v1);
@@ -251,7 +263,7 @@ unsafe fn tile_avx2<const MR: usize, const PACKED: bool>(
     c: *mut f32,
     ldc: usize,
     cols: usize,
-    overwrite: bool,
+    init: Init,
 ) {
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
     accumulate!(
@@ -273,9 +285,10 @@ unsafe fn tile_avx2<const MR: usize, const PACKED: bool>(
         for (r, acc) in acc.iter().enumerate() {
             let row = c.add(r * ldc);
             let (mut v0, mut v1) = (acc[0], acc[1]);
-            if !overwrite {
-                v0 = _mm256_add_ps(_mm256_loadu_ps(row), v0);
-                v1 = _mm256_add_ps(_mm256_loadu_ps(row.add(8)), v1);
+            if let Init::From(src, rs) = init {
+                let src = src.add(r * rs);
+                v0 = _mm256_add_ps(_mm256_loadu_ps(src), v0);
+                v1 = _mm256_add_ps(_mm256_loadu_ps(src.add(8)), v1);
             }
             _mm256_storeu_ps(row, v0);
             _mm256_storeu_ps(row.add(8), v1);
@@ -286,9 +299,10 @@ unsafe fn tile_avx2<const MR: usize, const PACKED: bool>(
     for (r, acc) in acc.iter().enumerate() {
         let row = c.add(r * ldc);
         let (mut v0, mut v1) = (acc[0], acc[1]);
-        if !overwrite {
-            v0 = _mm256_add_ps(_mm256_maskload_ps(row, m0), v0);
-            v1 = _mm256_add_ps(_mm256_maskload_ps(row.add(8), m1), v1);
+        if let Init::From(src, rs) = init {
+            let src = src.add(r * rs);
+            v0 = _mm256_add_ps(_mm256_maskload_ps(src, m0), v0);
+            v1 = _mm256_add_ps(_mm256_maskload_ps(src.add(8), m1), v1);
         }
         _mm256_maskstore_ps(row, m0, v0);
         _mm256_maskstore_ps(row.add(8), m1, v1);

@@ -17,24 +17,28 @@
 use crate::config::ProductConfig;
 use crate::isa::Isa;
 use crate::mat::MatRef;
+use crate::start::Start;
 use crate::{blocked, micro};
 
 /// Below this many multiply-adds a product runs on the calling thread: waking the pool costs
 /// more than a few microseconds of AVX-512 work.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// `dst = a · b`, or `dst += a · b` when `accumulate`; `dst` is `a.rows × b.cols` row-major.
-/// Runs with the process's configuration ([`ProductConfig::current`]).
+/// `dst = start + a · b`: written over ([`Start::Zeros`]), accumulated ([`Start::Dst`]), or
+/// onto a row repeated down every row ([`Start::Row`], a bias); `dst` is `a.rows × b.cols`
+/// row-major. Runs with the process's configuration ([`ProductConfig::current`]).
 ///
 /// # Shapes
-/// `a: [M, K]`, `b: [K, N]` (either may be a transposed view) → `dst: [M, N]`.
+/// `a: [M, K]`, `b: [K, N]` (either may be a transposed view) → `dst: [M, N]`;
+/// `Start::Row(row)`: `row: [N]`.
 ///
-/// **PyTorch equivalent**: `torch.mm(a, b, out=dst)`, or `dst.addmm_(a, b)` when accumulating.
+/// **PyTorch equivalent**: `torch.mm(a, b, out=dst)`, `dst.addmm_(a, b)`, or
+/// `torch.addmm(row, a, b, out=dst)`.
 ///
 /// # Panics
-/// When the inner dimensions or `dst`'s size do not match.
-pub fn matmul_into(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'_>) {
-    matmul_into_with(&ProductConfig::current(), dst, accumulate, a, b)
+/// When the inner dimensions, `dst`'s size or the start row's length do not match.
+pub fn matmul_into(dst: &mut [f32], start: Start<'_>, a: MatRef<'_>, b: MatRef<'_>) {
+    matmul_into_with(&ProductConfig::current(), dst, start, a, b)
 }
 
 /// [`matmul_into`] with `config` instead of the process's configuration: its instruction set
@@ -47,18 +51,21 @@ pub fn matmul_into(dst: &mut [f32], accumulate: bool, a: MatRef<'_>, b: MatRef<'
 pub fn matmul_into_with(
     config: &ProductConfig,
     dst: &mut [f32],
-    accumulate: bool,
+    start: Start<'_>,
     a: MatRef<'_>,
     b: MatRef<'_>,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "matmul_into: inner dimensions");
     assert_eq!(dst.len(), m * n, "matmul_into: destination size");
+    if let Start::Row(row) = start {
+        assert_eq!(row.len(), n, "matmul_into: the start row's length");
+    }
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        if !accumulate {
+        if !start.fill(dst, n) {
             dst.fill(0.0);
         }
         return;
@@ -79,9 +86,12 @@ pub fn matmul_into_with(
                 cols,
                 rows,
             };
-            blocked::matmul(dst, accumulate, a, b, blocking, parallel)
+            blocked::matmul(dst, start, a, b, blocking, parallel)
         }
-        _ => on_gemm_crate(dst, accumulate, a, b, parallel),
+        _ => {
+            let accumulate = start.fill(dst, n);
+            on_gemm_crate(dst, accumulate, a, b, parallel)
+        }
     }
 }
 
@@ -183,7 +193,8 @@ mod tests {
 
     /// Every configuration the selector or `ATTN_KERNEL` can choose on this CPU (each
     /// instruction set with each packed block), on 1, 2 and 3 threads, against the `f64`
-    /// textbook product: written over and accumulated, `A` row-major and transposed, `B`
+    /// textbook product: written over, accumulated and onto a bias row (into a destination of
+    /// NaN, which the product must not read), `A` row-major and transposed, `B`
     /// transposed and row-major, at sizes that fit no tile (rows, columns and inner steps with
     /// remainders), past the parallel threshold, past one packed column block of the smallest
     /// inner block, with long inner dimensions, and with widths of whole panels (which a
@@ -221,14 +232,17 @@ mod tests {
                     };
                     let (want, mag) = naive(am, bm);
                     let start = values(m * n, 3);
-                    let mut first: Option<(Vec<f32>, Vec<f32>)> = None;
+                    let bias = values(n, 4);
+                    let mut first: Option<[Vec<f32>; 3]> = None;
                     for threads in [1, 2, 3] {
-                        let (over, acc) = on_threads(threads, || {
+                        let [over, acc, biased] = on_threads(threads, || {
                             let mut over = vec![7.0; m * n];
-                            matmul_into_with(&config, &mut over, false, am, bm);
+                            matmul_into_with(&config, &mut over, Start::Zeros, am, bm);
                             let mut acc = start.clone();
-                            matmul_into_with(&config, &mut acc, true, am, bm);
-                            (over, acc)
+                            matmul_into_with(&config, &mut acc, Start::Dst, am, bm);
+                            let mut biased = vec![f32::NAN; m * n];
+                            matmul_into_with(&config, &mut biased, Start::Row(&bias), am, bm);
+                            [over, acc, biased]
                         });
                         let case =
                             format!("{config} {m}x{k}x{n} aᵀ={transposed_a} {threads} threads");
@@ -246,13 +260,19 @@ mod tests {
                                 "{case} [{e}] accumulated: {} vs {w}",
                                 acc[e]
                             );
+                            let w = bias[e % n] + want[e];
+                            assert!(
+                                (biased[e] - w).abs() <= tol + 1e-6 * w.abs(),
+                                "{case} [{e}] onto the bias row: {} vs {w}",
+                                biased[e]
+                            );
                         }
+                        let bits = [over, acc, biased];
                         match &first {
-                            None => first = Some((over, acc)),
-                            Some(one) => assert!(
-                                one.0 == over && one.1 == acc,
-                                "{case}: not the bits of one thread"
-                            ),
+                            None => first = Some(bits),
+                            Some(one) => {
+                                assert!(one == &bits, "{case}: not the bits of one thread")
+                            }
                         }
                     }
                 }
@@ -268,7 +288,7 @@ mod tests {
         let product = || {
             let mut c = vec![0.0; m * n];
             let bm = MatRef::row_major(&b, k, n);
-            matmul_into(&mut c, false, MatRef::row_major(&a, m, k), bm);
+            matmul_into(&mut c, Start::Zeros, MatRef::row_major(&a, m, k), bm);
             c
         };
         let before = product();
@@ -282,12 +302,26 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_inner_dimension_gives_zeros_or_leaves_the_sum() {
-        for (accumulate, want) in [(true, 3.0), (false, 0.0)] {
+    fn an_empty_inner_dimension_gives_zeros_leaves_the_sum_or_repeats_the_row() {
+        let row = [1.5, -2.0];
+        for (start, want) in [
+            (Start::Dst, [3.0; 4]),
+            (Start::Zeros, [0.0; 4]),
+            (Start::Row(&row), [1.5, -2.0, 1.5, -2.0]),
+        ] {
             let mut dst = vec![3.0; 4];
             let (a, b) = (MatRef::row_major(&[], 2, 0), MatRef::row_major(&[], 0, 2));
-            matmul_into(&mut dst, accumulate, a, b);
-            assert_eq!(dst, vec![want; 4], "accumulate={accumulate}");
+            matmul_into(&mut dst, start, a, b);
+            assert_eq!(dst, want, "{start:?}");
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "the start row's length")]
+    fn a_start_row_of_the_wrong_length_is_refused() {
+        let (a, b) = ([1.0; 6], [1.0; 6]);
+        let mut dst = [0.0; 4];
+        let (am, bm) = (MatRef::row_major(&a, 2, 3), MatRef::row_major(&b, 3, 2));
+        matmul_into(&mut dst, Start::Row(&[1.0; 3]), am, bm);
     }
 }

@@ -6,7 +6,7 @@
 //! `tools/bench_side_by_side.py` turns both into GFLOP/s and a share of the peak.
 
 use attn_benches::peak::{fma_burst, tile_mix_burst, FMAS_PER_BURST};
-use attn_runtime::gemm::{matmul_into, MatRef};
+use attn_runtime::gemm::{matmul_into, MatRef, Start};
 use attn_runtime::prelude::*;
 use attn_runtime::threads::keep_workers_awake;
 use attn_runtime::tuning::KernelConfig;
@@ -58,7 +58,7 @@ fn gemm(c: &mut Criterion) {
             bench.iter(|| {
                 keep_workers_awake(spin);
                 let w_t = MatRef::row_major(&w, n, k).t();
-                matmul_into(&mut y, false, MatRef::row_major(&x, m, k), w_t)
+                matmul_into(&mut y, Start::Zeros, MatRef::row_major(&x, m, k), w_t)
             })
         });
     }
@@ -70,7 +70,7 @@ fn gemm(c: &mut Criterion) {
                 bench.iter(|| {
                     keep_workers_awake(spin);
                     let dy_t = MatRef::row_major(&dy, k, m).t();
-                    matmul_into(&mut dw, true, dy_t, MatRef::row_major(&x, k, n))
+                    matmul_into(&mut dw, Start::Dst, dy_t, MatRef::row_major(&x, k, n))
                 })
             },
         );

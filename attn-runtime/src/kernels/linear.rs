@@ -1,6 +1,6 @@
 //! `y = x · Wᵀ + b` for `f32` on the `Cpu` as one dfdx op: the bias is the product's starting
-//! value, so the product adds onto it in the same pass, and the backward pass is three
-//! accumulating products and a column sum straight into the gradient buffers.
+//! row, which the register tiles add as they store their sums (no pass over the output), and
+//! the backward pass is three products and a column sum straight into the gradient buffers.
 //!
 //! dfdx's composite form (matmul, then a broadcast add) spends a second pass over the output on
 //! one thread, index by index, forward, and a broadcast sum backward; in multi-head attention and
@@ -13,7 +13,7 @@ use crate::error::AttnError;
 
 use crate::kernels::cpu_op::{for_each_maybe_parallel, Dyn2, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, InputGrads, Operand};
-use attn_gemm::{matmul_into, MatRef};
+use attn_gemm::{matmul_into, MatRef, Start};
 
 /// `x · Wᵀ + b` as a [`CpuOp`]; inputs `x: [rows, i]`, `weight: [o, i]` and `bias: [o]` (empty
 /// when absent).
@@ -34,15 +34,15 @@ impl CpuOp<3> for Linear {
         out: &mut [f32],
     ) -> Result<Self::Saved, AttnError> {
         let Linear { rows, i, o } = *self;
-        let bias = !bs.is_empty();
-        if bias {
-            for row in out.chunks_exact_mut(o) {
-                row.copy_from_slice(&bs);
-            }
-        }
+        // the tiles add the bias row as they store their sums: no pass copies it into `out`
+        let start = if bs.is_empty() {
+            Start::Zeros
+        } else {
+            Start::Row(&bs)
+        };
         matmul_into(
             out,
-            bias,
+            start,
             MatRef::row_major(&xs, rows, i),
             MatRef::row_major(&ws, o, i).t(),
         );
@@ -62,13 +62,13 @@ impl CpuOp<3> for Linear {
         // dx += dy · W, dW += dyᵀ · x (each written instead where it is the first gradient),
         // db += Σ_rows dy
         let mut dx = grads.input_whole(0)?.expect(HAS_GRADIENT);
-        let adds = dx.adds();
-        matmul_into(dx.values(), adds, dy_mat, MatRef::row_major(&ws, o, i));
+        let start = Start::accumulating(dx.adds());
+        matmul_into(dx.values(), start, dy_mat, MatRef::row_major(&ws, o, i));
         let mut dw = grads.input_whole(1)?.expect(HAS_GRADIENT);
-        let adds = dw.adds();
+        let start = Start::accumulating(dw.adds());
         matmul_into(
             dw.values(),
-            adds,
+            start,
             dy_mat.t(),
             MatRef::row_major(&xs, rows, i),
         );

@@ -167,9 +167,14 @@ unsafe fn on_attn_gemm(
         )
     };
     if transposed {
-        attn_gemm::matmul_into(dst, accumulate, b.t(), a.t());
+        attn_gemm::matmul_into(
+            dst,
+            attn_gemm::Start::accumulating(accumulate),
+            b.t(),
+            a.t(),
+        );
     } else {
-        attn_gemm::matmul_into(dst, accumulate, a, b);
+        attn_gemm::matmul_into(dst, attn_gemm::Start::accumulating(accumulate), a, b);
     }
     true
 }
@@ -311,7 +316,12 @@ mod tests {
                         let av = MatRef::strided(&a.data, m, k, a.rs as usize, a.cs as usize);
                         let bv = MatRef::strided(&b.data, k, n, b.rs as usize, b.cs as usize);
                         if dst_layout == Layout::Rows {
-                            attn_gemm::matmul_into(&mut want, accumulate, av, bv);
+                            attn_gemm::matmul_into(
+                                &mut want,
+                                attn_gemm::Start::accumulating(accumulate),
+                                av,
+                                bv,
+                            );
                             assert!(got == want, "{m}x{k}x{n} {a_layout:?}·{b_layout:?}: bits");
                         }
                         // gemm 0.19's path: scaled, or asked for one thread
