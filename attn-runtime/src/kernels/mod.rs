@@ -1,7 +1,7 @@
 //! attn's own CPU kernels for `f32`, in one place: the op trait that wires a kernel into dfdx's
 //! autograd ([`op`]), the plumbing it shares ([`cpu_op`]), the vectorised math ([`simd`], [`counter_hash`])
-//! and the kernels themselves — the fused projection ([`linear`]), the element-wise passes
-//! ([`elementwise`]), softmax cross-entropy ([`cross_entropy`]), layer norm ([`layer_norm`]) and
+//! and the kernels themselves — the fused projection ([`linear`]), the embedding lookup
+//! ([`embedding`]), the element-wise passes ([`elementwise`]), softmax cross-entropy ([`cross_entropy`]), layer norm ([`layer_norm`]) and
 //! flash attention ([`attention`]).
 //!
 //! The matrix products are the `attn-gemm` crate's (re-exported as [`crate::gemm`]), which
@@ -15,6 +15,7 @@ pub(crate) mod counter_hash;
 pub(crate) mod cpu_op;
 pub(crate) mod cross_entropy;
 pub mod elementwise;
+pub(crate) mod embedding;
 pub(crate) mod layer_norm;
 pub(crate) mod linear;
 pub(crate) mod op;

@@ -12,6 +12,7 @@ use super::{
     ModelOutput, PositionalEncoding, SequenceEncoder, TokenStepper,
 };
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::embedding::try_embed;
 use crate::transformer::{CachedDecoder, OutputProjection};
 use crate::TensorCollection;
 
@@ -192,12 +193,7 @@ where
             .dev()?;
         self.positions = Some(positions);
         let ids = dev.try_tensor_from_vec(ids.to_vec(), (1usize, n)).dev()?;
-        let x = model
-            .embedding
-            .try_forward(ids)
-            .dev()?
-            .try_add(rows)
-            .dev()?;
+        let x = try_embed(&model.embedding, ids)?.try_add(rows).dev()?;
         let opts = S::META.forward_attention_options(None, &ForwardOptions::eval());
         let x = model.decoder.try_step(x, &mut self.cache, &opts)?;
         let last = x

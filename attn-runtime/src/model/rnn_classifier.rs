@@ -13,6 +13,7 @@ use super::{
 };
 use crate::attention::{try_attend, AttentionMask, AttentionOptions, Projection};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::embedding::try_embed;
 use crate::rnn::{RecurrentCell, RnnStack};
 use crate::tape_holder::TapeHolder;
 use crate::TensorCollection;
@@ -143,7 +144,7 @@ impl_attn_model! {
             let batch = ids.shape().0.size();
             check_token_ids(&ids.as_vec(), V)?;
             let lengths = opts.checked_lengths(batch, LEN)?;
-            let x = self.embedding.try_forward(ids).dev()?;
+            let x = try_embed(&self.embedding, ids)?;
             let enc = self.encoder.try_forward(x, lengths.as_deref())?;
             let mask = AttentionMask::none().key_lengths(lengths.unwrap_or_else(|| vec![LEN; batch]));
             let attn = AttentionOptions {

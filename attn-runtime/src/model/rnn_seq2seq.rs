@@ -16,6 +16,7 @@ use super::{
 };
 use crate::attention::{AttentionMask, AttentionOptions, Projection};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::embedding::try_embed;
 use crate::loss::IGNORE;
 use crate::rnn::{CellState, RecurrentCell, RnnStack};
 use crate::tape_holder::TapeHolder;
@@ -228,7 +229,7 @@ where
     > {
         let b = src.shape().0;
         let dev = src.device().clone();
-        let x = self.src_embedding.try_forward(src).dev()?;
+        let x = try_embed(&self.src_embedding, src)?;
         let enc = self.encoder.try_forward(x, lengths)?;
         let (mut tape, states) = TapeHolder::split(enc.output);
 
@@ -269,7 +270,7 @@ where
         AttnError,
     > {
         let b = ids.shape().0;
-        let y = tape.run(ids, |ids| self.tgt_embedding.try_forward(ids).dev())?;
+        let y = tape.run(ids, |ids| try_embed(&self.tgt_embedding, ids))?;
         let (context, weights, state) = if Attn::BEFORE_STEP {
             let (context, weights) = self.try_attend(tape, &state.h, states, opts)?;
             let input = tape.run(&y, |y| concat_features::<B, M, O, DI, E, D, T>(y, &context))?;

@@ -6,6 +6,8 @@ use dfdx::prelude::*;
 use super::{ForwardOptions, LayerAttention, ModelMeta, PositionalEncoding, SequenceEncoder};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::cpu_op::{realized, Dyn2, Dyn3};
+pub(crate) use crate::kernels::embedding::check_token_ids;
+use crate::kernels::embedding::try_embed;
 
 /// An encoded token batch: `[B, L, M]`, the checked lengths, and the captured weights.
 pub(crate) type Encoded<B, const L: usize, const M: usize, E, D, T> = (
@@ -44,25 +46,13 @@ where
     Pos: PositionalEncoding<M, E, D>,
 {
     let batch = ids.shape().0.size();
-    check_token_ids(&ids.as_vec(), V)?;
     let lengths = opts.checked_lengths(batch, L)?;
-    let x = embedding.try_forward(ids).dev()?;
+    let x = try_embed(embedding, ids)?;
     let x = positional.try_add_positions(x)?;
     let attn = meta.forward_attention_options(lengths.clone(), opts);
     let mut weights = Vec::new();
     let x = encoder.try_encode(x, &attn, path, &mut weights)?;
     Ok((x, lengths, weights))
-}
-
-/// Every id must index the embedding table.
-pub(crate) fn check_token_ids(ids: &[usize], vocab: usize) -> Result<(), AttnError> {
-    match ids.iter().enumerate().find(|(_, &id)| id >= vocab) {
-        None => Ok(()),
-        Some((i, &id)) => Err(AttnError::InvalidInput {
-            reason: format!("token id {id} at position {i} is outside the vocabulary of {vocab}"),
-            fix: format!("map tokens to ids below {vocab} (use UNK for unknown ones) or declare a larger vocab"),
-        }),
-    }
 }
 
 /// The mean over the sequence, of the first `lengths[b]` positions when lengths are given.

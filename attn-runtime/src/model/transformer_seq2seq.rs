@@ -16,6 +16,7 @@ use super::{
 };
 use crate::attention::{AttentionMask, AttentionOptions};
 use crate::error::{AttnError, DeviceResultExt};
+use crate::kernels::embedding::try_embed;
 use crate::loss::IGNORE;
 use crate::tape_holder::TapeHolder;
 use crate::tokens::{BOS, PAD};
@@ -167,7 +168,7 @@ where
             .try_tensor_from_vec(inputs, (batch, Const::<TL>))
             .dev()?;
         let logits = tape.run(&tgt, |tgt| {
-            let x = self.tgt_embedding.try_forward(tgt).dev()?;
+            let x = try_embed(&self.tgt_embedding, tgt)?;
             let x = self.tgt_positional.try_add_positions(x)?;
             let x = self
                 .decoder
@@ -199,7 +200,7 @@ where
         attention: &mut Vec<LayerAttention<E, D>>,
     ) -> Result<Tensor<(usize, usize, Const<KD>), E, D, T>, AttnError> {
         let batch = src.shape().0.size();
-        let x = self.src_embedding.try_forward(src).dev()?;
+        let x = try_embed(&self.src_embedding, src)?;
         let x = self.src_positional.try_add_positions(x)?;
         let memory = self.encoder.try_encode(x, opts, "encoder", attention)?;
         memory.try_reshape_like(&(batch, SL, Const::<KD>)).dev()
@@ -278,7 +279,7 @@ where
         let ids = dev
             .try_tensor_from_vec(tokens.to_vec(), (batch, 1usize))
             .dev()?;
-        let x = self.tgt_embedding.try_forward(ids).dev()?;
+        let x = try_embed(&self.tgt_embedding, ids)?;
         // every positional encoding (learned or fixed) sees the position it would in the full
         // pass
         let x = self.tgt_positional.try_add_positions_at(x, t)?;
