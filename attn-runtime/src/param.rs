@@ -59,6 +59,30 @@ pub trait Param<E: Dtype, D: Device<E>> {
     fn try_move_to(&mut self, dev: &D) -> Result<(), D::Err>;
 }
 
+/// Partial sums [`sum_sq_f32`] keeps: four vectors of eight `f64` lanes, enough independent
+/// additions to hide the adds' latency.
+const SUM_SQ_LANES: usize = 32;
+
+/// `Σ g²` in `f64`, over [`SUM_SQ_LANES`] interleaved partial sums added up at the end: the
+/// same order on every machine, and vectorised, where one running sum waits on each addition
+/// in turn (the gradient norm of a step reads every gradient once, on one thread).
+fn sum_sq_f32(g: &[f32]) -> f64 {
+    let mut partial = [0.0f64; SUM_SQ_LANES];
+    let chunks = g.chunks_exact(SUM_SQ_LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (p, &x) in partial.iter_mut().zip(chunk) {
+            let x = <f64 as From<f32>>::from(x);
+            *p += x * x;
+        }
+    }
+    for (p, &x) in partial.iter_mut().zip(rest) {
+        let x = <f64 as From<f32>>::from(x);
+        *p += x * x;
+    }
+    partial.iter().sum()
+}
+
 impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
     fn dims(&self) -> Vec<usize> {
         self.shape().concrete().into_iter().collect()
@@ -99,9 +123,7 @@ impl<S: Shape, E: Dtype, D: Device<E>> Param<E, D> for Tensor<S, E, D> {
             (self as &dyn std::any::Any).downcast_ref::<Tensor<S, f32, Cpu>>(),
             any_grads.downcast_ref::<Gradients<f32, Cpu>>(),
         ) {
-            (Some(p), Some(grads)) => grads.storage_values_of(p).map_or(0.0, |g| {
-                sum_sq(&mut g.iter().map(|&g| <f64 as From<f32>>::from(g)))
-            }),
+            (Some(p), Some(grads)) => grads.storage_values_of(p).map_or(0.0, sum_sq_f32),
             _ => sum_sq(&mut self.grad_values_f64(grads).into_iter()),
         }
     }
@@ -367,5 +389,27 @@ impl<E: num_traits::Float> rand_distr::Distribution<E> for NormalDraw<E> {
     fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> E {
         let z: f64 = rng.sample(rand_distr::StandardNormal);
         E::zero() + self.std * <E as NumCast>::from(z).unwrap_or_else(E::nan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sum_sq_f32;
+
+    /// The interleaved sum is the running sum's value to `f64` rounding, at lengths below,
+    /// at and past one round of partial sums, with and without a remainder.
+    #[test]
+    fn the_interleaved_sum_of_squares_is_the_running_sum() {
+        for len in [0, 1, 31, 32, 33, 1000, 4099] {
+            let g: Vec<f32> = (0..len)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+                .collect();
+            let want: f64 = g.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+            let got = sum_sq_f32(&g);
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "{len} values: {got} vs {want}"
+            );
+        }
     }
 }
