@@ -122,9 +122,10 @@ impl CpuOp<3> for FusedAttention {
                 &gathered[..]
             }
         };
-        let mut dq = cpu.try_alloc_len(nq)?;
-        let mut dk = cpu.try_alloc_len(nk)?;
-        let mut dv = cpu.try_alloc_len(nv)?;
+        // the kernel writes every value (zeroing each head's part in parallel first)
+        let mut dq = cpu.try_alloc_f32_unzeroed(nq)?;
+        let mut dk = cpu.try_alloc_f32_unzeroed(nk)?;
+        let mut dv = cpu.try_alloc_f32_unzeroed(nv)?;
         if let Err(e) = kernel::backward(
             &self.params(),
             &s.q,

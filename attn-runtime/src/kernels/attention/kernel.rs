@@ -251,8 +251,9 @@ fn forward_problem(
         });
 }
 
-/// Backward pass: given `dout = ∂L/∂out`, **adds** `∂L/∂q`, `∂L/∂k`, `∂L/∂v` into `dq`, `dk`,
-/// `dv`, recomputing the weights tile by tile from `q`, `k` and the forward's `lse` (and the same
+/// Backward pass: given `dout = ∂L/∂out`, **writes** `∂L/∂q`, `∂L/∂k`, `∂L/∂v` into `dq`, `dk`,
+/// `dv` (whatever they held; each head's task zeroes its part before it adds block by block,
+/// so the zero-fill runs in parallel, on the thread that then reads it), recomputing the weights tile by tile from `q`, `k` and the forward's `lse` (and the same
 /// dropout decisions from the same seed), with `D = rowsum(dout ∘ out)`.
 ///
 /// # Shapes
@@ -315,6 +316,10 @@ pub(crate) fn backward_with(
         expect_len(what, want, got)?;
     }
     if nl == 0 || d.k_len == 0 {
+        // no query or no key: every gradient is zero
+        for g in [dq, dk, dv] {
+            g.fill(0.0);
+        }
         return Ok(());
     }
     let (hd, vd, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
@@ -323,6 +328,9 @@ pub(crate) fn backward_with(
         .zip(dv.par_chunks_mut(sk * vd))
         .enumerate()
         .for_each(|(bh, ((dq, dk), dv))| {
+            for g in [&mut *dq, &mut *dk, &mut *dv] {
+                g.fill(0.0);
+            }
             let block_q = block_q(config, &d);
             let (packed_k, packed_v) = (packed_len(sk, hd), packed_len(sk, vd));
             let scratch = packed_k + packed_v + sq + backward_tiles_scratch(&d, block_q);

@@ -66,7 +66,8 @@ fn fused(
     let (nq, nk, nv, no, nl) = params.dims.lens();
     let (mut out, mut lse) = (vec![0.0; no], vec![0.0; nl]);
     forward_with(config, params, q, k, v, &mut out, &mut lse).unwrap();
-    let (mut dq, mut dk, mut dv) = (vec![0.0; nq], vec![0.0; nk], vec![0.0; nv]);
+    // NaN where the kernel must write every value
+    let (mut dq, mut dk, mut dv) = (vec![f32::NAN; nq], vec![f32::NAN; nk], vec![f32::NAN; nv]);
     backward_with(
         config, params, q, k, v, &out, &lse, up, &mut dq, &mut dk, &mut dv,
     )
