@@ -198,6 +198,8 @@ impl Adam {
     ///
     /// # Errors
     /// [`AttnError::NonFinite`] when the gradient norm is not finite (nothing is updated);
+    /// [`AttnError::InvalidInput`] when [`crate::tuning::ENV_VAR`] is set wrong (it picks the
+    /// instruction set of the `f32` update; nothing is updated);
     /// [`AttnError::Device`] when a device operation fails.
     pub fn update<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
         &mut self,
@@ -303,7 +305,7 @@ impl StepConsts {
     }
 
     /// One value's update from its gradient `g`, its moments updated in place: the new value.
-    /// PyTorch's arithmetic (`torch.optim.AdamW`'s single-tensor path), in `f64`.
+    /// The update `torch.optim.Adam`/`AdamW` defines, in `f64`.
     #[inline(always)]
     fn element(&self, mut p: f64, g: f64, m: &mut f64, v: &mut f64) -> f64 {
         let cfg = &self.cfg;
