@@ -51,7 +51,7 @@ fn dropout_forward_and_backward_match_the_reference_with_the_same_keep_mask() {
     let want = reference(&params, &q, &k, &v, &dout, &keep);
     let (out, lse) = fwd(&params, &q, &k, &v);
     assert_close("out", &out, &want.out, 1e-5);
-    let (mut dq, mut dk, mut dv) = (vec![0.0; nq], vec![0.0; nk], vec![0.0; nv]);
+    let (mut dq, mut dk, mut dv) = (vec![f32::NAN; nq], vec![f32::NAN; nk], vec![f32::NAN; nv]);
     backward(
         &params, &q, &k, &v, &out, &lse, &dout, &mut dq, &mut dk, &mut dv,
     )
@@ -85,7 +85,7 @@ fn dropout_gradients_agree_with_finite_differences_at_a_fixed_seed() {
             .sum()
     };
     let (out, lse) = fwd(&params, &q, &k, &v);
-    let (mut dq, mut dk, mut dv) = (vec![0.0; nq], vec![0.0; nk], vec![0.0; nv]);
+    let (mut dq, mut dk, mut dv) = (vec![f32::NAN; nq], vec![f32::NAN; nk], vec![f32::NAN; nv]);
     backward(
         &params, &q, &k, &v, &out, &lse, &up, &mut dq, &mut dk, &mut dv,
     )
