@@ -65,7 +65,7 @@ pub fn matmul_into_with(
         return;
     }
     if k == 0 {
-        if !start.fill(dst, n) {
+        if !start.prefill(dst, n) {
             dst.fill(0.0);
         }
         return;
@@ -89,7 +89,7 @@ pub fn matmul_into_with(
             blocked::matmul(dst, start, a, b, blocking, parallel)
         }
         _ => {
-            let accumulate = start.fill(dst, n);
+            let accumulate = start.prefill(dst, n);
             on_gemm_crate(dst, accumulate, a, b, parallel)
         }
     }

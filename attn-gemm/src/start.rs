@@ -30,11 +30,12 @@ impl Start<'_> {
         }
     }
 
-    /// Sets `dst` (`n` values a row) to the values this start names, where a product with an
-    /// empty inner dimension or one on the gemm crate needs them in `dst`: zeros, nothing to
-    /// do, or the row in every row. Returns whether `dst` now holds the start (so a product
-    /// should accumulate onto it).
-    pub(crate) fn fill(self, dst: &mut [f32], n: usize) -> bool {
+    /// For a product that can only write over `dst` or add to it (the gemm crate's, or one
+    /// with an empty inner dimension): puts the start into `dst` (`n` values a row) where the
+    /// product is to add to it, and says whether it is. [`Start::Dst`]: already there, `true`;
+    /// [`Start::Row`]: the row copied into every row, `true`; [`Start::Zeros`]: `dst` left as
+    /// it is, `false` (the product writes over it).
+    pub(crate) fn prefill(self, dst: &mut [f32], n: usize) -> bool {
         match self {
             Start::Zeros => false,
             Start::Dst => true,
