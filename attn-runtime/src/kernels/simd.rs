@@ -156,7 +156,7 @@ pub(crate) fn row_max(row: &[f32]) -> f32 {
     chunks
         .remainder()
         .iter()
-        .fold(tree16(lanes, max), |m, &v| max(m, v))
+        .fold(max16(lanes), |m, &v| max(m, v))
 }
 
 /// `row[j] = exp(row[j] - shift)`, returning the sum of the new values.
@@ -177,7 +177,7 @@ pub(crate) fn exp_shifted_sum<A: Arith>(row: &mut [f32], shift: f32) -> f32 {
         *v = exp::<A>(*v - shift);
         tail += *v;
     }
-    tree16(lanes, |a, b| a + b) + tail
+    sum16(lanes) + tail
 }
 
 /// `Σ row[j]`, sixteen lanes at a time.
@@ -190,7 +190,7 @@ pub(crate) fn sum(row: &[f32]) -> f32 {
             lanes[x] += c[x];
         }
     }
-    tree16(lanes, |a, b| a + b) + chunks.remainder().iter().sum::<f32>()
+    sum16(lanes) + chunks.remainder().iter().sum::<f32>()
 }
 
 /// `Σ a[i] · b[i]`, eight lanes at a time.
@@ -210,18 +210,21 @@ pub(crate) fn dot<A: Arith>(a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
         s = A::madd(*x, *y, s);
     }
-    tree8(lanes, |a, b| a + b) + s
+    sum8(lanes) + s
 }
 
-/// [`tree8`] over sixteen lanes: lane `i` with `i + 8` first.
+/// [`tree8`] over sixteen lanes: lane `i` with `i + 8` first. The order of every 16-lane
+/// reduction; on x86-64 computed by [`sse::tree16`], which the tests hold to these bits.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 fn tree16(l: [f32; 16], op: impl Fn(f32, f32) -> f32) -> f32 {
     tree8(std::array::from_fn(|i| op(l[i], l[i + 8])), op)
 }
 
 /// `op` over the eight lanes pairwise, in three steps (lane `i` with `i + 4`, then `i + 2`, then
-/// `i + 1`) that stay in vector registers, where a fold is a chain of seven dependent scalar
-/// steps, which the softmax of every attention tile row waited on (perf, docs/PERFORMANCE.md).
+/// `i + 1`), where a fold is a chain of seven dependent scalar steps, which the softmax of every
+/// attention tile row waited on (perf, docs/PERFORMANCE.md).
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 fn tree8(l: [f32; 8], op: impl Fn(f32, f32) -> f32) -> f32 {
     let a = [
@@ -232,6 +235,101 @@ fn tree8(l: [f32; 8], op: impl Fn(f32, f32) -> f32) -> f32 {
     ];
     let b = [op(a[0], a[2]), op(a[1], a[3])];
     op(b[0], b[1])
+}
+
+/// The lanes' sum in [`tree16`]'s order (the same bits).
+#[inline(always)]
+fn sum16(l: [f32; 16]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse::tree16(l, |a, b| sse::add(a, b))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        tree16(l, |a, b| a + b)
+    }
+}
+
+/// The lanes' sum in [`tree8`]'s order (the same bits).
+#[inline(always)]
+fn sum8(l: [f32; 8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse::tree8(l, |a, b| sse::add(a, b))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        tree8(l, |a, b| a + b)
+    }
+}
+
+/// The lanes' largest in [`tree16`]'s order, `max(a, b) = if a > b { a } else { b }` (the
+/// same value, NaN included).
+#[inline(always)]
+fn max16(l: [f32; 16]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse::tree16(l, |a, b| sse::max(a, b))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        tree16(l, |a, b| if a > b { a } else { b })
+    }
+}
+
+/// [`tree16`] and [`tree8`] written with SSE, part of every x86-64 CPU: LLVM compiled the
+/// generic trees to one extract and one scalar operation per lane (two dozen instructions a
+/// reduction), a tenth of the attention forward's time at head width 32, where every tile row
+/// is reduced twice per block of 64 keys (perf, docs/PERFORMANCE.md). Here a step is one
+/// vector operation on four lanes at once, in the same order, so the bits do not change.
+#[cfg(target_arch = "x86_64")]
+mod sse {
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    pub(super) fn add(a: __m128, b: __m128) -> __m128 {
+        // SAFETY: SSE is part of the x86-64 baseline.
+        unsafe { _mm_add_ps(a, b) }
+    }
+
+    /// Lane by lane `if a > b { a } else { b }`: what `maxps` computes, NaN and signed zeros
+    /// included (it returns its second operand unless the first is greater).
+    #[inline(always)]
+    pub(super) fn max(a: __m128, b: __m128) -> __m128 {
+        // SAFETY: SSE is part of the x86-64 baseline.
+        unsafe { _mm_max_ps(a, b) }
+    }
+
+    /// Lanes `4i..4i + 4` of `l` as one vector.
+    #[inline(always)]
+    fn quarter<const N: usize>(l: &[f32; N], i: usize) -> __m128 {
+        // SAFETY: SSE is part of the x86-64 baseline.
+        unsafe { _mm_setr_ps(l[4 * i], l[4 * i + 1], l[4 * i + 2], l[4 * i + 3]) }
+    }
+
+    #[inline(always)]
+    pub(super) fn tree16(l: [f32; 16], op: impl Fn(__m128, __m128) -> __m128) -> f32 {
+        // lanes i and i + 8, then as tree8 over the eight results
+        let lo = op(quarter(&l, 0), quarter(&l, 2));
+        let hi = op(quarter(&l, 1), quarter(&l, 3));
+        tree4(op(lo, hi), op)
+    }
+
+    #[inline(always)]
+    pub(super) fn tree8(l: [f32; 8], op: impl Fn(__m128, __m128) -> __m128) -> f32 {
+        tree4(op(quarter(&l, 0), quarter(&l, 1)), op)
+    }
+
+    /// `(a0 op a2) op (a1 op a3)`.
+    #[inline(always)]
+    fn tree4(a: __m128, op: impl Fn(__m128, __m128) -> __m128) -> f32 {
+        // SAFETY: SSE is part of the x86-64 baseline.
+        unsafe {
+            let b = op(a, _mm_movehl_ps(a, a));
+            let c = op(b, _mm_shuffle_ps::<0b01>(b, b));
+            _mm_cvtss_f32(c)
+        }
+    }
 }
 
 /// `x[i] *= f`.
@@ -275,5 +373,54 @@ mod tests {
         let d = dot::<Plain>(&row, &row);
         let want_d: f32 = row.iter().map(|x| x * x).sum();
         assert!((d - want_d).abs() < 1e-5 * want_d);
+    }
+
+    /// The vector trees give the generic trees' bits, lane order and NaN, signed zeros and
+    /// infinities included: sums whose value depends on the order of additions (large and
+    /// small magnitudes), and maxima where `if a > b { a } else { b }` picks between equal
+    /// zeros of either sign or a NaN.
+    #[test]
+    fn the_reductions_keep_the_tree_order_bit_for_bit() {
+        let special = [
+            0.0,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e30,
+            -1e30,
+            1.0,
+            f32::MIN_POSITIVE,
+            3.5e-8,
+        ];
+        let max = |a: f32, b: f32| if a > b { a } else { b };
+        let mut seed = 12345u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        for case in 0..4000 {
+            let lanes: [f32; 16] = std::array::from_fn(|_| {
+                if case % 2 == 0 {
+                    special[next() % special.len()]
+                } else {
+                    // magnitudes 2^-20..2^20, so the sum rounds differently in another order
+                    let m = (next() % 1000) as f32 / 999.0;
+                    let e = (next() % 41) as i32 - 20;
+                    let sign = if next() % 2 == 0 { 1.0 } else { -1.0 };
+                    sign * (1.0 + m) * 2f32.powi(e)
+                }
+            });
+            let eight: [f32; 8] = std::array::from_fn(|i| lanes[i]);
+            for (got, want, what) in [
+                (sum16(lanes), tree16(lanes, |a, b| a + b), "sum16"),
+                (max16(lanes), tree16(lanes, max), "max16"),
+                (sum8(eight), tree8(eight, |a, b| a + b), "sum8"),
+            ] {
+                assert_eq!(got.to_bits(), want.to_bits(), "{what} of {lanes:?}");
+            }
+        }
     }
 }
