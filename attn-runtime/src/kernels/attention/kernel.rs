@@ -82,8 +82,9 @@ fn block_q(config: &KernelConfig, dims: &AttnDims) -> usize {
 }
 
 fn forward_block_scratch(dims: &AttnDims, block_q: usize) -> usize {
-    // scaled queries, score tile, output accumulator, running max and sum, dropout factors
-    block_q * dims.head_dim + block_q * BLOCK_K + block_q * dims.value_dim + 2 * block_q + BLOCK_K
+    // scaled queries, score tile, output accumulator, running max, the tile's new max and row
+    // sum, running sum, dropout factors
+    block_q * dims.head_dim + block_q * BLOCK_K + block_q * dims.value_dim + 4 * block_q + BLOCK_K
 }
 
 fn backward_tiles_scratch(dims: &AttnDims, block_q: usize) -> usize {
@@ -504,6 +505,8 @@ fn forward_block<A: Arith>(
     let (s, rest) = rest.split_at_mut(rows * BLOCK_K);
     let (acc, rest) = rest.split_at_mut(rows * dv);
     let (max, rest) = rest.split_at_mut(rows);
+    let (max_new, rest) = rest.split_at_mut(rows);
+    let (tile_sum, rest) = rest.split_at_mut(rows);
     let (sum, keep) = rest.split_at_mut(rows);
     // the queries scaled once per block, so no tile needs a scaling pass over its scores
     for (x, &y) in q_scaled.iter_mut().zip(&q[block.i0 * dk..][..rows * dk]) {
@@ -527,28 +530,45 @@ fn forward_block<A: Arith>(
         };
         let kt = &kt[t * BLOCK_K * dk..][..BLOCK_K * dk];
         gemm::<A>(rows, n, dk, q_rows, kt, BLOCK_K, s, BLOCK_K, false);
-        for r in 0..rows {
-            let row = &mut s[r * BLOCK_K..][..n];
+        // the online softmax in passes over all rows (masks and maxima, exponentials, running
+        // terms), not row by row: each row's chain (its maximum, then its exponentials, then
+        // their sum) is long and the rows are independent, so whole passes let the CPU
+        // overlap rows
+        for ((r, row), m_new) in s.chunks_exact_mut(BLOCK_K).enumerate().zip(&mut *max_new) {
+            let row = &mut row[..n];
             if tile == TileMask::Partial {
                 block.mask_row(params, r, j0, row);
             }
-            let m_new = max[r].max(simd::row_max(row));
+            *m_new = max[r].max(simd::row_max(row));
+        }
+        for ((row, &m_new), row_sum) in s
+            .chunks_exact_mut(BLOCK_K)
+            .zip(&*max_new)
+            .zip(&mut *tile_sum)
+        {
+            let row = &mut row[..n];
             if m_new == f32::NEG_INFINITY {
                 row.fill(0.0);
+            } else {
+                *row_sum = simd::exp_shifted_sum::<A>(row, m_new);
+            }
+        }
+        for (r, row) in s.chunks_exact_mut(BLOCK_K).enumerate() {
+            let m_new = max_new[r];
+            if m_new == f32::NEG_INFINITY {
                 continue;
             }
-            let row_sum = simd::exp_shifted_sum::<A>(row, m_new);
             if max[r] != f32::NEG_INFINITY && max[r] != m_new {
                 let alpha = simd::exp::<A>(max[r] - m_new);
                 sum[r] *= alpha;
                 simd::scale(&mut acc[r * dv..][..dv], alpha);
             }
-            sum[r] += row_sum;
+            sum[r] += tile_sum[r];
             max[r] = m_new;
             if let Some(drop) = &params.dropout {
                 let rd = RowDropout::new(drop, block.bh, block.i0 + r);
                 rd.factors(j0, &mut keep[..n]);
-                for (p, f) in row.iter_mut().zip(&keep[..n]) {
+                for (p, f) in row[..n].iter_mut().zip(&keep[..n]) {
                     *p *= f;
                 }
             }
