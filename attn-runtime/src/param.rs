@@ -66,7 +66,7 @@ const SUM_SQ_LANES: usize = 32;
 /// `Σ g²` in `f64`, over [`SUM_SQ_LANES`] interleaved partial sums added up at the end: the
 /// same order on every machine, and vectorised, where one running sum waits on each addition
 /// in turn (the gradient norm of a step reads every gradient once, on one thread).
-fn sum_sq_f32(g: &[f32]) -> f64 {
+pub(crate) fn sum_sq_f32(g: &[f32]) -> f64 {
     let mut partial = [0.0f64; SUM_SQ_LANES];
     let chunks = g.chunks_exact(SUM_SQ_LANES);
     let rest = chunks.remainder();

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AttnError;
 use crate::kernels::simd::{simd_dispatch, Arith};
 use crate::kernels::tuning::{Isa, KernelConfig};
-use crate::param::{for_each_param, for_each_param_mut, CpuF32};
+use crate::param::{for_each_param, for_each_param_mut, sum_sq_f32, CpuF32};
 
 /// Parameter values per parallel task of an update: below this a hand-off costs more than the
 /// arithmetic.
@@ -227,11 +227,7 @@ impl Adam {
         shared: &[f32],
         clip_norm: Option<f64>,
     ) -> Result<f64, AttnError> {
-        let norm = shared
-            .iter()
-            .map(|&g| f64::from(g).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        let norm = shared_grad_norm(model, shared)?;
         self.step_from(model, grads, Some(shared), norm, clip_norm)
     }
 
@@ -373,6 +369,28 @@ pub fn grad_norm<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
     Ok(sum_sq.sqrt())
 }
 
+/// [`grad_norm`] of the gradients in `shared` (every trainable parameter's, in the model's walk
+/// order, as [`Adam::update_shared`] takes them): each parameter's sum of squares on its own,
+/// added in the same order, so that equal gradients give the same bits on either path.
+///
+/// # Panics
+/// When `shared` is shorter than the model's trainable parameters.
+fn shared_grad_norm<M: TensorCollection<E, D> + Clone, E: Dtype, D: Device<E>>(
+    model: &M,
+    shared: &[f32],
+) -> Result<f64, AttnError> {
+    let (mut sum_sq, mut offset) = (0.0, 0);
+    for_each_param(model, |(_, trainable, p)| {
+        if trainable {
+            let n: usize = p.dims().iter().product();
+            sum_sq += sum_sq_f32(&shared[offset..offset + n]);
+            offset += n;
+        }
+        Ok(())
+    })?;
+    Ok(sum_sq.sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +435,42 @@ mod tests {
                     "{isa:?}, weight decay {weight_decay} (decoupled: {decoupled})"
                 );
             }
+        }
+    }
+
+    /// Data-parallel ranks step from the shared buffer of every gradient; with one rank's
+    /// gradients in it, the step is the single process's bit for bit: the same gradient norm
+    /// (each parameter's sum of squares added in the model's order) and so the same clipping
+    /// and the same values.
+    #[test]
+    fn a_step_from_the_shared_buffer_is_the_single_process_step_bit_for_bit() {
+        use crate::distributed::flatten_gradients;
+        type Net = (Linear<64, 48>, Tanh, Linear<48, 33>);
+        let dev = Cpu::seed_from_u64(7);
+        let model = dev.build_module::<Net, f32>();
+        let x: Tensor<Rank2<9, 64>, f32, _> = dev.sample_normal();
+        let grads = crate::param::try_alloc_grads(&model).expect("gradients");
+        let loss = model.forward(x.trace(grads)).square().mean();
+        let grads = loss.backward();
+        let shared = flatten_gradients(&model, &grads).expect("flat gradients");
+        for clip in [None, Some(1e-3)] {
+            let (mut one, mut ranks) = (model.clone(), model.clone());
+            let (mut a, mut b) = (
+                Adam::new(AdamConfig::default()),
+                Adam::new(AdamConfig::default()),
+            );
+            let norm = a.update(&mut one, &grads, clip).expect("update");
+            let shared_norm = b
+                .update_shared(&mut ranks, &grads, &shared, clip)
+                .expect("update from the shared buffer");
+            assert_eq!(
+                norm.to_bits(),
+                shared_norm.to_bits(),
+                "{norm} vs {shared_norm}"
+            );
+            assert!(norm > 1e-2, "{norm}: the clipping at 1e-3 must act");
+            assert_eq!(one.0.weight.as_vec(), ranks.0.weight.as_vec());
+            assert_eq!(one.2.bias.as_vec(), ranks.2.bias.as_vec());
         }
     }
 }
