@@ -25,6 +25,48 @@ attention_model! {
     }
 }
 
+attention_model! {
+    /// A tiny GRU classifier pooled by additive attention.
+    #[name = "tiny-gru-classifier", data = "sentiment"]
+    pub struct TinyGruClassifier {
+        arch: Recurrent,
+        cell: Gru,
+        bidirectional: false,
+        attention: Additive,
+        task: Classify { vocab: 10, max_len: 4, classes: 2 },
+        d_model: 6,
+        hidden: 5,
+    }
+}
+
+/// An id outside the vocabulary is refused with its position, and before the lengths are
+/// looked at: a batch with a bad id and bad lengths reports the id.
+#[test]
+fn a_recurrent_classifier_refuses_an_id_outside_its_vocabulary_first() {
+    let dev: Cpu = Default::default();
+    let model = Cpu::seed_from_u64(2).build_module::<TinyGruClassifier, f32>();
+    let ids = |v: Vec<usize>| -> Tensor<(usize, Const<4>), usize, _> {
+        dev.tensor_from_vec(v, (2, Const))
+    };
+    let fine = ForwardOptions::eval().lengths(vec![4, 2]);
+    assert!(model
+        .try_forward_with(ids(vec![1, 2, 3, 9, 4, 5, 0, 0]), &fine)
+        .is_ok());
+    let bad_lengths = ForwardOptions::eval().lengths(vec![4, 7]);
+    for opts in [&fine, &bad_lengths] {
+        match model.try_forward_with(ids(vec![1, 2, 3, 4, 5, 10, 0, 0]), opts) {
+            Err(AttnError::InvalidInput { reason, .. }) => {
+                assert!(reason.contains("token id 10 at position 5"), "{reason}")
+            }
+            other => panic!("expected the id refused, got {:?}", other.map(|_| ())),
+        }
+    }
+    match model.try_forward_with(ids(vec![1, 2, 3, 4, 5, 6, 0, 0]), &bad_lengths) {
+        Err(AttnError::InvalidInput { reason, .. }) => assert!(reason.contains("7"), "{reason}"),
+        other => panic!("expected the lengths refused, got {:?}", other.map(|_| ())),
+    }
+}
+
 #[test]
 fn right_padding_does_not_change_encoder_outputs_or_final_states() {
     let dev = TestDevice::seed_from_u64(1);

@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 use dfdx::nn::modules::Embedding;
 use dfdx::prelude::*;
 
-use super::token_encoding::check_token_ids;
 use super::{
     impl_attn_model, token_input, Batch, BatchInput, DeclaredModel, ForwardOptions, LayerAttention,
     ModelMeta, ModelOutput,
@@ -142,9 +141,9 @@ impl_attn_model! {
             opts: &ForwardOptions,
         ) -> Result<ModelOutput<(B, Const<C>), E, D, T>, AttnError> {
             let batch = ids.shape().0.size();
-            check_token_ids(&ids.as_vec(), V)?;
-            let lengths = opts.checked_lengths(batch, LEN)?;
+            // the lookup checks the ids, before the lengths as ever
             let x = try_embed(&self.embedding, ids)?;
+            let lengths = opts.checked_lengths(batch, LEN)?;
             let enc = self.encoder.try_forward(x, lengths.as_deref())?;
             let mask = AttentionMask::none().key_lengths(lengths.unwrap_or_else(|| vec![LEN; batch]));
             let attn = AttentionOptions {
