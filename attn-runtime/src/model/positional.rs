@@ -1,5 +1,8 @@
 //! Positional encodings added to token (or patch) embeddings.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use dfdx::prelude::*;
 
 use crate::error::{AttnError, DeviceResultExt};
@@ -68,18 +71,48 @@ pub fn sinusoid_table(positions: usize, width: usize) -> Vec<f64> {
     table
 }
 
+/// The longest sinusoid table made so far for each width: a shorter table is its first rows,
+/// so a forward pass reads it instead of computing the sines and cosines of every position
+/// again (a decoding step, one position, read them all).
+static SINUSOIDS: Mutex<BTreeMap<usize, Arc<[f64]>>> = Mutex::new(BTreeMap::new());
+
+/// [`sinusoid_table`] of at least `positions` rows for `width` (its first `positions · width`
+/// values are that table's), from [`SINUSOIDS`].
+fn cached_sinusoids(positions: usize, width: usize) -> Arc<[f64]> {
+    // a panic elsewhere while the lock was held left a complete table or none
+    let mut tables = SINUSOIDS.lock().unwrap_or_else(PoisonError::into_inner);
+    match tables.get(&width) {
+        Some(table) if table.len() >= positions * width => table.clone(),
+        _ => {
+            let table: Arc<[f64]> = sinusoid_table(positions, width).into();
+            tables.insert(width, table.clone());
+            table
+        }
+    }
+}
+
 impl<const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D> for SinusoidalPositions {
     fn try_add_positions<B: Dim, S: Dim, T: Tape<E, D> + 'static>(
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
-        realized((kernels::<E, D, T>()?.sinusoids)(realized::<
-            Dyn3,
-            _,
-            _,
-            _,
-            _,
-        >(x)?)?)
+        realized((kernels::<E, D, T>()?.sinusoids)(
+            realized::<Dyn3, _, _, _, _>(x)?,
+            0,
+        )?)
+    }
+
+    /// The table's rows `offset..offset + S`, read from the cache: no pass over the earlier
+    /// positions.
+    fn try_add_positions_at(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        offset: usize,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        realized((kernels::<E, D, NoneTape>()?.sinusoids)(
+            realized::<Dyn3, _, _, _, _>(x)?,
+            offset,
+        )?)
     }
 }
 
@@ -136,7 +169,7 @@ impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<
 kernel_tables! {
     /// This module's kernels, compiled once in attn-runtime (see `kernel_tables!`).
     struct PositionKernels {
-        sinusoids: fn(Tensor<Dyn3, E, D, T>) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
+        sinusoids: fn(Tensor<Dyn3, E, D, T>, usize) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
             = add_sinusoids::<E, D, T>,
         rows: fn(
             Tensor<Dyn3, E, D, T>,
@@ -146,14 +179,16 @@ kernel_tables! {
     }
 }
 
-/// `x + table[p]` at every position `p` of `x: [B, S, M]`, the sinusoids computed for `S`.
+/// `x + table[offset + p]` at every position `p` of `x: [B, S, M]`, the sinusoids read from
+/// the cache.
 fn add_sinusoids<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
+    offset: usize,
 ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
     let (_, s, m) = *x.shape();
-    let values = sinusoid_table(s, m)
-        .into_iter()
-        .map(|v| E::from_f64(v).unwrap_or_default())
+    let values = cached_sinusoids(offset + s, m)[offset * m..(offset + s) * m]
+        .iter()
+        .map(|&v| E::from_f64(v).unwrap_or_default())
         .collect();
     let table = x.device().try_tensor_from_vec(values, (s, m)).dev()?;
     add_table(x, table)
@@ -181,4 +216,56 @@ where
     let shape = *x.shape();
     x.try_add(table.try_broadcast_like::<_, Axis<0>>(&shape).dev()?)
         .dev()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cache hands out the table's values whatever was asked before: longer after shorter,
+    /// shorter after longer, and another width beside.
+    #[test]
+    fn cached_sinusoids_are_the_tables_values_in_any_order_of_requests() {
+        for (positions, width) in [(10, 8), (4, 8), (20, 8), (3, 6), (0, 6), (25, 6), (7, 8)] {
+            let want = sinusoid_table(positions, width);
+            let got = cached_sinusoids(positions, width);
+            assert!(got.len() >= want.len(), "{positions} x {width}");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got[..want.len()]),
+                bits(&want),
+                "{positions} x {width}"
+            );
+        }
+    }
+
+    /// Rows added after `offset` earlier ones get the positions they get in the full pass, bit
+    /// for bit.
+    #[test]
+    fn positions_at_an_offset_are_the_full_pass_rows() {
+        let dev: Cpu = Default::default();
+        let (b, s, offset) = (2, 3, 5);
+        let x: Tensor<(usize, usize, Const<6>), f32, _> = dev.sample_normal_like(&(b, s, Const));
+        let got = SinusoidalPositions
+            .try_add_positions_at(x.clone(), offset)
+            .unwrap()
+            .as_vec();
+        // the full pass over `offset` zero rows, then `x`
+        let xs = x.as_vec();
+        let mut full = vec![0.0f32; b * (offset + s) * 6];
+        for (i, row) in xs.chunks_exact(s * 6).enumerate() {
+            full[(i * (offset + s) + offset) * 6..][..s * 6].copy_from_slice(row);
+        }
+        let full = dev.tensor_from_vec(full, (b, offset + s, Const::<6>));
+        let full = SinusoidalPositions
+            .try_add_positions(full)
+            .unwrap()
+            .as_vec();
+        let want: Vec<f32> = full
+            .chunks_exact((offset + s) * 6)
+            .flat_map(|batch| batch[offset * 6..].to_vec())
+            .collect();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+    }
 }
