@@ -242,7 +242,7 @@ fn tree8(l: [f32; 8], op: impl Fn(f32, f32) -> f32) -> f32 {
 fn sum16(l: [f32; 16]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        sse::tree16(l, |a, b| sse::add(a, b))
+        sse::tree16(l, sse::add)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -255,7 +255,7 @@ fn sum16(l: [f32; 16]) -> f32 {
 fn sum8(l: [f32; 8]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        sse::tree8(l, |a, b| sse::add(a, b))
+        sse::tree8(l, sse::add)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -269,7 +269,7 @@ fn sum8(l: [f32; 8]) -> f32 {
 fn max16(l: [f32; 16]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        sse::tree16(l, |a, b| sse::max(a, b))
+        sse::tree16(l, sse::max)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
