@@ -141,6 +141,28 @@ pub struct LearnedPositions<const L: usize, const M: usize, E: Dtype, D: Storage
     pub weight: Tensor<Rank2<L, M>, E, D>,
 }
 
+impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> LearnedPositions<L, M, E, D> {
+    /// `x + weight[offset + p]` at every position `p` of `x`, once the `end` positions it
+    /// reaches are checked against `L`.
+    fn try_add_rows<T: Tape<E, D> + 'static>(
+        &self,
+        x: Tensor<Dyn3, E, D, T>,
+        offset: usize,
+    ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
+        let end = offset + x.shape().1;
+        if end > L {
+            return Err(AttnError::InvalidInput {
+                reason: format!(
+                    "a sequence of {end} positions is longer than the {L} learned positions"
+                ),
+                fix: format!("truncate inputs to {L} positions or declare a larger max_len"),
+            });
+        }
+        let weight = realized::<Dyn2, _, _, _, _>(self.weight.clone())?;
+        (kernels::<E, D, T>()?.rows)(x, &weight, offset)
+    }
+}
+
 impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<M, E, D>
     for LearnedPositions<L, M, E, D>
 {
@@ -148,21 +170,16 @@ impl<const L: usize, const M: usize, E: Dtype, D: Device<E>> PositionalEncoding<
         &self,
         x: Tensor<(B, S, Const<M>), E, D, T>,
     ) -> Result<Tensor<(B, S, Const<M>), E, D, T>, AttnError> {
-        let shape = *x.shape();
-        let s = shape.1.size();
-        if s > L {
-            return Err(AttnError::InvalidInput {
-                reason: format!(
-                    "a sequence of {s} positions is longer than the {L} learned positions"
-                ),
-                fix: format!("truncate inputs to {L} positions or declare a larger max_len"),
-            });
-        }
-        let weight = realized::<Dyn2, _, _, _, _>(self.weight.clone())?;
-        realized((kernels::<E, D, T>()?.rows)(
-            realized::<Dyn3, _, _, _, _>(x)?,
-            &weight,
-        )?)
+        realized(self.try_add_rows(realized::<Dyn3, _, _, _, _>(x)?, 0)?)
+    }
+
+    /// The weight's rows `offset..offset + S`: no pass over the earlier positions.
+    fn try_add_positions_at(
+        &self,
+        x: Tensor<(usize, usize, Const<M>), E, D>,
+        offset: usize,
+    ) -> Result<Tensor<(usize, usize, Const<M>), E, D>, AttnError> {
+        realized(self.try_add_rows(realized::<Dyn3, _, _, _, _>(x)?, offset)?)
     }
 }
 
@@ -174,6 +191,7 @@ kernel_tables! {
         rows: fn(
             Tensor<Dyn3, E, D, T>,
             &Tensor<Dyn2, E, D>,
+            usize,
         ) -> Result<Tensor<Dyn3, E, D, T>, AttnError>
             = add_rows::<E, D, T>,
     }
@@ -194,14 +212,18 @@ fn add_sinusoids<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     add_table(x, table)
 }
 
-/// `x + weight[p]` at every position `p` of `x: [B, S, M]` (`weight: [L, M]`, `L ≥ S`), recorded
-/// into `weight`'s gradient.
+/// `x + weight[offset + p]` at every position `p` of `x: [B, S, M]` (`weight: [L, M]`,
+/// `L ≥ offset + S`), recorded into `weight`'s gradient.
 fn add_rows<E: Dtype, D: Device<E>, T: Tape<E, D> + 'static>(
     x: Tensor<Dyn3, E, D, T>,
     weight: &Tensor<Dyn2, E, D>,
+    offset: usize,
 ) -> Result<Tensor<Dyn3, E, D, T>, AttnError> {
     let s = x.shape().1;
-    let rows = weight.retaped::<T>().try_slice((..s, ..)).dev()?;
+    let rows = weight
+        .retaped::<T>()
+        .try_slice((offset..offset + s, ..))
+        .dev()?;
     add_table(x, rows)
 }
 
@@ -240,16 +262,29 @@ mod tests {
     }
 
     /// Rows added after `offset` earlier ones get the positions they get in the full pass, bit
-    /// for bit.
+    /// for bit, for the sinusoids and for learned positions; past the learned ones, an error.
     #[test]
     fn positions_at_an_offset_are_the_full_pass_rows() {
-        let dev: Cpu = Default::default();
+        let dev: Cpu = Cpu::seed_from_u64(3);
+        positions_at_an_offset(&SinusoidalPositions, &dev);
+        let learned: LearnedPositions<8, 6, f32, Cpu> = crate::param::try_build(&dev).unwrap();
+        positions_at_an_offset(&learned, &dev);
+        let x: Tensor<(usize, usize, Const<6>), f32, _> = dev.sample_normal_like(&(2, 3, Const));
+        match learned.try_add_positions_at(x, 6) {
+            Err(AttnError::InvalidInput { reason, .. }) => {
+                assert!(reason.contains("9 positions"), "{reason}")
+            }
+            other => panic!(
+                "expected an error past 8 positions, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+
+    fn positions_at_an_offset(p: &impl PositionalEncoding<6, f32, Cpu>, dev: &Cpu) {
         let (b, s, offset) = (2, 3, 5);
         let x: Tensor<(usize, usize, Const<6>), f32, _> = dev.sample_normal_like(&(b, s, Const));
-        let got = SinusoidalPositions
-            .try_add_positions_at(x.clone(), offset)
-            .unwrap()
-            .as_vec();
+        let got = p.try_add_positions_at(x.clone(), offset).unwrap().as_vec();
         // the full pass over `offset` zero rows, then `x`
         let xs = x.as_vec();
         let mut full = vec![0.0f32; b * (offset + s) * 6];
@@ -257,10 +292,7 @@ mod tests {
             full[(i * (offset + s) + offset) * 6..][..s * 6].copy_from_slice(row);
         }
         let full = dev.tensor_from_vec(full, (b, offset + s, Const::<6>));
-        let full = SinusoidalPositions
-            .try_add_positions(full)
-            .unwrap()
-            .as_vec();
+        let full = p.try_add_positions(full).unwrap().as_vec();
         let want: Vec<f32> = full
             .chunks_exact((offset + s) * 6)
             .flat_map(|batch| batch[offset * 6..].to_vec())
