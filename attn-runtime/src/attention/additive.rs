@@ -142,9 +142,7 @@ impl<const Q: usize, const K: usize, const A: usize, E: Dtype, D: Device<E>>
         Tk: Tape<E, D> + 'static,
         Tv: Tape<E, D> + 'static,
     {
-        let b = query.shape().0;
-        let query = query.try_reshape_like(&(b, Const::<1>, Const::<Q>)).dev()?;
-        squeeze_query(self.try_attend(query, keys, values, opts)?)
+        attend_one_query(query, |query| self.try_attend(query, keys, values, opts))
     }
 }
 
@@ -170,9 +168,14 @@ where
     Ok(AttnOutput { context, weights })
 }
 
-/// `[B, 1, Dv]`/`[B, 1, Sk]` → `[B, Dv]`/`[B, Sk]`.
-pub(crate) fn squeeze_query<B, Sk, const DV: usize, E, D, T>(
-    out: ScoredOutput<B, Const<1>, Sk, DV, E, D, T>,
+/// One query per sequence, `[B, Q]`, through `attend`, which takes queries `[B, 1, Q]`: its
+/// `[B, 1, Dv]`/`[B, 1, Sk]` become `[B, Dv]`/`[B, Sk]`. The body of every layer's
+/// `try_attend_step`.
+pub(crate) fn attend_one_query<B, Sk, const Q: usize, const DV: usize, E, D, T>(
+    query: Tensor<(B, Const<Q>), E, D, T>,
+    attend: impl FnOnce(
+        Tensor<(B, Const<1>, Const<Q>), E, D, T>,
+    ) -> Result<ScoredOutput<B, Const<1>, Sk, DV, E, D, T>, AttnError>,
 ) -> Result<StepOutput<B, Sk, DV, E, D, T>, AttnError>
 where
     B: Dim,
@@ -181,7 +184,8 @@ where
     D: Device<E>,
     T: Tape<E, D> + 'static,
 {
-    let b = out.context.shape().0;
+    let b = query.shape().0;
+    let out = attend(query.try_reshape_like(&(b, Const::<1>, Const::<Q>)).dev()?)?;
     let context = out.context.try_reshape_like(&(b, Const::<DV>)).dev()?;
     let weights = match out.weights {
         Some(w) => {

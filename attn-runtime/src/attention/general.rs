@@ -3,7 +3,7 @@
 use dfdx::prelude::*;
 
 use super::{
-    additive::{single_head, squeeze_query, ScoredOutput, StepOutput},
+    additive::{attend_one_query, single_head, ScoredOutput, StepOutput},
     multi_head::onto_tape,
     scaled_dot_product::try_dot_product_attention,
     AttentionOptions, Projection,
@@ -85,9 +85,7 @@ impl<const Q: usize, const K: usize, E: Dtype, D: Device<E>> GeneralAttention<Q,
         Tk: Tape<E, D> + 'static,
         Tv: Tape<E, D> + 'static,
     {
-        let b = query.shape().0;
-        let query = query.try_reshape_like(&(b, Const::<1>, Const::<Q>)).dev()?;
-        squeeze_query(self.try_attend(query, keys, values, opts)?)
+        attend_one_query(query, |query| self.try_attend(query, keys, values, opts))
     }
 }
 
