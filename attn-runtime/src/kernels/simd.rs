@@ -213,71 +213,60 @@ pub(crate) fn dot<A: Arith>(a: &[f32], b: &[f32]) -> f32 {
     sum8(lanes) + s
 }
 
-/// [`tree8`] over sixteen lanes: lane `i` with `i + 8` first. The order of every 16-lane
-/// reduction; on x86-64 computed by [`sse::tree16`], which the tests hold to these bits.
-#[cfg(any(test, not(target_arch = "x86_64")))]
-#[inline(always)]
-fn tree16(l: [f32; 16], op: impl Fn(f32, f32) -> f32) -> f32 {
-    tree8(std::array::from_fn(|i| op(l[i], l[i + 8])), op)
-}
+// The reductions that end `row_max`, `exp_shifted_sum`, `sum` and `dot`: `sum16`, `sum8` and
+// `max16`, in one fixed pairwise order (lane `i` with `i + 8`, then `i + 4`, `i + 2`, `i + 1`),
+// written generically in `portable` and, on x86-64, with SSE in `sse`, which the tests hold to
+// `portable`'s bits.
+#[cfg(target_arch = "x86_64")]
+use sse::{max16, sum16, sum8};
 
-/// `op` over the eight lanes pairwise, in three steps (lane `i` with `i + 4`, then `i + 2`, then
-/// `i + 1`), where a fold is a chain of seven dependent scalar steps, which the softmax of every
-/// attention tile row waited on (perf, docs/PERFORMANCE.md).
-#[cfg(any(test, not(target_arch = "x86_64")))]
-#[inline(always)]
-fn tree8(l: [f32; 8], op: impl Fn(f32, f32) -> f32) -> f32 {
-    let a = [
-        op(l[0], l[4]),
-        op(l[1], l[5]),
-        op(l[2], l[6]),
-        op(l[3], l[7]),
-    ];
-    let b = [op(a[0], a[2]), op(a[1], a[3])];
-    op(b[0], b[1])
-}
+#[cfg(not(target_arch = "x86_64"))]
+use portable::{max16, sum16, sum8};
 
-/// The lanes' sum in [`tree16`]'s order (the same bits).
-#[inline(always)]
-fn sum16(l: [f32; 16]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        sse::tree16(l, sse::add)
+/// The reductions on plain `f32`s: the order every instruction set keeps.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+mod portable {
+    /// [`tree8`] over sixteen lanes: lane `i` with `i + 8` first.
+    #[inline(always)]
+    fn tree16(l: [f32; 16], op: impl Fn(f32, f32) -> f32) -> f32 {
+        tree8(std::array::from_fn(|i| op(l[i], l[i + 8])), op)
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
+
+    /// `op` over the eight lanes pairwise, in three steps (lane `i` with `i + 4`, then `i + 2`,
+    /// then `i + 1`), where a fold is a chain of seven dependent scalar steps, which the
+    /// softmax of every attention tile row waited on (perf, docs/PERFORMANCE.md).
+    #[inline(always)]
+    fn tree8(l: [f32; 8], op: impl Fn(f32, f32) -> f32) -> f32 {
+        let a = [
+            op(l[0], l[4]),
+            op(l[1], l[5]),
+            op(l[2], l[6]),
+            op(l[3], l[7]),
+        ];
+        let b = [op(a[0], a[2]), op(a[1], a[3])];
+        op(b[0], b[1])
+    }
+
+    /// The lanes' sum.
+    #[inline(always)]
+    pub(super) fn sum16(l: [f32; 16]) -> f32 {
         tree16(l, |a, b| a + b)
     }
-}
 
-/// The lanes' sum in [`tree8`]'s order (the same bits).
-#[inline(always)]
-fn sum8(l: [f32; 8]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        sse::tree8(l, sse::add)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
+    /// The lanes' sum.
+    #[inline(always)]
+    pub(super) fn sum8(l: [f32; 8]) -> f32 {
         tree8(l, |a, b| a + b)
     }
-}
 
-/// The lanes' largest in [`tree16`]'s order, `max(a, b) = if a > b { a } else { b }` (the
-/// same value, NaN included).
-#[inline(always)]
-fn max16(l: [f32; 16]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        sse::tree16(l, sse::max)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
+    /// The lanes' largest, `max(a, b) = if a > b { a } else { b }` (NaN included).
+    #[inline(always)]
+    pub(super) fn max16(l: [f32; 16]) -> f32 {
         tree16(l, |a, b| if a > b { a } else { b })
     }
 }
 
-/// [`tree16`] and [`tree8`] written with SSE, part of every x86-64 CPU: LLVM compiled the
+/// [`portable`]'s reductions written with SSE, part of every x86-64 CPU: LLVM compiled the
 /// generic trees to one extract and one scalar operation per lane (two dozen instructions a
 /// reduction), a tenth of the attention forward's time at head width 32, where every tile row
 /// is reduced twice per block of 64 keys (perf, docs/PERFORMANCE.md). Here a step is one
@@ -286,8 +275,26 @@ fn max16(l: [f32; 16]) -> f32 {
 mod sse {
     use std::arch::x86_64::*;
 
+    /// The lanes' sum, in [`portable`]'s order.
     #[inline(always)]
-    pub(super) fn add(a: __m128, b: __m128) -> __m128 {
+    pub(super) fn sum16(l: [f32; 16]) -> f32 {
+        tree16(l, add)
+    }
+
+    /// The lanes' sum, in [`portable`]'s order.
+    #[inline(always)]
+    pub(super) fn sum8(l: [f32; 8]) -> f32 {
+        tree8(l, add)
+    }
+
+    /// The lanes' largest, in [`portable`]'s order and by its rule.
+    #[inline(always)]
+    pub(super) fn max16(l: [f32; 16]) -> f32 {
+        tree16(l, max)
+    }
+
+    #[inline(always)]
+    fn add(a: __m128, b: __m128) -> __m128 {
         // SAFETY: SSE is part of the x86-64 baseline.
         unsafe { _mm_add_ps(a, b) }
     }
@@ -295,7 +302,7 @@ mod sse {
     /// Lane by lane `if a > b { a } else { b }`: what `maxps` computes, NaN and signed zeros
     /// included (it returns its second operand unless the first is greater).
     #[inline(always)]
-    pub(super) fn max(a: __m128, b: __m128) -> __m128 {
+    fn max(a: __m128, b: __m128) -> __m128 {
         // SAFETY: SSE is part of the x86-64 baseline.
         unsafe { _mm_max_ps(a, b) }
     }
@@ -308,7 +315,7 @@ mod sse {
     }
 
     #[inline(always)]
-    pub(super) fn tree16(l: [f32; 16], op: impl Fn(__m128, __m128) -> __m128) -> f32 {
+    fn tree16(l: [f32; 16], op: impl Fn(__m128, __m128) -> __m128) -> f32 {
         // lanes i and i + 8, then as tree8 over the eight results
         let lo = op(quarter(&l, 0), quarter(&l, 2));
         let hi = op(quarter(&l, 1), quarter(&l, 3));
@@ -316,7 +323,7 @@ mod sse {
     }
 
     #[inline(always)]
-    pub(super) fn tree8(l: [f32; 8], op: impl Fn(__m128, __m128) -> __m128) -> f32 {
+    fn tree8(l: [f32; 8], op: impl Fn(__m128, __m128) -> __m128) -> f32 {
         tree4(op(quarter(&l, 0), quarter(&l, 1)), op)
     }
 
@@ -393,7 +400,6 @@ mod tests {
             f32::MIN_POSITIVE,
             3.5e-8,
         ];
-        let max = |a: f32, b: f32| if a > b { a } else { b };
         let mut seed = 12345u64;
         let mut next = || {
             seed = seed
@@ -415,9 +421,9 @@ mod tests {
             });
             let eight: [f32; 8] = std::array::from_fn(|i| lanes[i]);
             for (got, want, what) in [
-                (sum16(lanes), tree16(lanes, |a, b| a + b), "sum16"),
-                (max16(lanes), tree16(lanes, max), "max16"),
-                (sum8(eight), tree8(eight, |a, b| a + b), "sum8"),
+                (sum16(lanes), portable::sum16(lanes), "sum16"),
+                (max16(lanes), portable::max16(lanes), "max16"),
+                (sum8(eight), portable::sum8(eight), "sum8"),
             ] {
                 assert_eq!(got.to_bits(), want.to_bits(), "{what} of {lanes:?}");
             }
