@@ -6,10 +6,11 @@ use dfdx::prelude::*;
 use crate::attention::{core::check_dropout, AttentionMask, AttentionOptions};
 use crate::error::{AttnError, DeviceResultExt};
 use crate::kernels::attention::{
-    self as kernel, AttnDims, FusedParams, HeadLayout, HeadRows, KernelDropout,
+    backward_with, forward_with, AttnDims, FusedParams, HeadLayout, HeadRows, KernelDropout,
 };
 use crate::kernels::cpu_op::{is_cpu_f32, realized, CpuBuf, Dyn3, Dyn4, Input};
 use crate::kernels::op::{apply, split_operand, CpuOp, GradBuf, InputGrads};
+use crate::kernels::tuning::KernelConfig;
 
 fn not_cpu_f32() -> AttnError {
     AttnError::InvalidInput {
@@ -20,8 +21,9 @@ fn not_cpu_f32() -> AttnError {
 }
 
 /// The kernel as a [`CpuOp`] on `q`, `k`, `v` laid out as `layout`: the settings to run it and
-/// to rebuild the same weights backwards (mask and dropout seed).
+/// to rebuild the same weights backwards (configuration, mask and dropout seed).
 struct FusedAttention {
+    config: KernelConfig,
     dims: AttnDims,
     layout: HeadLayout,
     scale: f32,
@@ -29,13 +31,12 @@ struct FusedAttention {
     dropout: Option<KernelDropout>,
 }
 
-/// What the backward pass reads of the forward one, in the kernel's (split) layout: the inputs,
-/// the output where it differs from the op's own (merged heads), and the log-sum-exps.
+/// What the backward pass reads of the forward one: the inputs (read in place, in `layout`)
+/// and the log-sum-exps.
 struct Saved {
     q: Input,
     k: Input,
     v: Input,
-    out_split: Option<CpuBuf>,
     lse: CpuBuf,
 }
 
@@ -47,17 +48,6 @@ impl FusedAttention {
             mask: self.mask.kernel_view(),
             dropout: self.dropout,
         }
-    }
-
-    /// `values` (laid out as `self.layout`) in the kernel's order.
-    fn split(&self, cpu: &Cpu, values: Input, rows: HeadRows) -> Result<Input, AttnError> {
-        if self.layout == HeadLayout::Split {
-            return Ok(values);
-        }
-        // the gather writes every value
-        let mut split = cpu.try_alloc_f32_unzeroed(values.len()).dev()?;
-        rows.gather(self.layout, &values, &mut split);
-        Ok(Input::buffer(split))
     }
 }
 
@@ -72,34 +62,21 @@ impl CpuOp<3> for FusedAttention {
         [q, k, v]: [Input; 3],
         out: &mut [f32],
     ) -> Result<Saved, AttnError> {
-        let [q_rows, k_rows, v_rows, out_rows] = head_rows(&self.dims);
         let (_, _, _, n_out, n_lse) = self.dims.lens();
         // the kernel writes every output value and log-sum-exp: no zero-fill
-        let mut saved = Saved {
-            q: self.split(cpu, q, q_rows)?,
-            k: self.split(cpu, k, k_rows)?,
-            v: self.split(cpu, v, v_rows)?,
-            out_split: match self.layout {
-                HeadLayout::Split => None,
-                HeadLayout::Merged => Some(cpu.try_alloc_f32_unzeroed(n_out).dev()?),
-            },
-            lse: cpu.try_alloc_f32_unzeroed(n_lse).dev()?,
-        };
-        let Saved {
-            q,
-            k,
-            v,
-            out_split,
-            lse,
-        } = &mut saved;
-        match out_split {
-            None => kernel::forward(&self.params(), q, k, v, out, lse)?,
-            Some(o) => {
-                kernel::forward(&self.params(), q, k, v, o, lse)?;
-                out_rows.scatter(self.layout, o, out);
+        let mut lse = cpu.try_alloc_f32_unzeroed(n_lse).dev()?;
+        let (config, params, layout) = (&self.config, self.params(), self.layout);
+        match layout {
+            HeadLayout::Split => forward_with(config, &params, layout, &q, &k, &v, out, &mut lse)?,
+            HeadLayout::Merged => {
+                // each task writes one head's rows, which lie apart in the merged layout: they
+                // go to a split buffer first, then to their places
+                let mut o = cpu.try_alloc_f32_unzeroed(n_out).dev()?;
+                forward_with(config, &params, layout, &q, &k, &v, &mut o, &mut lse)?;
+                HeadRows::of(&self.dims)[3].scatter(layout, &o, out);
             }
         }
-        Ok(saved)
+        Ok(Saved { q, k, v, lse })
     }
 
     fn backward(
@@ -110,30 +87,23 @@ impl CpuOp<3> for FusedAttention {
         dy: &[f32],
         grads: &mut dyn InputGrads,
     ) -> Result<(), CpuError> {
-        let rows = head_rows(&self.dims);
-        let (nq, nk, nv, n_out, _) = self.dims.lens();
-        let gathered;
-        let dout = match self.layout {
-            HeadLayout::Split => dy,
-            HeadLayout::Merged => {
-                let mut d = cpu.try_alloc_f32_unzeroed(n_out)?;
-                rows[3].gather(self.layout, dy, &mut d);
-                gathered = d;
-                &gathered[..]
-            }
-        };
-        // the kernel writes every value (zeroing each head's part in parallel first)
+        let rows = HeadRows::of(&self.dims);
+        let (nq, nk, nv, _, _) = self.dims.lens();
+        // the kernel writes every value (zeroing each head's part in parallel first), split;
+        // it reads q, k, v, the output and its gradient in place, in the op's layout
         let mut dq = cpu.try_alloc_f32_unzeroed(nq)?;
         let mut dk = cpu.try_alloc_f32_unzeroed(nk)?;
         let mut dv = cpu.try_alloc_f32_unzeroed(nv)?;
-        if let Err(e) = kernel::backward(
+        if let Err(e) = backward_with(
+            &self.config,
             &self.params(),
+            self.layout,
             &s.q,
             &s.k,
             &s.v,
-            s.out_split.as_ref().map_or(out, |o| &o[..]),
+            out,
             &s.lse,
-            dout,
+            dy,
             &mut dq,
             &mut dk,
             &mut dv,
@@ -242,22 +212,6 @@ where
     try_fused_op(q, k, v, dims, HeadLayout::Merged, (b, sq, m), opts)
 }
 
-/// The rows of `q`, `k`, `v` and the output of a call.
-fn head_rows(d: &AttnDims) -> [HeadRows; 4] {
-    let rows = |seq, width| HeadRows {
-        batch: d.batch,
-        heads: d.heads,
-        seq,
-        width,
-    };
-    [
-        rows(d.q_len, d.head_dim),
-        rows(d.k_len, d.head_dim),
-        rows(d.k_len, d.value_dim),
-        rows(d.q_len, d.value_dim),
-    ]
-}
-
 /// The fused op on tensors of any shape whose values are `dims` laid out as `layout`.
 fn try_fused_op<Sq, Sk, Sv, So, E, D, T>(
     q: Tensor<Sq, E, D, T>,
@@ -290,6 +244,7 @@ where
     let (v, tape_v) = split_operand(v, NAME)?;
     let tape = tape_q.merge(tape_k).merge(tape_v);
     let op = FusedAttention {
+        config: KernelConfig::current()?,
         dims,
         layout,
         scale: opts.scale.factor(dims.head_dim) as f32,

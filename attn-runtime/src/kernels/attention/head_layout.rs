@@ -1,12 +1,15 @@
-//! Where the heads lie in the tensors around the fused kernel, and the copies between that layout
-//! and the kernel's own `[B, H, S, W]` order.
+//! Where the heads lie in the tensors around the fused kernel: the rows of one (batch, head) read
+//! in place, and the copies between a layout and the kernel's own `[B, H, S, W]` order.
 //!
 //! Multi-head attention projects queries, keys and values to `[B, S, H·W]`: each row holds every
 //! head side by side. Splitting that into `[B, H, S, W]` with dfdx's reshape and permute, and
 //! merging the output back, costs a strided element-by-element copy on one thread each way (and
-//! again in the backward pass). The fused op instead reads and writes the merged layout directly,
-//! reordering rows while it copies the values it needs anyway.
+//! again in the backward pass). The fused kernel instead reads a head's rows where they lie, a
+//! row stride apart ([`Heads`], [`ProblemRows`]), as it copies or packs them anyway; what it
+//! writes (the output, the gradients of `q`, `k` and `v`) it writes a head at a time, split, and
+//! [`HeadRows::scatter`] puts in place.
 
+use super::params::AttnDims;
 use crate::kernels::cpu_op::for_each_maybe_parallel;
 
 /// How the values of a tensor given to (or returned by) the fused kernel are ordered.
@@ -41,7 +44,36 @@ impl HeadRows {
         }
     }
 
-    /// Copies `src`, ordered as `layout`, into `dst` in the kernel's `[B, H, S, W]` order.
+    /// The rows of `q`, `k`, `v` and the output of a call of `dims`.
+    pub fn of(dims: &AttnDims) -> [HeadRows; 4] {
+        let rows = |seq, width| HeadRows {
+            batch: dims.batch,
+            heads: dims.heads,
+            seq,
+            width,
+        };
+        [
+            rows(dims.q_len, dims.head_dim),
+            rows(dims.k_len, dims.head_dim),
+            rows(dims.k_len, dims.value_dim),
+            rows(dims.q_len, dims.value_dim),
+        ]
+    }
+
+    /// Where the rows of problem `bh` (batch `bh / heads`, head `bh % heads`) start in `layout`,
+    /// and the distance from one of its rows to the next.
+    fn problem(&self, layout: HeadLayout, bh: usize) -> (usize, usize) {
+        let (b, h) = (bh / self.heads, bh % self.heads);
+        let start = b * self.per_batch() + self.row(layout, h, 0);
+        match layout {
+            HeadLayout::Split => (start, self.width),
+            HeadLayout::Merged => (start, self.heads * self.width),
+        }
+    }
+
+    /// Copies `src`, ordered as `layout`, into `dst` in the kernel's `[B, H, S, W]` order
+    /// (the kernel reads its inputs in place; the tests compare with this copy).
+    #[cfg(test)]
     pub fn gather(&self, layout: HeadLayout, src: &[f32], dst: &mut [f32]) {
         self.reorder(src, HeadLayout::Split, dst, layout, |d, s| *d = s);
     }
@@ -88,6 +120,76 @@ impl HeadRows {
                 }
             }
         });
+    }
+}
+
+/// A tensor around the kernel read in place: its values, laid out as `layout`, and their sizes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Heads<'a> {
+    pub values: &'a [f32],
+    pub layout: HeadLayout,
+    pub rows: HeadRows,
+}
+
+impl<'a> Heads<'a> {
+    /// `values` in the kernel's `[B, H, S, W]` order.
+    pub fn split(values: &'a [f32], rows: HeadRows) -> Self {
+        Heads {
+            values,
+            layout: HeadLayout::Split,
+            rows,
+        }
+    }
+
+    /// Each of `tensors` (values and sizes) laid out as `layout`.
+    pub fn all<const N: usize>(
+        layout: HeadLayout,
+        tensors: [(&'a [f32], HeadRows); N],
+    ) -> [Self; N] {
+        tensors.map(|(values, rows)| Heads {
+            values,
+            layout,
+            rows,
+        })
+    }
+
+    /// The rows of problem `bh` (batch `bh / heads`, head `bh % heads`).
+    pub fn problem(&self, bh: usize) -> ProblemRows<'a> {
+        let (start, stride) = self.rows.problem(self.layout, bh);
+        let w = self.rows.width;
+        let span = if self.rows.seq == 0 {
+            0
+        } else {
+            (self.rows.seq - 1) * stride + w
+        };
+        ProblemRows {
+            values: &self.values[start..][..span],
+            stride,
+            width: w,
+        }
+    }
+}
+
+/// The `seq` rows of one (batch, head), `width` values each, `stride` values apart: row `i`
+/// is `values[i · stride..][..width]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProblemRows<'a> {
+    pub values: &'a [f32],
+    pub stride: usize,
+    pub width: usize,
+}
+
+impl<'a> ProblemRows<'a> {
+    /// Row `i`.
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> &'a [f32] {
+        &self.values[i * self.stride..][..self.width]
+    }
+
+    /// The values from row `i` on (the last row ends the slice), read `stride` apart.
+    #[inline(always)]
+    pub fn from_row(&self, i: usize) -> &'a [f32] {
+        &self.values[i * self.stride..]
     }
 }
 
@@ -139,6 +241,30 @@ mod tests {
         ROWS.scatter_add(HeadLayout::Merged, &split, &mut back);
         let doubled: Vec<f32> = merged().iter().map(|x| 2.0 * x).collect();
         assert_eq!(back, doubled);
+    }
+
+    /// Each (batch, head)'s rows read in place, in either layout, are the rows the gather
+    /// copies out.
+    #[test]
+    fn a_problems_rows_read_in_place_are_the_gathered_rows() {
+        let mut split = vec![0.0; merged().len()];
+        ROWS.gather(HeadLayout::Merged, &merged(), &mut split);
+        let merged = merged();
+        for (layout, values) in [(HeadLayout::Merged, &merged), (HeadLayout::Split, &split)] {
+            let heads = Heads {
+                values,
+                layout,
+                rows: ROWS,
+            };
+            for bh in 0..ROWS.batch * ROWS.heads {
+                let rows = heads.problem(bh);
+                for s in 0..ROWS.seq {
+                    let want = &split[(bh * ROWS.seq + s) * ROWS.width..][..ROWS.width];
+                    assert_eq!(rows.row(s), want, "{layout:?} problem {bh} row {s}");
+                    assert_eq!(&rows.from_row(s)[..ROWS.width], want);
+                }
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use attn_gemm::with_thread_buffer;
 use rayon::prelude::*;
 
 use super::dropout::RowDropout;
+use super::head_layout::{HeadLayout, HeadRows, Heads, ProblemRows};
 use super::kv_rows::KvRows;
 use super::pack::{pack_transposed, packed_len};
 use super::params::{expect_len, AttnDims, FusedParams};
@@ -115,16 +116,20 @@ pub fn forward(
     out: &mut [f32],
     lse: &mut [f32],
 ) -> Result<(), AttnError> {
-    forward_with(&KernelConfig::current()?, params, q, k, v, out, lse)
+    let config = KernelConfig::current()?;
+    forward_with(&config, params, HeadLayout::Split, q, k, v, out, lse)
 }
 
-/// [`forward`] with `config` instead of the process's [`KernelConfig::current`].
+/// [`forward`] with `config` instead of the process's [`KernelConfig::current`], reading `q`,
+/// `k` and `v` in place laid out as `layout` (`out` and `lse` as [`forward`]'s).
 ///
 /// # Errors
 /// As [`forward`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward_with(
     config: &KernelConfig,
     params: &FusedParams<'_>,
+    layout: HeadLayout,
     q: &[f32],
     k: &[f32],
     v: &[f32],
@@ -138,15 +143,16 @@ pub(crate) fn forward_with(
     if nothing_to_attend(params, q, out, lse)? {
         return Ok(());
     }
+    let [q_rows, k_rows, v_rows, _] = HeadRows::of(&d);
+    let [q, k, v] = Heads::all(layout, [(q, q_rows), (k, k_rows), (v, v_rows)]);
     let (dk, dv, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
     out.par_chunks_mut(sq * dv)
         .zip(lse.par_chunks_mut(sq))
         .enumerate()
         .for_each(|(bh, (o, l))| {
-            let q = &q[bh * sq * dk..][..sq * dk];
-            let v = &v[bh * sk * dv..][..sk * dv];
             with_thread_buffer(&PACKED_KEYS, packed_len(sk, dk), |kt| {
-                pack_transposed(config.isa(), &k[bh * sk * dk..][..sk * dk], sk, dk, kt);
+                pack_transposed(config.isa(), k.problem(bh), sk, kt);
+                let (q, v) = (q.problem(bh), v.problem(bh));
                 forward_problem(config, params, bh, q, kt, v, o, l);
             });
         });
@@ -178,19 +184,24 @@ pub fn forward_cached(
         return Ok(());
     }
     let (dk, dv, sq) = (d.head_dim, d.value_dim, d.q_len);
+    let q = Heads::split(q, HeadRows::of(&d)[0]);
     let problems = out.par_chunks_mut(sq * dv).zip(lse.par_chunks_mut(sq));
     for_each_maybe_parallel(
         d.problems() * sq * d.k_len * (dk + dv),
         problems,
         |bh, (o, l)| {
-            let q = &q[bh * sq * dk..][..sq * dk];
+            let v = ProblemRows {
+                values: kv.values(bh),
+                stride: dv,
+                width: dv,
+            };
             forward_problem(
                 &config,
                 params,
                 bh,
-                q,
+                q.problem(bh),
                 kv.packed_keys(bh),
-                kv.values(bh),
+                v,
                 o,
                 l,
             );
@@ -225,16 +236,16 @@ fn nothing_to_attend(
 }
 
 /// The forward pass of one (batch, head): `q: [Sq, Dk]` over keys packed by
-/// [`pack_transposed`] and values `[Sk, Dv]`, into `o: [Sq, Dv]` and `l: [Sq]`, in parallel
-/// over blocks of queries.
+/// [`pack_transposed`] and values `[Sk, Dv]` (both read in place), into `o: [Sq, Dv]` and
+/// `l: [Sq]`, in parallel over blocks of queries.
 #[allow(clippy::too_many_arguments)]
 fn forward_problem(
     config: &KernelConfig,
     params: &FusedParams<'_>,
     bh: usize,
-    q: &[f32],
+    q: ProblemRows<'_>,
     kt: &[f32],
-    v: &[f32],
+    v: ProblemRows<'_>,
     o: &mut [f32],
     l: &mut [f32],
 ) {
@@ -279,10 +290,13 @@ pub fn backward(
     dv: &mut [f32],
 ) -> Result<(), AttnError> {
     let config = KernelConfig::current()?;
-    backward_with(&config, params, q, k, v, out, lse, dout, dq, dk, dv)
+    let layout = HeadLayout::Split;
+    backward_with(&config, params, layout, q, k, v, out, lse, dout, dq, dk, dv)
 }
 
-/// [`backward`] with `config` instead of the process's [`KernelConfig::current`].
+/// [`backward`] with `config` instead of the process's [`KernelConfig::current`], reading `q`,
+/// `k`, `v`, `out` and `dout` in place laid out as `layout` (`lse`, `dq`, `dk` and `dv` as
+/// [`backward`]'s).
 ///
 /// # Errors
 /// As [`backward`].
@@ -290,6 +304,7 @@ pub fn backward(
 pub(crate) fn backward_with(
     config: &KernelConfig,
     params: &FusedParams<'_>,
+    layout: HeadLayout,
     q: &[f32],
     k: &[f32],
     v: &[f32],
@@ -323,6 +338,15 @@ pub(crate) fn backward_with(
         }
         return Ok(());
     }
+    let [q_rows, k_rows, v_rows, o_rows] = HeadRows::of(&d);
+    let inputs = [
+        (q, q_rows),
+        (k, k_rows),
+        (v, v_rows),
+        (out, o_rows),
+        (dout, o_rows),
+    ];
+    let [q, k, v, out, dout] = Heads::all(layout, inputs);
     let (hd, vd, sq, sk) = (d.head_dim, d.value_dim, d.q_len, d.k_len);
     dq.par_chunks_mut(sq * hd)
         .zip(dk.par_chunks_mut(sk * hd))
@@ -338,18 +362,18 @@ pub(crate) fn backward_with(
             with_thread_buffer(&TASK, scratch, |scratch| {
                 let (kt, rest) = scratch.split_at_mut(packed_k);
                 let (vt, rest) = rest.split_at_mut(packed_v);
-                let k = &k[bh * sk * hd..][..sk * hd];
-                pack_transposed(config.isa(), k, sk, hd, kt);
-                pack_transposed(config.isa(), &v[bh * sk * vd..][..sk * vd], sk, vd, vt);
+                let k = k.problem(bh);
+                pack_transposed(config.isa(), k, sk, kt);
+                pack_transposed(config.isa(), v.problem(bh), sk, vt);
                 let head = Head {
                     bh,
-                    q: &q[bh * sq * hd..][..sq * hd],
+                    q: q.problem(bh),
                     k,
                     kt,
                     vt,
-                    out: &out[bh * sq * vd..][..sq * vd],
+                    out: out.problem(bh),
                     lse: &lse[bh * sq..][..sq],
-                    dout: &dout[bh * sq * vd..][..sq * vd],
+                    dout: dout.problem(bh),
                 };
                 dispatch_backward(config.isa(), block_q, params, &head, dq, dk, dv, rest)
             });
@@ -448,14 +472,14 @@ enum TileMask {
 /// The inputs of one (batch, head) problem in the backward pass.
 struct Head<'a> {
     bh: usize,
-    q: &'a [f32],
-    k: &'a [f32],
+    q: ProblemRows<'a>,
+    k: ProblemRows<'a>,
     /// The keys and the values packed by [`pack_transposed`].
     kt: &'a [f32],
     vt: &'a [f32],
-    out: &'a [f32],
+    out: ProblemRows<'a>,
     lse: &'a [f32],
-    dout: &'a [f32],
+    dout: ProblemRows<'a>,
 }
 
 simd_dispatch!(
@@ -463,9 +487,9 @@ simd_dispatch!(
     fn dispatch_forward => forward_block(
         params: &FusedParams<'_>,
         block: &QueryBlock,
-        q: &[f32],
+        q: ProblemRows<'_>,
         kt: &[f32],
-        v: &[f32],
+        v: ProblemRows<'_>,
         out: &mut [f32],
         lse: &mut [f32],
         scratch: &mut [f32],
@@ -492,9 +516,9 @@ simd_dispatch!(
 fn forward_block<A: Arith>(
     params: &FusedParams<'_>,
     block: &QueryBlock,
-    q: &[f32],
+    q: ProblemRows<'_>,
     kt: &[f32],
-    v: &[f32],
+    v: ProblemRows<'_>,
     out: &mut [f32],
     lse: &mut [f32],
     scratch: &mut [f32],
@@ -509,8 +533,10 @@ fn forward_block<A: Arith>(
     let (tile_sum, rest) = rest.split_at_mut(rows);
     let (sum, keep) = rest.split_at_mut(rows);
     // the queries scaled once per block, so no tile needs a scaling pass over its scores
-    for (x, &y) in q_scaled.iter_mut().zip(&q[block.i0 * dk..][..rows * dk]) {
-        *x = y * params.scale;
+    for (r, x) in q_scaled.chunks_exact_mut(dk).enumerate() {
+        for (x, &y) in x.iter_mut().zip(q.row(block.i0 + r)) {
+            *x = y * params.scale;
+        }
     }
     let q = &q_scaled[..];
     acc.fill(0.0);
@@ -578,7 +604,17 @@ fn forward_block<A: Arith>(
             rs: BLOCK_K,
             cs: 1,
         };
-        gemm::<A>(rows, dv, n, weights, &v[j0 * dv..], dv, acc, dv, true);
+        gemm::<A>(
+            rows,
+            dv,
+            n,
+            weights,
+            v.from_row(j0),
+            v.stride,
+            acc,
+            dv,
+            true,
+        );
     }
     for r in 0..rows {
         let o = &mut out[r * dv..][..dv];
@@ -618,15 +654,16 @@ fn backward_head<A: Arith>(
     let (dp, keep) = rest.split_at_mut(block_q * BLOCK_K);
     // a loop, not an iterator closure: closures do not inherit the caller's target features
     for (i, t) in row_terms.iter_mut().enumerate() {
-        *t = simd::dot::<A>(&head.dout[i * vd..][..vd], &head.out[i * vd..][..vd]);
+        *t = simd::dot::<A>(head.dout.row(i), head.out.row(i));
     }
     for i0 in (0..sq).step_by(block_q) {
         let rows = block_q.min(sq - i0);
         let block = QueryBlock::new(params, head.bh, i0, rows);
-        let q = &head.q[i0 * hd..][..rows * hd];
-        q_scaled[..rows * hd].copy_from_slice(q);
+        for (r, x) in q_scaled[..rows * hd].chunks_exact_mut(hd).enumerate() {
+            x.copy_from_slice(head.q.row(i0 + r));
+        }
         simd::scale(&mut q_scaled[..rows * hd], params.scale);
-        let dout = &head.dout[i0 * vd..][..rows * vd];
+        let (dout, ld_dout) = (head.dout.from_row(i0), head.dout.stride);
         let dq = &mut dq[i0 * hd..][..rows * hd];
         for t in block.key_blocks() {
             let j0 = t * BLOCK_K;
@@ -659,7 +696,7 @@ fn backward_head<A: Arith>(
             // dP̃ = dO · Vᵀ over this tile
             let dout_rows = Strided {
                 data: dout,
-                rs: vd,
+                rs: ld_dout,
                 cs: 1,
             };
             let vt = &head.vt[t * BLOCK_K * vd..][..BLOCK_K * vd];
@@ -691,7 +728,7 @@ fn backward_head<A: Arith>(
                     rows,
                     dropped_t,
                     dout,
-                    vd,
+                    ld_dout,
                     &mut dv[j0 * vd..],
                     vd,
                     true,
@@ -702,7 +739,17 @@ fn backward_head<A: Arith>(
                     rs: 1,
                     cs: BLOCK_K,
                 };
-                gemm::<A>(n, vd, rows, p_t, dout, vd, &mut dv[j0 * vd..], vd, true);
+                gemm::<A>(
+                    n,
+                    vd,
+                    rows,
+                    p_t,
+                    dout,
+                    ld_dout,
+                    &mut dv[j0 * vd..],
+                    vd,
+                    true,
+                );
                 for r in 0..rows {
                     let pr = &p[r * BLOCK_K..][..n];
                     let dpr = &mut dp[r * BLOCK_K..][..n];
@@ -718,13 +765,15 @@ fn backward_head<A: Arith>(
                 rs: BLOCK_K,
                 cs: 1,
             };
-            gemm::<A>(rows, hd, n, ds, &head.k[j0 * hd..], hd, dq, hd, true);
+            let (k, ldk) = (head.k.from_row(j0), head.k.stride);
+            gemm::<A>(rows, hd, n, ds, k, ldk, dq, hd, true);
             let ds_t = Strided {
                 data: dp,
                 rs: 1,
                 cs: BLOCK_K,
             };
-            gemm::<A>(n, hd, rows, ds_t, q, hd, &mut dk[j0 * hd..], hd, true);
+            let (q, ldq) = (head.q.from_row(i0), head.q.stride);
+            gemm::<A>(n, hd, rows, ds_t, q, ldq, &mut dk[j0 * hd..], hd, true);
         }
     }
 }

@@ -15,9 +15,7 @@ mod params;
 pub(crate) mod tile;
 
 pub(crate) use head_layout::{HeadLayout, HeadRows};
-pub(crate) use kernel::release_buffers;
 pub use kernel::{backward, forward, forward_cached, Scratch, BLOCK_K};
-#[cfg(test)]
-pub(crate) use kernel::{backward_with, forward_with};
+pub(crate) use kernel::{backward_with, forward_with, release_buffers};
 pub use kv_rows::KvRows;
 pub use params::{AllowedKeys, AttnDims, FusedParams, KernelDropout, KernelMask};

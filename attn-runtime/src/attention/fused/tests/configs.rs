@@ -2,7 +2,8 @@
 //! instruction set with each query-block height, fixed or cache-sized) against dfdx's composite
 //! attention, values and gradients, so that the configuration the selector picks on a machine we
 //! never measured computes the same function; with dropout, each against the detected one (the
-//! dropout mask hashes positions, so it does not depend on the blocking).
+//! dropout mask hashes positions, so it does not depend on the blocking). Every run is repeated
+//! from heads side by side in each row, which the kernel reads in place, to the same bits.
 
 use dfdx::prelude::*;
 
@@ -11,7 +12,7 @@ use crate::attention::{
     try_scaled_dot_product_attention, AttentionKernel, AttentionMask, AttentionOptions, BoolMask,
 };
 use crate::kernels::attention::{
-    backward_with, forward_with, AttnDims, FusedParams, KernelDropout,
+    backward_with, forward_with, AttnDims, FusedParams, HeadLayout, HeadRows, KernelDropout,
 };
 use crate::kernels::tuning::KernelConfig;
 
@@ -57,19 +58,45 @@ fn composite(mask: &AttentionMask, q: &T4, k: &T4, v: &T4, up: &T4) -> [Vec<f32>
     ]
 }
 
-/// The same through the kernel run with `config`.
-fn fused(
+/// The same through the kernel run with `config`, from inputs in the kernel's own layout; and
+/// the same bits again from the heads side by side in each row (`HeadLayout::Merged`), which
+/// the kernel reads in place.
+fn fused(config: &KernelConfig, params: &FusedParams<'_>, inputs: [&[f32]; 4]) -> [Vec<f32>; 4] {
+    let split = fused_in(config, params, HeadLayout::Split, inputs);
+    let rows = HeadRows::of(&params.dims);
+    let merge = |i: usize| {
+        let mut m = vec![f32::NAN; inputs[i].len()];
+        rows[i].scatter(HeadLayout::Merged, inputs[i], &mut m);
+        m
+    };
+    let merged = [merge(0), merge(1), merge(2), merge(3)];
+    let merged = [&merged[0][..], &merged[1], &merged[2], &merged[3]];
+    let got = fused_in(config, params, HeadLayout::Merged, merged);
+    for (name, (g, w)) in ["out", "dq", "dk", "dv"].iter().zip(got.iter().zip(&split)) {
+        let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(g), bits(w), "{config} merged heads, {name}");
+    }
+    split
+}
+
+/// The output and gradients of the kernel run with `config` on `q`, `k`, `v` and the output's
+/// gradient `up`, all laid out as `layout`; the results in the kernel's order.
+fn fused_in(
     config: &KernelConfig,
     params: &FusedParams<'_>,
+    layout: HeadLayout,
     [q, k, v, up]: [&[f32]; 4],
 ) -> [Vec<f32>; 4] {
     let (nq, nk, nv, no, nl) = params.dims.lens();
     let (mut out, mut lse) = (vec![0.0; no], vec![0.0; nl]);
-    forward_with(config, params, q, k, v, &mut out, &mut lse).unwrap();
+    forward_with(config, params, layout, q, k, v, &mut out, &mut lse).unwrap();
+    // the backward pass reads the output in the inputs' layout
+    let mut out_in = vec![f32::NAN; no];
+    HeadRows::of(&params.dims)[3].scatter(layout, &out, &mut out_in);
     // NaN where the kernel must write every value
     let (mut dq, mut dk, mut dv) = (vec![f32::NAN; nq], vec![f32::NAN; nk], vec![f32::NAN; nv]);
     backward_with(
-        config, params, q, k, v, &out, &lse, up, &mut dq, &mut dk, &mut dv,
+        config, params, layout, q, k, v, &out_in, &lse, up, &mut dq, &mut dk, &mut dv,
     )
     .unwrap();
     [out, dq, dk, dv]
