@@ -188,7 +188,7 @@ impl<'a> ProblemRows<'a> {
 
     /// The values from row `i` on (the last row ends the slice), read `stride` apart.
     #[inline(always)]
-    pub fn from_row(&self, i: usize) -> &'a [f32] {
+    pub fn rows_from(&self, i: usize) -> &'a [f32] {
         &self.values[i * self.stride..]
     }
 }
@@ -261,7 +261,7 @@ mod tests {
                 for s in 0..ROWS.seq {
                     let want = &split[(bh * ROWS.seq + s) * ROWS.width..][..ROWS.width];
                     assert_eq!(rows.row(s), want, "{layout:?} problem {bh} row {s}");
-                    assert_eq!(&rows.from_row(s)[..ROWS.width], want);
+                    assert_eq!(&rows.rows_from(s)[..ROWS.width], want);
                 }
             }
         }

@@ -609,7 +609,7 @@ fn forward_block<A: Arith>(
             dv,
             n,
             weights,
-            v.from_row(j0),
+            v.rows_from(j0),
             v.stride,
             acc,
             dv,
@@ -663,7 +663,7 @@ fn backward_head<A: Arith>(
             x.copy_from_slice(head.q.row(i0 + r));
         }
         simd::scale(&mut q_scaled[..rows * hd], params.scale);
-        let (dout, ld_dout) = (head.dout.from_row(i0), head.dout.stride);
+        let (dout, ld_dout) = (head.dout.rows_from(i0), head.dout.stride);
         let dq = &mut dq[i0 * hd..][..rows * hd];
         for t in block.key_blocks() {
             let j0 = t * BLOCK_K;
@@ -765,14 +765,14 @@ fn backward_head<A: Arith>(
                 rs: BLOCK_K,
                 cs: 1,
             };
-            let (k, ldk) = (head.k.from_row(j0), head.k.stride);
+            let (k, ldk) = (head.k.rows_from(j0), head.k.stride);
             gemm::<A>(rows, hd, n, ds, k, ldk, dq, hd, true);
             let ds_t = Strided {
                 data: dp,
                 rs: 1,
                 cs: BLOCK_K,
             };
-            let (q, ldq) = (head.q.from_row(i0), head.q.stride);
+            let (q, ldq) = (head.q.rows_from(i0), head.q.stride);
             gemm::<A>(n, hd, rows, ds_t, q, ldq, &mut dk[j0 * hd..], hd, true);
         }
     }

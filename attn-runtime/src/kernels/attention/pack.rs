@@ -29,7 +29,7 @@ pub(super) fn pack_transposed(isa: Isa, src: ProblemRows<'_>, rows: usize, dst: 
     {
         let j0 = t * BLOCK_K;
         let n = BLOCK_K.min(rows - j0);
-        let src = &src.from_row(j0)[..(n - 1) * stride + width];
+        let src = &src.rows_from(j0)[..(n - 1) * stride + width];
         if n < BLOCK_K {
             for column in block.chunks_exact_mut(BLOCK_K) {
                 column[n..].fill(0.0);
