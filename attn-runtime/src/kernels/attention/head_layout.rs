@@ -132,15 +132,6 @@ pub(crate) struct Heads<'a> {
 }
 
 impl<'a> Heads<'a> {
-    /// `values` in the kernel's `[B, H, S, W]` order.
-    pub fn split(values: &'a [f32], rows: HeadRows) -> Self {
-        Heads {
-            values,
-            layout: HeadLayout::Split,
-            rows,
-        }
-    }
-
     /// Each of `tensors` (values and sizes) laid out as `layout`.
     pub fn all<const N: usize>(
         layout: HeadLayout,

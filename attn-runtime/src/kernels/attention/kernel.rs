@@ -184,7 +184,7 @@ pub fn forward_cached(
         return Ok(());
     }
     let (dk, dv, sq) = (d.head_dim, d.value_dim, d.q_len);
-    let q = Heads::split(q, HeadRows::of(&d)[0]);
+    let [q] = Heads::all(HeadLayout::Split, [(q, HeadRows::of(&d)[0])]);
     let problems = out.par_chunks_mut(sq * dv).zip(lse.par_chunks_mut(sq));
     for_each_maybe_parallel(
         d.problems() * sq * d.k_len * (dk + dv),
